@@ -1,0 +1,141 @@
+import { allocate, shapeSize, type DType, type TypedArray } from './dtype';
+import { ShapeError, ValueError, formatShape } from './errors';
+import { Generator, defaultGenerator } from './random';
+import { Tensor, type NestedArray } from './tensor';
+
+export interface TensorOptions {
+  shape?: readonly number[];
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+export interface RandomOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+  generator?: Generator;
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let level: NestedArray = data;
+  while (Array.isArray(level)) {
+    shape.push(level.length);
+    if (level.length === 0) break;
+    level = level[0]!;
+  }
+  return shape;
+}
+
+function flattenInto(data: NestedArray, shape: readonly number[], axis: number, out: number[]): void {
+  if (axis === shape.length) {
+    if (typeof data !== 'number') {
+      throw new ShapeError({ op: 'tensor', expected: 'a rectangular nested array of numbers', given: 'a ragged array' });
+    }
+    out.push(data);
+    return;
+  }
+  if (!Array.isArray(data) || data.length !== shape[axis]) {
+    throw new ShapeError({
+      op: 'tensor',
+      expected: `a rectangular nested array (length ${shape[axis]} at depth ${axis})`,
+      given: Array.isArray(data) ? `length ${data.length}` : 'a number',
+    });
+  }
+  for (const item of data) flattenInto(item, shape, axis + 1, out);
+}
+
+/**
+ * Makes a tensor from a number, nested arrays or a typed array.
+ * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
+ */
+export function tensor(data: NestedArray | TypedArray | readonly number[], options: TensorOptions = {}): Tensor {
+  const dtype: DType = options.dtype ?? (data instanceof Float64Array ? 'float64' : 'float32');
+  let values: TypedArray;
+  let shape: readonly number[];
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    values = dtype === 'float64' ? Float64Array.from(data) : Float32Array.from(data);
+    shape = options.shape ?? [data.length];
+  } else {
+    const inferred = inferShape(data as NestedArray);
+    const flat: number[] = [];
+    flattenInto(data as NestedArray, inferred, 0, flat);
+    values = dtype === 'float64' ? Float64Array.from(flat) : Float32Array.from(flat);
+    shape = options.shape ?? inferred;
+  }
+  if (shapeSize(shape) !== values.length) {
+    throw new ShapeError({
+      op: 'tensor',
+      expected: `${shapeSize(shape)} values for shape ${formatShape(shape)}`,
+      given: `${values.length} values`,
+    });
+  }
+  return new Tensor(values, shape, options.requiresGrad ?? false);
+}
+
+/** A scalar (shape []) tensor. */
+export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  return new Tensor(allocate(dtype, 1).fill(value), []);
+}
+
+export function full(shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
+  return new Tensor(allocate(options.dtype ?? 'float32', shapeSize(shape)).fill(value), shape, options.requiresGrad ?? false);
+}
+
+export function zeros(shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, { dtype: t.dtype });
+}
+
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, { dtype: t.dtype });
+}
+
+/** `[start, start + step, ...)` up to `end` (exclusive). */
+export function arange(start: number, end?: number, step = 1, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
+  if (end === undefined) {
+    end = start;
+    start = 0;
+  }
+  if (step === 0 || !Number.isFinite(step)) {
+    throw new ValueError({ op: 'arange', expected: 'a finite non-zero step', given: `step = ${step}` });
+  }
+  const count = Math.max(0, Math.ceil((end - start) / step));
+  const values = allocate(options.dtype ?? 'float32', count);
+  for (let i = 0; i < count; i++) values[i] = start + i * step;
+  return new Tensor(values, [count], options.requiresGrad ?? false);
+}
+
+/** Uniform in [low, high). */
+export function rand(shape: readonly number[], options: RandomOptions & { low?: number; high?: number } = {}): Tensor {
+  const generator = options.generator ?? defaultGenerator();
+  const low = options.low ?? 0;
+  const high = options.high ?? 1;
+  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  for (let i = 0; i < values.length; i++) values[i] = low + (high - low) * generator.uniform();
+  return new Tensor(values, shape, options.requiresGrad ?? false);
+}
+
+/** Normal with the given mean and std (standard normal by default). */
+export function randn(shape: readonly number[], options: RandomOptions & { mean?: number; std?: number } = {}): Tensor {
+  const generator = options.generator ?? defaultGenerator();
+  const mean = options.mean ?? 0;
+  const std = options.std ?? 1;
+  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  for (let i = 0; i < values.length; i++) values[i] = mean + std * generator.normal();
+  return new Tensor(values, shape, options.requiresGrad ?? false);
+}
+
+/** Integers in [low, high) stored as floats (class ids, token ids). */
+export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
+  const generator = options.generator ?? defaultGenerator();
+  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  for (let i = 0; i < values.length; i++) values[i] = low + generator.integer(high - low);
+  return new Tensor(values, shape, false);
+}

@@ -1,0 +1,21 @@
+// @normkit/tensor: tensor, autograd, ops, nn, optim, the normalization building blocks and the plugin interface.
+export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType } from './tensor';
+export type { GraphNode, NestedArray } from './tensor';
+export type { DType, TypedArray } from './dtype';
+export { shapeSize, stridesOf, sameShape, allocate } from './dtype';
+export { customOp, zeroGrad, graphOps } from './autograd';
+export type { CustomOpSpec } from './autograd';
+export { tensor, scalar, full, zeros, ones, zerosLike, onesLike, arange, rand, randn, randint } from './creation';
+export type { TensorOptions, RandomOptions } from './creation';
+export { Generator, defaultGenerator, manualSeed } from './random';
+export { gradcheck } from './gradcheck';
+export type { GradcheckOptions, GradcheckResult, GradcheckFailure } from './gradcheck';
+export {
+  NormkitError, ShapeError, DTypeError, OptionError, ValueError, ContextError, RegistryError, StateDictError,
+  isNormkitError, formatShape, checkNumberOption,
+} from './errors';
+export type { ErrorKind, ErrorDetails } from './errors';
+export * from './ops/index';
+export * from './norm/index';
+export * from './nn/index';
+export * from './plugin/index';

@@ -1,0 +1,2 @@
+export { Module, Parameter } from './module';
+export type { StateDict, LoadStateDictOptions, LoadStateDictResult } from './module';

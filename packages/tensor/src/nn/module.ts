@@ -1,0 +1,188 @@
+import { sameShape } from '../dtype';
+import { StateDictError, formatShape } from '../errors';
+import { Tensor } from '../tensor';
+
+/** A trainable tensor: a leaf that requires a gradient. Running averages are buffers, never parameters. */
+export class Parameter extends Tensor {
+  constructor(value: Tensor) {
+    super(value.data, value.shape, true);
+  }
+}
+
+export type StateDict = Record<string, Tensor>;
+
+export interface LoadStateDictOptions {
+  /** Refuse missing and unexpected keys (default true). Shape mismatches are always refused. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+interface BufferEntry {
+  tensor: Tensor;
+  persistent: boolean;
+}
+
+/**
+ * Base class of every layer, like `torch.nn.Module`: parameters, buffers and child modules
+ * registered by name, dotted PyTorch-style names (`0.weight`, `norm.running_mean`), train/eval,
+ * and all-or-nothing state-dict loading.
+ */
+export abstract class Module {
+  training = true;
+  private readonly parameterEntries = new Map<string, Parameter>();
+  private readonly bufferEntries = new Map<string, BufferEntry>();
+  private readonly moduleEntries = new Map<string, Module>();
+
+  abstract forward(...args: never[]): unknown;
+
+  /** Registers (or replaces) a parameter under `name` and returns it. */
+  registerParameter<P extends Parameter>(name: string, parameter: P): P {
+    this.parameterEntries.set(name, parameter);
+    return parameter;
+  }
+
+  /** Registers (or replaces) a buffer; non-persistent buffers stay out of the state dict. */
+  registerBuffer(name: string, tensor: Tensor, persistent = true): Tensor {
+    this.bufferEntries.set(name, { tensor, persistent });
+    return tensor;
+  }
+
+  registerModule<M extends Module>(name: string, module: M): M {
+    this.moduleEntries.set(name, module);
+    return module;
+  }
+
+  /** Removes a parameter, buffer or child registered under `name` (used by parametrizations). */
+  unregister(name: string): void {
+    this.parameterEntries.delete(name);
+    this.bufferEntries.delete(name);
+    this.moduleEntries.delete(name);
+  }
+
+  getParameter(name: string): Parameter | undefined {
+    return this.parameterEntries.get(name);
+  }
+
+  getBuffer(name: string): Tensor | undefined {
+    return this.bufferEntries.get(name)?.tensor;
+  }
+
+  /** Replaces a buffer's tensor (keeping its persistence), e.g. after a running-average update. */
+  setBuffer(name: string, tensor: Tensor): void {
+    const entry = this.bufferEntries.get(name);
+    if (!entry) throw new StateDictError(`${this.constructor.name}.setBuffer`, [`no buffer named "${name}"`]);
+    entry.tensor = tensor;
+  }
+
+  getModule(name: string): Module | undefined {
+    return this.moduleEntries.get(name);
+  }
+
+  *namedChildren(): Generator<[string, Module]> {
+    yield* this.moduleEntries.entries();
+  }
+
+  *children(): Generator<Module> {
+    yield* this.moduleEntries.values();
+  }
+
+  /** This module and every descendant, with dotted names ('' for this one). */
+  *namedModules(prefix = ''): Generator<[string, Module]> {
+    yield [prefix, this];
+    for (const [name, child] of this.moduleEntries) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+  }
+
+  *namedParameters(prefix = ''): Generator<[string, Parameter]> {
+    const seen = new Set<Parameter>();
+    for (const [modulePrefix, module] of this.namedModules(prefix)) {
+      for (const [name, parameter] of module.parameterEntries) {
+        if (seen.has(parameter)) continue;
+        seen.add(parameter);
+        yield [modulePrefix ? `${modulePrefix}.${name}` : name, parameter];
+      }
+    }
+  }
+
+  parameters(): Parameter[] {
+    return [...this.namedParameters()].map(([, p]) => p);
+  }
+
+  *namedBuffers(prefix = '', options: { persistentOnly?: boolean } = {}): Generator<[string, Tensor]> {
+    for (const [modulePrefix, module] of this.namedModules(prefix)) {
+      for (const [name, entry] of module.bufferEntries) {
+        if (options.persistentOnly && !entry.persistent) continue;
+        yield [modulePrefix ? `${modulePrefix}.${name}` : name, entry.tensor];
+      }
+    }
+  }
+
+  buffers(): Tensor[] {
+    return [...this.namedBuffers()].map(([, t]) => t);
+  }
+
+  /** Sets training mode on this module and every descendant. */
+  train(mode = true): this {
+    for (const [, module] of this.namedModules()) module.training = mode;
+    return this;
+  }
+
+  eval(): this {
+    return this.train(false);
+  }
+
+  zeroGrad(): void {
+    for (const p of this.parameters()) p.grad = null;
+  }
+
+  /** Calls `fn` on every module, children first (like `nn.Module.apply`). */
+  apply(fn: (module: Module) => void): this {
+    for (const child of this.moduleEntries.values()) child.apply(fn);
+    fn(this);
+    return this;
+  }
+
+  /** Parameters and persistent buffers by dotted name; the tensors are shared, not copied. */
+  stateDict(): StateDict {
+    const dict: StateDict = {};
+    for (const [name, module] of this.namedModules()) {
+      const prefix = name ? `${name}.` : '';
+      for (const [key, p] of module.parameterEntries) dict[prefix + key] = p;
+      for (const [key, entry] of module.bufferEntries) if (entry.persistent) dict[prefix + key] = entry.tensor;
+    }
+    return dict;
+  }
+
+  /**
+   * Copies values from `dict` into the module's parameters and buffers. All or nothing: every
+   * problem (missing key, unexpected key, shape mismatch) is found first and reported together,
+   * and nothing changes when there is one.
+   */
+  loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = this.stateDict();
+    const problems: string[] = [];
+    const missingKeys = Object.keys(own).filter((k) => !(k in dict));
+    const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
+    if (strict) {
+      for (const key of missingKeys) problems.push(`missing key "${key}"`);
+      for (const key of unexpectedKeys) problems.push(`unexpected key "${key}"`);
+    }
+    for (const [key, target] of Object.entries(own)) {
+      const source = dict[key];
+      if (!source) continue;
+      if (!sameShape(source.shape, target.shape)) {
+        problems.push(`shape mismatch for "${key}": expected ${formatShape(target.shape)}, got ${formatShape(source.shape)}`);
+      }
+    }
+    if (problems.length > 0) throw new StateDictError(`${this.constructor.name}.loadStateDict`, problems);
+    for (const [key, target] of Object.entries(own)) {
+      const source = dict[key];
+      if (source) target.data.set(source.data);
+    }
+    return { missingKeys, unexpectedKeys };
+  }
+}

@@ -1,0 +1,159 @@
+import type { TypedArray } from '../dtype';
+import { ShapeError, formatShape } from '../errors';
+
+/**
+ * How a normalizer sees its input: `x` as [outer, groups, inner], contiguous.
+ *
+ * | technique     | outer | groups | inner          | statistics per       |
+ * |---------------|-------|--------|----------------|----------------------|
+ * | BatchNorm     | N     | C      | spatial        | group (over outer)   |
+ * | GhostBatchNorm| N     | C      | spatial        | (chunk of outer, group) |
+ * | InstanceNorm  | N     | C      | spatial        | (outer, group)       |
+ * | GroupNorm     | N     | G      | (C/G)*spatial  | (outer, group)       |
+ * | LayerNorm     | rows  | 1      | normalized size| (outer, group) = row |
+ */
+export interface NormLayout {
+  outer: number;
+  groups: number;
+  inner: number;
+}
+
+export interface StatisticsOptions {
+  layout: NormLayout;
+  /** true: one statistic per group across all of outer (batch-style); false: per (outer, group). */
+  acrossOuter: boolean;
+  /** With acrossOuter: statistics per consecutive chunk of this many outer entries (ghost batches). */
+  outerChunk?: number;
+  /** false: no mean centring, the "variance" is the mean square (RMSNorm, FRN). */
+  center: boolean;
+  /**
+   * Real (nonzero) and padded (0) positions. The mask value of element (o, g, i) is
+   * `mask[o * maskSpatial + (i % maskSpatial)]`: [N, L] for [N, C, L] inputs (maskSpatial = L),
+   * one value per row for row-wise layouts (maskSpatial = 1).
+   */
+  mask?: TypedArray;
+  maskSpatial?: number;
+  /**
+   * Sums per-slot partial sums across replicas in place (SyncBatchNorm). Called twice in the
+   * forward pass (counts and sums, then squared deviations) and once in backward.
+   */
+  allReduce?: (buffer: Float64Array) => void;
+}
+
+/** Statistics per slot (see `slotCount`), in float64. `variance` is biased (divided by count). */
+export interface NormStatistics {
+  count: Float64Array;
+  mean: Float64Array;
+  variance: Float64Array;
+}
+
+export function slotCount(options: StatisticsOptions): number {
+  const { outer, groups } = options.layout;
+  if (!options.acrossOuter) return outer * groups;
+  const chunks = options.outerChunk ? Math.ceil(outer / options.outerChunk) : 1;
+  return chunks * groups;
+}
+
+/** The statistics slot of (o, g). */
+export function slotOf(options: StatisticsOptions, o: number, g: number): number {
+  const { groups } = options.layout;
+  if (!options.acrossOuter) return o * groups + g;
+  if (options.outerChunk) return Math.floor(o / options.outerChunk) * groups + g;
+  return g;
+}
+
+export function checkMask(op: string, options: StatisticsOptions): void {
+  if (!options.mask) return;
+  const spatial = options.maskSpatial ?? options.layout.inner;
+  const expected = options.layout.outer * spatial;
+  if (options.mask.length !== expected || options.layout.inner % spatial !== 0) {
+    throw new ShapeError({
+      op,
+      expected: `a mask of ${expected} values (${options.layout.outer} x ${spatial})`,
+      given: `${options.mask.length} values`,
+    });
+  }
+}
+
+/**
+ * Per-slot count, mean and biased variance of `x` in float64, two-pass (mean first, then squared
+ * deviations) so a large mean does not cancel the variance. Masked positions are skipped.
+ */
+export function computeStatistics(x: TypedArray, options: StatisticsOptions): NormStatistics {
+  const { outer, groups, inner } = options.layout;
+  const slots = slotCount(options);
+  const mask = options.mask;
+  const maskSpatial = options.maskSpatial ?? inner;
+  // sums = [count..., sum...]: one buffer so a replica group reduces it in one call.
+  const sums = new Float64Array(2 * slots);
+  for (let o = 0; o < outer; o++) {
+    for (let g = 0; g < groups; g++) {
+      const slot = slotOf(options, o, g);
+      const base = (o * groups + g) * inner;
+      let total = 0;
+      let count = 0;
+      if (mask) {
+        const maskBase = o * maskSpatial;
+        for (let i = 0; i < inner; i++) {
+          if (mask[maskBase + (i % maskSpatial)] !== 0) {
+            const v = x[base + i]!;
+            total += options.center ? v : v * v;
+            count++;
+          }
+        }
+      } else if (options.center) {
+        for (let i = 0; i < inner; i++) total += x[base + i]!;
+        count = inner;
+      } else {
+        for (let i = 0; i < inner; i++) {
+          const v = x[base + i]!;
+          total += v * v;
+        }
+        count = inner;
+      }
+      sums[slot]! += count;
+      sums[slots + slot]! += total;
+    }
+  }
+  options.allReduce?.(sums);
+  const count = sums.slice(0, slots);
+  const mean = new Float64Array(slots);
+  const variance = new Float64Array(slots);
+  if (!options.center) {
+    for (let s = 0; s < slots; s++) variance[s] = count[s]! > 0 ? sums[slots + s]! / count[s]! : 0;
+    return { count, mean, variance };
+  }
+  for (let s = 0; s < slots; s++) mean[s] = count[s]! > 0 ? sums[slots + s]! / count[s]! : 0;
+  const squares = new Float64Array(slots);
+  for (let o = 0; o < outer; o++) {
+    for (let g = 0; g < groups; g++) {
+      const slot = slotOf(options, o, g);
+      const base = (o * groups + g) * inner;
+      const m = mean[slot]!;
+      let total = 0;
+      if (mask) {
+        const maskBase = o * maskSpatial;
+        for (let i = 0; i < inner; i++) {
+          if (mask[maskBase + (i % maskSpatial)] !== 0) {
+            const d = x[base + i]! - m;
+            total += d * d;
+          }
+        }
+      } else {
+        for (let i = 0; i < inner; i++) {
+          const d = x[base + i]! - m;
+          total += d * d;
+        }
+      }
+      squares[slot]! += total;
+    }
+  }
+  options.allReduce?.(squares);
+  for (let s = 0; s < slots; s++) variance[s] = count[s]! > 0 ? squares[s]! / count[s]! : 0;
+  return { count, mean, variance };
+}
+
+/** Describes a layout for error messages. */
+export function describeLayout(layout: NormLayout): string {
+  return formatShape([layout.outer, layout.groups, layout.inner]);
+}

@@ -1,0 +1,215 @@
+import { customOp } from '../autograd';
+import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
+import { ValueError } from '../errors';
+import { Tensor } from '../tensor';
+import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
+
+export type TensorLike = Tensor | number;
+
+/** Turns a number into a scalar tensor of the other operand's dtype. */
+export function asTensor(value: TensorLike, like?: Tensor): Tensor {
+  if (value instanceof Tensor) return value;
+  const data = allocate(like?.dtype ?? 'float32', 1);
+  data[0] = value;
+  return new Tensor(data, []);
+}
+
+type BinaryFn = (x: number, y: number) => number;
+
+/** Applies `fn` elementwise under broadcasting, with fast paths for equal shapes and scalars. */
+function broadcastApply(op: string, a: Tensor, b: Tensor, fn: BinaryFn): { data: TypedArray; shape: number[] } {
+  const dtype = promoteDTypes(a.dtype, b.dtype);
+  const ad = a.data;
+  const bd = b.data;
+  if (sameShape(a.shape, b.shape)) {
+    const out = allocate(dtype, ad.length);
+    for (let i = 0; i < out.length; i++) out[i] = fn(ad[i]!, bd[i]!);
+    return { data: out, shape: [...a.shape] };
+  }
+  const shape = broadcastShapes(op, a.shape, b.shape);
+  const out = allocate(dtype, shape.reduce((p, d) => p * d, 1));
+  if (b.size === 1 && out.length === ad.length) {
+    const y = bd[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = fn(ad[i]!, y);
+  } else if (a.size === 1 && out.length === bd.length) {
+    const x = ad[0]!;
+    for (let i = 0; i < out.length; i++) out[i] = fn(x, bd[i]!);
+  } else {
+    const ai = broadcastIndex(a.shape, shape);
+    const bi = broadcastIndex(b.shape, shape);
+    for (let i = 0; i < out.length; i++) out[i] = fn(ad[ai[i]!]!, bd[bi[i]!]!);
+  }
+  return { data: out, shape };
+}
+
+/** Gathers `t` broadcast to `shape` (for backward rules that need the other operand per element). */
+function expandData(t: Tensor, shape: readonly number[]): TypedArray {
+  if (sameShape(t.shape, shape)) return t.data;
+  const index = broadcastIndex(t.shape, shape);
+  const out = allocate(t.dtype, index.length);
+  for (let i = 0; i < index.length; i++) out[i] = t.data[index[i]!]!;
+  return out;
+}
+
+function binary(
+  op: string,
+  aLike: TensorLike,
+  bLike: TensorLike,
+  fn: BinaryFn,
+  gradA: ((g: number, x: number, y: number, out: number) => number) | null,
+  gradB: ((g: number, x: number, y: number, out: number) => number) | null,
+): Tensor {
+  const a = asTensor(aLike, bLike instanceof Tensor ? bLike : undefined);
+  const b = asTensor(bLike, a);
+  const { data, shape } = broadcastApply(op, a, b, fn);
+  const dtype = promoteDTypes(a.dtype, b.dtype);
+  return customOp({
+    op,
+    inputs: [a, b],
+    data,
+    shape,
+    backward: (g) => {
+      const xs = a.requiresGrad || b.requiresGrad ? expandData(a, shape) : a.data;
+      const ys = expandData(b, shape);
+      const grads: Array<TypedArray | null> = [null, null];
+      if (a.requiresGrad && gradA) {
+        const full = allocate(dtype, g.length);
+        for (let i = 0; i < g.length; i++) full[i] = gradA(g[i]!, xs[i]!, ys[i]!, data[i]!);
+        grads[0] = reduceToShape(full, shape, a.shape, a.dtype);
+      }
+      if (b.requiresGrad && gradB) {
+        const full = allocate(dtype, g.length);
+        for (let i = 0; i < g.length; i++) full[i] = gradB(g[i]!, xs[i]!, ys[i]!, data[i]!);
+        grads[1] = reduceToShape(full, shape, b.shape, b.dtype);
+      }
+      return grads;
+    },
+  });
+}
+
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a, b instanceof Tensor ? b : undefined);
+  const tb = asTensor(b, ta);
+  const { data, shape } = broadcastApply('add', ta, tb, (x, y) => x + y);
+  return customOp({
+    op: 'add',
+    inputs: [ta, tb],
+    data,
+    shape,
+    backward: (g) => [
+      ta.requiresGrad ? reduceToShape(g, shape, ta.shape, ta.dtype) : null,
+      tb.requiresGrad ? reduceToShape(g, shape, tb.shape, tb.dtype) : null,
+    ],
+  });
+}
+
+export function sub(a: TensorLike, b: TensorLike): Tensor {
+  return binary('sub', a, b, (x, y) => x - y, (g) => g, (g) => -g);
+}
+
+export function mul(a: TensorLike, b: TensorLike): Tensor {
+  return binary('mul', a, b, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x);
+}
+
+export function div(a: TensorLike, b: TensorLike): Tensor {
+  return binary('div', a, b, (x, y) => x / y, (g, _x, y) => g / y, (g, x, y) => (-g * x) / (y * y));
+}
+
+/** `a ** b`; the gradient to the exponent uses log(a) and is 0 where a <= 0. */
+export function pow(a: TensorLike, b: TensorLike): Tensor {
+  return binary(
+    'pow',
+    a,
+    b,
+    (x, y) => Math.pow(x, y),
+    (g, x, y) => (y === 0 ? 0 : g * y * Math.pow(x, y - 1)),
+    (g, x, _y, out) => (x > 0 ? g * out * Math.log(x) : 0),
+  );
+}
+
+/** Elementwise max; at ties the gradient goes to `a`. */
+export function maximum(a: TensorLike, b: TensorLike): Tensor {
+  return binary('maximum', a, b, (x, y) => (x >= y ? x : y), (g, x, y) => (x >= y ? g : 0), (g, x, y) => (x >= y ? 0 : g));
+}
+
+/** Elementwise min; at ties the gradient goes to `a`. */
+export function minimum(a: TensorLike, b: TensorLike): Tensor {
+  return binary('minimum', a, b, (x, y) => (x <= y ? x : y), (g, x, y) => (x <= y ? g : 0), (g, x, y) => (x <= y ? 0 : g));
+}
+
+/** `condition ? a : b` elementwise (condition nonzero = true); no gradient to the condition. */
+export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  const ta = asTensor(a, b instanceof Tensor ? b : condition);
+  const tb = asTensor(b, ta);
+  const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, ta.shape), tb.shape);
+  const ci = broadcastIndex(condition.shape, shape);
+  const ai = broadcastIndex(ta.shape, shape);
+  const bi = broadcastIndex(tb.shape, shape);
+  const dtype = promoteDTypes(ta.dtype, tb.dtype);
+  const data = allocate(dtype, ci.length);
+  for (let i = 0; i < data.length; i++) data[i] = condition.data[ci[i]!]! !== 0 ? ta.data[ai[i]!]! : tb.data[bi[i]!]!;
+  return customOp({
+    op: 'where',
+    inputs: [condition, ta, tb],
+    data,
+    shape,
+    backward: (g) => {
+      const ga = allocate(dtype, g.length);
+      const gb = allocate(dtype, g.length);
+      for (let i = 0; i < g.length; i++) {
+        if (condition.data[ci[i]!]! !== 0) ga[i] = g[i]!;
+        else gb[i] = g[i]!;
+      }
+      return [
+        null,
+        ta.requiresGrad ? reduceToShape(ga, shape, ta.shape, ta.dtype) : null,
+        tb.requiresGrad ? reduceToShape(gb, shape, tb.shape, tb.dtype) : null,
+      ];
+    },
+  });
+}
+
+/**
+ * One elementwise op with its derivative. `derivative(x, y)` receives the input and the output
+ * value and returns dy/dx.
+ */
+export function unary(op: string, x: Tensor, fn: (v: number) => number, derivative: (v: number, out: number) => number): Tensor {
+  const input = x.data;
+  const data = allocate(x.dtype, input.length);
+  for (let i = 0; i < data.length; i++) data[i] = fn(input[i]!);
+  return customOp({
+    op,
+    inputs: [x],
+    data,
+    shape: x.shape,
+    backward: (g) => {
+      const gx = allocate(x.dtype, g.length);
+      for (let i = 0; i < g.length; i++) gx[i] = g[i]! * derivative(input[i]!, data[i]!);
+      return [gx];
+    },
+  });
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', x, (v) => -v, () => -1);
+export const exp = (x: Tensor): Tensor => unary('exp', x, Math.exp, (_v, out) => out);
+export const log = (x: Tensor): Tensor => unary('log', x, Math.log, (v) => 1 / v);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', x, Math.sqrt, (_v, out) => 0.5 / out);
+export const rsqrt = (x: Tensor): Tensor => unary('rsqrt', x, (v) => 1 / Math.sqrt(v), (v, out) => -0.5 * out / v);
+/** |x|, with gradient 0 at 0 (like PyTorch). */
+export const abs = (x: Tensor): Tensor => unary('abs', x, Math.abs, (v) => (v > 0 ? 1 : v < 0 ? -1 : 0));
+export const square = (x: Tensor): Tensor => unary('square', x, (v) => v * v, (v) => 2 * v);
+export const sin = (x: Tensor): Tensor => unary('sin', x, Math.sin, Math.cos);
+export const cos = (x: Tensor): Tensor => unary('cos', x, Math.cos, (v) => -Math.sin(v));
+
+/** Clamps into [min, max]; the gradient passes where min <= x <= max (PyTorch's rule). */
+export function clamp(x: Tensor, min?: number, max?: number): Tensor {
+  const low = min ?? -Infinity;
+  const high = max ?? Infinity;
+  if (low > high) throw new ValueError({ op: 'clamp', expected: 'min <= max', given: `min = ${low}, max = ${high}` });
+  return unary(
+    'clamp',
+    x,
+    (v) => (v < low ? low : v > high ? high : v),
+    (v) => (v >= low && v <= high ? 1 : 0),
+  );
+}

@@ -1,0 +1,12 @@
+export { broadcastShapes, broadcastIndex, reduceToShape } from './broadcast';
+export {
+  add, sub, mul, div, pow, maximum, minimum, where, neg, exp, log, sqrt, rsqrt, abs, square, sin, cos, clamp, unary, asTensor,
+} from './elementwise';
+export type { TensorLike } from './elementwise';
+export { sum, mean, variance, max, min, argmax, normalizeAxis, normalizeAxes } from './reduce';
+export type { ReduceOptions, VarOptions } from './reduce';
+export { reshape, flatten, unsqueeze, squeeze, permute, transpose, slice, indexSelect, concat, stack, expand, repeat } from './shape';
+export { matmul, gemm } from './matmul';
+export { relu, leakyRelu, tanh, sigmoid, silu, gelu, softmax, logSoftmax, erf, splitAroundAxis } from './activation';
+export { crossEntropy, mse, binaryCrossEntropyWithLogits } from './loss';
+export type { Reduction } from './loss';

@@ -1,0 +1,119 @@
+import { customOp } from '../autograd';
+import { allocate, promoteDTypes, shapeSize, type TypedArray } from '../dtype';
+import { ShapeError, formatShape } from '../errors';
+import { Tensor } from '../tensor';
+import { broadcastShapes } from './broadcast';
+
+const BLOCK = 64;
+
+/**
+ * C[m, n] += sum_k A[m, k] * B[k, n] with optional transposes, blocked over k and n so the
+ * working rows of B stay in cache. Offsets select one matrix of a batch.
+ */
+export function gemm(
+  a: TypedArray, aOffset: number, transA: boolean,
+  b: TypedArray, bOffset: number, transB: boolean,
+  c: TypedArray, cOffset: number,
+  m: number, k: number, n: number,
+): void {
+  if (!transB) {
+    for (let k0 = 0; k0 < k; k0 += BLOCK) {
+      const k1 = Math.min(k, k0 + BLOCK);
+      for (let n0 = 0; n0 < n; n0 += 256) {
+        const n1 = Math.min(n, n0 + 256);
+        for (let i = 0; i < m; i++) {
+          const cRow = cOffset + i * n;
+          for (let p = k0; p < k1; p++) {
+            const av = transA ? a[aOffset + p * m + i]! : a[aOffset + i * k + p]!;
+            if (av === 0) continue;
+            const bRow = bOffset + p * n;
+            for (let j = n0; j < n1; j++) c[cRow + j]! += av * b[bRow + j]!;
+          }
+        }
+      }
+    }
+    return;
+  }
+  // B transposed: B[k, n] = b[n * k + k]; rows of A and rows of b are both contiguous along k.
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let total = 0;
+      const bRow = bOffset + j * k;
+      if (transA) {
+        for (let p = 0; p < k; p++) total += a[aOffset + p * m + i]! * b[bRow + p]!;
+      } else {
+        const aRow = aOffset + i * k;
+        for (let p = 0; p < k; p++) total += a[aRow + p]! * b[bRow + p]!;
+      }
+      c[cOffset + i * n + j]! += total;
+    }
+  }
+}
+
+function batchOffsets(batchShape: readonly number[], inBatch: readonly number[], matrixSize: number): Int32Array {
+  const count = shapeSize(batchShape);
+  const offsets = new Int32Array(count);
+  const rank = batchShape.length;
+  const padded = [...new Array<number>(rank - inBatch.length).fill(1), ...inBatch];
+  for (let flat = 0; flat < count; flat++) {
+    let rest = flat;
+    let offset = 0;
+    let stride = matrixSize;
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      const index = rest % batchShape[axis]!;
+      rest = Math.floor(rest / batchShape[axis]!);
+      if (padded[axis] !== 1) offset += index * stride;
+      stride *= padded[axis]!;
+    }
+    offsets[flat] = offset;
+  }
+  return offsets;
+}
+
+/** Batched matrix product with broadcasting over leading dims: [..., m, k] @ [..., k, n]. */
+export function matmul(a: Tensor, b: Tensor): Tensor {
+  if (a.ndim < 2 || b.ndim < 2) {
+    throw new ShapeError({ op: 'matmul', expected: 'operands of rank >= 2', given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}` });
+  }
+  const m = a.shape[a.ndim - 2]!;
+  const k = a.shape[a.ndim - 1]!;
+  const k2 = b.shape[b.ndim - 2]!;
+  const n = b.shape[b.ndim - 1]!;
+  if (k !== k2) {
+    throw new ShapeError({
+      op: 'matmul',
+      expected: `inner dimensions to match (a's last dim = b's second-to-last)`,
+      given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}`,
+    });
+  }
+  const aBatch = a.shape.slice(0, -2);
+  const bBatch = b.shape.slice(0, -2);
+  const batchShape = broadcastShapes('matmul', aBatch, bBatch);
+  const batch = shapeSize(batchShape);
+  const aOffsets = batchOffsets(batchShape, aBatch, m * k);
+  const bOffsets = batchOffsets(batchShape, bBatch, k * n);
+  const dtype = promoteDTypes(a.dtype, b.dtype);
+  const data = allocate(dtype, batch * m * n);
+  for (let i = 0; i < batch; i++) gemm(a.data, aOffsets[i]!, false, b.data, bOffsets[i]!, false, data, i * m * n, m, k, n);
+  return customOp({
+    op: 'matmul',
+    inputs: [a, b],
+    data,
+    shape: [...batchShape, m, n],
+    backward: (g) => {
+      let ga: TypedArray | null = null;
+      let gb: TypedArray | null = null;
+      if (a.requiresGrad) {
+        // dA = dC @ B^T, summed over broadcast batch entries.
+        ga = allocate(a.dtype, a.size);
+        for (let i = 0; i < batch; i++) gemm(g, i * m * n, false, b.data, bOffsets[i]!, true, ga, aOffsets[i]!, m, n, k);
+      }
+      if (b.requiresGrad) {
+        // dB = A^T @ dC.
+        gb = allocate(b.dtype, b.size);
+        for (let i = 0; i < batch; i++) gemm(a.data, aOffsets[i]!, true, g, i * m * n, false, gb, bOffsets[i]!, k, m, n);
+      }
+      return [ga, gb];
+    },
+  });
+}

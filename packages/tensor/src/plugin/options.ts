@@ -1,0 +1,60 @@
+import { OptionError } from '../errors';
+import type { OptionSpec, OptionsSchema, OptionValues } from './types';
+
+export function describeOptionRange(spec: OptionSpec): string {
+  if (spec.type === 'boolean') return 'true or false';
+  if (spec.type === 'enum') return `one of ${spec.values.map((v) => `'${v}'`).join(', ')}`;
+  const parts = [spec.integer ? 'an integer' : 'a number'];
+  if (spec.min !== undefined) parts.push(`${spec.minExclusive ? '>' : '>='} ${spec.min}`);
+  if (spec.max !== undefined) parts.push(`${spec.maxExclusive ? '<' : '<='} ${spec.max}`);
+  if (spec.nullable) parts.push('(or null)');
+  return parts.join(' ');
+}
+
+function isValid(spec: OptionSpec, value: unknown): boolean {
+  switch (spec.type) {
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'enum':
+      return typeof value === 'string' && spec.values.includes(value);
+    case 'number': {
+      if (value === null) return spec.nullable === true;
+      if (typeof value !== 'number' || !Number.isFinite(value)) return false;
+      if (spec.integer && !Number.isInteger(value)) return false;
+      if (spec.min !== undefined && (spec.minExclusive ? value <= spec.min : value < spec.min)) return false;
+      if (spec.max !== undefined && (spec.maxExclusive ? value >= spec.max : value > spec.max)) return false;
+      return true;
+    }
+  }
+}
+
+/**
+ * Fills defaults and validates `given` against `schema`. Unknown keys and out-of-range values
+ * throw an OptionError naming the option, the allowed range and the value given.
+ */
+export function resolveOptions<S extends OptionsSchema>(owner: string, schema: S, given: Record<string, unknown> = {}): OptionValues<S> {
+  const known = Object.keys(schema);
+  for (const key of Object.keys(given)) {
+    if (!(key in schema)) {
+      throw new OptionError({
+        op: owner,
+        expected: known.length ? `options among ${known.join(', ')}` : 'no options',
+        given: `unknown option "${key}"`,
+      });
+    }
+  }
+  const resolved: Record<string, unknown> = {};
+  for (const [key, spec] of Object.entries(schema)) {
+    const value = given[key] === undefined ? spec.default : given[key];
+    if (!isValid(spec, value)) {
+      throw new OptionError({ op: owner, expected: `option "${key}" to be ${describeOptionRange(spec)}`, given: `${key} = ${JSON.stringify(value)}` });
+    }
+    resolved[key] = value;
+  }
+  return resolved as OptionValues<S>;
+}
+
+/** The defaults of a schema. */
+export function defaultOptions<S extends OptionsSchema>(schema: S): OptionValues<S> {
+  return resolveOptions('defaultOptions', schema, {});
+}

@@ -1,0 +1,185 @@
+import { runBackward } from './autograd';
+import { allocate, castArray, dtypeOf, shapeSize, type DType, type TypedArray } from './dtype';
+import { DTypeError, ShapeError, ValueError, formatShape } from './errors';
+
+/**
+ * One node of the define-by-run graph: the op that produced a tensor, its inputs, and the
+ * backward rule mapping the output gradient to one gradient per input (null: no gradient).
+ * Backward rules work on plain typed arrays, shaped like the corresponding tensors.
+ */
+export interface GraphNode {
+  readonly op: string;
+  readonly inputs: readonly Tensor[];
+  backward(gradOutput: TypedArray): ReadonlyArray<TypedArray | null>;
+}
+
+let gradEnabled = true;
+
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+/** Runs `fn` without recording a graph (like `torch.no_grad()`). */
+export function noGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+/** Runs `fn` with graph recording on, even inside `noGrad`. */
+export function enableGrad<T>(fn: () => T): T {
+  const previous = gradEnabled;
+  gradEnabled = true;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = previous;
+  }
+}
+
+export type NestedArray = number | NestedArray[];
+
+export class Tensor {
+  data: TypedArray;
+  readonly shape: readonly number[];
+  readonly dtype: DType;
+  requiresGrad: boolean;
+  /** Accumulated gradient of a leaf tensor after `backward()`. */
+  grad: Tensor | null = null;
+  /** The op that produced this tensor; null for leaves and for tensors made without grad. */
+  node: GraphNode | null = null;
+  /** Keep the gradient of a non-leaf tensor after backward (like `retain_grad()`). */
+  retainsGrad = false;
+
+  constructor(data: TypedArray, shape: readonly number[], requiresGrad = false) {
+    if (shapeSize(shape) !== data.length) {
+      throw new ShapeError({
+        op: 'Tensor',
+        expected: `data of length ${shapeSize(shape)} for shape ${formatShape(shape)}`,
+        given: `length ${data.length}`,
+      });
+    }
+    for (const dim of shape) {
+      if (!Number.isInteger(dim) || dim < 0) {
+        throw new ShapeError({ op: 'Tensor', expected: 'non-negative integer dimensions', given: formatShape(shape) });
+      }
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+    this.dtype = dtypeOf(data);
+    this.requiresGrad = requiresGrad;
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  /** True for tensors not produced by a recorded op. */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** Backpropagates from this tensor; `grad` defaults to 1 for a one-element tensor. */
+  backward(grad?: Tensor | TypedArray | number): void {
+    let seed: TypedArray;
+    if (grad === undefined) {
+      if (this.size !== 1) {
+        throw new ShapeError({
+          op: 'Tensor.backward',
+          expected: 'a one-element tensor, or an explicit upstream gradient',
+          given: `shape ${formatShape(this.shape)}`,
+        });
+      }
+      seed = allocate(this.dtype, 1).fill(1);
+    } else if (typeof grad === 'number') {
+      seed = allocate(this.dtype, this.size).fill(grad);
+    } else {
+      const array = grad instanceof Tensor ? grad.data : grad;
+      if (array.length !== this.size) {
+        throw new ShapeError({
+          op: 'Tensor.backward',
+          expected: `a gradient with ${this.size} elements (shape ${formatShape(this.shape)})`,
+          given: grad instanceof Tensor ? `shape ${formatShape(grad.shape)}` : `${array.length} elements`,
+        });
+      }
+      seed = castArray(array, this.dtype);
+    }
+    runBackward(this, seed);
+  }
+
+  /** A tensor sharing this one's data, cut from the graph. */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, false);
+  }
+
+  /** A deep copy of the data, cut from the graph. */
+  clone(): Tensor {
+    return new Tensor(this.data.slice(), this.shape, false);
+  }
+
+  /** The tensor's data converted to `dtype`, as a new leaf (or itself when the dtype matches). */
+  to(dtype: DType): Tensor {
+    if (dtype === this.dtype) return this;
+    return new Tensor(castArray(this.data, dtype), this.shape, this.requiresGrad);
+  }
+
+  item(): number {
+    if (this.size !== 1) {
+      throw new ShapeError({ op: 'Tensor.item', expected: 'a one-element tensor', given: `shape ${formatShape(this.shape)}` });
+    }
+    return this.data[0]!;
+  }
+
+  /** Nested arrays shaped like the tensor (a number for a scalar). */
+  toArray(): NestedArray {
+    const build = (axis: number, offset: number): { value: NestedArray; next: number } => {
+      if (axis === this.shape.length) return { value: this.data[offset]!, next: offset + 1 };
+      const out: NestedArray[] = [];
+      let cursor = offset;
+      for (let i = 0; i < this.shape[axis]!; i++) {
+        const built = build(axis + 1, cursor);
+        out.push(built.value);
+        cursor = built.next;
+      }
+      return { value: out, next: cursor };
+    };
+    return build(0, 0).value;
+  }
+
+  /** Keeps this non-leaf tensor's gradient in `.grad` after backward. */
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  /** Sets requiresGrad on a leaf and returns it (like `requires_grad_()`). */
+  requireGrad(value = true): this {
+    if (!this.isLeaf && !value) {
+      throw new ValueError({ op: 'Tensor.requireGrad', expected: 'a leaf tensor', given: `a tensor produced by ${this.node!.op}` });
+    }
+    this.requiresGrad = value;
+    return this;
+  }
+
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
+  }
+}
+
+export function checkSameDType(op: string, tensors: readonly Tensor[]): DType {
+  const first = tensors[0]!.dtype;
+  for (const t of tensors) {
+    if (t.dtype !== first) {
+      throw new DTypeError({ op, expected: 'inputs of one dtype', given: tensors.map((x) => x.dtype).join(', ') });
+    }
+  }
+  return first;
+}
