@@ -83,7 +83,7 @@ export function runBackward(root: Tensor, seed: TypedArray): void {
       else accumulateInto(tensor.grad.data, gradOutput);
       if (tensor.node === null) continue;
     }
-    const node = tensor.node!;
+    const node = tensor.node;
     const inputGrads = node.backward(gradOutput);
     for (let i = 0; i < node.inputs.length; i++) {
       const input = node.inputs[i]!;

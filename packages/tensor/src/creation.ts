@@ -1,6 +1,7 @@
 import { allocate, shapeSize, type DType, type TypedArray } from './dtype';
 import { ShapeError, ValueError, formatShape } from './errors';
-import { Generator, defaultGenerator } from './random';
+import type { Generator} from './random';
+import { defaultGenerator } from './random';
 import { Tensor, type NestedArray } from './tensor';
 
 export interface TensorOptions {

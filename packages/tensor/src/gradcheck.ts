@@ -1,5 +1,6 @@
 import { ValueError, formatShape } from './errors';
-import { Tensor, noGrad } from './tensor';
+import type { Tensor} from './tensor';
+import { noGrad } from './tensor';
 
 export interface GradcheckOptions {
   /** Finite-difference step. */

@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { broadcastIndex, broadcastShapes, reduceToShape } from '../ops/broadcast';
 
 export interface ModulateOptions {

@@ -1,6 +1,6 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { unary } from './elementwise';
 import { normalizeAxis } from './reduce';
 

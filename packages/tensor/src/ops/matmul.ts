@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, shapeSize, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { broadcastShapes } from './broadcast';
 
 const BLOCK = 64;

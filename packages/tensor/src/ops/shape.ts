@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, shapeSize, stridesOf, type TypedArray } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import type { Tensor } from '../tensor';
 import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
 import { normalizeAxis } from './reduce';
 

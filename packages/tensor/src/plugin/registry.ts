@@ -19,10 +19,12 @@ const KEBAB_CASE = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
  */
 function plugins(): Map<string, AnyPlugin> {
   const holder = globalThis as unknown as Record<symbol, Map<string, AnyPlugin> | undefined>;
-  return (holder[REGISTRY_KEY] ??= new Map());
+  return (holder[REGISTRY_KEY] ??= new Map<string, AnyPlugin>());
 }
 
 function validatePlugin(plugin: AnyPlugin): void {
+  // Plugins come from other packages (and plain JavaScript): check the shape at run time.
+  const loose = plugin as unknown as Record<string, unknown>;
   const name = (plugin as { name?: unknown }).name;
   if (typeof name !== 'string' || !KEBAB_CASE.test(name)) {
     throw new RegistryError({ op: 'register', expected: 'a kebab-case plugin name such as "batch-norm"', given: JSON.stringify(name) });
@@ -31,12 +33,12 @@ function validatePlugin(plugin: AnyPlugin): void {
     throw new RegistryError({
       op: 'register',
       expected: `specificationVersion '${SPECIFICATION_VERSION}'`,
-      given: `'${String(plugin.specificationVersion)}' for plugin "${name}"`,
+      given: `'${String(loose.specificationVersion)}' for plugin "${name}"`,
     });
   }
   const kinds: PluginKind[] = ['normalizer', 'weight-parametrization', 'gradient-transform'];
   if (!kinds.includes(plugin.kind)) {
-    throw new RegistryError({ op: 'register', expected: `kind among ${kinds.join(', ')}`, given: `'${String(plugin.kind)}' for "${name}"` });
+    throw new RegistryError({ op: 'register', expected: `kind among ${kinds.join(', ')}`, given: `'${String(loose.kind)}' for "${name}"` });
   }
   if (typeof plugin.family !== 'string' || typeof plugin.description !== 'string' || typeof plugin.options !== 'object') {
     throw new RegistryError({ op: 'register', expected: 'family, description and options on the plugin', given: `plugin "${name}" missing one` });
