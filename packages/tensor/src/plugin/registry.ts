@@ -29,7 +29,7 @@ function validatePlugin(plugin: AnyPlugin): void {
   if (typeof name !== 'string' || !KEBAB_CASE.test(name)) {
     throw new RegistryError({ op: 'register', expected: 'a kebab-case plugin name such as "batch-norm"', given: JSON.stringify(name) });
   }
-  if (plugin.specificationVersion !== SPECIFICATION_VERSION) {
+  if (loose.specificationVersion !== SPECIFICATION_VERSION) {
     throw new RegistryError({
       op: 'register',
       expected: `specificationVersion '${SPECIFICATION_VERSION}'`,
@@ -37,7 +37,7 @@ function validatePlugin(plugin: AnyPlugin): void {
     });
   }
   const kinds: PluginKind[] = ['normalizer', 'weight-parametrization', 'gradient-transform'];
-  if (!kinds.includes(plugin.kind)) {
+  if (!kinds.includes(loose.kind as PluginKind)) {
     throw new RegistryError({ op: 'register', expected: `kind among ${kinds.join(', ')}`, given: `'${String(loose.kind)}' for "${name}"` });
   }
   if (typeof plugin.family !== 'string' || typeof plugin.description !== 'string' || typeof plugin.options !== 'object') {
