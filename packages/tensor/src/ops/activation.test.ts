@@ -1,0 +1,43 @@
+import { describe, expect, it } from 'vitest';
+import { randn, tensor } from '../creation';
+import { gradcheck } from '../gradcheck';
+import { expectClose, expectGradcheck } from '../test-utils';
+import { erf, gelu, leakyRelu, logSoftmax, relu, sigmoid, silu, softmax, tanh } from './activation';
+import { sum } from './reduce';
+
+describe('activations', () => {
+  it('erf matches reference values to double precision', () => {
+    // Values from the Abramowitz-Stegun tables / mpmath.
+    const cases: Array<[number, number]> = [
+      [0, 0], [0.5, 0.5204998778130465], [1, 0.8427007929497149], [2, 0.9953222650189527],
+      [3, 0.9999779095030014], [4, 0.9999999845827421], [-1.5, -0.9661051464753108],
+    ];
+    for (const [x, expected] of cases) expect(Math.abs(erf(x) - expected)).toBeLessThan(1e-15);
+  });
+
+  it('compute values', () => {
+    const x = tensor([-2, -0.5, 0, 1.5], { dtype: 'float64' });
+    expectClose(relu(x), [0, 0, 0, 1.5]);
+    expectClose(leakyRelu(x, 0.1), [-0.2, -0.05, 0, 1.5]);
+    expectClose(tanh(x), [-2, -0.5, 0, 1.5].map(Math.tanh), 1e-12);
+    expectClose(sigmoid(x), [-2, -0.5, 0, 1.5].map((v) => 1 / (1 + Math.exp(-v))), 1e-12);
+    expectClose(silu(x), [-2, -0.5, 0, 1.5].map((v) => v / (1 + Math.exp(-v))), 1e-12);
+    // x * Phi(x) with tabulated normal CDF values Phi(-2), Phi(-0.5), Phi(1.5).
+    expectClose(gelu(x), [-2 * 0.022750131948179195, -0.5 * 0.3085375387259869, 0, 1.5 * 0.9331927987311419], 1e-12);
+  });
+
+  it('softmax rows sum to one and logSoftmax is its log', () => {
+    const x = randn([3, 5], { dtype: 'float64' });
+    const s = softmax(x, 1);
+    expectClose(sum(s, 1), [1, 1, 1], 1e-12);
+    expectClose(logSoftmax(x, 1), Array.from(s.data, Math.log), 1e-12);
+    expectClose(softmax(tensor([1000, 1000], { dtype: 'float64' })), [0.5, 0.5]);
+  });
+
+  it('pass gradcheck', () => {
+    const x = tensor([[-2.1, -0.4, 0.3, 1.7], [0.9, -1.2, 2.5, -0.05]], { dtype: 'float64', requiresGrad: true });
+    for (const fn of [relu, tanh, sigmoid, silu, gelu, (t: typeof x) => leakyRelu(t, 0.2)]) expectGradcheck(gradcheck(fn, [x]));
+    expectGradcheck(gradcheck((t) => softmax(t, 0), [x]));
+    expectGradcheck(gradcheck((t) => logSoftmax(t, -1), [x]));
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { randn, tensor } from '../creation';
+import { ShapeError } from '../errors';
+import { gradcheck } from '../gradcheck';
+import { expectClose, expectGradcheck } from '../test-utils';
+import { matmul } from './matmul';
+
+function naiveMatmul(a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) c[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+  return c;
+}
+
+describe('matmul', () => {
+  it('multiplies 2-D matrices', () => {
+    expect(matmul(tensor([[1, 2], [3, 4]]), tensor([[5, 6], [7, 8]])).toArray()).toEqual([[19, 22], [43, 50]]);
+  });
+
+  it('matches a naive product on sizes that cross the blocking', () => {
+    const a = randn([70, 130], { dtype: 'float64' });
+    const b = randn([130, 300], { dtype: 'float64' });
+    expectClose(matmul(a, b), naiveMatmul(a.data as Float64Array, b.data as Float64Array, 70, 130, 300), 1e-10);
+  });
+
+  it('broadcasts batch dims', () => {
+    const a = randn([2, 1, 3, 4], { dtype: 'float64' });
+    const b = randn([5, 4, 2], { dtype: 'float64' });
+    const c = matmul(a, b);
+    expect(c.shape).toEqual([2, 5, 3, 2]);
+    const a1 = a.data.subarray(12, 24) as Float64Array;
+    const b3 = b.data.subarray(3 * 8, 4 * 8) as Float64Array;
+    expectClose(c.data.subarray((1 * 5 + 3) * 6, (1 * 5 + 4) * 6), naiveMatmul(a1, b3, 3, 4, 2), 1e-12);
+  });
+
+  it('passes gradcheck with and without batch broadcasting', () => {
+    const f64 = { dtype: 'float64' as const, requiresGrad: true };
+    expectGradcheck(gradcheck(matmul, [randn([3, 4], f64), randn([4, 2], f64)]));
+    expectGradcheck(gradcheck(matmul, [randn([2, 1, 3, 4], f64), randn([3, 4, 2], f64)]));
+  });
+
+  it('refuses mismatched inner dims and low rank', () => {
+    expect(() => matmul(randn([2, 3]), randn([4, 2]))).toThrow(ShapeError);
+    expect(() => matmul(randn([2, 3]), randn([4, 2]))).toThrow(/matmul: expected inner dimensions to match.*\[2, 3\] @ \[4, 2\]/);
+    expect(() => matmul(randn([3]), randn([3, 2]))).toThrow(/rank >= 2/);
+  });
+});

@@ -1,0 +1,66 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { OptionError, RegistryError } from '../errors';
+import { Module } from '../nn/module';
+import type { Tensor } from '../tensor';
+import { resolveOptions } from './options';
+import { clearRegistry, create, get, list, register, registerAll, unregister } from './registry';
+import { SPECIFICATION_VERSION, defineNormalizer, type AnyPlugin } from './types';
+
+class PassThrough extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+const schema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'added to the variance' },
+  momentum: { type: 'number', default: 0.1, min: 0, max: 1, nullable: true, description: 'running average factor' },
+  affine: { type: 'boolean', default: true, description: 'learnable scale and shift' },
+  kind: { type: 'enum', values: ['layer', 'rms'], default: 'layer', description: 'statistic' },
+} as const;
+
+const plugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'pass-through',
+  family: 'test',
+  description: 'returns its input',
+  options: schema,
+  traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: false, hasRunningStats: false, layout: 'channels-first' }),
+  create: () => new PassThrough(),
+});
+
+afterEach(() => clearRegistry());
+
+describe('registry', () => {
+  it('registers, gets, lists by family and creates by name', () => {
+    register(plugin);
+    expect(get('pass-through')).toBe(plugin);
+    expect(list({ family: 'test' }).map((p) => p.name)).toEqual(['pass-through']);
+    expect(list({ family: 'other' })).toEqual([]);
+    expect(create('pass-through', { numFeatures: 4 })).toBeInstanceOf(PassThrough);
+    expect(unregister('pass-through')).toBe(true);
+    expect(list()).toEqual([]);
+  });
+
+  it('refuses duplicates, unknown names and malformed plugins with clear messages', () => {
+    register(plugin);
+    expect(() => register(plugin)).toThrow(RegistryError);
+    expect(() => register(plugin)).toThrow(/"pass-through", already registered by family "test"/);
+    expect(() => get('nope')).toThrow(/known: pass-through/);
+    expect(() => register({ ...plugin, name: 'Bad Name' } as AnyPlugin)).toThrow(/kebab-case/);
+    expect(() => register({ ...plugin, name: 'other', specificationVersion: 'v0' } as unknown as AnyPlugin)).toThrow(/specificationVersion 'v1'/);
+    expect(() => registerAll([{ ...plugin, name: 'a-one' }, { ...plugin, name: 'a-one' }])).toThrow(RegistryError);
+    expect(list().map((p) => p.name)).toEqual(['pass-through']);
+  });
+
+  it('validates options against the schema, naming option, range and value', () => {
+    register(plugin);
+    expect(() => create('pass-through', { numFeatures: 4 }, { eps: 0 })).toThrow(OptionError);
+    expect(() => create('pass-through', { numFeatures: 4 }, { eps: 0 })).toThrow(/option "eps" to be a number > 0, got eps = 0/);
+    expect(() => create('pass-through', { numFeatures: 4 }, { momentum: 2 })).toThrow(/<= 1 \(or null\)/);
+    expect(() => create('pass-through', { numFeatures: 4 }, { kind: 'batch' })).toThrow(/one of 'layer', 'rms'/);
+    expect(() => create('pass-through', { numFeatures: 4 }, { epsilon: 1 })).toThrow(/unknown option "epsilon"/);
+    expect(resolveOptions('t', schema, { momentum: null })).toEqual({ eps: 1e-5, momentum: null, affine: true, kind: 'layer' });
+  });
+});
