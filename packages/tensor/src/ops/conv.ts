@@ -1,0 +1,345 @@
+import { customOp } from '../autograd';
+import { allocate, castArray, promoteDTypes, type TypedArray } from '../dtype';
+import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
+import type { Tensor } from '../tensor';
+import { gemm } from './matmul';
+import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
+
+export interface Conv2dOptions {
+  /** Step between window positions; default 1. */
+  stride?: Pair;
+  /** Implicit zeros added on both sides of each spatial axis; default 0. */
+  padding?: Pair;
+  /** Spacing between kernel taps ("atrous"); default 1. */
+  dilation?: Pair;
+  /** Channels are split into `groups` independent convolutions; default 1 (`groups = C` is depthwise). */
+  groups?: number;
+}
+
+export interface ConvTranspose2dOptions extends Conv2dOptions {
+  /** Extra rows/columns added on the bottom/right of the output to pick among the sizes a strided conv maps to one size. */
+  outputPadding?: Pair;
+}
+
+/**
+ * Copies every receptive field of `channels` planes of an `imageH x imageW` image (from `src` at
+ * `srcOffset`) into the columns of `col`, a [channels * kH * kW, gridH * gridW] matrix:
+ *
+ *   col[(c * kH + i) * kW + j, oh * gridW + ow] = image[c, oh * sH - pH + i * dH, ow * sW - pW + j * dW]  (0 outside)
+ *
+ * so a convolution becomes one matrix product. The valid column range of each kernel tap is
+ * computed once per row, keeping the bounds checks out of the inner loop.
+ */
+function im2col(
+  src: Float64Array, srcOffset: number, channels: number, imageH: number, imageW: number,
+  w: Window2d, gridH: number, gridW: number, col: Float64Array,
+): void {
+  const { kernelH, kernelW, strideH, strideW } = w;
+  let colIndex = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = srcOffset + c * imageH * imageW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * w.dilationH - w.padH;
+      for (let j = 0; j < kernelW; j++) {
+        const colShift = j * w.dilationW - w.padW;
+        const [owStart, owEnd] = validRange(colShift, strideW, imageW, gridW);
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          if (ih < 0 || ih >= imageH) {
+            col.fill(0, colIndex, colIndex + gridW);
+          } else {
+            const rowBase = plane + ih * imageW + colShift;
+            for (let ow = 0; ow < owStart; ow++) col[colIndex + ow] = 0;
+            for (let ow = owStart; ow < owEnd; ow++) col[colIndex + ow] = src[rowBase + ow * strideW]!;
+            for (let ow = owEnd; ow < gridW; ow++) col[colIndex + ow] = 0;
+          }
+          colIndex += gridW;
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of `im2col`: adds every column entry back into the image position it was read from. */
+function col2im(
+  col: Float64Array, channels: number, imageH: number, imageW: number,
+  w: Window2d, gridH: number, gridW: number, dst: Float64Array, dstOffset: number,
+): void {
+  const { kernelH, kernelW, strideH, strideW } = w;
+  let colIndex = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = dstOffset + c * imageH * imageW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * w.dilationH - w.padH;
+      for (let j = 0; j < kernelW; j++) {
+        const colShift = j * w.dilationW - w.padW;
+        const [owStart, owEnd] = validRange(colShift, strideW, imageW, gridW);
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          if (ih >= 0 && ih < imageH) {
+            const rowBase = plane + ih * imageW + colShift;
+            for (let ow = owStart; ow < owEnd; ow++) dst[rowBase + ow * strideW]! += col[colIndex + ow]!;
+          }
+          colIndex += gridW;
+        }
+      }
+    }
+  }
+}
+
+/** The grid columns `ow` in [start, end) with 0 <= ow * stride + shift < size. */
+function validRange(shift: number, stride: number, size: number, grid: number): [number, number] {
+  const start = shift >= 0 ? 0 : Math.min(grid, Math.ceil(-shift / stride));
+  const last = size - 1 - shift;
+  const end = last < 0 ? start : Math.max(start, Math.min(grid, Math.floor(last / stride) + 1));
+  return [start, end];
+}
+
+interface ConvGeometry {
+  window: Window2d;
+  groups: number;
+}
+
+function resolveGeometry(op: string, options: Conv2dOptions): ConvGeometry {
+  const [strideH, strideW] = resolvePair(op, 'stride', options.stride, [1, 1], 1);
+  const [padH, padW] = resolvePair(op, 'padding', options.padding, [0, 0], 0);
+  const [dilationH, dilationW] = resolvePair(op, 'dilation', options.dilation, [1, 1], 1);
+  const groups = checkNumberOption(op, 'groups', options.groups ?? 1, { min: 1, integer: true });
+  return { window: { kernelH: 0, kernelW: 0, strideH, strideW, padH, padW, dilationH, dilationW }, groups };
+}
+
+function checkDivisible(op: string, what: string, count: number, groups: number): void {
+  if (count % groups !== 0) {
+    throw new ShapeError({ op, expected: `${what} divisible by groups (${groups})`, given: `${what} = ${count}` });
+  }
+}
+
+function checkBias(op: string, bias: Tensor | null, outChannels: number): void {
+  if (bias !== null && (bias.ndim !== 1 || bias.shape[0] !== outChannels)) {
+    throw new ShapeError({ op, expected: `a bias of shape [${outChannels}] (one per output channel) or null`, given: formatShape(bias.shape) });
+  }
+}
+
+/** Fills `acc` ([channels, plane]) with the bias of each channel, or zeros. */
+function fillBias(acc: Float64Array, bias: Tensor | null, channels: number, plane: number): void {
+  if (bias === null) {
+    acc.fill(0);
+    return;
+  }
+  for (let c = 0; c < channels; c++) acc.fill(bias.data[c]!, c * plane, (c + 1) * plane);
+}
+
+/** Sum of the output gradient over batch and space, per channel: the bias gradient. */
+function biasGradient(g: TypedArray, batch: number, channels: number, plane: number): Float64Array {
+  const gb = new Float64Array(channels);
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const base = (n * channels + c) * plane;
+      let total = 0;
+      for (let p = 0; p < plane; p++) total += g[base + p]!;
+      gb[c]! += total;
+    }
+  }
+  return gb;
+}
+
+/**
+ * 2-D convolution (cross-correlation, as in `torch.nn.functional.conv2d`) of an NCHW input:
+ *
+ *   y[n, o, h, w] = bias[o] + sum_{c, i, j} weight[o, c, i, j] * x[n, g * Cin/groups + c, h * sH - pH + i * dH, w * sW - pW + j * dW]
+ *
+ * where `g = floor(o / (Cout / groups))` and out-of-range input positions read 0. Shapes:
+ * x [N, Cin, H, W], weight [Cout, Cin / groups, kH, kW], bias [Cout] or null, output
+ * [N, Cout, floor((H + 2pH - dH(kH - 1) - 1) / sH) + 1, (likewise for W)].
+ *
+ * ONE autograd node. Each sample is unfolded once (im2col, into a reused float64 buffer) and
+ * multiplied by the weight with the blocked `gemm`; the backward reuses the unfolding for
+ * dW = dY col^T and folds dcol = W^T dY back with col2im for dx. Accumulation is float64.
+ *
+ * @example
+ * const y = conv2d(randn([8, 3, 32, 32]), randn([16, 3, 3, 3]), zeros([16]), { padding: 1 }); // [8, 16, 32, 32]
+ */
+export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  const op = 'conv2d';
+  checkImageRank(op, x, false);
+  if (weight.ndim !== 4) {
+    throw new ShapeError({ op, expected: 'a weight of shape [Cout, Cin / groups, kH, kW] (rank 4)', given: formatShape(weight.shape) });
+  }
+  const { window, groups } = resolveGeometry(op, options);
+  const [batch, inChannels, height, width] = x.shape as [number, number, number, number];
+  const [outChannels, groupInChannels, kernelH, kernelW] = weight.shape as [number, number, number, number];
+  checkDivisible(op, 'input channels', inChannels, groups);
+  checkDivisible(op, 'output channels (weight.shape[0])', outChannels, groups);
+  if (groupInChannels * groups !== inChannels) {
+    throw new ShapeError({
+      op,
+      expected: `weight.shape[1] * groups to equal the input channels (${inChannels})`,
+      given: `weight ${formatShape(weight.shape)} with groups = ${groups} for input ${formatShape(x.shape)}`,
+    });
+  }
+  checkBias(op, bias, outChannels);
+  window.kernelH = kernelH;
+  window.kernelW = kernelW;
+  const outH = slidingOutputSize(height, kernelH, window.strideH, window.padH, window.dilationH);
+  const outW = slidingOutputSize(width, kernelW, window.strideW, window.padW, window.dilationW);
+  checkOutputSize(op, x, outH, outW, window);
+
+  const groupOutChannels = outChannels / groups;
+  const patch = groupInChannels * kernelH * kernelW; // rows of col, columns of each group's weight matrix
+  const plane = outH * outW;
+  const inPlane = height * width;
+  // float64 copies once per call, so gemm always sees one array type and accumulates in float64.
+  const x64 = castArray(x.data, 'float64') as Float64Array;
+  const w64 = castArray(weight.data, 'float64') as Float64Array;
+  const col = new Float64Array(patch * plane);
+  const acc = new Float64Array(outChannels * plane);
+  const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
+  const data = allocate(dtype, batch * outChannels * plane);
+  for (let n = 0; n < batch; n++) {
+    fillBias(acc, bias, outChannels, plane);
+    for (let g = 0; g < groups; g++) {
+      im2col(x64, (n * inChannels + g * groupInChannels) * inPlane, groupInChannels, height, width, window, outH, outW, col);
+      // Y_g [Cout/groups, plane] += W_g [Cout/groups, patch] @ col [patch, plane]
+      gemm(w64, g * groupOutChannels * patch, false, col, 0, false, acc, g * groupOutChannels * plane, groupOutChannels, patch, plane);
+    }
+    data.set(acc, n * outChannels * plane);
+  }
+
+  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  return customOp({
+    op,
+    inputs,
+    data,
+    shape: [batch, outChannels, outH, outW],
+    backward: (gradOutput) => {
+      const g64 = castArray(gradOutput, 'float64') as Float64Array;
+      const gx = x.requiresGrad ? new Float64Array(x.size) : null;
+      const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
+      const gradCol = gx === null ? null : new Float64Array(patch * plane);
+      for (let n = 0; n < batch; n++) {
+        for (let g = 0; g < groups; g++) {
+          const gOffset = (n * outChannels + g * groupOutChannels) * plane;
+          const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
+          const wOffset = g * groupOutChannels * patch;
+          if (gw !== null) {
+            im2col(x64, xOffset, groupInChannels, height, width, window, outH, outW, col);
+            // dW_g [Cout/groups, patch] += dY_g [Cout/groups, plane] @ col^T [plane, patch]
+            gemm(g64, gOffset, false, col, 0, true, gw, wOffset, groupOutChannels, plane, patch);
+          }
+          if (gx !== null && gradCol !== null) {
+            // dcol [patch, plane] = W_g^T [patch, Cout/groups] @ dY_g [Cout/groups, plane], folded back into dx.
+            gradCol.fill(0);
+            gemm(w64, wOffset, true, g64, gOffset, false, gradCol, 0, patch, groupOutChannels, plane);
+            col2im(gradCol, groupInChannels, height, width, window, outH, outW, gx, xOffset);
+          }
+        }
+      }
+      const grads: Array<TypedArray | null> = [gx, gw];
+      if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);
+      return grads;
+    },
+  });
+}
+
+/**
+ * 2-D transposed convolution (`torch.nn.functional.conv_transpose2d`): the adjoint of `conv2d`
+ * with respect to its input, plus a bias. Every input pixel scatters a kernel-weighted copy into
+ * the output:
+ *
+ *   y[n, g * Cout/groups + o, h * sH - pH + i * dH, w * sW - pW + j * dW] += x[n, g * Cin/groups + c, h, w] * weight[g * Cin/groups + c, o, i, j]
+ *
+ * Shapes: x [N, Cin, H, W], weight [Cin, Cout / groups, kH, kW] (PyTorch's layout), bias [Cout]
+ * or null; output size per axis `(H - 1) * sH - 2pH + dH (kH - 1) + outputPadding + 1`.
+ * `conv2d(y, weight, null, same options)` maps that output size back to [H, W], and
+ * <conv2d(u, W), v> = <u, convTranspose2d(v, W)> exactly (the tests check it).
+ *
+ * ONE autograd node: the forward is W^T x then col2im; the backward unfolds dY with im2col,
+ * giving dx = W col and dW = x col^T.
+ *
+ * @example
+ * const up = convTranspose2d(randn([1, 16, 8, 8]), randn([16, 8, 4, 4]), null, { stride: 2, padding: 1 }); // [1, 8, 16, 16]
+ */
+export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
+  const op = 'convTranspose2d';
+  checkImageRank(op, x, false);
+  if (weight.ndim !== 4) {
+    throw new ShapeError({ op, expected: 'a weight of shape [Cin, Cout / groups, kH, kW] (rank 4)', given: formatShape(weight.shape) });
+  }
+  const { window, groups } = resolveGeometry(op, options);
+  const [outPadH, outPadW] = resolvePair(op, 'outputPadding', options.outputPadding, [0, 0], 0);
+  const [batch, inChannels, height, width] = x.shape as [number, number, number, number];
+  const [weightInChannels, groupOutChannels, kernelH, kernelW] = weight.shape as [number, number, number, number];
+  if (weightInChannels !== inChannels) {
+    throw new ShapeError({
+      op,
+      expected: `weight.shape[0] to equal the input channels (${inChannels})`,
+      given: `weight ${formatShape(weight.shape)} for input ${formatShape(x.shape)}`,
+    });
+  }
+  checkDivisible(op, 'input channels', inChannels, groups);
+  for (const [name, pad, stride, dilation] of [
+    ['outputPadding[0]', outPadH, window.strideH, window.dilationH],
+    ['outputPadding[1]', outPadW, window.strideW, window.dilationW],
+  ] as const) {
+    if (pad >= stride && pad >= dilation) {
+      throw new OptionError({ op, expected: `${name} smaller than the stride (${stride}) or the dilation (${dilation})`, given: `${name} = ${pad}` });
+    }
+  }
+  const outChannels = groupOutChannels * groups;
+  checkBias(op, bias, outChannels);
+  window.kernelH = kernelH;
+  window.kernelW = kernelW;
+  const outH = (height - 1) * window.strideH - 2 * window.padH + window.dilationH * (kernelH - 1) + outPadH + 1;
+  const outW = (width - 1) * window.strideW - 2 * window.padW + window.dilationW * (kernelW - 1) + outPadW + 1;
+  checkOutputSize(op, x, outH, outW, window);
+
+  const groupInChannels = inChannels / groups;
+  const patch = groupOutChannels * kernelH * kernelW;
+  const inPlane = height * width; // the im2col grid: one column per input pixel
+  const plane = outH * outW;
+  const x64 = castArray(x.data, 'float64') as Float64Array;
+  const w64 = castArray(weight.data, 'float64') as Float64Array;
+  const col = new Float64Array(patch * inPlane);
+  const acc = new Float64Array(outChannels * plane);
+  const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
+  const data = allocate(dtype, batch * outChannels * plane);
+  for (let n = 0; n < batch; n++) {
+    fillBias(acc, bias, outChannels, plane);
+    for (let g = 0; g < groups; g++) {
+      // col [patch, H*W] = W_g^T [patch, Cin/groups] @ x_g [Cin/groups, H*W], then scattered into the output.
+      col.fill(0);
+      gemm(w64, g * groupInChannels * patch, true, x64, (n * inChannels + g * groupInChannels) * inPlane, false, col, 0, patch, groupInChannels, inPlane);
+      col2im(col, groupOutChannels, outH, outW, window, height, width, acc, g * groupOutChannels * plane);
+    }
+    data.set(acc, n * outChannels * plane);
+  }
+
+  const inputs = bias === null ? [x, weight] : [x, weight, bias];
+  return customOp({
+    op,
+    inputs,
+    data,
+    shape: [batch, outChannels, outH, outW],
+    backward: (gradOutput) => {
+      const g64 = castArray(gradOutput, 'float64') as Float64Array;
+      const gx = x.requiresGrad ? new Float64Array(x.size) : null;
+      const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
+      if (gx !== null || gw !== null) {
+        for (let n = 0; n < batch; n++) {
+          for (let g = 0; g < groups; g++) {
+            const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
+            const wOffset = g * groupInChannels * patch;
+            im2col(g64, (n * outChannels + g * groupOutChannels) * plane, groupOutChannels, outH, outW, window, height, width, col);
+            // dx_g [Cin/groups, H*W] = W_g [Cin/groups, patch] @ col [patch, H*W]
+            if (gx !== null) gemm(w64, wOffset, false, col, 0, false, gx, xOffset, groupInChannels, patch, inPlane);
+            // dW_g [Cin/groups, patch] += x_g [Cin/groups, H*W] @ col^T [H*W, patch]
+            if (gw !== null) gemm(x64, xOffset, false, col, 0, true, gw, wOffset, groupInChannels, inPlane, patch);
+          }
+        }
+      }
+      const grads: Array<TypedArray | null> = [gx, gw];
+      if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);
+      return grads;
+    },
+  });
+}

@@ -1,0 +1,1 @@
+export { expectClose, expectGradcheck } from './assertions';
