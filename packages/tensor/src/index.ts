@@ -9,6 +9,8 @@ export { tensor, scalar, full, zeros, ones, zerosLike, onesLike, arange, rand, r
 export type { TensorOptions, RandomOptions } from './creation';
 export { Generator, defaultGenerator, manualSeed } from './random';
 export { gradcheck } from './gradcheck';
+export { allClose, findMismatch, describeMismatch } from './compare';
+export type { Mismatch } from './compare';
 export type { GradcheckOptions, GradcheckResult, GradcheckFailure } from './gradcheck';
 export {
   NormkitError, ShapeError, DTypeError, OptionError, ValueError, ContextError, RegistryError, StateDictError,
