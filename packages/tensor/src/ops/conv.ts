@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, castArray, promoteDTypes, type TypedArray } from '../dtype';
+import { allocate, promoteDTypes, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import type { Tensor } from '../tensor';
 import { gemm } from './matmul';
@@ -95,17 +95,22 @@ function validRange(shift: number, stride: number, size: number, grid: number): 
   return [start, end];
 }
 
+/** The data as float64, copied only when it is float32 (the typed-array constructor copies far faster than `.from`). */
+function asFloat64(data: TypedArray): Float64Array {
+  return data instanceof Float64Array ? data : new Float64Array(data);
+}
+
 interface ConvGeometry {
   window: Window2d;
   groups: number;
 }
 
-function resolveGeometry(op: string, options: Conv2dOptions): ConvGeometry {
+function resolveGeometry(op: string, options: Conv2dOptions, kernelH: number, kernelW: number): ConvGeometry {
   const [strideH, strideW] = resolvePair(op, 'stride', options.stride, [1, 1], 1);
   const [padH, padW] = resolvePair(op, 'padding', options.padding, [0, 0], 0);
   const [dilationH, dilationW] = resolvePair(op, 'dilation', options.dilation, [1, 1], 1);
   const groups = checkNumberOption(op, 'groups', options.groups ?? 1, { min: 1, integer: true });
-  return { window: { kernelH: 0, kernelW: 0, strideH, strideW, padH, padW, dilationH, dilationW }, groups };
+  return { window: { kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW }, groups };
 }
 
 function checkDivisible(op: string, what: string, count: number, groups: number): void {
@@ -153,8 +158,9 @@ function biasGradient(g: TypedArray, batch: number, channels: number, plane: num
  * [N, Cout, floor((H + 2pH - dH(kH - 1) - 1) / sH) + 1, (likewise for W)].
  *
  * ONE autograd node. Each sample is unfolded once (im2col, into a reused float64 buffer) and
- * multiplied by the weight with the blocked `gemm`; the backward reuses the unfolding for
- * dW = dY col^T and folds dcol = W^T dY back with col2im for dx. Accumulation is float64.
+ * multiplied by the weight with the blocked `gemm`; the backward unfolds again (cheaper than
+ * keeping N unfoldings alive) for dW = dY col^T and folds dcol = W^T dY back with col2im for dx.
+ * Accumulation is float64.
  *
  * @example
  * const y = conv2d(randn([8, 3, 32, 32]), randn([16, 3, 3, 3]), zeros([16]), { padding: 1 }); // [8, 16, 32, 32]
@@ -165,9 +171,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   if (weight.ndim !== 4) {
     throw new ShapeError({ op, expected: 'a weight of shape [Cout, Cin / groups, kH, kW] (rank 4)', given: formatShape(weight.shape) });
   }
-  const { window, groups } = resolveGeometry(op, options);
   const [batch, inChannels, height, width] = x.shape as [number, number, number, number];
   const [outChannels, groupInChannels, kernelH, kernelW] = weight.shape as [number, number, number, number];
+  const { window, groups } = resolveGeometry(op, options, kernelH, kernelW);
   checkDivisible(op, 'input channels', inChannels, groups);
   checkDivisible(op, 'output channels (weight.shape[0])', outChannels, groups);
   if (groupInChannels * groups !== inChannels) {
@@ -178,8 +184,6 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     });
   }
   checkBias(op, bias, outChannels);
-  window.kernelH = kernelH;
-  window.kernelW = kernelW;
   const outH = slidingOutputSize(height, kernelH, window.strideH, window.padH, window.dilationH);
   const outW = slidingOutputSize(width, kernelW, window.strideW, window.padW, window.dilationW);
   checkOutputSize(op, x, outH, outW, window);
@@ -188,21 +192,24 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const patch = groupInChannels * kernelH * kernelW; // rows of col, columns of each group's weight matrix
   const plane = outH * outW;
   const inPlane = height * width;
-  // float64 copies once per call, so gemm always sees one array type and accumulates in float64.
-  const x64 = castArray(x.data, 'float64') as Float64Array;
-  const w64 = castArray(weight.data, 'float64') as Float64Array;
-  const col = new Float64Array(patch * plane);
-  const acc = new Float64Array(outChannels * plane);
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
   const data = allocate(dtype, batch * outChannels * plane);
-  for (let n = 0; n < batch; n++) {
-    fillBias(acc, bias, outChannels, plane);
-    for (let g = 0; g < groups; g++) {
-      im2col(x64, (n * inChannels + g * groupInChannels) * inPlane, groupInChannels, height, width, window, outH, outW, col);
-      // Y_g [Cout/groups, plane] += W_g [Cout/groups, patch] @ col [patch, plane]
-      gemm(w64, g * groupOutChannels * patch, false, col, 0, false, acc, g * groupOutChannels * plane, groupOutChannels, patch, plane);
+  {
+    // float64 copies once per call, so gemm always sees one array type and accumulates in float64.
+    // Scoped so the backward closure does not keep these buffers alive.
+    const x64 = asFloat64(x.data);
+    const w64 = asFloat64(weight.data);
+    const col = new Float64Array(patch * plane);
+    const acc = new Float64Array(outChannels * plane);
+    for (let n = 0; n < batch; n++) {
+      fillBias(acc, bias, outChannels, plane);
+      for (let g = 0; g < groups; g++) {
+        im2col(x64, (n * inChannels + g * groupInChannels) * inPlane, groupInChannels, height, width, window, outH, outW, col);
+        // Y_g [Cout/groups, plane] += W_g [Cout/groups, patch] @ col [patch, plane]
+        gemm(w64, g * groupOutChannels * patch, false, col, 0, false, acc, g * groupOutChannels * plane, groupOutChannels, patch, plane);
+      }
+      data.set(acc, n * outChannels * plane);
     }
-    data.set(acc, n * outChannels * plane);
   }
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -212,16 +219,19 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = castArray(gradOutput, 'float64') as Float64Array;
+      const g64 = asFloat64(gradOutput);
+      const x64 = asFloat64(x.data);
+      const w64 = asFloat64(weight.data);
       const gx = x.requiresGrad ? new Float64Array(x.size) : null;
       const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
+      const col = gw === null ? null : new Float64Array(patch * plane);
       const gradCol = gx === null ? null : new Float64Array(patch * plane);
       for (let n = 0; n < batch; n++) {
         for (let g = 0; g < groups; g++) {
           const gOffset = (n * outChannels + g * groupOutChannels) * plane;
           const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
           const wOffset = g * groupOutChannels * patch;
-          if (gw !== null) {
+          if (gw !== null && col !== null) {
             im2col(x64, xOffset, groupInChannels, height, width, window, outH, outW, col);
             // dW_g [Cout/groups, patch] += dY_g [Cout/groups, plane] @ col^T [plane, patch]
             gemm(g64, gOffset, false, col, 0, true, gw, wOffset, groupOutChannels, plane, patch);
@@ -265,10 +275,10 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   if (weight.ndim !== 4) {
     throw new ShapeError({ op, expected: 'a weight of shape [Cin, Cout / groups, kH, kW] (rank 4)', given: formatShape(weight.shape) });
   }
-  const { window, groups } = resolveGeometry(op, options);
-  const [outPadH, outPadW] = resolvePair(op, 'outputPadding', options.outputPadding, [0, 0], 0);
   const [batch, inChannels, height, width] = x.shape as [number, number, number, number];
   const [weightInChannels, groupOutChannels, kernelH, kernelW] = weight.shape as [number, number, number, number];
+  const { window, groups } = resolveGeometry(op, options, kernelH, kernelW);
+  const [outPadH, outPadW] = resolvePair(op, 'outputPadding', options.outputPadding, [0, 0], 0);
   if (weightInChannels !== inChannels) {
     throw new ShapeError({
       op,
@@ -287,31 +297,31 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   }
   const outChannels = groupOutChannels * groups;
   checkBias(op, bias, outChannels);
-  window.kernelH = kernelH;
-  window.kernelW = kernelW;
   const outH = (height - 1) * window.strideH - 2 * window.padH + window.dilationH * (kernelH - 1) + outPadH + 1;
   const outW = (width - 1) * window.strideW - 2 * window.padW + window.dilationW * (kernelW - 1) + outPadW + 1;
-  checkOutputSize(op, x, outH, outW, window);
+  checkOutputSize(op, x, outH, outW, window, 'an output size (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + outputPadding + 1 >= 1');
 
   const groupInChannels = inChannels / groups;
   const patch = groupOutChannels * kernelH * kernelW;
   const inPlane = height * width; // the im2col grid: one column per input pixel
   const plane = outH * outW;
-  const x64 = castArray(x.data, 'float64') as Float64Array;
-  const w64 = castArray(weight.data, 'float64') as Float64Array;
-  const col = new Float64Array(patch * inPlane);
-  const acc = new Float64Array(outChannels * plane);
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
   const data = allocate(dtype, batch * outChannels * plane);
-  for (let n = 0; n < batch; n++) {
-    fillBias(acc, bias, outChannels, plane);
-    for (let g = 0; g < groups; g++) {
-      // col [patch, H*W] = W_g^T [patch, Cin/groups] @ x_g [Cin/groups, H*W], then scattered into the output.
-      col.fill(0);
-      gemm(w64, g * groupInChannels * patch, true, x64, (n * inChannels + g * groupInChannels) * inPlane, false, col, 0, patch, groupInChannels, inPlane);
-      col2im(col, groupOutChannels, outH, outW, window, height, width, acc, g * groupOutChannels * plane);
+  {
+    const x64 = asFloat64(x.data);
+    const w64 = asFloat64(weight.data);
+    const col = new Float64Array(patch * inPlane);
+    const acc = new Float64Array(outChannels * plane);
+    for (let n = 0; n < batch; n++) {
+      fillBias(acc, bias, outChannels, plane);
+      for (let g = 0; g < groups; g++) {
+        // col [patch, H*W] = W_g^T [patch, Cin/groups] @ x_g [Cin/groups, H*W], then scattered into the output.
+        col.fill(0);
+        gemm(w64, g * groupInChannels * patch, true, x64, (n * inChannels + g * groupInChannels) * inPlane, false, col, 0, patch, groupInChannels, inPlane);
+        col2im(col, groupOutChannels, outH, outW, window, height, width, acc, g * groupOutChannels * plane);
+      }
+      data.set(acc, n * outChannels * plane);
     }
-    data.set(acc, n * outChannels * plane);
   }
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
@@ -321,10 +331,13 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = castArray(gradOutput, 'float64') as Float64Array;
+      const g64 = asFloat64(gradOutput);
+      const x64 = asFloat64(x.data);
+      const w64 = asFloat64(weight.data);
       const gx = x.requiresGrad ? new Float64Array(x.size) : null;
       const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
       if (gx !== null || gw !== null) {
+        const col = new Float64Array(patch * inPlane);
         for (let n = 0; n < batch; n++) {
           for (let g = 0; g < groups; g++) {
             const xOffset = (n * inChannels + g * groupInChannels) * inPlane;

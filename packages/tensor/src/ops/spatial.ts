@@ -50,11 +50,14 @@ export function checkImageRank(op: string, x: Tensor, allowUnbatched: boolean): 
 }
 
 /** Throws when a sliding window leaves no output position. */
-export function checkOutputSize(op: string, x: Tensor, outH: number, outW: number, window: Window2d): void {
+export function checkOutputSize(
+  op: string, x: Tensor, outH: number, outW: number, window: Window2d,
+  expected = 'a padded input at least as large as the dilated kernel (output size >= 1)',
+): void {
   if (outH >= 1 && outW >= 1) return;
   throw new ShapeError({
     op,
-    expected: 'a padded input at least as large as the dilated kernel (output size >= 1)',
+    expected,
     given: `input ${formatShape(x.shape)} with kernel [${window.kernelH}, ${window.kernelW}], stride [${window.strideH}, ${window.strideW}], ` +
       `padding [${window.padH}, ${window.padW}], dilation [${window.dilationH}, ${window.dilationW}] (output [${outH}, ${outW}])`,
   });
