@@ -20,4 +20,7 @@ export type { ErrorKind, ErrorDetails } from './errors';
 export * from './ops/index';
 export * from './norm/index';
 export * from './nn/index';
+export * from './serialization/index';
 export * from './plugin/index';
+export * from './optim/index';
+export * from './parallel/index';
