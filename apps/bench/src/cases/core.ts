@@ -1,0 +1,100 @@
+// Core ops of @normkit/tensor that every normalizer's speed rests on.
+import { Generator, add, conv2d, matmul, randn } from '@normkit/tensor';
+import type { Rank, Tensor4D } from '@tensorflow/tfjs-core';
+import type { BenchCase } from '../harness';
+
+const MATMUL_SIZE = 256;
+const ADD_ELEMENTS = 3_000_000;
+// A ResNet-style 3x3 layer: batch 32, 16 -> 16 channels, 32x32 images, padding 1 keeps the size.
+const [CONV_N, CONV_C, CONV_H, CONV_W] = [32, 16, 32, 32];
+const CONV_OUT = 16;
+const CONV_K = 3;
+
+export const cases: BenchCase[] = [
+  {
+    name: 'matmul 256x256x256 fwd',
+    elements: MATMUL_SIZE * MATMUL_SIZE,
+    normkit: () => {
+      const generator = new Generator(1);
+      const a = randn([MATMUL_SIZE, MATMUL_SIZE], { generator });
+      const b = randn([MATMUL_SIZE, MATMUL_SIZE], { generator });
+      return () => matmul(a, b);
+    },
+    tfjs: (tf) => {
+      const a = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE], 0, 1, 'float32', 1);
+      const b = tf.randomNormal([MATMUL_SIZE, MATMUL_SIZE], 0, 1, 'float32', 2);
+      return () => tf.tidy(() => {
+        tf.matMul(a, b).dataSync();
+      });
+    },
+    torch: {
+      inputs: { a: { shape: [MATMUL_SIZE, MATMUL_SIZE] }, b: { shape: [MATMUL_SIZE, MATMUL_SIZE] } },
+      forward: 'a @ b',
+    },
+  },
+  {
+    name: 'conv2d 32x16x32x32 k3 fwd+bwd',
+    elements: CONV_N * CONV_C * CONV_H * CONV_W,
+    // One iteration takes ~0.1 s in normkit but ~14 s in tfjs-cpu (its Conv2DBackpropFilter kernel is a plain
+    // scalar loop): 3 timed runs at least, more for whoever fits them into 2 s.
+    timing: { warmupRuns: 1, warmupMs: 0, minRuns: 3, maxRuns: 10, targetMs: 2000 },
+    normkit: () => {
+      const generator = new Generator(3);
+      const x = randn([CONV_N, CONV_C, CONV_H, CONV_W], { generator, requiresGrad: true });
+      const weight = randn([CONV_OUT, CONV_C, CONV_K, CONV_K], { generator, requiresGrad: true });
+      const bias = randn([CONV_OUT], { generator, requiresGrad: true });
+      const upstream = randn([CONV_N, CONV_OUT, CONV_H, CONV_W], { generator });
+      return () => {
+        x.grad = null;
+        weight.grad = null;
+        bias.grad = null;
+        const y = conv2d(x, weight, bias, { stride: 1, padding: 1, dilation: 1, groups: 1 });
+        y.backward(upstream);
+        return y;
+      };
+    },
+    // tfjs's conv gradients exist only for NHWC: same sizes, channels last. fused.conv2d is what tfjs-layers
+    // runs for a Conv2D with bias; tf.grads with dy = upstream times exactly forward plus backward.
+    tfjs: (tf) => {
+      const x = tf.randomNormal<Rank.R4>([CONV_N, CONV_H, CONV_W, CONV_C], 0, 1, 'float32', 1);
+      const filter = tf.randomNormal<Rank.R4>([CONV_K, CONV_K, CONV_C, CONV_OUT], 0, 1, 'float32', 2);
+      const bias = tf.randomNormal([CONV_OUT], 0, 1, 'float32', 3);
+      const upstream = tf.randomNormal([CONV_N, CONV_H, CONV_W, CONV_OUT], 0, 1, 'float32', 4);
+      const forwardBackward = tf.grads((input, kernel, shift) =>
+        tf.fused.conv2d({ x: input as Tensor4D, filter: kernel as Tensor4D, bias: shift, strides: 1, pad: 1 }));
+      return () => tf.tidy(() => {
+        for (const gradient of forwardBackward([x, filter, bias], upstream)) gradient.dataSync();
+      });
+    },
+    torch: {
+      inputs: {
+        x: { shape: [CONV_N, CONV_C, CONV_H, CONV_W], requiresGrad: true },
+        weight: { shape: [CONV_OUT, CONV_C, CONV_K, CONV_K], requiresGrad: true },
+        bias: { shape: [CONV_OUT], requiresGrad: true },
+      },
+      forward: 'F.conv2d(x, weight, bias, stride=1, padding=1)',
+      backward: true,
+    },
+  },
+  {
+    name: 'add 3M fwd',
+    elements: ADD_ELEMENTS,
+    normkit: () => {
+      const generator = new Generator(2);
+      const a = randn([ADD_ELEMENTS], { generator });
+      const b = randn([ADD_ELEMENTS], { generator });
+      return () => add(a, b);
+    },
+    tfjs: (tf) => {
+      const a = tf.randomNormal([ADD_ELEMENTS], 0, 1, 'float32', 1);
+      const b = tf.randomNormal([ADD_ELEMENTS], 0, 1, 'float32', 2);
+      return () => tf.tidy(() => {
+        tf.add(a, b).dataSync();
+      });
+    },
+    torch: {
+      inputs: { a: { shape: [ADD_ELEMENTS] }, b: { shape: [ADD_ELEMENTS] } },
+      forward: 'a + b',
+    },
+  },
+];

@@ -1,0 +1,96 @@
+// @normkit/group: GroupNorm(32), InstanceNorm and fused FRN + TLU on a ResNet-sized activation.
+import { FilterResponseNormTLU, GroupNorm, InstanceNorm } from '@normkit/group';
+import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
+import type { Rank, Tensor4D } from '@tensorflow/tfjs-core';
+import type { BenchCase, Run, Tfjs } from '../harness';
+
+const [N, C, H, W] = [32, 64, 32, 32];
+const GROUPS = 32;
+const EPS = 1e-5;
+const ELEMENTS = N * C * H * W;
+
+/** Times `norm.forward(x)`, or forward plus `backward(g)` with every gradient reset first. */
+function normkitRun(norm: Module & { forward(x: Tensor): Tensor }, backward: boolean): Run {
+  const generator = new Generator(1);
+  const x = randn([N, C, H, W], { generator, requiresGrad: backward });
+  const upstream = randn([N, C, H, W], { generator });
+  if (!backward) return () => norm.forward(x);
+  return () => {
+    x.grad = null;
+    norm.zeroGrad();
+    const y = norm.forward(x);
+    y.backward(upstream);
+    return y;
+  };
+}
+
+/**
+ * tfjs has no GroupNorm or InstanceNorm op: both are composed from `moments` as tfjs-layers users
+ * write them, channels last (NHWC). `groups = C` with no affine is InstanceNorm.
+ */
+function tfjsRun(tf: Tfjs, groups: number, affine: boolean, backward: boolean): Run {
+  const x = tf.randomNormal<Rank.R4>([N, H, W, C], 0, 1, 'float32', 1);
+  const gamma = tf.ones([C]);
+  const beta = tf.zeros([C]);
+  const upstream = tf.randomNormal([N, H, W, C], 0, 1, 'float32', 2);
+  const normalise = (input: Tensor4D, scale: typeof gamma, shift: typeof beta) => {
+    const grouped = tf.reshape(input, [N, H, W, groups, C / groups]);
+    const { mean, variance } = tf.moments(grouped, [1, 2, 4], true);
+    const y = tf.reshape(tf.mul(tf.sub(grouped, mean), tf.rsqrt(tf.add(variance, EPS))), [N, H, W, C]);
+    return affine ? tf.add(tf.mul(y, scale), shift) : y;
+  };
+  if (!backward) return () => tf.tidy(() => {
+    normalise(x, gamma, beta).dataSync();
+  });
+  const inputs = affine ? [x, gamma, beta] : [x];
+  const forwardBackward = tf.grads((...args) => normalise(args[0] as Tensor4D, args[1] ?? gamma, args[2] ?? beta));
+  return () => tf.tidy(() => {
+    for (const gradient of forwardBackward(inputs, upstream)) gradient.dataSync();
+  });
+}
+
+const torchInput = (backward: boolean) => ({ x: { shape: [N, C, H, W], requiresGrad: backward } });
+
+function groupNormCase(backward: boolean): BenchCase {
+  return {
+    name: `GroupNorm(32) ${N}x${C}x${H}x${W} ${backward ? 'fwd+bwd' : 'fwd'}`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new GroupNorm({ numGroups: GROUPS, numChannels: C, eps: EPS }), backward),
+    tfjs: (tf) => tfjsRun(tf, GROUPS, true, backward),
+    torch: { inputs: torchInput(backward), setup: `norm = nn.GroupNorm(${GROUPS}, ${C}, eps=${EPS})`, forward: 'norm(x)', backward },
+  };
+}
+
+function instanceNormCase(backward: boolean): BenchCase {
+  return {
+    // PyTorch's defaults on both sides: no affine, no running statistics.
+    name: `InstanceNorm ${N}x${C}x${H}x${W} ${backward ? 'fwd+bwd' : 'fwd'}`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new InstanceNorm({ numFeatures: C, eps: EPS }), backward),
+    tfjs: (tf) => tfjsRun(tf, C, false, backward),
+    torch: { inputs: torchInput(backward), setup: `norm = nn.InstanceNorm2d(${C}, eps=${EPS})`, forward: 'norm(x)', backward },
+  };
+}
+
+export const cases: BenchCase[] = [
+  groupNormCase(false),
+  groupNormCase(true),
+  instanceNormCase(false),
+  instanceNormCase(true),
+  {
+    name: `FRN+TLU ${N}x${C}x${H}x${W} fwd+bwd`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new FilterResponseNormTLU({ numFeatures: C }), true),
+    // PyTorch has no FRN: the reference code's formula, composed from ops.
+    torch: {
+      inputs: torchInput(true),
+      setup: [
+        `gamma = torch.ones(1, ${C}, 1, 1, requires_grad=True)`,
+        `beta = torch.zeros(1, ${C}, 1, 1, requires_grad=True)`,
+        `tau = torch.zeros(1, ${C}, 1, 1, requires_grad=True)`,
+      ].join('\n'),
+      forward: 'torch.max(gamma * x * torch.rsqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + 1e-6) + beta, tau)',
+      backward: true,
+    },
+  },
+];

@@ -1,0 +1,67 @@
+// @normkit/layer: LayerNorm and RMSNorm over the last dim, on a batch of token vectors [64, 768]
+// and on a Transformer activation [8, 512, 768] (GPT-2 small / BERT-base width).
+import { LayerNorm, RMSNorm } from '@normkit/layer';
+import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
+import type { BenchCase, Run, Tfjs } from '../harness';
+
+const D = 768;
+const SHAPES: readonly (readonly number[])[] = [[64, D], [8, 512, D]];
+const LAYER_EPS = 1e-5;
+const RMS_EPS = 1e-6;
+
+type Kind = 'LayerNorm' | 'RMSNorm';
+
+/** Times `norm.forward(x)`, or forward plus `backward(g)` with every gradient reset first. */
+function normkitRun(norm: Module & { forward(x: Tensor): Tensor }, shape: readonly number[], backward: boolean): Run {
+  const generator = new Generator(1);
+  const x = randn(shape, { generator, requiresGrad: backward });
+  const upstream = randn(shape, { generator });
+  if (!backward) return () => norm.forward(x);
+  return () => {
+    x.grad = null;
+    norm.zeroGrad();
+    const y = norm.forward(x);
+    y.backward(upstream);
+    return y;
+  };
+}
+
+/** tfjs has no LayerNorm or RMSNorm op: composed from `moments` / `mean` as tfjs-layers' LayerNormalization does. */
+function tfjsRun(tf: Tfjs, kind: Kind, shape: readonly number[], backward: boolean): Run {
+  const x = tf.randomNormal([...shape], 0, 1, 'float32', 1);
+  const gamma = tf.ones([D]);
+  const beta = tf.zeros([D]);
+  const upstream = tf.randomNormal([...shape], 0, 1, 'float32', 2);
+  const axis = shape.length - 1;
+  const normalise = (input: typeof x, scale: typeof gamma, shift: typeof beta) => {
+    if (kind === 'RMSNorm') return tf.mul(tf.mul(input, tf.rsqrt(tf.add(tf.mean(tf.square(input), axis, true), RMS_EPS))), scale);
+    const { mean, variance } = tf.moments(input, axis, true);
+    return tf.add(tf.mul(tf.mul(tf.sub(input, mean), tf.rsqrt(tf.add(variance, LAYER_EPS))), scale), shift);
+  };
+  if (!backward) return () => tf.tidy(() => {
+    normalise(x, gamma, beta).dataSync();
+  });
+  const inputs = kind === 'RMSNorm' ? [x, gamma] : [x, gamma, beta];
+  const forwardBackward = tf.grads((...args) => normalise(args[0]!, args[1]!, args[2] ?? beta));
+  return () => tf.tidy(() => {
+    for (const gradient of forwardBackward(inputs, upstream)) gradient.dataSync();
+  });
+}
+
+function layerCase(kind: Kind, shape: readonly number[], backward: boolean): BenchCase {
+  // PyTorch 1.13 (Debian's) has no nn.RMSNorm: Llama's formula, composed, with a learnable weight.
+  const torchSetup = kind === 'LayerNorm' ? `norm = nn.LayerNorm(${D}, eps=${LAYER_EPS})` : `weight = torch.ones(${D}, requires_grad=True)`;
+  const torchForward = kind === 'LayerNorm' ? 'norm(x)' : `x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + ${RMS_EPS}) * weight`;
+  return {
+    name: `${kind} ${shape.join('x')} ${backward ? 'fwd+bwd' : 'fwd'}`,
+    elements: shape.reduce((a, b) => a * b, 1),
+    normkit: () =>
+      normkitRun(kind === 'LayerNorm' ? new LayerNorm({ normalizedShape: D, eps: LAYER_EPS }) : new RMSNorm({ normalizedShape: D, eps: RMS_EPS }), shape, backward),
+    tfjs: (tf) => tfjsRun(tf, kind, shape, backward),
+    torch: { inputs: { x: { shape, requiresGrad: backward } }, setup: torchSetup, forward: torchForward, backward },
+  };
+}
+
+export const cases: BenchCase[] = SHAPES.flatMap((shape) =>
+  [false, true].flatMap((backward) => (['LayerNorm', 'RMSNorm'] as const).map((kind) => layerCase(kind, shape, backward))),
+);

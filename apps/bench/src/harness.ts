@@ -1,0 +1,281 @@
+// The timing harness: one way to time a closure, one summary (median and interquartile range),
+// one table, one results file. Every implementation of a case (normkit, the scalar floor, tfjs,
+// PyTorch) is timed by the same rules so the ratios compare like with like.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type * as TfjsCore from '@tensorflow/tfjs-core';
+
+/**
+ * One timed iteration. It must finish all its work before returning (read results back, run backward).
+ * In tfjs, return nothing from `tf.tidy`: tidy walks a returned container element by element looking
+ * for tensors, which on a typed array of millions of floats costs seconds.
+ */
+export type Run = () => unknown;
+
+/** The `@tensorflow/tfjs-core` namespace handed to a case's `tfjs` factory, already on the backend being timed. */
+export type Tfjs = typeof TfjsCore;
+
+/**
+ * What the PyTorch side needs to rebuild a case (see python/torch_bench.py). Python snippets are
+ * evaluated with `torch`, `F` (torch.nn.functional) and `nn` in scope.
+ */
+export interface TorchSpec {
+  /** Standard-normal float32 inputs by name; `requiresGrad` makes them leaves that receive gradients. */
+  inputs: Record<string, { shape: readonly number[]; requiresGrad?: boolean }>;
+  /** Statements run once before timing (build modules, parameters); names they bind stay in scope. */
+  setup?: string;
+  /** A Python expression computing the output from the names in scope. */
+  forward: string;
+  /** Also run `output.backward(g)` with a fixed standard-normal upstream gradient `g` shaped like the output. */
+  backward?: boolean;
+}
+
+/** Bounds on how long one implementation of one case is timed. */
+export interface TimingOptions {
+  /** Untimed iterations first (JIT, caches, lazy allocation): at least this many ... */
+  warmupRuns: number;
+  /** ... and until this much time has passed. */
+  warmupMs: number;
+  /** Timed iterations: at least this many ... */
+  minRuns: number;
+  /** ... at most this many ... */
+  maxRuns: number;
+  /** ... stopping once this much time has been spent (after `minRuns`). */
+  targetMs: number;
+}
+
+export const defaultTiming: TimingOptions = { warmupRuns: 1, warmupMs: 150, minRuns: 5, maxRuns: 30, targetMs: 1200 };
+
+/**
+ * One benchmark case. `normkit` is required; each comparator is optional and shows as "n/a" when absent.
+ * Factories build their inputs once (untimed) and return the closure that is timed.
+ *
+ * @example
+ * const addCase: BenchCase = {
+ *   name: 'add 3M',
+ *   elements: 3_000_000,
+ *   normkit: () => { const a = randn([3_000_000]); const b = randn([3_000_000]); return () => add(a, b); },
+ *   tfjs: (tf) => { const a = tf.randomNormal([3_000_000]); const b = tf.randomNormal([3_000_000]);
+ *     return () => tf.tidy(() => { tf.add(a, b).dataSync(); }); },
+ *   torch: { inputs: { a: { shape: [3_000_000] }, b: { shape: [3_000_000] } }, forward: 'a + b' },
+ * };
+ */
+export interface BenchCase {
+  /** Unique, short, shown in the table; `--only` matches a substring of it. */
+  name: string;
+  /** Element count of the case's main tensor; the scalar floor makes one pass over this many floats. */
+  elements: number;
+  normkit: () => Run;
+  tfjs?: (tf: Tfjs) => Run;
+  torch?: TorchSpec;
+  /** Per-case timing bounds, e.g. fewer runs for a slow case. */
+  timing?: Partial<TimingOptions>;
+  /**
+   * The name of another case of the same family this one adds work to (a parametrized layer
+   * against the plain layer): the run also reports this case's normkit median over the
+   * baseline's, an overhead ratio. Selecting this case with `--only` selects its baseline too.
+   */
+  baseline?: string;
+}
+
+/** Order statistics of the timed iterations, in milliseconds. */
+export interface Timing {
+  median: number;
+  q1: number;
+  q3: number;
+  iqr: number;
+  runs: number;
+}
+
+/** How one implementation fared on one case: timed, or why not. */
+export type Outcome =
+  | { status: 'ok'; timing: Timing }
+  | { status: 'skipped' | 'failed'; reason: string };
+
+export const comparatorNames = ['floor', 'tfjs-cpu', 'tfjs-wasm', 'torch'] as const;
+export type ComparatorName = (typeof comparatorNames)[number];
+
+export interface CaseResult {
+  family: string;
+  name: string;
+  elements: number;
+  normkit: Outcome;
+  comparators: Record<ComparatorName, Outcome>;
+  /** The case's `baseline`, when it has one. */
+  baseline?: string;
+}
+
+/** Keeps the last result reachable so no engine can prove a run's work unused. */
+let sink: unknown;
+export function lastSink(): unknown {
+  return sink;
+}
+
+/** Quantile of sorted values with linear interpolation between ranks (NumPy's default). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const position = (sorted.length - 1) * q;
+  const lower = Math.floor(position);
+  const upper = Math.ceil(position);
+  const fraction = position - lower;
+  return sorted[lower]! + (sorted[upper]! - sorted[lower]!) * fraction;
+}
+
+/** Median and quartiles of samples in milliseconds. */
+export function summarize(samples: readonly number[]): Timing {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const q1 = quantile(sorted, 0.25);
+  const q3 = quantile(sorted, 0.75);
+  return { median: quantile(sorted, 0.5), q1, q3, iqr: q3 - q1, runs: sorted.length };
+}
+
+/**
+ * Warms `run` up, then times single iterations with `performance.now()` within the bounds of `options`.
+ * An iteration that alone outlasts `targetMs` needs no warm-up (compilation and first-touch costs are
+ * lost in it), so when the first warm-up iteration is that slow it counts as the first sample.
+ */
+export function measure(run: Run, options: TimingOptions = defaultTiming): Timing {
+  const samples: number[] = [];
+  const warmupStart = performance.now();
+  for (let i = 0; i < options.warmupRuns || performance.now() - warmupStart < options.warmupMs; i++) {
+    const t0 = performance.now();
+    sink = run();
+    const elapsed = performance.now() - t0;
+    if (i === 0 && elapsed > options.targetMs) {
+      samples.push(elapsed);
+      break;
+    }
+  }
+  const start = performance.now();
+  while (samples.length < options.maxRuns && (samples.length < options.minRuns || performance.now() - start < options.targetMs)) {
+    const t0 = performance.now();
+    sink = run();
+    samples.push(performance.now() - t0);
+  }
+  return summarize(samples);
+}
+
+/** Times a factory's closure, turning a throw in setup or in a run into a `failed` outcome. */
+export function measureOutcome(factory: () => Run, options: TimingOptions): Outcome {
+  try {
+    return { status: 'ok', timing: measure(factory(), options) };
+  } catch (error) {
+    return { status: 'failed', reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+  }
+}
+
+/**
+ * The scalar floor: one plain loop `y[i] = x[i] * a + b` over `elements` float32 values, the least a
+ * library can do to touch every element once. A ratio to it says how far an op is from memory speed.
+ */
+export function scalarFloor(elements: number): Run {
+  const x = new Float32Array(elements);
+  for (let i = 0; i < elements; i++) x[i] = Math.sin(i);
+  const y = new Float32Array(elements);
+  // Read from the array so the loop cannot be specialised on constants.
+  const coefficients = new Float32Array([1.0001, 0.5]);
+  return () => {
+    const a = coefficients[0]!;
+    const b = coefficients[1]!;
+    for (let i = 0; i < elements; i++) y[i] = x[i]! * a + b;
+    return y;
+  };
+}
+
+export function formatMs(ms: number): string {
+  if (!Number.isFinite(ms)) return 'n/a';
+  if (ms >= 100) return `${ms.toFixed(0)} ms`;
+  if (ms >= 10) return `${ms.toFixed(1)} ms`;
+  if (ms >= 1) return `${ms.toFixed(2)} ms`;
+  return `${(ms * 1000).toFixed(0)} µs`;
+}
+
+/** normkit time over comparator time; > 1 means normkit is slower. */
+export function ratio(normkit: Outcome, comparator: Outcome): number | null {
+  if (normkit.status !== 'ok' || comparator.status !== 'ok') return null;
+  return normkit.timing.median / comparator.timing.median;
+}
+
+/** 123.4x, 2.35x, 0.12x, 0.0035x: at least two significant digits. */
+export function formatRatio(value: number): string {
+  if (value >= 10) return `${value.toFixed(1)}x`;
+  if (value >= 0.1) return `${value.toFixed(2)}x`;
+  return `${value.toPrecision(2)}x`;
+}
+
+export function formatTiming(outcome: Outcome): string {
+  if (outcome.status !== 'ok') return `${outcome.status}: ${outcome.reason}`;
+  const { median, iqr, runs } = outcome.timing;
+  return `${formatMs(median)} (IQR ${formatMs(iqr)}, ${runs} runs)`;
+}
+
+/** Plain-text table with right-aligned numeric columns; the first column is left-aligned. */
+export function renderTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
+  const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => row[column]!.length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell, column) => (column === 0 ? cell.padEnd(widths[column]!) : cell.padStart(widths[column]!))).join(' | ')} |`;
+  const rule = `|${widths.map((width, column) => (column === 0 ? `:${'-'.repeat(width + 1)}` : `${'-'.repeat(width + 1)}:`)).join('|')}|`;
+  return [line(header), rule, ...rows.map(line)].join('\n');
+}
+
+/**
+ * The summary table: normkit's median and its ratio to each comparator. Cells a comparator could
+ * not fill read "n/a" and get a numbered note underneath with the reason (cells with the same reason
+ * share a number).
+ */
+export function resultsTable(results: readonly CaseResult[]): string {
+  const notes: string[] = [];
+  const noteFor = (label: string, outcome: Outcome): string => {
+    if (outcome.status === 'ok') return '';
+    const text = `${label}: ${outcome.status} (${outcome.reason})`;
+    let index = notes.indexOf(text);
+    if (index < 0) index = notes.push(text) - 1;
+    return ` [${index + 1}]`;
+  };
+  const rows = results.map((result) => {
+    const cells = [
+      `${result.family}/${result.name}`,
+      result.normkit.status === 'ok' ? formatMs(result.normkit.timing.median) : `n/a${noteFor('normkit', result.normkit)}`,
+    ];
+    for (const comparator of comparatorNames) {
+      const outcome = result.comparators[comparator];
+      const value = ratio(result.normkit, outcome);
+      cells.push(value === null ? `n/a${noteFor(comparator, outcome)}` : formatRatio(value));
+    }
+    return cells;
+  });
+  const table = renderTable(['case', 'normkit median', 'floor ratio', 'tfjs-cpu ratio', 'tfjs-wasm ratio', 'torch ratio'], rows);
+  const footer = notes.map((note, index) => `[${index + 1}] ${note}`);
+  return [table, 'ratio = normkit median / comparator median; > 1 means normkit is slower.', ...footer].join('\n');
+}
+
+/**
+ * Overhead ratios: each case that names a baseline, its normkit median over the baseline's normkit
+ * median (and the same for torch when both ran), e.g. `1.08x` for a parametrization adding 8% to a
+ * layer's step. Empty when no case has a baseline.
+ */
+export function overheadTable(results: readonly CaseResult[]): string {
+  const withBaseline = results.filter((result) => result.baseline !== undefined);
+  if (withBaseline.length === 0) return '';
+  const format = (value: number | null) => (value === null ? 'n/a' : formatRatio(value));
+  const over = (a: Outcome, b: Outcome | undefined) => (b === undefined ? null : ratio(a, b));
+  const rows = withBaseline.map((result) => {
+    const baseline = results.find((other) => other.family === result.family && other.name === result.baseline);
+    return [
+      `${result.family}/${result.name}`,
+      `${result.family}/${result.baseline!}`,
+      result.normkit.status === 'ok' ? formatMs(result.normkit.timing.median) : 'n/a',
+      baseline?.normkit.status === 'ok' ? formatMs(baseline.normkit.timing.median) : 'n/a',
+      format(over(result.normkit, baseline?.normkit)),
+      format(over(result.comparators.torch, baseline?.comparators.torch)),
+    ];
+  });
+  const table = renderTable(['case', 'baseline', 'normkit median', 'baseline median', 'normkit overhead', 'torch overhead'], rows);
+  return [table, 'overhead = case median / baseline median, within one implementation; 1.25x means the case takes 25% longer.'].join('\n');
+}
+
+/** Writes the run's results (and its environment) as pretty JSON, creating the folder. */
+export function writeResults(path: string, payload: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(path, `${JSON.stringify(payload, null, 2)}\n`);
+}
