@@ -1,0 +1,27 @@
+import { SPECIFICATION_VERSION, defineNormalizer } from '@normkit/tensor';
+import { DynamicTanh } from './dynamic-tanh';
+
+/**
+ * The `dynamic-tanh` normalizer plugin. Register it explicitly, then build it by name anywhere a
+ * normalizer is asked for (a Transformer block, the playground):
+ *
+ * @example
+ * import { register, create } from '@normkit/tensor';
+ * register(dynamicTanhPlugin);
+ * const norm = create('dynamic-tanh', { numFeatures: 768 }, { alphaInit: 0.5 });
+ */
+export const dynamicTanhPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'dynamic-tanh',
+  family: 'dyt',
+  description: 'Dynamic Tanh (Zhu et al. 2025): weight * tanh(alpha * x) + bias, a statistics-free drop-in for LayerNorm',
+  options: {
+    alphaInit: { type: 'number', default: 0.5, min: 0, minExclusive: true, description: 'Initial value of the learnable scalar alpha' },
+    elementwiseAffine: { type: 'boolean', default: true, description: 'Learn per-channel weight and bias' },
+    dtype: { type: 'enum', values: ['float32', 'float64'] as const, default: 'float32', description: 'Parameter dtype; inputs must match' },
+  },
+  // Element-wise: no statistics, so nothing depends on other samples, and there is no state.
+  traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: false, hasRunningStats: false, layout: 'channels-last' }),
+  create: (slot, options) => new DynamicTanh({ numFeatures: slot.numFeatures, ...options }),
+});

@@ -1,0 +1,135 @@
+import { TransformerBlock, type TransformerBlockOptions } from '@normkit/layer';
+import {
+  Linear, Module, ModuleList, OptionError, Parameter, add, getNormalizer, init, resolveOptions, zeros,
+  type Generator, type Tensor,
+} from '@normkit/tensor';
+import { defineModel, maskedMeanPool, normFor, type Classifier, type ModelInput } from './model';
+import { NO_NORM, NormSlot, type NormChoice } from './norm-slot';
+import { ActivationTap } from './tap';
+
+export interface TinyTransformerOptions {
+  inFeatures: number;
+  maxLength: number;
+  numClasses: number;
+  dim: number;
+  numHeads: number;
+  depth: number;
+  placement: 'pre' | 'post';
+  feedforwardDim: number;
+  activation: 'gelu' | 'relu';
+  /** norm1 and norm2 of every block (role 'block'); a registered normalizer, not 'none'. */
+  blockNorm: NormChoice;
+  /** 'none' or 'qk-norm' with its options (role 'qk'). */
+  qkNorm: NormChoice;
+  /** After the last block (role 'final'), usual with Pre-LN. */
+  finalNorm: NormChoice;
+  generator: Generator;
+}
+
+/** Maps the 'qk' slot choice to TransformerBlock's `qkNorm` option, through the qk-norm plugin's schema. */
+function qkNormOption(choice: NormChoice): TransformerBlockOptions['qkNorm'] {
+  if (choice.name === NO_NORM) return undefined;
+  if (choice.name !== 'qk-norm') {
+    throw new OptionError({ op: 'norms.qk', expected: `'${NO_NORM}' or 'qk-norm' (QK-norm runs inside attention, per head)`, given: `"${choice.name}"` });
+  }
+  const plugin = getNormalizer('qk-norm');
+  const options = resolveOptions('norms.qk (qk-norm)', plugin.options, choice.options ?? {}) as unknown as { kind: 'layer' | 'rms' | 'l2'; eps: number | null };
+  return options.eps === null ? { kind: options.kind } : { kind: options.kind, eps: options.eps };
+}
+
+/**
+ * A tiny Transformer encoder classifier for token sequences [N, L, F] with a padding mask:
+ * a Linear embedding plus learned positions, `depth` blocks of @normkit/layer's TransformerBlock
+ * (Pre-LN or Post-LN, any registered normalizer, optional QK-norm), an optional final norm, the
+ * mean over real tokens and a Linear head. The mask goes to attention (padded keys) and, through
+ * the block, to normalizers that accept one.
+ */
+export class TinyTransformer extends Module implements Classifier {
+  readonly embed: Linear;
+  readonly position: Parameter;
+  readonly blocks: ModuleList<TransformerBlock>;
+  readonly taps: ModuleList<ActivationTap>;
+  readonly finalNorm: NormSlot;
+  readonly head: Linear;
+
+  constructor(options: TinyTransformerOptions) {
+    super();
+    if (options.blockNorm.name === NO_NORM) {
+      throw new OptionError({ op: 'norms.block', expected: 'a registered normalizer (the Transformer block always has one)', given: `'${NO_NORM}'` });
+    }
+    if (options.blockNorm.mask === false) {
+      throw new OptionError({ op: 'norms.block', expected: 'mask left on (the Transformer block hands the mask to every normalizer that accepts one)', given: 'mask: false' });
+    }
+    const { generator } = options;
+    this.embed = this.registerModule('embed', new Linear({ inFeatures: options.inFeatures, outFeatures: options.dim, generator }));
+    this.position = this.registerParameter('position', new Parameter(init.normal(zeros([options.maxLength, options.dim]), 0, 0.1, { generator })));
+    const qkNorm = qkNormOption(options.qkNorm);
+    const blocks = Array.from(
+      { length: options.depth },
+      () =>
+        new TransformerBlock({
+          dim: options.dim,
+          numHeads: options.numHeads,
+          norm: { name: options.blockNorm.name, options: options.blockNorm.options ?? {} },
+          placement: options.placement,
+          feedforwardDim: options.feedforwardDim,
+          activation: options.activation,
+          generator,
+          ...(qkNorm ? { qkNorm } : {}),
+        }),
+    );
+    this.blocks = this.registerModule('blocks', new ModuleList(blocks));
+    this.taps = this.registerModule('taps', new ModuleList(blocks.map(() => new ActivationTap())));
+    this.finalNorm = this.registerModule('final_norm', new NormSlot('final', options.finalNorm, options.dim, 'tokens'));
+    this.head = this.registerModule('head', new Linear({ inFeatures: options.dim, outFeatures: options.numClasses, generator }));
+  }
+
+  override forward(input: ModelInput): Tensor {
+    let h = add(this.embed.forward(input.x), this.position);
+    let index = 0;
+    for (const block of this.blocks) h = this.taps.at(index++).forward(block.forward(h, { mask: input.mask }), input.mask);
+    h = this.finalNorm.forward(h, { mask: input.mask });
+    return this.head.forward(maskedMeanPool(h, input.mask));
+  }
+}
+
+export const transformerModel = defineModel({
+  name: 'transformer',
+  description: 'Tiny Transformer encoder (Pre-LN or Post-LN TransformerBlock from @normkit/layer), mean-pooled over real tokens',
+  options: {
+    dim: { type: 'number', default: 16, integer: true, min: 1, max: 512, description: 'Model width D' },
+    numHeads: { type: 'number', default: 2, integer: true, min: 1, max: 16, description: 'Attention heads (must divide dim)' },
+    depth: { type: 'number', default: 2, integer: true, min: 1, max: 48, description: 'Transformer blocks' },
+    placement: { type: 'enum', values: ['pre', 'post'], default: 'pre', description: "'pre': x + f(norm(x)) (Pre-LN); 'post': norm(x + f(x)) (Post-LN)" },
+    feedforwardMultiplier: { type: 'number', default: 2, integer: true, min: 1, max: 8, description: 'MLP hidden width = multiplier x dim' },
+    activation: { type: 'enum', values: ['gelu', 'relu'], default: 'gelu', description: 'MLP nonlinearity' },
+  },
+  tasks: ['sequence-classification'],
+  inputKinds: ['tokens'],
+  normRoles: [
+    { name: 'block', description: 'norm1 and norm2 of every block (a registered normalizer; required)', required: true, default: 'layer-norm' },
+    { name: 'qk', description: "'none' or 'qk-norm': per-head normalization of queries and keys", only: [NO_NORM, 'qk-norm'] },
+    { name: 'final', description: 'After the last block (usual with Pre-LN)' },
+  ],
+  weightRoles: ['layers'],
+  build: ({ options, data, norms, generator }) => {
+    if (options.dim % options.numHeads !== 0) {
+      throw new OptionError({ op: 'model transformer', expected: 'dim divisible by numHeads', given: `dim = ${options.dim}, numHeads = ${options.numHeads}` });
+    }
+    return new TinyTransformer({
+      inFeatures: data.sampleShape[1]!,
+      maxLength: data.sampleShape[0]!,
+      numClasses: data.numClasses,
+      dim: options.dim,
+      numHeads: options.numHeads,
+      depth: options.depth,
+      placement: options.placement as 'pre' | 'post',
+      feedforwardDim: options.feedforwardMultiplier * options.dim,
+      activation: options.activation as 'gelu' | 'relu',
+      blockNorm: norms.block ?? { name: 'layer-norm' },
+      qkNorm: normFor(norms, 'qk'),
+      finalNorm: normFor(norms, 'final'),
+      generator,
+    });
+  },
+});
