@@ -79,7 +79,11 @@ export function runBackward(root: Tensor, seed: TypedArray): void {
     if (gradOutput === undefined) continue;
     grads.delete(tensor);
     if (tensor.node === null || tensor.retainsGrad) {
-      if (tensor.grad === null) tensor.grad = new Tensor(castArray(gradOutput, tensor.dtype).slice(), tensor.shape);
+      if (tensor.grad === null) {
+        // Arrays in `grads` are owned by their entry (see below), except the caller's seed.
+        const gradient = castArray(gradOutput, tensor.dtype);
+        tensor.grad = new Tensor(gradient === seed ? gradient.slice() : gradient, tensor.shape);
+      }
       else accumulateInto(tensor.grad.data, gradOutput);
       if (tensor.node === null) continue;
     }
