@@ -1,0 +1,15 @@
+// @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, Pre-LN and Post-LN residual blocks
+// and the Transformer block, with their registry plugins (registration is explicit).
+export { LayerNorm, layerNorm } from './layer-norm';
+export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
+export { RMSNorm, rmsNorm, machineEpsilon } from './rms-norm';
+export type { RMSNormOptions, RMSNormFunctionalOptions } from './rms-norm';
+export { QKNorm, qkNormFactory, QK_NORM_KINDS } from './qk-norm';
+export type { QKNormOptions, QKNormKind } from './qk-norm';
+export { AdaLN, AdaLNZero, isGatedNormalizer, broadcastOverTokens } from './ada-ln';
+export type { AdaLNOptions, AdaLNZeroOptions, Modulation, GatedModulation, GatedNormalizer } from './ada-ln';
+export { Residual, residual } from './residual';
+export type { ResidualOptions, ResidualContext, Sublayer, Placement } from './residual';
+export { TransformerBlock } from './transformer-block';
+export type { TransformerBlockOptions, TransformerBlockContext, NormSpec } from './transformer-block';
+export { layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, layerPlugins } from './plugins';

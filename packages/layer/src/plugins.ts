@@ -1,0 +1,152 @@
+import {
+  OptionError,
+  SPECIFICATION_VERSION,
+  defineNormalizer,
+  type NormalizerPlugin,
+  type NormalizerSlot,
+  type NormalizerTraits,
+} from '@normkit/tensor';
+import { AdaLN, AdaLNZero } from './ada-ln';
+import { LayerNorm } from './layer-norm';
+import { QKNorm, QK_NORM_KINDS } from './qk-norm';
+import { RMSNorm } from './rms-norm';
+
+// Plugins of @normkit/layer for the registry. Registration is explicit:
+//   import { registerAll } from '@normkit/tensor';
+//   import { layerPlugins } from '@normkit/layer';
+//   registerAll(layerPlugins);
+
+const FAMILY = 'layer';
+
+/** Every layer-style normalizer: per sample, no running statistics, channels-last ([..., D]). */
+function rowwiseTraits(overrides: Partial<NormalizerTraits> = {}): NormalizerTraits {
+  return {
+    batchDependent: false,
+    needsCondition: false,
+    needsLabels: false,
+    acceptsMask: true,
+    hasRunningStats: false,
+    layout: 'channels-last',
+    ...overrides,
+  };
+}
+
+function normalizedShapeOf(slot: NormalizerSlot): readonly number[] {
+  return slot.normalizedShape ?? [slot.numFeatures];
+}
+
+function conditionDimOf(name: string, slot: NormalizerSlot): number {
+  if (slot.conditionDim === undefined) {
+    throw new OptionError({ op: `create("${name}")`, expected: 'a slot with conditionDim (the width of the condition vector)', given: 'no conditionDim' });
+  }
+  return slot.conditionDim;
+}
+
+/** Parameter dtype, the option name the testkit fills per dtype under test. */
+const dtypeOption = {
+  type: 'enum',
+  values: ['float32', 'float64'],
+  default: 'float32',
+  description: 'Parameter dtype; inputs must have the same one.',
+} as const;
+
+const positiveEps = (defaultValue: number, description: string) =>
+  ({ type: 'number', default: defaultValue, min: 0, minExclusive: true, description }) as const;
+
+export const layerNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'layer-norm',
+  family: FAMILY,
+  description: 'LayerNorm: per-token mean and variance over the trailing dims, per-element affine (Ba et al., 2016).',
+  options: {
+    eps: positiveEps(1e-5, 'Added to the variance (PyTorch 1e-5, Flax 1e-6).'),
+    elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight (and bias).' },
+    bias: { type: 'boolean', default: true, description: 'Learn the bias (with elementwiseAffine).' },
+    dtype: dtypeOption,
+  },
+  traits: () => rowwiseTraits(),
+  create: (slot, options) => new LayerNorm({ normalizedShape: normalizedShapeOf(slot), ...options }),
+});
+
+export const rmsNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'rms-norm',
+  family: FAMILY,
+  description: 'RMSNorm: x / sqrt(mean(x^2) + eps) * weight, no centring and no bias (Zhang and Sennrich, 2019).',
+  options: {
+    eps: {
+      type: 'number',
+      default: 1e-6,
+      min: 0,
+      minExclusive: true,
+      nullable: true,
+      description: 'Added to mean(x^2): Llama 1e-6 (1) or 1e-5 (2, 3); null = machine epsilon of the dtype, like PyTorch eps=None.',
+    },
+    elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight.' },
+    dtype: dtypeOption,
+  },
+  traits: () => rowwiseTraits(),
+  create: (slot, options) => new RMSNorm({ normalizedShape: normalizedShapeOf(slot), ...options }),
+});
+
+export const qkNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'qk-norm',
+  family: FAMILY,
+  description: 'QK-norm: per-head normalisation of queries or keys over headDim (layer, rms or unit-length l2).',
+  options: {
+    kind: { type: 'enum', values: QK_NORM_KINDS, default: 'layer', description: "'layer' (ViT-22B), 'rms' (OLMo 2, Qwen 3) or 'l2' (Henry et al., 2020)." },
+    eps: {
+      type: 'number',
+      default: null,
+      min: 0,
+      minExclusive: true,
+      nullable: true,
+      description: 'null: the kind default (1e-5 layer, 1e-6 rms, 1e-6 on |x|^2 for l2).',
+    },
+    dtype: dtypeOption,
+  },
+  traits: () => rowwiseTraits({ acceptsMask: false }),
+  create: (slot, options) => {
+    const shape = normalizedShapeOf(slot);
+    if (shape.length !== 1) {
+      throw new OptionError({ op: 'create("qk-norm")', expected: 'a single normalised dim (headDim)', given: `normalizedShape [${shape.join(', ')}]` });
+    }
+    return new QKNorm({ headDim: shape[0]!, kind: options.kind, dtype: options.dtype, ...(options.eps === null ? {} : { eps: options.eps }) });
+  },
+});
+
+export const adaLNPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'ada-ln',
+  family: FAMILY,
+  description: 'AdaLN: LayerNorm without affine, modulated by x * (1 + scale(c)) + shift(c) from a condition (DiT).',
+  options: {
+    eps: positiveEps(1e-6, 'Added to the variance (DiT 1e-6).'),
+    zeroInit: { type: 'boolean', default: false, description: 'Start the modulation Linear at zero (the layer starts as plain LayerNorm).' },
+    dtype: dtypeOption,
+  },
+  traits: () => rowwiseTraits({ needsCondition: true }),
+  create: (slot, options) => new AdaLN({ normalizedShape: normalizedShapeOf(slot), conditionDim: conditionDimOf('ada-ln', slot), ...options }),
+});
+
+export const adaLNZeroPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'ada-ln-zero',
+  family: FAMILY,
+  description: 'adaLN-Zero: AdaLN whose zero-initialised predictor also gives the residual gate; blocks start as the identity (DiT).',
+  options: {
+    eps: positiveEps(1e-6, 'Added to the variance (DiT 1e-6).'),
+    dtype: dtypeOption,
+  },
+  traits: () => rowwiseTraits({ needsCondition: true }),
+  create: (slot, options) => new AdaLNZero({ normalizedShape: normalizedShapeOf(slot), conditionDim: conditionDimOf('ada-ln-zero', slot), ...options }),
+});
+
+/** Every plugin of the package, for `registerAll(layerPlugins)`. */
+export const layerPlugins: readonly NormalizerPlugin[] = [layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin];

@@ -1,0 +1,73 @@
+// Shared input checks of the row-wise normalizers (LayerNorm, RMSNorm, QKNorm, AdaLN): which
+// trailing dims form a row, which rows a mask keeps. Internal to the package.
+import { DTypeError, OptionError, ShapeError, ValueError, formatShape, type DType, type Tensor, type TypedArray } from '@normkit/tensor';
+
+/** `normalizedShape` as given by users (`768` or `[512, 768]`), checked: non-empty, positive integers. */
+export function checkNormalizedShape(op: string, normalizedShape: unknown): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : normalizedShape;
+  if (!Array.isArray(shape) || shape.length === 0 || !shape.every((d) => typeof d === 'number' && Number.isInteger(d) && d > 0)) {
+    throw new OptionError({
+      op,
+      expected: 'normalizedShape to be a positive integer or a non-empty array of positive integers (the trailing dims to normalise)',
+      given: `normalizedShape = ${JSON.stringify(normalizedShape)}`,
+    });
+  }
+  return [...(shape as number[])];
+}
+
+/** An eps option: a finite number > 0. */
+export function checkEps(op: string, eps: unknown): number {
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) {
+    throw new OptionError({ op, expected: 'eps to be a finite number > 0 (it keeps 1 / sqrt(variance + eps) finite)', given: `eps = ${String(eps)}` });
+  }
+  return eps;
+}
+
+/** How a row-wise normalizer sees `x`: `rows` independent rows of `inner` elements. */
+export interface RowLayout {
+  rows: number;
+  inner: number;
+}
+
+/**
+ * Checks that `x` ends with `normalizedShape` (ShapeError otherwise) and, when given, that it has
+ * the parameters' dtype (DTypeError), and returns the row layout.
+ */
+export function rowLayout(op: string, x: Tensor, normalizedShape: readonly number[], dtype?: DType): RowLayout {
+  const k = normalizedShape.length;
+  const trailing = x.shape.slice(x.ndim - k);
+  if (x.ndim < k || trailing.some((d, i) => d !== normalizedShape[i])) {
+    throw new ShapeError({
+      op,
+      expected: `an input whose trailing dims are normalizedShape ${formatShape(normalizedShape)}, i.e. [..., ${normalizedShape.join(', ')}]`,
+      given: formatShape(x.shape),
+    });
+  }
+  if (dtype !== undefined && x.dtype !== dtype) {
+    throw new DTypeError({ op, expected: `a ${dtype} input (the parameters' dtype)`, given: `a ${x.dtype} input` });
+  }
+  let inner = 1;
+  for (const d of normalizedShape) inner *= d;
+  return { rows: inner === 0 ? 0 : x.size / inner, inner };
+}
+
+/**
+ * A row mask: shaped like `x` without its normalised dims (e.g. [N, L] for [N, L, D]), 1 for a
+ * real row and 0 for padding. Returns its data for the kernel (`maskSpatial: 1`).
+ */
+export function checkRowMask(op: string, mask: Tensor, x: Tensor, normalizedDims: number): TypedArray {
+  const expected = x.shape.slice(0, x.ndim - normalizedDims);
+  if (mask.ndim !== expected.length || mask.shape.some((d, i) => d !== expected[i])) {
+    throw new ShapeError({
+      op,
+      expected: `a mask of shape ${formatShape(expected)} (the input's shape without its normalised dims: one value per row)`,
+      given: formatShape(mask.shape),
+    });
+  }
+  const data = mask.data;
+  for (let i = 0; i < data.length; i++) {
+    const m = data[i]!;
+    if (m !== 0 && m !== 1) throw new ValueError({ op, expected: 'mask values 1 (real row) or 0 (padding)', given: `${m} at flat index ${i}` });
+  }
+  return data;
+}
