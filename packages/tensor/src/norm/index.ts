@@ -1,6 +1,6 @@
 export { computeStatistics, slotCount, slotOf, checkMask, describeLayout } from './statistics';
 export type { NormLayout, StatisticsOptions, NormStatistics } from './statistics';
 export { normalize } from './normalize';
-export type { NormalizeOptions, NormalizeResult } from './normalize';
+export type { NormalizeOptions, NormalizeResult, LearnedEpsilon } from './normalize';
 export { modulate } from './modulate';
 export type { ModulateOptions } from './modulate';

@@ -3,7 +3,7 @@ import { graphOps } from '../autograd';
 import { randn, scalar, tensor } from '../creation';
 import { ShapeError, ValueError } from '../errors';
 import { gradcheck } from '../gradcheck';
-import { add, div, mul, sqrt, sub } from '../ops/elementwise';
+import { abs, add, div, maximum, mul, sqrt, sub } from '../ops/elementwise';
 import { mean, sum, variance } from '../ops/reduce';
 import { concat, reshape, slice } from '../ops/shape';
 import type { Tensor } from '../tensor';
@@ -178,6 +178,84 @@ describe('normalize: the shared fused kernel', () => {
     const run = (xx: Tensor, e: Tensor): Tensor =>
       normalize(xx, { op: 'frn', layout: { outer: 2, groups: 3, inner: 4 }, acrossOuter: false, center: false, eps: e, affineBlock: 4 }).output;
     expectGradcheck(gradcheck(run, [x, eps]));
+  });
+
+  it('learned eps { fixed, learned } is eps = fixed + |learned| inside the one node, with its gradient', () => {
+    const x = randn([2, 3, 4], f64);
+    const layout = { outer: 2, groups: 3, inner: 4 };
+    const run = (xx: Tensor, l: Tensor): Tensor =>
+      normalize(xx, { op: 'frn', layout, acrossOuter: false, center: false, eps: { fixed: 1e-3, learned: l }, affineBlock: 4 }).output;
+    // The composed oracle: eps = fixed + abs(learned) through the scalar-tensor eps path.
+    const composed = (xx: Tensor, l: Tensor): Tensor =>
+      normalize(xx, { op: 'frn', layout, acrossOuter: false, center: false, eps: add(abs(l), 1e-3), affineBlock: 4 }).output;
+    for (const value of [0.2, -0.3]) {
+      const learned = tensor([value], f64);
+      expectClose(run(x, learned), reference(x, [2], 1e-3 + Math.abs(value), false), 1e-12);
+      expectGradcheck(gradcheck(run, [x, learned]));
+      const g = randn([2, 3, 4], { dtype: 'float64' });
+      learned.grad = null;
+      run(x, learned).backward(g);
+      const fusedGrad = learned.grad!.item();
+      learned.grad = null;
+      composed(x, learned).backward(g);
+      expect(fusedGrad).toBeCloseTo(learned.grad!.item(), 12);
+      expect(graphOps(run(x, learned))).toEqual(['frn']);
+    }
+    // At learned = 0, abs has derivative 0 (PyTorch and TensorFlow): the gradient is exactly 0.
+    const zero = tensor([0], f64);
+    run(x, zero).backward(randn([2, 3, 4], { dtype: 'float64' }));
+    expect(zero.grad!.item()).toBe(0);
+    expect(() => normalize(x, { op: 'frn', layout, acrossOuter: false, center: false, eps: { fixed: 0, learned: zero }, affineBlock: 4 })).toThrow(/frn: expected a fixed eps > 0/);
+    expect(() => normalize(x, { op: 'frn', layout, acrossOuter: false, center: false, eps: { fixed: 1e-3, learned: tensor([0, 0], f64) }, affineBlock: 4 })).toThrow(/one-element eps tensor/);
+  });
+
+  it('a threshold epilogue equals maximum(y, threshold) composed from ops, forward and every gradient, ties included', () => {
+    const [nn, cc, inner] = [3, 4, 5];
+    const layout = { outer: nn, groups: cc, inner };
+    const x = randn([nn, cc, inner], f64);
+    // Zeros in channel 1 give y = bias exactly; with threshold[1] = bias[1] they tie.
+    for (let s = 0; s < nn; s++) x.data[(s * cc + 1) * inner] = 0;
+    const weight = randn([cc], f64);
+    const bias = randn([cc], f64);
+    const threshold = randn([cc], f64);
+    threshold.data[1] = bias.data[1]!;
+    const fused = (xx: Tensor, ww: Tensor, bb: Tensor, tt: Tensor): Tensor =>
+      normalize(xx, { op: 'frnTlu', layout, acrossOuter: false, center: false, eps: 1e-6, weight: ww, bias: bb, threshold: tt, affineBlock: inner }).output;
+    const composed = (xx: Tensor, ww: Tensor, bb: Tensor, tt: Tensor): Tensor =>
+      maximum(normalize(xx, { op: 'frn', layout, acrossOuter: false, center: false, eps: 1e-6, weight: ww, bias: bb, affineBlock: inner }).output, reshape(tt, [1, cc, 1]));
+    const inputs = [x, weight, bias, threshold];
+    expectClose(fused(x, weight, bias, threshold), composed(x, weight, bias, threshold), 0);
+    const g = randn([nn, cc, inner], { dtype: 'float64' });
+    for (const t of inputs) t.grad = null;
+    fused(x, weight, bias, threshold).backward(g);
+    const fusedGrads = inputs.map((t) => t.grad!.clone());
+    for (const t of inputs) t.grad = null;
+    composed(x, weight, bias, threshold).backward(g);
+    inputs.forEach((t, i) => expectClose(fusedGrads[i]!, t.grad!, 1e-12));
+    expect(graphOps(fused(x, weight, bias, threshold))).toEqual(['frnTlu']);
+    // Away from ties the function is differentiable: finite differences agree.
+    threshold.data[1] = bias.data[1]! - 0.5;
+    expectGradcheck(gradcheck(fused, inputs));
+    // The threshold clips something and leaves something: both branches are exercised.
+    const y = fused(x, weight, bias, threshold);
+    const clipped = Array.from(y.data).filter((v, i) => v === threshold.data[Math.floor(i / inner) % cc]).length;
+    expect(clipped).toBeGreaterThan(0);
+    expect(clipped).toBeLessThan(y.size);
+    expect(() => fused(x, weight, bias, randn([cc + 1], f64))).toThrow(/frnTlu: expected threshold with 4 elements/);
+  });
+
+  it('a threshold with a mask: padded outputs stay 0 and give the threshold no gradient', () => {
+    const length = 4;
+    const mask = tensor([1, 1, 0, 0, 1, 1, 1, 0]);
+    const x = randn([2, 3, length], f64);
+    const threshold = tensor([5, 5, 5], f64).requireGrad();
+    const y = normalize(x, { op: 'm', layout: { outer: 2, groups: 3, inner: length }, acrossOuter: false, center: false, eps: 1e-6, threshold, affineBlock: length, mask: mask.data, maskSpatial: length }).output;
+    // Every real position is clipped to 5 (|xhat| < 2 here), every padded one is 0.
+    for (let i = 0; i < y.size; i++) expect(y.data[i]).toBe(mask.data[Math.floor(i / (3 * length)) * length + (i % length)] ? 5 : 0);
+    y.backward(new Float64Array(y.size).fill(1));
+    // Real positions per sample: 2 and 3, so each channel's threshold collects 5.
+    expect(Array.from(threshold.grad!.data)).toEqual([5, 5, 5]);
+    expect(Array.from(x.grad!.data).every((v) => v === 0)).toBe(true);
   });
 
   it('constant rows give finite outputs (zero variance)', () => {

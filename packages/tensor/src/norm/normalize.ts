@@ -11,12 +11,27 @@ import {
   type NormStatistics,
   type StatisticsOptions,
 } from './statistics';
+import { normalizeRows } from './rowwise';
+import { normalizeSlots } from './slotwise';
+
+/**
+ * Filter Response Normalization's learned epsilon (Singh & Krishnan, 2019): eps = fixed + |learned|,
+ * so it never falls below `fixed`. `learned` is a one-element tensor and receives
+ * dL/deps * sign(learned), with sign(0) = 0 as in PyTorch's and TensorFlow's `abs`.
+ */
+export interface LearnedEpsilon {
+  fixed: number;
+  learned: Tensor;
+}
 
 export interface NormalizeOptions extends StatisticsOptions {
   /** Name shown in errors and in the graph, e.g. `batchNorm`. */
   op: string;
-  /** Added to the variance; a scalar tensor makes it learnable (FRN) and receives a gradient. */
-  eps: number | Tensor;
+  /**
+   * Added to the variance; a scalar tensor makes it learnable and receives a gradient;
+   * `{ fixed, learned }` is FRN's eps = fixed + |learned|, inside the same node.
+   */
+  eps: number | Tensor | LearnedEpsilon;
   /** Per-parameter scale (gamma), or null for none. */
   weight?: Tensor | null;
   /** Per-parameter shift (beta), or null for none. */
@@ -28,6 +43,12 @@ export interface NormalizeOptions extends StatisticsOptions {
   affineBlock: number;
   /** Use these per-slot statistics instead of computing them (eval with running statistics). */
   statistics?: { mean: Float64Array; variance: Float64Array };
+  /**
+   * Per-parameter lower bound applied after the affine, out = max(y, threshold): the TLU of
+   * Filter Response Normalization, fused so FRN + TLU stay one node. Where y >= threshold the
+   * gradient goes to y (ties included, like `maximum`), elsewhere to the threshold.
+   */
+  threshold?: Tensor | null;
 }
 
 export interface NormalizeResult {
@@ -41,6 +62,7 @@ export interface NormalizeResult {
  *
  *   y = (x - mean) / sqrt(var + eps) * weight + bias      (center: true)
  *   y = x / sqrt(mean(x^2) + eps) * weight + bias          (center: false)
+ *   y = max(y, threshold)                                  (optional epilogue: FRN's TLU)
  *
  * with statistics per slot (see `StatisticsOptions`), padded positions giving y = 0 and no
  * gradient, and ONE autograd node whose backward is analytic:
@@ -62,15 +84,40 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   const paramCount = (groups * inner) / affineBlock;
   const weight = options.weight ?? null;
   const bias = options.bias ?? null;
-  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+  const threshold = options.threshold ?? null;
+  for (const [name, p] of [['weight', weight], ['bias', bias], ['threshold', threshold]] as const) {
     if (p && p.size !== paramCount) {
       throw new ShapeError({ op, expected: `${name} with ${paramCount} elements`, given: `shape ${formatShape(p.shape)}` });
     }
   }
   checkMask(op, options);
-  const epsTensor = options.eps instanceof Tensor ? options.eps : null;
-  const eps = epsTensor ? epsTensor.data[0]! : (options.eps as number);
+  const learnedEps = typeof options.eps === 'object' && !(options.eps instanceof Tensor) ? options.eps : null;
+  const epsTensor = options.eps instanceof Tensor ? options.eps : (learnedEps?.learned ?? null);
+  if (learnedEps && !(learnedEps.fixed > 0)) {
+    throw new ValueError({ op, expected: 'a fixed eps > 0 under the learned one', given: `eps = ${learnedEps.fixed}` });
+  }
+  if (epsTensor && epsTensor.size !== 1) {
+    throw new ShapeError({ op, expected: 'a one-element eps tensor', given: `shape ${formatShape(epsTensor.shape)}` });
+  }
+  const eps = learnedEps ? learnedEps.fixed + Math.abs(epsTensor!.data[0]!) : epsTensor ? epsTensor.data[0]! : (options.eps as number);
   if (!(eps > 0)) throw new ValueError({ op, expected: 'eps > 0', given: `eps = ${eps}` });
+  // d|learned|/dlearned, taken at forward time (an optimizer step may change `learned` before backward).
+  const learnedEpsSign = learnedEps ? Math.sign(epsTensor!.data[0]!) : 1;
+
+  // Row-wise layouts (LayerNorm, RMSNorm) take the specialised flat loops of rowwise.ts.
+  if (
+    groups === 1 && affineBlock === 1 && !options.acrossOuter && !options.statistics && !options.allReduce &&
+    typeof options.eps === 'number' && !options.threshold && (!options.mask || options.maskSpatial === 1)
+  ) {
+    return normalizeRows(x, { op, rows: outer, inner, center: options.center, eps, weight, bias, mask: options.mask });
+  }
+  // Per-sample layouts with per-channel affine (GroupNorm, InstanceNorm, FRN) take the flat loops of slotwise.ts.
+  if (!options.acrossOuter && !options.statistics && !options.allReduce && !options.mask && affineBlock > 1) {
+    return normalizeSlots(x, {
+      op, outer, groups, inner, block: affineBlock, center: options.center, eps,
+      epsInput: epsTensor ? { tensor: epsTensor, derivative: learnedEpsSign } : null, weight, bias, threshold,
+    });
+  }
 
   const fixed = options.statistics;
   const statistics: NormStatistics = fixed
@@ -87,6 +134,7 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   const xs = x.data;
   const w = weight?.data;
   const b = bias?.data;
+  const th = threshold?.data;
   const mask = options.mask;
   const maskSpatial = options.maskSpatial ?? inner;
   const blocks = inner / affineBlock;
@@ -110,6 +158,11 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
         } else {
           for (let i = start, end = start + affineBlock; i < end; i++) out[i] = xs[i]! * scale + shift;
         }
+        if (th) {
+          // Compares the stored (dtype-rounded) y, as max(y, threshold) composed from ops would.
+          const t = th[p]!;
+          for (let i = start, end = start + affineBlock; i < end; i++) if (out[i]! < t) out[i] = t;
+        }
       }
       if (mask) {
         const maskBase = o * maskSpatial;
@@ -122,16 +175,53 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   if (weight) inputs.push(weight);
   if (bias) inputs.push(bias);
   if (epsTensor) inputs.push(epsTensor);
+  if (threshold) inputs.push(threshold);
 
   const output = customOp({
     op,
     inputs,
     data: out,
     shape: x.shape,
-    backward: (gy) => backwardKernel(gy),
+    backward: (gradOutput) => backwardKernel(gradOutput),
   });
 
-  function backwardKernel(gy: TypedArray): Array<TypedArray | null> {
+  /**
+   * The threshold's share of the gradient: returns dL/dy (gradOutput where y >= threshold, else 0)
+   * and adds the rest into `gradThreshold`. y is recomputed exactly as the forward stored it.
+   */
+  function splitThresholdGradient(gradOutput: TypedArray, t: TypedArray, gradThreshold: Float64Array): TypedArray {
+    const gy = allocate(x.dtype, x.size);
+    for (let o = 0; o < outer; o++) {
+      for (let g = 0; g < groups; g++) {
+        const slot = slotOf(options, o, g);
+        const r = rstd[slot]!;
+        const base = (o * groups + g) * inner;
+        const maskBase = o * maskSpatial;
+        for (let q = 0; q < blocks; q++) {
+          const p = g * blocks + q;
+          const scale = r * (w ? w[p]! : 1);
+          const shift = (b ? b[p]! : 0) - mean[slot]! * scale;
+          const floor = t[p]!;
+          let below = 0;
+          for (let i = base + q * affineBlock, end = i + affineBlock; i < end; i++) {
+            if (mask && mask[maskBase + ((i - base) % maskSpatial)] === 0) continue;
+            gy[i] = xs[i]! * scale + shift;
+            if (gy[i]! >= floor) gy[i] = gradOutput[i]!;
+            else {
+              below += gradOutput[i]!;
+              gy[i] = 0;
+            }
+          }
+          gradThreshold[p]! += below;
+        }
+      }
+    }
+    return gy;
+  }
+
+  function backwardKernel(gradOutput: TypedArray): Array<TypedArray | null> {
+    const gradThreshold = th ? new Float64Array(paramCount) : null;
+    const gy = th ? splitThresholdGradient(gradOutput, th, gradThreshold!) : gradOutput;
     const gradWeight = weight ? new Float64Array(paramCount) : null;
     const gradBias = bias ? new Float64Array(paramCount) : null;
     // reductions = [sum(dxhat)..., sum(dxhat * xhat)...] per slot.
@@ -203,10 +293,13 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
       // d y / d eps through rstd = (var + eps)^(-1/2): dL/deps = sum_slot -0.5 * rstd^2 * sum(dxhat * xhat).
       let gradEps = 0;
       for (let s = 0; s < slots; s++) gradEps += -0.5 * rstd[s]! * rstd[s]! * reductions[slots + s]!;
+      // eps = fixed + |learned|: chain through abs, whose derivative is sign(learned) (0 at 0).
+      gradEps = learnedEpsSign === 0 ? 0 : gradEps * learnedEpsSign;
       const ge = allocate(epsTensor.dtype, 1);
       ge[0] = gradEps;
       grads.push(ge);
     }
+    if (threshold) grads.push(toDTypeOf(gradThreshold!, threshold));
     return grads;
   }
 

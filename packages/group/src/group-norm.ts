@@ -1,0 +1,131 @@
+import {
+  Module, OptionError, Parameter, ShapeError, checkNumberOption, formatShape, normalize, ones, zeros,
+  type DType, type Normalizer, type NormalizerContext, type Tensor,
+} from '@normkit/tensor';
+import { channelsFirst, checkChannels, checkDType, checkEps, checkSpatialMask } from './input';
+
+export interface GroupNormFunctionOptions {
+  /** G: the channels are split into G consecutive groups of C / G channels. */
+  numGroups: number;
+  /** Per-channel scale gamma, [C], or null. */
+  weight?: Tensor | null;
+  /** Per-channel shift beta, [C], or null. */
+  bias?: Tensor | null;
+  /** Added to the variance (default 1e-5); must be > 0. */
+  eps?: number;
+  /**
+   * Padding mask of the input's shape without the channel dim ([N, L] for [N, C, L] sequences):
+   * 1 = real, 0 = padding. Statistics use real positions only; padded outputs are 0.
+   */
+  mask?: Tensor | null;
+}
+
+/**
+ * Group Normalization as a function (Wu & He, "Group Normalization", ECCV 2018), like
+ * `torch.nn.functional.group_norm`: for each sample and each group of C / G channels,
+ *
+ *   y = (x - mean) / sqrt(var + eps) * gamma_c + beta_c
+ *
+ * with mean and biased variance over the group's channels and every spatial position. One
+ * fused node (the shared `normalize` kernel, layout [N, G, (C / G) * spatial]).
+ *
+ * @example
+ * const y = groupNorm(randn([2, 8, 4, 4]), { numGroups: 4, weight: ones([8]), bias: zeros([8]) });
+ */
+export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor {
+  const op = 'groupNorm';
+  const { batch, channels, spatial } = channelsFirst(op, x, 2);
+  const numGroups = checkNumberOption(op, 'numGroups', options.numGroups, { min: 1, integer: true });
+  if (channels % numGroups !== 0) {
+    throw new ShapeError({ op, expected: `a channel count divisible by numGroups = ${numGroups}`, given: `${channels} channels (shape ${formatShape(x.shape)})` });
+  }
+  const eps = checkEps(op, options.eps ?? 1e-5);
+  const mask = options.mask ?? null;
+  if (mask) checkSpatialMask(op, x, mask);
+  return normalize(x, {
+    op,
+    layout: { outer: batch, groups: numGroups, inner: (channels / numGroups) * spatial },
+    acrossOuter: false,
+    center: true,
+    eps,
+    weight: options.weight ?? null,
+    bias: options.bias ?? null,
+    // Per-channel affine: each run of `spatial` elements inside a group shares one gamma and beta.
+    affineBlock: spatial,
+    ...(mask ? { mask: mask.data, maskSpatial: spatial } : {}),
+  }).output;
+}
+
+export interface GroupNormOptions {
+  /** G; numChannels must be divisible by it. */
+  numGroups: number;
+  /** C, the input's channel dim. */
+  numChannels: number;
+  /** Added to the variance (default 1e-5); must be > 0. */
+  eps?: number;
+  /** Learn a per-channel gamma (ones) and beta (zeros) (default true). */
+  affine?: boolean;
+  /** Parameter dtype (default float32); inputs must have the same dtype. */
+  dtype?: DType;
+}
+
+/**
+ * Group Normalization (Wu & He, ECCV 2018), like `torch.nn.GroupNorm` with the same defaults and
+ * state-dict names (`weight`, `bias`): normalises each sample over groups of channels and all
+ * spatial positions, then applies a per-channel affine. It uses no batch statistics, so a
+ * sample's output never depends on the other samples, in training and in eval alike.
+ *
+ * Its siblings are recipes over the same kernel: LayerNorm over (C, *) is GroupNorm with one group
+ * (with per-channel rather than per-element affine), InstanceNorm is GroupNorm with C groups.
+ * Flax's `GroupNorm` defaults to num_groups = 32; PyTorch's has no default: here numGroups is required.
+ *
+ * Accepts [N, C, *] and, for [N, C, L] sequences, `forward(x, { mask })` with a [N, L] padding mask.
+ *
+ * @example
+ * const norm = new GroupNorm({ numGroups: 32, numChannels: 64 });
+ * const y = norm.forward(randn([8, 64, 16, 16]));
+ */
+export class GroupNorm extends Module implements Normalizer {
+  readonly numGroups: number;
+  readonly numChannels: number;
+  readonly eps: number;
+  readonly affine: boolean;
+  readonly dtype: DType;
+  /** gamma, [C] (ones), or null without affine. */
+  weight: Tensor | null;
+  /** beta, [C] (zeros), or null without affine. */
+  bias: Tensor | null;
+
+  constructor(options: GroupNormOptions) {
+    super();
+    const op = 'GroupNorm';
+    this.numGroups = checkNumberOption(op, 'numGroups', options.numGroups, { min: 1, integer: true });
+    this.numChannels = checkNumberOption(op, 'numChannels', options.numChannels, { min: 1, integer: true });
+    if (this.numChannels % this.numGroups !== 0) {
+      throw new OptionError({
+        op,
+        expected: `numChannels divisible by numGroups`,
+        given: `numChannels = ${this.numChannels}, numGroups = ${this.numGroups} (${this.numChannels} / ${this.numGroups} is not an integer)`,
+      });
+    }
+    this.eps = checkEps(op, options.eps ?? 1e-5);
+    this.affine = options.affine ?? true;
+    this.dtype = options.dtype ?? 'float32';
+    this.weight = this.affine ? this.registerParameter('weight', new Parameter(ones([this.numChannels], { dtype: this.dtype }))) : null;
+    this.bias = this.affine ? this.registerParameter('bias', new Parameter(zeros([this.numChannels], { dtype: this.dtype }))) : null;
+  }
+
+  /** Sets gamma to 1 and beta to 0 (`reset_parameters`). */
+  resetParameters(): void {
+    this.weight?.data.fill(1);
+    this.bias?.data.fill(0);
+  }
+
+  forward(x: Tensor, context?: NormalizerContext): Tensor {
+    const op = 'GroupNorm.forward';
+    channelsFirst(op, x, 2);
+    checkChannels(op, x, this.numChannels, 'numChannels');
+    if (this.affine) checkDType(op, x, this.dtype);
+    return groupNorm(x, { numGroups: this.numGroups, weight: this.weight, bias: this.bias, eps: this.eps, mask: context?.mask ?? null });
+  }
+}

@@ -1,0 +1,12 @@
+// @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU, all on the shared kernel.
+export { GroupNorm, groupNorm } from './group-norm';
+export type { GroupNormOptions, GroupNormFunctionOptions } from './group-norm';
+export { InstanceNorm, instanceNorm } from './instance-norm';
+export type { InstanceNormOptions, InstanceNormFunctionOptions } from './instance-norm';
+export { FilterResponseNorm, FilterResponseNormBase, filterResponseNorm } from './filter-response-norm';
+export type { FilterResponseNormOptions, FilterResponseNormFunctionOptions } from './filter-response-norm';
+export { FilterResponseNormTLU } from './filter-response-norm-tlu';
+export type { FilterResponseNormTLUOptions } from './filter-response-norm-tlu';
+export { TLU, tlu } from './tlu';
+export type { TLUOptions } from './tlu';
+export { groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, groupPlugins } from './plugins';

@@ -1,0 +1,75 @@
+import { SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
+import { FilterResponseNorm } from './filter-response-norm';
+import { FilterResponseNormTLU } from './filter-response-norm-tlu';
+import { GroupNorm } from './group-norm';
+import { InstanceNorm } from './instance-norm';
+
+const dtypeOption = { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'Parameter and buffer dtype; inputs must match' } as const;
+
+/** None of the family looks at other samples, needs a condition or labels. */
+function traits(overrides: Pick<NormalizerTraits, 'acceptsMask' | 'hasRunningStats'>): NormalizerTraits {
+  return { batchDependent: false, needsCondition: false, needsLabels: false, layout: 'channels-first', ...overrides };
+}
+
+/** `group-norm`: GroupNorm over [N, C, *]; numGroups defaults to 32, as in Flax. */
+export const groupNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'group-norm',
+  family: 'group',
+  description: 'GroupNorm (Wu & He 2018): per-sample statistics over groups of channels, per-channel affine',
+  options: {
+    numGroups: { type: 'number', default: 32, integer: true, min: 1, description: 'Number of channel groups G (numFeatures must be divisible by it); 1 = LayerNorm over (C, *), C = InstanceNorm' },
+    eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
+    affine: { type: 'boolean', default: true, description: 'Learn per-channel weight and bias' },
+    dtype: dtypeOption,
+  },
+  traits: () => traits({ acceptsMask: true, hasRunningStats: false }),
+  create: (slot, options) =>
+    new GroupNorm({ numGroups: options.numGroups, numChannels: slot.numFeatures, eps: options.eps, affine: options.affine, dtype: options.dtype }),
+});
+
+/** `instance-norm`: InstanceNorm over [N, C, *spatial] with PyTorch's defaults. */
+export const instanceNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'instance-norm',
+  family: 'group',
+  description: 'InstanceNorm (Ulyanov et al. 2016): per-sample, per-channel statistics over spatial positions',
+  options: {
+    eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
+    momentum: { type: 'number', default: 0.1, min: 0, max: 1, description: 'Running-average factor (PyTorch convention)' },
+    affine: { type: 'boolean', default: false, description: 'Learn per-channel weight and bias (false in PyTorch; Flax and Keras learn them)' },
+    trackRunningStats: { type: 'boolean', default: false, description: 'Keep running statistics and use them in eval' },
+    dtype: dtypeOption,
+  },
+  traits: (options) => traits({ acceptsMask: false, hasRunningStats: options.trackRunningStats }),
+  create: (slot, options) =>
+    new InstanceNorm({
+      numFeatures: slot.numFeatures, eps: options.eps, momentum: options.momentum, affine: options.affine,
+      trackRunningStats: options.trackRunningStats, dtype: options.dtype,
+    }),
+});
+
+/** `filter-response-norm`: FRN with its TLU fused into one node (`tlu: false` for FRN alone). */
+export const filterResponseNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'filter-response-norm',
+  family: 'group',
+  description: 'Filter Response Normalization with TLU (Singh & Krishnan 2020): mean-square normalisation per sample and channel, learned threshold',
+  options: {
+    eps: { type: 'number', default: 1e-6, min: 0, minExclusive: true, description: 'Fixed epsilon added to the mean square' },
+    learnableEps: { type: 'boolean', default: false, description: "Add the paper's learned epsilon: eps + |eps_learned|, eps_learned starting at 0" },
+    tlu: { type: 'boolean', default: true, description: 'Apply the TLU z = max(y, tau) in the same node (FRN is meant to be used with it)' },
+    dtype: dtypeOption,
+  },
+  traits: () => traits({ acceptsMask: false, hasRunningStats: false }),
+  create: (slot, options) => {
+    const frnOptions = { numFeatures: slot.numFeatures, eps: options.eps, learnableEps: options.learnableEps, dtype: options.dtype };
+    return options.tlu ? new FilterResponseNormTLU(frnOptions) : new FilterResponseNorm(frnOptions);
+  },
+});
+
+/** The family's plugins, for `registerAll(groupPlugins)`. */
+export const groupPlugins: readonly NormalizerPlugin[] = [groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin];
