@@ -1,0 +1,171 @@
+// The mechanism the three techniques share, written once: check everything, predict the modulation
+// from the condition, normalise without affine (the fused kernels of @normkit/batch, @normkit/group,
+// @normkit/layer), then modulate with the core's one `modulate` node. Internal to the package.
+import { BatchNorm } from '@normkit/batch';
+import { InstanceNorm } from '@normkit/group';
+import { layerNorm } from '@normkit/layer';
+import {
+  ContextError, DTypeError, Module, OptionError, ShapeError, Tensor, checkNumberOption, formatShape, modulate, reshape,
+  type DType, type Normalizer, type NormalizerContext,
+} from '@normkit/tensor';
+
+/** The parameter-free normalizer applied before the modulation. */
+export type ParamFreeNormKind = 'batch' | 'instance' | 'layer' | 'none';
+
+/** What a conditioning network predicts: the modulation's two tensors, each broadcastable to x. */
+export interface ConditionalModulation {
+  /** `gamma` of `gamma * x + beta` ('direct'), or `scale` of `x * (1 + scale) + shift` ('one-plus'). */
+  scale: Tensor;
+  /** `beta`, or `shift`. */
+  shift: Tensor;
+}
+
+/** Options of the inner parameter-free normalizer, resolved. */
+export interface ParamFreeNormSettings {
+  numFeatures: number;
+  eps: number;
+  momentum: number;
+  dtype: DType;
+}
+
+/** `eps > 0`, `momentum` in [0, 1], a float dtype; errors name the module being built. */
+export function checkNormSettings(op: string, numFeatures: number, options: { eps?: number; momentum?: number; dtype?: DType }): ParamFreeNormSettings {
+  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
+  const momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
+  return { numFeatures, eps, momentum, dtype: checkDTypeOption(op, options.dtype) };
+}
+
+export function checkDTypeOption(op: string, dtype: unknown): DType {
+  const resolved = dtype ?? 'float32';
+  if (resolved !== 'float32' && resolved !== 'float64') {
+    throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
+  }
+  return resolved;
+}
+
+export function checkEnumOption<T extends string>(op: string, name: string, value: unknown, values: readonly T[], fallback: T): T {
+  const resolved = value ?? fallback;
+  if (!values.includes(resolved as T)) {
+    throw new OptionError({ op, expected: `${name} to be one of ${values.map((v) => `'${v}'`).join(', ')}`, given: `${name} = ${String(value)}` });
+  }
+  return resolved as T;
+}
+
+/**
+ * The parameter-free normalizer module for a kind: BatchNorm (with running statistics) or
+ * InstanceNorm (PyTorch's defaults: none), both without affine. 'layer' and 'none' hold no state,
+ * so they need no module (see `normalizeWithoutAffine`).
+ */
+export function createParamFreeNorm(kind: ParamFreeNormKind, settings: ParamFreeNormSettings): BatchNorm | InstanceNorm | null {
+  const { numFeatures, eps, momentum, dtype } = settings;
+  if (kind === 'batch') return new BatchNorm({ numFeatures, eps, momentum, affine: false, dtype });
+  if (kind === 'instance') return new InstanceNorm({ numFeatures, eps, momentum, affine: false, dtype });
+  return null;
+}
+
+/**
+ * x normalised without affine by `kind`: BatchNorm / InstanceNorm through their modules (so running
+ * statistics move in training and are read in eval), LayerNorm over every dim but the batch
+ * (GroupNorm with one group), or x itself for 'none'.
+ */
+export function normalizeWithoutAffine(kind: ParamFreeNormKind, module: BatchNorm | InstanceNorm | null, x: Tensor, eps: number): Tensor {
+  if (module) return module.forward(x);
+  if (kind === 'layer') return layerNorm(x, x.shape.slice(1), { eps, op: 'layerNorm' });
+  return x;
+}
+
+/** Reshapes a per-sample [N, C] tensor to [N, C, 1, ..., 1] with `rank` dims, to broadcast over x's spatial dims. */
+export function perSampleChannel(t: Tensor, rank: number): Tensor {
+  if (t.ndim === rank) return t;
+  return reshape(t, [t.shape[0]!, t.shape[1]!, ...new Array<number>(rank - 2).fill(1)]);
+}
+
+/** Checks x is a Tensor [N, channels, *] of rank `minRank` (to `maxRank`) and the module's dtype. */
+export function checkChannelsFirstInput(
+  op: string,
+  x: unknown,
+  channels: number,
+  optionName: string,
+  dtype: DType,
+  rank: { min: number; max?: number; example: string },
+): Tensor {
+  if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: `a Tensor input ${rank.example}`, given: String(x) });
+  if (x.ndim < rank.min || (rank.max !== undefined && x.ndim > rank.max)) {
+    throw new ShapeError({ op, expected: `an input ${rank.example}`, given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
+  }
+  if (x.shape[1] !== channels) {
+    throw new ShapeError({
+      op,
+      expected: `${channels} channels on axis 1 (${optionName} = ${channels})`,
+      given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
+    });
+  }
+  if (x.dtype !== dtype) throw new DTypeError({ op, expected: `a ${dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
+  return x;
+}
+
+/**
+ * The condition tensor from the context, or a ContextError saying what the module needs (and, when
+ * labels came instead, that they must be turned into a condition first).
+ */
+export function requireCondition(op: string, context: NormalizerContext, needed: string): Tensor {
+  const condition = context.condition;
+  if (condition === undefined || condition === null) {
+    const hint = context.labels !== undefined ? ' (labels were given: this module needs a condition tensor, e.g. their one-hot or embedding)' : '';
+    throw new ContextError({ op, expected: `${needed} in the context: forward(x, { condition })`, given: `no condition${hint}` });
+  }
+  if (!(condition instanceof Tensor)) throw new ContextError({ op, expected: `${needed} as a Tensor`, given: String(condition) });
+  return condition;
+}
+
+/** A mask cannot be honoured by this module: refuse it rather than ignore it. */
+export function refuseMask(op: string, context: NormalizerContext): void {
+  if (context.mask) {
+    throw new ContextError({ op, expected: 'no mask (this module has no masked statistics)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
+  }
+}
+
+/**
+ * "Normalise without affine, then modulate with parameters predicted from a condition", the one
+ * forward of ConditionalBatchNorm, SPADE and FiLM. The order is what keeps a bad call harmless:
+ * every check runs first, then the conditioning network (which holds no state), and only then the
+ * normalizer, whose running statistics move in training; the modulation cannot fail after that.
+ * New conditional normalizers subclass it with their checks, conditioning network and normalizer.
+ *
+ * @example
+ * class ClassConditionalInstanceNorm extends ModulatedNorm<Int32Array> {
+ *   // constructor: super('ClassConditionalInstanceNorm', 'ccinModulate', 'direct'); register tables
+ *   protected checkInput(op, x, context) { return checkLabels(op, context.labels, x.shape[0]!, this.numClasses); }
+ *   protected predictModulation(x, labels) { return { scale: rows(this.gamma, labels), shift: rows(this.beta, labels) }; }
+ *   protected normalize(x) { return instanceNorm(x); }
+ * }
+ */
+export abstract class ModulatedNorm<Checked> extends Module implements Normalizer {
+  protected constructor(
+    /** The class name in errors (stable under bundling, unlike `constructor.name`). */
+    protected readonly className: string,
+    /** The modulation node's name in the autograd graph (`graphOps`), e.g. `spadeModulate`. */
+    protected readonly modulateOp: string,
+    /** `'direct'`: gamma * x + beta (CBN, FiLM); `'one-plus'`: x * (1 + gamma) + beta (SPADE, AdaLN). */
+    readonly form: 'direct' | 'one-plus',
+  ) {
+    super();
+  }
+
+  /** Validates x and the context, changing nothing; returns what `predictModulation` needs. */
+  protected abstract checkInput(op: string, x: Tensor, context: NormalizerContext): Checked;
+
+  /** The conditioning network: gamma and beta, broadcastable to x. */
+  protected abstract predictModulation(x: Tensor, checked: Checked): ConditionalModulation;
+
+  /** The parameter-free normalisation of x (one fused node of the normalizer packages, or x). */
+  protected abstract normalize(x: Tensor, context: NormalizerContext): Tensor;
+
+  override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
+    const op = `${this.className}.forward`;
+    const checked = this.checkInput(op, x, context ?? {});
+    const { scale, shift } = this.predictModulation(x, checked);
+    const normalized = this.normalize(x, context ?? {});
+    return modulate(normalized, scale, shift, { form: this.form, op: this.modulateOp });
+  }
+}

@@ -1,0 +1,114 @@
+import {
+  OptionError, SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
+} from '@normkit/tensor';
+import { ConditionalBatchNorm } from './conditional-batch-norm';
+import { FiLM } from './film';
+import { SPADE } from './spade';
+
+// Plugins of @normkit/conditional for the registry. Registration is explicit:
+//   import { registerAll } from '@normkit/tensor';
+//   import { conditionalPlugins } from '@normkit/conditional';
+//   registerAll(conditionalPlugins);
+
+const FAMILY = 'conditional';
+
+/** Parameter and buffer dtype, the option name the testkit fills per dtype under test. */
+const dtypeOption = {
+  type: 'enum',
+  values: ['float32', 'float64'],
+  default: 'float32',
+  description: 'Parameter and buffer dtype; inputs and conditions must match.',
+} as const;
+
+const epsOption = { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance of the normalizer.' } as const;
+const momentumOption = {
+  type: 'number',
+  default: 0.1,
+  min: 0,
+  max: 1,
+  description: "Weight of the new batch in the running averages (PyTorch's convention).",
+} as const;
+
+/** Every conditional normalizer is channels-first; the batch-style ones depend on the batch and keep running statistics. */
+function conditionalTraits(batchStatistics: boolean, overrides: Partial<NormalizerTraits>): NormalizerTraits {
+  return {
+    batchDependent: batchStatistics,
+    hasRunningStats: batchStatistics,
+    needsCondition: false,
+    needsLabels: false,
+    acceptsMask: false,
+    layout: 'channels-first',
+    ...overrides,
+  };
+}
+
+/** A slot field the plugin cannot do without, or an OptionError naming the plugin and the field. */
+function requireSlot(name: string, slot: NormalizerSlot, field: 'numClasses' | 'conditionDim' | 'conditionChannels', meaning: string): number {
+  const value = slot[field];
+  if (value === undefined) throw new OptionError({ op: `create("${name}")`, expected: `a slot with ${field} (${meaning})`, given: `no ${field}` });
+  return value;
+}
+
+/** `conditional-batch-norm`: BatchNorm statistics, per-class gamma and beta; `forward(x, { labels })`. */
+export const conditionalBatchNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'conditional-batch-norm',
+  family: FAMILY,
+  description: 'Conditional BatchNorm (de Vries et al. 2017; cGANs, BigGAN): shared batch statistics, per-class gamma and beta rows.',
+  options: {
+    eps: epsOption,
+    momentum: { ...momentumOption, nullable: true, description: `${momentumOption.description} null: cumulative average.` },
+    trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
+    dtype: dtypeOption,
+  },
+  traits: (options) => conditionalTraits(true, { hasRunningStats: options.trackRunningStats, needsLabels: true, acceptsMask: true }),
+  create: (slot, options) =>
+    new ConditionalBatchNorm({ numFeatures: slot.numFeatures, numClasses: requireSlot('conditional-batch-norm', slot, 'numClasses', 'the number of classes'), ...options }),
+});
+
+/** `spade`: per-pixel gamma and beta from a segmentation map; `forward(x, { condition: map })`. */
+export const spadePlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'spade',
+  family: FAMILY,
+  description: 'SPADE (Park et al. 2019, GauGAN): x * (1 + gamma(m)) + beta(m), gamma and beta per pixel from a segmentation map m.',
+  options: {
+    hiddenChannels: { type: 'number', default: 128, min: 1, integer: true, description: 'Channels of the shared conv (GauGAN: 128).' },
+    kernelSize: { type: 'number', default: 3, min: 1, integer: true, description: 'Kernel size of the three convs; odd.' },
+    paramFreeNorm: { type: 'enum', values: ['batch', 'instance'], default: 'batch', description: 'The parameter-free normalizer before the modulation.' } as const,
+    eps: epsOption,
+    momentum: momentumOption,
+    dtype: dtypeOption,
+  },
+  traits: (options) => conditionalTraits(options.paramFreeNorm === 'batch', { needsCondition: true }),
+  create: (slot, options) =>
+    new SPADE({
+      normChannels: slot.numFeatures,
+      labelChannels: requireSlot('spade', slot, 'conditionChannels', "the segmentation map's channels"),
+      ...options,
+    }),
+});
+
+/** `film`: per-feature gamma and beta from a condition vector, optionally after a parameter-free normalizer. */
+export const filmPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'film',
+  family: FAMILY,
+  description: 'FiLM (Perez et al. 2018): gamma(c) * norm(x) + beta(c), per feature, from a condition vector c.',
+  options: {
+    hidden: { type: 'number', default: null, min: 1, integer: true, nullable: true, description: 'Hidden width of the FiLM generator MLP; null: one Linear.' },
+    norm: { type: 'enum', values: ['none', 'batch', 'instance', 'layer'], default: 'none', description: 'Parameter-free normalizer before the modulation.' } as const,
+    eps: epsOption,
+    momentum: momentumOption,
+    dtype: dtypeOption,
+  },
+  traits: (options) => conditionalTraits(options.norm === 'batch', { needsCondition: true }),
+  create: (slot, options) =>
+    new FiLM({ numFeatures: slot.numFeatures, conditionDim: requireSlot('film', slot, 'conditionDim', 'the width of the condition vector'), ...options }),
+});
+
+/** Every plugin of the package, for `registerAll(conditionalPlugins)`. */
+export const conditionalPlugins: readonly NormalizerPlugin[] = [conditionalBatchNormPlugin, spadePlugin, filmPlugin];
