@@ -5,3 +5,4 @@ export { cases as group } from './group';
 export { cases as batch } from './batch';
 export { cases as layer } from './layer';
 export { cases as weight } from './weight';
+export { cases as switchable } from './switchable';

@@ -13,6 +13,7 @@ import {
 } from './statistics';
 import { normalizeRows } from './rowwise';
 import { normalizeSlots } from './slotwise';
+import { normalizeBatch } from './batchwise';
 
 /**
  * Filter Response Normalization's learned epsilon (Singh & Krishnan, 2019): eps = fixed + |learned|,
@@ -116,6 +117,18 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
     return normalizeSlots(x, {
       op, outer, groups, inner, block: affineBlock, center: options.center, eps,
       epsInput: epsTensor ? { tensor: epsTensor, derivative: learnedEpsSign } : null, weight, bias, threshold,
+    });
+  }
+
+  // Batch layouts with per-channel affine (BatchNorm, GhostBatchNorm, SyncBatchNorm) take the flat loops of batchwise.ts.
+  if (options.acrossOuter && !options.mask && affineBlock === inner && typeof options.eps === 'number' && !threshold) {
+    const slots = slotCount(options);
+    if (options.statistics && options.statistics.mean.length !== slots) {
+      throw new ShapeError({ op, expected: `${slots} statistics`, given: `${options.statistics.mean.length}` });
+    }
+    return normalizeBatch(x, {
+      op, outer, groups, inner, chunk: options.outerChunk ? options.outerChunk : Math.max(outer, 1), slots, center: options.center, eps,
+      weight, bias, fixed: options.statistics ?? null, allReduce: options.allReduce ?? null,
     });
   }
 

@@ -116,7 +116,7 @@ function forwardSlots(
   }
 }
 
-function affineBlock(xs: TypedArray, out: TypedArray, start: number, end: number, scale: number, shift: number): void {
+export function affineBlock(xs: TypedArray, out: TypedArray, start: number, end: number, scale: number, shift: number): void {
   for (let i = start; i < end; i++) out[i] = xs[i]! * scale + shift;
 }
 
@@ -197,7 +197,7 @@ function backwardSlots(
 }
 
 /** sums[0] = sum(dy), sums[1] = sum(dy * (x - m)) over [start, end), four accumulators each. */
-function blockSums(gy: TypedArray, xs: TypedArray, start: number, end: number, m: number, sums: Float64Array): void {
+export function blockSums(gy: TypedArray, xs: TypedArray, start: number, end: number, m: number, sums: Float64Array): void {
   let s0 = 0;
   let s1 = 0;
   let s2 = 0;
@@ -261,6 +261,6 @@ function gateBlock(
 }
 
 /** gradX[i] = a * dy[i] - c * x[i] + e over [start, end). `dy` may be `gradX` itself (gated dy parked there). */
-function gradXBlock(dy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, a: number, c: number, e: number): void {
+export function gradXBlock(dy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, a: number, c: number, e: number): void {
   for (let i = start; i < end; i++) gradX[i] = a * dy[i]! - c * xs[i]! + e;
 }

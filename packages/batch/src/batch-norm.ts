@@ -1,0 +1,318 @@
+import {
+  DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, formatShape, noGrad, normalize, ones, zeros,
+  type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
+} from '@normkit/tensor';
+
+export interface BatchNormOptions {
+  /** C, the size of the channel axis (axis 1). */
+  numFeatures: number;
+  /** Added to the variance (default 1e-5); must be > 0. */
+  eps?: number;
+  /**
+   * Weight of the new batch statistic in the running averages (default 0.1, PyTorch's convention:
+   * `running = (1 - momentum) * running + momentum * batch`); in [0, 1]. null: a cumulative moving
+   * average over `num_batches_tracked` batches.
+   */
+  momentum?: number | null;
+  /** Learn a per-channel gamma (ones) and beta (zeros) (default true). */
+  affine?: boolean;
+  /** Keep running averages for eval (default true); false: eval uses batch statistics too. */
+  trackRunningStats?: boolean;
+  /** Parameter and buffer dtype (default float32); inputs must have the same dtype. */
+  dtype?: DType;
+}
+
+/** The input as the shared kernel sees it, checked. */
+export interface BatchNormInput {
+  x: Tensor;
+  /** [N, C, spatial]. */
+  layout: NormLayout;
+  /** The padding mask's values (1 real, 0 padded), one per (sample, spatial position). */
+  mask?: TypedArray;
+  /** Values per channel each sample contributes to the statistics (its real positions). */
+  valuesPerSample: Float64Array;
+  /** Training mode (the module's flag at this forward). */
+  training: boolean;
+}
+
+/** How a subclass computes batch statistics: chunks of the batch, and a cross-replica reduction. */
+export interface BatchStatisticsPlan {
+  outerChunk?: number;
+  allReduce?: (buffer: Float64Array) => void;
+}
+
+/** Option validation shared by the batch-style normalizers (errors name the class). */
+export function checkBatchNormOptions(op: string, options: BatchNormOptions): Required<BatchNormOptions> {
+  if (typeof options !== 'object' || options === null) {
+    throw new OptionError({ op, expected: 'an options object with numFeatures', given: String(options) });
+  }
+  const numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
+  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
+  const momentum = options.momentum === null ? null : checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
+  const flags = { affine: options.affine ?? true, trackRunningStats: options.trackRunningStats ?? true };
+  for (const [name, value] of Object.entries(flags)) {
+    if (typeof value !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(value)}` });
+  }
+  const dtype = options.dtype ?? 'float32';
+  if (dtype !== 'float32' && dtype !== 'float64') {
+    throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
+  }
+  return { numFeatures, eps, momentum, ...flags, dtype };
+}
+
+/** Sums `valuesPerSample` over consecutive chunks of `chunk` samples (one chunk: the whole batch). */
+export function valuesPerChunk(valuesPerSample: Float64Array, chunk: number): Float64Array {
+  const counts = new Float64Array(Math.max(1, Math.ceil(valuesPerSample.length / chunk)));
+  for (let o = 0; o < valuesPerSample.length; o++) counts[Math.floor(o / chunk)]! += valuesPerSample[o]!;
+  return counts;
+}
+
+/**
+ * Batch Normalization (Ioffe & Szegedy, "Batch Normalization: Accelerating Deep Network Training
+ * by Reducing Internal Covariate Shift", ICML 2015), exactly as `torch.nn.BatchNorm1d/2d/3d` for
+ * any input of rank 2 or more with channels on axis 1 ([N, C], [N, C, L], [N, C, H, W], ...):
+ *
+ *   y = (x - mean) / sqrt(var + eps) * gamma + beta
+ *
+ * In training, mean and the biased variance are taken per channel over the batch and every spatial
+ * position; the running averages then move towards them, storing the unbiased variance
+ * (var * n / (n - 1)) in `running_var`. In eval, the running averages are used instead, folded with
+ * gamma and beta into one scale and shift per channel. With `trackRunningStats: false` there are
+ * no running averages and batch statistics are used in eval too.
+ *
+ * Masked statistics for variable-length sequences: `forward(x, { mask })` with x = [N, C, L] and a
+ * [N, L] mask (1 = real token, 0 = padding; generally x's shape without the channel axis). Mean,
+ * variance and the running-average update use the real positions only, padded outputs are 0 and
+ * their upstream gradient reaches nothing: the result equals BatchNorm over the real tokens alone.
+ *
+ * Siblings: GhostBatchNorm takes these statistics per chunk of the batch, SyncBatchNorm across the
+ * replicas of a process group; GroupNorm, LayerNorm and InstanceNorm (other packages) take them
+ * per sample and so do not depend on the batch. All run the shared fused `normalize` kernel: the
+ * forward is ONE autograd node with an analytic backward, statistics accumulate in float64.
+ *
+ * Parameters and buffers carry PyTorch's names: `weight`, `bias`, `running_mean`, `running_var`,
+ * `num_batches_tracked`, so state dicts move between the two unchanged.
+ *
+ * @example
+ * const bn = new BatchNorm({ numFeatures: 16 });
+ * const y = bn.forward(randn([8, 16, 32, 32])); // training: batch statistics, running averages move
+ * bn.eval();
+ * const z = bn.forward(randn([1, 16, 32, 32])); // eval: running averages
+ */
+export class BatchNorm extends Module implements Normalizer {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number | null;
+  readonly affine: boolean;
+  readonly trackRunningStats: boolean;
+  readonly dtype: DType;
+
+  constructor(options: BatchNormOptions) {
+    super();
+    const resolved = checkBatchNormOptions(this.className(), options);
+    this.numFeatures = resolved.numFeatures;
+    this.eps = resolved.eps;
+    this.momentum = resolved.momentum;
+    this.affine = resolved.affine;
+    this.trackRunningStats = resolved.trackRunningStats;
+    this.dtype = resolved.dtype;
+    const c = this.numFeatures;
+    const dtype = this.dtype;
+    if (this.affine) {
+      this.registerParameter('weight', new Parameter(ones([c], { dtype })));
+      this.registerParameter('bias', new Parameter(zeros([c], { dtype })));
+    }
+    if (this.trackRunningStats) {
+      this.registerBuffer('running_mean', zeros([c], { dtype }));
+      this.registerBuffer('running_var', ones([c], { dtype }));
+      // A count, kept in float64 so it stays exact (PyTorch: int64).
+      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'float64' }));
+    }
+  }
+
+  /** gamma, [C], or null without affine. */
+  get weight(): Parameter | null {
+    return this.getParameter('weight') ?? null;
+  }
+
+  /** beta, [C], or null without affine. */
+  get bias(): Parameter | null {
+    return this.getParameter('bias') ?? null;
+  }
+
+  /** `running_mean`, [C], or null with trackRunningStats: false. */
+  get runningMean(): Tensor | null {
+    return this.getBuffer('running_mean') ?? null;
+  }
+
+  /** `running_var` (unbiased), [C], or null with trackRunningStats: false. */
+  get runningVar(): Tensor | null {
+    return this.getBuffer('running_var') ?? null;
+  }
+
+  /** `num_batches_tracked`, a scalar, or null with trackRunningStats: false. */
+  get numBatchesTracked(): Tensor | null {
+    return this.getBuffer('num_batches_tracked') ?? null;
+  }
+
+  /** The class name in errors (stable under bundling, unlike `constructor.name`). */
+  protected className(): string {
+    return 'BatchNorm';
+  }
+
+  /** The op name of the fused node in the autograd graph. */
+  protected kernelName(): string {
+    return 'batchNorm';
+  }
+
+  /** Running mean 0, running variance 1, no batches tracked (`reset_running_stats`). */
+  resetRunningStats(): void {
+    this.runningMean?.data.fill(0);
+    this.runningVar?.data.fill(1);
+    this.numBatchesTracked?.data.fill(0);
+  }
+
+  /** Resets the running statistics and sets gamma to 1 and beta to 0 (`reset_parameters`). */
+  resetParameters(): void {
+    this.resetRunningStats();
+    this.weight?.data.fill(1);
+    this.bias?.data.fill(0);
+  }
+
+  forward(x: Tensor, context: NormalizerContext = {}): Tensor {
+    const op = `${this.className()}.forward`;
+    const input = this.checkInput(op, x, context.mask ?? null);
+    const mask = input.mask ? { mask: input.mask, maskSpatial: input.layout.inner } : {};
+    const common = {
+      op: this.kernelName(),
+      layout: input.layout,
+      acrossOuter: true,
+      center: true,
+      eps: this.eps,
+      weight: this.weight,
+      bias: this.bias,
+      // Per-channel affine: a whole channel's spatial run shares one gamma and beta.
+      affineBlock: input.layout.inner,
+      ...mask,
+    };
+    if (!this.training && this.trackRunningStats) {
+      const statistics = { mean: Float64Array.from(this.runningMean!.data), variance: Float64Array.from(this.runningVar!.data) };
+      return normalize(x, { ...common, statistics }).output;
+    }
+    // Every check (including a subclass's collective one) runs before the kernel and before any state changes.
+    const plan = this.planBatchStatistics(op, input);
+    const { output, statistics } = normalize(x, { ...common, ...plan });
+    if (this.training && this.trackRunningStats) noGrad(() => this.updateRunningStats(statistics));
+    return output;
+  }
+
+  /** Validates rank, channels, dtype and mask; nothing is computed or changed yet. */
+  protected checkInput(op: string, x: Tensor, mask: Tensor | null): BatchNormInput {
+    if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+    if (x.ndim < 2) {
+      throw new ShapeError({ op, expected: 'an input of rank 2 or more, [N, C, *]', given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
+    }
+    if (x.shape[1] !== this.numFeatures) {
+      throw new ShapeError({
+        op,
+        expected: `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *]`,
+        given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
+      });
+    }
+    if (x.dtype !== this.dtype) {
+      throw new DTypeError({ op, expected: `a ${this.dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
+    }
+    const n = x.shape[0]!;
+    const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
+    const layout = { outer: n, groups: this.numFeatures, inner: spatial };
+    const valuesPerSample = new Float64Array(n).fill(layout.inner);
+    if (!mask) return { x, layout, valuesPerSample, training: this.training };
+
+    const expectedShape = [n, ...x.shape.slice(2)];
+    if (!(mask instanceof Tensor) || formatShape(mask.shape) !== formatShape(expectedShape)) {
+      throw new ShapeError({
+        op,
+        expected: `a mask of shape ${formatShape(expectedShape)} (the input's shape without the channel axis)`,
+        given: mask instanceof Tensor ? `shape ${formatShape(mask.shape)}` : String(mask),
+      });
+    }
+    const m = mask.data;
+    for (let o = 0; o < n; o++) {
+      let real = 0;
+      for (let i = o * spatial, end = i + spatial; i < end; i++) {
+        const v = m[i]!;
+        if (v !== 0 && v !== 1) {
+          throw new ValueError({ op, expected: 'mask values 1 (real) or 0 (padding)', given: `${v} at flat index ${i}` });
+        }
+        real += v;
+      }
+      valuesPerSample[o] = real;
+    }
+    return { x, layout, mask: m, valuesPerSample, training: this.training };
+  }
+
+  /**
+   * Checks that batch statistics are defined (more than one value per channel, as PyTorch
+   * requires in training) and says how to compute them. BatchNorm: over the whole batch.
+   */
+  protected planBatchStatistics(op: string, input: BatchNormInput): BatchStatisticsPlan {
+    const [count] = valuesPerChunk(input.valuesPerSample, Math.max(1, input.layout.outer));
+    this.checkValuesPerChannel(op, input, count!, '');
+    return {};
+  }
+
+  /** PyTorch's "Expected more than 1 value per channel when training", as a typed error. */
+  protected checkValuesPerChannel(op: string, input: BatchNormInput, count: number, where: string): void {
+    if (count > 1) return;
+    const because = input.mask ? `${count} real value(s) per channel under the mask` : `${count} value(s) per channel`;
+    throw new ValueError(
+      {
+        op,
+        expected: 'more than 1 value per channel when using batch statistics (training, or trackRunningStats: false)',
+        given: `input of shape ${formatShape(input.x.shape)}${where}: ${because}`,
+      },
+      'The variance of a single value is undefined; use a larger batch (or more real tokens), or eval mode.',
+    );
+  }
+
+  /**
+   * Moves the running averages towards the batch statistics, once per statistics chunk in order
+   * (GhostBatchNorm has several): mean, and the unbiased variance var * n / (n - 1).
+   */
+  protected updateRunningStats(statistics: NormStatistics): void {
+    const runningMean = this.runningMean!.data;
+    const runningVar = this.runningVar!.data;
+    const tracked = this.numBatchesTracked!.data;
+    const c = this.numFeatures;
+    const chunks = statistics.mean.length / c;
+    for (let k = 0; k < chunks; k++) {
+      tracked[0] = tracked[0]! + 1;
+      const factor = this.momentum === null ? 1 / tracked[0] : this.momentum;
+      for (let ch = 0; ch < c; ch++) {
+        const slot = k * c + ch;
+        const n = statistics.count[slot]!;
+        const unbiased = (statistics.variance[slot]! * n) / (n - 1);
+        runningMean[ch] = (1 - factor) * runningMean[ch]! + factor * statistics.mean[slot]!;
+        runningVar[ch] = (1 - factor) * runningVar[ch]! + factor * unbiased;
+      }
+    }
+  }
+
+  /**
+   * Makes this module use another module's parameter and buffer tensors (shared, not copied), so an
+   * optimizer holding them keeps working: what `convertSyncBatchNorm` does when it swaps modules.
+   */
+  adoptState(source: BatchNorm): void {
+    const describe = (m: BatchNorm): string => `numFeatures ${m.numFeatures}, affine ${m.affine}, trackRunningStats ${m.trackRunningStats}, dtype ${m.dtype}`;
+    if (describe(source) !== describe(this)) {
+      throw new ShapeError({ op: `${this.className()}.adoptState`, expected: `a batch norm with ${describe(this)}`, given: describe(source) });
+    }
+    if (source.weight) this.registerParameter('weight', source.weight);
+    if (source.bias) this.registerParameter('bias', source.bias);
+    for (const name of ['running_mean', 'running_var', 'num_batches_tracked']) {
+      const buffer = source.getBuffer(name);
+      if (buffer) this.setBuffer(name, buffer);
+    }
+    this.training = source.training;
+  }
+}

@@ -1,0 +1,86 @@
+import {
+  SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
+} from '@normkit/tensor';
+import { BatchNorm } from './batch-norm';
+import { GhostBatchNorm } from './ghost-batch-norm';
+import { SyncBatchNorm } from './sync-batch-norm';
+
+/** The options BatchNorm, GhostBatchNorm and SyncBatchNorm share (numFeatures comes from the slot). */
+export const batchNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance.' },
+  momentum: {
+    type: 'number',
+    default: 0.1,
+    min: 0,
+    max: 1,
+    nullable: true,
+    description: "Weight of the new batch in the running averages (PyTorch's convention); null: cumulative average.",
+  },
+  affine: { type: 'boolean', default: true, description: 'Learn a per-channel scale and shift.' },
+  trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
+  dtype: { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'Parameter and buffer dtype; inputs must match.' },
+} as const satisfies OptionsSchema;
+
+export const ghostBatchNormOptionsSchema = {
+  ...batchNormOptionsSchema,
+  virtualBatchSize: {
+    type: 'number',
+    default: 128,
+    min: 1,
+    integer: true,
+    description: 'Samples per ghost batch (the last one may be smaller).',
+  },
+} as const satisfies OptionsSchema;
+
+function batchTraits(options: { trackRunningStats: boolean }): NormalizerTraits {
+  return {
+    batchDependent: true,
+    needsCondition: false,
+    needsLabels: false,
+    acceptsMask: true,
+    hasRunningStats: options.trackRunningStats,
+    layout: 'channels-first',
+  };
+}
+
+/** `batch-norm`: BatchNorm over [N, C, *], with optional padding mask. */
+export const batchNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'batch-norm',
+  family: 'batch',
+  description: 'Batch Normalization (Ioffe & Szegedy, 2015) with running averages and padding masks, as torch.nn.BatchNorm*d.',
+  options: batchNormOptionsSchema,
+  traits: batchTraits,
+  create: (slot, options) => new BatchNorm({ numFeatures: slot.numFeatures, ...options }),
+});
+
+/** `ghost-batch-norm`: statistics per chunk of `virtualBatchSize` samples. */
+export const ghostBatchNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'ghost-batch-norm',
+  family: 'batch',
+  description: 'Ghost Batch Normalization (Hoffer et al., 2017): batch statistics per virtual batch of the real batch.',
+  options: ghostBatchNormOptionsSchema,
+  traits: batchTraits,
+  create: (slot, options) => new GhostBatchNorm({ numFeatures: slot.numFeatures, ...options }),
+});
+
+/**
+ * `sync-batch-norm`: built without a group (it then behaves as BatchNorm); attach one with
+ * `convertSyncBatchNorm(model, group)` or by setting `.group`.
+ */
+export const syncBatchNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'sync-batch-norm',
+  family: 'batch',
+  description: 'Synchronized Batch Normalization: batch statistics over every replica of a process group, as torch.nn.SyncBatchNorm.',
+  options: batchNormOptionsSchema,
+  traits: batchTraits,
+  create: (slot, options) => new SyncBatchNorm({ numFeatures: slot.numFeatures, ...options, group: null }),
+});
+
+/** Every plugin of the package, for `registerAll(batchPlugins)`. */
+export const batchPlugins: readonly NormalizerPlugin[] = [batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin];

@@ -1,0 +1,396 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import {
+  ContextError, DTypeError, OptionError, RegistryError, ShapeError, StateDictError, ValueError, type ErrorDetails, type NormkitError,
+} from '../errors';
+import {
+  checkCollectivesAgree, checkGroupSize, checkRoot, type CollectiveCall, type CollectiveKind, type ProcessGroup,
+} from './process-group';
+
+/**
+ * The shared state of one worker group: plain data (two SharedArrayBuffers and numbers), so it
+ * can be sent to workers in `workerData`. Made by `WorkerProcessGroup.createShared`.
+ */
+export interface SharedGroupHandle {
+  readonly size: number;
+  /** Float64 values each rank can contribute per round; longer buffers go in several rounds. */
+  readonly capacity: number;
+  /** Milliseconds a rank waits for the others at a collective before failing (Infinity: no limit). */
+  readonly timeoutMs: number;
+  /** Int32 control words: arrival count, generation, abort flag, then per-rank headers. */
+  readonly control: SharedArrayBuffer;
+  /** Float64 contributions: 2 parities x size ranks x capacity. */
+  readonly data: SharedArrayBuffer;
+}
+
+export interface SharedGroupOptions {
+  /** Float64 values per rank and round (default 65536: 512 KiB per rank and parity). */
+  capacity?: number;
+  /** Default Infinity: a failing replica aborts the others, so a limit is only a safety net. */
+  timeoutMs?: number;
+}
+
+const ARRIVED = 0;
+const GENERATION = 1;
+const ABORTED = 2;
+const ABORTED_BY = 3;
+const HEADER_BASE = 4;
+const HEADER_WORDS = 3;
+const KIND_CODES: Record<CollectiveKind, number> = { allReduce: 1, broadcast: 2, barrier: 3 };
+const KIND_NAMES: CollectiveKind[] = ['allReduce', 'allReduce', 'broadcast', 'barrier'];
+
+/** Marks the error a rank throws because another rank failed (the launcher reports the original). */
+const PEER_FAILURE = 'peerFailure';
+
+/**
+ * A process group of worker threads (or any agents sharing memory) over a SharedArrayBuffer,
+ * synchronised with `Atomics.wait` / `Atomics.notify`: collectives block the calling thread, which
+ * is what SyncBatchNorm needs inside a synchronous backward (message passing cannot serve there).
+ *
+ * Each collective is one round: every rank writes a header (op, length, root) and its values into
+ * its own slot, meets the others at a barrier, checks the headers agree, then reads. Slots and
+ * headers alternate between two parities, so a fast rank writing round k + 1 never overwrites what
+ * a slow rank still reads from round k, and one barrier per round suffices. allReduce sums in rank
+ * order on every rank: all ranks get bitwise the same result (the same as `InProcessGroup`).
+ *
+ * Usually made for you by `runWorkers`; to wire it yourself, call `createShared(size)` on the main
+ * thread, send the handle to each worker and build `new WorkerProcessGroup(handle, rank)` there.
+ */
+export class WorkerProcessGroup implements ProcessGroup {
+  readonly size: number;
+  private readonly control: Int32Array;
+  private readonly values: Float64Array;
+  private readonly capacity: number;
+  private readonly timeoutMs: number;
+  private round = 0;
+
+  constructor(
+    readonly handle: SharedGroupHandle,
+    readonly rank: number,
+  ) {
+    this.size = handle.size;
+    checkRoot('WorkerProcessGroup', rank, this.size);
+    this.control = new Int32Array(handle.control);
+    this.values = new Float64Array(handle.data);
+    this.capacity = handle.capacity;
+    this.timeoutMs = handle.timeoutMs;
+  }
+
+  /** Allocates the shared state of a group of `size` ranks. */
+  static createShared(size: number, options: SharedGroupOptions = {}): SharedGroupHandle {
+    checkGroupSize('WorkerProcessGroup.createShared', size);
+    const capacity = options.capacity ?? 65_536;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new ContextError({ op: 'WorkerProcessGroup.createShared', expected: 'a positive integer capacity', given: `${capacity}` });
+    }
+    return {
+      size,
+      capacity,
+      timeoutMs: options.timeoutMs ?? Infinity,
+      control: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (HEADER_BASE + 2 * size * HEADER_WORDS)),
+      data: new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * 2 * size * capacity),
+    };
+  }
+
+  /**
+   * Marks the group failed and wakes every waiting rank, which then throws. Called when a replica
+   * fails (by `runWorkers`, or by you), so the others do not wait forever.
+   */
+  static abort(handle: SharedGroupHandle, rank = -1): void {
+    const control = new Int32Array(handle.control);
+    if (Atomics.compareExchange(control, ABORTED, 0, 1) === 0) Atomics.store(control, ABORTED_BY, rank + 1);
+    Atomics.notify(control, GENERATION);
+  }
+
+  abort(): void {
+    WorkerProcessGroup.abort(this.handle, this.rank);
+  }
+
+  allReduce(buffer: Float64Array): void {
+    const length = buffer.length;
+    let offset = 0;
+    do {
+      const count = Math.min(this.capacity, length - offset);
+      const parity = this.beginRound('allReduce', length, 0);
+      this.slot(parity, this.rank).set(buffer.subarray(offset, offset + count));
+      this.meet('allReduce', parity);
+      for (let i = 0; i < count; i++) buffer[offset + i] = 0;
+      for (let r = 0; r < this.size; r++) {
+        const slot = this.slot(parity, r);
+        for (let i = 0; i < count; i++) buffer[offset + i]! += slot[i]!;
+      }
+      offset += count;
+    } while (offset < length);
+  }
+
+  broadcast(buffer: Float64Array, root: number): void {
+    checkRoot('WorkerProcessGroup.broadcast', root, this.size);
+    const length = buffer.length;
+    let offset = 0;
+    do {
+      const count = Math.min(this.capacity, length - offset);
+      const parity = this.beginRound('broadcast', length, root);
+      if (this.rank === root) this.slot(parity, root).set(buffer.subarray(offset, offset + count));
+      this.meet('broadcast', parity);
+      if (this.rank !== root) buffer.set(this.slot(parity, root).subarray(0, count), offset);
+      offset += count;
+    } while (offset < length);
+  }
+
+  barrier(): void {
+    const parity = this.beginRound('barrier', 0, 0);
+    this.meet('barrier', parity);
+  }
+
+  private slot(parity: number, rank: number): Float64Array {
+    const start = (parity * this.size + rank) * this.capacity;
+    return this.values.subarray(start, start + this.capacity);
+  }
+
+  private beginRound(kind: CollectiveKind, length: number, root: number): number {
+    const parity = this.round & 1;
+    this.round++;
+    const header = HEADER_BASE + (parity * this.size + this.rank) * HEADER_WORDS;
+    this.control[header] = KIND_CODES[kind];
+    this.control[header + 1] = length;
+    this.control[header + 2] = root;
+    return parity;
+  }
+
+  /** The barrier of a round, then the header check (every rank reads the same headers). */
+  private meet(kind: CollectiveKind, parity: number): void {
+    this.arriveAndWait(kind);
+    const calls: CollectiveCall[] = [];
+    for (let r = 0; r < this.size; r++) {
+      const header = HEADER_BASE + (parity * this.size + r) * HEADER_WORDS;
+      calls.push({ kind: KIND_NAMES[this.control[header]!]!, length: this.control[header + 1]!, root: this.control[header + 2]! });
+    }
+    checkCollectivesAgree('WorkerProcessGroup', calls);
+  }
+
+  /** A central-counter barrier: the last rank to arrive resets the count and bumps the generation. */
+  private arriveAndWait(kind: CollectiveKind): void {
+    const control = this.control;
+    this.throwIfAborted(kind);
+    const generation = Atomics.load(control, GENERATION);
+    if (Atomics.add(control, ARRIVED, 1) === this.size - 1) {
+      Atomics.store(control, ARRIVED, 0);
+      Atomics.add(control, GENERATION, 1);
+      Atomics.notify(control, GENERATION);
+      return;
+    }
+    const deadline = Number.isFinite(this.timeoutMs) ? Date.now() + this.timeoutMs : Infinity;
+    while (Atomics.load(control, GENERATION) === generation) {
+      this.throwIfAborted(kind);
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) {
+        WorkerProcessGroup.abort(this.handle, this.rank);
+        throw new ContextError({
+          op: `WorkerProcessGroup.${kind}`,
+          expected: `every rank at the collective within ${this.timeoutMs} ms`,
+          given: `rank ${this.rank} waited longer (another rank is stuck or calls a different number of collectives)`,
+        });
+      }
+      Atomics.wait(control, GENERATION, generation, Number.isFinite(remaining) ? remaining : undefined);
+    }
+  }
+
+  private throwIfAborted(kind: CollectiveKind): void {
+    if (Atomics.load(this.control, ABORTED) === 0) return;
+    const by = Atomics.load(this.control, ABORTED_BY) - 1;
+    const error = new ContextError({
+      op: `WorkerProcessGroup.${kind}`,
+      expected: 'every replica to keep running',
+      given: by >= 0 ? `rank ${by} failed` : 'the group was aborted',
+    });
+    Object.defineProperty(error, PEER_FAILURE, { value: true, enumerable: true });
+    throw error;
+  }
+}
+
+/** The function a worker module exports for `runWorkers`. */
+export type ReplicaFunction<T = unknown, D = unknown> = (group: WorkerProcessGroup, data: D) => T | Promise<T>;
+
+export interface RunWorkersOptions<D = unknown> extends SharedGroupOptions {
+  /** Number of worker threads (ranks). */
+  size: number;
+  /** The module exporting the replica function: a file URL or an absolute path (.js, .mjs, or .ts). */
+  module: string | URL;
+  /** Name of the export to call with `(group, data)`; default 'default'. */
+  exportName?: string;
+  /** Sent to every replica (structured clone); the replica reads its shard with `group.rank`. */
+  data?: D;
+  /**
+   * Register tsx in the workers so they can load TypeScript: 'auto' (default) does when the module
+   * or @normkit/tensor itself is loaded from `.ts` sources (tests, tsx scripts). Needs `tsx` installed.
+   */
+  typescript?: boolean | 'auto';
+  /**
+   * Package export conditions for the workers (`--conditions`). Default: `['source']` when
+   * @normkit/tensor runs from its TypeScript sources, so workers resolve packages as the caller does.
+   */
+  conditions?: readonly string[];
+  /** Extra Node options for the workers. */
+  execArgv?: readonly string[];
+}
+
+interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string;
+  kind?: string;
+  op?: string;
+  expected?: string;
+  given?: string;
+  problems?: string[];
+  peerFailure?: boolean;
+}
+
+type WorkerReply = { ok: true; result: unknown } | { ok: false; error: SerializedError };
+
+// Runs in each worker (an ES module from a data: URL, so no file ships with the package). It can
+// only import absolute URLs: the launcher resolves tsx and this module for it.
+const WORKER_ENTRY = `
+import { parentPort, workerData } from 'node:worker_threads';
+const { tsxApi, groupModule, module, exportName, handle, rank, data } = workerData;
+function serialize(error) {
+  if (error === null || typeof error !== 'object') return { name: 'Error', message: String(error) };
+  return {
+    name: String(error.name ?? 'Error'), message: String(error.message ?? ''), stack: typeof error.stack === 'string' ? error.stack : undefined,
+    kind: error.kind, op: error.op, expected: error.expected, given: error.given,
+    problems: Array.isArray(error.problems) ? error.problems.map(String) : undefined, peerFailure: error.peerFailure === true,
+  };
+}
+let group = null;
+try {
+  if (tsxApi) (await import(tsxApi)).register();
+  const groupExports = await import(groupModule);
+  if (typeof groupExports.WorkerProcessGroup !== 'function') throw new Error('runWorkers: ' + groupModule + ' exports no WorkerProcessGroup');
+  group = new groupExports.WorkerProcessGroup(handle, rank);
+  const replicaExports = await import(module);
+  const replica = replicaExports[exportName];
+  if (typeof replica !== 'function') throw new TypeError('runWorkers: ' + module + ' has no function export "' + exportName + '"');
+  const result = await replica(group, data);
+  parentPort.postMessage({ ok: true, result });
+} catch (error) {
+  if (group) group.abort();
+  parentPort.postMessage({ ok: false, error: serialize(error) });
+}
+`;
+
+function toFileUrl(op: string, module: string | URL): URL {
+  if (module instanceof URL) return module;
+  if (module.startsWith('file:')) return new URL(module);
+  if (path.isAbsolute(module)) return pathToFileURL(module);
+  throw new ContextError({ op, expected: 'a file URL or an absolute path for the worker module', given: JSON.stringify(module) });
+}
+
+/** The ESM entry of `tsx/esm/api`, found from the given locations (read from tsx's own exports map). */
+function resolveTsxApi(fromUrls: readonly URL[]): string {
+  for (const from of fromUrls) {
+    try {
+      const manifestPath = createRequire(from).resolve('tsx/package.json');
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { exports?: Record<string, unknown> };
+      const api = manifest.exports?.['./esm/api'] as { import?: string | { default?: string } } | undefined;
+      const target = typeof api?.import === 'string' ? api.import : api?.import?.default;
+      if (target) return pathToFileURL(path.join(path.dirname(manifestPath), target)).href;
+    } catch {
+      // Not installed where this location resolves; try the next one.
+    }
+  }
+  throw new ContextError({
+    op: 'runWorkers',
+    expected: 'tsx installed, to run TypeScript worker modules',
+    given: 'no resolvable tsx/package.json',
+  }, 'Install tsx, pass a compiled .js module, or set typescript: false.');
+}
+
+function reviveError(error: SerializedError, rank: number): Error {
+  const details: ErrorDetails = { op: error.op ?? 'worker', expected: error.expected ?? '', given: error.given ?? '' };
+  const classes: Record<string, new (d: ErrorDetails) => NormkitError> = {
+    shape: ShapeError, dtype: DTypeError, option: OptionError, value: ValueError, context: ContextError, registry: RegistryError,
+  };
+  let revived: Error;
+  if (error.kind === 'state-dict') revived = new StateDictError(details.op, error.problems ?? []);
+  else if (error.kind && classes[error.kind]) revived = new classes[error.kind]!(details);
+  else {
+    revived = new Error(error.message);
+    revived.name = error.name;
+  }
+  revived.message = error.message;
+  revived.stack = `${error.name}: ${error.message}\n    in worker rank ${rank}:\n${error.stack ?? ''}`;
+  return revived;
+}
+
+/**
+ * Runs a replica function on `size` worker threads joined by a `WorkerProcessGroup` and resolves
+ * with each rank's result, in rank order. The module's export (default `default`) is called as
+ * `replica(group, data)` in every worker. If a replica throws, the others are woken from any
+ * collective and the promise rejects with the first replica's error (same class, message and op).
+ *
+ * Works from built JavaScript and from TypeScript sources (vitest, tsx): TypeScript modules are
+ * loaded by registering tsx inside the workers.
+ *
+ * @example
+ * // train.worker.ts
+ * export default function (group: ProcessGroup, data: { xs: number[][] }) {
+ *   const model = buildModel();
+ *   const parallel = new DataParallel(model, group);
+ *   // ... forward on data.xs[group.rank], backward, parallel.synchronizeGradients(), optimizer.step()
+ *   return model.stateDict()['0.weight']!.toArray();
+ * }
+ * // main.ts
+ * const results = await runWorkers({ size: 2, module: new URL('./train.worker.ts', import.meta.url), data });
+ */
+export async function runWorkers<T = unknown, D = unknown>(options: RunWorkersOptions<D>): Promise<T[]> {
+  const op = 'runWorkers';
+  checkGroupSize(op, options.size);
+  const moduleUrl = toFileUrl(op, options.module);
+  const selfUrl = new URL(import.meta.url);
+  const fromSources = selfUrl.pathname.endsWith('.ts');
+  const typescript = options.typescript ?? 'auto';
+  const needsTsx = typescript === 'auto' ? fromSources || /\.[cm]?ts$/.test(moduleUrl.pathname) : typescript;
+  const tsxApi = needsTsx ? resolveTsxApi([moduleUrl, selfUrl, pathToFileURL(path.join(process.cwd(), 'package.json'))]) : null;
+  const conditions = options.conditions ?? (fromSources ? ['source'] : []);
+  const execArgv = [...conditions.map((c) => `--conditions=${c}`), ...(options.execArgv ?? [])];
+  const handle = WorkerProcessGroup.createShared(options.size, options);
+  const entry = new URL(`data:text/javascript,${encodeURIComponent(WORKER_ENTRY)}`);
+
+  const runs = Array.from({ length: options.size }, (_, rank) => {
+    const worker = new Worker(entry, {
+      workerData: {
+        tsxApi, groupModule: selfUrl.href, module: moduleUrl.href, exportName: options.exportName ?? 'default', handle, rank, data: options.data,
+      },
+      execArgv,
+    });
+    return new Promise<WorkerReply>((resolve) => {
+      let replied = false;
+      worker.once('message', (reply: WorkerReply) => {
+        replied = true;
+        if (!reply.ok) WorkerProcessGroup.abort(handle, rank);
+        resolve(reply);
+        void worker.terminate();
+      });
+      worker.once('error', (error: Error) => {
+        WorkerProcessGroup.abort(handle, rank);
+        replied = true;
+        resolve({ ok: false, error: { name: error.name, message: error.message, stack: error.stack } });
+      });
+      worker.once('exit', (code) => {
+        if (replied) return;
+        WorkerProcessGroup.abort(handle, rank);
+        resolve({ ok: false, error: { name: 'Error', message: `runWorkers: worker rank ${rank} exited with code ${code} before returning` } });
+      });
+    });
+  });
+  const replies = await Promise.all(runs);
+  const failures = replies.map((reply, rank) => ({ reply, rank })).filter(({ reply }) => !reply.ok);
+  if (failures.length > 0) {
+    const first = failures.find(({ reply }) => !reply.ok && !reply.error.peerFailure) ?? failures[0]!;
+    if (!first.reply.ok) throw reviveError(first.reply.error, first.rank);
+  }
+  return replies.map((reply) => (reply.ok ? (reply.result as T) : (undefined as T)));
+}
