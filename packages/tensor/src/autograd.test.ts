@@ -4,7 +4,8 @@ import { randn, tensor } from './creation';
 import { ShapeError } from './errors';
 import { add, mul } from './ops/elementwise';
 import { sum } from './ops/reduce';
-import { Tensor, noGrad } from './tensor';
+import type { Tensor} from './tensor';
+import { noGrad } from './tensor';
 
 describe('autograd', () => {
   it('accumulates gradients through shared inputs and across backward calls', () => {

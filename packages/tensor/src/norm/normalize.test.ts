@@ -104,7 +104,7 @@ describe('normalize: the shared fused kernel', () => {
     const x = randn([5, 2, 3], f64);
     const whole = normalize(x, { op: 'ghost', layout: { outer: 5, groups: 2, inner: 3 }, acrossOuter: true, outerChunk: 2, center: true, eps: 1e-5, affineBlock: 3 }).output;
     const pieces = [[0, 2], [2, 4], [4, 5]].map(([a, b]) =>
-      normalize(slice(x, 0, a!, b!), { op: 'bn', layout: { outer: b! - a!, groups: 2, inner: 3 }, acrossOuter: true, center: true, eps: 1e-5, affineBlock: 3 }).output,
+      normalize(slice(x, 0, a!, b), { op: 'bn', layout: { outer: b! - a!, groups: 2, inner: 3 }, acrossOuter: true, center: true, eps: 1e-5, affineBlock: 3 }).output,
     );
     expectClose(whole, concat(pieces, 0), 1e-12);
   });
