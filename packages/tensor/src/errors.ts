@@ -17,6 +17,8 @@ export interface ErrorDetails {
 
 export class NormkitError extends Error {
   readonly [ERROR_MARKER] = true;
+  // A fixed string per class: minifiers rename classes, and users read this name.
+  override name = 'NormkitError';
   readonly kind: ErrorKind;
   readonly op: string;
   readonly expected: string;
@@ -24,7 +26,6 @@ export class NormkitError extends Error {
 
   constructor(kind: ErrorKind, details: ErrorDetails, extra?: string) {
     super(`${details.op}: expected ${details.expected}, got ${details.given}${extra ? `. ${extra}` : ''}`);
-    this.name = new.target.name;
     this.kind = kind;
     this.op = details.op;
     this.expected = details.expected;
@@ -33,36 +34,43 @@ export class NormkitError extends Error {
 }
 
 export class ShapeError extends NormkitError {
+  override name = 'ShapeError';
   constructor(details: ErrorDetails, extra?: string) {
     super('shape', details, extra);
   }
 }
 export class DTypeError extends NormkitError {
+  override name = 'DTypeError';
   constructor(details: ErrorDetails, extra?: string) {
     super('dtype', details, extra);
   }
 }
 export class OptionError extends NormkitError {
+  override name = 'OptionError';
   constructor(details: ErrorDetails, extra?: string) {
     super('option', details, extra);
   }
 }
 export class ValueError extends NormkitError {
+  override name = 'ValueError';
   constructor(details: ErrorDetails, extra?: string) {
     super('value', details, extra);
   }
 }
 export class ContextError extends NormkitError {
+  override name = 'ContextError';
   constructor(details: ErrorDetails, extra?: string) {
     super('context', details, extra);
   }
 }
 export class RegistryError extends NormkitError {
+  override name = 'RegistryError';
   constructor(details: ErrorDetails, extra?: string) {
     super('registry', details, extra);
   }
 }
 export class StateDictError extends NormkitError {
+  override name = 'StateDictError';
   readonly problems: readonly string[];
   constructor(op: string, problems: readonly string[]) {
     super('state-dict', {

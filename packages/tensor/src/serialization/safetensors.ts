@@ -22,6 +22,7 @@ export type SafetensorsDType = 'F32' | 'F64';
 
 /** A malformed safetensors file (truncated, bad header, bad offsets). Its `kind` is 'value'. */
 export class SafetensorsError extends ValueError {
+  override name = 'SafetensorsError';
   constructor(details: ErrorDetails, extra?: string) {
     super(details, extra);
   }
