@@ -133,7 +133,10 @@ export class Adam extends Optimizer<AdamHyperparameters, AdamState> {
     return initAdamState(parameter, group);
   }
 
+  /** AdamW sets this: decay the weight multiplicatively instead of adding an L2 term to the gradient. */
+  protected readonly decoupledWeightDecay: boolean = false;
+
   protected updateParameter(parameter: Tensor, grad: TypedArray, state: AdamState, group: ParamGroup<AdamHyperparameters>): void {
-    adamUpdate(parameter, grad, state, group, false);
+    adamUpdate(parameter, grad, state, group, this.decoupledWeightDecay);
   }
 }

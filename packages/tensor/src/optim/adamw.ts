@@ -1,7 +1,5 @@
-import type { TypedArray } from '../dtype';
-import type { Tensor } from '../tensor';
-import { adamUpdate, initAdamState, validateAdamHyperparameters, type AdamHyperparameters, type AdamOptions, type AdamState } from './adam';
-import { Optimizer, type OptimizerParams, type ParamGroup } from './optimizer';
+import { Adam, type AdamHyperparameters, type AdamOptions } from './adam';
+import type { OptimizerParams } from './optimizer';
 
 /**
  * AdamW (Loshchilov and Hutter, 2019, "Decoupled Weight Decay Regularization"), exactly as
@@ -13,31 +11,10 @@ import { Optimizer, type OptimizerParams, type ParamGroup } from './optimizer';
  * @example
  * const optimizer = new AdamW([{ params: decayed }, { params: norms, weightDecay: 0 }], { lr: 3e-4 });
  */
-export class AdamW extends Optimizer<AdamHyperparameters, AdamState> {
+export class AdamW extends Adam {
+  protected override readonly decoupledWeightDecay: boolean = true;
+
   constructor(params: OptimizerParams<AdamHyperparameters>, options: AdamOptions = {}) {
-    super(
-      params,
-      {
-        lr: options.lr ?? 1e-3,
-        betas: options.betas ?? [0.9, 0.999],
-        eps: options.eps ?? 1e-8,
-        weightDecay: options.weightDecay ?? 0.01,
-        amsgrad: options.amsgrad ?? false,
-        maximize: options.maximize ?? false,
-      },
-      options,
-    );
-  }
-
-  protected validateHyperparameters(h: Readonly<AdamHyperparameters>, where: string): void {
-    validateAdamHyperparameters(this.opName, h, where);
-  }
-
-  protected initState(parameter: Tensor, group: ParamGroup<AdamHyperparameters>): AdamState {
-    return initAdamState(parameter, group);
-  }
-
-  protected updateParameter(parameter: Tensor, grad: TypedArray, state: AdamState, group: ParamGroup<AdamHyperparameters>): void {
-    adamUpdate(parameter, grad, state, group, true);
+    super(params, { ...options, weightDecay: options.weightDecay ?? 0.01 });
   }
 }
