@@ -6,3 +6,4 @@ export { cases as batch } from './batch';
 export { cases as layer } from './layer';
 export { cases as weight } from './weight';
 export { cases as switchable } from './switchable';
+export { cases as normFree } from './norm-free';

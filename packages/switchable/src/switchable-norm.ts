@@ -1,0 +1,558 @@
+import {
+  ContextError, DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, computeStatistics, customOp,
+  allocate, formatShape, ones, zeros,
+  type DType, type Normalizer, type NormalizerContext, type TypedArray,
+} from '@normkit/tensor';
+
+/** The statistics SwitchableNorm mixes, in the order of `mean_weight` and `var_weight` (the authors' order). */
+export const SWITCHABLE_STATISTICS = ['instance', 'layer', 'batch'] as const;
+export type SwitchableStatistic = (typeof SWITCHABLE_STATISTICS)[number];
+
+/**
+ * Where the batch statistics come from:
+ * - `'batch'`: this batch (training);
+ * - `{ mean, variance }`: fixed per-channel values (eval: the running averages), constants for autograd;
+ * - `'none'`: no batch statistics (the IN + LN variant; the logits then have 2 entries).
+ */
+export type BatchStatisticsSource = 'batch' | 'none' | { mean: ArrayLike<number>; variance: ArrayLike<number> };
+
+export interface SwitchableNormalizeOptions {
+  /** Importance logits of the means, [3] (instance, layer, batch) or [2] without batch statistics. */
+  meanWeight: Tensor;
+  /** Importance logits of the variances, same shape as `meanWeight`. */
+  varWeight: Tensor;
+  /** Per-channel gamma, [C], or null. */
+  weight?: Tensor | null;
+  /** Per-channel beta, [C], or null. */
+  bias?: Tensor | null;
+  /** Default `'batch'`. */
+  batchStatistics?: BatchStatisticsSource;
+  /** Added to the mixed variance (default 1e-5), > 0. */
+  eps?: number;
+  /** Name in errors and in the autograd graph (default `switchableNorm`). */
+  op?: string;
+}
+
+export interface SwitchableNormalizeResult {
+  output: Tensor;
+  /**
+   * With `batchStatistics: 'batch'`: the per-channel batch mean and biased variance and the number
+   * of values each was taken over (N * spatial), for the running-average update; otherwise null.
+   */
+  batch: { count: number; mean: Float64Array; variance: Float64Array } | null;
+}
+
+/** softmax of a small logit vector in float64, shifted by the max so large logits do not overflow. */
+export function softmaxOf(logits: ArrayLike<number>): Float64Array {
+  const out = new Float64Array(logits.length);
+  let top = -Infinity;
+  for (let k = 0; k < logits.length; k++) top = Math.max(top, logits[k]!);
+  let total = 0;
+  for (let k = 0; k < logits.length; k++) {
+    out[k] = Math.exp(logits[k]! - top);
+    total += out[k]!;
+  }
+  for (let k = 0; k < logits.length; k++) out[k]! /= total;
+  return out;
+}
+
+/** [N, C, *spatial] with at least one spatial dim and no empty dim after N. */
+function channelsFirst(op: string, x: unknown): { batch: number; channels: number; spatial: number } {
+  if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+  if (x.ndim < 3 || x.shape.slice(1).some((d) => d === 0)) {
+    throw new ShapeError({ op, expected: 'an input of shape [N, C, *spatial] with at least one non-empty spatial dim', given: `shape ${formatShape(x.shape)}` });
+  }
+  return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+/**
+ * The fused Switchable Normalization kernel (Luo, Ren, Peng, Zhang & Li, "Differentiable Learning-to-
+ * Normalize via Switchable Normalization", ICLR 2019) as ONE autograd node over
+ * [x, weight?, bias?, meanWeight, varWeight] with an analytic backward.
+ *
+ * Forward, for x[n, c, i] with N samples, C channels, S spatial positions:
+ *
+ *   mu_in[n,c]  = mean_i x                      v_in[n,c] = mean_i (x - mu_in)^2         (biased)
+ *   mu_ln[n]    = mean_c mu_in                  v_ln[n]   = mean_c (v_in + (mu_in - mu_ln)^2)
+ *   mu_bn[c]    = mean_n mu_in                  v_bn[c]   = mean_n (v_in + (mu_in - mu_bn)^2)
+ *   a = softmax(meanWeight), b = softmax(varWeight)          (order: instance, layer, batch)
+ *   mu[n,c] = a_in mu_in + a_ln mu_ln + a_bn mu_bn     v[n,c] = b_in v_in + b_ln v_ln + b_bn v_bn
+ *   r = (v + eps)^(-1/2),   y = (x - mu) * r * gamma_c + beta_c
+ *
+ * v_ln and v_bn are exactly the biased variances over (C, S) and (N, S): the paper's
+ * mean(v_in + mu_in^2) - mu^2, written as the sum of within- and between-slot deviations so a large
+ * mean does not cancel them. Only the per-(n, c) instance statistics read the data (the core's
+ * `computeStatistics`, two-pass in float64); the layer and batch ones are derived from them.
+ *
+ * Backward. With g = dL/dy and h = g * gamma, per slot (n, c):
+ *
+ *   G_mu[n,c] = dL/dmu = -r * sum_i h            G_v[n,c] = dL/dv = -r^3 / 2 * sum_i h (x - mu)
+ *   dL/dgamma_c = sum_{n,i} g (x - mu) r          dL/dbeta_c = sum_{n,i} g
+ *
+ * Through the mixtures (M_ln[n] = a_ln sum_c G_mu, M_bn[c] = a_bn sum_n G_mu, V_ln[n] = b_ln sum_c G_v,
+ * V_bn[c] = b_bn sum_n G_v) back to the instance statistics, using dmu_ln/dmu_in = 1/C,
+ * dv_ln/dv_in = 1/C, dv_ln/dmu_in = 2 (mu_in - mu_ln) / C (the term through mu_ln sums to zero),
+ * and the same over N for the batch statistics:
+ *
+ *   D_v[n,c]  = b_in G_v + V_ln / C + V_bn / N
+ *   D_mu[n,c] = a_in G_mu + M_ln / C + M_bn / N + 2 V_ln (mu_in - mu_ln) / C + 2 V_bn (mu_in - mu_bn) / N
+ *
+ * and finally, with dmu_in/dx_i = 1/S and dv_in/dx_i = 2 (x_i - mu_in) / S,
+ *
+ *   dx_i = r h_i + D_mu / S + 2 D_v (x_i - mu_in) / S.
+ *
+ * With fixed batch statistics (eval) the M_bn and V_bn terms vanish. The logits: dL/da_k =
+ * sum_{n,c} G_mu * mu_k, dL/db_k = sum_{n,c} G_v * v_k, then through the softmax
+ * dL/dtheta_k = a_k (dL/da_k - sum_j a_j dL/da_j). Instance normalisation is the check: with
+ * a_in = b_in = 1 this is r (h - mean(h) - xhat mean(h xhat)), the shared kernel's formula.
+ *
+ * @example
+ * const logits = zeros([3], { requiresGrad: true });
+ * const { output } = switchableNormalize(randn([4, 8, 5, 5]), { meanWeight: logits, varWeight: logits });
+ */
+export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptions): SwitchableNormalizeResult {
+  const op = options.op ?? 'switchableNorm';
+  const { batch: n, channels: c, spatial: s } = channelsFirst(op, x);
+  const source = options.batchStatistics ?? 'batch';
+  const k = source === 'none' ? 2 : 3;
+  const weight = options.weight ?? null;
+  const bias = options.bias ?? null;
+  const { meanWeight, varWeight } = options;
+  for (const [name, logits] of [['meanWeight', meanWeight], ['varWeight', varWeight]] as const) {
+    if (!(logits instanceof Tensor) || logits.size !== k) {
+      throw new ShapeError({
+        op,
+        expected: `${name} with ${k} importance logits (${SWITCHABLE_STATISTICS.slice(0, k).join(', ')})`,
+        given: logits instanceof Tensor ? `shape ${formatShape(logits.shape)}` : String(logits),
+      });
+    }
+  }
+  for (const [name, p] of [['weight', weight], ['bias', bias]] as const) {
+    if (p && p.size !== c) throw new ShapeError({ op, expected: `${name} with ${c} elements (one per channel)`, given: `shape ${formatShape(p.shape)}` });
+  }
+  if (typeof source === 'object') {
+    if (source.mean.length !== c || source.variance.length !== c) {
+      throw new ShapeError({ op, expected: `fixed batch statistics with ${c} values each`, given: `${source.mean.length} means and ${source.variance.length} variances` });
+    }
+    for (let ch = 0; ch < c; ch++) {
+      if (!Number.isFinite(source.mean[ch]!) || !(source.variance[ch]! >= 0) || !Number.isFinite(source.variance[ch]!)) {
+        throw new ValueError({ op, expected: 'finite fixed batch means and variances >= 0', given: `mean ${source.mean[ch]}, variance ${source.variance[ch]} for channel ${ch}` });
+      }
+    }
+  }
+  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
+
+  const slots = n * c;
+  const instance = computeStatistics(x.data, { layout: { outer: n, groups: c, inner: s }, acrossOuter: false, center: true });
+  const muIn = instance.mean;
+  const varIn = instance.variance;
+  const muLn = new Float64Array(n);
+  const varLn = new Float64Array(n);
+  layerStatistics(muIn, varIn, n, c, muLn, varLn);
+  let muBn: Float64Array | null = null;
+  let varBn: Float64Array | null = null;
+  if (source === 'batch') {
+    muBn = new Float64Array(c);
+    varBn = new Float64Array(c);
+    batchStatistics(muIn, varIn, n, c, muBn, varBn);
+  } else if (source !== 'none') {
+    // Copied: the caller's running averages move after this forward, the backward must not see that.
+    muBn = Float64Array.from(source.mean);
+    varBn = Float64Array.from(source.variance);
+  }
+  const a = softmaxOf(meanWeight.data);
+  const b = softmaxOf(varWeight.data);
+  const mu = new Float64Array(slots);
+  const rstd = new Float64Array(slots);
+  for (let slot = 0; slot < slots; slot++) {
+    const row = Math.floor(slot / c);
+    const ch = slot - row * c;
+    let m = a[0]! * muIn[slot]! + a[1]! * muLn[row]!;
+    let v = b[0]! * varIn[slot]! + b[1]! * varLn[row]!;
+    if (muBn !== null) {
+      m += a[2]! * muBn[ch]!;
+      v += b[2]! * varBn![ch]!;
+    }
+    mu[slot] = m;
+    rstd[slot] = 1 / Math.sqrt(v + eps);
+  }
+
+  const out = allocate(x.dtype, x.size);
+  affineSlots(x.data, out, slots, c, s, mu, rstd, weight?.data ?? null, bias?.data ?? null);
+
+  const inputs: Tensor[] = [x];
+  if (weight) inputs.push(weight);
+  if (bias) inputs.push(bias);
+  inputs.push(meanWeight, varWeight);
+
+  const output = customOp({
+    op,
+    inputs,
+    data: out,
+    shape: x.shape,
+    backward: (gradOutput) => {
+      const gamma = weight?.data ?? null;
+      const sumG = new Float64Array(slots);
+      const sumGCentred = new Float64Array(slots);
+      slotGradientSums(gradOutput, x.data, slots, s, mu, sumG, sumGCentred);
+
+      const gradWeight = weight ? new Float64Array(c) : null;
+      const gradBias = bias ? new Float64Array(c) : null;
+      // G_mu and G_v per slot, and their sums per sample (layer) and per channel (batch).
+      const gMu = new Float64Array(slots);
+      const gVar = new Float64Array(slots);
+      const lnMu = new Float64Array(n);
+      const lnVar = new Float64Array(n);
+      const bnMu = new Float64Array(c);
+      const bnVar = new Float64Array(c);
+      const gradA = new Float64Array(k);
+      const gradB = new Float64Array(k);
+      for (let slot = 0; slot < slots; slot++) {
+        const row = Math.floor(slot / c);
+        const ch = slot - row * c;
+        const r = rstd[slot]!;
+        const g = gamma !== null ? gamma[ch]! : 1;
+        if (gradWeight !== null) gradWeight[ch]! += sumGCentred[slot]! * r;
+        if (gradBias !== null) gradBias[ch]! += sumG[slot]!;
+        const dMu = -r * g * sumG[slot]!;
+        const dVar = -0.5 * r * r * r * g * sumGCentred[slot]!;
+        gMu[slot] = dMu;
+        gVar[slot] = dVar;
+        lnMu[row]! += dMu;
+        lnVar[row]! += dVar;
+        bnMu[ch]! += dMu;
+        bnVar[ch]! += dVar;
+        gradA[0]! += dMu * muIn[slot]!;
+        gradA[1]! += dMu * muLn[row]!;
+        gradB[0]! += dVar * varIn[slot]!;
+        gradB[1]! += dVar * varLn[row]!;
+        if (muBn !== null) {
+          gradA[2]! += dMu * muBn[ch]!;
+          gradB[2]! += dVar * varBn![ch]!;
+        }
+      }
+
+      let gradX: TypedArray | null = null;
+      if (x.requiresGrad) {
+        gradX = allocate(x.dtype, x.size);
+        // Batch statistics of this batch depend on x; fixed ones (eval) do not.
+        const throughBatch = source === 'batch';
+        for (let slot = 0; slot < slots; slot++) {
+          const row = Math.floor(slot / c);
+          const ch = slot - row * c;
+          const vLn = (b[1]! * lnVar[row]!) / c;
+          let dVarIn = b[0]! * gVar[slot]! + vLn;
+          let dMuIn = a[0]! * gMu[slot]! + (a[1]! * lnMu[row]!) / c + 2 * vLn * (muIn[slot]! - muLn[row]!);
+          if (throughBatch) {
+            const vBn = (b[2]! * bnVar[ch]!) / n;
+            dVarIn += vBn;
+            dMuIn += (a[2]! * bnMu[ch]!) / n + 2 * vBn * (muIn[slot]! - muBn![ch]!);
+          }
+          // dx = r * gamma * g + D_mu / S + 2 D_v (x - mu_in) / S = scale * g + slope * x + offset.
+          const scale = rstd[slot]! * (gamma !== null ? gamma[ch]! : 1);
+          const slope = (2 * dVarIn) / s;
+          const offset = dMuIn / s - slope * muIn[slot]!;
+          gradXSlot(gradOutput, x.data, gradX, slot * s, slot * s + s, scale, slope, offset);
+        }
+      }
+      const grads: Array<TypedArray | null> = [gradX];
+      if (weight) grads.push(gradWeight);
+      if (bias) grads.push(gradBias);
+      grads.push(softmaxBackward(a, gradA), softmaxBackward(b, gradB));
+      return grads;
+    },
+  });
+
+  const batch = source === 'batch' ? { count: n * s, mean: muBn!, variance: varBn! } : null;
+  return { output, batch };
+}
+
+/** dL/dtheta_k = p_k (dL/dp_k - sum_j p_j dL/dp_j) for p = softmax(theta). */
+function softmaxBackward(p: Float64Array, gradP: Float64Array): Float64Array {
+  let dot = 0;
+  for (let k = 0; k < p.length; k++) dot += p[k]! * gradP[k]!;
+  const out = new Float64Array(p.length);
+  for (let k = 0; k < p.length; k++) out[k] = p[k]! * (gradP[k]! - dot);
+  return out;
+}
+
+/** mu_ln[n] = mean_c mu_in; v_ln[n] = mean_c (v_in + (mu_in - mu_ln)^2): the biased variance over (C, S). */
+function layerStatistics(muIn: Float64Array, varIn: Float64Array, n: number, c: number, muLn: Float64Array, varLn: Float64Array): void {
+  for (let row = 0; row < n; row++) {
+    let total = 0;
+    for (let ch = 0; ch < c; ch++) total += muIn[row * c + ch]!;
+    const m = total / c;
+    let spread = 0;
+    for (let ch = 0; ch < c; ch++) {
+      const d = muIn[row * c + ch]! - m;
+      spread += varIn[row * c + ch]! + d * d;
+    }
+    muLn[row] = m;
+    varLn[row] = spread / c;
+  }
+}
+
+/** mu_bn[c] = mean_n mu_in; v_bn[c] = mean_n (v_in + (mu_in - mu_bn)^2): the biased variance over (N, S). */
+function batchStatistics(muIn: Float64Array, varIn: Float64Array, n: number, c: number, muBn: Float64Array, varBn: Float64Array): void {
+  for (let row = 0; row < n; row++) for (let ch = 0; ch < c; ch++) muBn[ch]! += muIn[row * c + ch]!;
+  for (let ch = 0; ch < c; ch++) muBn[ch]! /= n;
+  for (let row = 0; row < n; row++) {
+    for (let ch = 0; ch < c; ch++) {
+      const d = muIn[row * c + ch]! - muBn[ch]!;
+      varBn[ch]! += varIn[row * c + ch]! + d * d;
+    }
+  }
+  for (let ch = 0; ch < c; ch++) varBn[ch]! /= n;
+}
+
+// The loops below are top-level functions taking the arrays as arguments (the engine keeps them in
+// registers, unlike closure variables), with four accumulators where they reduce (see slotwise.ts).
+
+/** out = x * scale + shift per slot, scale = r * gamma_c, shift = beta_c - mu * scale. */
+function affineSlots(
+  xs: TypedArray, out: TypedArray, slots: number, c: number, s: number, mu: Float64Array, rstd: Float64Array, w: TypedArray | null, b: TypedArray | null,
+): void {
+  for (let slot = 0; slot < slots; slot++) {
+    const ch = slot % c;
+    const scale = rstd[slot]! * (w !== null ? w[ch]! : 1);
+    const shift = (b !== null ? b[ch]! : 0) - mu[slot]! * scale;
+    for (let i = slot * s, end = i + s; i < end; i++) out[i] = xs[i]! * scale + shift;
+  }
+}
+
+/** Per slot: sumG = sum(g), sumGCentred = sum(g * (x - mu)). */
+function slotGradientSums(
+  gy: TypedArray, xs: TypedArray, slots: number, s: number, mu: Float64Array, sumG: Float64Array, sumGCentred: Float64Array,
+): void {
+  for (let slot = 0; slot < slots; slot++) {
+    const m = mu[slot]!;
+    const end = slot * s + s;
+    let s0 = 0;
+    let s1 = 0;
+    let s2 = 0;
+    let s3 = 0;
+    let t0 = 0;
+    let t1 = 0;
+    let t2 = 0;
+    let t3 = 0;
+    let i = slot * s;
+    for (; i + 3 < end; i += 4) {
+      const g0 = gy[i]!;
+      const g1 = gy[i + 1]!;
+      const g2 = gy[i + 2]!;
+      const g3 = gy[i + 3]!;
+      s0 += g0;
+      s1 += g1;
+      s2 += g2;
+      s3 += g3;
+      t0 += g0 * (xs[i]! - m);
+      t1 += g1 * (xs[i + 1]! - m);
+      t2 += g2 * (xs[i + 2]! - m);
+      t3 += g3 * (xs[i + 3]! - m);
+    }
+    for (; i < end; i++) {
+      s0 += gy[i]!;
+      t0 += gy[i]! * (xs[i]! - m);
+    }
+    sumG[slot] = s0 + s1 + s2 + s3;
+    sumGCentred[slot] = t0 + t1 + t2 + t3;
+  }
+}
+
+/** gradX[i] = scale * g[i] + slope * x[i] + offset over [start, end). */
+function gradXSlot(gy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, scale: number, slope: number, offset: number): void {
+  for (let i = start; i < end; i++) gradX[i] = scale * gy[i]! + slope * xs[i]! + offset;
+}
+
+export interface SwitchableNormOptions {
+  /** C, the size of the channel axis (axis 1). */
+  numFeatures: number;
+  /** Added to the mixed variance (default 1e-5), > 0. */
+  eps?: number;
+  /**
+   * Weight of the new batch in the running averages (default 0.1), PyTorch's convention:
+   * `running = (1 - momentum) * running + momentum * batch`. The paper's code writes 0.9 for the same
+   * update (`running = momentum * running + (1 - momentum) * batch`).
+   */
+  momentum?: number;
+  /** Mix batch statistics in (default true); false: the batch-free IN + LN variant, no running averages. */
+  usingBatchStats?: boolean;
+  /** Exponential running averages (default true); false: the cumulative average of every batch seen. */
+  usingMovingAverage?: boolean;
+  /** Parameter and buffer dtype (default float32); inputs must have the same dtype. */
+  dtype?: DType;
+}
+
+/** The current softmaxed importance of each statistic; `batch` only with batch statistics. */
+export interface SwitchableImportance {
+  mean: { instance: number; layer: number; batch?: number };
+  variance: { instance: number; layer: number; batch?: number };
+}
+
+/**
+ * Switchable Normalization (Luo et al., "Differentiable Learning-to-Normalize via Switchable
+ * Normalization", ICLR 2019) for [N, C, *spatial] inputs: each layer learns how much of
+ * InstanceNorm's, LayerNorm's and BatchNorm's statistics to use. Means and variances are mixed
+ * with two separate softmax-normalised importance vectors, `mean_weight` and `var_weight`
+ * (initialised equal, order instance, layer, batch), then one per-channel affine follows:
+ *
+ *   y = (x - sum_k a_k mu_k) / sqrt(sum_k b_k var_k + eps) * gamma + beta
+ *
+ * Unlike `NormalizerMixture`, which mixes the OUTPUTS of whole normalizers, SN mixes their
+ * STATISTICS and normalises once: one fused node with an analytic backward (see
+ * `switchableNormalize`), statistics in float64.
+ *
+ * Equivalences (tested): with one-hot importance it is BatchNorm (training and eval), LayerNorm over
+ * (C, *spatial) and InstanceNorm respectively. Variances are biased when normalising; `running_var`
+ * stores the unbiased batch variance, and the running averages follow PyTorch's momentum convention,
+ * both exactly as `@normkit/batch`'s BatchNorm. In eval the batch statistics are the running
+ * averages, while the instance and layer statistics still come from the input.
+ *
+ * Parameters `weight`, `bias` ([C]), `mean_weight`, `var_weight` ([3], or [2] without batch
+ * statistics) and buffers `running_mean`, `running_var`, `num_batches_tracked` carry the names of
+ * the authors' PyTorch code (whose tensors are shaped [1, C, 1, 1]; squeeze them when porting).
+ *
+ * @example
+ * const sn = new SwitchableNorm({ numFeatures: 64 });
+ * const y = sn.forward(randn([8, 64, 16, 16]));
+ * console.log(sn.importance()); // { mean: { instance: 0.333, layer: 0.333, batch: 0.333 }, variance: ... }
+ */
+export class SwitchableNorm extends Module implements Normalizer {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly usingBatchStats: boolean;
+  readonly usingMovingAverage: boolean;
+  readonly dtype: DType;
+  /** gamma, [C]. */
+  readonly weight: Parameter;
+  /** beta, [C]. */
+  readonly bias: Parameter;
+  /** Importance logits of the means: [instance, layer, batch] (or [instance, layer]). */
+  readonly meanWeight: Parameter;
+  /** Importance logits of the variances, same order. */
+  readonly varWeight: Parameter;
+
+  constructor(options: SwitchableNormOptions) {
+    super();
+    const op = 'SwitchableNorm';
+    if (typeof options !== 'object' || options === null) {
+      throw new OptionError({ op, expected: 'an options object with numFeatures', given: String(options) });
+    }
+    this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
+    this.eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
+    this.momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
+    this.usingBatchStats = options.usingBatchStats ?? true;
+    this.usingMovingAverage = options.usingMovingAverage ?? true;
+    for (const name of ['usingBatchStats', 'usingMovingAverage'] as const) {
+      if (typeof this[name] !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(options[name])}` });
+    }
+    const dtype = options.dtype ?? 'float32';
+    if (dtype !== 'float32' && dtype !== 'float64') throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
+    this.dtype = dtype;
+    const c = this.numFeatures;
+    const k = this.usingBatchStats ? 3 : 2;
+    this.weight = this.registerParameter('weight', new Parameter(ones([c], { dtype })));
+    this.bias = this.registerParameter('bias', new Parameter(zeros([c], { dtype })));
+    // Equal logits: every statistic starts with importance 1/k, as in the paper.
+    this.meanWeight = this.registerParameter('mean_weight', new Parameter(ones([k], { dtype })));
+    this.varWeight = this.registerParameter('var_weight', new Parameter(ones([k], { dtype })));
+    if (this.usingBatchStats) {
+      this.registerBuffer('running_mean', zeros([c], { dtype }));
+      this.registerBuffer('running_var', ones([c], { dtype }));
+      // A count, in float64 so it stays exact (PyTorch: int64).
+      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'float64' }));
+    }
+  }
+
+  /** `running_mean`, [C], or null without batch statistics. */
+  get runningMean(): Tensor | null {
+    return this.getBuffer('running_mean') ?? null;
+  }
+
+  /** `running_var` (unbiased), [C], or null without batch statistics. */
+  get runningVar(): Tensor | null {
+    return this.getBuffer('running_var') ?? null;
+  }
+
+  /** `num_batches_tracked`, a scalar, or null without batch statistics. */
+  get numBatchesTracked(): Tensor | null {
+    return this.getBuffer('num_batches_tracked') ?? null;
+  }
+
+  /** The softmaxed importance of each statistic, for the means and for the variances. */
+  importance(): SwitchableImportance {
+    const named = (p: Float64Array) => ({ instance: p[0]!, layer: p[1]!, ...(this.usingBatchStats ? { batch: p[2]! } : {}) });
+    return { mean: named(softmaxOf(this.meanWeight.data)), variance: named(softmaxOf(this.varWeight.data)) };
+  }
+
+  /** Running mean 0, running variance 1, no batches tracked. */
+  resetRunningStats(): void {
+    this.runningMean?.data.fill(0);
+    this.runningVar?.data.fill(1);
+    this.numBatchesTracked?.data.fill(0);
+  }
+
+  /** Resets the running statistics, gamma to 1, beta to 0 and the importance logits to equal. */
+  resetParameters(): void {
+    this.resetRunningStats();
+    this.weight.data.fill(1);
+    this.bias.data.fill(0);
+    this.meanWeight.data.fill(1);
+    this.varWeight.data.fill(1);
+  }
+
+  forward(x: Tensor, context: NormalizerContext = {}): Tensor {
+    const op = 'SwitchableNorm.forward';
+    const { batch, channels, spatial } = channelsFirst(op, x);
+    if (channels !== this.numFeatures) {
+      throw new ShapeError({
+        op,
+        expected: `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *spatial]`,
+        given: `shape ${formatShape(x.shape)} with ${channels} channels`,
+      });
+    }
+    if (x.dtype !== this.dtype) throw new DTypeError({ op, expected: `a ${this.dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
+    if (context.mask) {
+      throw new ContextError({ op, expected: 'no mask (SwitchableNorm has no masked statistics; BatchNorm and GroupNorm accept one)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
+    }
+    const useBatch = this.usingBatchStats && this.training;
+    if (useBatch && batch * spatial <= 1) {
+      throw new ValueError(
+        { op, expected: 'more than 1 value per channel in training (the unbiased running variance needs 2)', given: `input of shape ${formatShape(x.shape)}` },
+        'Use a larger batch or spatial size, eval mode, or usingBatchStats: false.',
+      );
+    }
+    const batchStatistics: BatchStatisticsSource = !this.usingBatchStats
+      ? 'none'
+      : useBatch
+        ? 'batch'
+        : { mean: this.runningMean!.data, variance: this.runningVar!.data };
+    const result = switchableNormalize(x, {
+      op: 'switchableNorm',
+      weight: this.weight,
+      bias: this.bias,
+      meanWeight: this.meanWeight,
+      varWeight: this.varWeight,
+      batchStatistics,
+      eps: this.eps,
+    });
+    // Only after the kernel succeeded: a throwing forward leaves the running averages untouched.
+    if (result.batch) this.updateRunningStats(result.batch);
+    return result.output;
+  }
+
+  /** running = (1 - f) * running + f * batch, f = momentum (or 1 / batches seen); the variance unbiased. */
+  private updateRunningStats(batch: { count: number; mean: Float64Array; variance: Float64Array }): void {
+    const runningMean = this.runningMean!.data;
+    const runningVar = this.runningVar!.data;
+    const tracked = this.numBatchesTracked!.data;
+    tracked[0] = tracked[0]! + 1;
+    const factor = this.usingMovingAverage ? this.momentum : 1 / tracked[0];
+    const bessel = batch.count / (batch.count - 1);
+    for (let ch = 0; ch < this.numFeatures; ch++) {
+      runningMean[ch] = (1 - factor) * runningMean[ch]! + factor * batch.mean[ch]!;
+      runningVar[ch] = (1 - factor) * runningVar[ch]! + factor * batch.variance[ch]! * bessel;
+    }
+  }
+}
