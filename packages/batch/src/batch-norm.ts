@@ -1,5 +1,5 @@
 import {
-  DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, formatShape, noGrad, normalize, ones, zeros,
+  DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
   type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -280,22 +280,11 @@ export class BatchNorm extends Module implements Normalizer {
    * (GhostBatchNorm has several): mean, and the unbiased variance var * n / (n - 1).
    */
   protected updateRunningStats(statistics: NormStatistics): void {
-    const runningMean = this.runningMean!.data;
-    const runningVar = this.runningVar!.data;
-    const tracked = this.numBatchesTracked!.data;
-    const c = this.numFeatures;
-    const chunks = statistics.mean.length / c;
-    for (let k = 0; k < chunks; k++) {
-      tracked[0] = tracked[0]! + 1;
-      const factor = this.momentum === null ? 1 / tracked[0] : this.momentum;
-      for (let ch = 0; ch < c; ch++) {
-        const slot = k * c + ch;
-        const n = statistics.count[slot]!;
-        const unbiased = (statistics.variance[slot]! * n) / (n - 1);
-        runningMean[ch] = (1 - factor) * runningMean[ch]! + factor * statistics.mean[slot]!;
-        runningVar[ch] = (1 - factor) * runningVar[ch]! + factor * unbiased;
-      }
-    }
+    updateRunningStatistics(
+      { runningMean: this.runningMean!.data, runningVar: this.runningVar!.data, numBatchesTracked: this.numBatchesTracked!.data },
+      statistics,
+      this.momentum,
+    );
   }
 
   /**

@@ -1,6 +1,6 @@
 import {
   ContextError, DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, computeStatistics, customOp,
-  allocate, formatShape, ones, zeros,
+  allocate, formatShape, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -542,17 +542,12 @@ export class SwitchableNorm extends Module implements Normalizer {
     return result.output;
   }
 
-  /** running = (1 - f) * running + f * batch, f = momentum (or 1 / batches seen); the variance unbiased. */
+  /** The shared PyTorch update (unbiased variance), momentum or the cumulative average. */
   private updateRunningStats(batch: { count: number; mean: Float64Array; variance: Float64Array }): void {
-    const runningMean = this.runningMean!.data;
-    const runningVar = this.runningVar!.data;
-    const tracked = this.numBatchesTracked!.data;
-    tracked[0] = tracked[0]! + 1;
-    const factor = this.usingMovingAverage ? this.momentum : 1 / tracked[0];
-    const bessel = batch.count / (batch.count - 1);
-    for (let ch = 0; ch < this.numFeatures; ch++) {
-      runningMean[ch] = (1 - factor) * runningMean[ch]! + factor * batch.mean[ch]!;
-      runningVar[ch] = (1 - factor) * runningVar[ch]! + factor * batch.variance[ch]! * bessel;
-    }
+    updateRunningStatistics(
+      { runningMean: this.runningMean!.data, runningVar: this.runningVar!.data, numBatchesTracked: this.numBatchesTracked!.data },
+      { count: new Float64Array(this.numFeatures).fill(batch.count), mean: batch.mean, variance: batch.variance },
+      this.usingMovingAverage ? this.momentum : null,
+    );
   }
 }

@@ -4,3 +4,5 @@ export { normalize } from './normalize';
 export type { NormalizeOptions, NormalizeResult, LearnedEpsilon } from './normalize';
 export { modulate } from './modulate';
 export type { ModulateOptions } from './modulate';
+export { updateRunningStatistics } from './running-statistics';
+export type { RunningStatisticsBuffers } from './running-statistics';
