@@ -19,3 +19,4 @@ export {
   collectProbes, gradientNorms, readActivations, layerOf, snapshotBuffers, restoreBuffers, toJsonValue,
 } from './probes';
 export type { Probes, RunningStatsProbe, JsonValue, BufferSnapshot } from './probes';
+export * from './presets/index';

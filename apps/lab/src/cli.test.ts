@@ -1,0 +1,31 @@
+import { presets } from '@normkit/experiments';
+import { describe, expect, it } from 'vitest';
+import { UsageError, parseArguments, selectPresets } from './cli';
+
+describe('parseArguments', () => {
+  it('reads --only (repeatable, comma-separated, = form), --reduced, --out, --list', () => {
+    expect(parseArguments([])).toEqual({ only: [], mode: 'full', out: null, list: false, help: false });
+    expect(parseArguments(['--only', 'rms,qk', '--only=frn', '--reduced', '--out', '/tmp/x', '--list'])).toEqual({ only: ['rms', 'qk', 'frn'], mode: 'reduced', out: '/tmp/x', list: true, help: false });
+  });
+
+  it('refuses unknown arguments and missing values', () => {
+    expect(() => parseArguments(['--fast'])).toThrow(UsageError);
+    expect(() => parseArguments(['--fast'])).toThrow("unknown argument '--fast'");
+    expect(() => parseArguments(['--only'])).toThrow('--only needs a value');
+    expect(() => parseArguments(['--out', '--reduced'])).toThrow('--out needs a value');
+  });
+});
+
+describe('selectPresets', () => {
+  it('selects exact names or name parts, in report order', () => {
+    expect(selectPresets(presets, [])).toHaveLength(presets.length);
+    expect(selectPresets(presets, ['rms-norm-speed']).map((p) => p.name)).toEqual(['rms-norm-speed']);
+    const batch = selectPresets(presets, ['qk', 'batch-norm']).map((p) => p.name);
+    expect(batch.at(-1)).toBe('qk-norm-logits');
+    expect(batch.filter((n) => n.startsWith('batch-norm')).length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('names the experiments when a pattern matches none', () => {
+    expect(() => selectPresets(presets, ['nope'])).toThrow(/no experiment matches 'nope'; the experiments are: batch-norm-small-batch, /);
+  });
+});

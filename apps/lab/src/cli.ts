@@ -1,0 +1,60 @@
+// Command-line parsing and preset selection for `npm run lab` (kept apart from main.ts so tests can import it).
+import type { ClaimPreset, PresetMode } from '@normkit/experiments';
+
+export const USAGE = `usage: npm run lab [-- options]
+  --only <names>   run only these experiments: comma-separated names, or parts of names
+                   (repeatable; "--only rms" runs rms-norm-speed)
+  --reduced        run every experiment for a few steps (what CI runs; verdicts mean nothing)
+  --out <dir>      write report.html and report.json there (default: lab-report/ where npm was started)
+  --list           list the experiments and exit
+  --help           this text`;
+
+export interface LabArguments {
+  only: string[];
+  mode: PresetMode;
+  out: string | null;
+  list: boolean;
+  help: boolean;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export function parseArguments(argv: readonly string[]): LabArguments {
+  const parsed: LabArguments = { only: [], mode: 'full', out: null, list: false, help: false };
+  const valueOf = (flag: string, index: number): string => {
+    const value = argv[index + 1];
+    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
+    return value;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const argument = argv[i]!;
+    if (argument === '--only') parsed.only.push(...valueOf('--only', i++).split(','));
+    else if (argument.startsWith('--only=')) parsed.only.push(...argument.slice('--only='.length).split(','));
+    else if (argument === '--out') parsed.out = valueOf('--out', i++);
+    else if (argument.startsWith('--out=')) parsed.out = argument.slice('--out='.length);
+    else if (argument === '--reduced') parsed.mode = 'reduced';
+    else if (argument === '--list') parsed.list = true;
+    else if (argument === '--help' || argument === '-h') parsed.help = true;
+    else throw new UsageError(`unknown argument '${argument}'`);
+  }
+  parsed.only = parsed.only.map((s) => s.trim()).filter((s) => s.length > 0);
+  return parsed;
+}
+
+/**
+ * The presets `only` asks for, in report order: an exact name selects that preset, anything else
+ * every preset whose name contains it. A pattern that selects nothing is an error naming the choices.
+ */
+export function selectPresets(all: readonly ClaimPreset[], only: readonly string[]): ClaimPreset[] {
+  if (only.length === 0) return [...all];
+  const chosen = new Set<ClaimPreset>();
+  for (const pattern of only) {
+    const exact = all.find((p) => p.name === pattern);
+    const matches = exact ? [exact] : all.filter((p) => p.name.includes(pattern.toLowerCase()));
+    if (matches.length === 0) throw new UsageError(`no experiment matches '${pattern}'; the experiments are: ${all.map((p) => p.name).join(', ')}`);
+    for (const match of matches) chosen.add(match);
+  }
+  return all.filter((p) => chosen.has(p));
+}

@@ -1,0 +1,134 @@
+// The lab report as one self-contained HTML file: inline CSS and SVG, no scripts, no external assets.
+import { formatValue, type CriterionResult, type PresetResult, type ResultTable, type Verdict } from '@normkit/experiments';
+import type { LabReport } from './lab';
+import { escapeXml as escapeHtml, renderChart } from './svg-chart';
+
+const VERDICT_COLORS: Record<Verdict, string> = {
+  reproduced: '#2e7d32',
+  'partially reproduced': '#9a6700',
+  'not reproduced': '#c62828',
+  inconclusive: '#6a6a6a',
+  unavailable: '#455a64',
+  error: '#6a1b9a',
+};
+
+function badge(verdict: Verdict): string {
+  return `<span class="badge" style="background:${VERDICT_COLORS[verdict]}">${escapeHtml(verdict)}</span>`;
+}
+
+/** A number as the report shows it; null/NaN as n/a. */
+export function showNumber(value: number | null | undefined): string {
+  if (value === null || value === undefined || Number.isNaN(value)) return 'n/a';
+  return formatValue(value);
+}
+
+function showCell(value: string | number | null): string {
+  return typeof value === 'number' || value === null ? showNumber(value) : escapeHtml(value);
+}
+
+function table(result: ResultTable): string {
+  const head = result.columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
+  const rows = result.rows.map((row) => `<tr>${row.map((cell) => `<td>${showCell(cell)}</td>`).join('')}</tr>`).join('');
+  return `<table class="data"><thead><tr>${head}</tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function held(criterion: CriterionResult): string {
+  if (criterion.passed === null) return '<span class="na">not measurable</span>';
+  return criterion.passed ? '<span class="yes">held</span>' : '<span class="no">did not hold</span>';
+}
+
+function criteriaTable(criteria: readonly CriterionResult[]): string {
+  const rows = criteria
+    .map(
+      (c) =>
+        `<tr><td>${c.kind === 'control' ? 'positive control' : 'claim'}</td><td>${escapeHtml(c.statement)}</td><td>${escapeHtml(c.metric)}</td>` +
+        `<td class="num">${showNumber(c.measured)}${c.unit ? ` ${escapeHtml(c.unit)}` : ''}${c.detail ? `<div class="detail">${escapeHtml(c.detail)}</div>` : ''}</td>` +
+        `<td class="num">${escapeHtml(c.comparison === '>=' ? '≥' : '≤')} ${showNumber(c.threshold)}${c.unit ? ` ${escapeHtml(c.unit)}` : ''}</td><td>${held(c)}</td></tr>`,
+    )
+    .join('');
+  return `<table class="data"><thead><tr><th>kind</th><th>criterion</th><th>measured quantity</th><th>measured</th><th>threshold</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
+function seconds(ms: number): string {
+  return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** One line per claim criterion: "measured vs threshold". */
+function keyNumbers(claim: PresetResult): string {
+  return claim.criteria
+    .filter((c) => c.kind === 'claim')
+    .map((c) => `${escapeHtml(c.metric)}: <b>${showNumber(c.measured)}</b> (${c.comparison === '>=' ? '≥' : '≤'} ${showNumber(c.threshold)}) ${c.passed === null ? '–' : c.passed ? '✓' : '✗'}`)
+    .join('<br>');
+}
+
+function claimSection(claim: PresetResult, index: number): string {
+  const charts = claim.charts.map((spec) => `<figure>${renderChart(spec, { idPrefix: `c${index}-` })}</figure>`).join('');
+  const configs = claim.runs.map((run) => ({ id: run.id, label: run.label, role: run.role, status: run.status, reason: run.reason, config: run.config }));
+  return `<section id="${escapeHtml(claim.name)}">
+<h2>${index + 1}. ${escapeHtml(claim.title)} ${badge(claim.verdict)}</h2>
+<p class="meta"><code>${escapeHtml(claim.name)}</code> · seed ${claim.seed} · runtime ${seconds(claim.runtimeMs)} · ${claim.runs.length} training runs</p>
+<blockquote>${escapeHtml(claim.claim.quote)}<footer>— ${escapeHtml(claim.claim.section)}, ${escapeHtml(claim.claim.source)}</footer></blockquote>
+<p>${escapeHtml(claim.method)}</p>
+<h3>Verdict</h3>
+<p class="reason">${badge(claim.verdict)} ${escapeHtml(claim.reason)}</p>
+${claim.missing.length ? `<p class="missing">Missing: ${escapeHtml(claim.missing.join(', '))}</p>` : ''}
+${claim.error ? `<pre class="error">${escapeHtml(`${claim.error.name}: ${claim.error.message}`)}</pre>` : ''}
+<h3>Criteria (declared in code before the run)</h3>
+${criteriaTable(claim.criteria)}
+${charts ? `<h3>Charts</h3><div class="charts">${charts}</div>` : ''}
+${claim.table ? `<h3>Configurations</h3>${table(claim.table)}` : ''}
+${claim.tables.map((t) => `<h3>${escapeHtml(t.title)}</h3>${table(t.table)}`).join('')}
+${claim.notes.length ? `<h3>Notes</h3><ul>${claim.notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('')}</ul>` : ''}
+${configs.length ? `<details><summary>Resolved configurations (JSON)</summary><pre>${escapeHtml(JSON.stringify(configs, null, 1))}</pre></details>` : ''}
+</section>`;
+}
+
+const STYLE = `
+body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto; max-width: 1180px; padding: 16px 24px 48px; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 4px; } h2 { margin-top: 40px; border-top: 1px solid #ddd; padding-top: 16px; } h3 { margin: 20px 0 8px; font-size: 15px; }
+.badge { display: inline-block; color: #fff; border-radius: 10px; padding: 1px 9px; font-size: 12px; font-weight: 600; vertical-align: middle; white-space: nowrap; }
+.meta { color: #666; font-size: 13px; margin-top: -6px; }
+blockquote { margin: 12px 0; padding: 8px 14px; border-left: 4px solid #4e79a7; background: #f5f8fc; font-style: italic; }
+blockquote footer { font-style: normal; color: #555; font-size: 12px; margin-top: 4px; }
+table.data { border-collapse: collapse; font-size: 13px; margin: 6px 0; }
+table.data th, table.data td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+table.data th { background: #f3f3f3; }
+td.num { text-align: right; white-space: nowrap; }
+.detail { color: #666; font-size: 11px; white-space: normal; max-width: 320px; }
+.yes { color: #2e7d32; font-weight: 600; } .no { color: #c62828; font-weight: 600; } .na { color: #6a6a6a; }
+.charts { display: flex; flex-wrap: wrap; gap: 12px; } figure { margin: 0; border: 1px solid #eee; }
+.warning { background: #fff4e5; border: 1px solid #f0c36d; padding: 8px 12px; }
+.missing { color: #455a64; font-weight: 600; } pre.error { background: #fbeff2; padding: 8px; white-space: pre-wrap; }
+details pre { font-size: 11px; max-height: 320px; overflow: auto; background: #fafafa; padding: 8px; }
+.reason { font-size: 14px; }
+`;
+
+/**
+ * The whole report: a summary table of verdicts with the key numbers, then one section per
+ * claim (quote, method, criteria with measured values and thresholds, charts, configurations).
+ */
+export function renderReport(report: LabReport): string {
+  const env = report.environment;
+  const summaryRows = report.claims
+    .map(
+      (claim) =>
+        `<tr><td><a href="#${escapeHtml(claim.name)}">${escapeHtml(claim.title)}</a></td><td>${badge(claim.verdict)}</td><td>${keyNumbers(claim) || escapeHtml(claim.reason)}</td>` +
+        `<td class="num">${seconds(claim.runtimeMs)}</td><td class="num">${claim.seed}</td></tr>`,
+    )
+    .join('');
+  const counts = Object.entries(report.summary).map(([verdict, n]) => `${n} ${escapeHtml(verdict)}`).join(', ');
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>normkit claims lab${report.mode === 'reduced' ? ' (reduced)' : ''}</title><style>${STYLE}</style></head>
+<body>
+<h1>normkit claims lab</h1>
+<p class="meta">${escapeHtml(report.createdAt)} · ${report.mode} mode · total ${seconds(report.runtimeMs)} · Node ${escapeHtml(env.node)} on ${escapeHtml(env.platform)}/${escapeHtml(env.arch)}, ${env.cpuCount} × ${escapeHtml(env.cpu)}</p>
+${report.mode === 'reduced' ? '<p class="warning">Reduced mode: every experiment ran for a few steps on small data to prove it still runs. The verdicts below are not results; run <code>npm run lab</code> for those.</p>' : ''}
+<p>Each experiment tests one claim quoted from the literature. Its configurations, seed, step counts and pass thresholds are fixed in code before it runs (<code>packages/experiments/src/presets/</code>); a positive control (a configuration known to train well on the same task) must pass, otherwise the verdict is <i>inconclusive</i> rather than <i>not reproduced</i>. Everything except timings is deterministic on the same machine. Verdicts: ${counts || 'none'}.</p>
+<h2>Verdicts</h2>
+<table class="data"><thead><tr><th>claim</th><th>verdict</th><th>measured (claim criteria)</th><th>runtime</th><th>seed</th></tr></thead><tbody>${summaryRows}</tbody></table>
+${report.claims.map(claimSection).join('\n')}
+<p class="meta">Made by @normkit/lab from report.json (same directory). Plugins registered: ${escapeHtml(env.plugins.join(', '))}.</p>
+</body></html>
+`;
+}

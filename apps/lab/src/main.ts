@@ -1,0 +1,73 @@
+// normkit claims lab: runs the claim experiments and writes lab-report/report.html + report.json.
+// Usage: npm run lab [-- --only <names>] [--reduced] [--out <dir>] [--list]
+import { arch, cpus, platform } from 'node:os';
+import { resolve } from 'node:path';
+import { presets, formatValue, type ExperimentResources } from '@normkit/experiments';
+import { loadMnist } from '@normkit/experiments/mnist';
+import { USAGE, UsageError, parseArguments, selectPresets } from './cli';
+import { runLab } from './lab';
+import { registerLabPlugins } from './plugins';
+import { ProgressPrinter, formatDuration, formatResult } from './progress';
+import { writeReport } from './report-files';
+
+async function main(): Promise<number> {
+  let args;
+  let selected;
+  try {
+    args = parseArguments(process.argv.slice(2));
+    if (args.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    selected = selectPresets(presets, args.only);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  const plugins = registerLabPlugins();
+  if (args.list) {
+    for (const preset of presets) console.log(`${preset.name.padEnd(28)} ${preset.title}`);
+    return 0;
+  }
+
+  const resources: ExperimentResources = {};
+  if (selected.some((p) => p.requires.resources?.includes('mnist'))) resources.mnist = await loadMnist();
+
+  // npm runs the workspace script in apps/lab; INIT_CWD is where `npm run lab` was typed.
+  const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out ?? 'lab-report');
+  const cpu = cpus();
+  console.log(`normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, report to ${outDir}`);
+  const printer = new ProgressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
+  const report = runLab({
+    presets: selected,
+    mode: args.mode,
+    resources,
+    environment: { node: process.version, platform: platform(), arch: arch(), cpu: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length, plugins },
+    onProgress: (event, position) => printer.handle(event, position),
+    onResult: (result) => {
+      for (const line of formatResult(result)) console.log(line);
+    },
+  });
+
+  const paths = writeReport(report, outDir);
+
+  console.log(`\n${'experiment'.padEnd(28)} ${'verdict'.padEnd(21)} runtime  key numbers`);
+  for (const claim of report.claims) {
+    const numbers = claim.criteria.filter((c) => c.kind === 'claim').map((c) => `${formatValue(c.measured)} (${c.comparison} ${formatValue(c.threshold)})`).join(', ');
+    console.log(`${claim.name.padEnd(28)} ${claim.verdict.padEnd(21)} ${formatDuration(claim.runtimeMs).padStart(7)}  ${numbers}`);
+  }
+  console.log(`\ntotal ${formatDuration(report.runtimeMs)}; report: ${paths.html}\n                     data:   ${paths.json}`);
+  if (args.mode === 'reduced') console.log('(reduced mode: the verdicts are not results)');
+  return report.claims.some((c) => c.verdict === 'error') ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

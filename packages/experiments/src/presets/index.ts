@@ -1,0 +1,51 @@
+// The claims lab's experiments: one preset per claim of the literature, shared by `npm run lab`
+// (apps/lab) and the playground.
+import { batchNormLearningRate } from './batch-norm-learning-rate';
+import { batchNormMaskedPadding } from './batch-norm-masked-padding';
+import { batchNormSmallBatch } from './batch-norm-small-batch';
+import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
+import { frnBatchOne } from './frn-batch-one';
+import { normFreeResidual } from './norm-free-residual';
+import { preLnVsPostLn } from './pre-ln-vs-post-ln';
+import type { ClaimPreset } from './preset';
+import { qkNormLogits } from './qk-norm-logits';
+import { rmsNormSpeed } from './rms-norm-speed';
+import { spectralNormGan } from './spectral-norm-gan';
+import { switchableNormSelection } from './switchable-norm-selection';
+
+export {
+  batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
+  frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual,
+};
+export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
+export type {
+  ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
+  ChartSpec, ChartSeries, ResultTable, RunRecord, EvalSummary,
+} from './preset';
+export { runPreset, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
+export type { PresetProgress, PresetResult, RunPresetOptions } from './run-preset';
+export {
+  downsampleMean, mean, median, quantile, finalEval, finalTestAccuracy, meanTestAccuracy, evalSeries, lossSeries, maxAttentionLogit,
+  largestSingularValue, timeInterleaved,
+} from './analysis';
+export type { InterleavedTiming } from './analysis';
+
+/** Every claim experiment, in report order. */
+export const presets: readonly ClaimPreset[] = [
+  batchNormSmallBatch,
+  batchNormTrainEvalGap,
+  batchNormMaskedPadding,
+  batchNormLearningRate,
+  preLnVsPostLn,
+  rmsNormSpeed,
+  qkNormLogits,
+  frnBatchOne,
+  switchableNormSelection,
+  spectralNormGan,
+  normFreeResidual,
+];
+
+/** The preset called `name`, or undefined. */
+export function presetByName(name: string): ClaimPreset | undefined {
+  return presets.find((preset) => preset.name === name);
+}
