@@ -3,7 +3,7 @@ import type { ExperimentConfigInput } from '../config';
 import type { PresetMode } from './preset';
 
 /** The source every claim is quoted from. */
-export const SEED_SOURCE = 'Advanced Normalization Techniques (normkit seed document, /work/shared/seed/000_0322df1f0bd0e3a7.txt)';
+export const SEED_SOURCE = 'Advanced Normalization Techniques (the document normkit was created from)';
 
 /** MNIST from the `mnist` package: 2,000 training and 1,000 test digits at 14 x 14 (4 x fewer for the reduced form). */
 export function mnistData(mode: PresetMode): ExperimentConfigInput['dataset'] {
