@@ -1,6 +1,6 @@
 import {
   ContextError, DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, computeStatistics, customOp,
-  allocate, formatShape, ones, updateRunningStatistics, zeros,
+  affineBlock, allocate, blockSums, formatShape, gradXBlock, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -252,7 +252,7 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
           const scale = rstd[slot]! * (gamma !== null ? gamma[ch]! : 1);
           const slope = (2 * dVarIn) / s;
           const offset = dMuIn / s - slope * muIn[slot]!;
-          gradXSlot(gradOutput, x.data, gradX, slot * s, slot * s + s, scale, slope, offset);
+          gradXBlock(gradOutput, x.data, gradX, slot * s, slot * s + s, scale, -slope, offset);
         }
       }
       const grads: Array<TypedArray | null> = [gradX];
@@ -315,53 +315,20 @@ function affineSlots(
   for (let slot = 0; slot < slots; slot++) {
     const ch = slot % c;
     const scale = rstd[slot]! * (w !== null ? w[ch]! : 1);
-    const shift = (b !== null ? b[ch]! : 0) - mu[slot]! * scale;
-    for (let i = slot * s, end = i + s; i < end; i++) out[i] = xs[i]! * scale + shift;
+    affineBlock(xs, out, slot * s, slot * s + s, scale, (b !== null ? b[ch]! : 0) - mu[slot]! * scale);
   }
 }
 
-/** Per slot: sumG = sum(g), sumGCentred = sum(g * (x - mu)). */
+/** Per slot: sumG = sum(g), sumGCentred = sum(g * (x - mu)), with the core's unrolled block reduction. */
 function slotGradientSums(
   gy: TypedArray, xs: TypedArray, slots: number, s: number, mu: Float64Array, sumG: Float64Array, sumGCentred: Float64Array,
 ): void {
+  const sums = new Float64Array(2);
   for (let slot = 0; slot < slots; slot++) {
-    const m = mu[slot]!;
-    const end = slot * s + s;
-    let s0 = 0;
-    let s1 = 0;
-    let s2 = 0;
-    let s3 = 0;
-    let t0 = 0;
-    let t1 = 0;
-    let t2 = 0;
-    let t3 = 0;
-    let i = slot * s;
-    for (; i + 3 < end; i += 4) {
-      const g0 = gy[i]!;
-      const g1 = gy[i + 1]!;
-      const g2 = gy[i + 2]!;
-      const g3 = gy[i + 3]!;
-      s0 += g0;
-      s1 += g1;
-      s2 += g2;
-      s3 += g3;
-      t0 += g0 * (xs[i]! - m);
-      t1 += g1 * (xs[i + 1]! - m);
-      t2 += g2 * (xs[i + 2]! - m);
-      t3 += g3 * (xs[i + 3]! - m);
-    }
-    for (; i < end; i++) {
-      s0 += gy[i]!;
-      t0 += gy[i]! * (xs[i]! - m);
-    }
-    sumG[slot] = s0 + s1 + s2 + s3;
-    sumGCentred[slot] = t0 + t1 + t2 + t3;
+    blockSums(gy, xs, slot * s, slot * s + s, mu[slot]!, sums);
+    sumG[slot] = sums[0]!;
+    sumGCentred[slot] = sums[1]!;
   }
-}
-
-/** gradX[i] = scale * g[i] + slope * x[i] + offset over [start, end). */
-function gradXSlot(gy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, scale: number, slope: number, offset: number): void {
-  for (let i = start; i < end; i++) gradX[i] = scale * gy[i]! + slope * xs[i]! + offset;
 }
 
 export interface SwitchableNormOptions {

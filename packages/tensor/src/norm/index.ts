@@ -6,3 +6,5 @@ export { modulate } from './modulate';
 export type { ModulateOptions } from './modulate';
 export { updateRunningStatistics } from './running-statistics';
 export type { RunningStatisticsBuffers } from './running-statistics';
+// Unrolled block loops the fused kernels are made of, for plugin kernels outside the core (SwitchableNorm).
+export { affineBlock, blockSums, gradXBlock } from './slotwise';
