@@ -116,7 +116,7 @@ export function zeroGrad(tensors: Iterable<Tensor>): void {
   for (const t of tensors) t.grad = null;
 }
 
-/** Counts recorded nodes reachable from `root`, by op name: used to assert fused kernels are one node. */
+/** The op name of every recorded node reachable from `root`, one entry per node: used to assert fused kernels are one node. */
 export function graphOps(root: Tensor): string[] {
   return topologicalOrder(root)
     .filter((t) => t.node !== null)

@@ -78,7 +78,11 @@ export class Generator {
     return items;
   }
 
-  /** The full state, to save and restore a stream. */
+  /**
+   * The integer state, to save and restore a stream. Not included: the second value of the last
+   * Box-Muller pair, which `normal()` returns next when it is pending; `setState` drops it, so a
+   * stream saved after an odd number of `normal()` draws resumes with a fresh pair.
+   */
   getState(): [number, number, number, number] {
     return [this.a, this.b, this.c, this.d];
   }

@@ -27,7 +27,6 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
   const op = options.op ?? 'modulate';
   const onePlus = (options.form ?? 'one-plus') === 'one-plus';
   const outShape = broadcastShapes(op, x.shape, scale.shape);
-  if (shift) broadcastShapes(op, outShape, shift.shape);
   if (!sameShape(outShape, x.shape) || (shift && !sameShape(broadcastShapes(op, outShape, shift.shape), x.shape))) {
     throw new ShapeError({
       op,

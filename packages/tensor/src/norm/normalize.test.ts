@@ -273,4 +273,16 @@ describe('normalize: the shared fused kernel', () => {
     expect(() => normalize(x, { ...base, layout: { outer: 2, groups: 3, inner: 4 }, eps: 0 })).toThrow(ValueError);
     expect(() => normalize(x, { ...base, layout: { outer: 2, groups: 3, inner: 4 }, eps: 1e-5, mask: new Float32Array(3) })).toThrow(/mask of 8 values/);
   });
+
+  it('refuses fixed statistics whose mean or variance has the wrong length, on the batch and the general path', () => {
+    const x = randn([2, 3, 4]);
+    const layout = { outer: 2, groups: 3, inner: 4 };
+    const three = new Float64Array(3).fill(1);
+    const two = new Float64Array(2).fill(1);
+    for (const affineBlock of [4, 2]) {
+      const base = { op: 'bn', layout, acrossOuter: true, center: true, eps: 1e-5, affineBlock } as const;
+      expect(() => normalize(x, { ...base, statistics: { mean: two, variance: three } })).toThrow(/bn: expected 3 statistics/);
+      expect(() => normalize(x, { ...base, statistics: { mean: three, variance: two } })).toThrow(/bn: expected 3 statistics/);
+    }
+  });
 });

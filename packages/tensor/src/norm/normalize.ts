@@ -105,6 +105,14 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   // d|learned|/dlearned, taken at forward time (an optimizer step may change `learned` before backward).
   const learnedEpsSign = learnedEps ? Math.sign(epsTensor!.data[0]!) : 1;
 
+  if (options.statistics) {
+    const slots = slotCount(options);
+    const { mean, variance } = options.statistics;
+    if (mean.length !== slots || variance.length !== slots) {
+      throw new ShapeError({ op, expected: `${slots} statistics (mean and variance)`, given: `${mean.length} means and ${variance.length} variances` });
+    }
+  }
+
   // Row-wise layouts (LayerNorm, RMSNorm) take the specialised flat loops of rowwise.ts.
   if (
     groups === 1 && affineBlock === 1 && !options.acrossOuter && !options.statistics && !options.allReduce &&
@@ -122,12 +130,8 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
 
   // Batch layouts with per-channel affine (BatchNorm, GhostBatchNorm, SyncBatchNorm) take the flat loops of batchwise.ts.
   if (options.acrossOuter && !options.mask && affineBlock === inner && typeof options.eps === 'number' && !threshold) {
-    const slots = slotCount(options);
-    if (options.statistics && options.statistics.mean.length !== slots) {
-      throw new ShapeError({ op, expected: `${slots} statistics`, given: `${options.statistics.mean.length}` });
-    }
     return normalizeBatch(x, {
-      op, outer, groups, inner, chunk: options.outerChunk ? options.outerChunk : Math.max(outer, 1), slots, center: options.center, eps,
+      op, outer, groups, inner, chunk: options.outerChunk ? options.outerChunk : Math.max(outer, 1), slots: slotCount(options), center: options.center, eps,
       weight, bias, fixed: options.statistics ?? null, allReduce: options.allReduce ?? null,
     });
   }
@@ -137,9 +141,6 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
     ? { count: new Float64Array(fixed.mean.length), mean: fixed.mean, variance: fixed.variance }
     : computeStatistics(x.data, options);
   const slots = slotCount(options);
-  if (statistics.mean.length !== slots) {
-    throw new ShapeError({ op, expected: `${slots} statistics`, given: `${statistics.mean.length}` });
-  }
   const mean = statistics.mean;
   const rstd = new Float64Array(slots);
   for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);

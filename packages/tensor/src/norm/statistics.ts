@@ -34,8 +34,8 @@ export interface StatisticsOptions {
   mask?: TypedArray;
   maskSpatial?: number;
   /**
-   * Sums per-slot partial sums across replicas in place (SyncBatchNorm). Called twice in the
-   * forward pass (counts and sums, then squared deviations) and once in backward.
+   * Sums per-slot partial sums across replicas in place (SyncBatchNorm). Called in the forward
+   * pass on counts and sums, then (with centring only) on squared deviations, and once in backward.
    */
   allReduce?: (buffer: Float64Array) => void;
 }

@@ -41,6 +41,19 @@ describe('binary elementwise ops', () => {
     expectGradcheck(gradcheck(pow, [base, exponent]));
   });
 
+  it('sub routes g and -g without touching the upstream gradient, also when both operands are one tensor', () => {
+    const x = tensor([1, 2, 3], f64);
+    const y = tensor([4, 5, 6], f64);
+    const upstream = tensor([1, 2, 3], { dtype: 'float64' });
+    sub(x, y).backward(upstream);
+    expect(x.grad!.toArray()).toEqual([1, 2, 3]);
+    expect(y.grad!.toArray()).toEqual([-1, -2, -3]);
+    expect(upstream.toArray()).toEqual([1, 2, 3]);
+    const z = tensor([1, 2], f64);
+    sub(z, z).backward(tensor([5, 7], { dtype: 'float64' }));
+    expect(z.grad!.toArray()).toEqual([0, 0]);
+  });
+
   it('where selects and routes gradients to the chosen branch only', () => {
     const condition = tensor([1, 0, 1]);
     const a = randn([3], f64);

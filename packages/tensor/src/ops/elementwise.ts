@@ -69,7 +69,7 @@ function binary(
     data,
     shape,
     backward: (g) => {
-      const xs = a.requiresGrad || b.requiresGrad ? expandData(a, shape) : a.data;
+      const xs = expandData(a, shape);
       const ys = expandData(b, shape);
       const grads: Array<TypedArray | null> = [null, null];
       if (a.requiresGrad && gradA) {
@@ -87,24 +87,38 @@ function binary(
   });
 }
 
-export function add(a: TensorLike, b: TensorLike): Tensor {
+/**
+ * a + sign * b: the gradient is g (summed to each operand's shape), negated for b when subtracting,
+ * so neither operand is gathered per element in backward.
+ */
+function addSigned(op: 'add' | 'sub', a: TensorLike, b: TensorLike, sign: 1 | -1): Tensor {
   const ta = asTensor(a, b instanceof Tensor ? b : undefined);
   const tb = asTensor(b, ta);
-  const { data, shape } = broadcastApply('add', ta, tb, (x, y) => x + y);
+  const { data, shape } = broadcastApply(op, ta, tb, sign === 1 ? (x, y) => x + y : (x, y) => x - y);
   return customOp({
-    op: 'add',
+    op,
     inputs: [ta, tb],
     data,
     shape,
-    backward: (g) => [
-      ta.requiresGrad ? reduceToShape(g, shape, ta.shape, ta.dtype) : null,
-      tb.requiresGrad ? reduceToShape(g, shape, tb.shape, tb.dtype) : null,
-    ],
+    backward: (g) => {
+      let gb: TypedArray | null = null;
+      if (tb.requiresGrad) {
+        const summed = reduceToShape(g, shape, tb.shape, tb.dtype);
+        // reduceToShape returns g itself when nothing is summed, and g must stay intact: negate into a fresh array then.
+        gb = sign === 1 ? summed : summed === g ? allocate(tb.dtype, g.length) : summed;
+        if (sign === -1) for (let i = 0; i < gb.length; i++) gb[i] = -summed[i]!;
+      }
+      return [ta.requiresGrad ? reduceToShape(g, shape, ta.shape, ta.dtype) : null, gb];
+    },
   });
 }
 
+export function add(a: TensorLike, b: TensorLike): Tensor {
+  return addSigned('add', a, b, 1);
+}
+
 export function sub(a: TensorLike, b: TensorLike): Tensor {
-  return binary('sub', a, b, (x, y) => x - y, (g) => g, (g) => -g);
+  return addSigned('sub', a, b, -1);
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {

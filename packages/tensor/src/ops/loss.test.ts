@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { randn, tensor } from '../creation';
-import { ValueError } from '../errors';
+import { OptionError, ValueError } from '../errors';
 import { gradcheck } from '../gradcheck';
 import { expectClose, expectGradcheck } from '../test-utils';
 import { binaryCrossEntropyWithLogits, crossEntropy, mse } from './loss';
@@ -35,5 +35,12 @@ describe('losses', () => {
     expect(() => crossEntropy(randn([2, 3]), [0, 3])).toThrow(ValueError);
     expect(() => crossEntropy(randn([2, 3]), [0, 1.5])).toThrow(/integer class ids in \[0, 2\]/);
     expect(() => mse(randn([2]), randn([3]))).toThrow(/mse: expected prediction and target of one shape/);
+  });
+
+  it('refuse an unknown reduction instead of silently summing', () => {
+    const bad = { reduction: 'avg' as 'mean' };
+    expect(() => crossEntropy(randn([2, 3]), [0, 1], bad)).toThrow(/crossEntropy: expected reduction 'mean', 'sum' or 'none'/);
+    expect(() => mse(randn([2]), randn([2]), bad)).toThrow(/mse: expected reduction 'mean', 'sum' or 'none'/);
+    expect(() => binaryCrossEntropyWithLogits(randn([2]), randn([2]), bad)).toThrow(OptionError);
   });
 });

@@ -1,9 +1,15 @@
 import { customOp } from '../autograd';
 import { allocate, sameShape } from '../dtype';
-import { ShapeError, ValueError, formatShape } from '../errors';
+import { OptionError, ShapeError, ValueError, formatShape } from '../errors';
 import { Tensor } from '../tensor';
 
 export type Reduction = 'mean' | 'sum' | 'none';
+
+function checkReduction(op: string, reduction: Reduction): void {
+  if (reduction !== 'mean' && reduction !== 'sum' && reduction !== 'none') {
+    throw new OptionError({ op, expected: "reduction 'mean', 'sum' or 'none'", given: `'${String(reduction)}'` });
+  }
+}
 
 function classIds(op: string, targets: Tensor | readonly number[], count: number, numClasses: number): Int32Array {
   const values = targets instanceof Tensor ? targets.data : targets;
@@ -34,6 +40,7 @@ export function crossEntropy(
     throw new ShapeError({ op: 'crossEntropy', expected: 'logits of shape [N, C]', given: formatShape(logits.shape) });
   }
   const reduction = options.reduction ?? 'mean';
+  checkReduction('crossEntropy', reduction);
   const smoothing = options.labelSmoothing ?? 0;
   if (smoothing < 0 || smoothing > 1) {
     throw new ValueError({ op: 'crossEntropy', expected: 'labelSmoothing in [0, 1]', given: `${smoothing}` });
@@ -89,6 +96,7 @@ function checkPair(op: string, a: Tensor, b: Tensor): void {
 export function mse(prediction: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
   checkPair('mse', prediction, target);
   const reduction = options.reduction ?? 'mean';
+  checkReduction('mse', reduction);
   const n = prediction.size;
   const scale = reduction === 'mean' ? 1 / n : 1;
   const diff = new Float64Array(n);
@@ -122,6 +130,7 @@ export function mse(prediction: Tensor, target: Tensor, options: { reduction?: R
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
   checkPair('binaryCrossEntropyWithLogits', logits, target);
   const reduction = options.reduction ?? 'mean';
+  checkReduction('binaryCrossEntropyWithLogits', reduction);
   const n = logits.size;
   const scale = reduction === 'mean' ? 1 / n : 1;
   const losses = new Float64Array(n);

@@ -46,4 +46,17 @@ describe('reductions', () => {
     expect(() => sum(x, [0, 0])).toThrow(/distinct axes/);
     expect(() => variance(tensor([1]), 0)).toThrow(ValueError);
   });
+
+  it('max and argmax propagate NaN like PyTorch: the first NaN wins and takes the gradient', () => {
+    const withNaN = tensor([[NaN, 1, NaN], [3, NaN, 2]], { dtype: 'float64', requiresGrad: true });
+    expect(argmax(withNaN, 1).toArray()).toEqual([0, 1]);
+    const m = max(withNaN, 1);
+    expect(Number.isNaN(m.data[0]!) && Number.isNaN(m.data[1]!)).toBe(true);
+    sum(m).backward();
+    expect(withNaN.grad!.toArray()).toEqual([[1, 0, 0], [0, 1, 0]]);
+  });
+
+  it('argmax refuses an empty axis, naming itself', () => {
+    expect(() => argmax(tensor([], { shape: [2, 0] }), 1)).toThrow(/argmax: expected a non-empty axis/);
+  });
 });

@@ -150,7 +150,8 @@ function extremum(op: 'max' | 'min', x: Tensor, axes: number | readonly number[]
   for (let i = 0; i < x.size; i++) {
     const o = plan.index[i]!;
     const v = x.data[i]!;
-    if (where[o] === -1 || (op === 'max' ? v > best[o]! : v < best[o]!) || Number.isNaN(v)) {
+    // NaN propagates and the first NaN keeps the gradient, like torch.max(dim).
+    if (where[o] === -1 || (op === 'max' ? v > best[o]! : v < best[o]!) || (Number.isNaN(v) && !Number.isNaN(best[o]!))) {
       best[o] = v;
       where[o] = i;
     }
@@ -179,10 +180,16 @@ export function min(x: Tensor, axes?: number | readonly number[], options: Reduc
   return extremum('min', x, axes, options);
 }
 
-/** Index of the largest value along `axis` (no gradient), as a float tensor of indices. */
+/**
+ * Index of the largest value along `axis` (no gradient), as a float tensor of indices. NaN counts
+ * as the largest value and the first one wins, like `torch.argmax` (and `max`'s gradient).
+ */
 export function argmax(x: Tensor, axis = -1): Tensor {
   const resolved = normalizeAxis('argmax', axis, x.ndim);
   const length = x.shape[resolved]!;
+  if (length === 0) {
+    throw new ShapeError({ op: 'argmax', expected: 'a non-empty axis', given: `axis ${axis} of shape ${formatShape(x.shape)}` });
+  }
   let inner = 1;
   for (let i = resolved + 1; i < x.ndim; i++) inner *= x.shape[i]!;
   const outer = x.size / (length * inner);
@@ -193,7 +200,7 @@ export function argmax(x: Tensor, axis = -1): Tensor {
       let best = -Infinity;
       for (let k = 0; k < length; k++) {
         const v = x.data[o * length * inner + k * inner + j]!;
-        if (v > best) {
+        if (v > best || (Number.isNaN(v) && !Number.isNaN(best))) {
           best = v;
           bestIndex = k;
         }

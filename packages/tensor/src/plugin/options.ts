@@ -28,6 +28,11 @@ function isValid(spec: OptionSpec, value: unknown): boolean {
   }
 }
 
+/** A given value as users wrote it: JSON for strings and objects, but NaN and Infinity by name (JSON says null). */
+function describeValue(value: unknown): string {
+  return typeof value === 'string' || (typeof value === 'object' && value !== null) ? JSON.stringify(value) : String(value);
+}
+
 /**
  * Fills defaults and validates `given` against `schema`. Unknown keys and out-of-range values
  * throw an OptionError naming the option, the allowed range and the value given.
@@ -35,7 +40,7 @@ function isValid(spec: OptionSpec, value: unknown): boolean {
 export function resolveOptions<S extends OptionsSchema>(owner: string, schema: S, given: Record<string, unknown> = {}): OptionValues<S> {
   const known = Object.keys(schema);
   for (const key of Object.keys(given)) {
-    if (!(key in schema)) {
+    if (!Object.hasOwn(schema, key)) {
       throw new OptionError({
         op: owner,
         expected: known.length ? `options among ${known.join(', ')}` : 'no options',
@@ -47,7 +52,7 @@ export function resolveOptions<S extends OptionsSchema>(owner: string, schema: S
   for (const [key, spec] of Object.entries(schema)) {
     const value = given[key] === undefined ? spec.default : given[key];
     if (!isValid(spec, value)) {
-      throw new OptionError({ op: owner, expected: `option "${key}" to be ${describeOptionRange(spec)}`, given: `${key} = ${JSON.stringify(value)}` });
+      throw new OptionError({ op: owner, expected: `option "${key}" to be ${describeOptionRange(spec)}`, given: `${key} = ${describeValue(value)}` });
     }
     resolved[key] = value;
   }

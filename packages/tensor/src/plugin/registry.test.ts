@@ -63,4 +63,11 @@ describe('registry', () => {
     expect(() => create('pass-through', { numFeatures: 4 }, { epsilon: 1 })).toThrow(/unknown option "epsilon"/);
     expect(resolveOptions('t', schema, { momentum: null })).toEqual({ eps: 1e-5, momentum: null, affine: true, kind: 'layer' });
   });
+
+  it('names a non-finite value as given, not as JSON null, and refuses inherited names as options', () => {
+    expect(() => resolveOptions('t', schema, { eps: NaN })).toThrow(/got eps = NaN$/);
+    expect(() => resolveOptions('t', schema, { momentum: Infinity })).toThrow(/got momentum = Infinity$/);
+    expect(() => resolveOptions('t', schema, { kind: 'batch' })).toThrow(/got kind = "batch"$/);
+    expect(() => resolveOptions('t', schema, { constructor: 1 })).toThrow(/unknown option "constructor"/);
+  });
 });
