@@ -147,7 +147,8 @@ export abstract class Module {
 
   /** Parameters and persistent buffers by dotted name; the tensors are shared, not copied. */
   stateDict(): StateDict {
-    const dict: StateDict = {};
+    // No prototype: a key such as `__proto__` is stored like any other name.
+    const dict = Object.create(null) as StateDict;
     for (const [name, module] of this.namedModules()) {
       const prefix = name ? `${name}.` : '';
       for (const [key, p] of module.parameterEntries) dict[prefix + key] = p;
@@ -165,14 +166,14 @@ export abstract class Module {
     const strict = options.strict ?? true;
     const own = this.stateDict();
     const problems: string[] = [];
-    const missingKeys = Object.keys(own).filter((k) => !(k in dict));
+    const missingKeys = Object.keys(own).filter((k) => !Object.hasOwn(dict, k));
     const unexpectedKeys = Object.keys(dict).filter((k) => !(k in own));
     if (strict) {
       for (const key of missingKeys) problems.push(`missing key "${key}"`);
       for (const key of unexpectedKeys) problems.push(`unexpected key "${key}"`);
     }
     for (const [key, target] of Object.entries(own)) {
-      const source = dict[key];
+      const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
       if (!source) continue;
       if (!sameShape(source.shape, target.shape)) {
         problems.push(`shape mismatch for "${key}": expected ${formatShape(target.shape)}, got ${formatShape(source.shape)}`);
@@ -180,7 +181,7 @@ export abstract class Module {
     }
     if (problems.length > 0) throw new StateDictError(`${this.constructor.name}.loadStateDict`, problems);
     for (const [key, target] of Object.entries(own)) {
-      const source = dict[key];
+      const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
       if (source) target.data.set(source.data);
     }
     return { missingKeys, unexpectedKeys };

@@ -180,3 +180,22 @@ describe('loadSafetensors', () => {
     expect(() => loadSafetensors(bf16)).toThrow(/got dtype BF16/);
   });
 });
+
+describe('names that are also Object.prototype members', () => {
+  it('stores a tensor named __proto__ or constructor like any other name', () => {
+    const dict = Object.create(null) as Record<string, Tensor>;
+    dict['__proto__'] = tensor([1, 2]);
+    dict['constructor'] = tensor([3]);
+    const loaded = loadSafetensors(saveSafetensors(dict));
+    expect(Object.keys(loaded).sort()).toEqual(['__proto__', 'constructor']);
+    expect(Array.from(loaded['__proto__']!.data)).toEqual([1, 2]);
+    expect(Object.getPrototypeOf(loaded)).toBe(null);
+  });
+
+  it('loadStateDict does not take inherited members for keys', () => {
+    const model = new Sequential(new Linear({ inFeatures: 2, outFeatures: 1 }));
+    const inherited = Object.create({ '0.weight': zeros([1, 2]) }) as Record<string, Tensor>;
+    inherited['0.bias'] = zeros([1]);
+    expect(() => model.loadStateDict(inherited)).toThrow(/missing key "0.weight"/);
+  });
+});

@@ -264,7 +264,8 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   }
 
   const data = bytes.subarray(headerEnd);
-  const tensors: StateDict = {};
+  // No prototype: a tensor named `__proto__` is stored like any other name.
+  const tensors = Object.create(null) as StateDict;
   for (const entry of [...entries].sort((a, b) => compareUtf8(a.name, b.name))) {
     tensors[entry.name] = readTensor(entry, data);
   }
