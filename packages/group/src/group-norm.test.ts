@@ -1,7 +1,7 @@
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import {
   DTypeError, Generator, OptionError, ShapeError, add, div, expand, gradcheck, graphOps, mean, mul, randn, reshape, sqrt, sub, sum,
-  tensor, variance, type Tensor,
+  ValueError, tensor, variance, type Tensor,
 } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import torch from './__fixtures__/torch-group.json';
@@ -144,6 +144,16 @@ describe('GroupNorm', () => {
     for (let ch = 0; ch < c; ch++) for (const t of [4, 5]) expect(x.grad!.data[ch * length + t]).toBe(0);
     expectGradcheck(gradcheck((xx) => norm.forward(xx, { mask }), [x, norm.weight!, norm.bias!]));
     expect(() => norm.forward(x, { mask: tensor([1, 1, 1], { shape: [1, 3] }) })).toThrow(/groupNorm: expected a mask of shape \[2, 6\]/);
+  });
+
+  it('refuses mask values other than 0 and 1, like BatchNorm and LayerNorm, instead of treating them as real', () => {
+    const norm = groupNormModule(2, 4, new Generator(6));
+    const x = randn([2, 4, 3], f64);
+    for (const bad of [0.5, 2, -1]) {
+      const mask = tensor([1, 1, 0, 1, bad, 1], { shape: [2, 3], dtype: 'float64' });
+      expect(() => norm.forward(x, { mask })).toThrow(ValueError);
+      expect(() => groupNorm(x, { numGroups: 2, mask })).toThrow(`groupNorm: expected mask values 1 (real) or 0 (padding), got ${bad} at flat index 4`);
+    }
   });
 
   it('is one node in the autograd graph (module and function, with or without affine, with a mask)', () => {

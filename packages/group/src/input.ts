@@ -1,5 +1,5 @@
 // Input checks shared by the group family's normalizers (not exported from the package).
-import { ContextError, DTypeError, ShapeError, checkNumberOption, formatShape, type DType, type NormalizerContext, type Tensor } from '@normkit/tensor';
+import { ContextError, DTypeError, ShapeError, ValueError, checkNumberOption, formatShape, type DType, type NormalizerContext, type Tensor } from '@normkit/tensor';
 
 /** A channels-first input seen as [batch, channels, spatial], spatial = product of the dims after C. */
 export interface ChannelsFirst {
@@ -53,7 +53,7 @@ export function refuseMask(op: string, context: NormalizerContext | undefined): 
   }
 }
 
-/** Checks a padding mask against `x`: one value per sample and spatial position, [N, *spatial]. */
+/** Checks a padding mask against `x`: one value (0 or 1) per sample and spatial position, [N, *spatial]. */
 export function checkSpatialMask(op: string, x: Tensor, mask: Tensor): void {
   const expected = [x.shape[0]!, ...x.shape.slice(2)];
   if (mask.ndim !== expected.length || mask.shape.some((d, i) => d !== expected[i])) {
@@ -62,5 +62,11 @@ export function checkSpatialMask(op: string, x: Tensor, mask: Tensor): void {
       expected: `a mask of shape ${formatShape(expected)} (the input's shape without the channel dim; 1 = real, 0 = padding)`,
       given: `shape ${formatShape(mask.shape)}`,
     });
+  }
+  // The kernel treats every nonzero value as real: refuse anything but 0 and 1, as BatchNorm and LayerNorm do.
+  const values = mask.data;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!;
+    if (v !== 0 && v !== 1) throw new ValueError({ op, expected: 'mask values 1 (real) or 0 (padding)', given: `${v} at flat index ${i}` });
   }
 }

@@ -1,0 +1,14 @@
+import { describeNormalizer } from '@normkit/testkit';
+import { filterResponseNormPlugin, groupNormPlugin, instanceNormPlugin } from './plugins';
+
+// The testkit's plugin conformance suite, through the public plugin interface only (as in the layer
+// and conditional packages). GroupNorm with one group is invariant to a per-sample shift and scale,
+// InstanceNorm to a per-(sample, channel) one.
+const perSample = [{ transform: 'shift', per: 'sample' }, { transform: 'scale', per: 'sample' }] as const;
+const perSampleChannel = [{ transform: 'shift', per: 'sample-channel' }, { transform: 'scale', per: 'sample-channel' }] as const;
+describeNormalizer(groupNormPlugin, { slot: { numFeatures: 4 }, options: { numGroups: 1 }, inputShapes: [[3, 4], [2, 4, 5], [2, 4, 2, 2]], maskShape: (s) => [s[0]!, ...s.slice(2)], invariances: perSample });
+describeNormalizer(groupNormPlugin, { slot: { numFeatures: 4 }, options: { numGroups: 2 }, inputShapes: [[2, 4, 5]] });
+describeNormalizer(instanceNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[2, 3, 5]], invariances: perSampleChannel });
+describeNormalizer(instanceNormPlugin, { slot: { numFeatures: 3 }, options: { trackRunningStats: true, affine: true }, inputShapes: [[2, 3, 5], [2, 3, 2, 2]] });
+describeNormalizer(filterResponseNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[2, 3], [2, 3, 4]] });
+describeNormalizer(filterResponseNormPlugin, { slot: { numFeatures: 3 }, options: { tlu: false, learnableEps: true }, inputShapes: [[2, 3, 4]] });
