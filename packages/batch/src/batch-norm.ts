@@ -1,5 +1,5 @@
 import {
-  DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
+  Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
   type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -53,11 +53,7 @@ export function checkBatchNormOptions(op: string, options: BatchNormOptions): Re
   for (const [name, value] of Object.entries(flags)) {
     if (typeof value !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(value)}` });
   }
-  const dtype = options.dtype ?? 'float32';
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
-  }
-  return { numFeatures, eps, momentum, ...flags, dtype };
+  return { numFeatures, eps, momentum, ...flags, dtype: checkDTypeOption(op, options.dtype) };
 }
 
 /** Sums `valuesPerSample` over consecutive chunks of `chunk` samples (one chunk: the whole batch). */
@@ -219,33 +215,17 @@ export class BatchNorm extends Module implements Normalizer {
         given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
       });
     }
-    if (x.dtype !== this.dtype) {
-      throw new DTypeError({ op, expected: `a ${this.dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
-    }
+    checkModuleDType(op, x, this.dtype);
     const n = x.shape[0]!;
     const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
     const layout = { outer: n, groups: this.numFeatures, inner: spatial };
     const valuesPerSample = new Float64Array(n).fill(layout.inner);
     if (!mask) return { x, layout, valuesPerSample, training: this.training };
 
-    const expectedShape = [n, ...x.shape.slice(2)];
-    if (!(mask instanceof Tensor) || formatShape(mask.shape) !== formatShape(expectedShape)) {
-      throw new ShapeError({
-        op,
-        expected: `a mask of shape ${formatShape(expectedShape)} (the input's shape without the channel axis)`,
-        given: mask instanceof Tensor ? `shape ${formatShape(mask.shape)}` : String(mask),
-      });
-    }
-    const m = mask.data;
+    const m = checkPaddingMask(op, mask, [n, ...x.shape.slice(2)], { shapeMeaning: "the input's shape without the channel axis" });
     for (let o = 0; o < n; o++) {
       let real = 0;
-      for (let i = o * spatial, end = i + spatial; i < end; i++) {
-        const v = m[i]!;
-        if (v !== 0 && v !== 1) {
-          throw new ValueError({ op, expected: 'mask values 1 (real) or 0 (padding)', given: `${v} at flat index ${i}` });
-        }
-        real += v;
-      }
+      for (let i = o * spatial, end = i + spatial; i < end; i++) real += m[i]!;
       valuesPerSample[o] = real;
     }
     return { x, layout, mask: m, valuesPerSample, training: this.training };

@@ -1,5 +1,5 @@
 import {
-  SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
+  SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
 } from '@normkit/tensor';
 import { BatchNorm } from './batch-norm';
 import { GhostBatchNorm } from './ghost-batch-norm';
@@ -18,7 +18,7 @@ export const batchNormOptionsSchema = {
   },
   affine: { type: 'boolean', default: true, description: 'Learn a per-channel scale and shift.' },
   trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
-  dtype: { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'Parameter and buffer dtype; inputs must match.' },
+  dtype: dtypeOptionSpec,
 } as const satisfies OptionsSchema;
 
 export const ghostBatchNormOptionsSchema = {

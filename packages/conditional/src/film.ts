@@ -1,7 +1,7 @@
 import type { BatchNorm } from '@normkit/batch';
 import type { InstanceNorm } from '@normkit/group';
 import {
-  DTypeError, Linear, OptionError, ReLU, Sequential, ShapeError, checkNumberOption, formatShape, slice,
+  Linear, OptionError, ReLU, Sequential, ShapeError, checkModuleDType, checkNumberOption, formatShape, slice,
   type DType, type Generator, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
 import {
@@ -112,9 +112,7 @@ export class FiLM extends ModulatedNorm<Tensor> {
         given: `shape ${formatShape(condition.shape)}`,
       });
     }
-    if (condition.dtype !== this.dtype) {
-      throw new DTypeError({ op, expected: `a ${this.dtype} condition (the module's dtype)`, given: `a ${condition.dtype} condition` });
-    }
+    checkModuleDType(op, condition, this.dtype, 'condition');
     return condition;
   }
 

@@ -5,7 +5,7 @@ import { BatchNorm } from '@normkit/batch';
 import { InstanceNorm } from '@normkit/group';
 import { layerNorm } from '@normkit/layer';
 import {
-  ContextError, DTypeError, Module, OptionError, ShapeError, Tensor, checkNumberOption, formatShape, modulate, reshape,
+  ContextError, Module, OptionError, ShapeError, Tensor, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, modulate, reshape,
   type DType, type Normalizer, type NormalizerContext,
 } from '@normkit/tensor';
 
@@ -33,14 +33,6 @@ export function checkNormSettings(op: string, numFeatures: number, options: { ep
   const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
   const momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
   return { numFeatures, eps, momentum, dtype: checkDTypeOption(op, options.dtype) };
-}
-
-export function checkDTypeOption(op: string, dtype: unknown): DType {
-  const resolved = dtype ?? 'float32';
-  if (resolved !== 'float32' && resolved !== 'float64') {
-    throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
-  }
-  return resolved;
 }
 
 export function checkEnumOption<T extends string>(op: string, name: string, value: unknown, values: readonly T[], fallback: T): T {
@@ -100,7 +92,7 @@ export function checkChannelsFirstInput(
       given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
     });
   }
-  if (x.dtype !== dtype) throw new DTypeError({ op, expected: `a ${dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
+  checkModuleDType(op, x, dtype);
   return x;
 }
 

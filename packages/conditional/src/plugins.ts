@@ -1,5 +1,5 @@
 import {
-  OptionError, SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
+  OptionError, SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
 } from '@normkit/tensor';
 import { ConditionalBatchNorm } from './conditional-batch-norm';
 import { FiLM } from './film';
@@ -12,13 +12,8 @@ import { SPADE } from './spade';
 
 const FAMILY = 'conditional';
 
-/** Parameter and buffer dtype, the option name the testkit fills per dtype under test. */
-const dtypeOption = {
-  type: 'enum',
-  values: ['float32', 'float64'],
-  default: 'float32',
-  description: 'Parameter and buffer dtype; inputs and conditions must match.',
-} as const;
+/** The shared dtype option; conditions, too, must have the module's dtype. */
+const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs and conditions must match.' } as const;
 
 const epsOption = { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance of the normalizer.' } as const;
 const momentumOption = {

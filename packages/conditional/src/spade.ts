@@ -1,7 +1,7 @@
 import type { BatchNorm } from '@normkit/batch';
 import type { InstanceNorm } from '@normkit/group';
 import {
-  Conv2d, DTypeError, OptionError, ReLU, Sequential, ShapeError, checkNumberOption, formatShape, interpolate,
+  Conv2d, OptionError, ReLU, Sequential, ShapeError, checkModuleDType, checkNumberOption, formatShape, interpolate,
   type DType, type Generator, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
 import {
@@ -116,9 +116,7 @@ export class SPADE extends ModulatedNorm<Tensor> {
     if (map.shape[2] === 0 || map.shape[3] === 0) {
       throw new ShapeError({ op, expected: 'a segmentation map with non-empty spatial dims', given: `shape ${formatShape(map.shape)}` });
     }
-    if (map.dtype !== this.dtype) {
-      throw new DTypeError({ op, expected: `a ${this.dtype} segmentation map (the module's dtype)`, given: `a ${map.dtype} segmentation map` });
-    }
+    checkModuleDType(op, map, this.dtype, 'segmentation map');
     return map;
   }
 

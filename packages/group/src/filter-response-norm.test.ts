@@ -198,6 +198,8 @@ describe('FilterResponseNorm (without TLU)', () => {
   it('refuses bad options and inputs with typed errors', () => {
     expect(() => new FilterResponseNorm({ numFeatures: 4, eps: 0 })).toThrow(/FilterResponseNorm: expected eps to be a finite number > 0, got eps = 0/);
     expect(() => new FilterResponseNormTLU({ numFeatures: 4, eps: -1e-6 })).toThrow(OptionError);
+    expect(() => new FilterResponseNorm({ numFeatures: 4, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new FilterResponseNormTLU({ numFeatures: 4, dtype: 'float16' as 'float32' })).toThrow("FilterResponseNormTLU: expected dtype 'float32' or 'float64', got dtype = float16");
     expect(() => new FilterResponseNormTLU({ numFeatures: 0 })).toThrow(/numFeatures to be an integer >= 1/);
     const norm = new FilterResponseNormTLU({ numFeatures: 4 });
     expect(() => norm.forward(randn([2, 3, 5]))).toThrow(ShapeError);

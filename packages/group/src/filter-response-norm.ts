@@ -1,8 +1,8 @@
 import {
-  Module, Parameter, ShapeError, checkNumberOption, formatShape, normalize, ones, zeros,
+  Module, Parameter, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, normalize, ones, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkDType, checkEps, refuseMask } from './input';
+import { channelsFirst, checkChannels, checkEps, refuseMask } from './input';
 
 export interface FilterResponseNormFunctionOptions {
   /** Per-channel scale gamma, [C], or null. */
@@ -95,7 +95,7 @@ export abstract class FilterResponseNormBase extends Module implements Normalize
     this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
     this.eps = checkEps(op, options.eps ?? 1e-6);
     this.learnableEps = options.learnableEps ?? false;
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     const dtype = this.dtype;
     this.weight = this.registerParameter('weight', new Parameter(ones([this.numFeatures], { dtype })));
     this.bias = this.registerParameter('bias', new Parameter(zeros([this.numFeatures], { dtype })));
@@ -118,7 +118,7 @@ export abstract class FilterResponseNormBase extends Module implements Normalize
     refuseMask(op, context);
     channelsFirst(op, x, 2);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
-    checkDType(op, x, this.dtype);
+    checkModuleDType(op, x, this.dtype);
   }
 
   abstract override forward(x: Tensor, context?: NormalizerContext): Tensor;

@@ -187,6 +187,8 @@ describe('GroupNorm', () => {
     expect(() => new GroupNorm({ numGroups: 3, numChannels: 4 })).toThrow(/GroupNorm: expected numChannels divisible by numGroups, got numChannels = 4, numGroups = 3/);
     expect(() => new GroupNorm({ numGroups: 2, numChannels: 4, eps: 0 })).toThrow(/GroupNorm: expected eps to be a finite number > 0, got eps = 0/);
     expect(() => new GroupNorm({ numGroups: 2, numChannels: 4, eps: -1e-5 })).toThrow(OptionError);
+    expect(() => new GroupNorm({ numGroups: 2, numChannels: 4, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new GroupNorm({ numGroups: 2, numChannels: 4, dtype: 'int8' as 'float32' })).toThrow("GroupNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new GroupNorm({ numGroups: 0, numChannels: 4 })).toThrow(/numGroups to be an integer >= 1/);
     const norm = new GroupNorm({ numGroups: 2, numChannels: 4 });
     expect(() => norm.forward(randn([2, 6, 3]))).toThrow(ShapeError);

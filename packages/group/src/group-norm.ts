@@ -1,8 +1,8 @@
 import {
-  Module, OptionError, Parameter, ShapeError, checkNumberOption, formatShape, normalize, ones, zeros,
+  Module, OptionError, Parameter, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, normalize, ones, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkDType, checkEps, checkSpatialMask } from './input';
+import { channelsFirst, checkChannels, checkEps } from './input';
 
 export interface GroupNormFunctionOptions {
   /** G: the channels are split into G consecutive groups of C / G channels. */
@@ -40,8 +40,7 @@ export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor 
     throw new ShapeError({ op, expected: `a channel count divisible by numGroups = ${numGroups}`, given: `${channels} channels (shape ${formatShape(x.shape)})` });
   }
   const eps = checkEps(op, options.eps ?? 1e-5);
-  const mask = options.mask ?? null;
-  if (mask) checkSpatialMask(op, x, mask);
+  const mask = options.mask ? checkPaddingMask(op, options.mask, [batch, ...x.shape.slice(2)], { shapeMeaning: "the input's shape without the channel axis" }) : null;
   return normalize(x, {
     op,
     layout: { outer: batch, groups: numGroups, inner: (channels / numGroups) * spatial },
@@ -52,7 +51,7 @@ export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor 
     bias: options.bias ?? null,
     // Per-channel affine: each run of `spatial` elements inside a group shares one gamma and beta.
     affineBlock: spatial,
-    ...(mask ? { mask: mask.data, maskSpatial: spatial } : {}),
+    ...(mask ? { mask, maskSpatial: spatial } : {}),
   }).output;
 }
 
@@ -110,7 +109,7 @@ export class GroupNorm extends Module implements Normalizer {
     }
     this.eps = checkEps(op, options.eps ?? 1e-5);
     this.affine = options.affine ?? true;
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     this.weight = this.affine ? this.registerParameter('weight', new Parameter(ones([this.numChannels], { dtype: this.dtype }))) : null;
     this.bias = this.affine ? this.registerParameter('bias', new Parameter(zeros([this.numChannels], { dtype: this.dtype }))) : null;
   }
@@ -125,7 +124,7 @@ export class GroupNorm extends Module implements Normalizer {
     const op = 'GroupNorm.forward';
     channelsFirst(op, x, 2);
     checkChannels(op, x, this.numChannels, 'numChannels');
-    if (this.affine) checkDType(op, x, this.dtype);
+    if (this.affine) checkModuleDType(op, x, this.dtype);
     return groupNorm(x, { numGroups: this.numGroups, weight: this.weight, bias: this.bias, eps: this.eps, mask: context?.mask ?? null });
   }
 }

@@ -167,6 +167,8 @@ describe('InstanceNorm', () => {
   it('refuses bad options and inputs with typed errors', () => {
     expect(() => new InstanceNorm({ numFeatures: 4, eps: 0 })).toThrow(/InstanceNorm: expected eps to be a finite number > 0, got eps = 0/);
     expect(() => new InstanceNorm({ numFeatures: 4, eps: -1 })).toThrow(OptionError);
+    expect(() => new InstanceNorm({ numFeatures: 4, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new InstanceNorm({ numFeatures: 4, dtype: 'int8' as 'float32' })).toThrow("InstanceNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new InstanceNorm({ numFeatures: 4, momentum: 1.5 })).toThrow(/momentum to be a finite number >= 0 <= 1/);
     expect(() => new InstanceNorm({ numFeatures: 4 }).forward(randn([2, 3, 5]))).toThrow(/expected an input of shape \[N, 4, \*\] \(numFeatures = 4\), got shape \[2, 3, 5\] with 3 channels/);
     expect(() => instanceNorm(randn([2, 3, 5]), { runningMean: randn([3]) })).toThrow(/both runningMean and runningVar, or neither/);

@@ -1,8 +1,8 @@
 import {
-  Module, Parameter, ShapeError, ValueError, checkNumberOption, formatShape, normalize, ones, scalar, zeros,
+  Module, Parameter, ShapeError, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, normalize, ones, scalar, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkDType, checkEps, refuseMask } from './input';
+import { channelsFirst, checkChannels, checkEps, refuseMask } from './input';
 
 export interface InstanceNormFunctionOptions {
   /** Per-channel scale gamma, [C], or null. */
@@ -158,7 +158,7 @@ export class InstanceNorm extends Module implements Normalizer {
     this.momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
     this.affine = options.affine ?? false;
     this.trackRunningStats = options.trackRunningStats ?? false;
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     const dtype = this.dtype;
     this.weight = this.affine ? this.registerParameter('weight', new Parameter(ones([this.numFeatures], { dtype }))) : null;
     this.bias = this.affine ? this.registerParameter('bias', new Parameter(zeros([this.numFeatures], { dtype }))) : null;
@@ -198,7 +198,7 @@ export class InstanceNorm extends Module implements Normalizer {
     refuseMask(op, context);
     channelsFirst(op, x, 3);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
-    if (this.affine || this.trackRunningStats) checkDType(op, x, this.dtype);
+    if (this.affine || this.trackRunningStats) checkModuleDType(op, x, this.dtype);
     return instanceNorm(x, {
       weight: this.weight,
       bias: this.bias,

@@ -1,10 +1,8 @@
-import { SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
+import { SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
 import { FilterResponseNorm } from './filter-response-norm';
 import { FilterResponseNormTLU } from './filter-response-norm-tlu';
 import { GroupNorm } from './group-norm';
 import { InstanceNorm } from './instance-norm';
-
-const dtypeOption = { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'Parameter and buffer dtype; inputs must match' } as const;
 
 /** None of the family looks at other samples, needs a condition or labels. */
 function traits(overrides: Pick<NormalizerTraits, 'acceptsMask' | 'hasRunningStats'>): NormalizerTraits {
@@ -22,7 +20,7 @@ export const groupNormPlugin = defineNormalizer({
     numGroups: { type: 'number', default: 32, integer: true, min: 1, description: 'Number of channel groups G (numFeatures must be divisible by it); 1 = LayerNorm over (C, *), C = InstanceNorm' },
     eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
     affine: { type: 'boolean', default: true, description: 'Learn per-channel weight and bias' },
-    dtype: dtypeOption,
+    dtype: dtypeOptionSpec,
   },
   traits: () => traits({ acceptsMask: true, hasRunningStats: false }),
   create: (slot, options) =>
@@ -41,7 +39,7 @@ export const instanceNormPlugin = defineNormalizer({
     momentum: { type: 'number', default: 0.1, min: 0, max: 1, description: 'Running-average factor (PyTorch convention)' },
     affine: { type: 'boolean', default: false, description: 'Learn per-channel weight and bias (false in PyTorch; Flax and Keras learn them)' },
     trackRunningStats: { type: 'boolean', default: false, description: 'Keep running statistics and use them in eval' },
-    dtype: dtypeOption,
+    dtype: dtypeOptionSpec,
   },
   traits: (options) => traits({ acceptsMask: false, hasRunningStats: options.trackRunningStats }),
   create: (slot, options) =>
@@ -62,7 +60,7 @@ export const filterResponseNormPlugin = defineNormalizer({
     eps: { type: 'number', default: 1e-6, min: 0, minExclusive: true, description: 'Fixed epsilon added to the mean square' },
     learnableEps: { type: 'boolean', default: false, description: "Add the paper's learned epsilon: eps + |eps_learned|, eps_learned starting at 0" },
     tlu: { type: 'boolean', default: true, description: 'Apply the TLU z = max(y, tau) in the same node (FRN is meant to be used with it)' },
-    dtype: dtypeOption,
+    dtype: dtypeOptionSpec,
   },
   traits: () => traits({ acceptsMask: false, hasRunningStats: false }),
   create: (slot, options) => {

@@ -1,5 +1,5 @@
 import { expectClose, expectGradcheck } from '@normkit/testkit';
-import { DTypeError, Generator, ShapeError, gradcheck, graphOps, maximum, randn, reshape, tensor, type Tensor } from '@normkit/tensor';
+import { DTypeError, Generator, OptionError, ShapeError, gradcheck, graphOps, maximum, randn, reshape, tensor, type Tensor } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { f64, gradientsOf } from './test-support';
 import { TLU, tlu } from './tlu';
@@ -31,6 +31,8 @@ describe('TLU', () => {
   });
 
   it('refuses bad inputs with typed errors', () => {
+    expect(() => new TLU({ numFeatures: 3, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new TLU({ numFeatures: 3, dtype: 'int8' as 'float32' })).toThrow("TLU: expected dtype 'float32' or 'float64', got dtype = int8");
     const act = new TLU({ numFeatures: 3 });
     expect(() => act.forward(randn([2, 4, 5]))).toThrow(ShapeError);
     expect(() => act.forward(randn([2, 3, 5], { dtype: 'float64' }))).toThrow(DTypeError);

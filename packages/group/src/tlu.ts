@@ -1,8 +1,8 @@
 import {
-  Module, Parameter, ShapeError, allocate, checkNumberOption, customOp, formatShape, zeros,
+  Module, Parameter, ShapeError, allocate, checkDTypeOption, checkModuleDType, checkNumberOption, customOp, formatShape, zeros,
   type DType, type Tensor, type TypedArray,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkDType } from './input';
+import { channelsFirst, checkChannels } from './input';
 
 /**
  * The Thresholded Linear Unit as a function (Singh & Krishnan, "Filter Response Normalization
@@ -100,7 +100,7 @@ export class TLU extends Module {
   constructor(options: TLUOptions) {
     super();
     this.numFeatures = checkNumberOption('TLU', 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption('TLU', options.dtype);
     this.tau = this.registerParameter('tau', new Parameter(zeros([this.numFeatures], { dtype: this.dtype })));
   }
 
@@ -113,7 +113,7 @@ export class TLU extends Module {
     const op = 'TLU.forward';
     channelsFirst(op, x, 2);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
-    checkDType(op, x, this.dtype);
+    checkModuleDType(op, x, this.dtype);
     return tlu(x, this.tau);
   }
 }

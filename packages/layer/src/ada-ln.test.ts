@@ -90,6 +90,8 @@ describe('AdaLN', () => {
     expect(() => norm.forward(randn([N, L, D + 1]), { condition: randn([N, C]) })).toThrow(ShapeError);
     expect(() => new AdaLN({ normalizedShape: D, conditionDim: 0 })).toThrow(OptionError);
     expect(() => new AdaLN({ normalizedShape: D, conditionDim: C, eps: 0 })).toThrow(OptionError);
+    expect(() => new AdaLN({ normalizedShape: D, conditionDim: C, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new AdaLNZero({ normalizedShape: D, conditionDim: C, dtype: 'int8' as 'float32' })).toThrow("AdaLNZero: expected dtype 'float32' or 'float64', got dtype = int8");
   });
 });
 

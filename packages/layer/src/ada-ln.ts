@@ -7,6 +7,7 @@ import {
   SiLU,
   Sequential,
   ShapeError,
+  checkDTypeOption,
   formatShape,
   init,
   modulate,
@@ -96,7 +97,7 @@ abstract class AdaptiveLayerNorm extends Module implements Normalizer {
     }
     this.conditionDim = conditionDim;
     this.eps = checkEps(opName, options.eps ?? 1e-6);
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(opName, options.dtype);
     this.features = this.normalizedShape.reduce((a, b) => a * b, 1);
     this.linear = new Linear({ inFeatures: conditionDim, outFeatures: chunks * this.features, dtype: this.dtype, generator: options.generator });
     if (zeroInit) {

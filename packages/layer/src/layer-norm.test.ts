@@ -121,6 +121,8 @@ describe('LayerNorm', () => {
     expect(() => norm.forward(randn([5]))).toThrow(ShapeError);
     expect(() => norm.forward(randn([2, 4, 5], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => new LayerNorm({ normalizedShape: 4, eps: 0 })).toThrow(OptionError);
+    expect(() => new LayerNorm({ normalizedShape: 4, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new LayerNorm({ normalizedShape: 4, dtype: 'int8' as 'float32' })).toThrow("LayerNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new LayerNorm({ normalizedShape: 4, eps: -1e-5 })).toThrow(/eps to be a finite number > 0.*got eps = -0.00001/);
     expect(() => new LayerNorm({ normalizedShape: [] })).toThrow(OptionError);
     expect(() => new LayerNorm({ normalizedShape: [4, 0] })).toThrow(/normalizedShape to be a positive integer/);

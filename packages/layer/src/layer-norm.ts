@@ -1,6 +1,7 @@
 import {
   Module,
   Parameter,
+  checkDTypeOption,
   normalize,
   ones,
   zeros,
@@ -106,7 +107,7 @@ export class LayerNorm extends Module implements Normalizer {
     this.normalizedShape = Object.freeze(checkNormalizedShape(op, options.normalizedShape));
     this.eps = checkEps(op, options.eps ?? 1e-5);
     this.elementwiseAffine = options.elementwiseAffine ?? true;
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     this.weight = this.elementwiseAffine ? this.registerParameter('weight', new Parameter(ones(this.normalizedShape, { dtype: this.dtype }))) : null;
     this.bias =
       this.elementwiseAffine && (options.bias ?? true)

@@ -2,6 +2,7 @@ import {
   OptionError,
   SPECIFICATION_VERSION,
   defineNormalizer,
+  dtypeOptionSpec,
   type NormalizerPlugin,
   type NormalizerSlot,
   type NormalizerTraits,
@@ -42,13 +43,8 @@ function conditionDimOf(name: string, slot: NormalizerSlot): number {
   return slot.conditionDim;
 }
 
-/** Parameter dtype, the option name the testkit fills per dtype under test. */
-const dtypeOption = {
-  type: 'enum',
-  values: ['float32', 'float64'],
-  default: 'float32',
-  description: 'Parameter dtype; inputs must have the same one.',
-} as const;
+/** The shared dtype option; the row-wise normalizers have parameters but no buffers. */
+const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter dtype; inputs must have the same one.' } as const;
 
 const positiveEps = (defaultValue: number, description: string) =>
   ({ type: 'number', default: defaultValue, min: 0, minExclusive: true, description }) as const;

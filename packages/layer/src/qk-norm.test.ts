@@ -115,6 +115,8 @@ describe('QKNorm', () => {
     expect(() => new QKNorm({ headDim: 0 })).toThrow(OptionError);
     expect(() => new QKNorm({ headDim: 8, kind: 'batch' as QKNormKind })).toThrow(/kind to be one of 'layer', 'rms', 'l2'/);
     expect(() => new QKNorm({ headDim: 8, eps: 0 })).toThrow(OptionError);
+    expect(() => new QKNorm({ headDim: 8, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new QKNorm({ headDim: 8, dtype: 'int8' as 'float32' })).toThrow("QKNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new QKNorm({ headDim: 8, kind: 'rms', logitScale: 3 })).toThrow(/logitScale only with kind 'l2'/);
     expect(() => new QKNorm({ headDim: 8, kind: 'l2', logitScale: -1 })).toThrow(OptionError);
     // A head width that does not match: the attention's headDim is 8, the norm's 6.

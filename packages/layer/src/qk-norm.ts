@@ -2,6 +2,7 @@ import {
   Module,
   OptionError,
   Parameter,
+  checkDTypeOption,
   full,
   normalize,
   ones,
@@ -90,7 +91,7 @@ export class QKNorm extends Module implements Normalizer {
     this.headDim = headDim;
     this.kind = kind;
     this.eps = checkEps(op, options.eps ?? DEFAULT_EPS[kind]);
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     const affine = options.elementwiseAffine ?? true;
     const dtype = { dtype: this.dtype };
     this.weight = kind !== 'l2' && affine ? this.registerParameter('weight', new Parameter(ones([headDim], dtype))) : null;

@@ -74,6 +74,8 @@ describe('RMSNorm', () => {
     expect(() => norm.forward(randn([2, 7]))).toThrow(/RMSNorm\.forward: expected an input whose trailing dims are normalizedShape \[8\]/);
     expect(() => norm.forward(randn([2, 8], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => new RMSNorm({ normalizedShape: 8, eps: 0 })).toThrow(OptionError);
+    expect(() => new RMSNorm({ normalizedShape: 8, dtype: 'int8' as 'float32' })).toThrow(OptionError);
+    expect(() => new RMSNorm({ normalizedShape: 8, dtype: 'int8' as 'float32' })).toThrow("RMSNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new RMSNorm({ normalizedShape: 8, eps: -1 })).toThrow(/eps to be a finite number > 0/);
     expect(() => new RMSNorm({ normalizedShape: 2.5 })).toThrow(OptionError);
     expect(() => norm.forward(randn([2, 3, 8]), { mask: tensor([1, 0, 1]) })).toThrow(/a mask of shape \[2, 3\]/);

@@ -1,6 +1,7 @@
 import {
   Module,
   Parameter,
+  checkDTypeOption,
   normalize,
   ones,
   type DType,
@@ -103,7 +104,7 @@ export class RMSNorm extends Module implements Normalizer {
     this.normalizedShape = Object.freeze(checkNormalizedShape(op, options.normalizedShape));
     this.eps = options.eps === null ? null : checkEps(op, options.eps ?? 1e-6);
     this.elementwiseAffine = options.elementwiseAffine ?? true;
-    this.dtype = options.dtype ?? 'float32';
+    this.dtype = checkDTypeOption(op, options.dtype);
     this.weight = this.elementwiseAffine ? this.registerParameter('weight', new Parameter(ones(this.normalizedShape, { dtype: this.dtype }))) : null;
   }
 

@@ -1,6 +1,6 @@
 // Shared input checks of the row-wise normalizers (LayerNorm, RMSNorm, QKNorm, AdaLN): which
 // trailing dims form a row, which rows a mask keeps. Internal to the package.
-import { DTypeError, OptionError, ShapeError, ValueError, formatShape, type DType, type Tensor, type TypedArray } from '@normkit/tensor';
+import { DTypeError, OptionError, ShapeError, checkPaddingMask, formatShape, type DType, type Tensor, type TypedArray } from '@normkit/tensor';
 
 /** `normalizedShape` as given by users (`768` or `[512, 768]`), checked: non-empty, positive integers. */
 export function checkNormalizedShape(op: string, normalizedShape: unknown): number[] {
@@ -56,18 +56,8 @@ export function rowLayout(op: string, x: Tensor, normalizedShape: readonly numbe
  * real row and 0 for padding. Returns its data for the kernel (`maskSpatial: 1`).
  */
 export function checkRowMask(op: string, mask: Tensor, x: Tensor, normalizedDims: number): TypedArray {
-  const expected = x.shape.slice(0, x.ndim - normalizedDims);
-  if (mask.ndim !== expected.length || mask.shape.some((d, i) => d !== expected[i])) {
-    throw new ShapeError({
-      op,
-      expected: `a mask of shape ${formatShape(expected)} (the input's shape without its normalised dims: one value per row)`,
-      given: formatShape(mask.shape),
-    });
-  }
-  const data = mask.data;
-  for (let i = 0; i < data.length; i++) {
-    const m = data[i]!;
-    if (m !== 0 && m !== 1) throw new ValueError({ op, expected: 'mask values 1 (real row) or 0 (padding)', given: `${m} at flat index ${i}` });
-  }
-  return data;
+  return checkPaddingMask(op, mask, x.shape.slice(0, x.ndim - normalizedDims), {
+    shapeMeaning: "the input's shape without its normalised dims: one value per row",
+    givenShape: 'bare',
+  });
 }
