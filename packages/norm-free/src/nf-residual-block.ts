@@ -1,6 +1,6 @@
-import { OptionError, Parameter, add, mul, Module, zeros, type DType, type Tensor } from '@normkit/tensor';
+import { OptionError, Parameter, add, checkDTypeOption, mul, Module, zeros, type DType, type Tensor } from '@normkit/tensor';
 import {
-  branchDType, callBranch, checkBranch, checkBranchOutput, checkDTypeOption, checkStreamDType,
+  branchDType, callBranch, checkBranch, checkBranchOutput, checkStreamDType,
   type AnyResidualFunction, type BranchArguments, type ResidualFunction,
 } from './skip-init';
 

@@ -1,5 +1,5 @@
 import {
-  DTypeError, Module, OptionError, Parameter, ShapeError, ValueError, add, formatShape, mul, sameShape, zeros, type DType, type Tensor,
+  checkDTypeOption, DTypeError, Module, Parameter, ShapeError, ValueError, add, formatShape, mul, sameShape, zeros, type DType, type Tensor,
 } from '@normkit/tensor';
 
 /**
@@ -34,12 +34,6 @@ export function checkBranch(op: string, branch: unknown): void {
   }
 }
 
-export function checkDTypeOption(op: string, dtype: unknown): DType {
-  if (dtype !== 'float32' && dtype !== 'float64') {
-    throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${JSON.stringify(dtype)}` });
-  }
-  return dtype;
-}
 
 /** A branch's output, checked to have the shape of the stream it is added to (no silent broadcasting). */
 export function checkBranchOutput(op: string, y: Tensor, x: Tensor, what = 'the branch', whose = "the input's"): Tensor {

@@ -1,4 +1,4 @@
-import { SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type OptionsSchema } from '@normkit/tensor';
+import { SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type OptionsSchema } from '@normkit/tensor';
 import { NormalizerMixture, mixtureTraits, resolveCandidates, type CandidateSpec } from './normalizer-mixture';
 import { SwitchableNorm } from './switchable-norm';
 
@@ -9,7 +9,7 @@ import { SwitchableNorm } from './switchable-norm';
 
 const FAMILY = 'switchable';
 
-const dtypeOption = { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'Parameter and buffer dtype; inputs must match.' } as const;
+const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs must match.' } as const;
 
 export const switchableNormOptionsSchema = {
   eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the mixed variance.' },

@@ -1,5 +1,5 @@
 import {
-  ContextError, DTypeError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkNumberOption, computeStatistics, customOp,
+  ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, computeStatistics, customOp,
   affineBlock, allocate, blockSums, formatShape, gradXBlock, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
@@ -414,8 +414,7 @@ export class SwitchableNorm extends Module implements Normalizer {
     for (const name of ['usingBatchStats', 'usingMovingAverage'] as const) {
       if (typeof this[name] !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(options[name])}` });
     }
-    const dtype = options.dtype ?? 'float32';
-    if (dtype !== 'float32' && dtype !== 'float64') throw new OptionError({ op, expected: "dtype 'float32' or 'float64'", given: `dtype = ${String(dtype)}` });
+    const dtype = checkDTypeOption(op, options.dtype);
     this.dtype = dtype;
     const c = this.numFeatures;
     const k = this.usingBatchStats ? 3 : 2;
@@ -479,7 +478,7 @@ export class SwitchableNorm extends Module implements Normalizer {
         given: `shape ${formatShape(x.shape)} with ${channels} channels`,
       });
     }
-    if (x.dtype !== this.dtype) throw new DTypeError({ op, expected: `a ${this.dtype} input (the module's dtype)`, given: `a ${x.dtype} input` });
+    checkModuleDType(op, x, this.dtype);
     if (context.mask) {
       throw new ContextError({ op, expected: 'no mask (SwitchableNorm has no masked statistics; BatchNorm and GroupNorm accept one)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
     }
