@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as families from './cases/index';
 import {
-  formatRatio, measure, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize,
+  compileFloorRun, fastestOutcome, floorInstances, formatRatio, measure, measureFloor, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize,
   type CaseResult, type Outcome,
 } from './harness';
 
@@ -57,10 +57,69 @@ describe('measure', () => {
 });
 
 describe('scalarFloor', () => {
-  it('computes y = x * a + b over every element', () => {
-    const y = scalarFloor(5)() as Float32Array;
-    expect(y).toHaveLength(5);
-    for (let i = 0; i < 5; i++) expect(y[i]).toBeCloseTo(Math.fround(Math.sin(i)) * 1.0001 + 0.5, 5);
+  const expected = (i: number) => Math.fround(Math.fround(Math.sin(i)) * Math.fround(1.0001) + Math.fround(0.5));
+
+  it('computes y = x * a + b over every element, in both allocation policies', () => {
+    for (const allocation of ['fresh', 'preallocated'] as const) {
+      const y = scalarFloor(5, allocation)() as Float32Array;
+      expect(y, allocation).toBeInstanceOf(Float32Array);
+      expect(y, allocation).toHaveLength(5);
+      for (let i = 0; i < 5; i++) expect(y[i], `${allocation} ${i}`).toBeCloseTo(expected(i), 5);
+    }
+  });
+
+  it('allocates a new output every run by default (like a normkit op) and reuses one when preallocated', () => {
+    const fresh = scalarFloor(4);
+    const first = fresh() as Float32Array;
+    const second = fresh() as Float32Array;
+    expect(second).not.toBe(first);
+    expect(Array.from(second)).toEqual(Array.from(first));
+    const preallocated = scalarFloor(4, 'preallocated');
+    expect(preallocated()).toBe(preallocated());
+  });
+
+  it('compiles a new closure literal per floor, with distinct source so V8 cannot share one from its eval cache', () => {
+    const x = new Float32Array([1, 2, 3]);
+    const coefficients = new Float32Array([2, 1]);
+    const output = new Float32Array(3);
+    const preallocated = compileFloorRun('preallocated', x, 3, coefficients, output);
+    const fresh = compileFloorRun('fresh', x, 2, coefficients);
+    expect(preallocated()).toBe(output);
+    expect(Array.from(output)).toEqual([3, 5, 7]);
+    // Only the first n elements are read, into an output of n.
+    expect(Array.from(fresh() as Float32Array)).toEqual([3, 5]);
+    const sources = [preallocated, fresh, scalarFloor(4), scalarFloor(4)].map((run) => run.toString());
+    expect(new Set(sources).size).toBe(4);
+    for (const source of sources) expect(source).toMatch(/scalar floor #\d+/);
+  });
+
+  it('leaves the preallocated variant out of the table: the floor column is the allocating floor', () => {
+    const skipped: Outcome = { status: 'skipped', reason: 'x' };
+    const table = resultsTable([{
+      family: 'core', name: 'demo', elements: 1, normkit: ok(30),
+      comparators: { floor: ok(10), 'tfjs-cpu': skipped, 'tfjs-wasm': skipped, torch: skipped },
+      floorPreallocated: ok(2),
+    }]);
+    expect(table).toContain('3.00x');
+    expect(table).not.toContain('15.0x');
+  });
+});
+
+describe('fastestOutcome and measureFloor', () => {
+  const failed: Outcome = { status: 'failed', reason: 'boom' };
+
+  it('keeps the ok outcome with the lowest median, or the first outcome when none is ok', () => {
+    expect(fastestOutcome([ok(3), failed, ok(1), ok(2)])).toEqual(ok(1));
+    expect(fastestOutcome([failed, ok(5)])).toEqual(ok(5));
+    expect(fastestOutcome([failed, { status: 'skipped', reason: 'x' }])).toBe(failed);
+    expect(() => fastestOutcome([])).toThrow(RangeError);
+  });
+
+  it('times floorInstances floors, each within its share of the bounds', () => {
+    const timing = measureFloor(8, 'fresh', { warmupRuns: 1, warmupMs: 0, minRuns: 3, maxRuns: 3, targetMs: 0 });
+    expect(timing.status).toBe('ok');
+    if (timing.status === 'ok') expect(timing.timing.runs).toBe(3);
+    expect(floorInstances).toBeGreaterThan(1);
   });
 });
 
