@@ -76,13 +76,27 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPool2dOptions
   const rows = windowRanges(outH, height, window.kernelH, window.strideH, window.padH);
   const cols = windowRanges(outW, width, window.kernelW, window.strideW, window.padW);
   // Windows are rectangles, so each divisor is a product of a row factor and a column factor.
-  const scale = new Float64Array(outH * outW);
+  const divisor = new Float64Array(outH * outW);
   for (let oh = 0; oh < outH; oh++) {
     for (let ow = 0; ow < outW; ow++) {
-      const count = countIncludePad ? rows.padded[oh]! * cols.padded[ow]! : (rows.end[oh]! - rows.start[oh]!) * (cols.end[ow]! - cols.start[ow]!);
-      scale[oh * outW + ow] = 1 / count;
+      divisor[oh * outW + ow] = countIncludePad ? rows.padded[oh]! * cols.padded[ow]! : (rows.end[oh]! - rows.start[oh]!) * (cols.end[ow]! - cols.start[ow]!);
     }
   }
+  return windowAverage(op, x, { planes, height, width, leading }, rows, cols, divisor);
+}
+
+/**
+ * Sums over rectangular windows [start, end) of rows x columns, divided per output cell by
+ * `divisor`: the forward and backward shared by avgPool2d and adaptiveAvgPool2d, ONE node. The
+ * backward spreads each output gradient, divided by the same divisor, over its window.
+ */
+function windowAverage(
+  op: string, x: Tensor, view: Planes,
+  rows: { start: Int32Array; end: Int32Array }, cols: { start: Int32Array; end: Int32Array }, divisor: Float64Array,
+): Tensor {
+  const { planes, height, width, leading } = view;
+  const outH = rows.start.length;
+  const outW = cols.start.length;
   const inPlane = height * width;
   const outPlane = outH * outW;
   const data = allocate(x.dtype, planes * outPlane);
@@ -100,7 +114,7 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPool2dOptions
           const row = base + ih * width;
           for (let iw = w0; iw < w1; iw++) total += xd[row + iw]!;
         }
-        data[p * outPlane + oh * outW + ow] = total * scale[oh * outW + ow]!;
+        data[p * outPlane + oh * outW + ow] = total / divisor[oh * outW + ow]!;
       }
     }
   }
@@ -117,7 +131,7 @@ export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPool2dOptions
           const h0 = rows.start[oh]!;
           const h1 = rows.end[oh]!;
           for (let ow = 0; ow < outW; ow++) {
-            const share = g[p * outPlane + oh * outW + ow]! * scale[oh * outW + ow]!;
+            const share = g[p * outPlane + oh * outW + ow]! / divisor[oh * outW + ow]!;
             const w0 = cols.start[ow]!;
             const w1 = cols.end[ow]!;
             for (let ih = h0; ih < h1; ih++) {
@@ -240,53 +254,11 @@ export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
   }
   const rows = adaptiveRanges(outH, height);
   const cols = adaptiveRanges(outW, width);
-  const inPlane = height * width;
-  const outPlane = outH * outW;
-  const data = allocate(x.dtype, planes * outPlane);
-  const xd = x.data;
-  for (let p = 0; p < planes; p++) {
-    const base = p * inPlane;
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = rows.start[oh]!;
-      const h1 = rows.end[oh]!;
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = cols.start[ow]!;
-        const w1 = cols.end[ow]!;
-        let total = 0;
-        for (let ih = h0; ih < h1; ih++) {
-          const row = base + ih * width;
-          for (let iw = w0; iw < w1; iw++) total += xd[row + iw]!;
-        }
-        data[p * outPlane + oh * outW + ow] = total / ((h1 - h0) * (w1 - w0));
-      }
-    }
+  const divisor = new Float64Array(outH * outW);
+  for (let oh = 0; oh < outH; oh++) {
+    for (let ow = 0; ow < outW; ow++) divisor[oh * outW + ow] = (rows.end[oh]! - rows.start[oh]!) * (cols.end[ow]! - cols.start[ow]!);
   }
-  return customOp({
-    op,
-    inputs: [x],
-    data,
-    shape: [...leading, outH, outW],
-    backward: (g) => {
-      const gx = new Float64Array(x.size);
-      for (let p = 0; p < planes; p++) {
-        const base = p * inPlane;
-        for (let oh = 0; oh < outH; oh++) {
-          const h0 = rows.start[oh]!;
-          const h1 = rows.end[oh]!;
-          for (let ow = 0; ow < outW; ow++) {
-            const w0 = cols.start[ow]!;
-            const w1 = cols.end[ow]!;
-            const share = g[p * outPlane + oh * outW + ow]! / ((h1 - h0) * (w1 - w0));
-            for (let ih = h0; ih < h1; ih++) {
-              const row = base + ih * width;
-              for (let iw = w0; iw < w1; iw++) gx[row + iw]! += share;
-            }
-          }
-        }
-      }
-      return [gx];
-    },
-  });
+  return windowAverage(op, x, { planes, height, width, leading }, rows, cols, divisor);
 }
 
 /** PyTorch's adaptive window bounds: start = floor(o * size / out), end = ceil((o + 1) * size / out). */
