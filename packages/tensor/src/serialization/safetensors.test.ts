@@ -172,6 +172,71 @@ describe('loadSafetensors', () => {
     }
   });
 
+  describe('follows the header rules of the format specification', () => {
+    const catchError = (bytes: Uint8Array): unknown => {
+      try {
+        loadSafetensors(bytes);
+      } catch (error) {
+        return error;
+      }
+      return undefined;
+    };
+    const deep = (depth: number): string => '['.repeat(depth) + ']'.repeat(depth);
+
+    it.each([
+      ['a dtype', (d: string) => `{"a":{"dtype":${d},"shape":[0],"data_offsets":[0,0]}}`],
+      ['a shape', (d: string) => `{"a":{"dtype":"F32","shape":${d},"data_offsets":[0,0]}}`],
+      ['data_offsets', (d: string) => `{"a":{"dtype":"F32","shape":[0],"data_offsets":${d}}}`],
+      ['a metadata value', (d: string) => `{"__metadata__":{"k":${d}}}`],
+      ['an unknown field', (d: string) => `{"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0],"x":${d}}}`],
+    ])('refuses thousands of nesting levels inside %s with a SafetensorsError, not a stack overflow', (_where, header) => {
+      const error = catchError(buildFile(header(deep(20_000))));
+      expect(error).toBeInstanceOf(SafetensorsError);
+      expect((error as Error).message).toMatch(/nested at most/);
+    });
+
+    it('refuses a header that does not begin with "{" (leading space, BOM, newline)', () => {
+      for (const prefix of [' ', '\uFEFF', '\n', '\t']) {
+        const error = catchError(buildFile(`${prefix}{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}`, f32Bytes([1])));
+        expect(error).toBeInstanceOf(SafetensorsError);
+        expect((error as Error).message).toMatch(/begins with "\{"/);
+      }
+    });
+
+    it('refuses duplicate keys at any level, also when spelled with escapes', () => {
+      const headers = [
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"\\u0061":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        '{"a":{"dtype":"F64","dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        '{"__metadata__":{"k":"1","k":"2"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+        '{"__metadata__":{},"__metadata__":{},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}',
+      ];
+      for (const header of headers) {
+        const error = catchError(buildFile(header, f32Bytes([1])));
+        expect(error, header).toBeInstanceOf(SafetensorsError);
+        expect((error as Error).message).toMatch(/no duplicate keys.*duplicate key "(a|dtype|k|__metadata__)"/);
+      }
+    });
+
+    it('accepts trailing space padding, and nothing else after the object', () => {
+      const header = '{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}';
+      expect(loadSafetensors(buildFile(`${header}       `, f32Bytes([7]))).a!.item()).toBe(7);
+      expect(loadSafetensors(buildFile(header, f32Bytes([7]))).a!.item()).toBe(7);
+      for (const trailer of ['\n', '\t ', ' \r\n']) {
+        const error = catchError(buildFile(`${header}${trailer}`, f32Bytes([7])));
+        expect(error, JSON.stringify(trailer)).toBeInstanceOf(SafetensorsError);
+        expect((error as Error).message).toMatch(/padded with spaces/);
+      }
+    });
+
+    it('formats errors about huge or odd values without throwing anything but a SafetensorsError', () => {
+      const wide = `[${Array.from({ length: 50_000 }, () => '"x"').join(',')}]`;
+      const error = catchError(buildFile(`{"a":{"dtype":"F32","shape":${wide},"data_offsets":[0,0]}}`));
+      expect(error).toBeInstanceOf(SafetensorsError);
+      expect((error as Error).message.length).toBeLessThan(400);
+    });
+  });
+
   it('refuses dtypes other than F32/F64 with a DTypeError naming the tensor and dtype', () => {
     const half = buildFile('{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}', new Uint8Array(4));
     expect(() => loadSafetensors(half)).toThrow(DTypeError);

@@ -134,9 +134,71 @@ interface HeaderEntry {
   end: number;
 }
 
+/** A short rendering of a header value for error messages; never throws (nesting is bounded, see scanHeader). */
 function describe(value: unknown): string {
-  const text = JSON.stringify(value);
-  return text === undefined ? String(value) : text.length > 80 ? `${text.slice(0, 77)}...` : text;
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    text = undefined;
+  }
+  if (text === undefined) text = Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'an object' : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+/**
+ * Deepest nesting a header may have. A valid header needs 3 (object, tensor entry, shape);
+ * unknown fields may nest a little, but thousands of levels are hostile.
+ */
+const MAX_HEADER_DEPTH = 64;
+
+const SPACE = 0x20;
+const OPEN_BRACE = 0x7b;
+
+/**
+ * Checks the rules JSON.parse does not: nesting at most MAX_HEADER_DEPTH, no duplicate keys in
+ * any object (JSON.parse keeps the last one silently), and only spaces after the closing brace.
+ * Runs on text JSON.parse already accepted, iteratively (no recursion on hostile input).
+ */
+function scanHeader(op: string, text: string): void {
+  const frames: Array<{ keys: Set<string> | null; expectKey: boolean }> = [];
+  let end = -1;
+  for (let i = 0; i < text.length && end < 0; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      let j = i + 1;
+      while (text.charCodeAt(j) !== 0x22) j += text.charCodeAt(j) === 0x5c /* \ */ ? 2 : 1;
+      const top = frames[frames.length - 1];
+      if (top?.keys && top.expectKey) {
+        const key = JSON.parse(text.slice(i, j + 1)) as string;
+        if (top.keys.has(key)) {
+          throw new SafetensorsError({ op, expected: 'a header with no duplicate keys (the format forbids them)', given: `duplicate key ${describe(key)}` });
+        }
+        top.keys.add(key);
+        top.expectKey = false;
+      }
+      i = j;
+    } else if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      if (frames.length === MAX_HEADER_DEPTH) {
+        throw new SafetensorsError({ op, expected: `a header nested at most ${MAX_HEADER_DEPTH} levels deep`, given: 'a deeper header' });
+      }
+      frames.push({ keys: c === 0x7b ? new Set() : null, expectKey: true });
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      frames.pop();
+      if (frames.length === 0) end = i + 1;
+    } else if (c === 0x2c /* , */) {
+      frames[frames.length - 1]!.expectKey = true;
+    }
+  }
+  for (let i = end; i < text.length; i++) {
+    if (text.charCodeAt(i) !== SPACE) {
+      throw new SafetensorsError({
+        op,
+        expected: 'a JSON object header padded with spaces (0x20) only',
+        given: `character ${JSON.stringify(text[i])} after the closing brace`,
+      });
+    }
+  }
 }
 
 function parseEntry(op: string, name: string, raw: unknown): HeaderEntry {
@@ -186,7 +248,8 @@ function readTensor(entry: HeaderEntry, data: Uint8Array): Tensor {
 
 /**
  * Parses safetensors bytes into tensors and the `__metadata__` map, validating the file like the
- * reference reader: header length within the file, a JSON object header, F32/F64 tensors whose
+ * reference reader and the format specification: header length within the file, a JSON object
+ * header that begins with `{`, has no duplicate keys and is padded with spaces only, F32/F64 tensors whose
  * byte ranges match their shapes and tile the data buffer exactly. Malformed files throw a
  * `SafetensorsError` naming the problem; other dtypes (F16, BF16, integers) throw a `DTypeError`.
  */
@@ -210,12 +273,20 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
       given: `${bytes.length - 8} bytes; the file is truncated (or not safetensors)`,
     });
   }
+  // Checked on the bytes: TextDecoder would drop a byte order mark silently.
+  if (bytes[8] !== OPEN_BRACE) {
+    const first = bytes[8] === undefined ? 'an empty header' : `first byte 0x${bytes[8].toString(16).padStart(2, '0')}`;
+    throw new SafetensorsError({ op, expected: 'a JSON object header that begins with "{" (byte 0x7b, no leading space or BOM)', given: first });
+  }
   let header: unknown;
+  let text: string;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, headerEnd)));
+    text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, headerEnd));
+    header = JSON.parse(text);
   } catch (error) {
     throw new SafetensorsError({ op, expected: 'a UTF-8 JSON header', given: `unparseable header (${(error as Error).message})` });
   }
+  scanHeader(op, text);
   if (typeof header !== 'object' || header === null || Array.isArray(header)) {
     throw new SafetensorsError({ op, expected: 'a JSON object header', given: describe(header) });
   }
