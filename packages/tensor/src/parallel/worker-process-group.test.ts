@@ -6,7 +6,7 @@ import { SGD } from '../optim/sgd';
 import { Generator } from '../random';
 import { expectClose } from '../test-utils';
 import { buildModel, type TrainingData } from './__fixtures__/replicas.worker';
-import { WorkerProcessGroup, runWorkers } from './worker-process-group';
+import { CollectiveAbortedError, WorkerProcessGroup, runWorkers } from './worker-process-group';
 
 const fixture = new URL('./__fixtures__/replicas.worker.ts', import.meta.url);
 
@@ -76,5 +76,65 @@ describe('WorkerProcessGroup: worker threads over a SharedArrayBuffer', () => {
       expectClose(replicas[0]![i]!, p, 1e-12, 1e-10);
       expect(replicas[1]![i]).toEqual(replicas[0]![i]);
     });
+  });
+});
+
+describe('runWorkers: a failure or early exit ends the whole group, nothing hangs', () => {
+  // Short grace periods and timeouts keep these to seconds; the vitest timeout catches a hang.
+  const quick = { module: fixture, size: 2, gracePeriodMs: 300 } as const;
+
+  it('a rank that returns while another waits in a collective aborts it with a CollectiveAbortedError', async () => {
+    const run = runWorkers({ ...quick, exportName: 'returnsEarly' });
+    await expect(run).rejects.toThrow(CollectiveAbortedError);
+    await expect(runWorkers({ ...quick, exportName: 'returnsEarly' })).rejects.toThrow(
+      /WorkerProcessGroup\.barrier: .*rank 0 returned from its replica function/,
+    );
+  }, 20_000);
+
+  it('ranks that finish at different times after their last collective still resolve', async () => {
+    await expect(runWorkers({ ...quick, exportName: 'finishesUnevenly' })).resolves.toEqual([0, 1]);
+  }, 20_000);
+
+  it('a rank spinning forever is terminated after the grace period once another rank timed out', async () => {
+    const started = Date.now();
+    await expect(runWorkers({ ...quick, exportName: 'spinsWhileOtherTimesOut', timeoutMs: 200 })).rejects.toThrow(/within 200 ms/);
+    expect(Date.now() - started).toBeLessThan(10_000);
+  }, 20_000);
+
+  it('a rank spinning forever is terminated after the grace period once another rank threw', async () => {
+    await expect(runWorkers({ ...quick, exportName: 'spinsWhileOtherFails' })).rejects.toThrow(ShapeError);
+  }, 20_000);
+
+  it('a worker that exits aborts the group at once, and exit code 13 is explained', async () => {
+    await expect(runWorkers({ ...quick, exportName: 'exits' })).rejects.toThrow(/rank 1 exited with code 3 before returning/);
+    const run = runWorkers({ ...quick, exportName: 'neverSettles' });
+    await expect(run).rejects.toThrow(ContextError);
+    await expect(runWorkers({ ...quick, exportName: 'neverSettles' })).rejects.toThrow(
+      /rank 1 exited with code 13 .*awaiting a promise that never settles/,
+    );
+  }, 30_000);
+
+  it('the default collective timeout is PyTorch\'s 30 minutes, and can be changed', () => {
+    expect(WorkerProcessGroup.createShared(2).timeoutMs).toBe(30 * 60 * 1000);
+    expect(WorkerProcessGroup.createShared(2, { timeoutMs: Infinity }).timeoutMs).toBe(Infinity);
+    expect(() => WorkerProcessGroup.createShared(2, { timeoutMs: -1 })).toThrow(/timeoutMs/);
+  });
+
+  it('abort names who aborted and why, and a rank entering a collective after it throws at once', () => {
+    const handle = WorkerProcessGroup.createShared(3);
+    const group = new WorkerProcessGroup(handle, 2);
+    expect(WorkerProcessGroup.abortState(handle)).toBeNull();
+    WorkerProcessGroup.abort(handle, 0, 'returned');
+    WorkerProcessGroup.abort(handle, 1, 'failed'); // the first abort wins
+    expect(WorkerProcessGroup.abortState(handle)).toEqual({ rank: 0, reason: 'returned' });
+    let error: unknown;
+    try {
+      group.allReduce(new Float64Array(2));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(CollectiveAbortedError);
+    expect(error).toBeInstanceOf(ContextError);
+    expect(error).toMatchObject({ abortedBy: 0, reason: 'returned', op: 'WorkerProcessGroup.allReduce' });
   });
 });

@@ -20,7 +20,7 @@ export interface SharedGroupHandle {
   readonly capacity: number;
   /** Milliseconds a rank waits for the others at a collective before failing (Infinity: no limit). */
   readonly timeoutMs: number;
-  /** Int32 control words: arrival count, generation, abort flag, then per-rank headers. */
+  /** Int32 control words: arrival count, generation (its low bit: aborted), abort record, then per-rank headers. */
   readonly control: SharedArrayBuffer;
   /** Float64 contributions: 2 parities x size ranks x capacity. */
   readonly data: SharedArrayBuffer;
@@ -29,21 +29,73 @@ export interface SharedGroupHandle {
 export interface SharedGroupOptions {
   /** Float64 values per rank and round (default 65536: 512 KiB per rank and parity). */
   capacity?: number;
-  /** Default Infinity: a failing replica aborts the others, so a limit is only a safety net. */
+  /**
+   * Milliseconds a rank waits for the others at one collective before it fails and aborts the
+   * group. Default 30 minutes, PyTorch's default process-group timeout: a replica that dies or
+   * spins without reaching the collective cannot hang training for ever. Infinity: no limit.
+   */
   timeoutMs?: number;
 }
 
+/** PyTorch's default `timeout` of `init_process_group`: 30 minutes. */
+export const DEFAULT_COLLECTIVE_TIMEOUT_MS = 30 * 60 * 1000;
+
+/**
+ * Why a group was aborted: a rank threw (`failed`), returned from its replica function, so no
+ * collective can complete any more (`returned`), its worker exited before returning (`exited`),
+ * it waited at a collective longer than `timeoutMs` (`timedOut`), or someone called `abort`
+ * without a reason (`aborted`).
+ */
+export type GroupAbortReason = 'failed' | 'returned' | 'exited' | 'timedOut' | 'aborted';
+
+/** Who aborted a group (-1: not a rank, e.g. the launcher) and why; the first abort wins. */
+export interface GroupAbortState {
+  rank: number;
+  reason: GroupAbortReason;
+}
+
+const ABORT_REASONS: GroupAbortReason[] = ['failed', 'returned', 'exited', 'timedOut', 'aborted'];
+
+/**
+ * What a rank throws from a collective once the group is aborted (another rank failed, returned
+ * or exited): the collective can never complete. `runWorkers` reports the original failure, not
+ * this, when there is one. Recognise it by class or by `name === 'CollectiveAbortedError'`.
+ */
+export class CollectiveAbortedError extends ContextError {
+  override name = 'CollectiveAbortedError';
+  /** Marks an error caused by another rank (the launcher prefers the original one). */
+  readonly peerFailure = true;
+
+  constructor(
+    details: ErrorDetails,
+    /** The rank that aborted the group, or -1 when it was aborted from outside the ranks. */
+    readonly abortedBy: number,
+    readonly reason: GroupAbortReason,
+  ) {
+    super(details, 'The group is aborted: no collective of it can complete any more.');
+  }
+}
+
+function describeAbort(state: GroupAbortState): string {
+  const who = state.rank >= 0 ? `rank ${state.rank}` : 'the launcher';
+  switch (state.reason) {
+    case 'failed': return state.rank >= 0 ? `rank ${state.rank} failed` : 'the group was aborted';
+    case 'returned': return `${who} returned from its replica function, so it takes part in no more collectives`;
+    case 'exited': return `${who}'s worker exited`;
+    case 'timedOut': return `${who} timed out waiting at a collective`;
+    case 'aborted': return state.rank >= 0 ? `${who} aborted the group` : 'the group was aborted';
+  }
+}
+
 const ARRIVED = 0;
+/** Completed rounds times 2, plus 1 once aborted: one word, so a waiter cannot miss an abort's wake-up. */
 const GENERATION = 1;
-const ABORTED = 2;
-const ABORTED_BY = 3;
-const HEADER_BASE = 4;
+/** 0, or reason code * 65536 + (rank + 1), written once by the first abort. */
+const ABORT = 2;
+const HEADER_BASE = 3;
 const HEADER_WORDS = 3;
 const KIND_CODES: Record<CollectiveKind, number> = { allReduce: 1, broadcast: 2, barrier: 3 };
 const KIND_NAMES: CollectiveKind[] = ['allReduce', 'allReduce', 'broadcast', 'barrier'];
-
-/** Marks the error a rank throws because another rank failed (the launcher reports the original). */
-const PEER_FAILURE = 'peerFailure';
 
 /**
  * A process group of worker threads (or any agents sharing memory) over a SharedArrayBuffer,
@@ -86,27 +138,43 @@ export class WorkerProcessGroup implements ProcessGroup {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new ContextError({ op: 'WorkerProcessGroup.createShared', expected: 'a positive integer capacity', given: `${capacity}` });
     }
+    const timeoutMs = options.timeoutMs ?? DEFAULT_COLLECTIVE_TIMEOUT_MS;
+    if (typeof timeoutMs !== 'number' || !(timeoutMs > 0)) {
+      throw new ContextError({ op: 'WorkerProcessGroup.createShared', expected: 'timeoutMs > 0 (Infinity: no limit)', given: `timeoutMs = ${String(timeoutMs)}` });
+    }
     return {
       size,
       capacity,
-      timeoutMs: options.timeoutMs ?? Infinity,
+      timeoutMs,
       control: new SharedArrayBuffer(Int32Array.BYTES_PER_ELEMENT * (HEADER_BASE + 2 * size * HEADER_WORDS)),
       data: new SharedArrayBuffer(Float64Array.BYTES_PER_ELEMENT * 2 * size * capacity),
     };
   }
 
   /**
-   * Marks the group failed and wakes every waiting rank, which then throws. Called when a replica
-   * fails (by `runWorkers`, or by you), so the others do not wait forever.
+   * Marks the group aborted and wakes every waiting rank, which then throws a
+   * `CollectiveAbortedError`, as does every later collective. Called when a replica fails, returns
+   * or exits (by `runWorkers`, or by you), so the others do not wait forever. The first abort's
+   * rank and reason are kept.
    */
-  static abort(handle: SharedGroupHandle, rank = -1): void {
+  static abort(handle: SharedGroupHandle, rank = -1, reason: GroupAbortReason = 'failed'): void {
     const control = new Int32Array(handle.control);
-    if (Atomics.compareExchange(control, ABORTED, 0, 1) === 0) Atomics.store(control, ABORTED_BY, rank + 1);
+    const record = (ABORT_REASONS.indexOf(reason) + 1) * 65_536 + ((rank + 1) & 0xffff);
+    Atomics.compareExchange(control, ABORT, 0, record);
+    Atomics.or(control, GENERATION, 1);
     Atomics.notify(control, GENERATION);
   }
 
-  abort(): void {
-    WorkerProcessGroup.abort(this.handle, this.rank);
+  /** Who aborted the group and why, or null while it runs. */
+  static abortState(handle: SharedGroupHandle): GroupAbortState | null {
+    const record = Atomics.load(new Int32Array(handle.control), ABORT);
+    if (record === 0) return null;
+    return { rank: (record & 0xffff) - 1, reason: ABORT_REASONS[Math.floor(record / 65_536) - 1] ?? 'aborted' };
+  }
+
+  /** Aborts the group as this rank (see the static `abort`). */
+  abort(reason: GroupAbortReason = 'failed'): void {
+    WorkerProcessGroup.abort(this.handle, this.rank, reason);
   }
 
   allReduce(buffer: Float64Array): void {
@@ -171,43 +239,47 @@ export class WorkerProcessGroup implements ProcessGroup {
     checkCollectivesAgree('WorkerProcessGroup', calls);
   }
 
-  /** A central-counter barrier: the last rank to arrive resets the count and bumps the generation. */
+  /**
+   * A central-counter barrier: the last rank to arrive resets the count and adds 2 to the
+   * generation. An abort sets the generation's low bit, so a waiter wakes on either (no lost
+   * wake-up between checking the flag and waiting), and tells them apart by the round bits.
+   */
   private arriveAndWait(kind: CollectiveKind): void {
     const control = this.control;
-    this.throwIfAborted(kind);
     const generation = Atomics.load(control, GENERATION);
+    if ((generation & 1) !== 0) this.throwAborted(kind);
     if (Atomics.add(control, ARRIVED, 1) === this.size - 1) {
       Atomics.store(control, ARRIVED, 0);
-      Atomics.add(control, GENERATION, 1);
+      Atomics.add(control, GENERATION, 2);
       Atomics.notify(control, GENERATION);
       return;
     }
     const deadline = Number.isFinite(this.timeoutMs) ? Date.now() + this.timeoutMs : Infinity;
-    while (Atomics.load(control, GENERATION) === generation) {
-      this.throwIfAborted(kind);
+    for (;;) {
+      const current = Atomics.load(control, GENERATION);
+      // The round completed (every rank arrived), even if an abort came in after.
+      if (((current ^ generation) & ~1) !== 0) return;
+      if ((current & 1) !== 0) this.throwAborted(kind);
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        WorkerProcessGroup.abort(this.handle, this.rank);
+        WorkerProcessGroup.abort(this.handle, this.rank, 'timedOut');
         throw new ContextError({
           op: `WorkerProcessGroup.${kind}`,
           expected: `every rank at the collective within ${this.timeoutMs} ms`,
           given: `rank ${this.rank} waited longer (another rank is stuck or calls a different number of collectives)`,
-        });
+        }, 'Raise timeoutMs if a rank legitimately works that long between collectives.');
       }
       Atomics.wait(control, GENERATION, generation, Number.isFinite(remaining) ? remaining : undefined);
     }
   }
 
-  private throwIfAborted(kind: CollectiveKind): void {
-    if (Atomics.load(this.control, ABORTED) === 0) return;
-    const by = Atomics.load(this.control, ABORTED_BY) - 1;
-    const error = new ContextError({
-      op: `WorkerProcessGroup.${kind}`,
-      expected: 'every replica to keep running',
-      given: by >= 0 ? `rank ${by} failed` : 'the group was aborted',
-    });
-    Object.defineProperty(error, PEER_FAILURE, { value: true, enumerable: true });
-    throw error;
+  private throwAborted(kind: CollectiveKind): never {
+    const state = WorkerProcessGroup.abortState(this.handle) ?? { rank: -1, reason: 'aborted' };
+    throw new CollectiveAbortedError(
+      { op: `WorkerProcessGroup.${kind}`, expected: 'every replica to keep taking part in the collectives', given: describeAbort(state) },
+      state.rank,
+      state.reason,
+    );
   }
 }
 
@@ -235,7 +307,16 @@ export interface RunWorkersOptions<D = unknown> extends SharedGroupOptions {
   conditions?: readonly string[];
   /** Extra Node options for the workers. */
   execArgv?: readonly string[];
+  /**
+   * Milliseconds the other workers get, once a rank has failed, to notice it (at their next
+   * collective, or by finishing) before they are terminated (default 10 000). A rank that spins
+   * outside any collective never notices: this bounds how long `runWorkers` stays pending.
+   */
+  gracePeriodMs?: number;
 }
+
+/** Default `gracePeriodMs` of `runWorkers`. */
+export const DEFAULT_GRACE_PERIOD_MS = 10_000;
 
 interface SerializedError {
   name: string;
@@ -247,6 +328,8 @@ interface SerializedError {
   given?: string;
   problems?: string[];
   peerFailure?: boolean;
+  abortedBy?: number;
+  reason?: GroupAbortReason;
 }
 
 type WorkerReply = { ok: true; result: unknown } | { ok: false; error: SerializedError };
@@ -262,6 +345,7 @@ function serialize(error) {
     name: String(error.name ?? 'Error'), message: String(error.message ?? ''), stack: typeof error.stack === 'string' ? error.stack : undefined,
     kind: error.kind, op: error.op, expected: error.expected, given: error.given,
     problems: Array.isArray(error.problems) ? error.problems.map(String) : undefined, peerFailure: error.peerFailure === true,
+    abortedBy: typeof error.abortedBy === 'number' ? error.abortedBy : undefined, reason: typeof error.reason === 'string' ? error.reason : undefined,
   };
 }
 let group = null;
@@ -274,9 +358,11 @@ try {
   const replica = replicaExports[exportName];
   if (typeof replica !== 'function') throw new TypeError('runWorkers: ' + module + ' has no function export "' + exportName + '"');
   const result = await replica(group, data);
+  // This rank joins no more collectives: any other rank waiting in one (or entering one) must not wait for it.
+  group.abort('returned');
   parentPort.postMessage({ ok: true, result });
 } catch (error) {
-  if (group) group.abort();
+  if (group) group.abort('failed');
   parentPort.postMessage({ ok: false, error: serialize(error) });
 }
 `;
@@ -314,7 +400,8 @@ function reviveError(error: SerializedError, rank: number): Error {
     shape: ShapeError, dtype: DTypeError, option: OptionError, value: ValueError, context: ContextError, registry: RegistryError,
   };
   let revived: Error;
-  if (error.kind === 'state-dict') revived = new StateDictError(details.op, error.problems ?? []);
+  if (error.name === 'CollectiveAbortedError') revived = new CollectiveAbortedError(details, error.abortedBy ?? -1, error.reason ?? 'aborted');
+  else if (error.kind === 'state-dict') revived = new StateDictError(details.op, error.problems ?? []);
   else if (error.kind && classes[error.kind]) revived = new classes[error.kind]!(details);
   else {
     revived = new Error(error.message);
@@ -328,8 +415,19 @@ function reviveError(error: SerializedError, rank: number): Error {
 /**
  * Runs a replica function on `size` worker threads joined by a `WorkerProcessGroup` and resolves
  * with each rank's result, in rank order. The module's export (default `default`) is called as
- * `replica(group, data)` in every worker. If a replica throws, the others are woken from any
- * collective and the promise rejects with the first replica's error (same class, message and op).
+ * `replica(group, data)` in every worker.
+ *
+ * All or nothing, and never pending for ever:
+ * - A rank that throws, or whose worker exits, aborts the group at once: ranks waiting in a
+ *   collective (and any that enter one later) throw a `CollectiveAbortedError`, and the promise
+ *   rejects with the original error (same class, message and op).
+ * - A rank that returns takes part in no more collectives, so it aborts them too: ranks that
+ *   finish without another collective still resolve, one left waiting rejects the run.
+ * - A rank waiting longer than `timeoutMs` (default 30 minutes, as PyTorch) at a collective fails.
+ * - Once a rank has failed, the others get `gracePeriodMs` (default 10 s) to finish, then their
+ *   workers are terminated (a rank spinning outside any collective would never notice).
+ * - A worker that exits with code 13 was still awaiting a promise that can never settle once its
+ *   event loop ran empty (Node's "unsettled top-level await"): the error says so.
  *
  * Works from built JavaScript and from TypeScript sources (vitest, tsx): TypeScript modules are
  * loaded by registering tsx inside the workers.
@@ -359,6 +457,44 @@ export async function runWorkers<T = unknown, D = unknown>(options: RunWorkersOp
   const handle = WorkerProcessGroup.createShared(options.size, options);
   const entry = new URL(`data:text/javascript,${encodeURIComponent(WORKER_ENTRY)}`);
 
+  const gracePeriodMs = options.gracePeriodMs ?? DEFAULT_GRACE_PERIOD_MS;
+  if (typeof gracePeriodMs !== 'number' || !(gracePeriodMs >= 0)) {
+    throw new ContextError({ op, expected: 'gracePeriodMs >= 0', given: `gracePeriodMs = ${String(gracePeriodMs)}` });
+  }
+
+  const workers: Worker[] = [];
+  const settles: Array<(reply: WorkerReply) => void> = [];
+  const settled: boolean[] = new Array<boolean>(options.size).fill(false);
+  // Failures in the order they happened: the first that is not a consequence of another is reported.
+  const failures: Array<{ rank: number; error: SerializedError }> = [];
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const settle = (rank: number, reply: WorkerReply): void => {
+    if (settled[rank]) return;
+    settled[rank] = true;
+    if (!reply.ok) {
+      failures.push({ rank, error: reply.error });
+      graceTimer ??= setTimeout(terminateRemaining, gracePeriodMs);
+    }
+    settles[rank]!(reply);
+  };
+  function terminateRemaining(): void {
+    const state = WorkerProcessGroup.abortState(handle);
+    const cause = state ? describeAbort(state) : 'another rank failed';
+    for (let rank = 0; rank < options.size; rank++) {
+      if (settled[rank]) continue;
+      settle(rank, {
+        ok: false,
+        error: {
+          name: 'ContextError', kind: 'context', op, peerFailure: true,
+          expected: `worker rank ${rank} to return or reach a collective within gracePeriodMs = ${gracePeriodMs} ms after the group was aborted`,
+          given: `it did neither (${cause}); terminated`,
+          message: `${op}: expected worker rank ${rank} to return or reach a collective within gracePeriodMs = ${gracePeriodMs} ms after the group was aborted, got it did neither (${cause}); terminated`,
+        },
+      });
+      void workers[rank]!.terminate();
+    }
+  }
+
   const runs = Array.from({ length: options.size }, (_, rank) => {
     const worker = new Worker(entry, {
       workerData: {
@@ -366,31 +502,46 @@ export async function runWorkers<T = unknown, D = unknown>(options: RunWorkersOp
       },
       execArgv,
     });
-    return new Promise<WorkerReply>((resolve) => {
-      let replied = false;
-      worker.once('message', (reply: WorkerReply) => {
-        replied = true;
-        if (!reply.ok) WorkerProcessGroup.abort(handle, rank);
-        resolve(reply);
-        void worker.terminate();
-      });
-      worker.once('error', (error: Error) => {
-        WorkerProcessGroup.abort(handle, rank);
-        replied = true;
-        resolve({ ok: false, error: { name: error.name, message: error.message, stack: error.stack } });
-      });
-      worker.once('exit', (code) => {
-        if (replied) return;
-        WorkerProcessGroup.abort(handle, rank);
-        resolve({ ok: false, error: { name: 'Error', message: `runWorkers: worker rank ${rank} exited with code ${code} before returning` } });
+    workers.push(worker);
+    const reply = new Promise<WorkerReply>((resolve) => {
+      settles.push(resolve);
+    });
+    worker.once('message', (message: WorkerReply) => {
+      // The worker aborted the group itself already; this covers a worker from another copy of the entry.
+      WorkerProcessGroup.abort(handle, rank, message.ok ? 'returned' : 'failed');
+      settle(rank, message);
+      void worker.terminate();
+    });
+    worker.once('error', (error: Error) => {
+      WorkerProcessGroup.abort(handle, rank, 'failed');
+      settle(rank, { ok: false, error: { name: error.name, message: error.message, stack: error.stack } });
+    });
+    worker.once('exit', (code) => {
+      if (settled[rank]) return;
+      WorkerProcessGroup.abort(handle, rank, 'exited');
+      const expected = `worker rank ${rank} to return or throw`;
+      const given = code === 13
+        ? 'it exited with code 13, Node\'s "unsettled top-level await": its event loop ran empty while the replica was still awaiting a promise that never settles (nothing left could resolve it)'
+        : `it exited with code ${code} (process.exit in the replica, or the worker was terminated)`;
+      settle(rank, {
+        ok: false,
+        error: {
+          name: 'ContextError', kind: 'context', op, expected, given,
+          message: `${op}: worker rank ${rank} exited with code ${code} before returning: expected ${expected}, got ${given}`,
+        },
       });
     });
+    return reply;
   });
-  const replies = await Promise.all(runs);
-  const failures = replies.map((reply, rank) => ({ reply, rank })).filter(({ reply }) => !reply.ok);
+  let replies: WorkerReply[];
+  try {
+    replies = await Promise.all(runs);
+  } finally {
+    if (graceTimer !== undefined) clearTimeout(graceTimer);
+  }
   if (failures.length > 0) {
-    const first = failures.find(({ reply }) => !reply.ok && !reply.error.peerFailure) ?? failures[0]!;
-    if (!first.reply.ok) throw reviveError(first.reply.error, first.rank);
+    const first = failures.find(({ error }) => !error.peerFailure) ?? failures[0]!;
+    throw reviveError(first.error, first.rank);
   }
   return replies.map((reply) => (reply.ok ? (reply.result as T) : (undefined as T)));
 }

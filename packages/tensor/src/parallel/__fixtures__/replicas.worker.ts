@@ -56,3 +56,46 @@ export function train(group: ProcessGroup, data: TrainingData): number[][] {
   }
   return model.parameters().map((p) => Array.from(p.data));
 }
+
+/** Rank 0 returns at once; rank 1 then waits in a barrier rank 0 will never reach. */
+export function returnsEarly(group: ProcessGroup): number {
+  if (group.rank === 1) group.barrier();
+  return group.rank;
+}
+
+/** Rank 0 waits in a barrier (until its timeout); rank 1 spins forever and never gets there. */
+export function spinsWhileOtherTimesOut(group: ProcessGroup): number {
+  if (group.rank === 1) for (;;);
+  group.barrier();
+  return group.rank;
+}
+
+/** Rank 1 throws; rank 0 spins forever, outside any collective. */
+export function spinsWhileOtherFails(group: ProcessGroup): number {
+  if (group.rank === 1) throw new ShapeError({ op: 'replica', expected: 'a good shape', given: 'a bad one' });
+  for (;;);
+}
+
+/** Rank 1 awaits a promise nothing will ever settle (its worker exits with code 13); rank 0 waits in a barrier. */
+export async function neverSettles(group: ProcessGroup): Promise<number> {
+  if (group.rank === 1) await new Promise<never>(() => undefined);
+  group.barrier();
+  return group.rank;
+}
+
+/** Rank 1 calls process.exit(3); rank 0 waits in a barrier. */
+export function exits(group: ProcessGroup): number {
+  if (group.rank === 1) process.exit(3);
+  group.barrier();
+  return group.rank;
+}
+
+/** Every rank does its last collective, then the ranks finish at different times without another one. */
+export function finishesUnevenly(group: ProcessGroup): number {
+  group.barrier();
+  if (group.rank === 1) {
+    const until = Date.now() + 100;
+    while (Date.now() < until);
+  }
+  return group.rank;
+}
