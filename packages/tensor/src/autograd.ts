@@ -1,6 +1,6 @@
 import { castArray, type TypedArray } from './dtype';
 import { ShapeError, formatShape } from './errors';
-import { Tensor, isGradEnabled, type GraphNode } from './tensor';
+import { Tensor, checkTensor, isGradEnabled, type GraphNode } from './tensor';
 
 export interface CustomOpSpec {
   /** Shown in errors and graph inspection, e.g. `batchNorm`. */
@@ -22,6 +22,8 @@ export interface CustomOpSpec {
  * The graph is recorded only when grad mode is on and some input requires a gradient.
  */
 export function customOp(spec: CustomOpSpec): Tensor {
+  // The last line of defence: every op records only tensors of this copy in the graph.
+  for (let i = 0; i < spec.inputs.length; i++) checkTensor(spec.op, spec.inputs[i], `input ${i}`);
   const out = new Tensor(spec.data, spec.shape);
   if (isGradEnabled() && spec.inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;

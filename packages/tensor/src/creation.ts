@@ -1,8 +1,8 @@
-import { allocate, shapeSize, type DType, type TypedArray } from './dtype';
+import { allocate, checkDType, checkShape, shapeSize, type DType, type TypedArray } from './dtype';
 import { ShapeError, ValueError, formatShape } from './errors';
 import type { Generator} from './random';
 import { defaultGenerator } from './random';
-import { Tensor, type NestedArray } from './tensor';
+import { Tensor, checkTensor, type NestedArray } from './tensor';
 
 export interface TensorOptions {
   shape?: readonly number[];
@@ -50,7 +50,8 @@ function flattenInto(data: NestedArray, shape: readonly number[], axis: number, 
  * @example tensor([[1, 2], [3, 4]], { requiresGrad: true })
  */
 export function tensor(data: NestedArray | TypedArray | readonly number[], options: TensorOptions = {}): Tensor {
-  const dtype: DType = options.dtype ?? (data instanceof Float64Array ? 'float64' : 'float32');
+  const dtype: DType = options.dtype === undefined ? (data instanceof Float64Array ? 'float64' : 'float32') : checkDType('tensor', options.dtype);
+  if (options.shape !== undefined) checkShape('tensor', options.shape);
   let values: TypedArray;
   let shape: readonly number[];
   if (data instanceof Float32Array || data instanceof Float64Array) {
@@ -75,26 +76,38 @@ export function tensor(data: NestedArray | TypedArray | readonly number[], optio
 
 /** A scalar (shape []) tensor. */
 export function scalar(value: number, dtype: DType = 'float32'): Tensor {
-  return new Tensor(allocate(dtype, 1).fill(value), []);
+  return new Tensor(allocate(checkDType('scalar', dtype), 1).fill(value), []);
+}
+
+/** A checked, zero-filled array for a factory named `op` (an unknown dtype or a bad shape throws, naming `op`). */
+function allocateFor(op: string, shape: readonly number[], dtype: DType | undefined): TypedArray {
+  checkShape(op, shape);
+  return allocate(dtype === undefined ? 'float32' : checkDType(op, dtype), shapeSize(shape));
+}
+
+function filled(op: string, shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'>): Tensor {
+  return new Tensor(allocateFor(op, shape, options.dtype).fill(value), shape, options.requiresGrad ?? false);
 }
 
 export function full(shape: readonly number[], value: number, options: Omit<TensorOptions, 'shape'> = {}): Tensor {
-  return new Tensor(allocate(options.dtype ?? 'float32', shapeSize(shape)).fill(value), shape, options.requiresGrad ?? false);
+  return filled('full', shape, value, options);
 }
 
 export function zeros(shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 export function ones(shape: readonly number[], options: Omit<TensorOptions, 'shape'> = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 export function zerosLike(t: Tensor): Tensor {
+  checkTensor('zerosLike', t, 't');
   return zeros(t.shape, { dtype: t.dtype });
 }
 
 export function onesLike(t: Tensor): Tensor {
+  checkTensor('onesLike', t, 't');
   return ones(t.shape, { dtype: t.dtype });
 }
 
@@ -107,8 +120,11 @@ export function arange(start: number, end?: number, step = 1, options: Omit<Tens
   if (step === 0 || !Number.isFinite(step)) {
     throw new ValueError({ op: 'arange', expected: 'a finite non-zero step', given: `step = ${step}` });
   }
+  if (!Number.isFinite(start) || !Number.isFinite(end)) {
+    throw new ValueError({ op: 'arange', expected: 'finite start and end', given: `start = ${start}, end = ${end}` });
+  }
   const count = Math.max(0, Math.ceil((end - start) / step));
-  const values = allocate(options.dtype ?? 'float32', count);
+  const values = allocateFor('arange', [count], options.dtype);
   for (let i = 0; i < count; i++) values[i] = start + i * step;
   return new Tensor(values, [count], options.requiresGrad ?? false);
 }
@@ -118,7 +134,7 @@ export function rand(shape: readonly number[], options: RandomOptions & { low?: 
   const generator = options.generator ?? defaultGenerator();
   const low = options.low ?? 0;
   const high = options.high ?? 1;
-  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  const values = allocateFor('rand', shape, options.dtype);
   for (let i = 0; i < values.length; i++) values[i] = low + (high - low) * generator.uniform();
   return new Tensor(values, shape, options.requiresGrad ?? false);
 }
@@ -128,7 +144,7 @@ export function randn(shape: readonly number[], options: RandomOptions & { mean?
   const generator = options.generator ?? defaultGenerator();
   const mean = options.mean ?? 0;
   const std = options.std ?? 1;
-  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  const values = allocateFor('randn', shape, options.dtype);
   for (let i = 0; i < values.length; i++) values[i] = mean + std * generator.normal();
   return new Tensor(values, shape, options.requiresGrad ?? false);
 }
@@ -136,7 +152,7 @@ export function randn(shape: readonly number[], options: RandomOptions & { mean?
 /** Integers in [low, high) stored as floats (class ids, token ids). */
 export function randint(low: number, high: number, shape: readonly number[], options: RandomOptions = {}): Tensor {
   const generator = options.generator ?? defaultGenerator();
-  const values = allocate(options.dtype ?? 'float32', shapeSize(shape));
+  const values = allocateFor('randint', shape, options.dtype);
   for (let i = 0; i < values.length; i++) values[i] = low + generator.integer(high - low);
   return new Tensor(values, shape, false);
 }

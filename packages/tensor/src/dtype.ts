@@ -1,5 +1,30 @@
+import { DTypeError, ShapeError, formatShape } from './errors';
+
 export type DType = 'float32' | 'float64';
 export type TypedArray = Float32Array | Float64Array;
+
+const DTYPES: readonly string[] = ['float32', 'float64'];
+
+/** Returns `value` as a DType, or throws a DTypeError naming `op` (an unknown dtype is never read as float32). */
+export function checkDType(op: string, value: unknown): DType {
+  if (typeof value !== 'string' || !DTYPES.includes(value)) {
+    throw new DTypeError({ op, expected: "dtype 'float32' or 'float64'", given: typeof value === 'string' ? `dtype '${value}'` : `dtype ${String(value)}` });
+  }
+  return value as DType;
+}
+
+/** Returns `shape` when it is an array of non-negative integers, or throws a ShapeError naming `op` and the shape. */
+export function checkShape(op: string, shape: unknown): readonly number[] {
+  if (!Array.isArray(shape)) {
+    throw new ShapeError({ op, expected: 'a shape (an array of non-negative integers)', given: typeof shape === 'number' ? `number ${shape}` : String(shape) });
+  }
+  for (const dim of shape) {
+    if (!Number.isSafeInteger(dim) || (dim as number) < 0) {
+      throw new ShapeError({ op, expected: 'a shape of non-negative integers', given: formatShape(shape as number[]) });
+    }
+  }
+  return shape as number[];
+}
 
 export function allocate(dtype: DType, size: number): TypedArray {
   return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);

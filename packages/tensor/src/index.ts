@@ -1,8 +1,8 @@
 // @normkit/tensor: tensor, autograd, ops, nn, optim, the normalization building blocks and the plugin interface.
-export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType } from './tensor';
+export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType, isTensor, checkTensor, checkTensorOrNumber, describeValue } from './tensor';
 export type { GraphNode, NestedArray } from './tensor';
 export type { DType, TypedArray } from './dtype';
-export { shapeSize, stridesOf, sameShape, allocate } from './dtype';
+export { shapeSize, stridesOf, sameShape, allocate, checkDType, checkShape } from './dtype';
 export { customOp, zeroGrad, graphOps } from './autograd';
 export type { CustomOpSpec } from './autograd';
 export { tensor, scalar, full, zeros, ones, zerosLike, onesLike, arange, rand, randn, randint } from './creation';

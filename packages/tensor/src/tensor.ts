@@ -1,5 +1,5 @@
 import { runBackward } from './autograd';
-import { allocate, castArray, dtypeOf, shapeSize, type DType, type TypedArray } from './dtype';
+import { allocate, castArray, checkDType, dtypeOf, sameShape, shapeSize, type DType, type TypedArray } from './dtype';
 import { DTypeError, ShapeError, ValueError, formatShape } from './errors';
 
 /**
@@ -43,6 +43,13 @@ export function enableGrad<T>(fn: () => T): T {
 
 export type NestedArray = number | NestedArray[];
 
+/**
+ * Marks tensors under a `Symbol.for` key, shared by every copy of @normkit/tensor in a program
+ * (two packages depending on different versions), so a tensor of another copy is recognised
+ * (`isTensor`) and refused by name instead of being read as a number.
+ */
+const TENSOR_BRAND = Symbol.for('normkit.tensor');
+
 export class Tensor {
   data: TypedArray;
   readonly shape: readonly number[];
@@ -56,6 +63,14 @@ export class Tensor {
   retainsGrad = false;
 
   constructor(data: TypedArray, shape: readonly number[], requiresGrad = false) {
+    if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+      throw new DTypeError({ op: 'Tensor', expected: 'data in a Float32Array or a Float64Array', given: describeValue(data) });
+    }
+    for (const dim of shape) {
+      if (!Number.isInteger(dim) || dim < 0) {
+        throw new ShapeError({ op: 'Tensor', expected: 'non-negative integer dimensions', given: formatShape(shape) });
+      }
+    }
     if (shapeSize(shape) !== data.length) {
       throw new ShapeError({
         op: 'Tensor',
@@ -63,15 +78,14 @@ export class Tensor {
         given: `length ${data.length}`,
       });
     }
-    for (const dim of shape) {
-      if (!Number.isInteger(dim) || dim < 0) {
-        throw new ShapeError({ op: 'Tensor', expected: 'non-negative integer dimensions', given: formatShape(shape) });
-      }
-    }
     this.data = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtypeOf(data);
     this.requiresGrad = requiresGrad;
+  }
+
+  get [TENSOR_BRAND](): true {
+    return true;
   }
 
   get ndim(): number {
@@ -101,16 +115,34 @@ export class Tensor {
       seed = allocate(this.dtype, 1).fill(1);
     } else if (typeof grad === 'number') {
       seed = allocate(this.dtype, this.size).fill(grad);
-    } else {
-      const array = grad instanceof Tensor ? grad.data : grad;
-      if (array.length !== this.size) {
+    } else if (grad instanceof Float32Array || grad instanceof Float64Array) {
+      // A bare array carries no shape: its length is all that can be checked.
+      if (grad.length !== this.size) {
         throw new ShapeError({
           op: 'Tensor.backward',
           expected: `a gradient with ${this.size} elements (shape ${formatShape(this.shape)})`,
-          given: grad instanceof Tensor ? `shape ${formatShape(grad.shape)}` : `${array.length} elements`,
+          given: `${grad.length} elements`,
         });
       }
-      seed = castArray(array, this.dtype);
+      seed = castArray(grad, this.dtype);
+    } else {
+      if (!isTensor(grad)) {
+        throw new ValueError({
+          op: 'Tensor.backward',
+          expected: 'a gradient given as a Tensor, a Float32Array or Float64Array, or a number',
+          given: describeValue(grad),
+        });
+      }
+      const g = checkTensor('Tensor.backward', grad, 'the gradient');
+      // Like PyTorch: a tensor gradient has the output's shape (same element count is not enough).
+      if (!sameShape(g.shape, this.shape)) {
+        throw new ShapeError({
+          op: 'Tensor.backward',
+          expected: `a gradient of shape ${formatShape(this.shape)} (the shape of the tensor)`,
+          given: `shape ${formatShape(g.shape)}`,
+        });
+      }
+      seed = castArray(g.data, this.dtype);
     }
     runBackward(this, seed);
   }
@@ -127,7 +159,7 @@ export class Tensor {
 
   /** The tensor's data converted to `dtype`, as a new leaf (or itself when the dtype matches). */
   to(dtype: DType): Tensor {
-    if (dtype === this.dtype) return this;
+    if (checkDType('Tensor.to', dtype) === this.dtype) return this;
     return new Tensor(castArray(this.data, dtype), this.shape, this.requiresGrad);
   }
 
@@ -172,6 +204,66 @@ export class Tensor {
   toString(): string {
     return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
+}
+
+/** True for a tensor of this copy of @normkit/tensor or of another copy loaded in the same program. */
+export function isTensor(value: unknown): value is Tensor {
+  return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[TENSOR_BRAND] === true;
+}
+
+/** How a value given where a tensor belongs reads in an error message: `a plain array of length 2`, `number 3`. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (value instanceof Tensor) return value.toString();
+  if (isTensor(value)) {
+    let text = 'a Tensor';
+    try {
+      text = String(value);
+    } catch {
+      // A forged brand: keep the generic text.
+    }
+    return `${text} from another copy of @normkit/tensor`;
+  }
+  if (Array.isArray(value)) return `a plain array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  switch (typeof value) {
+    case 'number':
+    case 'boolean':
+    case 'bigint':
+      return `${typeof value} ${String(value)}`;
+    case 'string':
+      return 'a string';
+    case 'function':
+      return 'a function';
+    default: {
+      const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+      return typeof name === 'string' && name !== 'Object' ? `an object of class ${name}` : 'a plain object';
+    }
+  }
+}
+
+const OTHER_COPY_HINT =
+  'Two copies of @normkit/tensor are loaded (packages depending on different versions of it); tensors cannot cross ' +
+  'between copies: install one version (align the version ranges, then npm dedupe)';
+
+/**
+ * The entry check of every op and module forward: returns `value` when it is a tensor of this
+ * copy, and otherwise throws a ValueError naming `op`, the argument and what was given
+ * (`mse: expected target to be a Tensor, got a plain array of length 2`).
+ */
+export function checkTensor(op: string, value: unknown, name = 'input'): Tensor {
+  if (value instanceof Tensor) return value;
+  if (isTensor(value)) {
+    throw new ValueError({ op, expected: `${name} to be a Tensor of this copy of @normkit/tensor`, given: describeValue(value) }, OTHER_COPY_HINT);
+  }
+  throw new ValueError({ op, expected: `${name} to be a Tensor`, given: describeValue(value) });
+}
+
+/** `checkTensor` for operands that may also be numbers (`add(x, 1)`). */
+export function checkTensorOrNumber(op: string, value: unknown, name: string): Tensor | number {
+  if (typeof value === 'number' || value instanceof Tensor) return value;
+  if (isTensor(value)) return checkTensor(op, value, name);
+  throw new ValueError({ op, expected: `${name} to be a Tensor or a number`, given: describeValue(value) });
 }
 
 export function checkSameDType(op: string, tensors: readonly Tensor[]): DType {

@@ -6,12 +6,13 @@
  * new Sequential(new Linear({ inFeatures: 4, outFeatures: 8 }), new GELU(), new Linear({ inFeatures: 8, outFeatures: 4 }));
  */
 import { gelu, relu, silu, tanh } from '../ops/activation';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { Module } from './module';
 
 /** max(x, 0). */
 export class ReLU extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('ReLU.forward', x, 'x');
     return relu(x);
   }
 }
@@ -19,6 +20,7 @@ export class ReLU extends Module {
 /** Exact GELU, x * Phi(x) (Hendrycks & Gimpel, 2016; PyTorch's `approximate='none'`). */
 export class GELU extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('GELU.forward', x, 'x');
     return gelu(x);
   }
 }
@@ -26,12 +28,14 @@ export class GELU extends Module {
 /** SiLU / swish, x * sigmoid(x) (Elfwing et al., 2017; Ramachandran et al., 2017). */
 export class SiLU extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('SiLU.forward', x, 'x');
     return silu(x);
   }
 }
 
 export class Tanh extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Tanh.forward', x, 'x');
     return tanh(x);
   }
 }

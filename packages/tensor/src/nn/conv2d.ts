@@ -5,7 +5,7 @@ import { conv2d, convTranspose2d } from '../ops/conv';
 import { squeeze, unsqueeze } from '../ops/shape';
 import { resolvePair, type Pair } from '../ops/spatial';
 import type { Generator } from '../random';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { defaultLayerInit } from './init';
 import { Module, Parameter } from './module';
 
@@ -169,6 +169,7 @@ export class Conv2d extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Conv2d.forward', x, 'x');
     const weight = this.weight;
     const { batched, unbatched } = checkConvInput('Conv2d.forward', x, this.inChannels, weight.dtype);
     const y = conv2d(batched, weight, this.bias, { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups });
@@ -238,6 +239,7 @@ export class ConvTranspose2d extends Module {
    * per axis, `min` being the size without output padding.
    */
   override forward(x: Tensor, outputSize?: readonly number[]): Tensor {
+    checkTensor('ConvTranspose2d.forward', x, 'x');
     const op = 'ConvTranspose2d.forward';
     const weight = this.weight;
     const { batched, unbatched } = checkConvInput(op, x, this.inChannels, weight.dtype);

@@ -1,7 +1,7 @@
 import { checkNumberOption } from '../errors';
 import { dropout } from '../ops/dropout';
 import type { Generator } from '../random';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { Module } from './module';
 
 /**
@@ -24,6 +24,7 @@ export class Dropout extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Dropout.forward', x, 'x');
     return dropout(x, this.p, { training: this.training, generator: this.generator });
   }
 }

@@ -5,7 +5,7 @@ import { add } from '../ops/elementwise';
 import { matmul } from '../ops/matmul';
 import { reshape, transpose } from '../ops/shape';
 import type { Generator } from '../random';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { defaultLayerInit } from './init';
 import { Module, Parameter } from './module';
 
@@ -83,6 +83,7 @@ export class Linear extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Linear.forward', x, 'x');
     const weight = this.weight;
     checkLastDim('Linear.forward', x, this.inFeatures, 'inFeatures', weight.dtype);
     const leading = x.shape.slice(0, -1);

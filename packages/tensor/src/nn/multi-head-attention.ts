@@ -6,7 +6,7 @@ import { matmul } from '../ops/matmul';
 import { softmax } from '../ops/activation';
 import { permute, reshape, transpose } from '../ops/shape';
 import type { Generator } from '../random';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 import { uniform, zeros as fillZeros } from './init';
 import { Linear } from './linear';
 import { Module, type StateDict } from './module';
@@ -123,6 +123,9 @@ export class MultiHeadAttention extends Module {
   }
 
   override forward(query: Tensor, options: AttentionForwardOptions = {}): Tensor {
+    checkTensor('MultiHeadAttention.forward', query, 'query');
+    if (options.key !== undefined) checkTensor('MultiHeadAttention.forward', options.key, 'key');
+    if (options.value !== undefined) checkTensor('MultiHeadAttention.forward', options.value, 'value');
     const op = 'MultiHeadAttention.forward';
     const key = options.key ?? query;
     const value = options.value ?? key;

@@ -1,7 +1,7 @@
 import { ContextError, ShapeError, formatShape } from '../errors';
 import { flatten } from '../ops/shape';
 import { normalizeAxis } from '../ops/reduce';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { Module } from './module';
 
 /** A module mapping one tensor to one tensor: what Sequential chains and what hooks like `qkNorm` build. */
@@ -52,6 +52,7 @@ export class Sequential extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Sequential.forward', x, 'x');
     let y = x;
     for (const layer of this.layers) y = layer.forward(y);
     return y;
@@ -111,6 +112,7 @@ export class ModuleList<M extends Module = Module> extends Module {
 /** Returns its input unchanged (a placeholder layer, like `torch.nn.Identity`). */
 export class Identity extends Module {
   override forward(x: Tensor): Tensor {
+    checkTensor('Identity.forward', x, 'x');
     return x;
   }
 }
@@ -130,6 +132,7 @@ export class Flatten extends Module {
   }
 
   override forward(x: Tensor): Tensor {
+    checkTensor('Flatten.forward', x, 'x');
     const start = normalizeAxis('Flatten.forward', this.startDim, Math.max(x.ndim, 1));
     const end = normalizeAxis('Flatten.forward', this.endDim, Math.max(x.ndim, 1));
     if (start > end) {

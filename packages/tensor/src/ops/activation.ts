@@ -1,6 +1,6 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { unary } from './elementwise';
 import { normalizeAxis } from './reduce';
 
@@ -124,10 +124,12 @@ function softmaxKernel(op: 'softmax' | 'logSoftmax', x: Tensor, axisArg: number)
 
 /** Softmax along `axis` (default last), one fused node. */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('softmax', x, 'x');
   return softmaxKernel('softmax', x, axis);
 }
 
 /** log(softmax(x)) along `axis`, computed stably, one fused node. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('logSoftmax', x, 'x');
   return softmaxKernel('logSoftmax', x, axis);
 }

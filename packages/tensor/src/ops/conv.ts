@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { gemm } from './matmul';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
 
@@ -166,6 +166,9 @@ function biasGradient(g: TypedArray, batch: number, channels: number, plane: num
  * const y = conv2d(randn([8, 3, 32, 32]), randn([16, 3, 3, 3]), zeros([16]), { padding: 1 }); // [8, 16, 32, 32]
  */
 export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: Conv2dOptions = {}): Tensor {
+  checkTensor('conv2d', x, 'x');
+  checkTensor('conv2d', weight, 'weight');
+  if (bias !== null) checkTensor('conv2d', bias, 'bias');
   const op = 'conv2d';
   checkImageRank(op, x, false);
   if (weight.ndim !== 4) {
@@ -270,6 +273,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
  * const up = convTranspose2d(randn([1, 16, 8, 8]), randn([16, 8, 4, 4]), null, { stride: 2, padding: 1 }); // [1, 8, 16, 16]
  */
 export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: ConvTranspose2dOptions = {}): Tensor {
+  checkTensor('convTranspose2d', x, 'x');
+  checkTensor('convTranspose2d', weight, 'weight');
+  if (bias !== null) checkTensor('convTranspose2d', bias, 'bias');
   const op = 'convTranspose2d';
   checkImageRank(op, x, false);
   if (weight.ndim !== 4) {

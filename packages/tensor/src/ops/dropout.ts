@@ -3,7 +3,7 @@ import { allocate } from '../dtype';
 import { checkNumberOption } from '../errors';
 import type { Generator } from '../random';
 import { defaultGenerator } from '../random';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 
 export interface DropoutOptions {
   /** Drop only in training; in eval dropout is the identity. Default true. */
@@ -26,6 +26,7 @@ export interface DropoutOptions {
  * const h = dropout(x, 0.1, { training: model.training, generator: new Generator(42) });
  */
 export function dropout(x: Tensor, p: number, options: DropoutOptions = {}): Tensor {
+  checkTensor('dropout', x, 'x');
   const op = 'dropout';
   checkNumberOption(op, 'p', p, { min: 0, max: 1, maxExclusive: true });
   const training = options.training ?? true;

@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
 import { ValueError } from '../errors';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor, checkTensorOrNumber } from '../tensor';
 import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
 
 export type TensorLike = Tensor | number;
@@ -59,6 +59,7 @@ function binary(
   gradA: ((g: number, x: number, y: number, out: number) => number) | null,
   gradB: ((g: number, x: number, y: number, out: number) => number) | null,
 ): Tensor {
+  checkTensorOrNumber(op, aLike, 'a'); checkTensorOrNumber(op, bLike, 'b');
   const a = asTensor(aLike, bLike instanceof Tensor ? bLike : undefined);
   const b = asTensor(bLike, a);
   const { data, shape } = broadcastApply(op, a, b, fn);
@@ -92,6 +93,7 @@ function binary(
  * so neither operand is gathered per element in backward.
  */
 function addSigned(op: 'add' | 'sub', a: TensorLike, b: TensorLike, sign: 1 | -1): Tensor {
+  checkTensorOrNumber(op, a, 'a'); checkTensorOrNumber(op, b, 'b');
   const ta = asTensor(a, b instanceof Tensor ? b : undefined);
   const tb = asTensor(b, ta);
   const { data, shape } = broadcastApply(op, ta, tb, sign === 1 ? (x, y) => x + y : (x, y) => x - y);
@@ -153,6 +155,7 @@ export function minimum(a: TensorLike, b: TensorLike): Tensor {
 
 /** `condition ? a : b` elementwise (condition nonzero = true); no gradient to the condition. */
 export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
+  checkTensor('where', condition, 'condition'); checkTensorOrNumber('where', a, 'a'); checkTensorOrNumber('where', b, 'b');
   const ta = asTensor(a, b instanceof Tensor ? b : condition);
   const tb = asTensor(b, ta);
   const shape = broadcastShapes('where', broadcastShapes('where', condition.shape, ta.shape), tb.shape);
@@ -188,6 +191,7 @@ export function where(condition: Tensor, a: TensorLike, b: TensorLike): Tensor {
  * value and returns dy/dx.
  */
 export function unary(op: string, x: Tensor, fn: (v: number) => number, derivative: (v: number, out: number) => number): Tensor {
+  checkTensor(op, x, 'x');
   const input = x.data;
   const data = allocate(x.dtype, input.length);
   for (let i = 0; i < data.length; i++) data[i] = fn(input[i]!);

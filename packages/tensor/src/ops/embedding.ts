@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 
 /**
  * Table lookup (`torch.nn.functional.embedding`): row `indices[...]` of `weight` for every index,
@@ -20,6 +20,8 @@ import { Tensor } from '../tensor';
  */
 export function embedding(indices: Tensor | readonly number[] | Int32Array, weight: Tensor): Tensor {
   const op = 'embedding';
+  checkTensor(op, weight, 'weight');
+  if (!Array.isArray(indices) && !(indices instanceof Int32Array)) checkTensor(op, indices, 'indices (a Tensor, an array or an Int32Array)');
   if (weight.ndim !== 2) {
     throw new ShapeError({ op, expected: 'a weight of shape [numEmbeddings, dim]', given: formatShape(weight.shape) });
   }

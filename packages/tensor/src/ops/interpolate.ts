@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { checkImageRank, resolvePair } from './spatial';
 
 export type InterpolateMode = 'nearest' | 'bilinear';
@@ -78,6 +78,7 @@ function linearAxis(inSize: number, outSize: number, alignCorners: boolean, scal
  * interpolate(x, { size: [64, 48] }, 'bilinear', true);
  */
 export function interpolate(x: Tensor, target: InterpolateTarget, mode: InterpolateMode = 'nearest', alignCorners = false): Tensor {
+  checkTensor('interpolate', x, 'x');
   const op = 'interpolate';
   checkImageRank(op, x, false);
   if (mode !== 'nearest' && mode !== 'bilinear') {

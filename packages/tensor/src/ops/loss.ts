@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, sameShape } from '../dtype';
 import { OptionError, ShapeError, ValueError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -12,6 +12,7 @@ function checkReduction(op: string, reduction: Reduction): void {
 }
 
 function classIds(op: string, targets: Tensor | readonly number[], count: number, numClasses: number): Int32Array {
+  if (!Array.isArray(targets)) checkTensor(op, targets, 'targets (a Tensor or an array of class ids)');
   const values = targets instanceof Tensor ? targets.data : targets;
   if (values.length !== count) {
     throw new ShapeError({ op, expected: `${count} targets (one per row)`, given: `${values.length}` });
@@ -36,6 +37,7 @@ export function crossEntropy(
   targets: Tensor | readonly number[],
   options: { reduction?: Reduction; labelSmoothing?: number } = {},
 ): Tensor {
+  checkTensor('crossEntropy', logits, 'logits');
   if (logits.ndim !== 2) {
     throw new ShapeError({ op: 'crossEntropy', expected: 'logits of shape [N, C]', given: formatShape(logits.shape) });
   }
@@ -86,7 +88,9 @@ export function crossEntropy(
   });
 }
 
-function checkPair(op: string, a: Tensor, b: Tensor): void {
+function checkPair(op: string, a: Tensor, b: Tensor, names: readonly [string, string] = ['prediction', 'target']): void {
+  checkTensor(op, a, names[0]);
+  checkTensor(op, b, names[1]);
   if (!sameShape(a.shape, b.shape)) {
     throw new ShapeError({ op, expected: 'prediction and target of one shape', given: `${formatShape(a.shape)} and ${formatShape(b.shape)}` });
   }
@@ -128,7 +132,7 @@ export function mse(prediction: Tensor, target: Tensor, options: { reduction?: R
 
 /** Binary cross entropy on logits, computed stably (like `binary_cross_entropy_with_logits`). */
 export function binaryCrossEntropyWithLogits(logits: Tensor, target: Tensor, options: { reduction?: Reduction } = {}): Tensor {
-  checkPair('binaryCrossEntropyWithLogits', logits, target);
+  checkPair('binaryCrossEntropyWithLogits', logits, target, ['logits', 'target']);
   const reduction = options.reduction ?? 'mean';
   checkReduction('binaryCrossEntropyWithLogits', reduction);
   const n = logits.size;

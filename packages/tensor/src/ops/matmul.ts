@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, shapeSize, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { broadcastShapes } from './broadcast';
 
 /**
@@ -94,6 +94,8 @@ function batchOffsets(batchShape: readonly number[], inBatch: readonly number[],
 
 /** Batched matrix product with broadcasting over leading dims: [..., m, k] @ [..., k, n]. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
+  checkTensor('matmul', a, 'a');
+  checkTensor('matmul', b, 'b');
   if (a.ndim < 2 || b.ndim < 2) {
     throw new ShapeError({ op: 'matmul', expected: 'operands of rank >= 2', given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}` });
   }

@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
 import { OptionError, ShapeError, formatShape } from '../errors';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
 
 export interface AvgPool2dOptions {
@@ -66,6 +66,7 @@ function resolveWindow(op: string, kernelSize: Pair, options: { stride?: Pair; p
  * avgPool2d(x, 3, { stride: 1, padding: 1, countIncludePad: false });
  */
 export function avgPool2d(x: Tensor, kernelSize: Pair, options: AvgPool2dOptions = {}): Tensor {
+  checkTensor('avgPool2d', x, 'x');
   const op = 'avgPool2d';
   const { planes, height, width, leading } = planesOf(op, x);
   const window = resolveWindow(op, kernelSize, options);
@@ -179,6 +180,7 @@ function windowRanges(out: number, size: number, kernel: number, stride: number,
  * maxPool2d(x, 3, { stride: 2, padding: 1 });
  */
 export function maxPool2d(x: Tensor, kernelSize: Pair, options: MaxPool2dOptions = {}): Tensor {
+  checkTensor('maxPool2d', x, 'x');
   const op = 'maxPool2d';
   const { planes, height, width, leading } = planesOf(op, x);
   const window = resolveWindow(op, kernelSize, options);
@@ -246,6 +248,7 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: MaxPool2dOptions
  * adaptiveAvgPool2d(features, [1, 1]); // [N, C, H, W] -> [N, C, 1, 1]
  */
 export function adaptiveAvgPool2d(x: Tensor, outputSize: Pair): Tensor {
+  checkTensor('adaptiveAvgPool2d', x, 'x');
   const op = 'adaptiveAvgPool2d';
   const { planes, height, width, leading } = planesOf(op, x);
   const [outH, outW] = resolvePair(op, 'outputSize', outputSize, [1, 1], 1);

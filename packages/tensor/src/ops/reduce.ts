@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, shapeSize, stridesOf } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 
 export function normalizeAxis(op: string, axis: number, rank: number): number {
   const resolved = axis < 0 ? axis + rank : axis;
@@ -62,6 +62,7 @@ export interface ReduceOptions {
 
 /** Sum over `axes` (all by default), accumulated in float64. */
 export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  checkTensor('sum', x, 'x');
   const plan = planReduction('sum', x.shape, axes, options.keepdim ?? false);
   const accumulator = new Float64Array(shapeSize(plan.outShape));
   for (let i = 0; i < x.size; i++) accumulator[plan.index[i]!]! += x.data[i]!;
@@ -81,6 +82,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], options: Reduc
 }
 
 export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  checkTensor('mean', x, 'x');
   const plan = planReduction('mean', x.shape, axes, options.keepdim ?? false);
   if (plan.count === 0) throw new ShapeError({ op: 'mean', expected: 'a non-empty reduction', given: `shape ${formatShape(x.shape)}` });
   const accumulator = new Float64Array(shapeSize(plan.outShape));
@@ -108,6 +110,7 @@ export interface VarOptions extends ReduceOptions {
 
 /** Variance over `axes`, two-pass in float64. */
 export function variance(x: Tensor, axes?: number | readonly number[], options: VarOptions = {}): Tensor {
+  checkTensor('var', x, 'x');
   const plan = planReduction('var', x.shape, axes, options.keepdim ?? false);
   const unbiased = options.unbiased ?? true;
   const divisor = plan.count - (unbiased ? 1 : 0);
@@ -173,10 +176,12 @@ function extremum(op: 'max' | 'min', x: Tensor, axes: number | readonly number[]
 }
 
 export function max(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  checkTensor('max', x, 'x');
   return extremum('max', x, axes, options);
 }
 
 export function min(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  checkTensor('min', x, 'x');
   return extremum('min', x, axes, options);
 }
 
@@ -185,6 +190,7 @@ export function min(x: Tensor, axes?: number | readonly number[], options: Reduc
  * as the largest value and the first one wins, like `torch.argmax` (and `max`'s gradient).
  */
 export function argmax(x: Tensor, axis = -1): Tensor {
+  checkTensor('argmax', x, 'x');
   const resolved = normalizeAxis('argmax', axis, x.ndim);
   const length = x.shape[resolved]!;
   if (length === 0) {

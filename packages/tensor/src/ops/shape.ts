@@ -1,12 +1,13 @@
 import { customOp } from '../autograd';
 import { allocate, promoteDTypes, shapeSize, stridesOf, type TypedArray } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
 import { normalizeAxis } from './reduce';
 
 /** Same data, new shape; one dim may be -1. Shares the data array (a view). */
 export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
+  checkTensor('reshape', x, 'x');
   const shape = [...shapeArg];
   const unknown = shape.indexOf(-1);
   if (unknown !== -1) {
@@ -27,6 +28,7 @@ export function reshape(x: Tensor, shapeArg: readonly number[]): Tensor {
 }
 
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
+  checkTensor('flatten', x, 'x');
   if (x.ndim === 0) return reshape(x, [1]);
   const start = normalizeAxis('flatten', startAxis, x.ndim);
   const end = normalizeAxis('flatten', endAxis, x.ndim);
@@ -35,6 +37,7 @@ export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
+  checkTensor('unsqueeze', x, 'x');
   const resolved = normalizeAxis('unsqueeze', axis, x.ndim + 1);
   const shape = [...x.shape];
   shape.splice(resolved, 0, 1);
@@ -42,6 +45,7 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 }
 
 export function squeeze(x: Tensor, axis?: number): Tensor {
+  checkTensor('squeeze', x, 'x');
   if (axis === undefined) return reshape(x, x.shape.filter((d) => d !== 1));
   const resolved = normalizeAxis('squeeze', axis, x.ndim);
   if (x.shape[resolved] !== 1) return x;
@@ -71,6 +75,7 @@ function permuteData(data: TypedArray, shape: readonly number[], order: readonly
 
 /** Reorders axes: output axis i is input axis `order[i]`. Copies the data. */
 export function permute(x: Tensor, order: readonly number[]): Tensor {
+  checkTensor('permute', x, 'x');
   const resolved = order.map((a) => normalizeAxis('permute', a, x.ndim));
   if (resolved.length !== x.ndim || new Set(resolved).size !== x.ndim) {
     throw new ShapeError({ op: 'permute', expected: `a permutation of ${x.ndim} axes`, given: `[${order.join(', ')}]` });
@@ -89,6 +94,7 @@ export function permute(x: Tensor, order: readonly number[]): Tensor {
 
 /** Swaps two axes (the last two by default). */
 export function transpose(x: Tensor, axisA = -2, axisB = -1): Tensor {
+  checkTensor('transpose', x, 'x');
   const a = normalizeAxis('transpose', axisA, x.ndim);
   const b = normalizeAxis('transpose', axisB, x.ndim);
   const order = Array.from({ length: x.ndim }, (_, i) => i);
@@ -99,6 +105,7 @@ export function transpose(x: Tensor, axisA = -2, axisB = -1): Tensor {
 
 /** Elements `start <= i < end` along `axis` (negative indices count from the end). */
 export function slice(x: Tensor, axis: number, start: number, end?: number): Tensor {
+  checkTensor('slice', x, 'x');
   const resolved = normalizeAxis('slice', axis, x.ndim);
   const length = x.shape[resolved]!;
   const from = start < 0 ? Math.max(0, length + start) : Math.min(start, length);
@@ -131,6 +138,7 @@ export function slice(x: Tensor, axis: number, start: number, end?: number): Ten
 
 /** Rows of `x` along `axis` at the given integer indices (gradient scatters back, adding repeats). */
 export function indexSelect(x: Tensor, axis: number, indices: readonly number[] | Int32Array): Tensor {
+  checkTensor('indexSelect', x, 'x');
   const resolved = normalizeAxis('indexSelect', axis, x.ndim);
   const length = x.shape[resolved]!;
   for (const index of indices) {
@@ -239,6 +247,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
 
 /** Broadcasts `x` to `shape` (copying); the gradient sums back. */
 export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  checkTensor('expand', x, 'x');
   const target = broadcastShapes('expand', x.shape, shape);
   if (target.length !== shape.length || target.some((d, i) => d !== shape[i])) {
     throw new ShapeError({ op: 'expand', expected: `a shape ${formatShape(x.shape)} broadcasts to`, given: formatShape(shape) });
@@ -251,6 +260,7 @@ export function expand(x: Tensor, shape: readonly number[]): Tensor {
 
 /** Tiles `x` `repeats[i]` times along axis i (like `torch.Tensor.repeat`). */
 export function repeat(x: Tensor, repeats: readonly number[]): Tensor {
+  checkTensor('repeat', x, 'x');
   if (repeats.length < x.ndim) {
     throw new ShapeError({ op: 'repeat', expected: `at least ${x.ndim} repeat counts`, given: `${repeats.length}` });
   }
