@@ -225,7 +225,7 @@ export function describeValue(value: unknown): string {
     return `${text} from another copy of @normkit/tensor`;
   }
   if (Array.isArray(value)) return `a plain array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (ArrayBuffer.isView(value)) return `${/^[AEIOU]/.test(value.constructor.name) ? 'an' : 'a'} ${value.constructor.name}`;
   switch (typeof value) {
     case 'number':
     case 'boolean':

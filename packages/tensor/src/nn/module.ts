@@ -1,10 +1,11 @@
-import { sameShape } from '../dtype';
+import { sameShape, type TypedArray } from '../dtype';
 import { StateDictError, formatShape } from '../errors';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor, describeValue, isTensor } from '../tensor';
 
 /** A trainable tensor: a leaf that requires a gradient. Running averages are buffers, never parameters. */
 export class Parameter extends Tensor {
   constructor(value: Tensor) {
+    checkTensor('Parameter', value, 'value');
     super(value.data, value.shape, true);
   }
 }
@@ -41,12 +42,14 @@ export abstract class Module {
 
   /** Registers (or replaces) a parameter under `name` and returns it. */
   registerParameter<P extends Parameter>(name: string, parameter: P): P {
+    checkTensor(`${this.constructor.name}.registerParameter`, parameter, `parameter "${name}"`);
     this.parameterEntries.set(name, parameter);
     return parameter;
   }
 
   /** Registers (or replaces) a buffer; non-persistent buffers stay out of the state dict. */
   registerBuffer(name: string, tensor: Tensor, persistent = true): Tensor {
+    checkTensor(`${this.constructor.name}.registerBuffer`, tensor, `buffer "${name}"`);
     this.bufferEntries.set(name, { tensor, persistent });
     return tensor;
   }
@@ -73,6 +76,7 @@ export abstract class Module {
 
   /** Replaces a buffer's tensor (keeping its persistence), e.g. after a running-average update. */
   setBuffer(name: string, tensor: Tensor): void {
+    checkTensor(`${this.constructor.name}.setBuffer`, tensor, `buffer "${name}"`);
     const entry = this.bufferEntries.get(name);
     if (!entry) throw new StateDictError(`${this.constructor.name}.setBuffer`, [`no buffer named "${name}"`]);
     entry.tensor = tensor;
@@ -159,10 +163,16 @@ export abstract class Module {
 
   /**
    * Copies values from `dict` into the module's parameters and buffers. All or nothing: every
-   * problem (missing key, unexpected key, shape mismatch) is found first and reported together,
-   * and nothing changes when there is one.
+   * problem (missing key, unexpected key, a value that is not a tensor, null or undefined, a
+   * shape mismatch, data that disagrees with its own shape) is found first and reported
+   * together, and nothing changes when there is one. Tensors of another copy of
+   * @normkit/tensor are accepted here: only their shape and data are read.
    */
   loadStateDict(dict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const op = `${this.constructor.name}.loadStateDict`;
+    if (typeof dict !== 'object' || dict === null) {
+      throw new StateDictError(op, [`the state dict is ${describeValue(dict)}, expected an object of tensors by name`]);
+    }
     const strict = options.strict ?? true;
     const own = this.stateDict();
     const problems: string[] = [];
@@ -172,18 +182,37 @@ export abstract class Module {
       for (const key of missingKeys) problems.push(`missing key "${key}"`);
       for (const key of unexpectedKeys) problems.push(`unexpected key "${key}"`);
     }
+    const copies: Array<[Tensor, TypedArray]> = [];
     for (const [key, target] of Object.entries(own)) {
-      const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
-      if (!source) continue;
-      if (!sameShape(source.shape, target.shape)) {
-        problems.push(`shape mismatch for "${key}": expected ${formatShape(target.shape)}, got ${formatShape(source.shape)}`);
+      if (!Object.hasOwn(dict, key)) continue;
+      const source: unknown = dict[key];
+      // A key that is present counts, whatever its value: null and undefined are refused, as in PyTorch.
+      if (!isTensor(source)) {
+        problems.push(`"${key}" is ${describeValue(source)}, expected a Tensor`);
+        continue;
       }
+      const data: unknown = source.data;
+      const shape: unknown = source.shape;
+      if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+        problems.push(`"${key}" holds ${describeValue(data)} as data, expected a Float32Array or a Float64Array`);
+        continue;
+      }
+      if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
+        problems.push(`"${key}" has shape ${describeValue(shape)}, expected an array of non-negative integers`);
+        continue;
+      }
+      if (!sameShape(shape as number[], target.shape)) {
+        problems.push(`shape mismatch for "${key}": expected ${formatShape(target.shape)}, got ${formatShape(shape as number[])}`);
+        continue;
+      }
+      if (data.length !== target.size) {
+        problems.push(`"${key}" has ${data.length} element(s) of data for shape ${formatShape(target.shape)} (${target.size} elements)`);
+        continue;
+      }
+      copies.push([target, data]);
     }
-    if (problems.length > 0) throw new StateDictError(`${this.constructor.name}.loadStateDict`, problems);
-    for (const [key, target] of Object.entries(own)) {
-      const source = Object.hasOwn(dict, key) ? dict[key] : undefined;
-      if (source) target.data.set(source.data);
-    }
+    if (problems.length > 0) throw new StateDictError(op, problems);
+    for (const [target, data] of copies) target.data.set(data);
     return { missingKeys, unexpectedKeys };
   }
 }
