@@ -1,5 +1,4 @@
 import { describe, expect, it, vi } from 'vitest';
-import type * as Creation from '../creation';
 import { tensor, zeros } from '../creation';
 import { StateDictError } from '../errors';
 import type { Tensor } from '../tensor';
@@ -85,7 +84,7 @@ describe('Module.loadStateDict refuses malformed entries before writing anything
 
   it('still loads a valid dict and accepts a tensor of another copy of @normkit/tensor (only its data is read)', async () => {
     vi.resetModules();
-    const other = (await import('../creation'));
+    const other = await import('../creation');
     const m = model();
     m.loadStateDict({ ...goodDict(), '1.bias': other.tensor([42]) });
     expect(snapshot(m)).toEqual([[1, 2, 3, 4], [5, 6], [7, 8], [42]]);
