@@ -1,5 +1,5 @@
 // @normkit/testkit: conformance suites for normkit plugins, and the assertions behind them.
-export { expectClose, expectGradcheck } from './assertions';
+export { expectClose, expectGradcheck, expectThrowsWithoutStateChange } from './assertions';
 export type { CheckResult } from './result';
 export type { PlannedCheck } from './checks/describe';
 

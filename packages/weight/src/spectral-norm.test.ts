@@ -4,12 +4,14 @@ import {
   matmul, noGrad, parametrizationsOf, permute, removeParametrizations, reshape, sum, mul, tensor,
   type Tensor, type TensorModule,
 } from '@normkit/tensor';
-import { describeParametrization, expectClose, expectGradcheck } from '@normkit/testkit';
+import { describeParametrization, expectClose, expectGradcheck, expectThrowsWithoutStateChange } from '@normkit/testkit';
 import { fixtureStateDict, torchFixtures, type SpectralFixture } from './__fixtures__/torch-weight';
 import { spectralNormPlugin } from './plugins';
 import { SpectralNorm, powerIteration, spectralNorm, spectralNormOf, spectralNormWeight } from './spectral-norm';
 import { asMatrix, gaussian, replaySteps, snapshot, topSingularValue } from './test-support';
 import { weightNorm } from './weight-norm';
+import { weightStandardization } from './weight-standardization';
+import { WSConv2d, WSLinear } from './ws-layers';
 
 function unit(values: Tensor): Tensor {
   const norm = Math.hypot(...Array.from(values.data));
@@ -332,4 +334,47 @@ describeParametrization(spectralNormPlugin, {
 describeParametrization(spectralNormPlugin, {
   module: ({ dtype, generator }) => new ConvTranspose2d({ inChannels: 3, outChannels: 2, kernelSize: 2, dtype, generator }),
   options: { nPowerIterations: 2 },
+});
+
+describe('a forward that throws changes no state (u and v move only when the forward succeeds)', () => {
+  const f64 = { dtype: 'float64' } as const;
+  const cases: Array<{ label: string; host: () => Module; bad: () => unknown; call?: (host: Module, input: unknown) => unknown }> = [
+    { label: 'Linear, wrong inFeatures', host: () => new Linear({ inFeatures: 3, outFeatures: 4, ...f64 }), bad: () => gaussian([2, 5], 1) },
+    { label: 'Linear, wrong dtype', host: () => new Linear({ inFeatures: 3, outFeatures: 4, ...f64 }), bad: () => tensor([[1, 2, 3]]) },
+    { label: 'Conv2d, wrong channels', host: () => new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, ...f64 }), bad: () => gaussian([1, 4, 5, 5], 2) },
+    { label: 'Conv2d, wrong rank', host: () => new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, ...f64 }), bad: () => gaussian([5, 5], 2) },
+    {
+      label: 'ConvTranspose2d, wrong channels',
+      host: () => new ConvTranspose2d({ inChannels: 2, outChannels: 3, kernelSize: 3, ...f64 }),
+      bad: () => gaussian([1, 4, 5, 5], 3),
+    },
+    {
+      label: 'ConvTranspose2d, bad outputSize',
+      host: () => new ConvTranspose2d({ inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, ...f64 }),
+      bad: () => gaussian([1, 2, 4, 4], 3),
+      call: (host, x) => (host as ConvTranspose2d).forward(x as Tensor, [20, 20]),
+    },
+    { label: 'Embedding, index out of range', host: () => new Embedding({ numEmbeddings: 5, embeddingDim: 3, ...f64 }), bad: () => [7] },
+    { label: 'Embedding, negative index', host: () => new Embedding({ numEmbeddings: 5, embeddingDim: 3, ...f64 }), bad: () => [-1] },
+    { label: 'WSLinear, wrong inFeatures', host: () => new WSLinear({ inFeatures: 3, outFeatures: 4, ...f64 }), bad: () => gaussian([2, 5], 4) },
+    { label: 'WSConv2d, wrong dtype', host: () => new WSConv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, ...f64 }), bad: () => tensor([[[[1]], [[2]]]]) },
+  ];
+  for (const { label, host: makeHost, bad, call } of cases) {
+    it(`${label}: the training forward throws and u, v and the weight stay bit-identical`, () => {
+      const host = spectralNorm(makeHost(), { generator: new Generator(5) }).train();
+      const forward = call ?? ((module: Module, input: unknown) => (module as unknown as { forward(x: unknown): Tensor }).forward(input));
+      expectThrowsWithoutStateChange(host, () => forward(host, bad()));
+    });
+  }
+
+  it('chained after weight standardization: nothing moves either', () => {
+    const host = spectralNorm(weightStandardization(new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 3, ...f64 })), { generator: new Generator(6) });
+    expectThrowsWithoutStateChange(host, () => host.forward(gaussian([1, 5, 5, 5], 7)), ShapeError);
+  });
+
+  it('a wrong-shaped weight given to the parametrization itself throws before the power iteration', () => {
+    const host = spectralNorm(new Linear({ inFeatures: 3, outFeatures: 4, ...f64 }), { generator: new Generator(8) }).train();
+    const parametrization = spectralNormOf(host)!;
+    expectThrowsWithoutStateChange(host, () => parametrization.forward(gaussian([4, 5], 9)), ShapeError);
+  });
 });

@@ -9,6 +9,7 @@ import { reshape, transpose } from '../ops/shape';
 import { SGD } from '../optim/sgd';
 import type { Parametrization } from '../plugin/types';
 import { Tensor, noGrad } from '../tensor';
+import { Linear } from './linear';
 import { Module, Parameter } from './module';
 import {
   ParametrizationList, cached, isParametrized, parametrizationsOf, registerParametrization, removeParametrizations,
@@ -450,5 +451,47 @@ describe('registration errors', () => {
       }
     }
     expect(() => registerParametrization(new Clash(), 'weight', new Scale(2))).toThrow(/child module named "parametrizations"/);
+  });
+});
+
+describe('a parametrized host forward is all or nothing for the parametrizations\' buffers', () => {
+  /** Counts its training reads in a buffer, like spectral norm's power iteration moves u and v. */
+  class CountingReads extends Module implements Parametrization {
+    constructor() {
+      super();
+      this.registerBuffer('reads', tensor([0], { dtype: 'float64' }));
+    }
+    forward(x: Tensor): Tensor {
+      if (this.training) this.getBuffer('reads')!.data[0]! += 1;
+      return x;
+    }
+  }
+
+  it('a Linear forward that throws on its input restores the buffer its weight read moved; a good one keeps it', () => {
+    const layer = registerParametrization(new Linear({ inFeatures: 3, outFeatures: 2, dtype: 'float64' }), 'weight', new CountingReads());
+    const reads = (): number => layer.stateDict()['parametrizations.weight.0.reads']!.data[0]!;
+    const atRegistration = reads(); // registration runs the chain once to check it
+    expect(() => layer.forward(tensor([[1, 2]], { dtype: 'float64' }))).toThrow(ShapeError);
+    expect(reads()).toBe(atRegistration);
+    layer.forward(tensor([[1, 2, 3]], { dtype: 'float64' }));
+    expect(reads()).toBe(atRegistration + 1);
+    expect(() => cached(() => layer.forward(tensor([[1, 2]], { dtype: 'float64' })))).toThrow(ShapeError);
+    expect(reads()).toBe(atRegistration + 1);
+  });
+
+  it('the guard is an own forward of the instance, installed once and removed with the last parametrization', () => {
+    const layer = new Linear({ inFeatures: 3, outFeatures: 3, dtype: 'float64' });
+    registerParametrization(layer, 'weight', new CountingReads());
+    const forwardOf = (module: Module): unknown => Object.getOwnPropertyDescriptor(module, 'forward')?.value;
+    const guarded = forwardOf(layer);
+    expect(typeof guarded).toBe('function');
+    registerParametrization(layer, 'weight', new CountingReads());
+    registerParametrization(layer, 'bias', new CountingReads());
+    expect(forwardOf(layer)).toBe(guarded);
+    removeParametrizations(layer, 'weight');
+    expect(Object.prototype.hasOwnProperty.call(layer, 'forward')).toBe(true);
+    removeParametrizations(layer, 'bias');
+    expect(Object.prototype.hasOwnProperty.call(layer, 'forward')).toBe(false);
+    expect(Object.getOwnPropertyDescriptor(Linear.prototype, 'forward')?.value).toBe(Reflect.get(layer, 'forward'));
   });
 });

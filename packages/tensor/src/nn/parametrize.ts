@@ -268,6 +268,57 @@ function readParametrized(module: Module, tensorName: string): Tensor {
   return value;
 }
 
+/** Marks the forward `guardForward` installs; holds the instance's own `forward` descriptor from before. */
+const GUARDED_FORWARD = Symbol('normkit.parametrizedForward');
+type GuardedForward = ((...args: never[]) => unknown) & { [GUARDED_FORWARD]: PropertyDescriptor | undefined };
+
+/** The buffers the parametrizations of `module` keep (spectral norm's u and v), with copies of their values. */
+function saveParametrizationBuffers(module: Module): Array<[Tensor['data'], Tensor['data']]> {
+  const saved: Array<[Tensor['data'], Tensor['data']]> = [];
+  for (const [, list] of containerOf(module)?.namedChildren() ?? []) {
+    if (!(list instanceof ParametrizationList)) continue;
+    for (let i = 0; i < list.length; i++) {
+      for (const [, buffer] of (list.at(i) as Module).namedBuffers()) saved.push([buffer.data, buffer.data.slice()]);
+    }
+  }
+  return saved;
+}
+
+/**
+ * Makes the host's `forward` all or nothing for its parametrizations' state. A host reads its
+ * parametrized weight when its forward runs, often before its own input checks (Linear, Conv2d,
+ * Embedding, user modules), and a training read moves state (spectral norm's power iteration
+ * updates u and v): a forward that throws restores those buffers, so it changes nothing.
+ */
+function guardForward(module: Module): void {
+  const host = module as unknown as { forward: (...args: never[]) => unknown };
+  // Already guarded: a second parametrized tensor (or a chained parametrization) needs nothing more.
+  if (Object.prototype.hasOwnProperty.call(host.forward, GUARDED_FORWARD)) return;
+  const previous = Object.getOwnPropertyDescriptor(module, 'forward');
+  const inner = host.forward;
+  const guarded = function (this: Module, ...args: never[]): unknown {
+    const saved = saveParametrizationBuffers(this);
+    try {
+      return inner.apply(this, args);
+    } catch (error) {
+      for (const [data, copy] of saved) data.set(copy);
+      cache.delete(this);
+      throw error;
+    }
+  } as GuardedForward;
+  guarded[GUARDED_FORWARD] = previous;
+  Object.defineProperty(module, 'forward', { configurable: true, enumerable: false, writable: true, value: guarded });
+}
+
+/** Undoes `guardForward` once no tensor of the module is parametrized any more. */
+function unguardForward(module: Module): void {
+  const forward = (module as unknown as { forward: unknown }).forward;
+  if (typeof forward !== 'function' || !Object.prototype.hasOwnProperty.call(forward, GUARDED_FORWARD)) return;
+  const previous = (forward as GuardedForward)[GUARDED_FORWARD];
+  if (previous === undefined) delete (module as unknown as Record<string, unknown>).forward;
+  else Object.defineProperty(module, 'forward', previous);
+}
+
 function ownTensorNames(module: Module): { parameters: string[]; buffers: string[] } {
   return {
     parameters: [...module.namedParameters()].map(([name]) => name).filter((name) => !name.includes('.')),
@@ -304,7 +355,10 @@ function checkParametrization(op: string, parametrization: Parametrization): voi
  * `ParametrizationList.rightInverse`). The parametrization takes the module's training mode.
  * Unless `unsafe`, the parametrization is run once to check that it keeps the tensor's shape and
  * dtype (ShapeError / DTypeError), and so is its rightInverse when chaining. Nothing changes when a
- * check fails.
+ * check fails. The module's `forward` becomes all or nothing for the parametrizations' buffers: a
+ * forward that throws (say on an input of the wrong shape, after a training read already ran spectral
+ * norm's power iteration) restores them (the instance gets an own `forward`, removed with the last
+ * parametrization).
  *
  * @example
  * class Symmetric extends Module implements Parametrization {
@@ -418,6 +472,7 @@ export function registerParametrization<M extends Module>(
       parametrizationsOf(module, tensorName)!.rightInverse(value);
     },
   });
+  guardForward(module);
   dropCached(module, tensorName);
   return module;
 }
@@ -480,6 +535,9 @@ export function removeParametrizations<M extends Module>(module: M, tensorName: 
   }
   if (list.originalKind === 'parameter') module.registerParameter(tensorName, restored);
   else module.registerBuffer(tensorName, restored);
-  if (!isParametrized(module)) module.unregister(CONTAINER_NAME);
+  if (!isParametrized(module)) {
+    module.unregister(CONTAINER_NAME);
+    unguardForward(module);
+  }
   return module;
 }
