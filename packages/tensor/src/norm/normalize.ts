@@ -11,9 +11,13 @@ import {
   type NormStatistics,
   type StatisticsOptions,
 } from './statistics';
-import { normalizeRows } from './rowwise';
-import { normalizeSlots } from './slotwise';
-import { normalizeBatch } from './batchwise';
+import { batchwisePath } from './batchwise';
+import type { NormalizePath } from './path';
+import { rowwisePath } from './rowwise';
+import { slotwisePath } from './slotwise';
+
+/** The specialised layouts, tried in order; each declares the options it accepts. */
+const PATHS: readonly NormalizePath[] = [rowwisePath, slotwisePath, batchwisePath];
 
 /**
  * Filter Response Normalization's learned epsilon (Singh & Krishnan, 2019): eps = fixed + |learned|,
@@ -113,28 +117,8 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
     }
   }
 
-  // Row-wise layouts (LayerNorm, RMSNorm) take the specialised flat loops of rowwise.ts.
-  if (
-    groups === 1 && affineBlock === 1 && !options.acrossOuter && !options.statistics && !options.allReduce &&
-    typeof options.eps === 'number' && !options.threshold && (!options.mask || options.maskSpatial === 1)
-  ) {
-    return normalizeRows(x, { op, rows: outer, inner, center: options.center, eps, weight, bias, mask: options.mask });
-  }
-  // Per-sample layouts with per-channel affine (GroupNorm, InstanceNorm, FRN) take the flat loops of slotwise.ts.
-  if (!options.acrossOuter && !options.statistics && !options.allReduce && !options.mask && affineBlock > 1) {
-    return normalizeSlots(x, {
-      op, outer, groups, inner, block: affineBlock, center: options.center, eps,
-      epsInput: epsTensor ? { tensor: epsTensor, derivative: learnedEpsSign } : null, weight, bias, threshold,
-    });
-  }
-
-  // Batch layouts with per-channel affine (BatchNorm, GhostBatchNorm, SyncBatchNorm) take the flat loops of batchwise.ts.
-  if (options.acrossOuter && !options.mask && affineBlock === inner && typeof options.eps === 'number' && !threshold) {
-    return normalizeBatch(x, {
-      op, outer, groups, inner, chunk: options.outerChunk ? options.outerChunk : Math.max(outer, 1), slots: slotCount(options), center: options.center, eps,
-      weight, bias, fixed: options.statistics ?? null, allReduce: options.allReduce ?? null,
-    });
-  }
+  const resolved = { eps, epsInput: epsTensor ? { tensor: epsTensor, derivative: learnedEpsSign } : null, weight, bias, threshold };
+  for (const path of PATHS) if (path.accepts(options)) return path.run(x, options, resolved);
 
   const fixed = options.statistics;
   const statistics: NormStatistics = fixed

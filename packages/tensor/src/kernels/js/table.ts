@@ -1,0 +1,13 @@
+import type { KernelTable } from '../types';
+import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
+
+/** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
+export const jsKernels: KernelTable = {
+  name: 'js',
+  rowwiseForward,
+  rowwiseBackward,
+  slotwiseForward,
+  slotwiseBackward,
+  batchForward,
+  batchBackward,
+};

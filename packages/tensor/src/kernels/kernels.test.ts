@@ -1,0 +1,277 @@
+import { describe, expect, it } from 'vitest';
+import type { TypedArray } from '../dtype';
+import { Generator } from '../random';
+import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
+import type { KernelTable } from './types';
+
+// Every kernel of the table on both backends, against the `js` reference: random shapes (sizes
+// that are not multiples of the SIMD width included), zero-size, large, constant and extreme
+// inputs, NaN and Inf. Float32 outputs agree to |a - b| <= 1e-6 * max|ref| + 4 ulp(ref); float64
+// accumulators (statistics, parameter gradients) to 1e-12 * max|ref| (summation order differs).
+
+const js = kernelsOf('js');
+const wasm = kernelsOf('wasm');
+
+type Fill = 'normal' | 'constant' | 'offset' | 'huge' | 'special';
+
+function ulp32(value: number): number {
+  const a = Math.abs(value);
+  if (a === 0 || !Number.isFinite(a)) return 1.4e-45;
+  return 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
+function expectAgree(name: string, ref: TypedArray, got: TypedArray): void {
+  expect(got.length, `${name}: length`).toBe(ref.length);
+  let maxRef = 0;
+  for (const v of ref) if (Number.isFinite(v)) maxRef = Math.max(maxRef, Math.abs(v));
+  const float32 = ref instanceof Float32Array;
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    if (Number.isNaN(r) || !Number.isFinite(r)) {
+      expect(Object.is(g, r) || (Number.isNaN(r) && Number.isNaN(g)), `${name}[${i}]: ${g} where js gives ${r}`).toBe(true);
+      continue;
+    }
+    const tolerance = float32 ? 1e-6 * maxRef + 4 * ulp32(r) : 1e-12 * maxRef;
+    if (!(Math.abs(g - r) <= tolerance)) expect.fail(`${name}[${i}]: wasm ${g}, js ${r}, |diff| ${Math.abs(g - r)} > ${tolerance}`);
+  }
+}
+
+function data(generator: Generator, size: number, fill: Fill): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) {
+    const z = generator.normal();
+    switch (fill) {
+      case 'normal': out[i] = z; break;
+      case 'constant': out[i] = 2.5; break;
+      // A large mean over a small spread: the case two-pass float64 statistics exist for.
+      case 'offset': out[i] = 1e4 + 0.1 * z; break;
+      // Squares overflow float32 but not the float64 accumulators.
+      case 'huge': out[i] = 1e30 * z; break;
+      case 'special': out[i] = i % 7 === 3 ? NaN : i % 11 === 5 ? Infinity : i % 13 === 2 ? -Infinity : z; break;
+    }
+  }
+  return out;
+}
+
+function optional<T>(generator: Generator, value: () => T): T | null {
+  return generator.nextUint32() % 3 === 0 ? null : value();
+}
+
+const INNER_SIZES = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100, 768];
+const FILLS: Fill[] = ['normal', 'normal', 'constant', 'offset', 'huge', 'special'];
+
+function pick<T>(generator: Generator, values: readonly T[]): T {
+  return values[generator.nextUint32() % values.length]!;
+}
+
+function both<A extends object>(args: () => A, run: (table: KernelTable, a: A) => void): [A, A] {
+  const a = args();
+  const b = args();
+  run(js, a);
+  run(wasm, b);
+  return [a, b];
+}
+
+function compareAll(label: string, ref: object, got: object): void {
+  for (const [key, value] of Object.entries(ref)) {
+    if (value instanceof Float32Array || value instanceof Float64Array) {
+      expectAgree(`${label} ${key}`, value, (got as Record<string, TypedArray>)[key]!);
+    }
+  }
+}
+
+describe('kernel table: wasm against js', () => {
+  it('row-wise forward and backward (LayerNorm, RMSNorm)', () => {
+    const generator = new Generator(11);
+    for (let trial = 0; trial < 120; trial++) {
+      const rows = pick(generator, [0, 1, 2, 3, 5, 9]);
+      const inner = pick(generator, INNER_SIZES);
+      const fill = pick(generator, FILLS);
+      const center = generator.nextUint32() % 2 === 0;
+      const x = data(generator, rows * inner, fill);
+      const gy = data(generator, rows * inner, 'normal');
+      const weight = optional(generator, () => data(generator, inner, 'normal'));
+      const bias = optional(generator, () => data(generator, inner, 'normal'));
+      const mask = generator.nextUint32() % 4 === 0 ? Float32Array.from({ length: rows }, (_, i) => (i % 2 === 0 ? 1 : 0)) : null;
+      const label = `rows ${rows} inner ${inner} ${fill} center ${center}`;
+      const [ref, got] = both(
+        () => ({
+          x, out: new Float32Array(rows * inner), weight, bias, rows, inner, center, eps: 1e-5, mask,
+          count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+        }),
+        (table, a) => table.rowwiseForward(a),
+      );
+      compareAll(`rowwiseForward ${label}`, ref, got);
+      const wantGradX = generator.nextUint32() % 4 !== 0;
+      const [bref, bgot] = both(
+        () => ({
+          gradOutput: gy, x, weight, rows, inner, center, mask, mean: ref.mean, rstd: ref.rstd,
+          gradX: wantGradX ? new Float32Array(rows * inner) : null,
+          gradWeight: weight ? new Float64Array(inner) : null, gradBias: bias ? new Float64Array(inner) : null,
+        }),
+        (table, a) => table.rowwiseBackward(a),
+      );
+      compareAll(`rowwiseBackward ${label}`, bref, bgot);
+    }
+  });
+
+  it('slot-wise forward and backward (GroupNorm, InstanceNorm, FRN with TLU)', () => {
+    const generator = new Generator(12);
+    for (let trial = 0; trial < 120; trial++) {
+      const outer = pick(generator, [0, 1, 2, 3]);
+      const groups = pick(generator, [1, 2, 3, 4]);
+      const block = pick(generator, [2, 3, 4, 5, 8, 9, 16, 17, 49]);
+      const blocks = pick(generator, [1, 2, 3]);
+      const inner = block * blocks;
+      const slots = outer * groups;
+      const params = groups * blocks;
+      const fill = pick(generator, FILLS);
+      const center = generator.nextUint32() % 2 === 0;
+      const x = data(generator, slots * inner, fill);
+      const gy = data(generator, slots * inner, 'normal');
+      const weight = optional(generator, () => data(generator, params, 'normal'));
+      const bias = optional(generator, () => data(generator, params, 'normal'));
+      const threshold = optional(generator, () => data(generator, params, 'normal'));
+      const label = `outer ${outer} groups ${groups} block ${block}x${blocks} ${fill} center ${center} tlu ${threshold !== null}`;
+      const [ref, got] = both(
+        () => ({
+          x, out: new Float32Array(slots * inner), weight, bias, threshold, slots, groups, inner, block, center, eps: 1e-5,
+          mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
+        }),
+        (table, a) => table.slotwiseForward(a),
+      );
+      compareAll(`slotwiseForward ${label}`, ref, got);
+      const wantGradX = generator.nextUint32() % 4 !== 0;
+      const [bref, bgot] = both(
+        () => ({
+          gradOutput: gy, x, weight, bias, threshold, slots, groups, inner, block, center, mean: ref.mean, rstd: ref.rstd,
+          gradX: wantGradX ? new Float32Array(slots * inner) : null,
+          gradWeight: weight ? new Float64Array(params) : null, gradBias: bias ? new Float64Array(params) : null,
+          gradThreshold: threshold ? new Float64Array(params) : null, dxhatXhat: new Float64Array(slots),
+        }),
+        (table, a) => table.slotwiseBackward(a),
+      );
+      compareAll(`slotwiseBackward ${label}`, bref, bgot);
+    }
+  });
+
+  it('batch forward and backward (BatchNorm, ghost chunks, fixed statistics, all-reduce hook)', () => {
+    const generator = new Generator(13);
+    for (let trial = 0; trial < 120; trial++) {
+      const outer = pick(generator, [0, 1, 2, 3, 4, 6]);
+      const groups = pick(generator, [1, 2, 3, 5]);
+      const inner = pick(generator, INNER_SIZES);
+      const chunk = Math.max(1, pick(generator, [outer, 1, 2, 3]));
+      const slots = Math.ceil(outer / chunk) * groups || groups;
+      const fill = pick(generator, FILLS);
+      const center = generator.nextUint32() % 2 === 0;
+      const useFixed = generator.nextUint32() % 4 === 0;
+      const x = data(generator, outer * groups * inner, fill);
+      const gy = data(generator, outer * groups * inner, 'normal');
+      const weight = optional(generator, () => data(generator, groups, 'normal'));
+      const bias = optional(generator, () => data(generator, groups, 'normal'));
+      const fixed = useFixed
+        ? { mean: Float64Array.from(data(generator, slots, 'normal')), variance: Float64Array.from(data(generator, slots, 'normal'), Math.abs) }
+        : null;
+      // A replica group of one that doubles every buffer: the kernels must call it at the same points.
+      const calls: { js: number[]; wasm: number[] } = { js: [], wasm: [] };
+      const reducer = (name: 'js' | 'wasm') => (buffer: Float64Array) => {
+        calls[name].push(buffer.length);
+        for (let i = 0; i < buffer.length; i++) buffer[i]! *= 2;
+      };
+      const label = `outer ${outer} groups ${groups} inner ${inner} chunk ${chunk} ${fill} center ${center} fixed ${useFixed}`;
+      const args = (name: 'js' | 'wasm') => ({
+        x, out: new Float32Array(x.length), weight, bias, outer, groups, inner, chunk, slots, center, eps: 1e-5, fixed, allReduce: reducer(name),
+      });
+      const refArgs = args('js');
+      const gotArgs = args('wasm');
+      const ref = js.batchForward(refArgs);
+      const got = wasm.batchForward(gotArgs);
+      expectAgree(`batchForward out ${label}`, refArgs.out, gotArgs.out);
+      compareAll(`batchForward statistics ${label}`, ref.statistics, got.statistics);
+      expectAgree(`batchForward rstd ${label}`, ref.rstd, got.rstd);
+      const wantGradX = generator.nextUint32() % 4 !== 0;
+      const backwardArgs = (name: 'js' | 'wasm') => ({
+        gradOutput: gy, x, weight, outer, groups, inner, chunk, slots, center, fixed: fixed !== null, count: ref.statistics.count,
+        mean: ref.statistics.mean, rstd: ref.rstd, gradX: wantGradX ? new Float32Array(x.length) : null,
+        gradWeight: weight ? new Float64Array(groups) : null, gradBias: bias ? new Float64Array(groups) : null, allReduce: reducer(name),
+      });
+      const bref = backwardArgs('js');
+      const bgot = backwardArgs('wasm');
+      js.batchBackward(bref);
+      wasm.batchBackward(bgot);
+      compareAll(`batchBackward ${label}`, bref, bgot);
+      expect(calls.wasm, `allReduce calls ${label}`).toEqual(calls.js);
+    }
+  });
+
+  it('a large row (one million values) agrees', () => {
+    const generator = new Generator(14);
+    const inner = 1_000_003;
+    const x = data(generator, inner, 'offset');
+    const [ref, got] = both(
+      () => ({
+        x, out: new Float32Array(inner), weight: null, bias: null, rows: 1, inner, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(1), mean: new Float64Array(1), variance: new Float64Array(1), rstd: new Float64Array(1),
+      }),
+      (table, a) => table.rowwiseForward(a),
+    );
+    compareAll('rowwiseForward 1e6', ref, got);
+  });
+
+  it('keeps float64 statistics accurate on 1e4 + 0.1 noise and 1e6 offsets', () => {
+    // The exact variance of float32 data computed in float64 two-pass is accurate to ~1e-12 relative;
+    // a naive float32 single pass (E[x^2] - E[x]^2) would lose every digit at these offsets.
+    const generator = new Generator(15);
+    for (const offset of [1e4, 1e6]) {
+      const inner = 4099;
+      const x = data(generator, inner, 'normal').map((z) => offset + 0.1 * z);
+      let mean = 0;
+      for (const v of x) mean += v;
+      mean /= inner;
+      let variance = 0;
+      for (const v of x) variance += (v - mean) ** 2;
+      variance /= inner;
+      const args = {
+        x, out: new Float32Array(inner), weight: null, bias: null, rows: 1, inner, center: true, eps: 0, mask: null,
+        count: new Float64Array(1), mean: new Float64Array(1), variance: new Float64Array(1), rstd: new Float64Array(1),
+      };
+      wasm.rowwiseForward(args);
+      expect(Math.abs(args.variance[0]! - variance) / variance).toBeLessThan(1e-10);
+    }
+  });
+
+  it('float64 data goes to the js loops and gives identical results', () => {
+    const x = Float64Array.from({ length: 3 * 37 }, (_, i) => Math.sin(i) * 1e3);
+    const run = (table: KernelTable) => {
+      const args = {
+        x, out: new Float64Array(x.length), weight: null, bias: null, rows: 3, inner: 37, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(3), mean: new Float64Array(3), variance: new Float64Array(3), rstd: new Float64Array(3),
+      };
+      table.rowwiseForward(args);
+      return args.out;
+    };
+    expect(Array.from(run(wasm))).toEqual(Array.from(run(js)));
+  });
+});
+
+describe('backend choice', () => {
+  it('defaults to wasm in Node (or to what NORMKIT_BACKEND names)', () => {
+    expect(getBackend()).toBe(process.env.NORMKIT_BACKEND || 'wasm');
+  });
+
+  it('setBackend switches the active table and refuses unknown names', () => {
+    const before = getBackend();
+    try {
+      setBackend('js');
+      expect(activeKernels().name).toBe('js');
+      setBackend('wasm');
+      expect(activeKernels().name).toBe('wasm');
+      // @ts-expect-error: not a backend
+      expect(() => setBackend('webgpu')).toThrow(/setBackend: expected a backend name \('js' or 'wasm'\), got 'webgpu'/);
+    } finally {
+      setBackend(before);
+    }
+  });
+});

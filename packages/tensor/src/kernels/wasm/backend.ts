@@ -1,0 +1,349 @@
+import type { TypedArray } from '../../dtype';
+import { finishBatchStatistics } from '../js/norm';
+import { jsKernels } from '../js/table';
+import type {
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  SlotwiseForwardArgs,
+} from '../types';
+import { kernelModuleBase64 } from './module-bytes';
+
+/** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  heapBase(): number;
+  rowwiseForward(x: number, out: number, w: number, b: number, rows: number, inner: number, center: number, eps: number, mask: number,
+    count: number, mean: number, variance: number, rstd: number): void;
+  rowwiseBackward(gy: number, x: number, w: number, rows: number, inner: number, center: number, mask: number, mean: number, rstd: number,
+    gradX: number, gradW: number, gradB: number): void;
+  slotwiseForward(x: number, out: number, w: number, b: number, th: number, slots: number, groups: number, inner: number, block: number,
+    center: number, eps: number, mean: number, variance: number, rstd: number): void;
+  slotwiseBackward(gy: number, x: number, w: number, b: number, th: number, slots: number, groups: number, inner: number, block: number,
+    center: number, mean: number, rstd: number, gradX: number, wantGradX: number, gradW: number, gradB: number, gradTh: number,
+    dxhatXhat: number): void;
+  batchSums(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, center: number, sums: number): void;
+  batchSquares(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, mean: number, squares: number): void;
+  batchForward(x: number, out: number, w: number, b: number, outer: number, groups: number, inner: number, chunk: number, mean: number,
+    rstd: number): void;
+  batchBackwardReductions(gy: number, x: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
+    mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
+  batchBackwardInput(gy: number, x: number, gradX: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
+    center: number, fixed: number, count: number, mean: number, rstd: number, reductions: number): void;
+}
+
+const PAGE = 65536;
+/** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
+const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
+
+function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
+  // atob exists in Node 16+, browsers and workers.
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return bytes;
+}
+
+/**
+ * The module's memory as a scratch arena: each kernel call copies its operands in after
+ * `heapBase()`, runs, and copies its results out into the caller's arrays, so tensors stay plain
+ * typed arrays owned by JavaScript (no view can be detached by `memory.grow`, nothing to dispose).
+ * The arena grows to the largest call seen and never shrinks (WebAssembly memory cannot).
+ */
+class Arena {
+  private readonly exports: KernelExports;
+  private readonly base: number;
+  private top = 0;
+  private bytes!: Uint8Array;
+  private f32!: Float32Array;
+  private f64!: Float64Array;
+
+  constructor(exports: KernelExports) {
+    this.exports = exports;
+    this.base = align(exports.heapBase());
+    this.top = this.base;
+    this.refreshViews();
+  }
+
+  /** Starts a call: every offset handed out before is free again. */
+  reset(): void {
+    this.top = this.base;
+  }
+
+  /** Reserves `byteLength` bytes (16-aligned) and returns its offset. */
+  reserve(byteLength: number): number {
+    const offset = this.top;
+    const end = align(offset + byteLength);
+    if (end > MAX_BYTES) throw new RangeError(`normkit wasm backend: one kernel call needs ${end} bytes, over wasm32's 4 GiB`);
+    const memory = this.exports.memory;
+    if (end > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
+      this.refreshViews();
+    }
+    this.top = end;
+    return offset;
+  }
+
+  /** Copies a float32 array in; returns its offset. */
+  float32In(values: ArrayLike<number> & { length: number }): number {
+    const offset = this.reserve(values.length * 4);
+    this.f32.set(values, offset / 4);
+    return offset;
+  }
+
+  /** `length` float32 values all equal to `value`, in the arena. */
+  float32Fill(length: number, value: number): number {
+    const offset = this.reserve(length * 4);
+    this.f32.fill(value, offset / 4, offset / 4 + length);
+    return offset;
+  }
+
+  float64In(values: Float64Array): number {
+    const offset = this.reserve(values.length * 8);
+    this.f64.set(values, offset / 8);
+    return offset;
+  }
+
+  float64Write(offset: number, values: Float64Array): void {
+    this.f64.set(values, offset / 8);
+  }
+
+  float32Out(offset: number, target: TypedArray): void {
+    target.set(this.f32.subarray(offset / 4, offset / 4 + target.length));
+  }
+
+  float64Out(offset: number, target: Float64Array): void {
+    target.set(this.f64.subarray(offset / 8, offset / 8 + target.length));
+  }
+
+  /** One byte per row: 1 = real, 0 = padded. */
+  maskIn(mask: TypedArray): number {
+    const offset = this.reserve(mask.length);
+    for (let i = 0; i < mask.length; i++) this.bytes[offset + i] = mask[i] === 0 ? 0 : 1;
+    return offset;
+  }
+
+  private refreshViews(): void {
+    const buffer = this.exports.memory.buffer;
+    this.bytes = new Uint8Array(buffer);
+    this.f32 = new Float32Array(buffer);
+    this.f64 = new Float64Array(buffer);
+  }
+}
+
+function align(offset: number): number {
+  return (offset + 15) & ~15;
+}
+
+function isFloat32(...arrays: Array<TypedArray | null>): boolean {
+  for (const a of arrays) if (a !== null && !(a instanceof Float32Array)) return false;
+  return true;
+}
+
+/**
+ * Builds the `wasm` kernel table on an instantiated module. Float32 data runs in WebAssembly with
+ * SIMD128 (float64 statistics and arithmetic in f64x2 lanes, like the `js` loops); float64 data
+ * goes to the `js` loops (no SIMD gain from two-lane float64 once the copies are paid).
+ */
+export function createWasmKernels(exports: KernelExports): KernelTable {
+  const arena = new Arena(exports);
+
+  function rowwiseForward(args: RowwiseForwardArgs): void {
+    const { x, out, weight, bias, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
+    if (!isFloat32(x, weight, bias)) return jsKernels.rowwiseForward(args);
+    arena.reset();
+    const px = arena.float32In(x);
+    const pout = arena.reserve(x.length * 4);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(inner, 1);
+    const pb = bias ? arena.float32In(bias) : arena.float32Fill(inner, 0);
+    const pmask = mask ? arena.maskIn(mask) : 0;
+    const pcount = arena.reserve(rows * 8);
+    const pmean = arena.reserve(rows * 8);
+    const pvar = arena.reserve(rows * 8);
+    const prstd = arena.reserve(rows * 8);
+    exports.rowwiseForward(px, pout, pw, pb, rows, inner, +center, eps, pmask, pcount, pmean, pvar, prstd);
+    arena.float32Out(pout, out);
+    arena.float64Out(pcount, count);
+    arena.float64Out(pmean, mean);
+    arena.float64Out(pvar, variance);
+    arena.float64Out(prstd, rstd);
+  }
+
+  function rowwiseBackward(args: RowwiseBackwardArgs): void {
+    const { gradOutput, x, weight, rows, inner, center, mask, mean, rstd, gradX, gradWeight, gradBias } = args;
+    if (!isFloat32(gradOutput, x, weight, gradX)) return jsKernels.rowwiseBackward(args);
+    arena.reset();
+    const pgy = arena.float32In(gradOutput);
+    const px = arena.float32In(x);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(inner, 1);
+    const pmask = mask ? arena.maskIn(mask) : 0;
+    const pmean = arena.float64In(mean);
+    const prstd = arena.float64In(rstd);
+    const pgx = gradX ? arena.reserve(x.length * 4) : 0;
+    const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
+    const pgb = gradBias ? arena.reserve(inner * 8) : 0;
+    exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
+    if (gradX) arena.float32Out(pgx, gradX);
+    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
+    if (gradBias) addFloat64Out(arena, pgb, gradBias);
+  }
+
+  function slotwiseForward(args: SlotwiseForwardArgs): void {
+    const { x, out, weight, bias, threshold, slots, groups, inner, block, center, eps, mean, variance, rstd } = args;
+    if (!isFloat32(x, weight, bias, threshold)) return jsKernels.slotwiseForward(args);
+    const params = (groups * inner) / block;
+    arena.reset();
+    const px = arena.float32In(x);
+    const pout = arena.reserve(x.length * 4);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(params, 1);
+    const pb = bias ? arena.float32In(bias) : arena.float32Fill(params, 0);
+    const pth = threshold ? arena.float32In(threshold) : 0;
+    const pmean = arena.reserve(slots * 8);
+    const pvar = arena.reserve(slots * 8);
+    const prstd = arena.reserve(slots * 8);
+    exports.slotwiseForward(px, pout, pw, pb, pth, slots, groups, inner, block, +center, eps, pmean, pvar, prstd);
+    arena.float32Out(pout, out);
+    arena.float64Out(pmean, mean);
+    arena.float64Out(pvar, variance);
+    arena.float64Out(prstd, rstd);
+  }
+
+  function slotwiseBackward(args: SlotwiseBackwardArgs): void {
+    const {
+      gradOutput, x, weight, bias, threshold, slots, groups, inner, block, center, mean, rstd, gradX, gradWeight, gradBias, gradThreshold,
+      dxhatXhat,
+    } = args;
+    if (!isFloat32(gradOutput, x, weight, bias, threshold, gradX)) return jsKernels.slotwiseBackward(args);
+    const params = (groups * inner) / block;
+    arena.reset();
+    const pgy = arena.float32In(gradOutput);
+    const px = arena.float32In(x);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(params, 1);
+    const pb = bias ? arena.float32In(bias) : arena.float32Fill(params, 0);
+    const pth = threshold ? arena.float32In(threshold) : 0;
+    const pmean = arena.float64In(mean);
+    const prstd = arena.float64In(rstd);
+    // With a threshold the gated dy is parked in gradX, so it is reserved even when x needs no gradient.
+    const pgx = gradX || threshold ? arena.reserve(x.length * 4) : 0;
+    const pgw = gradWeight ? arena.reserve(params * 8) : 0;
+    const pgb = gradBias ? arena.reserve(params * 8) : 0;
+    const pgth = gradThreshold ? arena.reserve(params * 8) : 0;
+    const pdx = arena.reserve(slots * 8);
+    exports.slotwiseBackward(pgy, px, pw, pb, pth, slots, groups, inner, block, +center, pmean, prstd, pgx, +(gradX !== null), pgw, pgb, pgth, pdx);
+    if (gradX) arena.float32Out(pgx, gradX);
+    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
+    if (gradBias) addFloat64Out(arena, pgb, gradBias);
+    if (gradThreshold) addFloat64Out(arena, pgth, gradThreshold);
+    arena.float64Out(pdx, dxhatXhat);
+  }
+
+  function batchForward(args: BatchForwardArgs): BatchForwardResult {
+    const { x, out, weight, bias, outer, groups, inner, chunk, slots, center, eps, fixed, allReduce } = args;
+    if (!isFloat32(x, weight, bias)) return jsKernels.batchForward(args);
+    arena.reset();
+    const px = arena.float32In(x);
+    const pout = arena.reserve(x.length * 4);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
+    const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
+    let statistics;
+    if (fixed) {
+      statistics = { count: new Float64Array(slots), mean: fixed.mean, variance: fixed.variance };
+    } else {
+      const psums = arena.reserve(2 * slots * 8);
+      exports.batchSums(px, outer, groups, inner, chunk, slots, +center, psums);
+      const sums = new Float64Array(2 * slots);
+      arena.float64Out(psums, sums);
+      allReduce?.(sums);
+      const mean = new Float64Array(slots);
+      let squares: Float64Array | null = null;
+      if (center) {
+        for (let s = 0; s < slots; s++) mean[s] = sums[s]! > 0 ? sums[slots + s]! / sums[s]! : 0;
+        const pmeanIn = arena.float64In(mean);
+        const psquares = arena.reserve(slots * 8);
+        exports.batchSquares(px, outer, groups, inner, chunk, slots, pmeanIn, psquares);
+        squares = new Float64Array(slots);
+        arena.float64Out(psquares, squares);
+        allReduce?.(squares);
+      }
+      statistics = finishBatchStatistics(sums, squares, mean, slots);
+    }
+    const rstd = new Float64Array(slots);
+    for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
+    const pmean = arena.float64In(statistics.mean);
+    const prstd = arena.float64In(rstd);
+    exports.batchForward(px, pout, pw, pb, outer, groups, inner, chunk, pmean, prstd);
+    arena.float32Out(pout, out);
+    return { statistics, rstd };
+  }
+
+  function batchBackward(args: BatchBackwardArgs): void {
+    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias, allReduce } =
+      args;
+    if (!isFloat32(gradOutput, x, weight, gradX)) return jsKernels.batchBackward(args);
+    arena.reset();
+    const pgy = arena.float32In(gradOutput);
+    const px = arena.float32In(x);
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
+    const pcount = arena.float64In(count);
+    const pmean = arena.float64In(mean);
+    const prstd = arena.float64In(rstd);
+    const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
+    const pgb = gradBias ? arena.reserve(groups * 8) : 0;
+    const pred = arena.reserve(2 * slots * 8);
+    exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred);
+    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
+    if (gradBias) addFloat64Out(arena, pgb, gradBias);
+    if (!fixed && allReduce) {
+      const reductions = new Float64Array(2 * slots);
+      arena.float64Out(pred, reductions);
+      allReduce(reductions);
+      // Written back where the input pass reads it (the arena has not been reset since).
+      arena.float64Write(pred, reductions);
+    }
+    if (!gradX) return;
+    const pgx = arena.reserve(x.length * 4);
+    exports.batchBackwardInput(pgy, px, pgx, pw, outer, groups, inner, chunk, slots, +center, +fixed, pcount, pmean, prstd, pred);
+    arena.float32Out(pgx, gradX);
+  }
+
+  return { name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward };
+}
+
+/** Adds the arena's float64 accumulator into the caller's (zero-filled) gradient array. */
+function addFloat64Out(arena: Arena, offset: number, target: Float64Array): void {
+  const values = new Float64Array(target.length);
+  arena.float64Out(offset, values);
+  for (let i = 0; i < target.length; i++) target[i]! += values[i]!;
+}
+
+let instantiated: KernelTable | null | undefined;
+
+/**
+ * The `wasm` kernel table, instantiated on first use from the bytes embedded in the package
+ * (synchronous compile: the module is a few KB, far under browsers' main-thread limit), or null
+ * where WebAssembly or its SIMD128 instructions are unavailable.
+ */
+export function wasmKernels(): KernelTable | null {
+  if (instantiated !== undefined) return instantiated;
+  try {
+    if (typeof WebAssembly !== 'object') {
+      instantiated = null;
+      return null;
+    }
+    const bytes = decodeBase64(kernelModuleBase64);
+    // validate() refuses the module where SIMD128 is missing, without throwing.
+    if (!WebAssembly.validate(bytes)) {
+      instantiated = null;
+      return null;
+    }
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
+      env: {
+        abort: () => {
+          throw new Error('normkit wasm backend: abort');
+        },
+      },
+    });
+    instantiated = createWasmKernels(instance.exports as unknown as KernelExports);
+  } catch {
+    instantiated = null;
+  }
+  return instantiated;
+}

@@ -1,0 +1,525 @@
+// The `wasm` backend's kernels, in AssemblyScript with SIMD128 (built by scripts/build-wasm.mjs into
+// src/kernels/wasm/module-bytes.ts). Data is float32; every statistic, every affine and every gradient
+// is computed in float64 (f64x2 lanes), exactly the arithmetic of the `js` kernels in
+// src/kernels/js/, so the two backends differ only by the order of float64 summation.
+//
+// Memory: the caller (src/kernels/wasm/backend.ts) places operands after `heapBase()` and passes
+// byte offsets. A null operand is offset 0; weights and biases are never null (the caller passes
+// ones and zeros instead). Outputs are written in full: nothing relies on memory being zero.
+
+export function heapBase(): usize {
+  return __heap_base;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lane helpers: four float32 lanes <-> two float64x2 halves.
+
+@inline function at32(p: usize, i: i32): usize {
+  return p + (<usize>i << 2);
+}
+
+@inline function at64(p: usize, i: i32): usize {
+  return p + (<usize>i << 3);
+}
+
+@inline function low(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v);
+}
+
+@inline function high(v: v128): v128 {
+  return f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 2, 3));
+}
+
+/** Two float64x2 halves rounded to float32 (round to nearest, like a Float32Array store) as one f32x4. */
+@inline function pack(lo: v128, hi: v128): v128 {
+  return i32x4.shuffle(f32x4.demote_f64x2_zero(lo), f32x4.demote_f64x2_zero(hi), 0, 1, 4, 5);
+}
+
+@inline function lanesSum(v: v128): f64 {
+  return f64x2.extract_lane(v, 0) + f64x2.extract_lane(v, 1);
+}
+
+@inline function read(p: usize, i: i32): f64 {
+  return <f64>load<f32>(at32(p, i));
+}
+
+@inline function write(p: usize, i: i32, value: f64): void {
+  store<f32>(at32(p, i), <f32>value);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Block loops shared by the three layouts (the wasm twin of src/kernels/js/loops.ts).
+
+/** sum(x[start..end)) in float64. */
+function blockSum(x: usize, start: i32, end: i32): f64 {
+  let a0 = f64x2.splat(0);
+  let a1 = a0;
+  let a2 = a0;
+  let a3 = a0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const v0 = v128.load(at32(x, i));
+    const v1 = v128.load(at32(x, i), 16);
+    a0 = f64x2.add(a0, low(v0));
+    a1 = f64x2.add(a1, high(v0));
+    a2 = f64x2.add(a2, low(v1));
+    a3 = f64x2.add(a3, high(v1));
+  }
+  let s = lanesSum(f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3)));
+  for (; i < end; i++) s += read(x, i);
+  return s;
+}
+
+/** sum((x - m)^2) over [start, end) in float64 (the squares when m = 0). */
+function blockSquaredDeviations(x: usize, start: i32, end: i32, m: f64): f64 {
+  const mv = f64x2.splat(m);
+  let a0 = f64x2.splat(0);
+  let a1 = a0;
+  let a2 = a0;
+  let a3 = a0;
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const v0 = v128.load(at32(x, i));
+    const v1 = v128.load(at32(x, i), 16);
+    const d0 = f64x2.sub(low(v0), mv);
+    const d1 = f64x2.sub(high(v0), mv);
+    const d2 = f64x2.sub(low(v1), mv);
+    const d3 = f64x2.sub(high(v1), mv);
+    a0 = f64x2.add(a0, f64x2.mul(d0, d0));
+    a1 = f64x2.add(a1, f64x2.mul(d1, d1));
+    a2 = f64x2.add(a2, f64x2.mul(d2, d2));
+    a3 = f64x2.add(a3, f64x2.mul(d3, d3));
+  }
+  let s = lanesSum(f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3)));
+  for (; i < end; i++) {
+    const d = read(x, i) - m;
+    s += d * d;
+  }
+  return s;
+}
+
+/** out = x * scale + shift over [start, end), in float64 then rounded. */
+function affineBlock(x: usize, out: usize, start: i32, end: i32, scale: f64, shift: f64): void {
+  const sv = f64x2.splat(scale);
+  const tv = f64x2.splat(shift);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const v = v128.load(at32(x, i));
+    v128.store(at32(out, i), pack(f64x2.add(f64x2.mul(low(v), sv), tv), f64x2.add(f64x2.mul(high(v), sv), tv)));
+  }
+  for (; i < end; i++) write(out, i, read(x, i) * scale + shift);
+}
+
+/** out = max(x * scale + shift, t), ties and NaN keeping y, compared in float64 before rounding. */
+function clipAffineBlock(x: usize, out: usize, start: i32, end: i32, scale: f64, shift: f64, t: f64): void {
+  const sv = f64x2.splat(scale);
+  const shv = f64x2.splat(shift);
+  const tv = f64x2.splat(t);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const v = v128.load(at32(x, i));
+    const y0 = f64x2.add(f64x2.mul(low(v), sv), shv);
+    const y1 = f64x2.add(f64x2.mul(high(v), sv), shv);
+    const c0 = v128.bitselect(tv, y0, f64x2.lt(y0, tv));
+    const c1 = v128.bitselect(tv, y1, f64x2.lt(y1, tv));
+    v128.store(at32(out, i), pack(c0, c1));
+  }
+  for (; i < end; i++) {
+    const y = read(x, i) * scale + shift;
+    write(out, i, y < t ? t : y);
+  }
+}
+
+// Results of the two-sum block loops (module globals: no allocation, no multi-value returns).
+let sumDy: f64 = 0;
+let sumDyCentred: f64 = 0;
+let sumBelow: f64 = 0;
+
+/** sumDy = sum(dy), sumDyCentred = sum(dy * (x - m)) over [start, end). */
+function blockSums(gy: usize, x: usize, start: i32, end: i32, m: f64): void {
+  const mv = f64x2.splat(m);
+  let s0 = f64x2.splat(0);
+  let s1 = s0;
+  let t0 = s0;
+  let t1 = s0;
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const g = v128.load(at32(gy, i));
+    const v = v128.load(at32(x, i));
+    const g0 = low(g);
+    const g1 = high(g);
+    s0 = f64x2.add(s0, g0);
+    s1 = f64x2.add(s1, g1);
+    t0 = f64x2.add(t0, f64x2.mul(g0, f64x2.sub(low(v), mv)));
+    t1 = f64x2.add(t1, f64x2.mul(g1, f64x2.sub(high(v), mv)));
+  }
+  let s = lanesSum(f64x2.add(s0, s1));
+  let t = lanesSum(f64x2.add(t0, t1));
+  for (; i < end; i++) {
+    const g = read(gy, i);
+    s += g;
+    t += g * (read(x, i) - m);
+  }
+  sumDy = s;
+  sumDyCentred = t;
+}
+
+/**
+ * The TLU split of one block: y = round32(x * scale + shift); dy = gy where y >= t (else 0, the gy
+ * going to t). Writes dy into `target` (same index) and sets sumDy, sumDyCentred and sumBelow.
+ */
+function gateBlock(gy: usize, x: usize, target: usize, start: i32, end: i32, scale: f64, shift: f64, t: f64, m: f64): void {
+  const sv = f64x2.splat(scale);
+  const shv = f64x2.splat(shift);
+  const tv = f64x2.splat(t);
+  const mv = f64x2.splat(m);
+  let s = f64x2.splat(0);
+  let c = s;
+  let below = s;
+  let i = start;
+  for (; i + 2 <= end; i += 2) {
+    const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, i)));
+    const g = f64x2.promote_low_f32x4(v128.load64_zero(at32(gy, i)));
+    const raw = f64x2.add(f64x2.mul(v, sv), shv);
+    const y = f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(raw));
+    const keep = f64x2.ge(y, tv);
+    const dy = v128.and(g, keep);
+    v128.store64_lane(at32(target, i), f32x4.demote_f64x2_zero(dy), 0);
+    s = f64x2.add(s, dy);
+    c = f64x2.add(c, f64x2.mul(dy, f64x2.sub(v, mv)));
+    below = f64x2.add(below, v128.andnot(g, keep));
+  }
+  let ss = lanesSum(s);
+  let cc = lanesSum(c);
+  let bb = lanesSum(below);
+  for (; i < end; i++) {
+    const g = read(gy, i);
+    const xi = read(x, i);
+    const y = <f64>(<f32>(xi * scale + shift));
+    const dy: f64 = y >= t ? g : 0;
+    write(target, i, dy);
+    ss += dy;
+    cc += dy * (xi - m);
+    bb += y >= t ? 0 : g;
+  }
+  sumDy = ss;
+  sumDyCentred = cc;
+  sumBelow = bb;
+}
+
+/** gradX = a * dy - c * x + e over [start, end); `dy` may be `gradX` itself. */
+function gradXBlock(dy: usize, x: usize, gradX: usize, start: i32, end: i32, a: f64, c: f64, e: f64): void {
+  const av = f64x2.splat(a);
+  const cv = f64x2.splat(c);
+  const ev = f64x2.splat(e);
+  let i = start;
+  for (; i + 4 <= end; i += 4) {
+    const g = v128.load(at32(dy, i));
+    const v = v128.load(at32(x, i));
+    const r0 = f64x2.add(f64x2.sub(f64x2.mul(av, low(g)), f64x2.mul(cv, low(v))), ev);
+    const r1 = f64x2.add(f64x2.sub(f64x2.mul(av, high(g)), f64x2.mul(cv, high(v))), ev);
+    v128.store(at32(gradX, i), pack(r0, r1));
+  }
+  for (; i < end; i++) write(gradX, i, a * read(dy, i) - c * read(x, i) + e);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Row-wise layout (LayerNorm, RMSNorm): statistics per row, per-element affine, whole rows masked.
+
+export function rowwiseForward(
+  x: usize, out: usize, w: usize, b: usize, rows: i32, inner: i32, center: i32, eps: f64, mask: usize,
+  count: usize, mean: usize, variance: usize, rstd: usize,
+): void {
+  for (let row = 0; row < rows; row++) {
+    const base = row * inner;
+    const end = base + inner;
+    if (mask != 0 && load<u8>(mask + <usize>row) == 0) {
+      store<f64>(at64(count, row), 0);
+      store<f64>(at64(mean, row), 0);
+      store<f64>(at64(variance, row), 0);
+      store<f64>(at64(rstd, row), 1 / Math.sqrt(eps));
+      memory.fill(at32(out, base), 0, <usize>inner << 2);
+      continue;
+    }
+    const m = center ? blockSum(x, base, end) / <f64>inner : 0;
+    const v = blockSquaredDeviations(x, base, end, m) / <f64>inner;
+    const r = 1 / Math.sqrt(v + eps);
+    store<f64>(at64(count, row), <f64>inner);
+    store<f64>(at64(mean, row), m);
+    store<f64>(at64(variance, row), v);
+    store<f64>(at64(rstd, row), r);
+    // ((x - m) * r) * w + b, the js kernel's order.
+    const mv = f64x2.splat(m);
+    const rv = f64x2.splat(r);
+    let j = 0;
+    for (; j + 4 <= inner; j += 4) {
+      const xv = v128.load(at32(x, base + j));
+      const wv = v128.load(at32(w, j));
+      const bv = v128.load(at32(b, j));
+      const y0 = f64x2.add(f64x2.mul(f64x2.mul(f64x2.sub(low(xv), mv), rv), low(wv)), low(bv));
+      const y1 = f64x2.add(f64x2.mul(f64x2.mul(f64x2.sub(high(xv), mv), rv), high(wv)), high(bv));
+      v128.store(at32(out, base + j), pack(y0, y1));
+    }
+    for (; j < inner; j++) write(out, base + j, (read(x, base + j) - m) * r * read(w, j) + read(b, j));
+  }
+}
+
+/**
+ * dx = r * dy * w - r * mean(dxhat) - (x - m) * r^3 * mean(dxhat * (x - m)) (the mean(dxhat) term
+ * only with centring); dw += dy * (x - m) * r and db += dy (float64 accumulators, zeroed here).
+ */
+export function rowwiseBackward(
+  gy: usize, x: usize, w: usize, rows: i32, inner: i32, center: i32, mask: usize, mean: usize, rstd: usize,
+  gradX: usize, gradW: usize, gradB: usize,
+): void {
+  if (gradW != 0) memory.fill(gradW, 0, <usize>inner << 3);
+  if (gradB != 0) memory.fill(gradB, 0, <usize>inner << 3);
+  for (let row = 0; row < rows; row++) {
+    const base = row * inner;
+    if (mask != 0 && load<u8>(mask + <usize>row) == 0) {
+      if (gradX != 0) memory.fill(at32(gradX, base), 0, <usize>inner << 2);
+      continue;
+    }
+    const m = load<f64>(at64(mean, row));
+    const r = load<f64>(at64(rstd, row));
+    const mv = f64x2.splat(m);
+    const rv = f64x2.splat(r);
+    let s0 = f64x2.splat(0);
+    let s1 = s0;
+    let t0 = s0;
+    let t1 = s0;
+    let j = 0;
+    for (; j + 4 <= inner; j += 4) {
+      const g = v128.load(at32(gy, base + j));
+      const v = v128.load(at32(x, base + j));
+      const gm = v128.load(at32(w, j));
+      const dy0 = low(g);
+      const dy1 = high(g);
+      const d0 = f64x2.sub(low(v), mv);
+      const d1 = f64x2.sub(high(v), mv);
+      const g0 = f64x2.mul(dy0, low(gm));
+      const g1 = f64x2.mul(dy1, high(gm));
+      s0 = f64x2.add(s0, g0);
+      s1 = f64x2.add(s1, g1);
+      t0 = f64x2.add(t0, f64x2.mul(g0, d0));
+      t1 = f64x2.add(t1, f64x2.mul(g1, d1));
+      if (gradW != 0) {
+        const p = at64(gradW, j);
+        v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.mul(dy0, d0), rv)));
+        v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.mul(dy1, d1), rv)), 16);
+      }
+      if (gradB != 0) {
+        const p = at64(gradB, j);
+        v128.store(p, f64x2.add(v128.load(p), dy0));
+        v128.store(p, f64x2.add(v128.load(p, 16), dy1), 16);
+      }
+    }
+    let s = lanesSum(f64x2.add(s0, s1));
+    let t = lanesSum(f64x2.add(t0, t1));
+    for (; j < inner; j++) {
+      const dy = read(gy, base + j);
+      const d = read(x, base + j) - m;
+      const g = dy * read(w, j);
+      s += g;
+      t += g * d;
+      if (gradW != 0) store<f64>(at64(gradW, j), load<f64>(at64(gradW, j)) + dy * d * r);
+      if (gradB != 0) store<f64>(at64(gradB, j), load<f64>(at64(gradB, j)) + dy);
+    }
+    if (gradX == 0) continue;
+    const offset = center ? (r * s) / <f64>inner : 0;
+    const slope = (r * r * r * t) / <f64>inner;
+    const ov = f64x2.splat(offset);
+    const sv = f64x2.splat(slope);
+    j = 0;
+    for (; j + 4 <= inner; j += 4) {
+      const g = v128.load(at32(gy, base + j));
+      const v = v128.load(at32(x, base + j));
+      const gm = v128.load(at32(w, j));
+      const r0 = f64x2.sub(f64x2.sub(f64x2.mul(f64x2.mul(rv, low(g)), low(gm)), ov), f64x2.mul(f64x2.sub(low(v), mv), sv));
+      const r1 = f64x2.sub(f64x2.sub(f64x2.mul(f64x2.mul(rv, high(g)), high(gm)), ov), f64x2.mul(f64x2.sub(high(v), mv), sv));
+      v128.store(at32(gradX, base + j), pack(r0, r1));
+    }
+    for (; j < inner; j++) {
+      write(gradX, base + j, r * read(gy, base + j) * read(w, j) - offset - (read(x, base + j) - m) * slope);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Slot-wise layout (GroupNorm, InstanceNorm, FRN): statistics per (outer, group) slot of `inner`
+// contiguous values, affine per block of `block` values, optional TLU threshold.
+
+export function slotwiseForward(
+  x: usize, out: usize, w: usize, b: usize, th: usize, slots: i32, groups: i32, inner: i32, block: i32, center: i32, eps: f64,
+  mean: usize, variance: usize, rstd: usize,
+): void {
+  const blocks = inner / block;
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    const end = base + inner;
+    const m = center ? blockSum(x, base, end) / <f64>inner : 0;
+    const v = blockSquaredDeviations(x, base, end, m) / <f64>inner;
+    const r = 1 / Math.sqrt(v + eps);
+    store<f64>(at64(mean, s), m);
+    store<f64>(at64(variance, s), v);
+    store<f64>(at64(rstd, s), r);
+    const paramBase = (s % groups) * blocks;
+    for (let q = 0; q < blocks; q++) {
+      const p = paramBase + q;
+      const scale = r * read(w, p);
+      const shift = read(b, p) - m * scale;
+      const start = base + q * block;
+      if (th != 0) clipAffineBlock(x, out, start, start + block, scale, shift, read(th, p));
+      else affineBlock(x, out, start, start + block, scale, shift);
+    }
+  }
+}
+
+/**
+ * Per slot: dw += sum(dy * xhat), db += sum(dy), dthreshold += sum of the gy below the threshold,
+ * dxhatXhat[s] = sum(dxhat * xhat) (for a learnable eps), and when `wantGradX`,
+ * dx = a * dy - c * (x - m) - d with a = r * w, c = r^2 * mean(dxhat * xhat), d = r * mean(dxhat).
+ * With a threshold the gated dy is parked in gradX between the passes, so gradX is always given.
+ */
+export function slotwiseBackward(
+  gy: usize, x: usize, w: usize, b: usize, th: usize, slots: i32, groups: i32, inner: i32, block: i32, center: i32,
+  mean: usize, rstd: usize, gradX: usize, wantGradX: i32, gradW: usize, gradB: usize, gradTh: usize, dxhatXhat: usize,
+): void {
+  const blocks = inner / block;
+  const params = groups * blocks;
+  if (gradW != 0) memory.fill(gradW, 0, <usize>params << 3);
+  if (gradB != 0) memory.fill(gradB, 0, <usize>params << 3);
+  if (gradTh != 0) memory.fill(gradTh, 0, <usize>params << 3);
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    const m = load<f64>(at64(mean, s));
+    const r = load<f64>(at64(rstd, s));
+    const paramBase = (s % groups) * blocks;
+    let sumDxhat: f64 = 0;
+    let sumDxhatCentred: f64 = 0;
+    for (let q = 0; q < blocks; q++) {
+      const p = paramBase + q;
+      const gamma = read(w, p);
+      const start = base + q * block;
+      if (th != 0) {
+        const scale = r * gamma;
+        const shift = read(b, p) - m * scale;
+        gateBlock(gy, x, gradX, start, start + block, scale, shift, read(th, p), m);
+        store<f64>(at64(gradTh, p), load<f64>(at64(gradTh, p)) + sumBelow);
+      } else {
+        blockSums(gy, x, start, start + block, m);
+      }
+      if (gradW != 0) store<f64>(at64(gradW, p), load<f64>(at64(gradW, p)) + sumDyCentred * r);
+      if (gradB != 0) store<f64>(at64(gradB, p), load<f64>(at64(gradB, p)) + sumDy);
+      sumDxhat += sumDy * gamma;
+      sumDxhatCentred += sumDyCentred * gamma;
+    }
+    store<f64>(at64(dxhatXhat, s), sumDxhatCentred * r);
+    if (!wantGradX) continue;
+    const meanDxhat = center ? sumDxhat / <f64>inner : 0;
+    const meanDxhatXhat = (sumDxhatCentred * r) / <f64>inner;
+    const c = r * r * meanDxhatXhat;
+    const d = r * meanDxhat;
+    for (let q = 0; q < blocks; q++) {
+      const a = r * read(w, paramBase + q);
+      const start = base + q * block;
+      gradXBlock(th != 0 ? gradX : gy, x, gradX, start, start + block, a, c, c * m - d);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Batch layout (BatchNorm, GhostBatchNorm, SyncBatchNorm): statistics per (chunk of outer, group)
+// slot across the chunk, affine per group. The statistics come in two phases so the caller can
+// all-reduce between them, exactly as the js kernel does.
+
+/** sums = [count..., sum (or sum of squares without centring)...] per slot. */
+export function batchSums(x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, sums: usize): void {
+  memory.fill(sums, 0, <usize>(2 * slots) << 3);
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    for (let g = 0; g < groups; g++) {
+      const base = (o * groups + g) * inner;
+      const slot = slotBase + g;
+      store<f64>(at64(sums, slot), load<f64>(at64(sums, slot)) + <f64>inner);
+      const total = center ? blockSum(x, base, base + inner) : blockSquaredDeviations(x, base, base + inner, 0);
+      store<f64>(at64(sums, slots + slot), load<f64>(at64(sums, slots + slot)) + total);
+    }
+  }
+}
+
+/** squares[slot] = sum((x - mean[slot])^2) over the slot. */
+export function batchSquares(x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, squares: usize): void {
+  memory.fill(squares, 0, <usize>slots << 3);
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    for (let g = 0; g < groups; g++) {
+      const base = (o * groups + g) * inner;
+      const slot = slotBase + g;
+      const total = blockSquaredDeviations(x, base, base + inner, load<f64>(at64(mean, slot)));
+      store<f64>(at64(squares, slot), load<f64>(at64(squares, slot)) + total);
+    }
+  }
+}
+
+export function batchForward(x: usize, out: usize, w: usize, b: usize, outer: i32, groups: i32, inner: i32, chunk: i32, mean: usize, rstd: usize): void {
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    for (let g = 0; g < groups; g++) {
+      const slot = slotBase + g;
+      const scale = load<f64>(at64(rstd, slot)) * read(w, g);
+      const shift = read(b, g) - load<f64>(at64(mean, slot)) * scale;
+      const base = (o * groups + g) * inner;
+      affineBlock(x, out, base, base + inner, scale, shift);
+    }
+  }
+}
+
+/** dw += sum(dy * xhat), db += sum(dy) per group; reductions = [sum(dxhat)..., sum(dxhat * xhat)...] per slot. */
+export function batchBackwardReductions(
+  gy: usize, x: usize, w: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, rstd: usize,
+  gradW: usize, gradB: usize, reductions: usize,
+): void {
+  if (gradW != 0) memory.fill(gradW, 0, <usize>groups << 3);
+  if (gradB != 0) memory.fill(gradB, 0, <usize>groups << 3);
+  memory.fill(reductions, 0, <usize>(2 * slots) << 3);
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    for (let g = 0; g < groups; g++) {
+      const slot = slotBase + g;
+      const r = load<f64>(at64(rstd, slot));
+      const base = (o * groups + g) * inner;
+      blockSums(gy, x, base, base + inner, load<f64>(at64(mean, slot)));
+      const gamma = read(w, g);
+      if (gradW != 0) store<f64>(at64(gradW, g), load<f64>(at64(gradW, g)) + sumDyCentred * r);
+      if (gradB != 0) store<f64>(at64(gradB, g), load<f64>(at64(gradB, g)) + sumDy);
+      store<f64>(at64(reductions, slot), load<f64>(at64(reductions, slot)) + sumDy * gamma);
+      store<f64>(at64(reductions, slots + slot), load<f64>(at64(reductions, slots + slot)) + sumDyCentred * gamma * r);
+    }
+  }
+}
+
+/** dx = a * dy - c * x + (c * m - d) per (outer, group) run; with fixed statistics c = d = 0. */
+export function batchBackwardInput(
+  gy: usize, x: usize, gradX: usize, w: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, fixed: i32,
+  count: usize, mean: usize, rstd: usize, reductions: usize,
+): void {
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    for (let g = 0; g < groups; g++) {
+      const slot = slotBase + g;
+      const r = load<f64>(at64(rstd, slot));
+      const m = load<f64>(at64(mean, slot));
+      let c: f64 = 0;
+      let d: f64 = 0;
+      if (!fixed) {
+        const n = load<f64>(at64(count, slot));
+        d = center ? (r * load<f64>(at64(reductions, slot))) / n : 0;
+        c = (r * r * load<f64>(at64(reductions, slots + slot))) / n;
+      }
+      const a = r * read(w, g);
+      const base = (o * groups + g) * inner;
+      gradXBlock(gy, x, gradX, base, base + inner, a, c, c * m - d);
+    }
+  }
+}
