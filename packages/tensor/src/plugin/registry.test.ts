@@ -70,4 +70,68 @@ describe('registry', () => {
     expect(() => resolveOptions('t', schema, { kind: 'batch' })).toThrow(/got kind = "batch"$/);
     expect(() => resolveOptions('t', schema, { constructor: 1 })).toThrow(/unknown option "constructor"/);
   });
+
+  it('refuses a plugin without create (or a normalizer without traits), naming it', () => {
+    const noCreate: Partial<typeof plugin> = { ...plugin };
+    delete noCreate.create;
+    expect(() => register(noCreate as unknown as AnyPlugin)).toThrow(RegistryError);
+    expect(() => register(noCreate as unknown as AnyPlugin)).toThrow(/^register: expected a create function on the plugin, got create = undefined for plugin "pass-through"/);
+    const noTraits: Partial<typeof plugin> = { ...plugin };
+    delete noTraits.traits;
+    expect(() => register(noTraits as unknown as AnyPlugin)).toThrow(/a traits function/);
+    expect(() => registerAll([{ ...plugin, name: 'fine' }, noCreate as unknown as AnyPlugin])).toThrow(/create function/);
+    expect(list()).toEqual([]);
+  });
+
+  it('reads each plugin field once: a getter that changes between reads cannot slip past validation', () => {
+    let reads = 0;
+    const shifty = {
+      ...plugin,
+      get name(): string {
+        reads++;
+        return reads === 1 ? 'shifty-one' : 'Not A Kebab Name';
+      },
+    };
+    register(shifty);
+    expect(reads).toBe(1);
+    expect(list().map((p) => p.name)).toEqual(['shifty-one']);
+    expect(get('shifty-one').name).toBe('shifty-one');
+    expect(Object.isFrozen(get('shifty-one'))).toBe(true);
+    expect(create('shifty-one', { numFeatures: 2 })).toBeInstanceOf(PassThrough);
+    let kindReads = 0;
+    const shiftyKind = {
+      ...plugin,
+      name: 'shifty-kind',
+      get kind(): string {
+        kindReads++;
+        return kindReads === 1 ? 'normalizer' : 'gradient-transform';
+      },
+    };
+    register(shiftyKind as unknown as AnyPlugin);
+    expect(get('shifty-kind').kind).toBe('normalizer');
+    expect(create('shifty-kind', { numFeatures: 2 })).toBeInstanceOf(PassThrough);
+  });
+
+  it('create() checks the plugin built a Module with forward, naming the plugin', () => {
+    const returning = (name: string, value: unknown): AnyPlugin => ({ ...plugin, name, create: () => value as never });
+    const cases: Array<[string, unknown, RegExp]> = [
+      ['gives-null', null, /got null/],
+      ['gives-number', 3, /got number 3/],
+      ['gives-promise', Promise.resolve(new PassThrough()), /got a Promise \(create must be synchronous\)/],
+      ['gives-object', { forward: 1 }, /got a plain object/],
+      ['gives-no-forward', { parameters: () => [], train: () => undefined }, /got a plain object/],
+    ];
+    for (const [name, value, given] of cases) {
+      register(returning(name, value));
+      let error: unknown;
+      try {
+        create(name, { numFeatures: 2 });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toBeInstanceOf(RegistryError);
+      expect((error as Error).message).toMatch(new RegExp(`^create\\("${name}"\\): expected plugin "${name}" to return a normalizer \\(a Module with forward\\)`));
+      expect((error as Error).message).toMatch(given);
+    }
+  });
 });
