@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   DTypeError, Generator, OptionError, ShapeError, StateDictError, ValueError, add, div, gradcheck, graphOps, indexSelect, mul, permute,
-  randn, reshape, sqrt, sub, tensor, type Tensor,
+  randn, reshape, sqrt, sub, sum, tensor, type Tensor,
 } from '@normkit/tensor';
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import torch from './__fixtures__/torch-batch.json';
@@ -318,5 +318,59 @@ describe('BatchNorm: state dict', () => {
     const broken = { ...bn.stateDict(), running_var: randn([4], f64) };
     expect(() => copy.loadStateDict(broken)).toThrow(StateDictError);
     expect(snapshotBuffers(copy)).toEqual(before);
+  });
+});
+
+describe('BatchNorm: empty batches (PyTorch 1.13)', () => {
+  const bytes = (t: Tensor | null): number[] => Array.from(new Uint8Array(t!.data.buffer, t!.data.byteOffset, t!.data.byteLength));
+
+  for (const shape of [[0, 3, 4], [0, 3], [2, 3, 0], [2, 3, 0, 4]]) {
+    it(`training on ${JSON.stringify(shape)}: empty output, zero parameter gradients, running averages unchanged, num_batches_tracked + 1`, () => {
+      const bn = f64BatchNorm(3, new Generator(21));
+      bn.runningMean!.data.set([0.5, -1, 2]);
+      bn.runningVar!.data.set([2, 0.25, 3]);
+      const mean = bytes(bn.runningMean);
+      const variance = bytes(bn.runningVar);
+      const x = randn(shape, { ...f64, requiresGrad: true });
+      const y = bn.forward(x);
+      expect(y.shape).toEqual(shape);
+      expect(y.size).toBe(0);
+      expect(bytes(bn.runningMean)).toEqual(mean);
+      expect(bytes(bn.runningVar)).toEqual(variance);
+      expect(bn.numBatchesTracked!.data[0]).toBe(1);
+      sum(y).backward();
+      expect(Array.from(bn.weight!.grad!.data)).toEqual([0, 0, 0]);
+      expect(Array.from(bn.bias!.grad!.data)).toEqual([0, 0, 0]);
+      expect(x.grad!.shape).toEqual(shape);
+    });
+  }
+
+  it('momentum null: the empty batch counts, so the next batch gets weight 1 / 2 in the cumulative average', () => {
+    const bn = new BatchNorm({ numFeatures: 2, momentum: null, dtype: 'float64' });
+    bn.forward(randn([0, 2], f64));
+    expect(Array.from(bn.runningMean!.data)).toEqual([0, 0]);
+    expect(Array.from(bn.runningVar!.data)).toEqual([1, 1]);
+    const x = tensor([[1, 4], [3, 8]], f64);
+    bn.forward(x);
+    expect(bn.numBatchesTracked!.data[0]).toBe(2);
+    // running = running + (batch - running) / 2, batch mean [2, 6] and unbiased variance [2, 8]
+    expectClose(bn.runningMean!, [1, 3], 1e-15);
+    expectClose(bn.runningVar!, [1.5, 4.5], 1e-15);
+  });
+
+  it('eval and trackRunningStats: false give an empty output and change nothing', () => {
+    const bn = f64BatchNorm(3, new Generator(22)).eval();
+    const before = snapshotBuffers(bn);
+    expect(bn.forward(randn([0, 3, 2], f64)).shape).toEqual([0, 3, 2]);
+    expect(snapshotBuffers(bn)).toEqual(before);
+    const untracked = new BatchNorm({ numFeatures: 3, trackRunningStats: false, dtype: 'float64' });
+    expect(untracked.forward(randn([0, 3], f64)).shape).toEqual([0, 3]);
+  });
+
+  it('an empty batch is still checked: channels and dtype', () => {
+    const bn = new BatchNorm({ numFeatures: 3, dtype: 'float64' });
+    expect(() => bn.forward(randn([0, 4], f64))).toThrow(ShapeError);
+    expect(() => bn.forward(randn([0, 3]))).toThrow(DTypeError);
+    expect(bn.numBatchesTracked!.data[0]).toBe(0);
   });
 });

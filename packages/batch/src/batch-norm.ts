@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
+  Module, OptionError, Parameter, ShapeError, Tensor, ValueError, allocate, checkDTypeOption, customOp, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
   type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -39,6 +39,26 @@ export interface BatchNormInput {
 export interface BatchStatisticsPlan {
   outerChunk?: number;
   allReduce?: (buffer: Float64Array) => void;
+  /**
+   * The batch holds no value at all (N = 0 or an empty spatial axis; for SyncBatchNorm, on every
+   * replica): there is nothing to normalise and no statistic to take.
+   */
+  empty?: boolean;
+}
+
+/**
+ * The output for an input with no values: an empty tensor of x's shape, one node whose gradients
+ * are zero for gamma and beta (and empty for x), as PyTorch gives for an empty batch.
+ */
+export function emptyNormOutput(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
+  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  return customOp({
+    op,
+    inputs,
+    data: allocate(x.dtype, 0),
+    shape: x.shape,
+    backward: () => inputs.map((t) => allocate(t.dtype, t.size)),
+  });
 }
 
 /** Option validation shared by the batch-style normalizers (errors name the class). */
@@ -75,6 +95,11 @@ export function valuesPerChunk(valuesPerSample: Float64Array, chunk: number): Fl
  * (var * n / (n - 1)) in `running_var`. In eval, the running averages are used instead, folded with
  * gamma and beta into one scale and shift per channel. With `trackRunningStats: false` there are
  * no running averages and batch statistics are used in eval too.
+ *
+ * An empty batch ([0, C, *], or an empty spatial axis) gives an empty output and zero gradients for
+ * gamma and beta; in training it leaves the running averages unchanged and still increments
+ * `num_batches_tracked`, as PyTorch 1.13 does. One value per channel in training is refused
+ * (PyTorch's "Expected more than 1 value per channel when training"), as a typed ValueError.
  *
  * Masked statistics for variable-length sequences: `forward(x, { mask })` with x = [N, C, L] and a
  * [N, L] mask (1 = real token, 0 = padding; generally x's shape without the channel axis). Mean,
@@ -192,11 +217,17 @@ export class BatchNorm extends Module implements Normalizer {
       ...mask,
     };
     if (!this.training && this.trackRunningStats) {
+      if (x.size === 0) return emptyNormOutput(this.kernelName(), x, this.weight, this.bias);
       const statistics = { mean: Float64Array.from(this.runningMean!.data), variance: Float64Array.from(this.runningVar!.data) };
       return normalize(x, { ...common, statistics }).output;
     }
     // Every check (including a subclass's collective one) runs before the kernel and before any state changes.
     const plan = this.planBatchStatistics(op, input);
+    if (plan.empty) {
+      // PyTorch 1.13: an empty batch leaves the running averages alone but still counts as a batch.
+      if (this.training && this.trackRunningStats) noGrad(() => this.trackEmptyBatch());
+      return emptyNormOutput(this.kernelName(), x, this.weight, this.bias);
+    }
     const { output, statistics } = normalize(x, { ...common, ...plan });
     if (this.training && this.trackRunningStats) noGrad(() => this.updateRunningStats(statistics));
     return output;
@@ -236,6 +267,7 @@ export class BatchNorm extends Module implements Normalizer {
    * requires in training) and says how to compute them. BatchNorm: over the whole batch.
    */
   protected planBatchStatistics(op: string, input: BatchNormInput): BatchStatisticsPlan {
+    if (input.x.size === 0) return { empty: true };
     const [count] = valuesPerChunk(input.valuesPerSample, Math.max(1, input.layout.outer));
     this.checkValuesPerChannel(op, input, count!, '');
     return {};
@@ -253,6 +285,11 @@ export class BatchNorm extends Module implements Normalizer {
       },
       'The variance of a single value is undefined; use a larger batch (or more real tokens), or eval mode.',
     );
+  }
+
+  /** What an empty training batch does to the running statistics: counts it (PyTorch's `num_batches_tracked += 1`). */
+  protected trackEmptyBatch(): void {
+    this.numBatchesTracked!.data[0]! += 1;
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Generator, OptionError, ValueError, concat, gradcheck, graphOps, randn, slice, tensor, type Tensor } from '@normkit/tensor';
+import { Generator, OptionError, ValueError, concat, gradcheck, graphOps, randn, slice, sum, tensor, type Tensor } from '@normkit/tensor';
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import { BatchNorm } from './batch-norm';
 import { referenceBatchNorm } from './__fixtures__/reference';
@@ -107,5 +107,20 @@ describe('GhostBatchNorm', () => {
   it('keeps the state-dict names of BatchNorm', () => {
     const ghost = new GhostBatchNorm({ numFeatures: 3, virtualBatchSize: 4 });
     expect(Object.keys(ghost.stateDict())).toEqual(['weight', 'bias', 'running_mean', 'running_var', 'num_batches_tracked']);
+  });
+});
+
+describe('GhostBatchNorm: empty batches', () => {
+  it('an empty batch has no ghost batch: empty output, zero parameter gradients, running statistics and count unchanged', () => {
+    const ghost = new GhostBatchNorm({ numFeatures: 2, virtualBatchSize: 2, dtype: 'float64' });
+    const x = randn([0, 2, 3], { dtype: 'float64', requiresGrad: true });
+    const y = ghost.forward(x);
+    expect(y.shape).toEqual([0, 2, 3]);
+    sum(y).backward();
+    expect(Array.from(ghost.weight!.grad!.data)).toEqual([0, 0]);
+    expect(Array.from(ghost.bias!.grad!.data)).toEqual([0, 0]);
+    expect(Array.from(ghost.runningMean!.data)).toEqual([0, 0]);
+    expect(Array.from(ghost.runningVar!.data)).toEqual([1, 1]);
+    expect(ghost.numBatchesTracked!.data[0]).toBe(0);
   });
 });

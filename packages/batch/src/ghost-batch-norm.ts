@@ -43,6 +43,7 @@ export class GhostBatchNorm extends BatchNorm {
   }
 
   protected override planBatchStatistics(op: string, input: BatchNormInput): BatchStatisticsPlan {
+    if (input.x.size === 0) return { empty: true };
     const chunk = this.virtualBatchSize;
     const counts = valuesPerChunk(input.valuesPerSample, chunk);
     const n = input.layout.outer;
@@ -52,4 +53,7 @@ export class GhostBatchNorm extends BatchNorm {
     });
     return { outerChunk: chunk };
   }
+
+  /** An empty batch holds no ghost batch, and `num_batches_tracked` counts ghost batches: nothing changes. */
+  protected override trackEmptyBatch(): void {}
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
-  ContextError, Generator, InProcessGroup, SGD, ShapeError, ValueError, concat, mse, randn, slice, tensor, type ProcessGroup, type Tensor,
+  ContextError, Generator, InProcessGroup, SGD, ShapeError, ValueError, concat, mse, randn, slice, sum, tensor, type ProcessGroup, type Tensor,
 } from '@normkit/tensor';
 import { runWorkers } from '@normkit/tensor/node';
 import { expectClose } from '@normkit/testkit';
@@ -221,5 +221,42 @@ describe('data-parallel training with SyncBatchNorm', () => {
 
   it('on 4 simulated replicas likewise', () => {
     expectSameTraining(InProcessGroup.run(4, (group) => dataParallelReplica(group, data)), singleProcess());
+  });
+});
+
+describe('SyncBatchNorm: empty batches', () => {
+  function emptyOnRanks(shapes: number[][]): Array<{ shape: number[]; out: number[]; weightGrad: number[]; mean: number[]; variance: number[]; tracked: number }> {
+    return InProcessGroup.run(shapes.length, (group) => {
+      const bn = new SyncBatchNorm({ numFeatures: 3, dtype: 'float64', group });
+      const generator = new Generator(40 + group.rank);
+      const x = randn(shapes[group.rank]!, { ...f64, generator });
+      const y = bn.forward(x);
+      sum(y).backward();
+      return {
+        shape: y.shape.slice(), out: Array.from(y.data), weightGrad: Array.from(bn.weight!.grad?.data ?? []),
+        mean: Array.from(bn.runningMean!.data), variance: Array.from(bn.runningVar!.data), tracked: bn.numBatchesTracked!.data[0]!,
+      };
+    });
+  }
+
+  it('every replica empty: empty outputs, running averages unchanged, num_batches_tracked + 1 (as BatchNorm)', () => {
+    for (const result of emptyOnRanks([[0, 3, 2], [0, 3, 2]])) {
+      expect(result.shape).toEqual([0, 3, 2]);
+      expect(result.mean).toEqual([0, 0, 0]);
+      expect(result.variance).toEqual([1, 1, 1]);
+      expect(result.tracked).toBe(1);
+    }
+  });
+
+  it('one replica empty: the others normalise over their own values, every replica tracks the same statistics', () => {
+    const [empty, full] = emptyOnRanks([[0, 3, 2], [4, 3, 2]]);
+    expect(empty!.shape).toEqual([0, 3, 2]);
+    const bn = new BatchNorm({ numFeatures: 3, dtype: 'float64' });
+    const y = bn.forward(randn([4, 3, 2], { ...f64, generator: new Generator(41) }));
+    expectClose(full!.out, y, 1e-12);
+    expect(empty!.mean).toEqual(full!.mean);
+    expect(empty!.variance).toEqual(full!.variance);
+    expectClose(full!.mean, bn.runningMean!, 1e-15);
+    expect(empty!.tracked).toBe(1);
   });
 });

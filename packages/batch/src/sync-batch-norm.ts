@@ -73,8 +73,8 @@ export class SyncBatchNorm extends BatchNorm {
     let local = 0;
     for (const v of input.valuesPerSample) local += v;
     const c = this.numFeatures;
-    // [sum C, sum C^2, sum count]: all C equal iff sum C = K C and sum C^2 = K C^2 (zero spread).
-    const agreement = Float64Array.of(c, c * c, local);
+    // [sum C, sum C^2, sum count, sum size]: all C equal iff sum C = K C and sum C^2 = K C^2 (zero spread).
+    const agreement = Float64Array.of(c, c * c, local, input.x.size);
     group.allReduce(agreement);
     const replicas = group.size;
     if (agreement[0] !== replicas * c || agreement[1] !== replicas * c * c) {
@@ -87,6 +87,8 @@ export class SyncBatchNorm extends BatchNorm {
         'Every replica must build the same model.',
       );
     }
+    // Empty on every replica: the same decision everywhere, so no replica waits in a later collective.
+    if (agreement[3] === 0) return { empty: true };
     this.checkValuesPerChannel(op, input, agreement[2]!, ` over ${replicas} replicas`);
     return { allReduce: (buffer) => group.allReduce(buffer) };
   }
