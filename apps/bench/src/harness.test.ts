@@ -148,6 +148,14 @@ describe('resultsTable', () => {
     expect([formatRatio(123.45), formatRatio(2.3456), formatRatio(0.123), formatRatio(0.0034567)]).toEqual(['123.5x', '2.35x', '0.12x', '0.0035x']);
   });
 
+  it('shows the js backend median and the wasm speedup when the case ran on both backends', () => {
+    const table = resultsTable([{ ...result, normkitJs: ok(50) }]);
+    expect(table).toContain('normkit js');
+    expect(table).toContain('50.0 ms');
+    expect(table).toContain('2.50x');
+    expect(resultsTable([result])).toMatch(/\| core\/demo \| +20\.0 ms \| +n\/a \| +n\/a \|/);
+  });
+
   it('marks missing comparators n/a with a numbered reason, one number per distinct reason', () => {
     const table = resultsTable([result, { ...result, name: 'other' }]);
     expect(table.match(/n\/a \[1\]/g)).toHaveLength(2);

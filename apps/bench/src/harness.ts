@@ -101,6 +101,11 @@ export interface CaseResult {
   elements: number;
   normkit: Outcome;
   comparators: Record<ComparatorName, Outcome>;
+  /**
+   * The same normkit case on the `js` backend (`normkit` is the default backend, `wasm`), for the
+   * backend column: js median over wasm median is the wasm backend's speedup.
+   */
+  normkitJs?: Outcome;
   /** The case's `baseline`, when it has one. */
   baseline?: string;
   /**
@@ -317,9 +322,13 @@ export function resultsTable(results: readonly CaseResult[]): string {
     return ` [${index + 1}]`;
   };
   const rows = results.map((result) => {
+    const js = result.normkitJs;
+    const speedup = js === undefined ? null : ratio(js, result.normkit);
     const cells = [
       `${result.family}/${result.name}`,
       result.normkit.status === 'ok' ? formatMs(result.normkit.timing.median) : `n/a${noteFor('normkit', result.normkit)}`,
+      js === undefined ? 'n/a' : js.status === 'ok' ? formatMs(js.timing.median) : `n/a${noteFor('normkit js', js)}`,
+      speedup === null ? 'n/a' : formatRatio(speedup),
     ];
     for (const comparator of comparatorNames) {
       const outcome = result.comparators[comparator];
@@ -328,9 +337,16 @@ export function resultsTable(results: readonly CaseResult[]): string {
     }
     return cells;
   });
-  const table = renderTable(['case', 'normkit median', 'floor ratio', 'tfjs-cpu ratio', 'tfjs-wasm ratio', 'torch ratio'], rows);
+  const table = renderTable(
+    ['case', 'normkit wasm', 'normkit js', 'js/wasm', 'floor ratio', 'tfjs-cpu ratio', 'tfjs-wasm ratio', 'torch ratio'], rows,
+  );
   const footer = notes.map((note, index) => `[${index + 1}] ${note}`);
-  return [table, 'ratio = normkit median / comparator median; > 1 means normkit is slower.', ...footer].join('\n');
+  return [
+    table,
+    'normkit wasm / js = median on each compute backend; js/wasm = how many times faster the wasm backend is.',
+    'ratio = normkit (wasm) median / comparator median; > 1 means normkit is slower.',
+    ...footer,
+  ].join('\n');
 }
 
 /**

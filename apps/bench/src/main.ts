@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { getBackend, setBackend } from '@normkit/tensor';
 import * as families from './cases/index';
 import {
   comparatorNames, defaultTiming, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, writeResults,
@@ -62,7 +63,7 @@ function normkitInfo(): { version: string; entry: string } {
 
 /** Prints the label before timing and the result after, so a slow implementation shows what is running. */
 async function timed(label: string, measureIt: () => Outcome | Promise<Outcome>): Promise<Outcome> {
-  process.stdout.write(`    ${label.padEnd(9)} `);
+  process.stdout.write(`    ${label.padEnd(10)} `);
   const outcome = await measureIt();
   process.stdout.write(`${formatTiming(outcome)}\n`);
   return outcome;
@@ -102,7 +103,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const normkit = normkitInfo();
-  console.log(`normkit ${normkit.version} from ${normkit.entry}`);
+  console.log(`normkit ${normkit.version} from ${normkit.entry}, default backend ${getBackend()} (each case is timed on js and on wasm)`);
   console.log(`${selected.length} case(s); timing: warmup >= ${defaultTiming.warmupRuns} run(s) and ${defaultTiming.warmupMs} ms, `
     + `then ${defaultTiming.minRuns}-${defaultTiming.maxRuns} runs within ~${defaultTiming.targetMs} ms (per-case overrides apply)`);
 
@@ -126,6 +127,10 @@ async function main(): Promise<void> {
     const comparators = {} as Record<ComparatorName, Outcome>;
     const floorPreallocated = await timed('floor-pre', () => measureFloor(benchCase.elements, 'preallocated', timing));
     comparators.floor = await timed('floor', () => measureFloor(benchCase.elements, 'fresh', timing));
+    // Each backend builds the case afresh (setup runs on the backend being timed).
+    setBackend('js');
+    const normkitJs = await timed('normkit js', () => measureOutcome(benchCase.normkit, timing));
+    setBackend('wasm');
     const normkitOutcome = await timed('normkit', () => measureOutcome(benchCase.normkit, timing));
     for (const backend of ['cpu', 'wasm'] as const) {
       const factory = benchCase.tfjs;
@@ -144,7 +149,7 @@ async function main(): Promise<void> {
     }
     comparators.torch = skipped('not run yet');
     results.push({
-      family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, comparators, floorPreallocated,
+      family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, normkitJs, comparators, floorPreallocated,
       ...(benchCase.baseline === undefined ? {} : { baseline: benchCase.baseline }),
     });
   }
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
     environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
     timing: defaultTiming,
     comparators: comparatorNames,
-    normkit,
+    normkit: { ...normkit, backends: ['wasm', 'js'] },
     tfjs: { ...(await tfjsInfo()), unavailable: backends },
     torch: torch.info,
     results,
