@@ -220,3 +220,39 @@ describe('GroupNorm', () => {
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
   });
 });
+
+describe("GroupNorm: degenerate and empty inputs (PyTorch's rule)", () => {
+  it('refuses exactly one value per group in the whole input, N·(C/G)·spatial = 1, in training and in eval, as PyTorch does', () => {
+    for (const shape of [[1, 2, 1, 1], [1, 2], [1, 3, 1]]) {
+      const norm = new GroupNorm({ numGroups: shape[1]!, numChannels: shape[1]!, dtype: 'float64' });
+      for (const mode of ['train', 'eval'] as const) {
+        norm[mode]();
+        const x = randn(shape, { dtype: 'float64' });
+        expect(() => norm.forward(x)).toThrow(ValueError);
+        expect(() => norm.forward(x)).toThrow(
+          `GroupNorm.forward: expected more than 1 value per channel (N * C / numGroups * spatial > 1, PyTorch's "Expected more than 1 value per channel when training", raised in eval too), got input size ${JSON.stringify(shape).replaceAll(',', ', ')}`,
+        );
+      }
+      expect(() => groupNorm(randn(shape, { dtype: 'float64' }), { numGroups: shape[1]! })).toThrow(/^groupNorm: expected more than 1 value per channel/);
+    }
+  });
+
+  it('accepts what PyTorch accepts: two values per group, or N = 2 with one value per group and sample (which gives beta)', () => {
+    const norm = new GroupNorm({ numGroups: 2, numChannels: 4, dtype: 'float64' });
+    expect(norm.forward(randn([1, 4, 1], { dtype: 'float64' })).shape).toEqual([1, 4, 1]);
+    norm.bias!.data.set([1, 2, 3, 4]);
+    const single = new GroupNorm({ numGroups: 2, numChannels: 2, dtype: 'float64' });
+    single.bias!.data.set([5, 6]);
+    expectClose(single.forward(randn([2, 2, 1, 1], { dtype: 'float64' })), [5, 6, 5, 6], 0);
+  });
+
+  it('an empty batch gives an empty output and zero gradients for gamma and beta', () => {
+    const norm = new GroupNorm({ numGroups: 2, numChannels: 4, dtype: 'float64' });
+    const x = randn([0, 4, 3], { dtype: 'float64', requiresGrad: true });
+    const y = norm.forward(x);
+    expect(y.shape).toEqual([0, 4, 3]);
+    sum(y).backward();
+    expect(Array.from(norm.weight!.grad!.data)).toEqual([0, 0, 0, 0]);
+    expect(Array.from(norm.bias!.grad!.data)).toEqual([0, 0, 0, 0]);
+  });
+});

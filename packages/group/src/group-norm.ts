@@ -1,8 +1,27 @@
 import {
-  Module, OptionError, Parameter, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, normalize, ones, zeros,
+  Module, OptionError, Parameter, ShapeError, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, normalize, ones, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
 import { channelsFirst, checkChannels, checkEps } from './input';
+
+/**
+ * PyTorch's rule (`F.group_norm` calls `_verify_batch_size([N * C / G, G, *spatial])`): it refuses
+ * an input where N * (C / G) * spatial = 1, in training and in eval alike, with "Expected more than
+ * 1 value per channel when training". The variance of a single value is undefined and every output
+ * would be beta. The rule counts N, so N = 2 with one value per group and sample passes (beta again).
+ */
+function checkValuesPerGroup(op: string, x: Tensor, numGroups: number): void {
+  const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
+  if (x.shape[0]! * (x.shape[1]! / numGroups) * spatial !== 1) return;
+  throw new ValueError(
+    {
+      op,
+      expected: `more than 1 value per channel (N * C / numGroups * spatial > 1, PyTorch's "Expected more than 1 value per channel when training", raised in eval too)`,
+      given: `input size ${formatShape(x.shape)}`,
+    },
+    'A group holding a single value has no variance: every output would be beta. Use fewer groups, a larger batch or more positions.',
+  );
+}
 
 export interface GroupNormFunctionOptions {
   /** G: the channels are split into G consecutive groups of C / G channels. */
@@ -39,6 +58,7 @@ export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor 
   if (channels % numGroups !== 0) {
     throw new ShapeError({ op, expected: `a channel count divisible by numGroups = ${numGroups}`, given: `${channels} channels (shape ${formatShape(x.shape)})` });
   }
+  checkValuesPerGroup(op, x, numGroups);
   const eps = checkEps(op, options.eps ?? 1e-5);
   const mask = options.mask ? checkPaddingMask(op, options.mask, [batch, ...x.shape.slice(2)], { shapeMeaning: "the input's shape without the channel axis" }) : null;
   return normalize(x, {
@@ -79,6 +99,11 @@ export interface GroupNormOptions {
  * Flax's `GroupNorm` defaults to num_groups = 32; PyTorch's has no default: here numGroups is required.
  *
  * Accepts [N, C, *] and, for [N, C, L] sequences, `forward(x, { mask })` with a [N, L] padding mask.
+ * An empty batch [0, C, *] gives an empty output. Like PyTorch, an input with exactly one value per
+ * group in the whole input (N * (C / G) * spatial = 1, e.g. [1, C, 1, 1] with G = C) is refused with a
+ * ValueError carrying PyTorch's "Expected more than 1 value per channel when training", in training
+ * and in eval alike: a single value has no variance and every output would be beta. PyTorch's rule
+ * counts N, so [2, C, 1, 1] with G = C passes and returns beta, as it does there.
  *
  * @example
  * const norm = new GroupNorm({ numGroups: 32, numChannels: 64 });
@@ -125,6 +150,7 @@ export class GroupNorm extends Module implements Normalizer {
     channelsFirst(op, x, 2);
     checkChannels(op, x, this.numChannels, 'numChannels');
     if (this.affine) checkModuleDType(op, x, this.dtype);
+    checkValuesPerGroup(op, x, this.numGroups);
     return groupNorm(x, { numGroups: this.numGroups, weight: this.weight, bias: this.bias, eps: this.eps, mask: context?.mask ?? null });
   }
 }

@@ -183,3 +183,27 @@ describe('InstanceNorm', () => {
     expect(losses.at(-1)!).toBeLessThan(0.5 * losses[0]!);
   });
 });
+
+describe('InstanceNorm: empty inputs', () => {
+  // An empty spatial axis ([2, 3, 0]) is refused with a ShapeError by every norm of this package (PyTorch accepts it).
+  for (const shape of [[0, 3, 4], [0, 3, 2, 2]]) {
+    it(`${JSON.stringify(shape)}: empty output, zero parameter gradients, running statistics and count unchanged (training and eval)`, () => {
+      const norm = new InstanceNorm({ numFeatures: 3, affine: true, trackRunningStats: true, dtype: 'float64' });
+      norm.runningMean!.data.set([1, 2, 3]);
+      const before = Array.from(norm.runningMean!.data).concat(Array.from(norm.runningVar!.data));
+      const x = randn(shape, { dtype: 'float64', requiresGrad: true });
+      const y = norm.forward(x);
+      expect(y.shape).toEqual(shape);
+      sum(y).backward();
+      expect(Array.from(norm.weight!.grad!.data)).toEqual([0, 0, 0]);
+      expect(Array.from(norm.bias!.grad!.data)).toEqual([0, 0, 0]);
+      expect(Array.from(norm.runningMean!.data).concat(Array.from(norm.runningVar!.data))).toEqual(before);
+      expect(norm.getBuffer('num_batches_tracked')!.data[0]).toBe(0);
+      expect(norm.eval().forward(randn(shape, { dtype: 'float64' })).shape).toEqual(shape);
+    });
+  }
+
+  it('still refuses one spatial element with instance statistics, as PyTorch', () => {
+    expect(() => new InstanceNorm({ numFeatures: 3, dtype: 'float64' }).forward(randn([2, 3, 1], { dtype: 'float64' }))).toThrow(ValueError);
+  });
+});
