@@ -2,7 +2,9 @@
 // Installing only what you need, as a user would: builds and packs @normkit/tensor and
 // @normkit/group, installs the two tarballs into a temporary folder outside the workspace (no other
 // @normkit package present, no network), typechecks consumer/train.ts against the installed types,
-// compiles it and runs it: it trains a GroupNorm MLP and fails unless the loss halves.
+// compiles it and runs it: it trains a GroupNorm MLP and fails unless the loss halves. Then
+// vite-check.mjs puts the @normkit/tensor tarball into a fresh Vite app and checks in Chromium that
+// its WebAssembly backend loads in a page and a module worker under `vite dev` and `vite build`.
 //
 //   npm run pack-check -w @normkit/pack-check      (or: node tools/pack-check/run.mjs)
 import { execFileSync } from 'node:child_process';
@@ -10,6 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { viteCheck } from './vite-check.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '../..');
@@ -50,7 +53,13 @@ try {
   // Types: the consumer compiles against the installed dist/*.d.ts (no `source` condition, no workspace).
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app);
   run(process.execPath, [join(app, 'dist', 'train.js')], app);
-  console.log('pack-check passed: @normkit/tensor and @normkit/group install, typecheck and train on their own');
+  console.log('@normkit/tensor and @normkit/group install, typecheck and train on their own');
+
+  // A consumer's Vite app: the wasm backend in a page and a module worker, `vite dev` and `vite build`.
+  const tensorTarball = files.find((f) => /normkit-tensor-[^/]*\.tgz$/.test(f));
+  if (tensorTarball === undefined) throw new Error(`no @normkit/tensor tarball among ${files.join(', ')}`);
+  await viteCheck({ root, folder, tensorTarball });
+  console.log('pack-check passed: the tarballs install, typecheck and train on their own, and @normkit/tensor runs on wasm in a Vite app (dev and build)');
 } finally {
   if (keep) console.log(`kept ${folder}`);
   else rmSync(folder, { recursive: true, force: true });
