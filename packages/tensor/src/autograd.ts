@@ -1,11 +1,17 @@
 import { castArray, type TypedArray } from './dtype';
-import { ShapeError, formatShape } from './errors';
+import { AutogradError, ShapeError, formatShape } from './errors';
 import { Tensor, checkTensor, isGradEnabled, type GraphNode } from './tensor';
 
 export interface CustomOpSpec {
   /** Shown in errors and graph inspection, e.g. `batchNorm`. */
   op: string;
   inputs: readonly Tensor[];
+  /**
+   * The tensors whose values `backward` reads (default: every input). Their versions are recorded
+   * now, and backward refuses to run if one was modified in place since (the output's too).
+   * Pass `[]` for an op whose backward reads no input, like `add`.
+   */
+  saved?: readonly Tensor[];
   /** The forward result, already computed by the caller's kernel. */
   data: TypedArray;
   shape: readonly number[];
@@ -14,6 +20,55 @@ export interface CustomOpSpec {
    * Return fresh arrays or `gradOutput` itself; never an array the op keeps for later.
    */
   backward: (gradOutput: TypedArray) => ReadonlyArray<TypedArray | null>;
+}
+
+export interface BackwardOptions {
+  /**
+   * Keep the graph for another backward (PyTorch's `retain_graph`). By default the graph is freed:
+   * backward through it again throws an AutogradError.
+   */
+  retainGraph?: boolean;
+}
+
+/** What a recorded node keeps to check, at backward time, that its saved tensors are unchanged. */
+interface RecordedNode extends GraphNode {
+  readonly saved: readonly Tensor[];
+  readonly versions: readonly number[];
+  /** Checksums of the saved tensors' data (and the output's, last), in debug mode only. */
+  readonly checksums: readonly number[] | null;
+  output: Tensor | null;
+  outputVersion: number;
+  released: boolean;
+}
+
+let debugChecksums = readDebugEnvironment();
+
+function readDebugEnvironment(): boolean {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env;
+  const value = env?.NORMKIT_AUTOGRAD_DEBUG;
+  return value !== undefined && value !== '' && value !== '0' && value !== 'false';
+}
+
+/**
+ * Debug mode for in-place writes the version counters cannot see (`t.data[i] = v`): every op
+ * checksums the data of the tensors it saves for backward, and backward refuses one whose
+ * checksum changed. Off by default (it reads every saved tensor twice); also switched on by the
+ * environment variable NORMKIT_AUTOGRAD_DEBUG=1.
+ */
+export function setAutogradDebug(enabled: boolean): void {
+  debugChecksums = enabled;
+}
+
+export function isAutogradDebug(): boolean {
+  return debugChecksums;
+}
+
+/** FNV-1a over the bytes of the values: cheap, and any changed bit changes it (with high probability). */
+function checksum(data: TypedArray): number {
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
 }
 
 /**
@@ -27,10 +82,54 @@ export function customOp(spec: CustomOpSpec): Tensor {
   const out = new Tensor(spec.data, spec.shape);
   if (isGradEnabled() && spec.inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    const node: GraphNode = { op: spec.op, inputs: spec.inputs, backward: spec.backward };
+    const saved = spec.saved ?? spec.inputs;
+    const node: RecordedNode = {
+      op: spec.op,
+      inputs: spec.inputs,
+      backward: spec.backward,
+      saved,
+      versions: saved.map((t) => t.version),
+      checksums: debugChecksums ? [...saved.map((t) => checksum(t.data)), checksum(out.data)] : null,
+      output: out,
+      outputVersion: out.version,
+      released: false,
+    };
     out.node = node;
   }
   return out;
+}
+
+/** Throws when a saved tensor of `node` changed since the op recorded it (PyTorch's in-place check). */
+function checkSaved(node: RecordedNode): void {
+  const modified = (t: Tensor, version: number, expected: number): never => {
+    throw new AutogradError(
+      {
+        op: `${node.op} (backward)`,
+        expected: 'tensors saved for backward to be unchanged',
+        given: `one of them modified in place after it was saved for backward: ${t.toString()} is at version ${version}; expected version ${expected}`,
+      },
+      'An in-place change (optimizer step, init fill, loadStateDict, assigning .data) happened between the forward and this backward; do it after backward, or recompute the forward',
+    );
+  };
+  node.saved.forEach((t, i) => {
+    if (t.version !== node.versions[i]) modified(t, t.version, node.versions[i]!);
+  });
+  if (node.output !== null && node.output.version !== node.outputVersion) modified(node.output, node.output.version, node.outputVersion);
+  if (node.checksums !== null) {
+    const tensors = node.output === null ? node.saved : [...node.saved, node.output];
+    tensors.forEach((t, i) => {
+      if (checksum(t.data) !== node.checksums![i]) {
+        throw new AutogradError(
+          {
+            op: `${node.op} (backward)`,
+            expected: 'tensors saved for backward to be unchanged',
+            given: `the data of ${t.toString()} changed after it was saved for backward (autograd debug checksum)`,
+          },
+          'Something wrote into .data directly between the forward and this backward; call bumpVersion() after such writes, or move them after backward',
+        );
+      }
+    });
+  }
 }
 
 /** Tensors in reverse topological order, starting at `root`. */
@@ -62,7 +161,7 @@ function accumulateInto(target: TypedArray, source: TypedArray): void {
 }
 
 /** Reverse-mode sweep: accumulates gradients into the `.grad` of every leaf that requires one. */
-export function runBackward(root: Tensor, seed: TypedArray): void {
+export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOptions = {}): void {
   if (!root.requiresGrad) {
     throw new ShapeError({
       op: 'backward',
@@ -71,6 +170,22 @@ export function runBackward(root: Tensor, seed: TypedArray): void {
     });
   }
   const order = topologicalOrder(root);
+  // Check the whole graph before any gradient accumulates: a refused backward changes no `.grad`.
+  for (const tensor of order) {
+    const node = tensor.node as RecordedNode | null;
+    if (node === null) continue;
+    if (node.released) {
+      throw new AutogradError(
+        {
+          op: 'backward',
+          expected: 'a graph that was not freed by an earlier backward',
+          given: `a second backward through ${node.op}`,
+        },
+        'Pass { retainGraph: true } to the first backward to backpropagate through the same graph again (PyTorch\'s retain_graph)',
+      );
+    }
+    if (node.saved !== undefined) checkSaved(node);
+  }
   const grads = new Map<Tensor, TypedArray>();
   // Backward rules may return their gradOutput (or one array for several inputs): such arrays
   // are copied before anything accumulates into them.
@@ -91,6 +206,7 @@ export function runBackward(root: Tensor, seed: TypedArray): void {
     }
     const node = tensor.node;
     const inputGrads = node.backward(gradOutput);
+    if (!options.retainGraph) release(node as RecordedNode);
     for (let i = 0; i < node.inputs.length; i++) {
       const input = node.inputs[i]!;
       const g = inputGrads[i];
@@ -111,6 +227,15 @@ export function runBackward(root: Tensor, seed: TypedArray): void {
       } else accumulateInto(existing, g);
     }
   }
+}
+
+/** Frees what a node keeps for backward (its closure holds the saved arrays); the node stays for inspection. */
+function release(node: RecordedNode): void {
+  node.released = true;
+  node.backward = () => {
+    throw new AutogradError({ op: 'backward', expected: 'a graph that was not freed by an earlier backward', given: `a second backward through ${node.op}` });
+  };
+  node.output = null;
 }
 
 /** Sets `.grad` of each tensor to null. */

@@ -4,7 +4,7 @@
  */
 const ERROR_MARKER = Symbol.for('normkit.error');
 
-export type ErrorKind = 'shape' | 'dtype' | 'option' | 'registry' | 'state-dict' | 'value' | 'context';
+export type ErrorKind = 'shape' | 'dtype' | 'option' | 'registry' | 'state-dict' | 'value' | 'context' | 'autograd';
 
 export interface ErrorDetails {
   /** The op, module or function that refused its input, e.g. `matmul` or `BatchNorm.forward`. */
@@ -61,6 +61,13 @@ export class ContextError extends NormkitError {
   override name = 'ContextError';
   constructor(details: ErrorDetails, extra?: string) {
     super('context', details, extra);
+  }
+}
+/** Autograd misuse: a second backward through a freed graph, a tensor modified after it was saved for backward. */
+export class AutogradError extends NormkitError {
+  override name = 'AutogradError';
+  constructor(details: ErrorDetails, extra?: string) {
+    super('autograd', details, extra);
   }
 }
 export class RegistryError extends NormkitError {

@@ -3,8 +3,8 @@ export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType, isTensor, ch
 export type { GraphNode, NestedArray } from './tensor';
 export type { DType, TypedArray } from './dtype';
 export { shapeSize, stridesOf, sameShape, allocate, checkDType, checkShape } from './dtype';
-export { customOp, zeroGrad, graphOps } from './autograd';
-export type { CustomOpSpec } from './autograd';
+export { customOp, zeroGrad, graphOps, setAutogradDebug, isAutogradDebug } from './autograd';
+export type { CustomOpSpec, BackwardOptions } from './autograd';
 export { tensor, scalar, full, zeros, ones, zerosLike, onesLike, arange, rand, randn, randint } from './creation';
 export type { TensorOptions, RandomOptions } from './creation';
 export { Generator, defaultGenerator, manualSeed } from './random';
@@ -13,7 +13,7 @@ export { allClose, findMismatch, describeMismatch } from './compare';
 export type { Mismatch } from './compare';
 export type { GradcheckOptions, GradcheckResult, GradcheckFailure } from './gradcheck';
 export {
-  NormkitError, ShapeError, DTypeError, OptionError, ValueError, ContextError, RegistryError, StateDictError,
+  NormkitError, ShapeError, DTypeError, OptionError, ValueError, ContextError, RegistryError, StateDictError, AutogradError,
   isNormkitError, formatShape, checkNumberOption,
 } from './errors';
 export type { ErrorKind, ErrorDetails } from './errors';

@@ -1,4 +1,4 @@
-import { runBackward } from './autograd';
+import { runBackward, type BackwardOptions } from './autograd';
 import { allocate, castArray, checkDType, dtypeOf, sameShape, shapeSize, type DType, type TypedArray } from './dtype';
 import { DTypeError, ShapeError, ValueError, formatShape } from './errors';
 
@@ -51,7 +51,9 @@ export type NestedArray = number | NestedArray[];
 const TENSOR_BRAND = Symbol.for('normkit.tensor');
 
 export class Tensor {
-  data: TypedArray;
+  #data: TypedArray;
+  // Shared with detached views of the same data, as PyTorch shares a version counter.
+  #version = { count: 0 };
   readonly shape: readonly number[];
   readonly dtype: DType;
   requiresGrad: boolean;
@@ -78,10 +80,45 @@ export class Tensor {
         given: `length ${data.length}`,
       });
     }
-    this.data = data;
+    this.#data = data;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtypeOf(data);
     this.requiresGrad = requiresGrad;
+  }
+
+  /** The values, row-major. Writing elements in place is not tracked: see `bumpVersion`. */
+  get data(): TypedArray {
+    return this.#data;
+  }
+
+  /** Replaces the values (same length and dtype: the shape and dtype are fixed) and bumps the version. */
+  set data(value: TypedArray) {
+    if (!(value instanceof Float32Array || value instanceof Float64Array) || dtypeOf(value) !== this.dtype) {
+      throw new DTypeError({ op: 'Tensor.data', expected: `a ${this.dtype === 'float64' ? 'Float64Array' : 'Float32Array'} (the tensor's dtype is ${this.dtype})`, given: describeValue(value) });
+    }
+    if (value.length !== this.size) {
+      throw new ShapeError({ op: 'Tensor.data', expected: `${this.size} values (shape ${formatShape(this.shape)})`, given: `${value.length} values` });
+    }
+    this.#data = value;
+    this.#version.count++;
+  }
+
+  /**
+   * Counts in-place changes made through normkit (optimizer steps, `init` fills, `loadStateDict`,
+   * parametrization copies, assigning `.data`), like PyTorch's `_version`. Backward refuses a graph
+   * that saved this tensor at another version.
+   */
+  get version(): number {
+    return this.#version.count;
+  }
+
+  /**
+   * Records an in-place change normkit cannot see: call it after writing elements of `.data`
+   * directly (`t.data[0] = 1`), so that graphs which saved this tensor refuse to backpropagate
+   * stale values. (`setAutogradDebug(true)` catches forgotten calls, at a cost.)
+   */
+  bumpVersion(): void {
+    this.#version.count++;
   }
 
   get [TENSOR_BRAND](): true {
@@ -93,7 +130,7 @@ export class Tensor {
   }
 
   get size(): number {
-    return this.data.length;
+    return this.#data.length;
   }
 
   /** True for tensors not produced by a recorded op. */
@@ -101,8 +138,12 @@ export class Tensor {
     return this.node === null;
   }
 
-  /** Backpropagates from this tensor; `grad` defaults to 1 for a one-element tensor. */
-  backward(grad?: Tensor | TypedArray | number): void {
+  /**
+   * Backpropagates from this tensor; `grad` defaults to 1 for a one-element tensor. The graph is
+   * freed afterwards, as in PyTorch: a second backward through it throws an AutogradError unless
+   * the first one passed `{ retainGraph: true }`.
+   */
+  backward(grad?: Tensor | TypedArray | number, options: BackwardOptions = {}): void {
     let seed: TypedArray;
     if (grad === undefined) {
       if (this.size !== 1) {
@@ -144,12 +185,14 @@ export class Tensor {
       }
       seed = castArray(g.data, this.dtype);
     }
-    runBackward(this, seed);
+    runBackward(this, seed, options);
   }
 
   /** A tensor sharing this one's data, cut from the graph. */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    const out = new Tensor(this.data, this.shape, false);
+    out.#version = this.#version;
+    return out;
   }
 
   /** A deep copy of the data, cut from the graph. */

@@ -13,7 +13,7 @@
 import { OptionError, ShapeError, formatShape } from '../errors';
 import type { Generator } from '../random';
 import { defaultGenerator } from '../random';
-import type { Tensor } from '../tensor';
+import { checkTensor, type Tensor } from '../tensor';
 
 /** Options shared by the random initialisers. */
 export interface InitOptions {
@@ -78,6 +78,7 @@ export function calculateGain(nonlinearity: Nonlinearity, param?: number): numbe
 
 /** Fills with U(low, high). */
 export function uniform(t: Tensor, low = 0, high = 1, options: InitOptions = {}): Tensor {
+  checkTensor('uniform', t, 't');
   if (!(Number.isFinite(low) && Number.isFinite(high) && low <= high)) {
     throw new OptionError({ op: 'uniform', expected: 'finite bounds with low <= high', given: `low = ${low}, high = ${high}` });
   }
@@ -85,22 +86,27 @@ export function uniform(t: Tensor, low = 0, high = 1, options: InitOptions = {})
   const data = t.data;
   const width = high - low;
   for (let i = 0; i < data.length; i++) data[i] = low + width * generator.uniform();
+  t.bumpVersion();
   return t;
 }
 
 /** Fills with N(mean, std^2). */
 export function normal(t: Tensor, mean = 0, std = 1, options: InitOptions = {}): Tensor {
+  checkTensor('normal', t, 't');
   if (!(Number.isFinite(mean) && Number.isFinite(std) && std >= 0)) {
     throw new OptionError({ op: 'normal', expected: 'a finite mean and a finite std >= 0', given: `mean = ${mean}, std = ${std}` });
   }
   const generator = options.generator ?? defaultGenerator();
   const data = t.data;
   for (let i = 0; i < data.length; i++) data[i] = mean + std * generator.normal();
+  t.bumpVersion();
   return t;
 }
 
 export function constant(t: Tensor, value: number): Tensor {
+  checkTensor('constant', t, 't');
   t.data.fill(value);
+  t.bumpVersion();
   return t;
 }
 

@@ -212,7 +212,10 @@ export abstract class Module {
       copies.push([target, data]);
     }
     if (problems.length > 0) throw new StateDictError(op, problems);
-    for (const [target, data] of copies) target.data.set(data);
+    for (const [target, data] of copies) {
+      target.data.set(data);
+      target.bumpVersion();
+    }
     return { missingKeys, unexpectedKeys };
   }
 }

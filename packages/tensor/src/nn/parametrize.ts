@@ -191,7 +191,10 @@ export class ParametrizationList extends Module {
     });
     targets.forEach((target, i) => {
       const original = originals[i]!;
-      if (target.data !== original.data) original.data.set(target.data);
+      if (target.data !== original.data) {
+        original.data.set(target.data);
+        original.bumpVersion();
+      }
     });
   }
 }
@@ -450,7 +453,10 @@ export function registerParametrization<M extends Module>(
   const [single] = candidates;
   if (candidates.length === 1 && sameShape(single!.shape, original.shape)) {
     // Keep the same object so optimizers and other references to it stay valid (PyTorch's set_).
-    if (single!.data !== original.data) original.data.set(single!.data);
+    if (single!.data !== original.data) {
+      original.data.set(single!.data);
+      original.bumpVersion();
+    }
     originals = [original];
   } else {
     originals = candidates.map((t) => {
@@ -516,6 +522,7 @@ export function removeParametrizations<M extends Module>(module: M, tensorName: 
     const [original] = originals;
     if (originals.length === 1 && value.dtype === original!.dtype && sameShape(value.shape, original!.shape)) {
       original!.data.set(value.data);
+      original!.bumpVersion();
       restored = original!;
     } else {
       const copy = value.clone();

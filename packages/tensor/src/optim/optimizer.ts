@@ -333,6 +333,7 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
             this.state.set(parameter, state);
           }
           this.updateParameter(parameter, parameter.grad!.data, state, group);
+          parameter.bumpVersion();
           report.updated++;
         }
       }
