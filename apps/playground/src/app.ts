@@ -23,6 +23,8 @@ export interface PlaygroundSnapshot {
     stepLosses: number[];
     evals: number;
     problem: string | null;
+    /** The card's compute line (`backend: wasm`), null until the worker reported it. */
+    backend: string | null;
   }>;
   charts: Record<string, { visible: boolean; lines: number; points: number }>;
   messages: string[];
@@ -309,6 +311,7 @@ export class PlaygroundApp implements RunCardHost {
         stepLosses: card.handle.history.steps.map((s) => s.loss),
         evals: card.handle.history.evals.length,
         problem: card.element.querySelector('.run-problem:not([hidden])')?.textContent ?? null,
+        backend: card.element.querySelector('.run-backend:not([hidden])')?.textContent ?? null,
       })),
       charts: Object.fromEntries(this.charts.map((c) => [c.definition.id, { visible: !c.element.hidden, ...c.stats }])),
       messages: [...this.messagesElement.querySelectorAll('.message span')].map((m) => m.textContent ?? ''),

@@ -1,6 +1,7 @@
 // Messages between the page and a run's Web Worker. Everything is plain data (structured-clone
 // safe): configs are resolved `ExperimentConfig`s, events are the engine's `TrainerEvent`s.
 import type { ExperimentConfig, TrainerEvent, TrainerStatus } from '@normkit/experiments';
+import type { BackendName } from '@normkit/tensor';
 
 /** The page asks a worker to... */
 export type ToWorker =
@@ -20,6 +21,8 @@ export interface RunSummary {
   testSamples: number;
   numClasses: number;
   sampleShape: number[];
+  /** The compute backend the worker trains on (`getBackend()` of @normkit/tensor there). */
+  backend: BackendName;
 }
 
 /** A worker tells the page... */

@@ -48,6 +48,11 @@ export function statusText(handle: RunHandle): string {
   return parts.join(' · ');
 }
 
+/** The compute line of a run, as its worker reported it once built; null before. */
+export function backendText(handle: RunHandle): string | null {
+  return handle.summary ? `backend: ${handle.summary.backend}` : null;
+}
+
 /** Why a run stopped or cannot start, in words; null while it is fine. */
 export function runProblem(handle: RunHandle): string | null {
   const end = handle.history.end;
@@ -68,6 +73,7 @@ export class RunCard {
   private readonly openDetails = new Set<string>();
   private readonly header: HTMLElement;
   private readonly status: HTMLElement;
+  private readonly backend: HTMLElement;
   private readonly draftProblem: HTMLElement;
   private readonly runProblem: HTMLElement;
   private readonly editor: HTMLElement;
@@ -78,6 +84,7 @@ export class RunCard {
     this.draft = draft;
     this.header = h('h2', { class: 'run-title' });
     this.status = h('div', { class: 'run-status', 'aria-live': 'polite' });
+    this.backend = h('div', { class: 'run-backend', hidden: true });
     this.draftProblem = h('div', { class: 'message message-warning draft-problem', role: 'alert', hidden: true });
     this.runProblem = h('div', { class: 'message message-error run-problem', role: 'alert', hidden: true });
     this.editor = h('div', { class: 'run-editor' });
@@ -88,6 +95,7 @@ export class RunCard {
       { class: 'run-card' },
       h('header', { class: 'run-header' }, this.header, h('span', { class: 'run-actions' }, this.duplicateButton, this.removeButton)),
       this.status,
+      this.backend,
       this.runProblem,
       this.draftProblem,
       this.editor,
@@ -117,6 +125,9 @@ export class RunCard {
     this.header.replaceChildren(h('span', { class: 'run-badge' }, this.label), h('span', { class: 'run-description' }, described));
     this.status.textContent = statusText(this.handle);
     this.element.dataset.status = this.handle.status;
+    const backend = backendText(this.handle);
+    this.backend.hidden = backend === null;
+    this.backend.textContent = backend ?? '';
     this.element.dataset.steps = String(this.handle.completedSteps);
     const problem = runProblem(this.handle);
     this.runProblem.hidden = problem === null;

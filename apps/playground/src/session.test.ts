@@ -1,5 +1,5 @@
 import { resolveConfig, type ExperimentConfig, type MnistSource, type TrainerEvent } from '@normkit/experiments';
-import { Module, SPECIFICATION_VERSION, ValueError, defineNormalizer, register, unregister, type Tensor } from '@normkit/tensor';
+import { Module, SPECIFICATION_VERSION, ValueError, defineNormalizer, getBackend, register, unregister, type Tensor } from '@normkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultDraft, withDataset } from './drafts';
 import { registerPlugins } from './plugins';
@@ -79,6 +79,8 @@ describe('RunSession', () => {
     await session.handle({ type: 'configure', config: config(), play: false });
     expect(fake.posted[0]).toMatchObject({ type: 'ready', summary: { trainSamples: 1000, numClasses: 2, sampleShape: [2] } });
     expect((fake.posted[0] as { summary: { parameters: number } }).summary.parameters).toBeGreaterThan(1000);
+    // The backend the trainer runs on (wasm by default, js under NORMKIT_BACKEND=js), for the run card.
+    expect(fake.posted[0]).toMatchObject({ summary: { backend: getBackend() } });
     await session.handle({ type: 'step', count: 10 });
     const events = fake.events();
     expect(events.filter((e) => e.type === 'step').map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);

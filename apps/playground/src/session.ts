@@ -1,6 +1,7 @@
 // The worker side of one run: a Trainer driven by the page's messages. Kept free of worker globals
 // so tests drive it directly in Node; worker.ts only connects it to `self`.
 import { createTrainer, datasets, type ExperimentResources, type MnistSource, type Trainer, type TrainerEvent } from '@normkit/experiments';
+import { getBackend } from '@normkit/tensor';
 import { errorMessage } from './drafts';
 import type { FromWorker, RunSummary, ToWorker } from './protocol';
 
@@ -132,6 +133,7 @@ export class RunSession {
       testSamples: trainer.dataset.test.count,
       numClasses: trainer.dataset.numClasses,
       sampleShape: [...trainer.dataset.sampleShape],
+      backend: getBackend(),
     };
   }
 }

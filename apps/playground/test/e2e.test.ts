@@ -144,6 +144,9 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
     const offered = await page.$$eval('[data-run="0"] select[data-field="norms.hidden"] option', (options) => options.map((o) => (o as HTMLOptionElement).value));
     for (const name of ['none', 'batch-norm', 'layer-norm', 'rms-norm', 'group-norm', 'dynamic-tanh']) expect(offered).toContain(name);
     state = await waitForState(page, (s) => s.runs.every((r) => r.status === 'paused'), 'both runs to be built');
+    // Each run's worker trains on the WebAssembly backend by default, and its card says so.
+    expect(state.runs.map((r) => r.backend)).toEqual(['backend: wasm', 'backend: wasm']);
+    expect(await page.textContent('[data-run="0"] .run-backend')).toBe('backend: wasm');
     expect(state.runs.map((r) => r.description)).toEqual([
       'hidden: layer-norm · mlp on two-spirals · batch 32 · lr 0.01',
       'hidden: batch-norm · mlp on two-spirals · batch 32 · lr 0.01',
