@@ -64,10 +64,11 @@ describe('planted faults are caught', () => {
     expect(result.message).toMatch(/changed state although it failed: parameter weight changed/);
   });
 
-  it('a missing condition surfacing as a TypeError fails context', () => {
+  it('a missing condition surfacing as an op error instead of a ContextError fails context', () => {
     const result = checkContext(vagueContextNorm, conditionalConfig);
     expect(result.ok).toBe(false);
-    expect(result.message).toMatch(/missing condition: expected a ContextError, got TypeError/);
+    // Core ops now refuse a missing tensor with a typed ValueError, no longer an internal TypeError.
+    expect(result.message).toMatch(/missing condition: expected a ContextError, got ValueError \(value\): matmul: expected a to be a Tensor, got undefined/);
   });
 
   it('a mask of ones that changes the output fails context', () => {
