@@ -94,14 +94,23 @@ export class NFResidualBlock<B extends AnyResidualFunction = ResidualFunction> e
   override forward(x: Tensor, ...rest: BranchArguments<B>): Tensor {
     const op = 'NFResidualBlock.forward';
     checkStreamDType(op, x, this.dtype);
-    const normalized = this.beta === 1 ? x : mul(x, 1 / this.beta);
-    const y = callBranch(this.branch, normalized, rest);
-    // A transition block's branch may change the shape (width, stride); its shortcut must match it.
-    const skip = this.shortcut ? checkBranchOutput(op, this.shortcut.forward(normalized), y, 'the shortcut', "the branch output's") : x;
-    if (!this.shortcut) checkBranchOutput(op, y, x);
-    // One full-size multiply: the scalar coefficient alpha * skipGain is formed first.
-    const scaled = this.skipGain ? mul(y, mul(this.skipGain, this.alpha)) : mul(y, this.alpha);
-    return add(skip, scaled);
+    // The output shapes are known only once the branch has run, and running it may move state
+    // (spectral norm's u and v, a BatchNorm's running averages): all or nothing, restored on a throw.
+    const saved: Array<[Tensor['data'], Tensor['data']]> = [];
+    for (const [, buffer] of this.namedBuffers()) saved.push([buffer.data, buffer.data.slice()]);
+    try {
+      const normalized = this.beta === 1 ? x : mul(x, 1 / this.beta);
+      const y = callBranch(this.branch, normalized, rest);
+      // A transition block's branch may change the shape (width, stride); its shortcut must match it.
+      const skip = this.shortcut ? checkBranchOutput(op, this.shortcut.forward(normalized), y, 'the shortcut', "the branch output's") : x;
+      if (!this.shortcut) checkBranchOutput(op, y, x);
+      // One full-size multiply: the scalar coefficient alpha * skipGain is formed first.
+      const scaled = this.skipGain ? mul(y, mul(this.skipGain, this.alpha)) : mul(y, this.alpha);
+      return add(skip, scaled);
+    } catch (error) {
+      for (const [data, copy] of saved) data.set(copy);
+      throw error;
+    }
   }
 }
 
