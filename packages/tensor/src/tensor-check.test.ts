@@ -70,6 +70,10 @@ describe('backward refuses a gradient of the wrong shape', () => {
     expect(x.grad).toBe(null);
     y.backward(ones([2, 3]));
     expect(Array.from(x.grad!.data)).toEqual([2, 2, 2, 2, 2, 2]);
+    // A flat gradient is read in row-major order, like a typed array.
+    mul(x, 2).backward(ones([6]));
+    expect(Array.from(x.grad!.data)).toEqual([4, 4, 4, 4, 4, 4]);
+    expect(() => mul(x, 2).backward(ones([1, 6]))).toThrow(/got shape \[1, 6\]/);
   });
 
   it('refuses a plain array as gradient', () => {
