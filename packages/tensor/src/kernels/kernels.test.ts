@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TypedArray } from '../dtype';
 import { Generator } from '../random';
 import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
-import type { KernelTable } from './types';
+import type { BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
 
 // Every kernel of the table on both backends, against the `js` reference: random shapes (sizes
 // that are not multiples of the SIMD width included), zero-size, large, constant and extreme
@@ -253,6 +253,37 @@ describe('kernel table: wasm against js', () => {
       return args.out;
     };
     expect(Array.from(run(wasm))).toEqual(Array.from(run(js)));
+  });
+});
+
+describe('kernel table: elementwise binary ops', () => {
+  const reference: Record<BinaryKernelOp, (x: number, y: number) => number> = {
+    add: (x, y) => x + y, sub: (x, y) => x - y, mul: (x, y) => x * y, div: (x, y) => x / y,
+    maximum: (x, y) => (x >= y ? x : y), minimum: (x, y) => (x <= y ? x : y),
+  };
+
+  it('every op and broadcast kind matches a one-line reference on both backends, NaN and Inf included', () => {
+    const generator = new Generator(21);
+    for (const table of [js, wasm]) {
+      for (const op of Object.keys(reference) as BinaryKernelOp[]) {
+        for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b', 'index'] as const) {
+          const period = 5;
+          const n = 35;
+          const a = data(generator, kind === 'scalar-a' ? 1 : n, 'special');
+          const b = data(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : n, 'special');
+          // index: a transposed read of a and b, the general broadcasting path.
+          const index = Int32Array.from({ length: n }, (_, i) => (i % 7) * 5 + Math.floor(i / 7));
+          const broadcast: BinaryBroadcast = kind === 'rows-b' ? { kind, period } : kind === 'index' ? { kind, a: index, b: index } : { kind };
+          const out = new Float32Array(n);
+          table.binary({ op, a, b, out, broadcast });
+          for (let i = 0; i < n; i++) {
+            const x = kind === 'scalar-a' ? a[0]! : kind === 'index' ? a[index[i]!]! : a[i]!;
+            const y = kind === 'scalar-b' ? b[0]! : kind === 'rows-b' ? b[i % period]! : kind === 'index' ? b[index[i]!]! : b[i]!;
+            expect(Object.is(out[i], Math.fround(reference[op](x, y))), `${table.name} ${op} ${kind} [${i}]: ${out[i]} for (${x}, ${y})`).toBe(true);
+          }
+        }
+      }
+    }
   });
 });
 

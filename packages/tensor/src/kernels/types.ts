@@ -125,6 +125,27 @@ export interface BatchBackwardArgs {
   allReduce: ((buffer: Float64Array) => void) | null;
 }
 
+/** The elementwise binary ops with a kernel of their own. */
+export type BinaryKernelOp = 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum';
+
+/** How output element i reads its operands. */
+export type BinaryBroadcast =
+  | { kind: 'same' }
+  | { kind: 'scalar-b' }
+  | { kind: 'scalar-a' }
+  /** b's `period` values repeat along the output (b's shape is the output's trailing dims). */
+  | { kind: 'rows-b'; period: number }
+  /** General broadcasting: flat operand indices per output element. */
+  | { kind: 'index'; a: Int32Array; b: Int32Array };
+
+export interface BinaryArgs {
+  op: BinaryKernelOp;
+  a: TypedArray;
+  b: TypedArray;
+  out: TypedArray;
+  broadcast: BinaryBroadcast;
+}
+
 /**
  * One signature per hot loop; each backend implements every entry (a backend may hand a call it
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
@@ -132,10 +153,12 @@ export interface BatchBackwardArgs {
  */
 export interface KernelTable {
   readonly name: BackendName;
-  rowwiseForward(args: RowwiseForwardArgs): void;
-  rowwiseBackward(args: RowwiseBackwardArgs): void;
-  slotwiseForward(args: SlotwiseForwardArgs): void;
-  slotwiseBackward(args: SlotwiseBackwardArgs): void;
-  batchForward(args: BatchForwardArgs): BatchForwardResult;
-  batchBackward(args: BatchBackwardArgs): void;
+  readonly rowwiseForward: (args: RowwiseForwardArgs) => void;
+  readonly rowwiseBackward: (args: RowwiseBackwardArgs) => void;
+  readonly slotwiseForward: (args: SlotwiseForwardArgs) => void;
+  readonly slotwiseBackward: (args: SlotwiseBackwardArgs) => void;
+  readonly batchForward: (args: BatchForwardArgs) => BatchForwardResult;
+  readonly batchBackward: (args: BatchBackwardArgs) => void;
+  /** out = a op b elementwise under `broadcast`, computed in float64 and stored in out's dtype. */
+  readonly binary: (args: BinaryArgs) => void;
 }

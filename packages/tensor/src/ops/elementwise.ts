@@ -2,6 +2,8 @@ import { customOp } from '../autograd';
 import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
 import { ValueError } from '../errors';
 import { Tensor, checkTensor, checkTensorOrNumber } from '../tensor';
+import { activeKernels } from '../kernels/backend';
+import type { BinaryBroadcast, BinaryKernelOp } from '../kernels/types';
 import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
 
 export type TensorLike = Tensor | number;
@@ -16,28 +18,48 @@ export function asTensor(value: TensorLike, like?: Tensor): Tensor {
 
 type BinaryFn = (x: number, y: number) => number;
 
-/** Applies `fn` elementwise under broadcasting, with fast paths for equal shapes and scalars. */
-function broadcastApply(op: string, a: Tensor, b: Tensor, fn: BinaryFn): { data: TypedArray; shape: number[] } {
+/**
+ * How the output reads `a` and `b` under broadcasting to `shape`, from the cheapest kind that fits:
+ * equal shapes, a scalar operand, b repeating along the output (a bias), or flat indices.
+ */
+function broadcastKind(a: Tensor, b: Tensor, shape: readonly number[], size: number): BinaryBroadcast {
+  if (sameShape(a.shape, b.shape)) return { kind: 'same' };
+  if (b.size === 1 && size === a.size) return { kind: 'scalar-b' };
+  if (a.size === 1 && size === b.size) return { kind: 'scalar-a' };
+  if (size === a.size && b.size > 0 && sameShape(trimLeadingOnes(b.shape), shape.slice(shape.length - trimLeadingOnes(b.shape).length))) {
+    return { kind: 'rows-b', period: b.size };
+  }
+  return { kind: 'index', a: broadcastIndex(a.shape, shape), b: broadcastIndex(b.shape, shape) };
+}
+
+function trimLeadingOnes(shape: readonly number[]): readonly number[] {
+  let start = 0;
+  while (start < shape.length && shape[start] === 1) start++;
+  return shape.slice(start);
+}
+
+/**
+ * Applies a binary op elementwise under broadcasting: the kernel table's loops for the ops that have
+ * one (`kernelOp`), else `fn` over the same broadcast kinds.
+ */
+function broadcastApply(op: string, a: Tensor, b: Tensor, kernelOp: BinaryKernelOp | null, fn: BinaryFn): { data: TypedArray; shape: number[] } {
   const dtype = promoteDTypes(a.dtype, b.dtype);
+  const shape = sameShape(a.shape, b.shape) ? [...a.shape] : broadcastShapes(op, a.shape, b.shape);
+  const out = allocate(dtype, shape.reduce((p, d) => p * d, 1));
+  const broadcast = broadcastKind(a, b, shape, out.length);
+  if (kernelOp !== null) {
+    activeKernels().binary({ op: kernelOp, a: a.data, b: b.data, out, broadcast });
+    return { data: out, shape };
+  }
   const ad = a.data;
   const bd = b.data;
-  if (sameShape(a.shape, b.shape)) {
-    const out = allocate(dtype, ad.length);
-    for (let i = 0; i < out.length; i++) out[i] = fn(ad[i]!, bd[i]!);
-    return { data: out, shape: [...a.shape] };
-  }
-  const shape = broadcastShapes(op, a.shape, b.shape);
-  const out = allocate(dtype, shape.reduce((p, d) => p * d, 1));
-  if (b.size === 1 && out.length === ad.length) {
-    const y = bd[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = fn(ad[i]!, y);
-  } else if (a.size === 1 && out.length === bd.length) {
-    const x = ad[0]!;
-    for (let i = 0; i < out.length; i++) out[i] = fn(x, bd[i]!);
-  } else {
-    const ai = broadcastIndex(a.shape, shape);
-    const bi = broadcastIndex(b.shape, shape);
-    for (let i = 0; i < out.length; i++) out[i] = fn(ad[ai[i]!]!, bd[bi[i]!]!);
+  const n = out.length;
+  switch (broadcast.kind) {
+    case 'same': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[i]!); break;
+    case 'scalar-b': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[0]!); break;
+    case 'scalar-a': for (let i = 0; i < n; i++) out[i] = fn(ad[0]!, bd[i]!); break;
+    case 'rows-b': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[i % broadcast.period]!); break;
+    case 'index': for (let i = 0; i < n; i++) out[i] = fn(ad[broadcast.a[i]!]!, bd[broadcast.b[i]!]!); break;
   }
   return { data: out, shape };
 }
@@ -53,6 +75,7 @@ function expandData(t: Tensor, shape: readonly number[]): TypedArray {
 
 function binary(
   op: string,
+  kernelOp: BinaryKernelOp | null,
   aLike: TensorLike,
   bLike: TensorLike,
   fn: BinaryFn,
@@ -62,7 +85,7 @@ function binary(
   checkTensorOrNumber(op, aLike, 'a'); checkTensorOrNumber(op, bLike, 'b');
   const a = asTensor(aLike, bLike instanceof Tensor ? bLike : undefined);
   const b = asTensor(bLike, a);
-  const { data, shape } = broadcastApply(op, a, b, fn);
+  const { data, shape } = broadcastApply(op, a, b, kernelOp, fn);
   const dtype = promoteDTypes(a.dtype, b.dtype);
   return customOp({
     op,
@@ -96,7 +119,7 @@ function addSigned(op: 'add' | 'sub', a: TensorLike, b: TensorLike, sign: 1 | -1
   checkTensorOrNumber(op, a, 'a'); checkTensorOrNumber(op, b, 'b');
   const ta = asTensor(a, b instanceof Tensor ? b : undefined);
   const tb = asTensor(b, ta);
-  const { data, shape } = broadcastApply(op, ta, tb, sign === 1 ? (x, y) => x + y : (x, y) => x - y);
+  const { data, shape } = broadcastApply(op, ta, tb, op, sign === 1 ? (x, y) => x + y : (x, y) => x - y);
   return customOp({
     op,
     inputs: [ta, tb],
@@ -124,17 +147,18 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binary('mul', a, b, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x);
+  return binary('mul', 'mul', a, b, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x);
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return binary('div', a, b, (x, y) => x / y, (g, _x, y) => g / y, (g, x, y) => (-g * x) / (y * y));
+  return binary('div', 'div', a, b, (x, y) => x / y, (g, _x, y) => g / y, (g, x, y) => (-g * x) / (y * y));
 }
 
 /** `a ** b`; the gradient to the exponent uses log(a) and is 0 where a <= 0. */
 export function pow(a: TensorLike, b: TensorLike): Tensor {
   return binary(
     'pow',
+    null,
     a,
     b,
     (x, y) => Math.pow(x, y),
@@ -145,12 +169,12 @@ export function pow(a: TensorLike, b: TensorLike): Tensor {
 
 /** Elementwise max; at ties the gradient goes to `a`. */
 export function maximum(a: TensorLike, b: TensorLike): Tensor {
-  return binary('maximum', a, b, (x, y) => (x >= y ? x : y), (g, x, y) => (x >= y ? g : 0), (g, x, y) => (x >= y ? 0 : g));
+  return binary('maximum', 'maximum', a, b, (x, y) => (x >= y ? x : y), (g, x, y) => (x >= y ? g : 0), (g, x, y) => (x >= y ? 0 : g));
 }
 
 /** Elementwise min; at ties the gradient goes to `a`. */
 export function minimum(a: TensorLike, b: TensorLike): Tensor {
-  return binary('minimum', a, b, (x, y) => (x <= y ? x : y), (g, x, y) => (x <= y ? g : 0), (g, x, y) => (x <= y ? 0 : g));
+  return binary('minimum', 'minimum', a, b, (x, y) => (x <= y ? x : y), (g, x, y) => (x <= y ? g : 0), (g, x, y) => (x <= y ? 0 : g));
 }
 
 /** `condition ? a : b` elementwise (condition nonzero = true); no gradient to the condition. */

@@ -1,4 +1,5 @@
 import type { KernelTable } from '../types';
+import { binary } from './elementwise';
 import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
 
 /** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
@@ -10,4 +11,5 @@ export const jsKernels: KernelTable = {
   slotwiseBackward,
   batchForward,
   batchBackward,
+  binary,
 };

@@ -304,7 +304,12 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     arena.float32Out(pgx, gradX);
   }
 
-  return { name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward };
+  return {
+    name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
+    // One pass over memory: copying operands into the module and the result out costs more than SIMD
+    // saves (see the tensor README's backend section), so elementwise ops share the js loops.
+    binary: jsKernels.binary,
+  };
 }
 
 /** Adds the arena's float64 accumulator into the caller's (zero-filled) gradient array. */
