@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { customOp, isAutogradDebug, setAutogradDebug } from './autograd';
 import { ones, tensor } from './creation';
 import { AutogradError, DTypeError, ShapeError } from './errors';
@@ -130,5 +130,19 @@ describe('autograd debug mode: checksums of saved tensors', () => {
     const error = run();
     expect(error).toBeInstanceOf(AutogradError);
     expect(error!.message).toMatch(/changed after it was saved for backward \(autograd debug checksum\)/);
+  });
+
+  it('can be switched on by the NORMKIT_AUTOGRAD_DEBUG environment variable', async () => {
+    vi.stubEnv('NORMKIT_AUTOGRAD_DEBUG', '1');
+    try {
+      vi.resetModules();
+      const fresh = await import('./autograd');
+      expect(fresh.isAutogradDebug()).toBe(true);
+      vi.stubEnv('NORMKIT_AUTOGRAD_DEBUG', '0');
+      vi.resetModules();
+      expect((await import('./autograd')).isAutogradDebug()).toBe(false);
+    } finally {
+      vi.unstubAllEnvs();
+    }
   });
 });
