@@ -1,5 +1,5 @@
 export { getBackend, setBackend, activeKernels, kernelsOf } from './backend';
-export type { BackendName, KernelTable, BinaryArgs, BinaryBroadcast, BinaryKernelOp } from './types';
+export type { BackendName, KernelTable, BinaryArgs, BinaryBroadcast, BinaryKernelOp, ActivationOp, ActivationArgs, ActivationBackwardArgs } from './types';
 export type {
   RowwiseForwardArgs, RowwiseBackwardArgs, SlotwiseForwardArgs, SlotwiseBackwardArgs, BatchForwardArgs, BatchForwardResult, BatchBackwardArgs,
 } from './types';

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import type { TypedArray } from '../dtype';
 import { Generator } from '../random';
 import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
-import type { BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
+import { erf } from './js/math';
+import type { ActivationOp, BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
 
 // Every kernel of the table on both backends, against the `js` reference: random shapes (sizes
 // that are not multiples of the SIMD width included), zero-size, large, constant and extreme
@@ -281,6 +282,46 @@ describe('kernel table: elementwise binary ops', () => {
             const y = kind === 'scalar-b' ? b[0]! : kind === 'rows-b' ? b[i % period]! : kind === 'index' ? b[index[i]!]! : b[i]!;
             expect(Object.is(out[i], Math.fround(reference[op](x, y))), `${table.name} ${op} ${kind} [${i}]: ${out[i]} for (${x}, ${y})`).toBe(true);
           }
+        }
+      }
+    }
+  });
+});
+
+describe('kernel table: activations', () => {
+  const forward: Record<ActivationOp, (v: number) => number> = {
+    relu: (v) => (v > 0 ? v : 0),
+    tanh: Math.tanh,
+    sigmoid: (v) => 1 / (1 + Math.exp(-v)),
+    silu: (v) => v / (1 + Math.exp(-v)),
+    gelu: (v) => 0.5 * v * (1 + erf(v / Math.SQRT2)),
+  };
+
+  it('every activation and its derivative on both backends, against one-line references and central differences', () => {
+    const generator = new Generator(22);
+    const x = Float64Array.from(data(generator, 61, 'special'));
+    x[0] = 0;
+    x[1] = -0;
+    x[2] = 40;
+    x[3] = -40;
+    for (const table of [js, wasm]) {
+      for (const op of Object.keys(forward) as ActivationOp[]) {
+        const out = new Float64Array(x.length);
+        table.activation({ op, x, out });
+        for (let i = 0; i < x.length; i++) {
+          const expected = forward[op](x[i]!);
+          const close = Object.is(out[i], expected) || Math.abs(out[i]! - expected) <= 1e-15 * Math.max(1, Math.abs(expected));
+          expect(close || (Number.isNaN(expected) && Number.isNaN(out[i])), `${table.name} ${op}(${x[i]}) = ${out[i]}, expected ${expected}`).toBe(true);
+        }
+        const gradOutput = new Float64Array(x.length).fill(1);
+        const gradX = new Float64Array(x.length);
+        table.activationBackward({ op, x, out, gradOutput, gradX });
+        for (let i = 0; i < x.length; i++) {
+          const v = x[i]!;
+          if (!Number.isFinite(v) || Math.abs(v) < 1e-3) continue;
+          const h = 1e-6 * Math.max(1, Math.abs(v));
+          const numeric = (forward[op](v + h) - forward[op](v - h)) / (2 * h);
+          expect(Math.abs(gradX[i]! - numeric), `${table.name} ${op}'(${v})`).toBeLessThan(1e-6);
         }
       }
     }

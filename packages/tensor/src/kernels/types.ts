@@ -146,6 +146,24 @@ export interface BinaryArgs {
   broadcast: BinaryBroadcast;
 }
 
+/** The activations with a kernel of their own. */
+export type ActivationOp = 'relu' | 'tanh' | 'sigmoid' | 'silu' | 'gelu';
+
+export interface ActivationArgs {
+  op: ActivationOp;
+  x: TypedArray;
+  out: TypedArray;
+}
+
+export interface ActivationBackwardArgs {
+  op: ActivationOp;
+  x: TypedArray;
+  /** The forward's output (tanh and sigmoid take their derivative from it). */
+  out: TypedArray;
+  gradOutput: TypedArray;
+  gradX: TypedArray;
+}
+
 /**
  * One signature per hot loop; each backend implements every entry (a backend may hand a call it
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
@@ -161,4 +179,6 @@ export interface KernelTable {
   readonly batchBackward: (args: BatchBackwardArgs) => void;
   /** out = a op b elementwise under `broadcast`, computed in float64 and stored in out's dtype. */
   readonly binary: (args: BinaryArgs) => void;
+  readonly activation: (args: ActivationArgs) => void;
+  readonly activationBackward: (args: ActivationBackwardArgs) => void;
 }

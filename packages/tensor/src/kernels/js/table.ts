@@ -1,4 +1,5 @@
 import type { KernelTable } from '../types';
+import { activation, activationBackward } from './activation';
 import { binary } from './elementwise';
 import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
 
@@ -12,4 +13,6 @@ export const jsKernels: KernelTable = {
   batchForward,
   batchBackward,
   binary,
+  activation,
+  activationBackward,
 };

@@ -309,6 +309,11 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
     // saves (see the tensor README's backend section), so elementwise ops share the js loops.
     binary: jsKernels.binary,
+    // Transcendentals (tanh, exp, erf) have no SIMD128 instruction: a wasm version would need its own
+    // approximations, differing from the js reference by more than rounding. relu alone is one pass,
+    // copy-bound like binary. All share the js loops.
+    activation: jsKernels.activation,
+    activationBackward: jsKernels.activationBackward,
   };
 }
 
