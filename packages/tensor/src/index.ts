@@ -19,8 +19,8 @@ export {
 export type { ErrorKind, ErrorDetails } from './errors';
 export * from './ops/index';
 export * from './norm/index';
-export { getBackend, setBackend } from './kernels/index';
-export type { BackendName } from './kernels/index';
+export { getBackend, setBackend, defineKernel } from './kernels/index';
+export type { BackendName, KernelDefinition } from './kernels/index';
 export * from './nn/index';
 export * from './serialization/index';
 export * from './plugin/index';

@@ -1,3 +1,5 @@
+export { defineKernel } from './define';
+export type { KernelDefinition } from './define';
 export { getBackend, setBackend, activeKernels, kernelsOf } from './backend';
 export type { BackendName, KernelTable, BinaryArgs, BinaryBroadcast, BinaryKernelOp, ActivationOp, ActivationArgs, ActivationBackwardArgs } from './types';
 export type {
