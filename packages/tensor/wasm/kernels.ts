@@ -523,3 +523,158 @@ export function batchBackwardInput(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C[m, n] += op(A)[m, k] @ op(B)[k, n], float32 with float32 accumulation in f32x4 lanes (like
+// every sgemm: BLAS, oneDNN, XNNPACK, tfjs), so the wasm backend agrees with the float64-accumulating
+// `js` reference within the dot-product error bound k * 2^-24 * sum |a| |b|, not to the last ulp.
+// Goto-style blocking: B is packed per (k-block, n-block) into 8-column panels, A per (m-block,
+// k-block) into 4-row panels, and a 4x8 register tile (eight f32x4 accumulators) runs over them.
+// Transposes are absorbed by the packing (strides), so op(A) and op(B) are never materialised.
+
+const KC: i32 = 256;
+const MC: i32 = 64;
+const NC: i32 = 512;
+
+/** Packs op(B)[p0 .. p0+kc, j0 .. j0+nc] into 8-wide panels: panel q holds kc rows of 8 floats (zero padded). */
+function packB(b: usize, bRow: i32, bCol: i32, p0: i32, kc: i32, j0: i32, nc: i32, out: usize): void {
+  const panels = (nc + 7) >> 3;
+  for (let q = 0; q < panels; q++) {
+    const jBase = j0 + (q << 3);
+    const width = min(8, j0 + nc - jBase);
+    const panel = out + (<usize>(q * kc * 8) << 2);
+    for (let p = 0; p < kc; p++) {
+      const row = panel + (<usize>(p * 8) << 2);
+      const src = b + (<usize>((p0 + p) * bRow + jBase * bCol) << 2);
+      if (width == 8 && bCol == 1) {
+        v128.store(row, v128.load(src));
+        v128.store(row, v128.load(src, 16), 16);
+      } else {
+        for (let t = 0; t < 8; t++) store<f32>(row + (<usize>t << 2), t < width ? load<f32>(src + (<usize>(t * bCol) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 4-high panels: panel r holds kc columns of 4 floats (zero padded). */
+function packA(a: usize, aRow: i32, aCol: i32, i0: i32, mc: i32, p0: i32, kc: i32, out: usize): void {
+  const panels = (mc + 3) >> 2;
+  for (let r = 0; r < panels; r++) {
+    const iBase = i0 + (r << 2);
+    const height = min(4, i0 + mc - iBase);
+    const panel = out + (<usize>(r * kc * 4) << 2);
+    for (let p = 0; p < kc; p++) {
+      const col = panel + (<usize>(p * 4) << 2);
+      const src = a + (<usize>(iBase * aRow + (p0 + p) * aCol) << 2);
+      if (height == 4 && aRow == 1) {
+        v128.store(col, v128.load(src));
+      } else {
+        for (let t = 0; t < 4; t++) store<f32>(col + (<usize>t << 2), t < height ? load<f32>(src + (<usize>(t * aRow) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** The scratch tile an edge micro-kernel writes before its valid part is added into C. */
+let edgeTile: usize = 0;
+
+/** C[i .. i+rows, j .. j+cols] += packed A panel (4 x kc) @ packed B panel (kc x 8). */
+function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  for (let p = 0; p < kc; p++) {
+    const bp = pb + (<usize>(p * 8) << 2);
+    const ap = pa + (<usize>(p * 4) << 2);
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const a0 = v128.load32_splat(ap);
+    const a1 = v128.load32_splat(ap, 4);
+    const a2 = v128.load32_splat(ap, 8);
+    const a3 = v128.load32_splat(ap, 12);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+  }
+  const rowBytes = <usize>ldc << 2;
+  if (rows == 4 && cols == 8) {
+    let r = c;
+    v128.store(r, f32x4.add(v128.load(r), c00));
+    v128.store(r, f32x4.add(v128.load(r, 16), c01), 16);
+    r += rowBytes;
+    v128.store(r, f32x4.add(v128.load(r), c10));
+    v128.store(r, f32x4.add(v128.load(r, 16), c11), 16);
+    r += rowBytes;
+    v128.store(r, f32x4.add(v128.load(r), c20));
+    v128.store(r, f32x4.add(v128.load(r, 16), c21), 16);
+    r += rowBytes;
+    v128.store(r, f32x4.add(v128.load(r), c30));
+    v128.store(r, f32x4.add(v128.load(r, 16), c31), 16);
+    return;
+  }
+  const t = edgeTile;
+  v128.store(t, c00);
+  v128.store(t, c01, 16);
+  v128.store(t, c10, 32);
+  v128.store(t, c11, 48);
+  v128.store(t, c20, 64);
+  v128.store(t, c21, 80);
+  v128.store(t, c30, 96);
+  v128.store(t, c31, 112);
+  for (let i = 0; i < rows; i++) {
+    for (let j = 0; j < cols; j++) {
+      const target = c + <usize>i * rowBytes + (<usize>j << 2);
+      store<f32>(target, load<f32>(target) + load<f32>(t + (<usize>(i * 8 + j) << 2)));
+    }
+  }
+}
+
+/**
+ * C (row-major, m x n) += op(A) @ op(B); A is m x k (k x m when transA), B is k x n (n x k when
+ * transB), both row-major. `work` is scratch for the packed panels: MC * KC + KC * (NC + 8) floats
+ * plus 32 for the edge tile, 16-byte aligned.
+ */
+export function gemm(a: usize, transA: i32, b: usize, transB: i32, c: usize, m: i32, k: i32, n: i32, work: usize): void {
+  const aRow = transA ? 1 : k;
+  const aCol = transA ? m : 1;
+  const bRow = transB ? 1 : n;
+  const bCol = transB ? k : 1;
+  const packedA = work;
+  const packedB = work + (<usize>(MC * KC) << 2);
+  edgeTile = packedB + (<usize>(KC * (NC + 8)) << 2);
+  for (let j0 = 0; j0 < n; j0 += NC) {
+    const nc = min(NC, n - j0);
+    for (let p0 = 0; p0 < k; p0 += KC) {
+      const kc = min(KC, k - p0);
+      packB(b, bRow, bCol, p0, kc, j0, nc, packedB);
+      for (let i0 = 0; i0 < m; i0 += MC) {
+        const mc = min(MC, m - i0);
+        packA(a, aRow, aCol, i0, mc, p0, kc, packedA);
+        for (let jj = 0; jj < nc; jj += 8) {
+          const pb = packedB + (<usize>((jj >> 3) * kc * 8) << 2);
+          const cols = min(8, nc - jj);
+          for (let ii = 0; ii < mc; ii += 4) {
+            const pa = packedA + (<usize>((ii >> 2) * kc * 4) << 2);
+            const rows = min(4, mc - ii);
+            microKernel(pa, pb, kc, c + (<usize>((i0 + ii) * n + j0 + jj) << 2), n, rows, cols);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Floats of scratch `gemm` needs. */
+export function gemmWorkFloats(): i32 {
+  return MC * KC + KC * (NC + 8) + 32;
+}

@@ -288,6 +288,81 @@ describe('kernel table: elementwise binary ops', () => {
   });
 });
 
+describe('kernel table: gemm', () => {
+  // wasm accumulates in float32 (an sgemm, like BLAS, oneDNN and tfjs); js in float64. Per element they
+  // agree within the dot-product error bound of float32 summation: k * 2^-24 * (|c0| + sum_p |a_ip| |b_pj|),
+  // doubled for the js side's own roundings, plus 4 ulp of the result.
+  function expectGemmAgree(label: string, ref: Float32Array, got: Float32Array, bound: Float64Array): void {
+    for (let i = 0; i < ref.length; i++) {
+      const r = ref[i]!;
+      const g = got[i]!;
+      if (!Number.isFinite(r)) {
+        expect(Object.is(g, r) || (Number.isNaN(r) && Number.isNaN(g)), `${label}[${i}]: ${g} where js gives ${r}`).toBe(true);
+        continue;
+      }
+      const tolerance = bound[i]! + 4 * ulp32(r);
+      if (!(Math.abs(g - r) <= tolerance)) expect.fail(`${label}[${i}]: wasm ${g}, js ${r}, |diff| ${Math.abs(g - r)} > ${tolerance}`);
+    }
+  }
+
+  it('all four transpose cases, awkward sizes, offsets into a batch, accumulation into C', () => {
+    const generator = new Generator(31);
+    const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 64, 65, 129, 300];
+    for (let trial = 0; trial < 60; trial++) {
+      const m = pick(generator, sizes);
+      const k = pick(generator, sizes);
+      const n = pick(generator, sizes);
+      const transA = generator.nextUint32() % 2 === 0;
+      const transB = generator.nextUint32() % 2 === 0;
+      const fill = pick(generator, ['normal', 'normal', 'offset', 'special'] as Fill[]);
+      const aOffset = generator.nextUint32() % 3;
+      const bOffset = generator.nextUint32() % 3;
+      const cOffset = generator.nextUint32() % 3;
+      const a = data(generator, aOffset + m * k, fill);
+      const b = data(generator, bOffset + k * n, 'normal');
+      const c0 = data(generator, cOffset + m * n, 'normal');
+      const run = (table: KernelTable) => {
+        const c = c0.slice();
+        table.gemm({ a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n });
+        return c;
+      };
+      const bound = new Float64Array(c0.length);
+      for (let i = 0; i < m; i++) {
+        for (let j = 0; j < n; j++) {
+          let total = Math.abs(c0[cOffset + i * n + j]!);
+          for (let p = 0; p < k; p++) {
+            const av = a[aOffset + (transA ? p * m + i : i * k + p)]!;
+            const bv = b[bOffset + (transB ? j * k + p : p * n + j)]!;
+            total += Math.abs(av * bv);
+          }
+          bound[cOffset + i * n + j] = 2 * (k + 1) * 2 ** -24 * total;
+        }
+      }
+      const label = `gemm ${m}x${k}x${n} transA ${transA} transB ${transB} ${fill}`;
+      const ref = run(js);
+      const got = run(wasm);
+      expectGemmAgree(label, ref, got, bound);
+      // Elements before the offsets are never written.
+      for (let i = 0; i < cOffset; i++) expect(got[i], `${label}: C before its offset`).toBe(c0[i]);
+    }
+  });
+
+  it('is exact where float32 accumulation is (small integers), on both backends', () => {
+    const m = 37;
+    const k = 300;
+    const n = 29;
+    const a = Float32Array.from({ length: m * k }, (_, i) => (i % 7) - 3);
+    const b = Float32Array.from({ length: k * n }, (_, i) => (i % 5) - 2);
+    const expected = new Float32Array(m * n);
+    for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let p = 0; p < k; p++) expected[i * n + j]! += a[i * k + p]! * b[p * n + j]!;
+    for (const table of [js, wasm]) {
+      const c = new Float32Array(m * n);
+      table.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB: false, c, cOffset: 0, m, k, n });
+      expect(Array.from(c), table.name).toEqual(Array.from(expected));
+    }
+  });
+});
+
 describe('kernel table: activations', () => {
   const forward: Record<ActivationOp, (v: number) => number> = {
     relu: (v) => (v > 0 ? v : 0),

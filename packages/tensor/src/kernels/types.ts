@@ -164,6 +164,23 @@ export interface ActivationBackwardArgs {
   gradX: TypedArray;
 }
 
+/** C[m, n] += op(A)[m, k] @ op(B)[k, n], all row-major; offsets select one matrix of a batch. */
+export interface GemmArgs {
+  a: TypedArray;
+  aOffset: number;
+  /** A is stored k x m and read transposed. */
+  transA: boolean;
+  b: TypedArray;
+  bOffset: number;
+  /** B is stored n x k and read transposed. */
+  transB: boolean;
+  c: TypedArray;
+  cOffset: number;
+  m: number;
+  k: number;
+  n: number;
+}
+
 /**
  * One signature per hot loop; each backend implements every entry (a backend may hand a call it
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
@@ -181,4 +198,5 @@ export interface KernelTable {
   readonly binary: (args: BinaryArgs) => void;
   readonly activation: (args: ActivationArgs) => void;
   readonly activationBackward: (args: ActivationBackwardArgs) => void;
+  readonly gemm: (args: GemmArgs) => void;
 }

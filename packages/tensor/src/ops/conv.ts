@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, type TypedArray } from '../dtype';
+import { allocate, promoteDTypes, type DType, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { gemm } from './matmul';
@@ -31,8 +31,8 @@ export interface ConvTranspose2dOptions extends Conv2dOptions {
  * computed once per row, keeping the bounds checks out of the inner loop.
  */
 function im2col(
-  src: Float64Array, srcOffset: number, channels: number, imageH: number, imageW: number,
-  w: Window2d, gridH: number, gridW: number, col: Float64Array,
+  src: TypedArray, srcOffset: number, channels: number, imageH: number, imageW: number,
+  w: Window2d, gridH: number, gridW: number, col: TypedArray,
 ): void {
   const { kernelH, kernelW, strideH, strideW } = w;
   let colIndex = 0;
@@ -62,8 +62,8 @@ function im2col(
 
 /** The adjoint of `im2col`: adds every column entry back into the image position it was read from. */
 function col2im(
-  col: Float64Array, channels: number, imageH: number, imageW: number,
-  w: Window2d, gridH: number, gridW: number, dst: Float64Array, dstOffset: number,
+  col: TypedArray, channels: number, imageH: number, imageW: number,
+  w: Window2d, gridH: number, gridW: number, dst: TypedArray, dstOffset: number,
 ): void {
   const { kernelH, kernelW, strideH, strideW } = w;
   let colIndex = 0;
@@ -95,9 +95,10 @@ function validRange(shift: number, stride: number, size: number, grid: number): 
   return [start, end];
 }
 
-/** The data as float64, copied only when it is float32 (the typed-array constructor copies far faster than `.from`). */
-function asFloat64(data: TypedArray): Float64Array {
-  return data instanceof Float64Array ? data : new Float64Array(data);
+/** The data in the op's dtype, copied only when it differs (a float32 input of a float64 convolution). */
+function inDType(data: TypedArray, dtype: DType): TypedArray {
+  if (dtype === 'float64') return data instanceof Float64Array ? data : new Float64Array(data);
+  return data;
 }
 
 interface ConvGeometry {
@@ -126,7 +127,7 @@ function checkBias(op: string, bias: Tensor | null, outChannels: number): void {
 }
 
 /** Fills `acc` ([channels, plane]) with the bias of each channel, or zeros. */
-function fillBias(acc: Float64Array, bias: Tensor | null, channels: number, plane: number): void {
+function fillBias(acc: TypedArray, bias: Tensor | null, channels: number, plane: number): void {
   if (bias === null) {
     acc.fill(0);
     return;
@@ -157,10 +158,11 @@ function biasGradient(g: TypedArray, batch: number, channels: number, plane: num
  * x [N, Cin, H, W], weight [Cout, Cin / groups, kH, kW], bias [Cout] or null, output
  * [N, Cout, floor((H + 2pH - dH(kH - 1) - 1) / sH) + 1, (likewise for W)].
  *
- * ONE autograd node. Each sample is unfolded once (im2col, into a reused float64 buffer) and
- * multiplied by the weight with the blocked `gemm`; the backward unfolds again (cheaper than
- * keeping N unfoldings alive) for dW = dY col^T and folds dcol = W^T dY back with col2im for dx.
- * Accumulation is float64.
+ * ONE autograd node. Each sample is unfolded once (im2col, into a reused buffer of the op's dtype)
+ * and multiplied by the weight with the kernel table's `gemm`; the backward unfolds again (cheaper
+ * than keeping N unfoldings alive) for dW = dY col^T and folds dcol = W^T dY back with col2im for dx.
+ * Products accumulate in float64 registers on the `js` backend and in float32 (an sgemm, like
+ * PyTorch's) on `wasm`; buffers between products are in the op's dtype.
  *
  * @example
  * const y = conv2d(randn([8, 3, 32, 32]), randn([16, 3, 3, 3]), zeros([16]), { padding: 1 }); // [8, 16, 32, 32]
@@ -198,12 +200,12 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
   const data = allocate(dtype, batch * outChannels * plane);
   {
-    // float64 copies once per call, so gemm always sees one array type and accumulates in float64.
-    // Scoped so the backward closure does not keep these buffers alive.
-    const x64 = asFloat64(x.data);
-    const w64 = asFloat64(weight.data);
-    const col = new Float64Array(patch * plane);
-    const acc = new Float64Array(outChannels * plane);
+    // Working buffers in the op's dtype: float32 convolutions run on the table's float32 gemm (a SIMD
+    // sgemm on wasm). Scoped so the backward closure does not keep these buffers alive.
+    const x64 = inDType(x.data, dtype);
+    const w64 = inDType(weight.data, dtype);
+    const col = allocate(dtype, patch * plane);
+    const acc = allocate(dtype, outChannels * plane);
     for (let n = 0; n < batch; n++) {
       fillBias(acc, bias, outChannels, plane);
       for (let g = 0; g < groups; g++) {
@@ -222,13 +224,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = asFloat64(gradOutput);
-      const x64 = asFloat64(x.data);
-      const w64 = asFloat64(weight.data);
-      const gx = x.requiresGrad ? new Float64Array(x.size) : null;
-      const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
-      const col = gw === null ? null : new Float64Array(patch * plane);
-      const gradCol = gx === null ? null : new Float64Array(patch * plane);
+      const g64 = inDType(gradOutput, dtype);
+      const x64 = inDType(x.data, dtype);
+      const w64 = inDType(weight.data, dtype);
+      const gx = x.requiresGrad ? allocate(dtype, x.size) : null;
+      const gw = weight.requiresGrad ? allocate(dtype, weight.size) : null;
+      const col = gw === null ? null : allocate(dtype, patch * plane);
+      const gradCol = gx === null ? null : allocate(dtype, patch * plane);
       for (let n = 0; n < batch; n++) {
         for (let g = 0; g < groups; g++) {
           const gOffset = (n * outChannels + g * groupOutChannels) * plane;
@@ -314,10 +316,10 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
   const data = allocate(dtype, batch * outChannels * plane);
   {
-    const x64 = asFloat64(x.data);
-    const w64 = asFloat64(weight.data);
-    const col = new Float64Array(patch * inPlane);
-    const acc = new Float64Array(outChannels * plane);
+    const x64 = inDType(x.data, dtype);
+    const w64 = inDType(weight.data, dtype);
+    const col = allocate(dtype, patch * inPlane);
+    const acc = allocate(dtype, outChannels * plane);
     for (let n = 0; n < batch; n++) {
       fillBias(acc, bias, outChannels, plane);
       for (let g = 0; g < groups; g++) {
@@ -337,13 +339,13 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = asFloat64(gradOutput);
-      const x64 = asFloat64(x.data);
-      const w64 = asFloat64(weight.data);
-      const gx = x.requiresGrad ? new Float64Array(x.size) : null;
-      const gw = weight.requiresGrad ? new Float64Array(weight.size) : null;
+      const g64 = inDType(gradOutput, dtype);
+      const x64 = inDType(x.data, dtype);
+      const w64 = inDType(weight.data, dtype);
+      const gx = x.requiresGrad ? allocate(dtype, x.size) : null;
+      const gw = weight.requiresGrad ? allocate(dtype, weight.size) : null;
       if (gx !== null || gw !== null) {
-        const col = new Float64Array(patch * inPlane);
+        const col = allocate(dtype, patch * inPlane);
         for (let n = 0; n < batch; n++) {
           for (let g = 0; g < groups; g++) {
             const xOffset = (n * inChannels + g * groupInChannels) * inPlane;

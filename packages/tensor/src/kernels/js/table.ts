@@ -1,6 +1,7 @@
 import type { KernelTable } from '../types';
 import { activation, activationBackward } from './activation';
 import { binary } from './elementwise';
+import { gemm } from './gemm';
 import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
 
 /** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
@@ -15,4 +16,5 @@ export const jsKernels: KernelTable = {
   binary,
   activation,
   activationBackward,
+  gemm,
 };

@@ -2,7 +2,7 @@ import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, GemmArgs, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { kernelModuleBase64 } from './module-bytes';
@@ -26,11 +26,15 @@ interface KernelExports {
     rstd: number): void;
   batchBackwardReductions(gy: number, x: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
+  gemm(a: number, transA: number, b: number, transB: number, c: number, m: number, k: number, n: number, work: number): void;
+  gemmWorkFloats(): number;
   batchBackwardInput(gy: number, x: number, gradX: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     center: number, fixed: number, count: number, mean: number, rstd: number, reductions: number): void;
 }
 
 const PAGE = 65536;
+/** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
+const GEMM_MIN_WORK = 4096;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -304,6 +308,21 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     arena.float32Out(pgx, gradX);
   }
 
+  const gemmWorkBytes = exports.gemmWorkFloats() * 4;
+
+  function gemm(args: GemmArgs): void {
+    const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n } = args;
+    // Below this many multiply-adds the copies and the call cost more than the loops save.
+    if (!isFloat32(a, b, c) || m * n * k < GEMM_MIN_WORK) return jsKernels.gemm(args);
+    arena.reset();
+    const pa = arena.float32In(a.subarray(aOffset, aOffset + m * k));
+    const pb = arena.float32In(b.subarray(bOffset, bOffset + k * n));
+    const pc = arena.float32In(c.subarray(cOffset, cOffset + m * n));
+    const work = arena.reserve(gemmWorkBytes);
+    exports.gemm(pa, +transA, pb, +transB, pc, m, k, n, work);
+    arena.float32Out(pc, c.subarray(cOffset, cOffset + m * n));
+  }
+
   return {
     name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
@@ -314,6 +333,7 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     // copy-bound like binary. All share the js loops.
     activation: jsKernels.activation,
     activationBackward: jsKernels.activationBackward,
+    gemm,
   };
 }
 
