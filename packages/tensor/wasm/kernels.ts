@@ -678,3 +678,95 @@ export function gemm(a: usize, transA: i32, b: usize, transB: i32, c: usize, m: 
 export function gemmWorkFloats(): i32 {
   return MC * KC + KC * (NC + 8) + 32;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Convolution helpers: im2col / col2im exactly as src/kernels/js/conv.ts lays them out, so a whole
+// conv2d forward or backward runs inside the module (one copy in, one copy out) on `gemm`.
+
+/** First and one-past-last grid column `ow` with 0 <= ow * stride + shift < size. */
+@inline function validStart(shift: i32, stride: i32, grid: i32): i32 {
+  if (shift >= 0) return 0;
+  return min(grid, (-shift + stride - 1) / stride);
+}
+
+@inline function validEnd(start: i32, shift: i32, stride: i32, size: i32, grid: i32): i32 {
+  const last = size - 1 - shift;
+  if (last < 0) return start;
+  return max(start, min(grid, last / stride + 1));
+}
+
+/**
+ * col[(c * kH + i) * kW + j, oh * gridW + ow] = image[c, oh * sH - pH + i * dH, ow * sW - pW + j * dW]
+ * (0 outside the image), for `channels` planes starting at `src`.
+ */
+export function im2col(
+  src: usize, channels: i32, imageH: i32, imageW: i32, kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  dilationH: i32, dilationW: i32, gridH: i32, gridW: i32, col: usize,
+): void {
+  let colIndex = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = c * imageH * imageW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * dilationH - padH;
+      for (let j = 0; j < kernelW; j++) {
+        const colShift = j * dilationW - padW;
+        const owStart = validStart(colShift, strideW, gridW);
+        const owEnd = validEnd(owStart, colShift, strideW, imageW, gridW);
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          const rowOut = at32(col, colIndex);
+          if (ih < 0 || ih >= imageH) {
+            memory.fill(rowOut, 0, <usize>gridW << 2);
+          } else {
+            if (owStart > 0) memory.fill(rowOut, 0, <usize>owStart << 2);
+            const rowBase = plane + ih * imageW + colShift;
+            if (strideW == 1) {
+              memory.copy(at32(rowOut, owStart), at32(src, rowBase + owStart), <usize>(owEnd - owStart) << 2);
+            } else {
+              for (let ow = owStart; ow < owEnd; ow++) store<f32>(at32(rowOut, ow), load<f32>(at32(src, rowBase + ow * strideW)));
+            }
+            if (owEnd < gridW) memory.fill(at32(rowOut, owEnd), 0, <usize>(gridW - owEnd) << 2);
+          }
+          colIndex += gridW;
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of `im2col`: adds every column entry into the image position it was read from (dst +=). */
+export function col2im(
+  col: usize, channels: i32, imageH: i32, imageW: i32, kernelH: i32, kernelW: i32, strideH: i32, strideW: i32, padH: i32, padW: i32,
+  dilationH: i32, dilationW: i32, gridH: i32, gridW: i32, dst: usize,
+): void {
+  let colIndex = 0;
+  for (let c = 0; c < channels; c++) {
+    const plane = c * imageH * imageW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * dilationH - padH;
+      for (let j = 0; j < kernelW; j++) {
+        const colShift = j * dilationW - padW;
+        const owStart = validStart(colShift, strideW, gridW);
+        const owEnd = validEnd(owStart, colShift, strideW, imageW, gridW);
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          if (ih >= 0 && ih < imageH) {
+            const rowBase = plane + ih * imageW + colShift;
+            let ow = owStart;
+            if (strideW == 1) {
+              for (; ow + 4 <= owEnd; ow += 4) {
+                const target = at32(dst, rowBase + ow);
+                v128.store(target, f32x4.add(v128.load(target), v128.load(at32(col, colIndex + ow))));
+              }
+            }
+            for (; ow < owEnd; ow++) {
+              const target = at32(dst, rowBase + ow * strideW);
+              store<f32>(target, load<f32>(target) + load<f32>(at32(col, colIndex + ow)));
+            }
+          }
+          colIndex += gridW;
+        }
+      }
+    }
+  }
+}

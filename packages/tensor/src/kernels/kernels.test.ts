@@ -288,23 +288,23 @@ describe('kernel table: elementwise binary ops', () => {
   });
 });
 
+function expectGemmAgreement(label: string, ref: Float32Array, got: Float32Array, bound: Float64Array): void {
+  for (let i = 0; i < ref.length; i++) {
+    const r = ref[i]!;
+    const g = got[i]!;
+    if (!Number.isFinite(r)) {
+      expect(Object.is(g, r) || (Number.isNaN(r) && Number.isNaN(g)), `${label}[${i}]: ${g} where js gives ${r}`).toBe(true);
+      continue;
+    }
+    const tolerance = bound[i]! + 4 * ulp32(r);
+    if (!(Math.abs(g - r) <= tolerance)) expect.fail(`${label}[${i}]: wasm ${g}, js ${r}, |diff| ${Math.abs(g - r)} > ${tolerance}`);
+  }
+}
+
 describe('kernel table: gemm', () => {
   // wasm accumulates in float32 (an sgemm, like BLAS, oneDNN and tfjs); js in float64. Per element they
   // agree within the dot-product error bound of float32 summation: k * 2^-24 * (|c0| + sum_p |a_ip| |b_pj|),
   // doubled for the js side's own roundings, plus 4 ulp of the result.
-  function expectGemmAgree(label: string, ref: Float32Array, got: Float32Array, bound: Float64Array): void {
-    for (let i = 0; i < ref.length; i++) {
-      const r = ref[i]!;
-      const g = got[i]!;
-      if (!Number.isFinite(r)) {
-        expect(Object.is(g, r) || (Number.isNaN(r) && Number.isNaN(g)), `${label}[${i}]: ${g} where js gives ${r}`).toBe(true);
-        continue;
-      }
-      const tolerance = bound[i]! + 4 * ulp32(r);
-      if (!(Math.abs(g - r) <= tolerance)) expect.fail(`${label}[${i}]: wasm ${g}, js ${r}, |diff| ${Math.abs(g - r)} > ${tolerance}`);
-    }
-  }
-
   it('all four transpose cases, awkward sizes, offsets into a batch, accumulation into C', () => {
     const generator = new Generator(31);
     const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 64, 65, 129, 300];
@@ -341,7 +341,7 @@ describe('kernel table: gemm', () => {
       const label = `gemm ${m}x${k}x${n} transA ${transA} transB ${transB} ${fill}`;
       const ref = run(js);
       const got = run(wasm);
-      expectGemmAgree(label, ref, got, bound);
+      expectGemmAgreement(label, ref, got, bound);
       // Elements before the offsets are never written.
       for (let i = 0; i < cOffset; i++) expect(got[i], `${label}: C before its offset`).toBe(c0[i]);
     }
@@ -359,6 +359,60 @@ describe('kernel table: gemm', () => {
       const c = new Float32Array(m * n);
       table.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB: false, c, cOffset: 0, m, k, n });
       expect(Array.from(c), table.name).toEqual(Array.from(expected));
+    }
+  });
+});
+
+describe('kernel table: conv2d', () => {
+  // Bounds per element from the same convolution of absolute values (sum |w| |x| + |bias|), times the
+  // float32 summation bound for the number of terms each output accumulates (see the gemm tests).
+  const abs = (values: Float32Array) => values.map(Math.abs);
+
+  it('forward and backward on both backends: strides, padding, dilation, groups, odd sizes', () => {
+    const generator = new Generator(41);
+    for (let trial = 0; trial < 40; trial++) {
+      const groups = pick(generator, [1, 1, 2, 3]);
+      const inChannels = groups * pick(generator, [1, 2, 3, 5]);
+      const outChannels = groups * pick(generator, [1, 2, 4, 7]);
+      const kernelH = pick(generator, [1, 2, 3, 5]);
+      const kernelW = pick(generator, [1, 3]);
+      const window = {
+        kernelH, kernelW, strideH: pick(generator, [1, 2]), strideW: pick(generator, [1, 2, 3]), padH: pick(generator, [0, 1, 2]),
+        padW: pick(generator, [0, 1]), dilationH: pick(generator, [1, 2]), dilationW: pick(generator, [1, 2]),
+      };
+      const batch = pick(generator, [1, 2, 3]);
+      const height = pick(generator, [5, 7, 9, 12]);
+      const width = pick(generator, [5, 6, 11]);
+      const outH = Math.floor((height + 2 * window.padH - window.dilationH * (kernelH - 1) - 1) / window.strideH) + 1;
+      const outW = Math.floor((width + 2 * window.padW - window.dilationW * (kernelW - 1) - 1) / window.strideW) + 1;
+      if (outH < 1 || outW < 1) continue;
+      const geometry = { batch, inChannels, height, width, outChannels, groups, window, outH, outW };
+      const x = data(generator, batch * inChannels * height * width, 'normal');
+      const weight = data(generator, outChannels * (inChannels / groups) * kernelH * kernelW, 'normal');
+      const bias = generator.nextUint32() % 2 === 0 ? data(generator, outChannels, 'normal') : null;
+      const gy = data(generator, batch * outChannels * outH * outW, 'normal');
+      const label = `conv ${JSON.stringify(geometry)}`;
+      const forward = (table: KernelTable, xs: Float32Array, ws: Float32Array, bs: Float32Array | null) => {
+        const out = new Float32Array(gy.length);
+        table.conv2dForward({ ...geometry, x: xs, weight: ws, bias: bs, out });
+        return out;
+      };
+      const patch = (inChannels / groups) * kernelH * kernelW;
+      const forwardBound = forward(js, abs(x), abs(weight), bias && abs(bias)).map((v) => 2 * (patch + 2) * 2 ** -24 * v);
+      expectGemmAgreement(`${label} forward`, forward(js, x, weight, bias), forward(wasm, x, weight, bias), Float64Array.from(forwardBound));
+      const backward = (table: KernelTable, gys: Float32Array, xs: Float32Array, ws: Float32Array) => {
+        const gradX = new Float32Array(x.length);
+        const gradWeight = new Float32Array(weight.length);
+        table.conv2dBackward({ ...geometry, gradOutput: gys, x: xs, weight: ws, gradX, gradWeight });
+        return { gradX, gradWeight };
+      };
+      const ref = backward(js, gy, x, weight);
+      const got = backward(wasm, gy, x, weight);
+      const magnitude = backward(js, abs(gy), abs(x), abs(weight));
+      const termsX = (outChannels / groups) * kernelH * kernelW + kernelH * kernelW;
+      const termsW = batch * outH * outW + batch;
+      expectGemmAgreement(`${label} gradX`, ref.gradX, got.gradX, Float64Array.from(magnitude.gradX, (v) => 2 * (termsX + 2) * 2 ** -24 * v));
+      expectGemmAgreement(`${label} gradWeight`, ref.gradWeight, got.gradWeight, Float64Array.from(magnitude.gradWeight, (v) => 2 * (termsW + 2) * 2 ** -24 * v));
     }
   });
 });

@@ -181,6 +181,48 @@ export interface GemmArgs {
   n: number;
 }
 
+/** A 2-D sliding window (PyTorch's conv geometry). */
+export interface ConvWindow {
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilationH: number;
+  dilationW: number;
+}
+
+/** The shapes of one conv2d call: x [batch, inChannels, height, width] -> y [batch, outChannels, outH, outW]. */
+export interface ConvGeometryArgs {
+  batch: number;
+  inChannels: number;
+  height: number;
+  width: number;
+  outChannels: number;
+  groups: number;
+  window: ConvWindow;
+  outH: number;
+  outW: number;
+}
+
+export interface Conv2dForwardArgs extends ConvGeometryArgs {
+  x: TypedArray;
+  /** [outChannels, inChannels / groups, kH, kW] */
+  weight: TypedArray;
+  bias: TypedArray | null;
+  out: TypedArray;
+}
+
+export interface Conv2dBackwardArgs extends ConvGeometryArgs {
+  gradOutput: TypedArray;
+  x: TypedArray;
+  weight: TypedArray;
+  /** Zero-filled, or null when not wanted. */
+  gradX: TypedArray | null;
+  gradWeight: TypedArray | null;
+}
+
 /**
  * One signature per hot loop; each backend implements every entry (a backend may hand a call it
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
@@ -199,4 +241,8 @@ export interface KernelTable {
   readonly activation: (args: ActivationArgs) => void;
   readonly activationBackward: (args: ActivationBackwardArgs) => void;
   readonly gemm: (args: GemmArgs) => void;
+  /** conv2d forward (bias included), all operands in one dtype. */
+  readonly conv2dForward: (args: Conv2dForwardArgs) => void;
+  /** conv2d backward to the input and the weight (the bias gradient is a plain sum, outside). */
+  readonly conv2dBackward: (args: Conv2dBackwardArgs) => void;
 }

@@ -2,6 +2,9 @@ import { customOp } from '../autograd';
 import { allocate, promoteDTypes, type DType, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
+import { activeKernels } from '../kernels/backend';
+import { col2im, im2col } from '../kernels/js/conv';
+import type { ConvGeometryArgs } from '../kernels/types';
 import { gemm } from './matmul';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
 
@@ -19,80 +22,6 @@ export interface Conv2dOptions {
 export interface ConvTranspose2dOptions extends Conv2dOptions {
   /** Extra rows/columns added on the bottom/right of the output to pick among the sizes a strided conv maps to one size. */
   outputPadding?: Pair;
-}
-
-/**
- * Copies every receptive field of `channels` planes of an `imageH x imageW` image (from `src` at
- * `srcOffset`) into the columns of `col`, a [channels * kH * kW, gridH * gridW] matrix:
- *
- *   col[(c * kH + i) * kW + j, oh * gridW + ow] = image[c, oh * sH - pH + i * dH, ow * sW - pW + j * dW]  (0 outside)
- *
- * so a convolution becomes one matrix product. The valid column range of each kernel tap is
- * computed once per row, keeping the bounds checks out of the inner loop.
- */
-function im2col(
-  src: TypedArray, srcOffset: number, channels: number, imageH: number, imageW: number,
-  w: Window2d, gridH: number, gridW: number, col: TypedArray,
-): void {
-  const { kernelH, kernelW, strideH, strideW } = w;
-  let colIndex = 0;
-  for (let c = 0; c < channels; c++) {
-    const plane = srcOffset + c * imageH * imageW;
-    for (let i = 0; i < kernelH; i++) {
-      const rowShift = i * w.dilationH - w.padH;
-      for (let j = 0; j < kernelW; j++) {
-        const colShift = j * w.dilationW - w.padW;
-        const [owStart, owEnd] = validRange(colShift, strideW, imageW, gridW);
-        for (let oh = 0; oh < gridH; oh++) {
-          const ih = oh * strideH + rowShift;
-          if (ih < 0 || ih >= imageH) {
-            col.fill(0, colIndex, colIndex + gridW);
-          } else {
-            const rowBase = plane + ih * imageW + colShift;
-            for (let ow = 0; ow < owStart; ow++) col[colIndex + ow] = 0;
-            for (let ow = owStart; ow < owEnd; ow++) col[colIndex + ow] = src[rowBase + ow * strideW]!;
-            for (let ow = owEnd; ow < gridW; ow++) col[colIndex + ow] = 0;
-          }
-          colIndex += gridW;
-        }
-      }
-    }
-  }
-}
-
-/** The adjoint of `im2col`: adds every column entry back into the image position it was read from. */
-function col2im(
-  col: TypedArray, channels: number, imageH: number, imageW: number,
-  w: Window2d, gridH: number, gridW: number, dst: TypedArray, dstOffset: number,
-): void {
-  const { kernelH, kernelW, strideH, strideW } = w;
-  let colIndex = 0;
-  for (let c = 0; c < channels; c++) {
-    const plane = dstOffset + c * imageH * imageW;
-    for (let i = 0; i < kernelH; i++) {
-      const rowShift = i * w.dilationH - w.padH;
-      for (let j = 0; j < kernelW; j++) {
-        const colShift = j * w.dilationW - w.padW;
-        const [owStart, owEnd] = validRange(colShift, strideW, imageW, gridW);
-        for (let oh = 0; oh < gridH; oh++) {
-          const ih = oh * strideH + rowShift;
-          if (ih >= 0 && ih < imageH) {
-            const rowBase = plane + ih * imageW + colShift;
-            for (let ow = owStart; ow < owEnd; ow++) dst[rowBase + ow * strideW]! += col[colIndex + ow]!;
-          }
-          colIndex += gridW;
-        }
-      }
-    }
-  }
-}
-
-/** The grid columns `ow` in [start, end) with 0 <= ow * stride + shift < size. */
-function validRange(shift: number, stride: number, size: number, grid: number): [number, number] {
-  const start = shift >= 0 ? 0 : Math.min(grid, Math.ceil(-shift / stride));
-  const last = size - 1 - shift;
-  const end = last < 0 ? start : Math.max(start, Math.min(grid, Math.floor(last / stride) + 1));
-  return [start, end];
 }
 
 /** The data in the op's dtype, copied only when it differs (a float32 input of a float64 convolution). */
@@ -193,29 +122,13 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const outW = slidingOutputSize(width, kernelW, window.strideW, window.padW, window.dilationW);
   checkOutputSize(op, x, outH, outW, window);
 
-  const groupOutChannels = outChannels / groups;
-  const patch = groupInChannels * kernelH * kernelW; // rows of col, columns of each group's weight matrix
   const plane = outH * outW;
-  const inPlane = height * width;
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
   const data = allocate(dtype, batch * outChannels * plane);
-  {
-    // Working buffers in the op's dtype: float32 convolutions run on the table's float32 gemm (a SIMD
-    // sgemm on wasm). Scoped so the backward closure does not keep these buffers alive.
-    const x64 = inDType(x.data, dtype);
-    const w64 = inDType(weight.data, dtype);
-    const col = allocate(dtype, patch * plane);
-    const acc = allocate(dtype, outChannels * plane);
-    for (let n = 0; n < batch; n++) {
-      fillBias(acc, bias, outChannels, plane);
-      for (let g = 0; g < groups; g++) {
-        im2col(x64, (n * inChannels + g * groupInChannels) * inPlane, groupInChannels, height, width, window, outH, outW, col);
-        // Y_g [Cout/groups, plane] += W_g [Cout/groups, patch] @ col [patch, plane]
-        gemm(w64, g * groupOutChannels * patch, false, col, 0, false, acc, g * groupOutChannels * plane, groupOutChannels, patch, plane);
-      }
-      data.set(acc, n * outChannels * plane);
-    }
-  }
+  const geometry: ConvGeometryArgs = { batch, inChannels, height, width, outChannels, groups, window, outH, outW };
+  const xs = inDType(x.data, dtype);
+  const ws = inDType(weight.data, dtype);
+  activeKernels().conv2dForward({ ...geometry, x: xs, weight: ws, bias: bias === null ? null : inDType(bias.data, dtype), out: data });
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return customOp({
@@ -224,30 +137,10 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = inDType(gradOutput, dtype);
-      const x64 = inDType(x.data, dtype);
-      const w64 = inDType(weight.data, dtype);
       const gx = x.requiresGrad ? allocate(dtype, x.size) : null;
       const gw = weight.requiresGrad ? allocate(dtype, weight.size) : null;
-      const col = gw === null ? null : allocate(dtype, patch * plane);
-      const gradCol = gx === null ? null : allocate(dtype, patch * plane);
-      for (let n = 0; n < batch; n++) {
-        for (let g = 0; g < groups; g++) {
-          const gOffset = (n * outChannels + g * groupOutChannels) * plane;
-          const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
-          const wOffset = g * groupOutChannels * patch;
-          if (gw !== null && col !== null) {
-            im2col(x64, xOffset, groupInChannels, height, width, window, outH, outW, col);
-            // dW_g [Cout/groups, patch] += dY_g [Cout/groups, plane] @ col^T [plane, patch]
-            gemm(g64, gOffset, false, col, 0, true, gw, wOffset, groupOutChannels, plane, patch);
-          }
-          if (gx !== null && gradCol !== null) {
-            // dcol [patch, plane] = W_g^T [patch, Cout/groups] @ dY_g [Cout/groups, plane], folded back into dx.
-            gradCol.fill(0);
-            gemm(w64, wOffset, true, g64, gOffset, false, gradCol, 0, patch, groupOutChannels, plane);
-            col2im(gradCol, groupInChannels, height, width, window, outH, outW, gx, xOffset);
-          }
-        }
+      if (gx !== null || gw !== null) {
+        activeKernels().conv2dBackward({ ...geometry, gradOutput: inDType(gradOutput, dtype), x: xs, weight: ws, gradX: gx, gradWeight: gw });
       }
       const grads: Array<TypedArray | null> = [gx, gw];
       if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);

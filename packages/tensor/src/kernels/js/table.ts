@@ -1,5 +1,6 @@
 import type { KernelTable } from '../types';
 import { activation, activationBackward } from './activation';
+import { conv2dBackward, conv2dForward } from './conv';
 import { binary } from './elementwise';
 import { gemm } from './gemm';
 import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
@@ -17,4 +18,6 @@ export const jsKernels: KernelTable = {
   activation,
   activationBackward,
   gemm,
+  conv2dForward,
+  conv2dBackward,
 };

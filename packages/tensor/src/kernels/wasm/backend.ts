@@ -2,7 +2,7 @@ import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, GemmArgs, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { kernelModuleBase64 } from './module-bytes';
@@ -28,6 +28,10 @@ interface KernelExports {
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
   gemm(a: number, transA: number, b: number, transB: number, c: number, m: number, k: number, n: number, work: number): void;
   gemmWorkFloats(): number;
+  im2col(src: number, channels: number, imageH: number, imageW: number, kernelH: number, kernelW: number, strideH: number, strideW: number,
+    padH: number, padW: number, dilationH: number, dilationW: number, gridH: number, gridW: number, col: number): void;
+  col2im(col: number, channels: number, imageH: number, imageW: number, kernelH: number, kernelW: number, strideH: number, strideW: number,
+    padH: number, padW: number, dilationH: number, dilationW: number, gridH: number, gridW: number, dst: number): void;
   batchBackwardInput(gy: number, x: number, gradX: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     center: number, fixed: number, count: number, mean: number, rstd: number, reductions: number): void;
 }
@@ -104,6 +108,11 @@ class Arena {
     const offset = this.reserve(values.length * 8);
     this.f64.set(values, offset / 8);
     return offset;
+  }
+
+  /** A float32 view of the arena, valid until the next `reserve` (which may grow the memory). */
+  float32View(offset: number, length: number): Float32Array {
+    return this.f32.subarray(offset / 4, offset / 4 + length);
   }
 
   float64Write(offset: number, values: Float64Array): void {
@@ -323,6 +332,78 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     arena.float32Out(pc, c.subarray(cOffset, cOffset + m * n));
   }
 
+  /**
+   * conv2d forward as one module call sequence: x and the weight are copied in once, every sample is
+   * unfolded (im2col) and multiplied (gemm) inside the module, and the output is copied out once.
+   */
+  function conv2dForward(args: Conv2dForwardArgs): void {
+    const { x, weight, bias, out, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
+    if (!isFloat32(x, weight, bias, out)) return jsKernels.conv2dForward(args);
+    const groupInChannels = inChannels / groups;
+    const groupOutChannels = outChannels / groups;
+    const patch = groupInChannels * w.kernelH * w.kernelW;
+    const plane = outH * outW;
+    const inPlane = height * width;
+    arena.reset();
+    const px = arena.float32In(x);
+    const pw = arena.float32In(weight);
+    const pout = arena.reserve(out.length * 4);
+    const pcol = arena.reserve(patch * plane * 4);
+    const work = arena.reserve(gemmWorkBytes);
+    const output = arena.float32View(pout, out.length);
+    for (let n = 0; n < batch; n++) {
+      const outBase = n * outChannels * plane;
+      for (let c = 0; c < outChannels; c++) output.fill(bias === null ? 0 : bias[c]!, outBase + c * plane, outBase + (c + 1) * plane);
+      for (let g = 0; g < groups; g++) {
+        const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
+        exports.im2col(px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+          w.dilationH, w.dilationW, outH, outW, pcol);
+        exports.gemm(pw + g * groupOutChannels * patch * 4, 0, pcol, 0, pout + (outBase + g * groupOutChannels * plane) * 4,
+          groupOutChannels, patch, plane, work);
+      }
+    }
+    arena.float32Out(pout, out);
+  }
+
+  /** conv2d backward inside the module: dW accumulates over samples, dx folds back with col2im. */
+  function conv2dBackward(args: Conv2dBackwardArgs): void {
+    const { gradOutput, x, weight, gradX, gradWeight, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
+    if (!isFloat32(gradOutput, x, weight, gradX, gradWeight)) return jsKernels.conv2dBackward(args);
+    const groupInChannels = inChannels / groups;
+    const groupOutChannels = outChannels / groups;
+    const patch = groupInChannels * w.kernelH * w.kernelW;
+    const plane = outH * outW;
+    const inPlane = height * width;
+    arena.reset();
+    const pgy = arena.float32In(gradOutput);
+    const px = arena.float32In(x);
+    const pw = arena.float32In(weight);
+    const pgx = gradX ? arena.float32Fill(x.length, 0) : 0;
+    const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
+    const pcol = arena.reserve(patch * plane * 4);
+    const work = arena.reserve(gemmWorkBytes);
+    for (let n = 0; n < batch; n++) {
+      for (let g = 0; g < groups; g++) {
+        const gOffset = (n * outChannels + g * groupOutChannels) * plane;
+        const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
+        const wOffset = g * groupOutChannels * patch;
+        if (gradWeight) {
+          exports.im2col(px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+            w.dilationH, w.dilationW, outH, outW, pcol);
+          exports.gemm(pgy + gOffset * 4, 0, pcol, 1, pgw + wOffset * 4, groupOutChannels, plane, patch, work);
+        }
+        if (gradX) {
+          arena.float32View(pcol, patch * plane).fill(0);
+          exports.gemm(pw + wOffset * 4, 1, pgy + gOffset * 4, 0, pcol, patch, groupOutChannels, plane, work);
+          exports.col2im(pcol, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+            w.dilationH, w.dilationW, outH, outW, pgx + xOffset * 4);
+        }
+      }
+    }
+    if (gradX) arena.float32Out(pgx, gradX);
+    if (gradWeight) arena.float32Out(pgw, gradWeight);
+  }
+
   return {
     name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
@@ -334,6 +415,8 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     activation: jsKernels.activation,
     activationBackward: jsKernels.activationBackward,
     gemm,
+    conv2dForward,
+    conv2dBackward,
   };
 }
 
