@@ -1,5 +1,5 @@
 import { describeNormalizer } from '@normkit/testkit';
-import { batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin } from './plugins';
+import { batchNormPlugin, frozenBatchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin } from './plugins';
 
 // The testkit's plugin conformance suite, through the public plugin interface only (as in the layer
 // and conditional packages). Batch statistics are invariant to a per-channel shift and scale.
@@ -8,3 +8,4 @@ describeNormalizer(batchNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[4
 describeNormalizer(batchNormPlugin, { slot: { numFeatures: 3 }, options: { trackRunningStats: false, momentum: null }, inputShapes: [[4, 3], [3, 3, 5]], invariances: perChannel });
 describeNormalizer(ghostBatchNormPlugin, { slot: { numFeatures: 3 }, options: { virtualBatchSize: 2 }, inputShapes: [[4, 3], [4, 3, 5]] });
 describeNormalizer(syncBatchNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[4, 3], [3, 3, 5]], invariances: perChannel });
+describeNormalizer(frozenBatchNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[4, 3], [3, 3, 5], [2, 3, 2, 2]], maskShape: (s) => [s[0]!, ...s.slice(2)] });

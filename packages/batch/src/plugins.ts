@@ -2,6 +2,7 @@ import {
   SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
 } from '@normkit/tensor';
 import { BatchNorm } from './batch-norm';
+import { FrozenBatchNorm, frozenBatchNormOptionsSchema } from './frozen-batch-norm';
 import { GhostBatchNorm } from './ghost-batch-norm';
 import { SyncBatchNorm } from './sync-batch-norm';
 
@@ -82,5 +83,20 @@ export const syncBatchNormPlugin = defineNormalizer({
   create: (slot, options) => new SyncBatchNorm({ numFeatures: slot.numFeatures, ...options, group: null }),
 });
 
+/**
+ * `frozen-batch-norm`: fixed statistics and affine as buffers (torchvision's FrozenBatchNorm2d); it
+ * reads no other sample and changes no state, in training as in eval.
+ */
+export const frozenBatchNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'frozen-batch-norm',
+  family: 'batch',
+  description: 'FrozenBatchNorm (torchvision.ops.FrozenBatchNorm2d): BatchNorm with fixed statistics and affine held as buffers, for fine-tuning at small batch.',
+  options: frozenBatchNormOptionsSchema,
+  traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: true, hasRunningStats: false, layout: 'channels-first' }),
+  create: (slot, options) => new FrozenBatchNorm({ numFeatures: slot.numFeatures, ...options }),
+});
+
 /** Every plugin of the package, for `registerAll(batchPlugins)`. */
-export const batchPlugins: readonly NormalizerPlugin[] = [batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin];
+export const batchPlugins: readonly NormalizerPlugin[] = [batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin];

@@ -1,5 +1,5 @@
 // @normkit/batch: BatchNorm2d on a ResNet-sized activation, training (forward, forward+backward) and eval.
-import { BatchNorm } from '@normkit/batch';
+import { BatchNorm, FrozenBatchNorm } from '@normkit/batch';
 import { Generator, randn } from '@normkit/tensor';
 import type { Rank, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { BenchCase, Run, Tfjs } from '../harness';
@@ -79,4 +79,33 @@ function batchNormCase(mode: Mode): BenchCase {
   };
 }
 
-export const cases: BenchCase[] = [batchNormCase('train fwd'), batchNormCase('train fwd+bwd'), batchNormCase('eval fwd')];
+/** FrozenBatchNorm forward+backward (the gradient goes to x only): fine-tuning's per-step cost. */
+const frozenBatchNormCase: BenchCase = {
+  name: `FrozenBatchNorm2d ${SIZE} fwd+bwd`,
+  elements: ELEMENTS,
+  normkit: () => {
+    const generator = new Generator(1);
+    const frozen = new FrozenBatchNorm({ numFeatures: C, eps: EPS });
+    frozen.runningVar.data.fill(0.5);
+    const x = randn([N, C, H, W], { generator, requiresGrad: true });
+    const upstream = randn([N, C, H, W], { generator });
+    return () => {
+      x.grad = null;
+      const y = frozen.forward(x);
+      y.backward(upstream);
+      return y;
+    };
+  },
+  // torchvision's FrozenBatchNorm2d.forward, written out (torchvision is not required by the bench).
+  torch: {
+    inputs: { x: { shape: [N, C, H, W], requiresGrad: true } },
+    setup: [
+      `w = torch.ones(${C}); b = torch.zeros(${C}); rm = torch.zeros(${C}); rv = torch.full((${C},), 0.5)`,
+      `scale = (w * (rv + ${EPS}).rsqrt()).reshape(1, -1, 1, 1); shift = b.reshape(1, -1, 1, 1) - rm.reshape(1, -1, 1, 1) * scale`,
+    ].join('\n'),
+    forward: 'x * scale + shift',
+    backward: true,
+  },
+};
+
+export const cases: BenchCase[] = [batchNormCase('train fwd'), batchNormCase('train fwd+bwd'), batchNormCase('eval fwd'), frozenBatchNormCase];
