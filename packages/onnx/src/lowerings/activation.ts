@@ -1,0 +1,28 @@
+import { GELU, ReLU, SiLU, Tanh } from '@normkit/tensor';
+import { defineLowering } from '../registry';
+
+export const reluLowering = defineLowering({ loweringVersion: 'v1', module: ReLU, lower: (_m, [x], ctx) => ctx.unary('Relu', x!) });
+
+export const tanhLowering = defineLowering({ loweringVersion: 'v1', module: Tanh, lower: (_m, [x], ctx) => ctx.unary('Tanh', x!) });
+
+/** SiLU: x * Sigmoid(x) (ONNX has no Swish op before opset 24). */
+export const siluLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: SiLU,
+  lower: (_m, [x], ctx) => ctx.binary('Mul', x!, ctx.unary('Sigmoid', x!)),
+});
+
+/**
+ * Exact GELU: `Gelu(approximate='none')` from opset 20, below it the decomposition
+ * x * 0.5 * (1 + Erf(x / sqrt(2))).
+ */
+export const geluLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: GELU,
+  lower(_m, [x], ctx) {
+    if (ctx.opset >= 20) return ctx.unary('Gelu', x!, { approximate: { type: 'string', value: 'none' } });
+    const erf = ctx.unary('Erf', ctx.binary('Div', x!, ctx.scalar(Math.SQRT2, 'sqrt2')));
+    const phi = ctx.binary('Mul', ctx.binary('Add', erf, ctx.scalar(1, 'one')), ctx.scalar(0.5, 'half'));
+    return ctx.binary('Mul', x!, phi);
+  },
+});
