@@ -1,6 +1,6 @@
 import {
   ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, computeStatistics, customOp,
-  affineBlock, allocate, blockSums, formatShape, gradXBlock, ones, updateRunningStatistics, zeros,
+  affineBlock, allocate, blockSums, formatShape, gradXBlock, gradXBlockCentred, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -106,6 +106,12 @@ function channelsFirst(op: string, x: unknown): { batch: number; channels: numbe
  * dL/dtheta_k = a_k (dL/da_k - sum_j a_j dL/da_j). Instance normalisation is the check: with
  * a_in = b_in = 1 this is r (h - mean(h) - xhat mean(h xhat)), the shared kernel's formula.
  *
+ * float64 data whose variances overflow (spread around 1e155 and more) is normalised as x * 2^-k
+ * with eps * 2^-2k, which is the same normalisation, k bringing max |x| to about 2^400; dL/dx is
+ * scaled back. One scale serves the whole input because the mixtures cross samples and channels:
+ * a slot whose own spread is below about 2^-500 of max |x| (an all-zero sample beside one around
+ * 1e200 without batch statistics) then has a variance and eps below float64's range and gives NaN.
+ *
  * @example
  * const logits = zeros([3], { requiresGrad: true });
  * const { output } = switchableNormalize(randn([4, 8, 5, 5]), { meanWeight: logits, varWeight: logits });
@@ -143,42 +149,25 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
   const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
 
   const slots = n * c;
-  const instance = computeStatistics(x.data, { layout: { outer: n, groups: c, inner: s }, acrossOuter: false, center: true });
-  const muIn = instance.mean;
-  const varIn = instance.variance;
-  const muLn = new Float64Array(n);
-  const varLn = new Float64Array(n);
-  layerStatistics(muIn, varIn, n, c, muLn, varLn);
-  let muBn: Float64Array | null = null;
-  let varBn: Float64Array | null = null;
-  if (source === 'batch') {
-    muBn = new Float64Array(c);
-    varBn = new Float64Array(c);
-    batchStatistics(muIn, varIn, n, c, muBn, varBn);
-  } else if (source !== 'none') {
-    // Copied: the caller's running averages move after this forward, the backward must not see that.
-    muBn = Float64Array.from(source.mean);
-    varBn = Float64Array.from(source.variance);
-  }
   const a = softmaxOf(meanWeight.data);
   const b = softmaxOf(varWeight.data);
-  const mu = new Float64Array(slots);
-  const rstd = new Float64Array(slots);
-  for (let slot = 0; slot < slots; slot++) {
-    const row = Math.floor(slot / c);
-    const ch = slot - row * c;
-    let m = a[0]! * muIn[slot]! + a[1]! * muLn[row]!;
-    let v = b[0]! * varIn[slot]! + b[1]! * varLn[row]!;
-    if (muBn !== null) {
-      m += a[2]! * muBn[ch]!;
-      v += b[2]! * varBn![ch]!;
+  // The data normalised: x, or x * scale (an exact power of two) when a variance overflows float64.
+  // Normalisation is scale invariant with eps * scale^2, so only dL/dx and the batch statistics
+  // reported for the running averages need scaling back.
+  let xs = x.data;
+  let scale = 1;
+  let stats = mixedStatistics(xs, n, c, s, source, a, b, eps, 1);
+  if (stats.overflowed) {
+    scale = overflowScale(xs);
+    if (scale !== 1) {
+      xs = Float64Array.from(xs, (v) => v * scale);
+      stats = mixedStatistics(xs, n, c, s, source, a, b, eps * scale * scale, scale);
     }
-    mu[slot] = m;
-    rstd[slot] = 1 / Math.sqrt(v + eps);
   }
+  const { muIn, varIn, muLn, varLn, muBn, varBn, mu, rstd } = stats;
 
   const out = allocate(x.dtype, x.size);
-  affineSlots(x.data, out, slots, c, s, mu, rstd, weight?.data ?? null, bias?.data ?? null);
+  affineSlots(xs, out, slots, c, s, mu, rstd, weight?.data ?? null, bias?.data ?? null);
 
   const inputs: Tensor[] = [x];
   if (weight) inputs.push(weight);
@@ -194,7 +183,7 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
       const gamma = weight?.data ?? null;
       const sumG = new Float64Array(slots);
       const sumGCentred = new Float64Array(slots);
-      slotGradientSums(gradOutput, x.data, slots, s, mu, sumG, sumGCentred);
+      slotGradientSums(gradOutput, xs, slots, s, mu, sumG, sumGCentred);
 
       const gradWeight = weight ? new Float64Array(c) : null;
       const gradBias = bias ? new Float64Array(c) : null;
@@ -215,7 +204,8 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
         if (gradWeight !== null) gradWeight[ch]! += sumGCentred[slot]! * r;
         if (gradBias !== null) gradBias[ch]! += sumG[slot]!;
         const dMu = -r * g * sumG[slot]!;
-        const dVar = -0.5 * r * r * r * g * sumGCentred[slot]!;
+        // -r^3 / 2 * sum(h (x - mu)), multiplied so no intermediate goes below O(r^2) (r is small for large data).
+        const dVar = -0.5 * g * r * (r * (r * sumGCentred[slot]!));
         gMu[slot] = dMu;
         gVar[slot] = dVar;
         lnMu[row]! += dMu;
@@ -248,11 +238,16 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
             dVarIn += vBn;
             dMuIn += (a[2]! * bnMu[ch]!) / n + 2 * vBn * (muIn[slot]! - muBn![ch]!);
           }
-          // dx = r * gamma * g + D_mu / S + 2 D_v (x - mu_in) / S = scale * g + slope * x + offset.
-          const scale = rstd[slot]! * (gamma !== null ? gamma[ch]! : 1);
+          // dx = r * gamma * g + D_mu / S + 2 D_v (x - mu_in) / S, times `scale` when x was scaled.
+          const gain = rstd[slot]! * (gamma !== null ? gamma[ch]! : 1) * scale;
           const slope = (2 * dVarIn) / s;
-          const offset = dMuIn / s - slope * muIn[slot]!;
-          gradXBlock(gradOutput, x.data, gradX, slot * s, slot * s + s, scale, -slope, offset);
+          if (scale === 1) {
+            // = gain * g + slope * x + offset.
+            gradXBlock(gradOutput, xs, gradX, slot * s, slot * s + s, gain, -slope, dMuIn / s - slope * muIn[slot]!);
+          } else {
+            // Multiplied as (x - mu_in) * scale * slope: slope * scale alone can leave float64's range.
+            gradXBlockCentred(gradOutput, xs, gradX, slot * s, slot * s + s, gain, muIn[slot]!, scale, -slope, (-dMuIn / s) * scale);
+          }
         }
       }
       const grads: Array<TypedArray | null> = [gradX];
@@ -263,8 +258,79 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
     },
   });
 
-  const batch = source === 'batch' ? { count: n * s, mean: muBn!, variance: varBn! } : null;
+  const batch = source === 'batch'
+    ? { count: n * s, mean: muBn!.map((m) => m / scale), variance: varBn!.map((v) => v / scale / scale) }
+    : null;
   return { output, batch };
+}
+
+interface MixedStatistics {
+  muIn: Float64Array;
+  varIn: Float64Array;
+  muLn: Float64Array;
+  varLn: Float64Array;
+  muBn: Float64Array | null;
+  varBn: Float64Array | null;
+  mu: Float64Array;
+  rstd: Float64Array;
+  /** Some mixed variance is not finite: float64 data beyond the square range (or NaN). */
+  overflowed: boolean;
+}
+
+/** The instance, layer and batch statistics of `xs` (x * scale) and their mixtures, per slot. */
+function mixedStatistics(
+  xs: TypedArray, n: number, c: number, s: number, source: BatchStatisticsSource, a: Float64Array, b: Float64Array, eps: number, scale: number,
+): MixedStatistics {
+  const slots = n * c;
+  const instance = computeStatistics(xs, { layout: { outer: n, groups: c, inner: s }, acrossOuter: false, center: true });
+  const muIn = instance.mean;
+  const varIn = instance.variance;
+  const muLn = new Float64Array(n);
+  const varLn = new Float64Array(n);
+  layerStatistics(muIn, varIn, n, c, muLn, varLn);
+  let muBn: Float64Array | null = null;
+  let varBn: Float64Array | null = null;
+  if (source === 'batch') {
+    muBn = new Float64Array(c);
+    varBn = new Float64Array(c);
+    batchStatistics(muIn, varIn, n, c, muBn, varBn);
+  } else if (source !== 'none') {
+    // Copied: the caller's running averages move after this forward, the backward must not see that.
+    muBn = Float64Array.from(source.mean, (m) => m * scale);
+    varBn = Float64Array.from(source.variance, (v) => v * scale * scale);
+  }
+  const mu = new Float64Array(slots);
+  const rstd = new Float64Array(slots);
+  let overflowed = false;
+  for (let slot = 0; slot < slots; slot++) {
+    const row = Math.floor(slot / c);
+    const ch = slot - row * c;
+    let m = a[0]! * muIn[slot]! + a[1]! * muLn[row]!;
+    let v = b[0]! * varIn[slot]! + b[1]! * varLn[row]!;
+    if (muBn !== null) {
+      m += a[2]! * muBn[ch]!;
+      v += b[2]! * varBn![ch]!;
+    }
+    mu[slot] = m;
+    rstd[slot] = 1 / Math.sqrt(v + eps);
+    if (!(v < Infinity)) overflowed = true;
+  }
+  return { muIn, varIn, muLn, varLn, muBn, varBn, mu, rstd, overflowed };
+}
+
+/**
+ * The power of two that brings max |x| to about 2^400 when it is larger (1 otherwise, or for data
+ * with Infinity or NaN, where scaling cannot help): squares then fit float64, and a slot whose
+ * spread is as small as 2^-500 of max |x| still has a normal variance.
+ */
+function overflowScale(xs: TypedArray): number {
+  let top = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const v = Math.abs(xs[i]!);
+    if (!(v <= top)) top = v;
+  }
+  if (!(top < Infinity) || top <= 2 ** 400) return 1;
+  return 2 ** (400 - Math.ceil(Math.log2(top)));
 }
 
 /** dL/dtheta_k = p_k (dL/dp_k - sum_j p_j dL/dp_j) for p = softmax(theta). */

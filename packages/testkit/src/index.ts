@@ -1,5 +1,6 @@
 // @normkit/testkit: conformance suites for normkit plugins, and the assertions behind them.
-export { expectClose, expectGradcheck, expectThrowsWithoutStateChange } from './assertions';
+export { expectClose, expectGradcheck, expectScaleInvariant, expectThrowsWithoutStateChange } from './assertions';
+export type { ScaleInvarianceOptions } from './assertions';
 export type { CheckResult } from './result';
 export type { PlannedCheck } from './checks/describe';
 

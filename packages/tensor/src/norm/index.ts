@@ -7,6 +7,6 @@ export type { ModulateOptions } from './modulate';
 export { updateRunningStatistics } from './running-statistics';
 export type { RunningStatisticsBuffers } from './running-statistics';
 // Unrolled block loops the fused kernels are made of, for plugin kernels outside the core (SwitchableNorm).
-export { affineBlock, blockSums, gradXBlock } from '../kernels/js/loops';
+export { affineBlock, blockSums, gradXBlock, gradXBlockCentred } from '../kernels/js/loops';
 export { checkDTypeOption, checkModuleDType, checkPaddingMask, dtypeOptionSpec } from './checks';
 export type { PaddingMaskMessage } from './checks';

@@ -4,7 +4,7 @@ import { ShapeError, ValueError, formatShape } from '../errors';
 import { Tensor } from '../tensor';
 import {
   checkMask,
-  computeStatistics,
+  computeStatisticsWithRstd,
   describeLayout,
   slotCount,
   slotOf,
@@ -121,13 +121,18 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   for (const path of PATHS) if (path.accepts(options)) return path.run(x, options, resolved);
 
   const fixed = options.statistics;
-  const statistics: NormStatistics = fixed
-    ? { count: new Float64Array(fixed.mean.length), mean: fixed.mean, variance: fixed.variance }
-    : computeStatistics(x.data, options);
   const slots = slotCount(options);
+  let statistics: NormStatistics;
+  let rstd: Float64Array;
+  if (fixed) {
+    statistics = { count: new Float64Array(fixed.mean.length), mean: fixed.mean, variance: fixed.variance };
+    rstd = fixed.variance.map((v) => 1 / Math.sqrt(v + eps));
+  } else {
+    const computed = computeStatisticsWithRstd(x.data, options, eps);
+    statistics = computed.statistics;
+    rstd = computed.rstd!;
+  }
   const mean = statistics.mean;
-  const rstd = new Float64Array(slots);
-  for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
 
   const xs = x.data;
   const w = weight?.data;

@@ -1,5 +1,6 @@
 import type { TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
+import { OVERFLOW_SCALE, scaledRstd } from '../kernels/js/loops';
 
 /**
  * How a normalizer sees its input: `x` as [outer, groups, inner], contiguous.
@@ -77,9 +78,45 @@ export function checkMask(op: string, options: StatisticsOptions): void {
 
 /**
  * Per-slot count, mean and biased variance of `x` in float64, two-pass (mean first, then squared
- * deviations) so a large mean does not cancel the variance. Masked positions are skipped.
+ * deviations) so a large mean does not cancel the variance. Masked positions are skipped. A
+ * variance beyond float64 (data spread around 1e155 and more) is Infinity; the mean is still exact.
  */
 export function computeStatistics(x: TypedArray, options: StatisticsOptions): NormStatistics {
+  return computeStatisticsWithRstd(x, options, null).statistics;
+}
+
+/**
+ * `computeStatistics` and, with an eps, rstd = 1 / sqrt(variance + eps) per slot, representable
+ * also where the variance overflowed: those slots are recomputed on x * OVERFLOW_SCALE (exact).
+ * Every replica sees the same reduced variances, so all recompute together and call allReduce alike.
+ */
+export function computeStatisticsWithRstd(
+  x: TypedArray, options: StatisticsOptions, eps: number | null,
+): { statistics: NormStatistics; rstd: Float64Array | null } {
+  const statistics = accumulateStatistics(x, options, 1);
+  const { mean, variance } = statistics;
+  let overflowed = false;
+  for (let s = 0; s < variance.length; s++) if (!(variance[s]! < Infinity)) overflowed = true;
+  if (!overflowed) {
+    if (eps === null) return { statistics, rstd: null };
+    return { statistics, rstd: variance.map((v) => 1 / Math.sqrt(v + eps)) };
+  }
+  const scaled = accumulateStatistics(x, options, OVERFLOW_SCALE);
+  const rstd = eps === null ? null : new Float64Array(variance.length);
+  for (let s = 0; s < variance.length; s++) {
+    if (variance[s]! < Infinity) {
+      if (rstd !== null) rstd[s] = 1 / Math.sqrt(variance[s]! + eps!);
+      continue;
+    }
+    mean[s] = scaled.mean[s]! / OVERFLOW_SCALE;
+    variance[s] = scaled.variance[s]! / OVERFLOW_SCALE / OVERFLOW_SCALE;
+    if (rstd !== null) rstd[s] = scaledRstd(scaled.variance[s]!, eps!);
+  }
+  return { statistics, rstd };
+}
+
+/** The statistics of x * scale (scale = 1, or OVERFLOW_SCALE for a second try). */
+function accumulateStatistics(x: TypedArray, options: StatisticsOptions, scale: number): NormStatistics {
   const { outer, groups, inner } = options.layout;
   const slots = slotCount(options);
   const mask = options.mask;
@@ -96,17 +133,17 @@ export function computeStatistics(x: TypedArray, options: StatisticsOptions): No
         const maskBase = o * maskSpatial;
         for (let i = 0; i < inner; i++) {
           if (mask[maskBase + (i % maskSpatial)] !== 0) {
-            const v = x[base + i]!;
+            const v = x[base + i]! * scale;
             total += options.center ? v : v * v;
             count++;
           }
         }
       } else if (options.center) {
-        for (let i = 0; i < inner; i++) total += x[base + i]!;
+        for (let i = 0; i < inner; i++) total += x[base + i]! * scale;
         count = inner;
       } else {
         for (let i = 0; i < inner; i++) {
-          const v = x[base + i]!;
+          const v = x[base + i]! * scale;
           total += v * v;
         }
         count = inner;
@@ -135,13 +172,13 @@ export function computeStatistics(x: TypedArray, options: StatisticsOptions): No
         const maskBase = o * maskSpatial;
         for (let i = 0; i < inner; i++) {
           if (mask[maskBase + (i % maskSpatial)] !== 0) {
-            const d = x[base + i]! - m;
+            const d = x[base + i]! * scale - m;
             total += d * d;
           }
         }
       } else {
         for (let i = 0; i < inner; i++) {
-          const d = x[base + i]! - m;
+          const d = x[base + i]! * scale - m;
           total += d * d;
         }
       }

@@ -134,3 +134,67 @@ export function gateBlock(
 export function gradXBlock(dy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, a: number, c: number, e: number): void {
   for (let i = start; i < end; i++) gradX[i] = a * dy[i]! - c * xs[i]! + e;
 }
+
+/**
+ * Whether rstd^3 and rstd^-3 stay well inside float64 (data spread between about 1e-90 and 1e90),
+ * so the backward formulas may multiply rstd by itself: one comparison per slot picks them or
+ * `gradXBlockCentred`.
+ */
+export function rstdInRange(r: number): boolean {
+  return r > 2 ** -300 && r < 2 ** 300;
+}
+
+/**
+ * gradX[i] = a * dy[i] - ((x[i] - m) * r) * c - d over [start, end), for rstd outside `rstdInRange`:
+ * with r = rstd and c = rstd * mean(dxhat * xhat), (x - m) * r is xhat, O(1), so no product
+ * underflows where rstd is tiny (data around 1e200), as rstd^2 * mean(dxhat * xhat) would.
+ */
+export function gradXBlockCentred(
+  dy: TypedArray, xs: TypedArray, gradX: TypedArray, start: number, end: number, a: number, m: number, r: number, c: number, d: number,
+): void {
+  for (let i = start; i < end; i++) gradX[i] = a * dy[i]! - (xs[i]! - m) * r * c - d;
+}
+
+/**
+ * Data whose sum of squared deviations overflows float64 (|x - mean| beyond about 1e154) is
+ * recomputed on x * OVERFLOW_SCALE: a power of two, so scaling is exact, and small enough that the
+ * square of any float64 (at most 2^1024 * 2^-540 = 2^484) and sums of 2^50 of them fit. The slot's
+ * variance is then v' / OVERFLOW_SCALE^2 (Infinity, honestly) and rstd = OVERFLOW_SCALE / sqrt(v' +
+ * eps * OVERFLOW_SCALE^2), which is representable.
+ */
+export const OVERFLOW_SCALE = 2 ** -540;
+
+/** sum(x * scale) over [start, end). */
+export function scaledSum(xs: TypedArray, start: number, end: number, scale: number): number {
+  let total = 0;
+  for (let i = start; i < end; i++) total += xs[i]! * scale;
+  return total;
+}
+
+/** sum((x * scale - m)^2) over [start, end). */
+export function scaledSquaredDeviations(xs: TypedArray, start: number, end: number, scale: number, m: number): number {
+  let total = 0;
+  for (let i = start; i < end; i++) {
+    const d = xs[i]! * scale - m;
+    total += d * d;
+  }
+  return total;
+}
+
+/**
+ * Mean, variance and rstd of the contiguous slot [start, end) on x * OVERFLOW_SCALE, for a slot whose
+ * variance overflowed: out = [mean, variance, rstd] in the data's units.
+ */
+export function overflowedSlotStatistics(xs: TypedArray, start: number, end: number, center: boolean, eps: number, out: Float64Array): void {
+  const n = end - start;
+  const m = center ? scaledSum(xs, start, end, OVERFLOW_SCALE) / n : 0;
+  const v = scaledSquaredDeviations(xs, start, end, OVERFLOW_SCALE, m) / n;
+  out[0] = m / OVERFLOW_SCALE;
+  out[1] = v / OVERFLOW_SCALE / OVERFLOW_SCALE;
+  out[2] = scaledRstd(v, eps);
+}
+
+/** rstd of data whose variance on x * OVERFLOW_SCALE is `scaledVariance`. */
+export function scaledRstd(scaledVariance: number, eps: number): number {
+  return OVERFLOW_SCALE / Math.sqrt(scaledVariance + eps * OVERFLOW_SCALE * OVERFLOW_SCALE);
+}

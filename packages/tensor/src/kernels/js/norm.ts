@@ -4,15 +4,27 @@ import type {
   BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
-import { affineBlock, blockSums, clipAffineBlock, gateBlock, gradXBlock, rowSquaredDeviations, rowSum } from './loops';
+import {
+  OVERFLOW_SCALE, affineBlock, blockSums, clipAffineBlock, gateBlock, gradXBlock, gradXBlockCentred, overflowedSlotStatistics, rowSquaredDeviations,
+  rowSum, rstdInRange, scaledRstd, scaledSquaredDeviations, scaledSum,
+} from './loops';
 
 // The `js` normalization kernels: the reference every other backend is tested against. Flat loops
 // in top-level functions taking arrays as arguments, so the engine keeps them in registers instead
 // of reloading closure variables per element. Statistics and affine arithmetic in float64.
+//
+// float64 data beyond the square range: a slot whose variance is not finite (one comparison per
+// slot) is recomputed on exactly scaled data (see OVERFLOW_SCALE), and a slot whose rstd is outside
+// `rstdInRange` (another comparison) takes backward formulas whose products stay O(1) * rstd
+// (xhat = (x - m) * rstd, never rstd^2 or rstd^3 alone), so data around 1e200 normalises like data
+// around 1. float32 data cannot overflow float64 statistics: its non-finite variances come from
+// Infinity or NaN inputs and are kept, as the wasm kernels keep them.
 
 /** LayerNorm / RMSNorm forward: two-pass statistics per row (no cancellation from a large mean). */
 export function rowwiseForward(args: RowwiseForwardArgs): void {
   const { x: xs, out, weight: w, bias: b, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
+  const scaled = new Float64Array(3);
+  const wide = xs instanceof Float64Array;
   for (let row = 0; row < rows; row++) {
     // Padded rows: no statistics (count 0), output stays 0, like the general kernel.
     if (mask !== null && mask[row] === 0) {
@@ -21,10 +33,16 @@ export function rowwiseForward(args: RowwiseForwardArgs): void {
     }
     const base = row * inner;
     const end = base + inner;
-    const m = center ? rowSum(xs, base, end) / inner : 0;
+    let m = center ? rowSum(xs, base, end) / inner : 0;
     // Second pass over squared deviations (or squares, m = 0): no cancellation from a large mean.
-    const v = rowSquaredDeviations(xs, base, end, m) / inner;
-    const r = 1 / Math.sqrt(v + eps);
+    let v = rowSquaredDeviations(xs, base, end, m) / inner;
+    let r = 1 / Math.sqrt(v + eps);
+    if (!(v < Infinity) && wide) {
+      overflowedSlotStatistics(xs, base, end, center, eps, scaled);
+      m = scaled[0]!;
+      v = scaled[1]!;
+      r = scaled[2]!;
+    }
     count[row] = inner;
     mean[row] = m;
     variance[row] = v;
@@ -57,11 +75,19 @@ export function rowwiseBackward(args: RowwiseBackwardArgs): void {
     const r = rstd[row]!;
     rowReductions(gy, xs, gamma, base, inner, m, r, gradWeight, gradBias, sums);
     if (gradX === null) continue;
-    // dx = r * dy * gamma - r * mean(dxhat) - (x - m) * r^2 * mean(dxhat * (x - m)) * r
     const offset = center ? (r * sums[0]!) / inner : 0;
-    const slope = (r * r * r * sums[1]!) / inner;
-    for (let j = 0; j < inner; j++) {
-      gradX[base + j] = r * gy[base + j]! * gamma[j]! - offset - (xs[base + j]! - m) * slope;
+    if (rstdInRange(r)) {
+      // dx = r * dy * gamma - r * mean(dxhat) - (x - m) * r^2 * mean(dxhat * (x - m)) * r
+      const slope = (r * r * r * sums[1]!) / inner;
+      for (let j = 0; j < inner; j++) {
+        gradX[base + j] = r * gy[base + j]! * gamma[j]! - offset - (xs[base + j]! - m) * slope;
+      }
+    } else {
+      // The same with xhat = (x - m) * r: r * mean(dxhat * xhat) * xhat.
+      const slope = r * ((r * sums[1]!) / inner);
+      for (let j = 0; j < inner; j++) {
+        gradX[base + j] = r * gy[base + j]! * gamma[j]! - offset - (xs[base + j]! - m) * r * slope;
+      }
     }
   }
 }
@@ -144,12 +170,20 @@ export function slotwiseForward(args: SlotwiseForwardArgs): void {
   const { x: xs, out, weight: w, bias: b, threshold: th, slots, groups, inner, block, center, eps, mean, variance, rstd } = args;
   const blocks = inner / block;
   const choice = new Float64Array(2);
+  const scaled = new Float64Array(3);
+  const wide = xs instanceof Float64Array;
   for (let s = 0; s < slots; s++) {
     const base = s * inner;
     const end = base + inner;
-    const m = center ? rowSum(xs, base, end) / inner : 0;
-    const v = rowSquaredDeviations(xs, base, end, m) / inner;
-    const r = 1 / Math.sqrt(v + eps);
+    let m = center ? rowSum(xs, base, end) / inner : 0;
+    let v = rowSquaredDeviations(xs, base, end, m) / inner;
+    let r = 1 / Math.sqrt(v + eps);
+    if (!(v < Infinity) && wide) {
+      overflowedSlotStatistics(xs, base, end, center, eps, scaled);
+      m = scaled[0]!;
+      v = scaled[1]!;
+      r = scaled[2]!;
+    }
     mean[s] = m;
     variance[s] = v;
     rstd[s] = r;
@@ -213,14 +247,17 @@ export function slotwiseBackward(args: SlotwiseBackwardArgs): void {
     if (gradX === null) continue;
     const meanDxhat = center ? sumDxhat / inner : 0;
     const meanDxhatXhat = (sumDxhatCentred * r) / inner;
-    // dx = a * dy - c * (x - m) - d with a = r * gamma, c = r^2 * mean(dxhat * xhat), d = r * mean(dxhat).
-    const c = r * r * meanDxhatXhat;
+    // dx = a * dy - c * (x - m) - d with a = r * gamma, c = r^2 * mean(dxhat * xhat), d = r * mean(dxhat);
+    // outside rstdInRange as a * dy - xhat * (r * mean(dxhat * xhat)) - d.
+    const inRange = rstdInRange(r);
+    const c = inRange ? r * r * meanDxhatXhat : r * meanDxhatXhat;
     const d = r * meanDxhat;
     for (let q = 0; q < blocks; q++) {
       const a = r * (w !== null ? w[paramBase + q]! : 1);
       const start = base + q * block;
-      if (th !== null) gradXBlock(gradX, xs, gradX, start, start + block, a, c, c * m - d);
-      else gradXBlock(gradOutput, xs, gradX, start, start + block, a, c, c * m - d);
+      const dy = th !== null ? gradX : gradOutput;
+      if (inRange) gradXBlock(dy, xs, gradX, start, start + block, a, c, c * m - d);
+      else gradXBlockCentred(dy, xs, gradX, start, start + block, a, m, r, c, d);
     }
   }
 }
@@ -234,9 +271,25 @@ export function batchForward(args: BatchForwardArgs): BatchForwardResult {
   const { x: xs, out, weight: w, bias: b, outer, groups, inner, chunk, slots, center, eps, fixed, allReduce } = args;
   const statistics: NormStatistics = fixed
     ? { count: new Float64Array(slots), mean: fixed.mean, variance: fixed.variance }
-    : batchStatistics(xs, outer, groups, inner, chunk, slots, center, allReduce);
+    : batchStatistics(xs, outer, groups, inner, chunk, slots, center, allReduce, 1);
   const rstd = new Float64Array(slots);
-  for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
+  let overflowed = false;
+  for (let s = 0; s < slots; s++) {
+    const v = statistics.variance[s]!;
+    rstd[s] = 1 / Math.sqrt(v + eps);
+    if (!(v < Infinity)) overflowed = true;
+  }
+  if (overflowed && !fixed && xs instanceof Float64Array) {
+    // Every replica sees the same reduced variances, so all take this branch and its allReduce calls.
+    const scaled = batchStatistics(xs, outer, groups, inner, chunk, slots, center, allReduce, OVERFLOW_SCALE);
+    const { mean, variance } = statistics;
+    for (let s = 0; s < slots; s++) {
+      if (variance[s]! < Infinity) continue;
+      mean[s] = scaled.mean[s]! / OVERFLOW_SCALE;
+      variance[s] = scaled.variance[s]! / OVERFLOW_SCALE / OVERFLOW_SCALE;
+      rstd[s] = scaledRstd(scaled.variance[s]!, eps);
+    }
+  }
   const mean = statistics.mean;
   for (let o = 0; o < outer; o++) {
     const slotBase = Math.floor(o / chunk) * groups;
@@ -251,10 +304,13 @@ export function batchForward(args: BatchForwardArgs): BatchForwardResult {
   return { statistics, rstd };
 }
 
-/** Count, mean and biased variance per slot, two-pass, with the general loops' allReduce calls. */
+/**
+ * Count, mean and biased variance per slot of x * scale (scale = 1, or OVERFLOW_SCALE when a variance
+ * overflowed), two-pass, with the general loops' allReduce calls.
+ */
 function batchStatistics(
   xs: TypedArray, outer: number, groups: number, inner: number, chunk: number, slots: number, center: boolean,
-  allReduce: ((buffer: Float64Array) => void) | null,
+  allReduce: ((buffer: Float64Array) => void) | null, scale: number,
 ): NormStatistics {
   // sums = [count..., sum (or sum of squares without centring)...].
   const sums = new Float64Array(2 * slots);
@@ -263,7 +319,10 @@ function batchStatistics(
     for (let g = 0; g < groups; g++) {
       const base = (o * groups + g) * inner;
       sums[slotBase + g]! += inner;
-      sums[slots + slotBase + g]! += center ? rowSum(xs, base, base + inner) : rowSquaredDeviations(xs, base, base + inner, 0);
+      const end = base + inner;
+      sums[slots + slotBase + g]! += scale === 1
+        ? (center ? rowSum(xs, base, end) : rowSquaredDeviations(xs, base, end, 0))
+        : (center ? scaledSum(xs, base, end, scale) : scaledSquaredDeviations(xs, base, end, scale, 0));
     }
   }
   allReduce?.(sums);
@@ -276,7 +335,8 @@ function batchStatistics(
       const slotBase = Math.floor(o / chunk) * groups;
       for (let g = 0; g < groups; g++) {
         const base = (o * groups + g) * inner;
-        squares[slotBase + g]! += rowSquaredDeviations(xs, base, base + inner, mean[slotBase + g]!);
+        const m = mean[slotBase + g]!;
+        squares[slotBase + g]! += scale === 1 ? rowSquaredDeviations(xs, base, base + inner, m) : scaledSquaredDeviations(xs, base, base + inner, scale, m);
       }
     }
     allReduce?.(squares);
@@ -302,7 +362,8 @@ export function finishBatchStatistics(sums: Float64Array, squares: Float64Array 
  * dgamma += sum(dy * xhat), dbeta += sum(dy) per group, reductions = [sum(dxhat)..., sum(dxhat * xhat)...]
  * per slot (all-reduced across replicas unless the statistics were fixed), then
  * dx = a * dy - c * x + (c * m - d) with a = rstd * gamma, c = rstd^2 * mean(dxhat * xhat),
- * d = rstd * mean(dxhat); with fixed statistics the means are constants: dx = rstd * gamma * dy.
+ * d = rstd * mean(dxhat) (outside rstdInRange: a * dy - xhat * rstd * mean(dxhat * xhat) - d); with
+ * fixed statistics the means are constants: dx = rstd * gamma * dy.
  */
 export function batchBackward(args: BatchBackwardArgs): void {
   const { gradOutput: gy, x: xs, weight: w, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias, allReduce } = args;
@@ -338,16 +399,19 @@ function batchBackwardInput(
       const slot = slotBase + g;
       const r = rstd[slot]!;
       const m = mean[slot]!;
+      const inRange = rstdInRange(r);
       let c = 0;
       let d = 0;
       if (!fixed) {
         const n = count[slot]!;
         d = center ? (r * reductions[slot]!) / n : 0;
-        c = (r * r * reductions[slots + slot]!) / n;
+        // reductions hold sum(dxhat * xhat): c = r^2 * mean(dxhat * xhat), or r * mean(...) for gradXBlockCentred.
+        c = inRange ? (r * r * reductions[slots + slot]!) / n : r * (reductions[slots + slot]! / n);
       }
       const a = r * (w !== null ? w[g]! : 1);
       const base = (o * groups + g) * inner;
-      gradXBlock(gy, xs, gradX, base, base + inner, a, c, c * m - d);
+      if (inRange) gradXBlock(gy, xs, gradX, base, base + inner, a, c, c * m - d);
+      else gradXBlockCentred(gy, xs, gradX, base, base + inner, a, m, r, c, d);
     }
   }
 }
