@@ -1,4 +1,4 @@
-// @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU, all on the shared kernel.
+// @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU on the shared kernel; LocalResponseNorm.
 export { GroupNorm, groupNorm } from './group-norm';
 export type { GroupNormOptions, GroupNormFunctionOptions } from './group-norm';
 export { InstanceNorm, instanceNorm } from './instance-norm';
@@ -9,4 +9,6 @@ export { FilterResponseNormTLU } from './filter-response-norm-tlu';
 export type { FilterResponseNormTLUOptions } from './filter-response-norm-tlu';
 export { TLU, tlu } from './tlu';
 export type { TLUOptions } from './tlu';
-export { groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, groupPlugins } from './plugins';
+export { LocalResponseNorm, localResponseNorm, localResponseNormOptionsSchema } from './local-response-norm';
+export type { LocalResponseNormOptions, LocalResponseNormSettings } from './local-response-norm';
+export { groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin, groupPlugins } from './plugins';

@@ -3,6 +3,7 @@ import { FilterResponseNorm } from './filter-response-norm';
 import { FilterResponseNormTLU } from './filter-response-norm-tlu';
 import { GroupNorm } from './group-norm';
 import { InstanceNorm } from './instance-norm';
+import { LocalResponseNorm, localResponseNormOptionsSchema } from './local-response-norm';
 
 /** None of the family looks at other samples, needs a condition or labels. */
 function traits(overrides: Pick<NormalizerTraits, 'acceptsMask' | 'hasRunningStats'>): NormalizerTraits {
@@ -69,5 +70,17 @@ export const filterResponseNormPlugin = defineNormalizer({
   },
 });
 
+/** `local-response-norm`: torch.nn.LocalResponseNorm across neighbouring channels; no parameters, any input dtype. */
+export const localResponseNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'local-response-norm',
+  family: 'group',
+  description: 'Local Response Normalization (Krizhevsky et al. 2012): each activation divided by (k + alpha * mean square over size neighbouring channels)^beta',
+  options: localResponseNormOptionsSchema,
+  traits: () => traits({ acceptsMask: false, hasRunningStats: false }),
+  create: (_slot, options) => new LocalResponseNorm(options),
+});
+
 /** The family's plugins, for `registerAll(groupPlugins)`. */
-export const groupPlugins: readonly NormalizerPlugin[] = [groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin];
+export const groupPlugins: readonly NormalizerPlugin[] = [groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin];

@@ -1,5 +1,5 @@
-// @normkit/group: GroupNorm(32), InstanceNorm and fused FRN + TLU on a ResNet-sized activation.
-import { FilterResponseNormTLU, GroupNorm, InstanceNorm } from '@normkit/group';
+// @normkit/group: GroupNorm(32), InstanceNorm, fused FRN + TLU and LocalResponseNorm on a ResNet-sized activation.
+import { FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm } from '@normkit/group';
 import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
 import type { Rank, Tensor4D } from '@tensorflow/tfjs-core';
 import type { BenchCase, Run, Tfjs } from '../harness';
@@ -92,5 +92,20 @@ export const cases: BenchCase[] = [
       forward: 'torch.max(gamma * x * torch.rsqrt(x.pow(2).mean(dim=(2, 3), keepdim=True) + 1e-6) + beta, tau)',
       backward: true,
     },
+  },
+  {
+    name: `LocalResponseNorm(5) ${N}x${C}x${H}x${W} fwd+bwd`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new LocalResponseNorm({ size: 5, alpha: 1e-4, beta: 0.75, k: 2 }), true),
+    // tfjs sums the window (depthRadius 2 = size 5) where PyTorch averages it: alpha / 5.
+    tfjs: (tf) => {
+      const x = tf.randomNormal<Rank.R4>([N, H, W, C], 0, 1, 'float32', 1);
+      const upstream = tf.randomNormal<Rank.R4>([N, H, W, C], 0, 1, 'float32', 2);
+      const forwardBackward = tf.grad((input) => tf.localResponseNormalization(input as Tensor4D, 2, 2, 1e-4 / 5, 0.75));
+      return () => tf.tidy(() => {
+        forwardBackward(x, upstream).dataSync();
+      });
+    },
+    torch: { inputs: torchInput(true), setup: 'norm = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)', forward: 'norm(x)', backward: true },
   },
 ];
