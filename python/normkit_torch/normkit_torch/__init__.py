@@ -7,6 +7,7 @@ from .layer import AdaLN, AdaLNZero, QKNorm, RMSNorm, rms_norm
 from .norm_free import (NONLINEARITY_GAMMA, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
                         clip_grad_norm_, clip_grad_value_)
 from .switchable import SwitchableNorm
+from .sync import convert_sync
 from .weight import WeightNorm, weight_norm
 
 __version__ = "0.1.0"
@@ -14,5 +15,5 @@ __all__ = [
     "BatchNorm", "GhostBatchNorm", "ConditionalBatchNorm", "FiLM", "TLU", "FilterResponseNorm", "FilterResponseNormTLU",
     "filter_response_norm", "AdaLN", "AdaLNZero", "QKNorm", "RMSNorm", "rms_norm", "NONLINEARITY_GAMMA", "ScaledStdConv2d",
     "ScaledStdLinear", "SkipInit", "adaptive_grad_clip_", "clip_grad_norm_", "clip_grad_value_", "SwitchableNorm",
-    "WeightNorm", "weight_norm",
+    "WeightNorm", "weight_norm", "convert_sync",
 ]

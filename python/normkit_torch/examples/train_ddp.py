@@ -1,0 +1,95 @@
+"""Data-parallel training on CPU with normkit normalizers, synchronised batch statistics and AGC.
+
+    torchrun --nproc_per_node=2 train_ddp.py --out ddp.safetensors   # 2 processes, gloo, half the batch each
+    python3 train_ddp.py --out single.safetensors                    # 1 process, the whole batch
+
+Both give the same parameters and running statistics after the same number of SGD steps (the test
+`python/tests/test_ddp.py` checks it to float32 tolerance): every process takes an equal share of
+the global batch, the loss is a mean over the local share, `convert_sync` makes BatchNorm and
+SwitchableNorm take their statistics over all processes, and DDP averages the gradients.
+torch 1.13 under Python 3.11 needs `--redirects 1 --tee 1` (its parser maps the default "0" to None
+and crashes in `to_map`); torch 2.x does not. Multi-node: `torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 train_ddp.py`.
+Rank 0 writes the final state dict with `for_normkit` (float64 counters), readable by normkit.
+"""
+import argparse
+import json
+import os
+import sys
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import normkit_torch as nt  # noqa: E402
+from normkit_torch import safetensors as st  # noqa: E402
+
+GLOBAL_BATCH = 8
+
+
+def build_model():
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.BatchNorm2d(4),                      # torch's own BatchNorm: convert_sync swaps it
+        nn.ReLU(),
+        nt.ScaledStdConv2d(4, 4, 3, padding=1, nonlinearity="relu"),
+        nt.SwitchableNorm(4),                   # batch statistics synchronised with switchable=True
+        nt.FilterResponseNormTLU(4, learnable_eps=True),
+        nn.Flatten(),
+        nt.weight_norm(nn.Linear(4 * 4 * 4, 3)),
+        nt.RMSNorm(3),
+    )
+
+
+def data():
+    g = torch.Generator().manual_seed(1)
+    return torch.randn(GLOBAL_BATCH, 2, 4, 4, generator=g), torch.randn(GLOBAL_BATCH, 3, generator=g)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--no-sync", action="store_true", help="keep batch statistics local (to see that synchronisation matters)")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    model = build_model()
+    x, target = data()
+    rank, world = 0, 1
+    if distributed:
+        dist.init_process_group("gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        # A separate group for the statistics, so their collectives never interleave with DDP's gradient buckets.
+        stats_group = dist.new_group(backend="gloo")
+        if not args.no_sync:
+            model = nt.convert_sync(model, process_group=stats_group, switchable=True)
+        share = GLOBAL_BATCH // world
+        x, target = x[rank * share : (rank + 1) * share], target[rank * share : (rank + 1) * share]
+        trained = nn.parallel.DistributedDataParallel(model)
+    else:
+        trained = model
+    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)
+    losses = []
+    for _ in range(args.steps):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(trained(x), target)
+        loss.backward()
+        # Between backward and step: DDP has already averaged the gradients, so every process clips alike.
+        nt.adaptive_grad_clip_(model.named_parameters(), clipping=0.1)
+        optimizer.step()
+        total = loss.detach().clone()
+        if distributed:
+            dist.all_reduce(total)
+        losses.append(float(total) / world)
+    if rank == 0:
+        st.save_file(st.for_normkit(model.state_dict()), args.out, {"losses": json.dumps(losses), "world_size": str(world)})
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
