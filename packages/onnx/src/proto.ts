@@ -72,5 +72,6 @@ export function valueInfoProto(name: string, shape: readonly Dim[]): ValueInfoPr
 }
 
 export function encodeModel(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish();
+  // protobufjs hands back a Buffer in Node (a view into a shared pool): copy into a plain Uint8Array.
+  return new Uint8Array(onnx.ModelProto.encode(onnx.ModelProto.create(model)).finish());
 }
