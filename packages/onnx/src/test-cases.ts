@@ -2,7 +2,9 @@
 import { BatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
 import { GroupNorm, InstanceNorm } from '@normkit/group';
 import { LayerNorm, RMSNorm } from '@normkit/layer';
-import { Generator, rand, randn, type Module, type Tensor } from '@normkit/tensor';
+import {
+  Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
+} from '@normkit/tensor';
 import { batchLowerings } from './batch';
 import { groupLowerings } from './group';
 import { layerLowerings } from './layer';
@@ -55,5 +57,38 @@ export const normalizerCases: NormalizerCase[] = [
 export function sampleInput(shape: readonly number[], n: number, generator: Generator): Tensor {
   return randn([n, ...shape.slice(1)], { mean: 0.3, std: 1.7, generator });
 }
+
+export interface CoreCase {
+  name: string;
+  shape: number[];
+  build(g: Generator): Module;
+  opsets?: number[];
+  /** The batch axis is dynamic unless the input is unbatched. */
+  staticShape?: boolean;
+}
+
+export const coreCases: CoreCase[] = [
+  { name: 'Linear [N, in] (Gemm)', shape: [2, 5], build: (g) => new Linear({ inFeatures: 5, outFeatures: 3, generator: g }) },
+  { name: 'Linear [N, L, in] (MatMul + Add)', shape: [2, 4, 5], build: (g) => new Linear({ inFeatures: 5, outFeatures: 3, generator: g }) },
+  { name: 'Linear bias: false', shape: [2, 5], build: (g) => new Linear({ inFeatures: 5, outFeatures: 3, bias: false, generator: g }) },
+  { name: 'Linear bias: false on [N, L, in]', shape: [2, 4, 5], build: (g) => new Linear({ inFeatures: 5, outFeatures: 3, bias: false, generator: g }) },
+  { name: 'Conv2d 3x3 padding 1', shape: [2, 3, 6, 5], build: (g) => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, generator: g }) },
+  {
+    name: 'Conv2d stride 2, dilation 2, groups 2, no bias, [kH, kW] = [3, 2]',
+    shape: [2, 4, 9, 8],
+    build: (g) => new Conv2d({ inChannels: 4, outChannels: 6, kernelSize: [3, 2], stride: 2, padding: [1, 0], dilation: 2, groups: 2, bias: false, generator: g }),
+  },
+  { name: "Conv2d padding 'same'", shape: [2, 2, 5, 5], build: (g) => new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 5, padding: 'same', generator: g }) },
+  { name: 'Conv2d unbatched [C, H, W]', shape: [3, 6, 5], staticShape: true, build: (g) => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, generator: g }) },
+  { name: 'ReLU', shape: [2, 7], build: () => new ReLU() },
+  { name: 'Tanh', shape: [2, 7], build: () => new Tanh() },
+  { name: 'SiLU (x * Sigmoid)', shape: [2, 3, 7], build: () => new SiLU() },
+  { name: 'GELU exact', shape: [2, 3, 7], build: () => new GELU(), opsets: [17, 20] },
+  { name: 'Dropout (identity in eval)', shape: [2, 7], build: (g) => new Dropout({ p: 0.5, generator: g }) },
+  { name: 'Identity', shape: [2, 7], build: () => new Identity() },
+  { name: 'Flatten (default: Flatten axis 1)', shape: [2, 3, 4, 2], build: () => new Flatten() },
+  { name: 'Flatten startDim 2 (Reshape)', shape: [2, 3, 4, 2], build: () => new Flatten({ startDim: 2 }) },
+  { name: 'Flatten 1..2 of rank 4 (Reshape)', shape: [2, 3, 4, 2], build: () => new Flatten({ startDim: 1, endDim: 2 }) },
+];
 
 export { Generator };

@@ -60,7 +60,8 @@ export async function expectOnnxMatches(module: Module, bytes: Uint8Array, x: Te
 export const NORMALIZER_TOLERANCE = { rtol: 1e-5, atol: 1e-6 };
 export const MODEL_TOLERANCE = { rtol: 1e-4, atol: 0 };
 
-const PYTHON = '/usr/bin/python3';
+// Overridable only to try the missing-checker paths by hand (turbo does not pass it through).
+const PYTHON = process.env.NORMKIT_ONNX_PYTHON ?? '/usr/bin/python3';
 
 /** Whether Debian's python3-onnx is importable (the checker used below). */
 export function onnxCheckerAvailable(): boolean {
