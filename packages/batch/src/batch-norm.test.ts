@@ -161,7 +161,7 @@ describe('BatchNorm: PyTorch parity (float64 fixtures from torch 1.13)', () => {
     bn.zeroGrad();
     const y = bn.forward(x);
     expectClose(y, step.y, 1e-10, 1e-10);
-    y.backward(tensor(step.upstream, f64));
+    y.backward(tensor(step.upstream, { ...f64, shape: y.shape }));
     expectClose(x.grad!, step.gradX, 1e-10, 1e-9);
     expectClose(bn.weight!.grad!, step.gradWeight, 1e-10, 1e-9);
     expectClose(bn.bias!.grad!, step.gradBias, 1e-10, 1e-9);

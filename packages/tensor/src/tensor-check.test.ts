@@ -70,10 +70,19 @@ describe('backward refuses a gradient of the wrong shape', () => {
     expect(x.grad).toBe(null);
     y.backward(ones([2, 3]));
     expect(Array.from(x.grad!.data)).toEqual([2, 2, 2, 2, 2, 2]);
-    // A flat gradient is read in row-major order, like a typed array.
-    mul(x, 2).backward(ones([6]));
-    expect(Array.from(x.grad!.data)).toEqual([4, 4, 4, 4, 4, 4]);
+    // Like PyTorch, a flat tensor gradient is refused too: only a typed array carries no shape.
+    expect(() => mul(x, 2).backward(ones([6]))).toThrow(/^Tensor\.backward: expected a gradient of shape \[2, 3\].*got shape \[6\]/);
     expect(() => mul(x, 2).backward(ones([1, 6]))).toThrow(/got shape \[1, 6\]/);
+    expect(Array.from(x.grad!.data)).toEqual([2, 2, 2, 2, 2, 2]);
+    mul(x, 2).backward(new Float32Array(6).fill(1));
+    expect(Array.from(x.grad!.data)).toEqual([4, 4, 4, 4, 4, 4]);
+  });
+
+  it('refuses a one-element tensor gradient of another shape for a scalar output, as PyTorch does', () => {
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => sum(mul(x, 2)).backward(ones([1]))).toThrow(/expected a gradient of shape \[\].*got shape \[1\]/);
+    sum(mul(x, 2)).backward(scalar(1));
+    expect(Array.from(x.grad!.data)).toEqual([2, 2]);
   });
 
   it('refuses a plain array as gradient', () => {

@@ -140,8 +140,8 @@ export class Tensor {
 
   /**
    * Backpropagates from this tensor; `grad` defaults to 1 for a one-element tensor. A Tensor `grad`
-   * has this tensor's shape (or is flat, 1-D with as many elements); a typed array has as many
-   * elements; a number fills every element. The graph is
+   * has exactly this tensor's shape, as in PyTorch; a typed array (no shape) has as many elements,
+   * read in row-major order; a number fills every element. The graph is
    * freed afterwards, as in PyTorch: a second backward through it throws an AutogradError unless
    * the first one passed `{ retainGraph: true }`.
    */
@@ -177,11 +177,9 @@ export class Tensor {
         });
       }
       const g = checkTensor('Tensor.backward', grad, 'the gradient');
-      // Like PyTorch, a tensor gradient has the output's shape (the same element count in another
-      // shape is refused). One exception: a flat 1-D gradient is read in row-major order, like a
-      // typed array.
-      const flat = g.ndim === 1 && g.size === this.size;
-      if (!flat && !sameShape(g.shape, this.shape)) {
+      // Like PyTorch, a tensor gradient has the output's shape: the same element count in another
+      // shape (flat included) is refused.
+      if (!sameShape(g.shape, this.shape)) {
         throw new ShapeError({
           op: 'Tensor.backward',
           expected: `a gradient of shape ${formatShape(this.shape)} (the shape of the tensor)`,

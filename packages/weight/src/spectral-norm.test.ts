@@ -76,7 +76,7 @@ describe('spectralNormWeight (the fused kernel)', () => {
     const { output, sigma } = spectralNormWeight(weight, unit(gaussian([2], 8)), unit(gaussian([2], 9)));
     expect(sigma).toBe(0);
     expectClose(output, [0, 0, 0, 0], 0, 0);
-    output.backward(tensor([1, 2, 3, 4], { dtype: 'float64' }));
+    output.backward(tensor([[1, 2], [3, 4]], { dtype: 'float64' }));
     expectClose(weight.grad!, [1, 2, 3, 4], 0, 0);
   });
 

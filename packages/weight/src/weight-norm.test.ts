@@ -58,7 +58,7 @@ describe('weightNormWeight (the fused kernel)', () => {
     const g = tensor([[2], [10]], { dtype: 'float64', requiresGrad: true });
     const w = weightNormWeight(g, v);
     expectClose(w, [0, 0, 0, 6, 8, 0], 1e-15);
-    w.backward(tensor([1, 1, 1, 1, 1, 1], { dtype: 'float64' }));
+    w.backward(tensor([[1, 1, 1], [1, 1, 1]], { dtype: 'float64' }));
     expect(Array.from(v.grad!.data).every(Number.isFinite)).toBe(true);
     expect(Array.from(g.grad!.data).every(Number.isFinite)).toBe(true);
     expect(Array.from(v.grad!.data.slice(0, 3))).toEqual([0, 0, 0]);
