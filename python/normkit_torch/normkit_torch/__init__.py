@@ -1,7 +1,7 @@
 """normkit-torch: normkit's normalizers as PyTorch modules, with normkit's option semantics and
 exactly normkit's state-dict keys, and a pure-Python safetensors reader/writer."""
 from .batch import BatchNorm, GhostBatchNorm
-from .conditional import ConditionalBatchNorm, FiLM
+from .conditional import SPADE, ConditionalBatchNorm, FiLM
 from .group import TLU, FilterResponseNorm, FilterResponseNormTLU, filter_response_norm
 from .layer import AdaLN, AdaLNZero, QKNorm, RMSNorm, rms_norm
 from .norm_free import (NONLINEARITY_GAMMA, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
@@ -12,7 +12,7 @@ from .weight import WeightNorm, weight_norm
 
 __version__ = "0.1.0"
 __all__ = [
-    "BatchNorm", "GhostBatchNorm", "ConditionalBatchNorm", "FiLM", "TLU", "FilterResponseNorm", "FilterResponseNormTLU",
+    "BatchNorm", "GhostBatchNorm", "ConditionalBatchNorm", "FiLM", "SPADE", "TLU", "FilterResponseNorm", "FilterResponseNormTLU",
     "filter_response_norm", "AdaLN", "AdaLNZero", "QKNorm", "RMSNorm", "rms_norm", "NONLINEARITY_GAMMA", "ScaledStdConv2d",
     "ScaledStdLinear", "SkipInit", "adaptive_grad_clip_", "clip_grad_norm_", "clip_grad_value_", "SwitchableNorm",
     "WeightNorm", "weight_norm", "convert_sync",

@@ -61,3 +61,37 @@ class FiLM(nn.Module):
             x_hat = x
         gamma, beta = self.film_generator(condition).split(self.num_features, dim=1)
         return x_hat * _per_sample_channel(gamma, x.dim()) + _per_sample_channel(beta, x.dim())
+
+
+class SPADE(nn.Module):
+    """Spatially-adaptive normalization (Park et al., CVPR 2019, GauGAN): m' = resize_nearest(m, [H, W]);
+    a = ReLU(mlp_shared(m')); y = norm(x) * (1 + mlp_gamma(a)) + mlp_beta(a), norm a parameter-free
+    BatchNorm (default) or InstanceNorm. Keys GauGAN's: `param_free_norm.*`, `mlp_shared.0.*`,
+    `mlp_gamma.*`, `mlp_beta.*`. `forward(x, condition)` with the map [N, label_channels, H', W']."""
+
+    def __init__(self, norm_channels, label_channels, hidden_channels=128, kernel_size=3, param_free_norm="batch",
+                 eps=1e-5, momentum=0.1, dtype=None):
+        super().__init__()
+        if param_free_norm not in ("batch", "instance"):
+            raise ValueError(f"SPADE: param_free_norm must be 'batch' or 'instance', got {param_free_norm!r}")
+        if kernel_size % 2 != 1:
+            raise ValueError(f"SPADE: kernel_size must be odd, got {kernel_size}")
+        self.norm_channels = norm_channels
+        self.kind = param_free_norm
+        self.eps = eps
+        if param_free_norm == "batch":
+            self.param_free_norm = BatchNorm(norm_channels, eps=eps, momentum=momentum, affine=False, dtype=dtype)
+        else:
+            self.param_free_norm = nn.InstanceNorm2d(norm_channels, eps=eps, momentum=momentum, affine=False, dtype=dtype)
+        pad = kernel_size // 2
+        self.mlp_shared = nn.Sequential(nn.Conv2d(label_channels, hidden_channels, kernel_size, padding=pad, dtype=dtype), nn.ReLU())
+        self.mlp_gamma = nn.Conv2d(hidden_channels, norm_channels, kernel_size, padding=pad, dtype=dtype)
+        self.mlp_beta = nn.Conv2d(hidden_channels, norm_channels, kernel_size, padding=pad, dtype=dtype)
+
+    def forward(self, x, condition):
+        normalized = self.param_free_norm(x)
+        m = condition
+        if tuple(m.shape[2:]) != tuple(x.shape[2:]):
+            m = F.interpolate(m, size=tuple(x.shape[2:]), mode="nearest")
+        hidden = self.mlp_shared(m)
+        return normalized * (1 + self.mlp_gamma(hidden)) + self.mlp_beta(hidden)

@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchNorm, GhostBatchNorm } from '@normkit/batch';
-import { ConditionalBatchNorm, FiLM } from '@normkit/conditional';
+import { ConditionalBatchNorm, FiLM, SPADE } from '@normkit/conditional';
 import { FilterResponseNorm, FilterResponseNormTLU, TLU } from '@normkit/group';
 import { AdaLN, AdaLNZero, QKNorm, RMSNorm } from '@normkit/layer';
 import { ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
@@ -79,6 +79,7 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
     case 'AdaLNZero': return create(AdaLNZero, g);
     case 'ConditionalBatchNorm': return create(ConditionalBatchNorm, o);
     case 'FiLM': return create(FiLM, g);
+    case 'SPADE': return create(SPADE, g);
     case 'SkipInit': return new SkipInit(new Linear({ inFeatures: num(c, 'features'), outFeatures: num(c, 'features'), dtype, generator }));
     case 'ScaledStdLinear': return create(ScaledStdLinear, g);
     case 'ScaledStdConv2d': return create(ScaledStdConv2d, g);
