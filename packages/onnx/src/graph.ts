@@ -97,8 +97,8 @@ export class LoweringContext {
     return this.node('ReduceMean', [x], shape, { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: 1 } });
   }
 
-  /** Add, Sub, Mul, Div, Pow with numpy broadcasting. */
-  binary(opType: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow', a: OnnxValue, b: OnnxValue): OnnxValue {
+  /** Add, Sub, Mul, Div, Pow, Max, Min with numpy broadcasting. */
+  binary(opType: 'Add' | 'Sub' | 'Mul' | 'Div' | 'Pow' | 'Max' | 'Min', a: OnnxValue, b: OnnxValue): OnnxValue {
     return this.node(opType, [a, b], broadcastShape(a.shape, b.shape));
   }
 

@@ -1,6 +1,8 @@
 // @normkit/onnx/group: lowerings of @normkit/group (register them explicitly, like its plugins).
-import { GroupNorm, InstanceNorm } from '@normkit/group';
-import { batchNormalization, channelAffine, normalizeOver, scaleAndBias } from './lowerings/statistics';
+import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU, type FilterResponseNormBase } from '@normkit/group';
+import type { Tensor } from '@normkit/tensor';
+import type { LoweringContext, OnnxValue } from './graph';
+import { batchNormalization, channelAffine, channelVector, normalizeOver, scaleAndBias } from './lowerings/statistics';
 import { defineLowering } from './registry';
 
 /**
@@ -43,4 +45,36 @@ export const instanceNormLowering = defineLowering({
   },
 });
 
-export const groupLowerings = [groupNormLowering, instanceNormLowering] as const;
+/**
+ * FRN: gamma * x / Sqrt(ReduceMean(x * x over the spatial axes) + eps + |eps_learned|) + beta, the
+ * learned epsilon folded into one constant ([N, C] has no spatial axis: nu2 = x * x).
+ */
+function lowerFilterResponseNorm(module: FilterResponseNormBase, x: OnnxValue, ctx: LoweringContext): OnnxValue {
+  const eps = module.eps + (module.epsLearned ? Math.abs(module.epsLearned.data[0]!) : 0);
+  const spatial = x.shape.map((_, i) => i).slice(2);
+  const squared = ctx.binary('Mul', x, x);
+  const nu2 = spatial.length > 0 ? ctx.reduceMean(squared, spatial) : squared;
+  const y = ctx.binary('Div', x, ctx.unary('Sqrt', ctx.binary('Add', nu2, ctx.scalar(eps, 'eps'))));
+  return channelAffine(ctx, y, module.weight, module.bias);
+}
+
+/** TLU: Max(x, tau_c), tau broadcast per channel. */
+function lowerTlu(tau: Tensor, x: OnnxValue, ctx: LoweringContext): OnnxValue {
+  return ctx.binary('Max', x, channelVector(ctx, tau, x.shape.length, 'tau'));
+}
+
+export const filterResponseNormLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: FilterResponseNorm,
+  lower: (module, [x], ctx) => lowerFilterResponseNorm(module, x!, ctx),
+});
+
+export const filterResponseNormTLULowering = defineLowering({
+  loweringVersion: 'v1',
+  module: FilterResponseNormTLU,
+  lower: (module, [x], ctx) => lowerTlu(module.tau, lowerFilterResponseNorm(module, x!, ctx), ctx),
+});
+
+export const tluLowering = defineLowering({ loweringVersion: 'v1', module: TLU, lower: (module, [x], ctx) => lowerTlu(module.tau, x!, ctx) });
+
+export const groupLowerings = [groupNormLowering, instanceNormLowering, filterResponseNormLowering, filterResponseNormTLULowering, tluLowering] as const;

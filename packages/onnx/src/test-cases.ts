@@ -1,6 +1,6 @@
 // The normalizer cases every test file shares: a module with non-trivial parameters and statistics, and its input shape.
 import { BatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
-import { GroupNorm, InstanceNorm } from '@normkit/group';
+import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU } from '@normkit/group';
 import { LayerNorm, RMSNorm } from '@normkit/layer';
 import {
   Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
@@ -27,6 +27,8 @@ export function randomize(module: Module, generator: Generator): Module {
     if (name.endsWith('running_mean')) b.data.set(randn(b.shape, { std: 0.5, generator }).data);
     if (name.endsWith('running_var')) b.data.set(rand(b.shape, { low: 0.5, high: 2, generator }).data);
   }
+  // FRN's learned epsilon is added as |eps_learned|; TLU's tau around zero clips part of the output.
+  for (const [name, p] of module.namedParameters()) if (name.endsWith('eps_learned') || name.endsWith('tau')) p.data.set(randn(p.shape, { std: 0.3, generator }).data);
   return module;
 }
 
@@ -50,6 +52,10 @@ export const normalizerCases: NormalizerCase[] = [
   { name: 'GroupNorm one group', shape: [2, 4, 3, 3], build: (g) => randomize(new GroupNorm({ numGroups: 1, numChannels: 4, eps: 1e-3 }), g) },
   { name: 'InstanceNorm (default)', shape: [2, 4, 5, 3], build: (g) => randomize(new InstanceNorm({ numFeatures: 4 }), g) },
   { name: 'InstanceNorm affine [N, C, L]', shape: [2, 4, 6], build: (g) => randomize(new InstanceNorm({ numFeatures: 4, affine: true }), g) },
+  { name: 'FilterResponseNorm [N, C, H, W]', shape: [2, 4, 5, 3], build: (g) => randomize(new FilterResponseNorm({ numFeatures: 4 }), g) },
+  { name: 'FilterResponseNorm [N, C]', shape: [2, 4], build: (g) => randomize(new FilterResponseNorm({ numFeatures: 4, eps: 1e-3 }), g) },
+  { name: 'FilterResponseNormTLU learnableEps', shape: [2, 4, 3, 3], build: (g) => randomize(new FilterResponseNormTLU({ numFeatures: 4, learnableEps: true }), g) },
+  { name: 'TLU', shape: [2, 4, 3], build: (g) => randomize(new TLU({ numFeatures: 4 }), g) },
   { name: 'InstanceNorm running stats', shape: [2, 4, 5, 3], build: (g) => randomize(new InstanceNorm({ numFeatures: 4, affine: true, trackRunningStats: true }), g) },
 ];
 
