@@ -1,5 +1,5 @@
 import { describeNormalizer } from '@normkit/testkit';
-import { filterResponseNormPlugin, groupNormPlugin, instanceNormPlugin, localResponseNormPlugin } from './plugins';
+import { evoNormB0Plugin, evoNormS0Plugin, filterResponseNormPlugin, groupNormPlugin, instanceNormPlugin, localResponseNormPlugin } from './plugins';
 
 // The testkit's plugin conformance suite, through the public plugin interface only (as in the layer
 // and conditional packages). GroupNorm with one group is invariant to a per-sample shift and scale,
@@ -14,3 +14,5 @@ describeNormalizer(filterResponseNormPlugin, { slot: { numFeatures: 3 }, inputSh
 describeNormalizer(filterResponseNormPlugin, { slot: { numFeatures: 3 }, options: { tlu: false, learnableEps: true }, inputShapes: [[2, 3, 4]] });
 describeNormalizer(localResponseNormPlugin, { slot: { numFeatures: 5 }, options: { size: 3, alpha: 0.5 }, inputShapes: [[2, 5], [2, 5, 4], [2, 5, 2, 2]] });
 describeNormalizer(localResponseNormPlugin, { slot: { numFeatures: 3 }, inputShapes: [[3, 3, 2]] });
+describeNormalizer(evoNormS0Plugin, { slot: { numFeatures: 4 }, options: { groups: 2 }, inputShapes: [[2, 4], [2, 4, 3], [2, 4, 2, 2]] });
+describeNormalizer(evoNormB0Plugin, { slot: { numFeatures: 3 }, inputShapes: [[3, 3, 4], [2, 3, 2, 2]] });

@@ -1,4 +1,4 @@
-// @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU on the shared kernel; LocalResponseNorm.
+// @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU on the shared kernel; LocalResponseNorm, EvoNorm-S0 and -B0.
 export { GroupNorm, groupNorm } from './group-norm';
 export type { GroupNormOptions, GroupNormFunctionOptions } from './group-norm';
 export { InstanceNorm, instanceNorm } from './instance-norm';
@@ -11,4 +11,10 @@ export { TLU, tlu } from './tlu';
 export type { TLUOptions } from './tlu';
 export { LocalResponseNorm, localResponseNorm, localResponseNormOptionsSchema } from './local-response-norm';
 export type { LocalResponseNormOptions, LocalResponseNormSettings } from './local-response-norm';
-export { groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin, groupPlugins } from './plugins';
+export { EvoNormS0, evoNormS0, evoNormS0OptionsSchema } from './evo-norm-s0';
+export type { EvoNormS0Options } from './evo-norm-s0';
+export { EvoNormB0, evoNormB0OptionsSchema } from './evo-norm-b0';
+export type { EvoNormB0Options } from './evo-norm-b0';
+export {
+  groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin, evoNormS0Plugin, evoNormB0Plugin, groupPlugins,
+} from './plugins';

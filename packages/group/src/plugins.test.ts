@@ -16,7 +16,7 @@ afterEach(() => {
 describe('group family plugins', () => {
   it('register together and are listed under the family', () => {
     registerAll(groupPlugins);
-    expect(list({ family: 'group' }).map((p) => p.name)).toEqual(['filter-response-norm', 'group-norm', 'instance-norm', 'local-response-norm']);
+    expect(list({ family: 'group' }).map((p) => p.name)).toEqual(['evo-norm-b0', 'evo-norm-s0', 'filter-response-norm', 'group-norm', 'instance-norm', 'local-response-norm']);
     expect(get('group-norm')).toBe(groupNormPlugin);
     expect(() => registerAll(groupPlugins)).toThrow(RegistryError);
   });

@@ -1,12 +1,14 @@
 import { SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
+import { EvoNormB0, evoNormB0OptionsSchema } from './evo-norm-b0';
+import { EvoNormS0, evoNormS0OptionsSchema } from './evo-norm-s0';
 import { FilterResponseNorm } from './filter-response-norm';
 import { FilterResponseNormTLU } from './filter-response-norm-tlu';
 import { GroupNorm } from './group-norm';
 import { InstanceNorm } from './instance-norm';
 import { LocalResponseNorm, localResponseNormOptionsSchema } from './local-response-norm';
 
-/** None of the family looks at other samples, needs a condition or labels. */
-function traits(overrides: Pick<NormalizerTraits, 'acceptsMask' | 'hasRunningStats'>): NormalizerTraits {
+/** None of the family needs a condition or labels; all but EvoNorm-B0 look at one sample only. */
+function traits(overrides: Pick<NormalizerTraits, 'acceptsMask' | 'hasRunningStats'> & Partial<NormalizerTraits>): NormalizerTraits {
   return { batchDependent: false, needsCondition: false, needsLabels: false, layout: 'channels-first', ...overrides };
 }
 
@@ -82,5 +84,31 @@ export const localResponseNormPlugin = defineNormalizer({
   create: (_slot, options) => new LocalResponseNorm(options),
 });
 
+/** `evo-norm-s0`: timm's EvoNorm2dS0, a normalization-activation layer over channel groups. */
+export const evoNormS0Plugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'evo-norm-s0',
+  family: 'group',
+  description: 'EvoNorm-S0 (Liu et al. 2020): x * sigmoid(v x) / group std(x) * weight + bias, normalization and activation in one layer',
+  options: evoNormS0OptionsSchema,
+  traits: () => traits({ acceptsMask: false, hasRunningStats: false }),
+  create: (slot, options) => new EvoNormS0({ numFeatures: slot.numFeatures, ...options }),
+});
+
+/** `evo-norm-b0`: timm's EvoNorm2dB0, batch variance in training and running_var in eval. */
+export const evoNormB0Plugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'evo-norm-b0',
+  family: 'group',
+  description: 'EvoNorm-B0 (Liu et al. 2020): x / max(batch std, v x + instance std) * weight + bias, with a running variance',
+  options: evoNormB0OptionsSchema,
+  traits: () => traits({ acceptsMask: false, hasRunningStats: true, batchDependent: true }),
+  create: (slot, options) => new EvoNormB0({ numFeatures: slot.numFeatures, ...options }),
+});
+
 /** The family's plugins, for `registerAll(groupPlugins)`. */
-export const groupPlugins: readonly NormalizerPlugin[] = [groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin];
+export const groupPlugins: readonly NormalizerPlugin[] = [
+  groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin, evoNormS0Plugin, evoNormB0Plugin,
+];

@@ -1,5 +1,5 @@
-// @normkit/group: GroupNorm(32), InstanceNorm, fused FRN + TLU and LocalResponseNorm on a ResNet-sized activation.
-import { FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm } from '@normkit/group';
+// @normkit/group: GroupNorm(32), InstanceNorm, fused FRN + TLU, LocalResponseNorm and EvoNorm-S0/B0 on a ResNet-sized activation.
+import { EvoNormB0, EvoNormS0, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm } from '@normkit/group';
 import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
 import type { Rank, Tensor4D } from '@tensorflow/tfjs-core';
 import type { BenchCase, Run, Tfjs } from '../harness';
@@ -107,5 +107,42 @@ export const cases: BenchCase[] = [
       });
     },
     torch: { inputs: torchInput(true), setup: 'norm = nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0)', forward: 'norm(x)', backward: true },
+  },
+  {
+    name: `EvoNorm-S0(32) ${N}x${C}x${H}x${W} fwd+bwd`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new EvoNormS0({ numFeatures: C, groups: GROUPS }), true),
+    // timm is not required: EvoNorm2dS0.forward written out.
+    torch: {
+      inputs: torchInput(true),
+      setup: [
+        `w = torch.ones(1, ${C}, 1, 1, requires_grad=True); b = torch.zeros(1, ${C}, 1, 1, requires_grad=True)`,
+        `v = torch.ones(1, ${C}, 1, 1, requires_grad=True)`,
+      ].join('\n'),
+      forward: `(x * (x * v).sigmoid() / x.reshape(${N}, ${GROUPS}, -1).var(dim=2, unbiased=False, keepdim=True).add(1e-5).sqrt().expand(${N}, ${GROUPS}, ${(C / GROUPS) * H * W}).reshape(x.shape)) * w + b`,
+      backward: true,
+    },
+  },
+  {
+    name: `EvoNorm-B0 ${N}x${C}x${H}x${W} train fwd+bwd`,
+    elements: ELEMENTS,
+    normkit: () => normkitRun(new EvoNormB0({ numFeatures: C }), true),
+    // timm's EvoNorm2dB0.forward in training, written out (the running_var update included).
+    torch: {
+      inputs: torchInput(true),
+      setup: [
+        `w = torch.ones(1, ${C}, 1, 1, requires_grad=True); b = torch.zeros(1, ${C}, 1, 1, requires_grad=True)`,
+        `v = torch.ones(1, ${C}, 1, 1, requires_grad=True); rv = torch.ones(${C})`,
+        `def b0(x):`,
+        `    var = x.var(dim=(0, 2, 3), unbiased=False)`,
+        `    n = x.numel() / x.shape[1]`,
+        `    rv.copy_(rv * 0.9 + var.detach() * 0.1 * (n / (n - 1)))`,
+        `    left = var.add(1e-3).sqrt().view(1, -1, 1, 1).expand_as(x)`,
+        `    right = x * v + x.var(dim=(2, 3), unbiased=False, keepdim=True).add(1e-3).sqrt().expand_as(x)`,
+        `    return x / left.max(right) * w + b`,
+      ].join('\n'),
+      forward: 'b0(x)',
+      backward: true,
+    },
   },
 ];
