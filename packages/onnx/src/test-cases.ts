@@ -2,14 +2,17 @@
 import { BatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
 import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU } from '@normkit/group';
 import { LayerNorm, RMSNorm } from '@normkit/layer';
+import { SwitchableNorm } from '@normkit/switchable';
 import {
   Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
 } from '@normkit/tensor';
 import { batchLowerings } from './batch';
 import { groupLowerings } from './group';
 import { layerLowerings } from './layer';
+import { switchableLowerings } from './switchable';
+import { weightLowerings } from './weight';
 
-export const familyLowerings = [...batchLowerings, ...layerLowerings, ...groupLowerings];
+export const familyLowerings = [...batchLowerings, ...layerLowerings, ...groupLowerings, ...switchableLowerings, ...weightLowerings];
 
 export interface NormalizerCase {
   name: string;
@@ -27,6 +30,8 @@ export function randomize(module: Module, generator: Generator): Module {
     if (name.endsWith('running_mean')) b.data.set(randn(b.shape, { std: 0.5, generator }).data);
     if (name.endsWith('running_var')) b.data.set(rand(b.shape, { low: 0.5, high: 2, generator }).data);
   }
+  // SwitchableNorm's importance logits: a mixture where every statistic counts.
+  for (const [name, p] of module.namedParameters()) if (name.endsWith('mean_weight') || name.endsWith('var_weight')) p.data.set(randn(p.shape, { generator }).data);
   // FRN's learned epsilon is added as |eps_learned|; TLU's tau around zero clips part of the output.
   for (const [name, p] of module.namedParameters()) if (name.endsWith('eps_learned') || name.endsWith('tau')) p.data.set(randn(p.shape, { std: 0.3, generator }).data);
   return module;
@@ -56,6 +61,9 @@ export const normalizerCases: NormalizerCase[] = [
   { name: 'FilterResponseNorm [N, C]', shape: [2, 4], build: (g) => randomize(new FilterResponseNorm({ numFeatures: 4, eps: 1e-3 }), g) },
   { name: 'FilterResponseNormTLU learnableEps', shape: [2, 4, 3, 3], build: (g) => randomize(new FilterResponseNormTLU({ numFeatures: 4, learnableEps: true }), g) },
   { name: 'TLU', shape: [2, 4, 3], build: (g) => randomize(new TLU({ numFeatures: 4 }), g) },
+  { name: 'SwitchableNorm [N, C, H, W]', shape: [2, 4, 3, 3], build: (g) => randomize(new SwitchableNorm({ numFeatures: 4 }), g) },
+  { name: 'SwitchableNorm [N, C, L]', shape: [2, 4, 5], build: (g) => randomize(new SwitchableNorm({ numFeatures: 4, eps: 1e-3 }), g) },
+  { name: 'SwitchableNorm usingBatchStats: false', shape: [2, 4, 5], build: (g) => randomize(new SwitchableNorm({ numFeatures: 4, usingBatchStats: false }), g) },
   { name: 'InstanceNorm running stats', shape: [2, 4, 5, 3], build: (g) => randomize(new InstanceNorm({ numFeatures: 4, affine: true, trackRunningStats: true }), g) },
 ];
 
