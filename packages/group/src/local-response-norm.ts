@@ -34,12 +34,14 @@ interface LrnLoopArgs extends LocalResponseNormSettings {
 
 /**
  * d = k + alpha / n * sum of x^2 over the window [c - floor(n/2), c + floor((n-1)/2)] (zero outside),
- * and out = x * d^-beta. Sums are direct per window (no running sum that could drift below 0).
+ * factor = d^-beta and out = x * factor. Sums are direct per window (no running sum that could drift
+ * below 0); d and factor are kept for the backward.
  */
 const lrnForward = defineKernel({
   name: 'localResponseNorm.forward',
-  js: ({ x, outer, channels, spatial, size, alpha, beta, k, out }: LrnLoopArgs & { out: TypedArray }): Float64Array => {
+  js: ({ x, outer, channels, spatial, size, alpha, beta, k, out }: LrnLoopArgs & { out: TypedArray }): { d: Float64Array; factor: Float64Array } => {
     const d = new Float64Array(x.length);
+    const factor = new Float64Array(x.length);
     const before = Math.floor(size / 2);
     const after = Math.floor((size - 1) / 2);
     const scale = alpha / size;
@@ -54,11 +56,12 @@ const lrnForward = defineKernel({
         for (let s = 0; s < spatial; s++) {
           const i = row + s;
           d[i] = k + scale * d[i]!;
-          out[i] = x[i]! * Math.pow(d[i], -beta);
+          factor[i] = Math.pow(d[i], -beta);
+          out[i] = x[i]! * factor[i];
         }
       }
     }
-    return d;
+    return { d, factor };
   },
 });
 
@@ -68,7 +71,7 @@ const lrnForward = defineKernel({
  */
 const lrnBackward = defineKernel({
   name: 'localResponseNorm.backward',
-  js: ({ x, outer, channels, spatial, size, alpha, beta, d, g, gx }: LrnLoopArgs & { d: Float64Array; g: TypedArray; gx: TypedArray }): void => {
+  js: ({ x, outer, channels, spatial, size, alpha, beta, d, factor, g, gx }: LrnLoopArgs & { d: Float64Array; factor: Float64Array; g: TypedArray; gx: TypedArray }): void => {
     const before = Math.floor(size / 2);
     const after = Math.floor((size - 1) / 2);
     const u = new Float64Array(channels * spatial);
@@ -77,7 +80,7 @@ const lrnBackward = defineKernel({
       const sample = o * channels * spatial;
       for (let i = 0; i < channels * spatial; i++) {
         const j = sample + i;
-        u[i] = (g[j]! * x[j]! * Math.pow(d[j]!, -beta)) / d[j]!;
+        u[i] = (g[j]! * x[j]! * factor[j]!) / d[j]!;
       }
       for (let c = 0; c < channels; c++) {
         acc.fill(0);
@@ -87,7 +90,7 @@ const lrnBackward = defineKernel({
         const row = sample + c * spatial;
         for (let s = 0; s < spatial; s++) {
           const i = row + s;
-          gx[i] = g[i]! * Math.pow(d[i]!, -beta) - ((2 * alpha * beta) / size) * x[i]! * acc[s]!;
+          gx[i] = g[i]! * factor[i]! - ((2 * alpha * beta) / size) * x[i]! * acc[s]!;
         }
       }
     }
@@ -115,7 +118,7 @@ function runLocalResponseNorm(op: string, x: Tensor, settings: LocalResponseNorm
   const { batch: outer, channels, spatial } = channelsFirst(op, x, 2);
   const args = { x: x.data, outer, channels, spatial, ...settings };
   const out = allocate(x.dtype, x.size);
-  const d = lrnForward({ ...args, out });
+  const { d, factor } = lrnForward({ ...args, out });
   return customOp({
     op: 'localResponseNorm',
     inputs: [x],
@@ -123,7 +126,7 @@ function runLocalResponseNorm(op: string, x: Tensor, settings: LocalResponseNorm
     shape: x.shape,
     backward: (g) => {
       const gx = allocate(x.dtype, x.size);
-      lrnBackward({ ...args, d, g, gx });
+      lrnBackward({ ...args, d, factor, g, gx });
       return [gx];
     },
   });
