@@ -1,6 +1,6 @@
 import { describeNormalizer, type ContextRequest } from '@normkit/testkit';
 import { randn } from '@normkit/tensor';
-import { adaLNPlugin, adaLNZeroPlugin, layerNormPlugin, qkNormPlugin, rmsNormPlugin } from './plugins';
+import { adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, layerNormPlugin, layerScalePlugin, qkNormPlugin, rmsNormPlugin, scaleNormPlugin } from './plugins';
 
 // The testkit's plugin conformance suite, through the public plugin interface only. Row-wise
 // normalizers are invariant to a per-sample scale (and, when they centre, shift) of the input.
@@ -36,3 +36,7 @@ describeNormalizer(adaLNZeroPlugin, {
   context: condition,
   invariances: perSampleShiftAndScale,
 });
+describeNormalizer(l2NormPlugin, { slot: { numFeatures: 4 }, inputShapes: [[3, 4], [2, 3, 4]], invariances: perSampleScale });
+describeNormalizer(l2NormPlugin, { slot: { numFeatures: 4, normalizedShape: [3, 4] }, options: { p: 1.5 }, inputShapes: [[2, 3, 4]], invariances: perSampleScale });
+describeNormalizer(scaleNormPlugin, { slot: { numFeatures: 5 }, inputShapes: [[3, 5], [2, 3, 5]], invariances: perSampleScale });
+describeNormalizer(layerScalePlugin, { slot: { numFeatures: 4 }, options: { initValues: 0.1 }, inputShapes: [[3, 4], [2, 3, 4]] });

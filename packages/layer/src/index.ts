@@ -1,5 +1,5 @@
-// @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, Pre-LN and Post-LN residual blocks
-// and the Transformer block, with their registry plugins (registration is explicit).
+// @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale,
+// Pre-LN and Post-LN residual blocks and the Transformer block, with their registry plugins (registration is explicit).
 export { LayerNorm, layerNorm } from './layer-norm';
 export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
 export { RMSNorm, rmsNorm, machineEpsilon } from './rms-norm';
@@ -12,4 +12,12 @@ export { Residual, residual } from './residual';
 export type { ResidualOptions, ResidualContext, Sublayer, Placement } from './residual';
 export { TransformerBlock } from './transformer-block';
 export type { TransformerBlockOptions, TransformerBlockContext, NormSpec } from './transformer-block';
-export { layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, layerPlugins } from './plugins';
+export { L2Norm, l2Norm, l2NormOptionsSchema } from './l2-norm';
+export type { L2NormOptions, L2NormFunctionalOptions } from './l2-norm';
+export { ScaleNorm, scaleNormOptionsSchema } from './scale-norm';
+export type { ScaleNormOptions } from './scale-norm';
+export { LayerScale, layerScaleOptionsSchema } from './layer-scale';
+export type { LayerScaleOptions } from './layer-scale';
+export {
+  layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin, layerPlugins,
+} from './plugins';

@@ -14,7 +14,7 @@ describe('layer plugins', () => {
   it('register explicitly as one family with kebab-case names', () => {
     expect(list({ family: 'layer' })).toEqual([]);
     registerAll(layerPlugins);
-    expect(list({ family: 'layer' }).map((p) => p.name)).toEqual(['ada-ln', 'ada-ln-zero', 'layer-norm', 'qk-norm', 'rms-norm']);
+    expect(list({ family: 'layer' }).map((p) => p.name)).toEqual(['ada-ln', 'ada-ln-zero', 'l2-norm', 'layer-norm', 'layer-scale', 'qk-norm', 'rms-norm', 'scale-norm']);
     expect(get('layer-norm')).toBe(layerNormPlugin);
     expect(() => registerAll(layerPlugins)).toThrow(RegistryError);
   });
@@ -52,9 +52,13 @@ describe('layer plugins', () => {
     expect(traits(adaLNZeroPlugin).needsCondition).toBe(true);
   });
 
-  it('a dtype option builds float64 parameters', () => {
+  it('a dtype option builds float64 parameters (every plugin with parameters has one)', () => {
     registerAll(layerPlugins);
     for (const plugin of layerPlugins) {
+      if (!('dtype' in plugin.options)) {
+        expect(create(plugin.name, { numFeatures: 8 }).parameters(), plugin.name).toEqual([]);
+        continue;
+      }
       const norm = create(plugin.name, { numFeatures: 8, conditionDim: 4 }, { dtype: 'float64' });
       for (const p of norm.parameters()) expect(p.dtype, plugin.name).toBe('float64');
     }

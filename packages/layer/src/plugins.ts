@@ -8,9 +8,12 @@ import {
   type NormalizerTraits,
 } from '@normkit/tensor';
 import { AdaLN, AdaLNZero } from './ada-ln';
+import { L2Norm, l2NormOptionsSchema } from './l2-norm';
 import { LayerNorm } from './layer-norm';
+import { LayerScale, layerScaleOptionsSchema } from './layer-scale';
 import { QKNorm, QK_NORM_KINDS } from './qk-norm';
 import { RMSNorm } from './rms-norm';
+import { ScaleNorm, scaleNormOptionsSchema } from './scale-norm';
 
 // Plugins of @normkit/layer for the registry. Registration is explicit:
 //   import { registerAll } from '@normkit/tensor';
@@ -144,5 +147,45 @@ export const adaLNZeroPlugin = defineNormalizer({
   create: (slot, options) => new AdaLNZero({ normalizedShape: normalizedShapeOf(slot), conditionDim: conditionDimOf('ada-ln-zero', slot), ...options }),
 });
 
+/** `l2-norm`: every token (the slot's normalizedShape dims) scaled to unit Lp length, as F.normalize. */
+export const l2NormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'l2-norm',
+  family: FAMILY,
+  description: 'L2 / unit normalization: x / max(||x||_p, eps) over the trailing dims, as torch F.normalize and Keras UnitNormalization.',
+  options: l2NormOptionsSchema,
+  traits: () => rowwiseTraits({ acceptsMask: false }),
+  create: (slot, options) => {
+    const k = normalizedShapeOf(slot).length;
+    return new L2Norm({ axes: Array.from({ length: k }, (_, i) => i - k), ...options });
+  },
+});
+
+export const scaleNormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'scale-norm',
+  family: FAMILY,
+  description: 'ScaleNorm: g * x / max(||x||, eps), one learned scalar g initialised to sqrt(d) (Nguyen and Salazar, 2019).',
+  options: scaleNormOptionsSchema,
+  traits: () => rowwiseTraits({ acceptsMask: false }),
+  create: (slot, options) => new ScaleNorm({ normalizedShape: normalizedShapeOf(slot), ...options }),
+});
+
+/** `layer-scale`: not a normalizer but a per-channel residual scale, in the registry so menus and blocks can pick it. */
+export const layerScalePlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'layer-scale',
+  family: FAMILY,
+  description: 'LayerScale: gamma * x with a per-channel gamma initialised small, for residual branches (Touvron et al., 2021; timm).',
+  options: layerScaleOptionsSchema,
+  traits: () => rowwiseTraits({ acceptsMask: false }),
+  create: (slot, options) => new LayerScale({ dim: normalizedShapeOf(slot), ...options }),
+});
+
 /** Every plugin of the package, for `registerAll(layerPlugins)`. */
-export const layerPlugins: readonly NormalizerPlugin[] = [layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin];
+export const layerPlugins: readonly NormalizerPlugin[] = [
+  layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin,
+];

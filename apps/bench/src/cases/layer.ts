@@ -1,6 +1,7 @@
 // @normkit/layer: LayerNorm and RMSNorm over the last dim, on a batch of token vectors [64, 768]
-// and on a Transformer activation [8, 512, 768] (GPT-2 small / BERT-base width).
-import { LayerNorm, RMSNorm } from '@normkit/layer';
+// and on a Transformer activation [8, 512, 768] (GPT-2 small / BERT-base width); L2Norm and ScaleNorm
+// forward+backward on the activation.
+import { L2Norm, LayerNorm, RMSNorm, ScaleNorm } from '@normkit/layer';
 import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
 import type { BenchCase, Run, Tfjs } from '../harness';
 
@@ -62,6 +63,39 @@ function layerCase(kind: Kind, shape: readonly number[], backward: boolean): Ben
   };
 }
 
-export const cases: BenchCase[] = SHAPES.flatMap((shape) =>
-  [false, true].flatMap((backward) => (['LayerNorm', 'RMSNorm'] as const).map((kind) => layerCase(kind, shape, backward))),
-);
+const ACTIVATION = [8, 512, D] as const;
+
+/** L2Norm (F.normalize) and ScaleNorm (its paper's code) forward+backward on the Transformer activation. */
+const unitNormCases: BenchCase[] = [
+  {
+    name: `L2Norm ${ACTIVATION.join('x')} fwd+bwd`,
+    elements: ACTIVATION.reduce((a, b) => a * b, 1),
+    normkit: () => normkitRun(new L2Norm(), ACTIVATION, true),
+    tfjs: (tf) => {
+      const x = tf.randomNormal([...ACTIVATION], 0, 1, 'float32', 1);
+      const upstream = tf.randomNormal([...ACTIVATION], 0, 1, 'float32', 2);
+      // tf's l2_normalize formula (tfjs-core has no op): eps 1e-12 on the squared norm.
+      const forwardBackward = tf.grad((input) => tf.mul(input, tf.rsqrt(tf.maximum(tf.sum(tf.square(input), -1, true), 1e-12))));
+      return () => tf.tidy(() => {
+        forwardBackward(x, upstream).dataSync();
+      });
+    },
+    torch: { inputs: { x: { shape: ACTIVATION, requiresGrad: true } }, forward: 'F.normalize(x, dim=-1)', backward: true },
+  },
+  {
+    name: `ScaleNorm ${ACTIVATION.join('x')} fwd+bwd`,
+    elements: ACTIVATION.reduce((a, b) => a * b, 1),
+    normkit: () => normkitRun(new ScaleNorm({ normalizedShape: D }), ACTIVATION, true),
+    torch: {
+      inputs: { x: { shape: ACTIVATION, requiresGrad: true } },
+      setup: `g = torch.tensor(${Math.sqrt(D)}, requires_grad=True)`,
+      forward: 'x * g / torch.norm(x, dim=-1, keepdim=True).clamp(min=1e-5)',
+      backward: true,
+    },
+  },
+];
+
+export const cases: BenchCase[] = [
+  ...SHAPES.flatMap((shape) => [false, true].flatMap((backward) => (['LayerNorm', 'RMSNorm'] as const).map((kind) => layerCase(kind, shape, backward)))),
+  ...unitNormCases,
+];
