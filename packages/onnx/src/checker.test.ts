@@ -27,7 +27,7 @@ describe('every opset-17 export passes onnx.checker.check_model(full_check=True)
     }
     for (const c of coreCases) {
       const dynamicAxes: Record<string, Record<number, string>> = c.staticShape ? {} : { input: { 0: 'batch' } };
-      models.push({ name: c.name, bytes: exportOnnx(c.build(g), { inputs: [{ shape: c.shape }], dynamicAxes }) });
+      models.push({ name: c.name, bytes: exportOnnx(c.build(g), { inputs: [{ shape: c.shape }], dynamicAxes, lowerings }) });
     }
     models.push({ name: 'cnn', bytes: exportOnnx(smallCnn(g), { inputs: [randn([2, 3, 8, 8], { generator: g })], dynamicAxes: { input: [0] }, lowerings }) });
     models.push({ name: 'mlp', bytes: exportOnnx(smallMlp(g), { inputs: [{ shape: [2, 5, 6] }], dynamicAxes: { input: { 0: 'batch', 1: 'tokens' } }, lowerings }) });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defineLowering, exportOnnx, getLowering, isOnnxExportError, registerLowering, unregisterLowering } from './index';
 import { saveOnnx } from './node';
-import { coreCases } from './test-cases';
+import { coreCases, familyLowerings } from './test-cases';
 import { NORMALIZER_TOLERANCE, evalForward, expectClose, expectOnnxMatches, runOnnx } from './test-support';
 
 describe('core layers alone match onnxruntime', () => {
@@ -16,7 +16,7 @@ describe('core layers alone match onnxruntime', () => {
         const g = new Generator(7);
         const module = c.build(g);
         const dynamicAxes: Record<string, Record<number, string>> = c.staticShape ? {} : { input: { 0: 'batch' } };
-        const bytes = exportOnnx(module, { inputs: [{ shape: c.shape }], opset, dynamicAxes });
+        const bytes = exportOnnx(module, { inputs: [{ shape: c.shape }], opset, dynamicAxes, lowerings: familyLowerings });
         const batches = c.staticShape ? [c.shape[0]!] : [1, 7];
         for (const n of batches) await expectOnnxMatches(module, bytes, randn([n, ...c.shape.slice(1)], { std: 2, generator: g }), NORMALIZER_TOLERANCE);
       });

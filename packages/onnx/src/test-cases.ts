@@ -4,7 +4,7 @@ import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU
 import { LayerNorm, RMSNorm } from '@normkit/layer';
 import { SwitchableNorm } from '@normkit/switchable';
 import {
-  Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
+  Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
 } from '@normkit/tensor';
 import { batchLowerings } from './batch';
 import { groupLowerings } from './group';
@@ -102,6 +102,18 @@ export const coreCases: CoreCase[] = [
   { name: 'Identity', shape: [2, 7], build: () => new Identity() },
   { name: 'Flatten (default: Flatten axis 1)', shape: [2, 3, 4, 2], build: () => new Flatten() },
   { name: 'Flatten startDim 2 (Reshape)', shape: [2, 3, 4, 2], build: () => new Flatten({ startDim: 2 }) },
+  { name: 'MultiHeadAttention (self-attention)', shape: [2, 5, 8], build: (g) => randomize(new MultiHeadAttention({ embedDim: 8, numHeads: 2, generator: g }), g) },
+  {
+    name: 'MultiHeadAttention with LayerNorm QK-norm',
+    shape: [2, 5, 8],
+    build: (g) => randomize(new MultiHeadAttention({ embedDim: 8, numHeads: 2, qkNorm: (d) => new LayerNorm({ normalizedShape: d }), generator: g }), g),
+  },
+  {
+    name: 'MultiHeadAttention with RMSNorm QK-norm, no bias',
+    shape: [2, 5, 8],
+    build: (g) => randomize(new MultiHeadAttention({ embedDim: 8, numHeads: 4, bias: false, qkNorm: (d) => new RMSNorm({ normalizedShape: d }), generator: g }), g),
+    opsets: [17, 23],
+  },
   { name: 'Flatten 1..2 of rank 4 (Reshape)', shape: [2, 3, 4, 2], build: () => new Flatten({ startDim: 1, endDim: 2 }) },
 ];
 
