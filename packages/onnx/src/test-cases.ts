@@ -4,7 +4,7 @@ import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU
 import { LayerNorm, RMSNorm } from '@normkit/layer';
 import { SwitchableNorm } from '@normkit/switchable';
 import {
-  Conv2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
+  Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
 } from '@normkit/tensor';
 import { batchLowerings } from './batch';
 import { groupLowerings } from './group';
@@ -94,6 +94,13 @@ export const coreCases: CoreCase[] = [
   },
   { name: "Conv2d padding 'same'", shape: [2, 2, 5, 5], build: (g) => new Conv2d({ inChannels: 2, outChannels: 3, kernelSize: 5, padding: 'same', generator: g }) },
   { name: 'Conv2d unbatched [C, H, W]', shape: [3, 6, 5], staticShape: true, build: (g) => new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, generator: g }) },
+  { name: 'ConvTranspose2d 4x4 stride 2 padding 1', shape: [2, 3, 4, 5], build: (g) => new ConvTranspose2d({ inChannels: 3, outChannels: 4, kernelSize: 4, stride: 2, padding: 1, generator: g }) },
+  {
+    name: 'ConvTranspose2d groups 2, dilation 2, outputPadding 1, no bias',
+    shape: [2, 4, 3, 4],
+    build: (g) => new ConvTranspose2d({ inChannels: 4, outChannels: 6, kernelSize: [3, 2], stride: 2, padding: [1, 0], dilation: 2, outputPadding: 1, groups: 2, bias: false, generator: g }),
+  },
+  { name: 'ConvTranspose2d unbatched', shape: [3, 4, 4], staticShape: true, build: (g) => new ConvTranspose2d({ inChannels: 3, outChannels: 2, kernelSize: 3, generator: g }) },
   { name: 'ReLU', shape: [2, 7], build: () => new ReLU() },
   { name: 'Tanh', shape: [2, 7], build: () => new Tanh() },
   { name: 'SiLU (x * Sigmoid)', shape: [2, 3, 7], build: () => new SiLU() },
