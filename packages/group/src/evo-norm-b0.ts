@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, Parameter, ValueError, allocate, checkModuleDType, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
+  Module, OptionError, Parameter, ValueError, allocate, checkModuleDType, checkTensor, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
   noGrad, ones, resolveOptions, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor, type TypedArray,
 } from '@normkit/tensor';
@@ -90,6 +90,7 @@ export class EvoNormB0 extends Module implements Normalizer {
 
   forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'EvoNormB0.forward';
+    checkTensor(op, x, 'x');
     refuseMask(op, context);
     const { batch, channels, spatial } = channelsFirst(op, x, 2);
     checkChannels(op, x, this.numFeatures, 'numFeatures');

@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, Parameter, ShapeError, allocate, checkModuleDType, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
+  Module, OptionError, Parameter, ShapeError, allocate, checkModuleDType, checkTensor, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
   ones, resolveOptions, zeros,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor, type TypedArray,
 } from '@normkit/tensor';
@@ -88,6 +88,7 @@ export class EvoNormS0 extends Module implements Normalizer {
 
   forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'EvoNormS0.forward';
+    checkTensor(op, x, 'x');
     refuseMask(op, context);
     channelsFirst(op, x, 2);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
@@ -104,6 +105,7 @@ export class EvoNormS0 extends Module implements Normalizer {
  */
 export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v: Tensor; groups: number; eps: number }): Tensor {
   const op = 'evoNormS0';
+  checkTensor(op, x, 'x');
   const { batch, channels, spatial } = channelsFirst(op, x, 2);
   const { weight, bias, v, groups, eps } = options;
   for (const [name, t] of [['weight', weight], ['bias', bias], ['v', v]] as const) {

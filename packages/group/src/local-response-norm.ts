@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, allocate, customOp, defineKernel, resolveOptions,
+  Module, OptionError, allocate, checkTensor, customOp, defineKernel, resolveOptions,
   type Normalizer, type NormalizerContext, type OptionsSchema, type OptionValues, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 import { channelsFirst, refuseMask } from './input';
@@ -115,6 +115,7 @@ export function localResponseNorm(x: Tensor, options: LocalResponseNormOptions =
 }
 
 function runLocalResponseNorm(op: string, x: Tensor, settings: LocalResponseNormSettings): Tensor {
+  checkTensor(op, x, 'x');
   const { batch: outer, channels, spatial } = channelsFirst(op, x, 2);
   const args = { x: x.data, outer, channels, spatial, ...settings };
   const out = allocate(x.dtype, x.size);

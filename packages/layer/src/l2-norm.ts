@@ -1,5 +1,5 @@
 import {
-  ContextError, Module, OptionError, ShapeError, allocate, broadcastIndex, customOp, formatShape, isTensor, normalizeAxes, resolveOptions,
+  ContextError, Module, OptionError, ShapeError, allocate, broadcastIndex, checkTensor, customOp, formatShape, normalizeAxes, resolveOptions,
   type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 
@@ -46,7 +46,7 @@ export function l2Norm(x: Tensor, options: L2NormFunctionalOptions = {}): Tensor
   const op = options.op ?? 'l2Norm';
   const { axes, scale, op: _op, ...rest } = options;
   const { p, eps } = resolveOptions(op, l2NormOptionsSchema, rest);
-  if (!isTensor(x)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+  checkTensor(op, x, 'x');
   if (x.ndim === 0) throw new ShapeError({ op, expected: 'an input of rank 1 or more', given: 'a scalar' });
   const reduced = normalizeAxes(op, axes ?? -1, x.ndim);
   const g = scale ?? null;
