@@ -1,6 +1,6 @@
 import {
-  Module, OptionError, Parameter, ShapeError, Tensor, ValueError, allocate, checkDTypeOption, customOp, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
-  type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
+  Module, OptionError, Parameter, ShapeError, ValueError, allocate, checkTensor, checkDTypeOption, customOp, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
+  type Tensor, type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
 export interface BatchNormOptions {
@@ -235,7 +235,7 @@ export class BatchNorm extends Module implements Normalizer {
 
   /** Validates rank, channels, dtype and mask; nothing is computed or changed yet. */
   protected checkInput(op: string, x: Tensor, mask: Tensor | null): BatchNormInput {
-    if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+    checkTensor(op, x, 'x');
     if (x.ndim < 2) {
       throw new ShapeError({ op, expected: 'an input of rank 2 or more, [N, C, *]', given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
     }

@@ -1,7 +1,7 @@
 import { BatchNorm, checkBatchNormOptions } from '@normkit/batch';
 import {
-  ContextError, Embedding, Generator, ShapeError, Tensor, ValueError, checkNumberOption, formatShape, init,
-  type DType, type NormalizerContext,
+  ContextError, Embedding, Generator, ShapeError, ValueError, checkNumberOption, checkTensor, formatShape, init, isTensor,
+  type Tensor, type DType, type NormalizerContext,
 } from '@normkit/tensor';
 import { ModulatedNorm, checkChannelsFirstInput, perSampleChannel, type ConditionalModulation } from './modulated-norm';
 
@@ -34,7 +34,8 @@ export function checkLabels(op: string, labels: NormalizerContext['labels'], bat
     throw new ContextError({ op, expected: `${expected}, in the context: forward(x, { labels })`, given: 'no labels' });
   }
   let values: ArrayLike<unknown>;
-  if (labels instanceof Tensor) {
+  if (isTensor(labels)) {
+    checkTensor(op, labels, 'labels');
     if (labels.ndim !== 1 || labels.shape[0] !== batch) {
       throw new ShapeError({ op, expected: `labels of shape [${batch}] (the input's batch size)`, given: `labels of shape ${formatShape(labels.shape)}` });
     }

@@ -5,8 +5,9 @@ import { BatchNorm } from '@normkit/batch';
 import { InstanceNorm } from '@normkit/group';
 import { layerNorm } from '@normkit/layer';
 import {
-  ContextError, Module, OptionError, ShapeError, Tensor, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, modulate, reshape,
-  type DType, type Normalizer, type NormalizerContext,
+  ContextError, Module, OptionError, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, checkTensor, formatShape, isTensor, modulate,
+  reshape,
+  type Tensor, type DType, type Normalizer, type NormalizerContext,
 } from '@normkit/tensor';
 
 /** The parameter-free normalizer applied before the modulation. */
@@ -75,13 +76,13 @@ export function perSampleChannel(t: Tensor, rank: number): Tensor {
 /** Checks x is a Tensor [N, channels, *] of rank `minRank` (to `maxRank`) and the module's dtype. */
 export function checkChannelsFirstInput(
   op: string,
-  x: unknown,
+  value: unknown,
   channels: number,
   optionName: string,
   dtype: DType,
   rank: { min: number; max?: number; example: string },
 ): Tensor {
-  if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: `a Tensor input ${rank.example}`, given: String(x) });
+  const x = checkTensor(op, value, 'x');
   if (x.ndim < rank.min || (rank.max !== undefined && x.ndim > rank.max)) {
     throw new ShapeError({ op, expected: `an input ${rank.example}`, given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
   }
@@ -106,8 +107,8 @@ export function requireCondition(op: string, context: NormalizerContext, needed:
     const hint = context.labels !== undefined ? ' (labels were given: this module needs a condition tensor, e.g. their one-hot or embedding)' : '';
     throw new ContextError({ op, expected: `${needed} in the context: forward(x, { condition })`, given: `no condition${hint}` });
   }
-  if (!(condition instanceof Tensor)) throw new ContextError({ op, expected: `${needed} as a Tensor`, given: String(condition) });
-  return condition;
+  if (isTensor(condition)) return checkTensor(op, condition, 'the condition');
+  throw new ContextError({ op, expected: `${needed} as a Tensor`, given: String(condition) });
 }
 
 /** A mask cannot be honoured by this module: refuse it rather than ignore it. */

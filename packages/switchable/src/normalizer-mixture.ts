@@ -1,6 +1,6 @@
 import {
-  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, RegistryError, SPECIFICATION_VERSION, ShapeError, Tensor, allocate, checkNumberOption, create,
-  customOp, formatShape, get, has, isNormkitError, list, resolveOptions, zeros,
+  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, RegistryError, SPECIFICATION_VERSION, ShapeError, Tensor, allocate, checkNumberOption, checkTensor,
+  create, customOp, formatShape, get, has, isNormkitError, isTensor, list, resolveOptions, zeros,
   type DType, type Normalizer, type NormalizerContext, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
   type OptionValues, type OptionsSchema, type TypedArray,
 } from '@normkit/tensor';
@@ -347,7 +347,7 @@ export class NormalizerMixture extends Module implements Normalizer {
   }
 
   private checkInput(op: string, x: Tensor, context: NormalizerContext): void {
-    if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+    checkTensor(op, x, 'x');
     const channelsFirst = this.traits.layout === 'channels-first';
     const axis = channelsFirst ? 1 : x.ndim - 1;
     if (x.ndim < (channelsFirst ? 2 : 1) || x.shape[axis] !== this.numFeatures) {
@@ -384,6 +384,7 @@ export class NormalizerMixture extends Module implements Normalizer {
   }
 
   private checkOutput(op: string, j: number, x: Tensor, y: Tensor): Tensor {
+    if (isTensor(y)) checkTensor(op, y, `candidate ${j}'s output`);
     if (!(y instanceof Tensor) || formatShape(y.shape) !== formatShape(x.shape) || y.dtype !== x.dtype) {
       throw new ShapeError({
         op,

@@ -1,6 +1,6 @@
 import {
-  ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, computeStatistics, customOp,
-  affineBlock, allocate, blockSums, formatShape, gradXBlock, gradXBlockCentred, ones, updateRunningStatistics, zeros,
+  ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkTensor, computeStatistics, customOp,
+  affineBlock, allocate, blockSums, formatShape, isTensor, gradXBlock, gradXBlockCentred, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -57,8 +57,8 @@ export function softmaxOf(logits: ArrayLike<number>): Float64Array {
 }
 
 /** [N, C, *spatial] with at least one spatial dim and no empty dim after N. */
-function channelsFirst(op: string, x: unknown): { batch: number; channels: number; spatial: number } {
-  if (!(x instanceof Tensor)) throw new ShapeError({ op, expected: 'a Tensor input', given: String(x) });
+function channelsFirst(op: string, value: unknown): { batch: number; channels: number; spatial: number } {
+  const x = checkTensor(op, value, 'x');
   if (x.ndim < 3 || x.shape.slice(1).some((d) => d === 0)) {
     throw new ShapeError({ op, expected: 'an input of shape [N, C, *spatial] with at least one non-empty spatial dim', given: `shape ${formatShape(x.shape)}` });
   }
@@ -125,6 +125,7 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
   const bias = options.bias ?? null;
   const { meanWeight, varWeight } = options;
   for (const [name, logits] of [['meanWeight', meanWeight], ['varWeight', varWeight]] as const) {
+    if (isTensor(logits)) checkTensor(op, logits, name);
     if (!(logits instanceof Tensor) || logits.size !== k) {
       throw new ShapeError({
         op,
