@@ -24,6 +24,11 @@ export interface ExportOnnxOptions {
    * `input_dim0`. Output dims follow through the lowerings.
    */
   dynamicAxes?: Readonly<Record<string, Readonly<Record<number, string>> | readonly number[]>>;
+  /**
+   * The forward's context as extra graph inputs, named by key: `{ condition: { shape: [1, 64] } }`
+   * exports `forward(x, { condition })` with a float `condition` input (dynamicAxes apply to it too).
+   */
+  context?: Readonly<{ condition?: Tensor | OnnxInputSpec }>;
   /** Lowerings for this export only, consulted before the registry and the built-in ones. */
   lowerings?: Iterable<AnyLowering>;
   /** Graph name (default `normkit`). */
@@ -109,16 +114,26 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
     return { name, shape: example.shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
   });
 
+  const contextExamples = Object.entries(options.context ?? {})
+    .filter((entry): entry is [string, Tensor | OnnxInputSpec] => entry[1] !== undefined)
+    .map(([name, input]) => [name, isTensor(input) ? input : zeros([...input.shape])] as const);
+  const contextInputs: Record<string, OnnxValue> = {};
+  for (const [name, example] of contextExamples) {
+    const dynamic = dynamicNames(options.dynamicAxes?.[name], name);
+    contextInputs[name] = { name, shape: example.shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
+  }
+
   const modes = [...module.namedModules()].map(([, m]) => [m, m.training] as const);
   module.eval();
   try {
-    const ctx = new LoweringContext(opset, lookup, missingLowering);
-    for (const name of [...inputNames, outputName]) ctx.reserveName(name);
+    const ctx = new LoweringContext(opset, lookup, missingLowering, contextInputs);
+    for (const name of [...inputNames, ...Object.keys(contextInputs), outputName]) ctx.reserveName(name);
     const last = ctx.lower(module, graphInputs);
     // Identity gives the output its requested name whatever produced it (ORT removes it).
     ctx.nodes.push({ name: ctx.uniqueName('output/Identity'), opType: 'Identity', input: [last.name], output: [outputName] });
 
-    const reference = noGrad(() => (module.forward as (...args: Tensor[]) => unknown)(...examples));
+    const forwardArgs: unknown[] = contextExamples.length > 0 ? [...examples, Object.fromEntries(contextExamples)] : examples;
+    const reference = noGrad(() => (module.forward as (...args: unknown[]) => unknown)(...forwardArgs));
     if (!isTensor(reference)) {
       throw new OnnxExportError({ op: 'exportOnnx', expected: 'a module whose forward returns one tensor', given: `a forward returning ${typeof reference}` });
     }
@@ -139,7 +154,7 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
         name: options.graphName ?? 'normkit',
         node: ctx.nodes,
         initializer: ctx.initializers,
-        input: graphInputs.map((v) => valueInfoProto(v.name, v.shape)),
+        input: [...graphInputs, ...Object.values(contextInputs)].map((v) => valueInfoProto(v.name, v.shape)),
         output: [valueInfoProto(outputName, last.shape)],
       },
     });

@@ -29,6 +29,8 @@ export class LoweringContext {
     readonly opset: number,
     private readonly lookup: LoweringLookup,
     private readonly describeMissing: (module: Module, path: string) => OnnxExportError,
+    /** Graph inputs standing for the forward's context (`condition`), for the lowerings that read it. */
+    readonly context: Readonly<Record<string, OnnxValue>> = {},
   ) {}
 
   /** The dotted path of the module being lowered ('' for the root). */

@@ -1,5 +1,6 @@
 // @normkit/onnx/layer: lowerings of @normkit/layer (register them explicitly, like its plugins).
-import { LayerNorm, RMSNorm, machineEpsilon } from '@normkit/layer';
+import { AdaLN, AdaLNZero, LayerNorm, RMSNorm, machineEpsilon } from '@normkit/layer';
+import type { LoweringContext, OnnxValue } from './graph';
 import { normalizeOver } from './lowerings/statistics';
 import { defineLowering } from './registry';
 
@@ -48,4 +49,35 @@ export const rmsNormLowering = defineLowering({
   },
 });
 
-export const layerLowerings = [layerNormLowering, rmsNormLowering] as const;
+/**
+ * AdaLN / adaLN-Zero as `forward(x, { condition })` (export with `context: { condition }`):
+ * (shift, scale[, gate]) = the adaLN_modulation Sequential (SiLU, Linear) on the condition, Slice'd
+ * into chunks and reshaped to [N, 1, ..., ...normalizedShape]; LayerNormalization without affine;
+ * y * (1 + scale) + shift. adaLN-Zero's forward does not apply its gate (the residual block does).
+ */
+function lowerAdaptiveLayerNorm(module: AdaLN | AdaLNZero, x: OnnxValue, ctx: LoweringContext): OnnxValue {
+  const condition = ctx.context.condition;
+  if (!condition) throw ctx.unsupported('a condition graph input: exportOnnx(model, { context: { condition: { shape: [N, conditionDim] } } })', 'no context.condition');
+  const shape = module.normalizedShape;
+  const features = shape.reduce((p, d) => p * d, 1);
+  const predicted = ctx.lower(module.adaLNModulation, [condition], 'adaLN_modulation');
+  const n = condition.shape[0]!;
+  const broadcast = [0, ...Array<number>(x.shape.length - 1 - shape.length).fill(1), ...shape];
+  const chunk = (index: number, name: string): OnnxValue => {
+    const sliced = ctx.node('Slice', [predicted, ctx.int64s([index * features], `${name}_start`), ctx.int64s([(index + 1) * features], `${name}_end`), ctx.int64s([1], `${name}_axis`)], [n, features]);
+    return ctx.node('Reshape', [sliced, ctx.int64s(broadcast, `${name}_shape`)], [n, ...broadcast.slice(1)]);
+  };
+  const shift = chunk(0, 'shift');
+  const scale = chunk(1, 'scale');
+  const normalized = ctx.node('LayerNormalization', [x, ctx.constant(onesLike(shape), shape, { name: 'ones' })], x.shape, {
+    axis: { type: 'int', value: -shape.length },
+    epsilon: { type: 'float', value: module.eps },
+  });
+  return ctx.binary('Add', ctx.binary('Mul', normalized, ctx.binary('Add', scale, ctx.scalar(1, 'one'))), shift);
+}
+
+export const adaLNLowering = defineLowering({ loweringVersion: 'v1', module: AdaLN, lower: (m, [x], ctx) => lowerAdaptiveLayerNorm(m, x!, ctx) });
+export const adaLNZeroLowering = defineLowering({ loweringVersion: 'v1', module: AdaLNZero, lower: (m, [x], ctx) => lowerAdaptiveLayerNorm(m, x!, ctx) });
+
+
+export const layerLowerings = [layerNormLowering, rmsNormLowering, adaLNLowering, adaLNZeroLowering] as const;
