@@ -1,6 +1,8 @@
 import { defineConfig } from 'tsup';
 import { packageBuild } from '../../tsup.shared.ts';
 
+const families = ['batch', 'layer', 'group', 'switchable', 'weight', 'conditional'];
+
 export default defineConfig(
-  packageBuild({ index: 'src/index.ts', node: 'src/node.ts', batch: 'src/batch.ts', layer: 'src/layer.ts', group: 'src/group.ts', weight: 'src/weight.ts', switchable: 'src/switchable.ts' }),
+  packageBuild({ index: 'src/index.ts', node: 'src/node.ts', ...Object.fromEntries(families.map((f) => [f, `src/${f}.ts`])) }),
 );

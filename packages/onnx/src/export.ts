@@ -49,8 +49,9 @@ function irVersionFor(opset: number): number {
 /** Which package ships the lowering of a first-party class, for the error message. */
 const FAMILY_HINTS: Record<string, string> = {
   BatchNorm: 'batch', GhostBatchNorm: 'batch', SyncBatchNorm: 'batch',
-  LayerNorm: 'layer', RMSNorm: 'layer',
-  GroupNorm: 'group', InstanceNorm: 'group',
+  LayerNorm: 'layer', RMSNorm: 'layer', AdaLN: 'layer', AdaLNZero: 'layer',
+  GroupNorm: 'group', InstanceNorm: 'group', FilterResponseNorm: 'group', FilterResponseNormTLU: 'group', TLU: 'group',
+  SwitchableNorm: 'switchable', WSConv2d: 'weight', WSLinear: 'weight', FiLM: 'conditional',
 };
 
 function missingLowering(module: Module, path: string): OnnxExportError {

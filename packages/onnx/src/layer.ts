@@ -1,7 +1,7 @@
 // @normkit/onnx/layer: lowerings of @normkit/layer (register them explicitly, like its plugins).
 import { AdaLN, AdaLNZero, LayerNorm, RMSNorm, machineEpsilon } from '@normkit/layer';
 import type { LoweringContext, OnnxValue } from './graph';
-import { normalizeOver } from './lowerings/statistics';
+import { normalizeOver, predictedChunk } from './lowerings/statistics';
 import { defineLowering } from './registry';
 
 function trailingAxes(count: number): number[] {
@@ -61,14 +61,9 @@ function lowerAdaptiveLayerNorm(module: AdaLN | AdaLNZero, x: OnnxValue, ctx: Lo
   const shape = module.normalizedShape;
   const features = shape.reduce((p, d) => p * d, 1);
   const predicted = ctx.lower(module.adaLNModulation, [condition], 'adaLN_modulation');
-  const n = condition.shape[0]!;
   const broadcast = [0, ...Array<number>(x.shape.length - 1 - shape.length).fill(1), ...shape];
-  const chunk = (index: number, name: string): OnnxValue => {
-    const sliced = ctx.node('Slice', [predicted, ctx.int64s([index * features], `${name}_start`), ctx.int64s([(index + 1) * features], `${name}_end`), ctx.int64s([1], `${name}_axis`)], [n, features]);
-    return ctx.node('Reshape', [sliced, ctx.int64s(broadcast, `${name}_shape`)], [n, ...broadcast.slice(1)]);
-  };
-  const shift = chunk(0, 'shift');
-  const scale = chunk(1, 'scale');
+  const shift = predictedChunk(ctx, predicted, 0, features, broadcast, 'shift');
+  const scale = predictedChunk(ctx, predicted, 1, features, broadcast, 'scale');
   const normalized = ctx.node('LayerNormalization', [x, ctx.constant(onesLike(shape), shape, { name: 'ones' })], x.shape, {
     axis: { type: 'int', value: -shape.length },
     epsilon: { type: 'float', value: module.eps },

@@ -49,3 +49,13 @@ export function batchNormalization(
   const variance = ctx.parameter(stats.variance, 'running_var');
   return ctx.node('BatchNormalization', [x, scale, shift, mean, variance], x.shape, { epsilon: { type: 'float', value: stats.eps } });
 }
+
+/**
+ * Chunk `index` of width `width` along axis 1 of a predictor output [N, k * width], reshaped to
+ * `shape` (0 copies N): how conditional normalizers split (shift, scale, ...) from one Linear.
+ */
+export function predictedChunk(ctx: LoweringContext, predicted: OnnxValue, index: number, width: number, shape: readonly number[], name: string): OnnxValue {
+  const n = predicted.shape[0]!;
+  const sliced = ctx.node('Slice', [predicted, ctx.int64s([index * width], `${name}_start`), ctx.int64s([(index + 1) * width], `${name}_end`), ctx.int64s([1], `${name}_axis`)], [n, width]);
+  return ctx.node('Reshape', [sliced, ctx.int64s(shape, `${name}_shape`)], [n, ...shape.slice(1)]);
+}
