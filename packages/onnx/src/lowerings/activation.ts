@@ -1,4 +1,5 @@
 import { GELU, ReLU, SiLU, Tanh } from '@normkit/tensor';
+import type { LoweringContext, OnnxValue } from '../graph';
 import { defineLowering } from '../registry';
 
 export const reluLowering = defineLowering({ loweringVersion: 'v1', module: ReLU, lower: (_m, [x], ctx) => ctx.unary('Relu', x!) });
@@ -16,13 +17,11 @@ export const siluLowering = defineLowering({
  * Exact GELU: `Gelu(approximate='none')` from opset 20, below it the decomposition
  * x * 0.5 * (1 + Erf(x / sqrt(2))).
  */
-export const geluLowering = defineLowering({
-  loweringVersion: 'v1',
-  module: GELU,
-  lower(_m, [x], ctx) {
-    if (ctx.opset >= 20) return ctx.unary('Gelu', x!, { approximate: { type: 'string', value: 'none' } });
-    const erf = ctx.unary('Erf', ctx.binary('Div', x!, ctx.scalar(Math.SQRT2, 'sqrt2')));
-    const phi = ctx.binary('Mul', ctx.binary('Add', erf, ctx.scalar(1, 'one')), ctx.scalar(0.5, 'half'));
-    return ctx.binary('Mul', x!, phi);
-  },
-});
+export function lowerGelu(x: OnnxValue, ctx: LoweringContext): OnnxValue {
+  if (ctx.opset >= 20) return ctx.unary('Gelu', x, { approximate: { type: 'string', value: 'none' } });
+  const erf = ctx.unary('Erf', ctx.binary('Div', x, ctx.scalar(Math.SQRT2, 'sqrt2')));
+  const phi = ctx.binary('Mul', ctx.binary('Add', erf, ctx.scalar(1, 'one')), ctx.scalar(0.5, 'half'));
+  return ctx.binary('Mul', x, phi);
+}
+
+export const geluLowering = defineLowering({ loweringVersion: 'v1', module: GELU, lower: (_m, [x], ctx) => lowerGelu(x!, ctx) });
