@@ -1,3 +1,4 @@
+import type { ConvWindow } from '../kernels/types';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import type { Tensor } from '../tensor';
 
@@ -23,16 +24,8 @@ export function resolvePair(op: string, name: string, value: Pair | undefined, f
 }
 
 /** The spatial geometry of a sliding window over an image (one entry per axis: height, width). */
-export interface Window2d {
-  kernelH: number;
-  kernelW: number;
-  strideH: number;
-  strideW: number;
-  padH: number;
-  padW: number;
-  dilationH: number;
-  dilationW: number;
-}
+/** A 2-D sliding window: kernel size, stride, padding and dilation per axis (the kernel table's `ConvWindow`). */
+export type Window2d = ConvWindow;
 
 /** floor((size + 2 * pad - dilation * (kernel - 1) - 1) / stride) + 1, the number of window positions. */
 export function slidingOutputSize(size: number, kernel: number, stride: number, pad: number, dilation: number): number {

@@ -20,6 +20,24 @@ import {
 // around 1. float32 data cannot overflow float64 statistics: its non-finite variances come from
 // Infinity or NaN inputs and are kept, as the wasm kernels keep them.
 
+/**
+ * Mean, biased variance and rstd of x[start..end) into out = [m, v, r]: two passes (squared deviations
+ * after the mean: no cancellation from a large mean; squares when not centring); float64 data whose
+ * variance overflows is recomputed on exactly scaled values (`overflowedSlotStatistics`).
+ */
+function slotStatistics(xs: TypedArray, start: number, end: number, center: boolean, eps: number, wide: boolean, out: Float64Array): void {
+  const n = end - start;
+  const m = center ? rowSum(xs, start, end) / n : 0;
+  const v = rowSquaredDeviations(xs, start, end, m) / n;
+  if (!(v < Infinity) && wide) {
+    overflowedSlotStatistics(xs, start, end, center, eps, out);
+    return;
+  }
+  out[0] = m;
+  out[1] = v;
+  out[2] = 1 / Math.sqrt(v + eps);
+}
+
 /** LayerNorm / RMSNorm forward: two-pass statistics per row (no cancellation from a large mean). */
 export function rowwiseForward(args: RowwiseForwardArgs): void {
   const { x: xs, out, weight: w, bias: b, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
@@ -33,16 +51,10 @@ export function rowwiseForward(args: RowwiseForwardArgs): void {
     }
     const base = row * inner;
     const end = base + inner;
-    let m = center ? rowSum(xs, base, end) / inner : 0;
-    // Second pass over squared deviations (or squares, m = 0): no cancellation from a large mean.
-    let v = rowSquaredDeviations(xs, base, end, m) / inner;
-    let r = 1 / Math.sqrt(v + eps);
-    if (!(v < Infinity) && wide) {
-      overflowedSlotStatistics(xs, base, end, center, eps, scaled);
-      m = scaled[0]!;
-      v = scaled[1]!;
-      r = scaled[2]!;
-    }
+    slotStatistics(xs, base, end, center, eps, wide, scaled);
+    const m = scaled[0]!;
+    const v = scaled[1]!;
+    const r = scaled[2]!;
     count[row] = inner;
     mean[row] = m;
     variance[row] = v;
@@ -175,15 +187,10 @@ export function slotwiseForward(args: SlotwiseForwardArgs): void {
   for (let s = 0; s < slots; s++) {
     const base = s * inner;
     const end = base + inner;
-    let m = center ? rowSum(xs, base, end) / inner : 0;
-    let v = rowSquaredDeviations(xs, base, end, m) / inner;
-    let r = 1 / Math.sqrt(v + eps);
-    if (!(v < Infinity) && wide) {
-      overflowedSlotStatistics(xs, base, end, center, eps, scaled);
-      m = scaled[0]!;
-      v = scaled[1]!;
-      r = scaled[2]!;
-    }
+    slotStatistics(xs, base, end, center, eps, wide, scaled);
+    const m = scaled[0]!;
+    const v = scaled[1]!;
+    const r = scaled[2]!;
     mean[s] = m;
     variance[s] = v;
     rstd[s] = r;
