@@ -2,41 +2,54 @@ import type { TypedArray } from '../../dtype';
 import type { Conv2dBackwardArgs, Conv2dForwardArgs, ConvWindow } from '../types';
 import { gemmLoops } from './gemm';
 
-// conv2d of the `js` backend: each sample unfolded once (im2col) into a buffer of the op's dtype and
-// multiplied by the weight with the gemm loops; the backward unfolds again (cheaper than keeping N
-// unfoldings alive) for dW = dY col^T and folds dcol = W^T dY back with col2im for dx.
+// conv2d of the `js` backend, the reference: each sample unfolded once (im2col) into a float64 buffer
+// and multiplied by the weight with the gemm loops, every product and sum in float64 (float32 data is
+// widened once per call and the results rounded once); the backward unfolds again (cheaper than keeping
+// N unfoldings alive) for dW = dY col^T and folds dcol = W^T dY back with col2im for dx.
+
+function asFloat64(data: TypedArray): Float64Array {
+  return data instanceof Float64Array ? data : new Float64Array(data);
+}
 
 
 /** y = bias + W (*) x per sample and group: Y_g [Cout/groups, plane] += W_g [Cout/groups, patch] @ col [patch, plane]. */
 export function conv2dForward(args: Conv2dForwardArgs): void {
-  const { x, weight, bias, out, batch, inChannels, height, width, outChannels, groups, window, outH, outW } = args;
+  const { bias, out, batch, inChannels, height, width, outChannels, groups, window, outH, outW } = args;
+  const x = asFloat64(args.x);
+  const weight = asFloat64(args.weight);
   const groupInChannels = inChannels / groups;
   const groupOutChannels = outChannels / groups;
   const patch = groupInChannels * window.kernelH * window.kernelW;
   const plane = outH * outW;
   const inPlane = height * width;
-  const col = new (out.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(patch * plane);
+  const col = new Float64Array(patch * plane);
+  const acc = new Float64Array(outChannels * plane);
   for (let n = 0; n < batch; n++) {
-    const outBase = n * outChannels * plane;
-    if (bias !== null) for (let c = 0; c < outChannels; c++) out.fill(bias[c]!, outBase + c * plane, outBase + (c + 1) * plane);
+    if (bias !== null) for (let c = 0; c < outChannels; c++) acc.fill(bias[c]!, c * plane, (c + 1) * plane);
+    else acc.fill(0);
     for (let g = 0; g < groups; g++) {
       im2col(x, (n * inChannels + g * groupInChannels) * inPlane, groupInChannels, height, width, window, outH, outW, col);
-      gemmLoops(weight, g * groupOutChannels * patch, false, col, 0, false, out, outBase + g * groupOutChannels * plane, groupOutChannels, patch, plane);
+      gemmLoops(weight, g * groupOutChannels * patch, false, col, 0, false, acc, g * groupOutChannels * plane, groupOutChannels, patch, plane);
     }
+    out.set(acc, n * outChannels * plane);
   }
 }
 
 /** dW_g += dY_g @ col^T; dcol = W_g^T @ dY_g folded into dx with col2im. gradX and gradWeight come zero-filled. */
 export function conv2dBackward(args: Conv2dBackwardArgs): void {
-  const { gradOutput, x, weight, gradX, gradWeight, batch, inChannels, height, width, outChannels, groups, window, outH, outW } = args;
+  const { batch, inChannels, height, width, outChannels, groups, window, outH, outW } = args;
+  const gradOutput = asFloat64(args.gradOutput);
+  const x = asFloat64(args.x);
+  const weight = asFloat64(args.weight);
+  const gradX = args.gradX === null ? null : new Float64Array(args.gradX.length);
+  const gradWeight = args.gradWeight === null ? null : new Float64Array(args.gradWeight.length);
   const groupInChannels = inChannels / groups;
   const groupOutChannels = outChannels / groups;
   const patch = groupInChannels * window.kernelH * window.kernelW;
   const plane = outH * outW;
   const inPlane = height * width;
-  const make = (size: number) => new (x.constructor as Float32ArrayConstructor | Float64ArrayConstructor)(size);
-  const col = gradWeight === null ? null : make(patch * plane);
-  const gradCol = gradX === null ? null : make(patch * plane);
+  const col = gradWeight === null ? null : new Float64Array(patch * plane);
+  const gradCol = gradX === null ? null : new Float64Array(patch * plane);
   for (let n = 0; n < batch; n++) {
     for (let g = 0; g < groups; g++) {
       const gOffset = (n * outChannels + g * groupOutChannels) * plane;
@@ -55,6 +68,8 @@ export function conv2dBackward(args: Conv2dBackwardArgs): void {
       }
     }
   }
+  if (gradX !== null) args.gradX!.set(gradX);
+  if (gradWeight !== null) args.gradWeight!.set(gradWeight);
 }
 
 /**

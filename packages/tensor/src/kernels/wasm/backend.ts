@@ -338,12 +338,12 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
    */
   function conv2dForward(args: Conv2dForwardArgs): void {
     const { x, weight, bias, out, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
-    if (!isFloat32(x, weight, bias, out)) return jsKernels.conv2dForward(args);
     const groupInChannels = inChannels / groups;
     const groupOutChannels = outChannels / groups;
     const patch = groupInChannels * w.kernelH * w.kernelW;
     const plane = outH * outW;
     const inPlane = height * width;
+    if (!isFloat32(x, weight, bias, out) || groupOutChannels * patch * plane < GEMM_MIN_WORK) return jsKernels.conv2dForward(args);
     arena.reset();
     const px = arena.float32In(x);
     const pw = arena.float32In(weight);
@@ -368,12 +368,14 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
   /** conv2d backward inside the module: dW accumulates over samples, dx folds back with col2im. */
   function conv2dBackward(args: Conv2dBackwardArgs): void {
     const { gradOutput, x, weight, gradX, gradWeight, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
-    if (!isFloat32(gradOutput, x, weight, gradX, gradWeight)) return jsKernels.conv2dBackward(args);
     const groupInChannels = inChannels / groups;
     const groupOutChannels = outChannels / groups;
     const patch = groupInChannels * w.kernelH * w.kernelW;
     const plane = outH * outW;
     const inPlane = height * width;
+    if (!isFloat32(gradOutput, x, weight, gradX, gradWeight) || groupOutChannels * patch * plane < GEMM_MIN_WORK) {
+      return jsKernels.conv2dBackward(args);
+    }
     arena.reset();
     const pgy = arena.float32In(gradOutput);
     const px = arena.float32In(x);
