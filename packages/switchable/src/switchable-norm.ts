@@ -1,6 +1,6 @@
 import {
   ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkTensor, computeStatistics, customOp,
-  affineBlock, allocate, blockSums, formatShape, isTensor, gradXBlock, gradXBlockCentred, ones, updateRunningStatistics, zeros,
+  affineBlock, allocate, blockSums, formatShape, isTensor, gradXBlockCentred, mixSlotsBackward, mixSlotsForward, ones, updateRunningStatistics, zeros,
   type DType, type Normalizer, type NormalizerContext, type TypedArray,
 } from '@normkit/tensor';
 
@@ -157,18 +157,29 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
   // reported for the running averages need scaling back.
   let xs = x.data;
   let scale = 1;
-  let stats = mixedStatistics(xs, n, c, s, source, a, b, eps, 1);
+  const w = weight?.data ?? null;
+  const beta = bias?.data ?? null;
+  const out = allocate(x.dtype, x.size);
+  // Instance moments, the mixture and the affine on the core's slot kernels (WebAssembly on `wasm`).
+  const mixed: { stats?: MixedStatistics } = {};
+  mixSlotsForward({
+    x: xs, out, slots, inner: s,
+    mix: (muIn, varIn) => {
+      const stats = mixInstanceStatistics(muIn, varIn, n, c, source, a, b, eps, 1);
+      mixed.stats = stats;
+      return affineCoefficients(stats.mu, stats.rstd, c, w, beta);
+    },
+  });
+  let stats = mixed.stats!;
   if (stats.overflowed) {
     scale = overflowScale(xs);
     if (scale !== 1) {
       xs = Float64Array.from(xs, (v) => v * scale);
       stats = mixedStatistics(xs, n, c, s, source, a, b, eps * scale * scale, scale);
+      affineSlots(xs, out, slots, c, s, stats.mu, stats.rstd, w, beta);
     }
   }
   const { muIn, varIn, muLn, varLn, muBn, varBn, mu, rstd } = stats;
-
-  const out = allocate(x.dtype, x.size);
-  affineSlots(xs, out, slots, c, s, mu, rstd, weight?.data ?? null, bias?.data ?? null);
 
   const inputs: Tensor[] = [x];
   if (weight) inputs.push(weight);
@@ -182,9 +193,6 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
     shape: x.shape,
     backward: (gradOutput) => {
       const gamma = weight?.data ?? null;
-      const sumG = new Float64Array(slots);
-      const sumGCentred = new Float64Array(slots);
-      slotGradientSums(gradOutput, xs, slots, s, mu, sumG, sumGCentred);
 
       const gradWeight = weight ? new Float64Array(c) : null;
       const gradBias = bias ? new Float64Array(c) : null;
@@ -197,58 +205,83 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
       const bnVar = new Float64Array(c);
       const gradA = new Float64Array(k);
       const gradB = new Float64Array(k);
-      for (let slot = 0; slot < slots; slot++) {
-        const row = Math.floor(slot / c);
-        const ch = slot - row * c;
-        const r = rstd[slot]!;
-        const g = gamma !== null ? gamma[ch]! : 1;
-        if (gradWeight !== null) gradWeight[ch]! += sumGCentred[slot]! * r;
-        if (gradBias !== null) gradBias[ch]! += sumG[slot]!;
-        const dMu = -r * g * sumG[slot]!;
-        // -r^3 / 2 * sum(h (x - mu)), multiplied so no intermediate goes below O(r^2) (r is small for large data).
-        const dVar = -0.5 * g * r * (r * (r * sumGCentred[slot]!));
-        gMu[slot] = dMu;
-        gVar[slot] = dVar;
-        lnMu[row]! += dMu;
-        lnVar[row]! += dVar;
-        bnMu[ch]! += dMu;
-        bnVar[ch]! += dVar;
-        gradA[0]! += dMu * muIn[slot]!;
-        gradA[1]! += dMu * muLn[row]!;
-        gradB[0]! += dVar * varIn[slot]!;
-        gradB[1]! += dVar * varLn[row]!;
-        if (muBn !== null) {
-          gradA[2]! += dMu * muBn[ch]!;
-          gradB[2]! += dVar * varBn![ch]!;
-        }
-      }
-
-      let gradX: TypedArray | null = null;
-      if (x.requiresGrad) {
-        gradX = allocate(x.dtype, x.size);
-        // Batch statistics of this batch depend on x; fixed ones (eval) do not.
-        const throughBatch = source === 'batch';
+      // Per slot: the parameter gradients, G_mu and G_v, and their per-sample and per-channel sums.
+      const accumulate = (sumG: Float64Array, sumGCentred: Float64Array): void => {
         for (let slot = 0; slot < slots; slot++) {
           const row = Math.floor(slot / c);
           const ch = slot - row * c;
-          const vLn = (b[1]! * lnVar[row]!) / c;
-          let dVarIn = b[0]! * gVar[slot]! + vLn;
-          let dMuIn = a[0]! * gMu[slot]! + (a[1]! * lnMu[row]!) / c + 2 * vLn * (muIn[slot]! - muLn[row]!);
-          if (throughBatch) {
-            const vBn = (b[2]! * bnVar[ch]!) / n;
-            dVarIn += vBn;
-            dMuIn += (a[2]! * bnMu[ch]!) / n + 2 * vBn * (muIn[slot]! - muBn![ch]!);
+          const r = rstd[slot]!;
+          const g = gamma !== null ? gamma[ch]! : 1;
+          if (gradWeight !== null) gradWeight[ch]! += sumGCentred[slot]! * r;
+          if (gradBias !== null) gradBias[ch]! += sumG[slot]!;
+          const dMu = -r * g * sumG[slot]!;
+          // -r^3 / 2 * sum(h (x - mu)), multiplied so no intermediate goes below O(r^2) (r is small for large data).
+          const dVar = -0.5 * g * r * (r * (r * sumGCentred[slot]!));
+          gMu[slot] = dMu;
+          gVar[slot] = dVar;
+          lnMu[row]! += dMu;
+          lnVar[row]! += dVar;
+          bnMu[ch]! += dMu;
+          bnVar[ch]! += dVar;
+          gradA[0]! += dMu * muIn[slot]!;
+          gradA[1]! += dMu * muLn[row]!;
+          gradB[0]! += dVar * varIn[slot]!;
+          gradB[1]! += dVar * varLn[row]!;
+          if (muBn !== null) {
+            gradA[2]! += dMu * muBn[ch]!;
+            gradB[2]! += dVar * varBn![ch]!;
           }
-          // dx = r * gamma * g + D_mu / S + 2 D_v (x - mu_in) / S, times `scale` when x was scaled.
-          const gain = rstd[slot]! * (gamma !== null ? gamma[ch]! : 1) * scale;
-          const slope = (2 * dVarIn) / s;
-          if (scale === 1) {
-            // = gain * g + slope * x + offset.
-            gradXBlock(gradOutput, xs, gradX, slot * s, slot * s + s, gain, -slope, dMuIn / s - slope * muIn[slot]!);
-          } else {
-            // Multiplied as (x - mu_in) * scale * slope: slope * scale alone can leave float64's range.
-            gradXBlockCentred(gradOutput, xs, gradX, slot * s, slot * s + s, gain, muIn[slot]!, scale, -slope, (-dMuIn / s) * scale);
-          }
+        }
+      };
+
+      // Batch statistics of this batch depend on x; fixed ones (eval) do not.
+      const throughBatch = source === 'batch';
+      /** dx = gain * g + slope * (x - mu_in) + dMuIn / S per slot (from G_mu, G_v and their sums). */
+      const inputCoefficients = (slot: number): { gain: number; slope: number; dMuIn: number } => {
+        const row = Math.floor(slot / c);
+        const ch = slot - row * c;
+        const vLn = (b[1]! * lnVar[row]!) / c;
+        let dVarIn = b[0]! * gVar[slot]! + vLn;
+        let dMuIn = a[0]! * gMu[slot]! + (a[1]! * lnMu[row]!) / c + 2 * vLn * (muIn[slot]! - muLn[row]!);
+        if (throughBatch) {
+          const vBn = (b[2]! * bnVar[ch]!) / n;
+          dVarIn += vBn;
+          dMuIn += (a[2]! * bnMu[ch]!) / n + 2 * vBn * (muIn[slot]! - muBn![ch]!);
+        }
+        return { gain: rstd[slot]! * (gamma !== null ? gamma[ch]! : 1) * scale, slope: (2 * dVarIn) / s, dMuIn };
+      };
+
+      const gradX: TypedArray | null = x.requiresGrad ? allocate(x.dtype, x.size) : null;
+      if (scale === 1) {
+        // Sums, the mixture's backward and dx = a * g - c * x + e on the core's slot kernels.
+        mixSlotsBackward({
+          gradOutput, x: xs, gradX, slots, inner: s, mean: mu,
+          mix: (sumG, sumGCentred) => {
+            accumulate(sumG, sumGCentred);
+            if (gradX === null) return null;
+            const coefficientA = new Float64Array(slots);
+            const coefficientC = new Float64Array(slots);
+            const coefficientE = new Float64Array(slots);
+            for (let slot = 0; slot < slots; slot++) {
+              const { gain, slope, dMuIn } = inputCoefficients(slot);
+              coefficientA[slot] = gain;
+              coefficientC[slot] = -slope;
+              coefficientE[slot] = dMuIn / s - slope * muIn[slot]!;
+            }
+            return { a: coefficientA, c: coefficientC, e: coefficientE };
+          },
+        });
+      } else {
+        const sumG = new Float64Array(slots);
+        const sumGCentred = new Float64Array(slots);
+        slotGradientSums(gradOutput, xs, slots, s, mu, sumG, sumGCentred);
+        accumulate(sumG, sumGCentred);
+      }
+      if (gradX !== null && scale !== 1) {
+        for (let slot = 0; slot < slots; slot++) {
+          const { gain, slope, dMuIn } = inputCoefficients(slot);
+          // x was scaled: multiplied as (x - mu_in) * scale * slope, since slope * scale alone can leave float64's range.
+          gradXBlockCentred(gradOutput, xs, gradX, slot * s, slot * s + s, gain, muIn[slot]!, scale, -slope, (-dMuIn / s) * scale);
         }
       }
       const grads: Array<TypedArray | null> = [gradX];
@@ -282,10 +315,16 @@ interface MixedStatistics {
 function mixedStatistics(
   xs: TypedArray, n: number, c: number, s: number, source: BatchStatisticsSource, a: Float64Array, b: Float64Array, eps: number, scale: number,
 ): MixedStatistics {
-  const slots = n * c;
   const instance = computeStatistics(xs, { layout: { outer: n, groups: c, inner: s }, acrossOuter: false, center: true });
-  const muIn = instance.mean;
-  const varIn = instance.variance;
+  return mixInstanceStatistics(instance.mean, instance.variance, n, c, source, a, b, eps, scale);
+}
+
+/** The layer and batch statistics derived from the instance ones, and their mixtures per slot. */
+function mixInstanceStatistics(
+  muIn: Float64Array, varIn: Float64Array, n: number, c: number, source: BatchStatisticsSource, a: Float64Array, b: Float64Array, eps: number,
+  scale: number,
+): MixedStatistics {
+  const slots = n * c;
   const muLn = new Float64Array(n);
   const varLn = new Float64Array(n);
   layerStatistics(muIn, varIn, n, c, muLn, varLn);
@@ -374,6 +413,21 @@ function batchStatistics(muIn: Float64Array, varIn: Float64Array, n: number, c: 
 
 // The loops below are top-level functions taking the arrays as arguments (the engine keeps them in
 // registers, unlike closure variables), with four accumulators where they reduce (see slotwise.ts).
+
+/** Per slot scale = r * gamma_c and shift = beta_c - mu * scale, as `affineSlots` applies them. */
+function affineCoefficients(
+  mu: Float64Array, rstd: Float64Array, c: number, w: TypedArray | null, b: TypedArray | null,
+): { scale: Float64Array; shift: Float64Array } {
+  const slots = mu.length;
+  const scale = new Float64Array(slots);
+  const shift = new Float64Array(slots);
+  for (let slot = 0; slot < slots; slot++) {
+    const ch = slot % c;
+    scale[slot] = rstd[slot]! * (w !== null ? w[ch]! : 1);
+    shift[slot] = (b !== null ? b[ch]! : 0) - mu[slot]! * scale[slot]!;
+  }
+  return { scale, shift };
+}
 
 /** out = x * scale + shift per slot, scale = r * gamma_c, shift = beta_c - mu * scale. */
 function affineSlots(

@@ -770,3 +770,43 @@ export function col2im(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Per-slot loops with per-slot coefficients, for kernels that mix statistics across slots between
+// two passes (SwitchableNorm): the caller computes the coefficients in JavaScript in between.
+
+/** mean[s], variance[s] (biased, two-pass, float64) of each slot of `inner` contiguous values. */
+export function slotMoments(x: usize, slots: i32, inner: i32, mean: usize, variance: usize): void {
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    const m = blockSum(x, base, base + inner) / <f64>inner;
+    store<f64>(at64(mean, s), m);
+    store<f64>(at64(variance, s), blockSquaredDeviations(x, base, base + inner, m) / <f64>inner);
+  }
+}
+
+/** out = x * scale[s] + shift[s] per slot. */
+export function slotAffine(x: usize, out: usize, slots: i32, inner: i32, scale: usize, shift: usize): void {
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    affineBlock(x, out, base, base + inner, load<f64>(at64(scale, s)), load<f64>(at64(shift, s)));
+  }
+}
+
+/** sumDy[s] = sum(dy), sumDyCentred[s] = sum(dy * (x - mean[s])) per slot. */
+export function slotGradientSums(gy: usize, x: usize, slots: i32, inner: i32, mean: usize, sumDyOut: usize, sumDyCentredOut: usize): void {
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    blockSums(gy, x, base, base + inner, load<f64>(at64(mean, s)));
+    store<f64>(at64(sumDyOut, s), sumDy);
+    store<f64>(at64(sumDyCentredOut, s), sumDyCentred);
+  }
+}
+
+/** gradX = a[s] * dy - c[s] * x + e[s] per slot. */
+export function slotGradX(gy: usize, x: usize, gradX: usize, slots: i32, inner: i32, a: usize, c: usize, e: usize): void {
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    gradXBlock(gy, x, gradX, base, base + inner, load<f64>(at64(a, s)), load<f64>(at64(c, s)), load<f64>(at64(e, s)));
+  }
+}

@@ -1,7 +1,7 @@
 export { defineKernel } from './define';
 export type { KernelDefinition } from './define';
 export { getBackend, setBackend, activeKernels, kernelsOf } from './backend';
-export type { BackendName, KernelTable, BinaryArgs, BinaryBroadcast, BinaryKernelOp, ActivationOp, ActivationArgs, ActivationBackwardArgs, GemmArgs, ConvWindow, ConvGeometryArgs, Conv2dForwardArgs, Conv2dBackwardArgs } from './types';
+export type { BackendName, KernelTable, BinaryArgs, BinaryBroadcast, BinaryKernelOp, ActivationOp, ActivationArgs, ActivationBackwardArgs, GemmArgs, ConvWindow, ConvGeometryArgs, Conv2dForwardArgs, Conv2dBackwardArgs, SlotMixForwardArgs, SlotMixBackwardArgs } from './types';
 export type {
   RowwiseForwardArgs, RowwiseBackwardArgs, SlotwiseForwardArgs, SlotwiseBackwardArgs, BatchForwardArgs, BatchForwardResult, BatchBackwardArgs,
 } from './types';

@@ -207,6 +207,49 @@ describe('kernel table: wasm against js', () => {
     }
   });
 
+  it('slot-mix forward and backward (SwitchableNorm): moments, the mix callback, affine; sums, mix, dx', () => {
+    const generator = new Generator(16);
+    for (let trial = 0; trial < 60; trial++) {
+      const slots = pick(generator, [0, 1, 2, 5, 12]);
+      const inner = pick(generator, INNER_SIZES);
+      const fill = pick(generator, FILLS);
+      const x = data(generator, slots * inner, fill);
+      const gy = data(generator, slots * inner, 'normal');
+      const wantGradX = generator.nextUint32() % 4 !== 0;
+      const label = `slots ${slots} inner ${inner} ${fill}`;
+      const seen: Record<string, Float64Array[]> = { js: [], wasm: [] };
+      // A mix that depends on every slot's statistics, like SwitchableNorm's mixture.
+      const run = (table: KernelTable) => {
+        const out = new Float32Array(x.length);
+        let mean: Float64Array = new Float64Array(0);
+        table.slotMixForward({
+          x, out, slots, inner,
+          mix: (m, v) => {
+            seen[table.name]!.push(m.slice(), v.slice());
+            mean = m;
+            const total = v.reduce((p, q) => p + q, 0);
+            const scale = v.map((vs) => 1 / Math.sqrt(0.5 * vs + 0.5 * total / Math.max(slots, 1) + 1e-5));
+            return { scale, shift: m.map((ms, i) => -ms * scale[i]!) };
+          },
+        });
+        const gradX = wantGradX ? new Float32Array(x.length) : null;
+        table.slotMixBackward({
+          gradOutput: gy, x, gradX, slots, inner, mean,
+          mix: (sumDy, sumDyCentred) => {
+            seen[table.name]!.push(sumDy.slice(), sumDyCentred.slice());
+            return { a: sumDy.map(() => 0.7), c: sumDyCentred.map((t) => t / inner), e: sumDy.map((t) => t / inner) };
+          },
+        });
+        return { out, gradX: gradX ?? new Float32Array(0) };
+      };
+      const ref = run(js);
+      const got = run(wasm);
+      compareAll(`slotMix ${label}`, ref, got);
+      expect(seen.wasm!.length, label).toBe(seen.js!.length);
+      seen.js!.forEach((values, i) => expectAgree(`slotMix ${label} mix input ${i}`, values, seen.wasm![i]!));
+    }
+  });
+
   it('a large row (one million values) agrees', () => {
     const generator = new Generator(14);
     const inner = 1_000_003;

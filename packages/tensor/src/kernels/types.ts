@@ -224,6 +224,34 @@ export interface Conv2dBackwardArgs extends ConvGeometryArgs {
 }
 
 /**
+ * Per-slot normalisation whose coefficients mix statistics across slots (SwitchableNorm): the kernel
+ * computes each slot's mean and biased variance (two-pass, float64), `mix` turns them into a per-slot
+ * scale and shift, and the kernel writes out = x * scale + shift.
+ */
+export interface SlotMixForwardArgs {
+  x: TypedArray;
+  out: TypedArray;
+  slots: number;
+  inner: number;
+  mix: (mean: Float64Array, variance: Float64Array) => { scale: Float64Array; shift: Float64Array };
+}
+
+/**
+ * The backward of a mixed slot normalisation: the kernel computes per slot sum(dy) and
+ * sum(dy * (x - mean)), `mix` turns them into per-slot a, c, e (or null when x needs no gradient), and
+ * the kernel writes gradX = a * dy - c * x + e.
+ */
+export interface SlotMixBackwardArgs {
+  gradOutput: TypedArray;
+  x: TypedArray;
+  gradX: TypedArray | null;
+  slots: number;
+  inner: number;
+  mean: Float64Array;
+  mix: (sumDy: Float64Array, sumDyCentred: Float64Array) => { a: Float64Array; c: Float64Array; e: Float64Array } | null;
+}
+
+/**
  * One signature per hot loop; each backend implements every entry (a backend may hand a call it
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
  * reference the others are tested against.
@@ -245,4 +273,6 @@ export interface KernelTable {
   readonly conv2dForward: (args: Conv2dForwardArgs) => void;
   /** conv2d backward to the input and the weight (the bias gradient is a plain sum, outside). */
   readonly conv2dBackward: (args: Conv2dBackwardArgs) => void;
+  readonly slotMixForward: (args: SlotMixForwardArgs) => void;
+  readonly slotMixBackward: (args: SlotMixBackwardArgs) => void;
 }

@@ -8,5 +8,7 @@ export { updateRunningStatistics } from './running-statistics';
 export type { RunningStatisticsBuffers } from './running-statistics';
 // Unrolled block loops the fused kernels are made of, for plugin kernels outside the core (SwitchableNorm).
 export { affineBlock, blockSums, gradXBlock, gradXBlockCentred } from '../kernels/js/loops';
+export { mixSlotsForward, mixSlotsBackward } from './slot-mix';
+export type { SlotMixForwardArgs, SlotMixBackwardArgs } from '../kernels/types';
 export { checkDTypeOption, checkModuleDType, checkPaddingMask, dtypeOptionSpec } from './checks';
 export type { PaddingMaskMessage } from './checks';

@@ -1,8 +1,8 @@
 import type { TypedArray } from '../../dtype';
 import type { NormStatistics } from '../../norm/statistics';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
-  SlotwiseForwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, RowwiseBackwardArgs, RowwiseForwardArgs, SlotMixBackwardArgs, SlotMixForwardArgs,
+  SlotwiseBackwardArgs, SlotwiseForwardArgs,
 } from '../types';
 import {
   OVERFLOW_SCALE, affineBlock, blockSums, clipAffineBlock, gateBlock, gradXBlock, gradXBlockCentred, overflowedSlotStatistics, rowSquaredDeviations,
@@ -421,4 +421,36 @@ function batchBackwardInput(
       else gradXBlockCentred(gy, xs, gradX, base, base + inner, a, m, r, c, d);
     }
   }
+}
+
+/** Per-slot two-pass moments, the caller's mix, then out = x * scale + shift per slot. */
+export function slotMixForward(args: SlotMixForwardArgs): void {
+  const { x: xs, out, slots, inner, mix } = args;
+  const mean = new Float64Array(slots);
+  const variance = new Float64Array(slots);
+  for (let s = 0; s < slots; s++) {
+    const base = s * inner;
+    const m = rowSum(xs, base, base + inner) / inner;
+    mean[s] = m;
+    variance[s] = rowSquaredDeviations(xs, base, base + inner, m) / inner;
+  }
+  const { scale, shift } = mix(mean, variance);
+  for (let s = 0; s < slots; s++) affineBlock(xs, out, s * inner, (s + 1) * inner, scale[s]!, shift[s]!);
+}
+
+/** Per-slot sum(dy) and sum(dy * (x - mean)), the caller's mix, then gradX = a * dy - c * x + e per slot. */
+export function slotMixBackward(args: SlotMixBackwardArgs): void {
+  const { gradOutput, x: xs, gradX, slots, inner, mean, mix } = args;
+  const sumDy = new Float64Array(slots);
+  const sumDyCentred = new Float64Array(slots);
+  const sums = new Float64Array(2);
+  for (let s = 0; s < slots; s++) {
+    blockSums(gradOutput, xs, s * inner, (s + 1) * inner, mean[s]!, sums);
+    sumDy[s] = sums[0]!;
+    sumDyCentred[s] = sums[1]!;
+  }
+  const coefficients = mix(sumDy, sumDyCentred);
+  if (coefficients === null || gradX === null) return;
+  const { a, c, e } = coefficients;
+  for (let s = 0; s < slots; s++) gradXBlock(gradOutput, xs, gradX, s * inner, (s + 1) * inner, a[s]!, c[s]!, e[s]!);
 }

@@ -3,7 +3,9 @@ import { activation, activationBackward } from './activation';
 import { conv2dBackward, conv2dForward } from './conv';
 import { binary } from './elementwise';
 import { gemm } from './gemm';
-import { batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotwiseBackward, slotwiseForward } from './norm';
+import {
+  batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotMixBackward, slotMixForward, slotwiseBackward, slotwiseForward,
+} from './norm';
 
 /** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
 export const jsKernels: KernelTable = {
@@ -20,4 +22,6 @@ export const jsKernels: KernelTable = {
   gemm,
   conv2dForward,
   conv2dBackward,
+  slotMixForward,
+  slotMixBackward,
 };

@@ -2,7 +2,7 @@ import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { kernelModuleBase64 } from './module-bytes';
@@ -28,6 +28,10 @@ interface KernelExports {
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
   gemm(a: number, transA: number, b: number, transB: number, c: number, m: number, k: number, n: number, work: number): void;
   gemmWorkFloats(): number;
+  slotMoments(x: number, slots: number, inner: number, mean: number, variance: number): void;
+  slotAffine(x: number, out: number, slots: number, inner: number, scale: number, shift: number): void;
+  slotGradientSums(gy: number, x: number, slots: number, inner: number, mean: number, sumDy: number, sumDyCentred: number): void;
+  slotGradX(gy: number, x: number, gradX: number, slots: number, inner: number, a: number, c: number, e: number): void;
   im2col(src: number, channels: number, imageH: number, imageW: number, kernelH: number, kernelW: number, strideH: number, strideW: number,
     padH: number, padW: number, dilationH: number, dilationW: number, gridH: number, gridW: number, col: number): void;
   col2im(col: number, channels: number, imageH: number, imageW: number, kernelH: number, kernelW: number, strideH: number, strideW: number,
@@ -406,6 +410,56 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     if (gradWeight) arena.float32Out(pgw, gradWeight);
   }
 
+  /** x is copied in once; the moments, the caller's mix (in JavaScript) and the affine run on it. */
+  function slotMixForward(args: SlotMixForwardArgs): void {
+    const { x, out, slots, inner, mix } = args;
+    if (!isFloat32(x, out)) return jsKernels.slotMixForward(args);
+    arena.reset();
+    const px = arena.float32In(x);
+    const pout = arena.reserve(x.length * 4);
+    const pmean = arena.reserve(slots * 8);
+    const pvar = arena.reserve(slots * 8);
+    const pscale = arena.reserve(slots * 8);
+    const pshift = arena.reserve(slots * 8);
+    exports.slotMoments(px, slots, inner, pmean, pvar);
+    const mean = new Float64Array(slots);
+    const variance = new Float64Array(slots);
+    arena.float64Out(pmean, mean);
+    arena.float64Out(pvar, variance);
+    const { scale, shift } = mix(mean, variance);
+    arena.float64Write(pscale, scale);
+    arena.float64Write(pshift, shift);
+    exports.slotAffine(px, pout, slots, inner, pscale, pshift);
+    arena.float32Out(pout, out);
+  }
+
+  function slotMixBackward(args: SlotMixBackwardArgs): void {
+    const { gradOutput, x, gradX, slots, inner, mean, mix } = args;
+    if (!isFloat32(gradOutput, x, gradX)) return jsKernels.slotMixBackward(args);
+    arena.reset();
+    const pgy = arena.float32In(gradOutput);
+    const px = arena.float32In(x);
+    const pmean = arena.float64In(mean);
+    const psum = arena.reserve(slots * 8);
+    const pcentred = arena.reserve(slots * 8);
+    const pa = arena.reserve(slots * 8);
+    const pc = arena.reserve(slots * 8);
+    const pe = arena.reserve(slots * 8);
+    const pgx = gradX ? arena.reserve(x.length * 4) : 0;
+    exports.slotGradientSums(pgy, px, slots, inner, pmean, psum, pcentred);
+    const sumDy = new Float64Array(slots);
+    const sumDyCentred = new Float64Array(slots);
+    arena.float64Out(psum, sumDy);
+    arena.float64Out(pcentred, sumDyCentred);
+    const coefficients = mix(sumDy, sumDyCentred);
+    if (coefficients === null || !gradX) return;
+    arena.float64Write(pa, coefficients.a);
+    arena.float64Write(pc, coefficients.c);
+    arena.float64Write(pe, coefficients.e);
+    exports.slotGradX(pgy, px, pgx, slots, inner, pa, pc, pe);
+    arena.float32Out(pgx, gradX);
+  }
+
   return {
     name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
@@ -419,6 +473,8 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     gemm,
     conv2dForward,
     conv2dBackward,
+    slotMixForward,
+    slotMixBackward,
   };
 }
 
