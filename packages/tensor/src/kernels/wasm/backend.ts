@@ -119,6 +119,11 @@ class Arena {
     return this.f32.subarray(offset / 4, offset / 4 + length);
   }
 
+  /** A float64 view of the arena, valid until the next `reserve`. */
+  float64View(offset: number, length: number): Float64Array {
+    return this.f64.subarray(offset / 8, offset / 8 + length);
+  }
+
   float64Write(offset: number, values: Float64Array): void {
     this.f64.set(values, offset / 8);
   }
@@ -480,8 +485,7 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
 
 /** Adds the arena's float64 accumulator into the caller's (zero-filled) gradient array. */
 function addFloat64Out(arena: Arena, offset: number, target: Float64Array): void {
-  const values = new Float64Array(target.length);
-  arena.float64Out(offset, values);
+  const values = arena.float64View(offset, target.length);
   for (let i = 0; i < target.length; i++) target[i]! += values[i]!;
 }
 
