@@ -99,10 +99,28 @@ interface PluginBase<S extends OptionsSchema> {
   readonly options: S;
 }
 
+/**
+ * How the modules a normalizer plugin creates export to ONNX: an optional field of specification v1,
+ * read by `@normkit/onnx` (which builds it with `defineLowering`). The core does not depend on the
+ * exporter, so the lowering is typed structurally here; `loweringVersion` versions the lowering
+ * interface on its own schedule.
+ */
+export interface NormalizerOnnxLowering {
+  readonly loweringVersion: 'v1';
+  /** The class `create` returns; matched exactly (a subclass may override forward). */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- a constructor of any arity
+  readonly module: abstract new (...args: any[]) => Module;
+  /** `(module, inputs, ctx) => output`: see `@normkit/onnx`'s LowerFunction. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the exporter's types live in @normkit/onnx
+  readonly lower: (module: any, inputs: readonly any[], ctx: any) => unknown;
+}
+
 export interface NormalizerPlugin<S extends OptionsSchema = OptionsSchema> extends PluginBase<S> {
   readonly kind: 'normalizer';
   traits(options: OptionValues<S>): NormalizerTraits;
   create(slot: NormalizerSlot, options: OptionValues<S>): Normalizer;
+  /** Optional: how its modules lower to ONNX, so `exportOnnx` exports a model using it once it is registered. */
+  readonly onnx?: NormalizerOnnxLowering;
 }
 
 /**
