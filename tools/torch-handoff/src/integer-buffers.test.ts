@@ -36,8 +36,19 @@ afterAll(() => {
 });
 
 describe('integer buffers between PyTorch (int64) and normkit (float64 counters)', () => {
-  it("normkit refuses PyTorch's I64 counter with a typed error naming the dtype", () => {
-    expect(() => parseSafetensors(readFileSync(join(dir, 'torch.safetensors')))).toThrow(/I64/);
+  it("normkit reads PyTorch's raw file (I64 counter) as float64 and gives torch's eval output, as after for_normkit", () => {
+    const raw = parseSafetensors(readFileSync(join(dir, 'torch.safetensors'))).tensors;
+    const converted = parseSafetensors(readFileSync(join(dir, 'for-normkit.safetensors'))).tensors;
+    expect(raw.num_batches_tracked!.dtype).toBe('float64');
+    expect(Array.from(raw.num_batches_tracked!.data)).toEqual([4]);
+    expect(Object.keys(raw).sort()).toEqual(Object.keys(converted).sort());
+    for (const [name, t] of Object.entries(converted)) expect(Array.from(raw[name]!.data), name).toEqual(Array.from(t.data));
+    const bn = new BatchNorm({ numFeatures: 3, dtype: 'float64' });
+    const { 'eval.input': x, 'eval.output': expected, ...state } = raw;
+    bn.loadStateDict(state);
+    bn.eval();
+    const y = bn.forward(x!);
+    Array.from(y.data).forEach((v, i) => expect(Math.abs(v - expected!.data[i]!)).toBeLessThanOrEqual(1e-12 + 1e-10 * Math.abs(expected!.data[i]!)));
   });
 
   it("after for_normkit, torch's BatchNorm state loads strictly into normkit's BatchNorm and gives torch's eval output", () => {

@@ -1,2 +1,2 @@
 export { saveSafetensors, loadSafetensors, parseSafetensors, SafetensorsError } from './safetensors';
-export type { SafetensorsDType, SafetensorsFile } from './safetensors';
+export type { SafetensorsDType, SafetensorsReadDType, SafetensorsFile } from './safetensors';

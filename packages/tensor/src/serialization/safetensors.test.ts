@@ -237,12 +237,74 @@ describe('loadSafetensors', () => {
     });
   });
 
-  it('refuses dtypes other than F32/F64 with a DTypeError naming the tensor and dtype', () => {
+  it('refuses dtypes other than F32/F64/I64 with a DTypeError naming the tensor and dtype', () => {
     const half = buildFile('{"h":{"dtype":"F16","shape":[2],"data_offsets":[0,4]}}', new Uint8Array(4));
     expect(() => loadSafetensors(half)).toThrow(DTypeError);
-    expect(() => loadSafetensors(half)).toThrow('loadSafetensors: expected tensor "h" of dtype F32 or F64 (the dtypes normkit tensors hold), got dtype F16');
+    expect(() => loadSafetensors(half)).toThrow(
+      'loadSafetensors: expected tensor "h" of dtype F32, F64 or I64 (normkit holds float32 and float64; I64 is read as float64), got dtype F16',
+    );
     const bf16 = buildFile('{"h":{"dtype":"BF16","shape":[1],"data_offsets":[0,2]}}', new Uint8Array(2));
     expect(() => loadSafetensors(bf16)).toThrow(/got dtype BF16/);
+    const i32 = buildFile('{"h":{"dtype":"I32","shape":[1],"data_offsets":[0,4]}}', new Uint8Array(4));
+    expect(() => loadSafetensors(i32)).toThrow(/got dtype I32/);
+  });
+});
+
+/** A file holding one I64 tensor of `values`, padded like the reference writer. */
+function i64File(name: string, shape: number[], values: bigint[]): Uint8Array {
+  let header = `{"${name}":{"dtype":"I64","shape":${JSON.stringify(shape)},"data_offsets":[0,${values.length * 8}]}}`;
+  header += ' '.repeat((8 - (header.length % 8)) % 8);
+  const data = new Uint8Array(values.length * 8);
+  const view = new DataView(data.buffer);
+  values.forEach((v, i) => view.setBigInt64(i * 8, v, true));
+  return buildFile(header, data);
+}
+
+describe('I64 tensors (PyTorch integer buffers such as num_batches_tracked)', () => {
+  it('reads a scalar counter as a float64 tensor of the same shape and value', () => {
+    const loaded = loadSafetensors(i64File('bn.num_batches_tracked', [], [7n]));
+    const t = loaded['bn.num_batches_tracked']!;
+    expect(t.dtype).toBe('float64');
+    expect(t.shape).toEqual([]);
+    expect(Array.from(t.data)).toEqual([7]);
+  });
+
+  it('reads negative values and the exact limits +-2^53', () => {
+    const limit = 2n ** 53n;
+    const t = loadSafetensors(i64File('c', [2, 2], [-3n, 0n, limit, -limit]))['c']!;
+    expect(t.shape).toEqual([2, 2]);
+    expect(Array.from(t.data)).toEqual([-3, 0, 2 ** 53, -(2 ** 53)]);
+  });
+
+  it('refuses a value beyond 2^53 in magnitude with a SafetensorsError naming the tensor, the value and its index', () => {
+    const big = 2n ** 53n + 1n;
+    for (const v of [big, -big, 2n ** 63n - 1n]) {
+      const bytes = i64File('steps', [3], [1n, 2n, v]);
+      expect(() => loadSafetensors(bytes)).toThrow(SafetensorsError);
+      expect(() => loadSafetensors(bytes)).toThrow(`loadSafetensors: expected I64 tensor "steps" to hold integers of magnitude at most 2^53`);
+      expect(() => loadSafetensors(bytes)).toThrow(`got ${v} at element 2`);
+    }
+  });
+
+  it('reads a file mixing F32, F64 and I64 tensors, and writes the counter back as F64', () => {
+    // The layout torch's state_dict of a float32 BatchNorm1d(2) gives (I64 and F32).
+    const header = [
+      '"num_batches_tracked":{"dtype":"I64","shape":[],"data_offsets":[0,8]}',
+      '"running_mean":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}',
+    ].join(',');
+    const data = new Uint8Array(16);
+    new DataView(data.buffer).setBigInt64(0, 4n, true);
+    data.set(f32Bytes([0.5, -1]), 8);
+    const loaded = loadSafetensors(buildFile(`{${header}}`, data));
+    expect(loaded['num_batches_tracked']!.dtype).toBe('float64');
+    expect(Array.from(loaded['running_mean']!.data)).toEqual([0.5, -1]);
+    expect(headerOf(saveSafetensors(loaded))).toContain('"num_batches_tracked":{"dtype":"F64","shape":[]');
+  });
+
+  it('checks the byte length of I64 tensors like any other (8 bytes per element)', () => {
+    const short = buildFile('{"c":{"dtype":"I64","shape":[2],"data_offsets":[0,8]}}', new Uint8Array(8));
+    expect(() => loadSafetensors(short)).toThrow(SafetensorsError);
+    expect(() => loadSafetensors(short)).toThrow(/to span 16 bytes/);
   });
 });
 

@@ -17,8 +17,11 @@ import { DTypeError, ValueError, formatShape, type ErrorDetails } from '../error
 import type { StateDict } from '../nn/module';
 import { Tensor } from '../tensor';
 
-/** The safetensors dtypes this package reads and writes. */
+/** The safetensors dtypes this package writes (it also reads I64, as float64). */
 export type SafetensorsDType = 'F32' | 'F64';
+
+/** The safetensors dtypes this package reads: F32, F64, and I64 (PyTorch's integer counters) read as float64. */
+export type SafetensorsReadDType = SafetensorsDType | 'I64';
 
 /** A malformed safetensors file (truncated, bad header, bad offsets). Its `kind` is 'value'. */
 export class SafetensorsError extends ValueError {
@@ -37,10 +40,22 @@ export interface SafetensorsFile {
 /** The header limit of the reference implementation: larger headers are refused as hostile. */
 const MAX_HEADER_BYTES = 100_000_000;
 
-const FORMATS: Record<SafetensorsDType, { dtype: DType; bytes: number }> = {
+interface StoredFormat {
+  /** The normkit dtype the tensor is read into. */
+  dtype: DType;
+  bytes: number;
+  /** Stored as signed 64-bit integers (read exactly into float64 up to 2^53 in magnitude). */
+  integer?: boolean;
+}
+
+const FORMATS: Record<SafetensorsReadDType, StoredFormat> = {
   F32: { dtype: 'float32', bytes: 4 },
   F64: { dtype: 'float64', bytes: 8 },
+  I64: { dtype: 'float64', bytes: 8, integer: true },
 };
+
+/** 2^53: float64 holds every integer of smaller magnitude exactly (Number.MAX_SAFE_INTEGER + 1). */
+const EXACT_INTEGER_LIMIT = 2n ** 53n;
 
 const LITTLE_ENDIAN_PLATFORM = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -128,7 +143,7 @@ export function saveSafetensors(stateDict: StateDict, metadata?: Record<string, 
 
 interface HeaderEntry {
   name: string;
-  format: { dtype: DType; bytes: number };
+  format: StoredFormat;
   shape: number[];
   begin: number;
   end: number;
@@ -210,7 +225,11 @@ function parseEntry(op: string, name: string, raw: unknown): HeaderEntry {
   const dtype = info.dtype;
   if (typeof dtype !== 'string') fail('a string dtype', dtype);
   if (!Object.hasOwn(FORMATS, dtype as string)) {
-    throw new DTypeError({ op, expected: `tensor "${name}" of dtype F32 or F64 (the dtypes normkit tensors hold)`, given: `dtype ${String(dtype)}` });
+    throw new DTypeError({
+      op,
+      expected: `tensor "${name}" of dtype F32, F64 or I64 (normkit holds float32 and float64; I64 is read as float64)`,
+      given: `dtype ${String(dtype)}`,
+    });
   }
   const shape = info.shape;
   if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && (d as number) >= 0)) {
@@ -224,11 +243,33 @@ function parseEntry(op: string, name: string, raw: unknown): HeaderEntry {
     fail('data_offsets [begin, end] of non-negative integers', offsets);
   }
   const [begin, end] = offsets as [number, number];
-  return { name, format: FORMATS[dtype as SafetensorsDType], shape: shape as number[], begin, end };
+  return { name, format: FORMATS[dtype as SafetensorsReadDType], shape: shape as number[], begin, end };
 }
 
-function readTensor(entry: HeaderEntry, data: Uint8Array): Tensor {
+/**
+ * I64 values as float64, refusing any beyond 2^53 in magnitude: float64 would round them, and a
+ * counter that silently changes is worse than an error.
+ */
+function readIntegers(op: string, entry: HeaderEntry, bytes: Uint8Array): Float64Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const values = new Float64Array(bytes.length / 8);
+  for (let i = 0; i < values.length; i++) {
+    const v = view.getBigInt64(i * 8, true);
+    if (v > EXACT_INTEGER_LIMIT || v < -EXACT_INTEGER_LIMIT) {
+      throw new SafetensorsError({
+        op,
+        expected: `I64 tensor "${entry.name}" to hold integers of magnitude at most 2^53 (read as float64, which holds them exactly)`,
+        given: `${v} at element ${i}`,
+      });
+    }
+    values[i] = Number(v);
+  }
+  return values;
+}
+
+function readTensor(op: string, entry: HeaderEntry, data: Uint8Array): Tensor {
   const bytes = data.subarray(entry.begin, entry.end);
+  if (entry.format.integer) return new Tensor(readIntegers(op, entry, bytes), entry.shape);
   const count = bytes.length / entry.format.bytes;
   let values: Float32Array | Float64Array;
   if (LITTLE_ENDIAN_PLATFORM) {
@@ -249,9 +290,14 @@ function readTensor(entry: HeaderEntry, data: Uint8Array): Tensor {
 /**
  * Parses safetensors bytes into tensors and the `__metadata__` map, validating the file like the
  * reference reader and the format specification: header length within the file, a JSON object
- * header that begins with `{`, has no duplicate keys and is padded with spaces only, F32/F64 tensors whose
+ * header that begins with `{`, has no duplicate keys and is padded with spaces only, F32/F64/I64 tensors whose
  * byte ranges match their shapes and tile the data buffer exactly. Malformed files throw a
- * `SafetensorsError` naming the problem; other dtypes (F16, BF16, integers) throw a `DTypeError`.
+ * `SafetensorsError` naming the problem; other dtypes (F16, BF16, other integers) throw a `DTypeError`.
+ *
+ * I64 tensors (PyTorch's `num_batches_tracked` counters) are read as float64, the dtype normkit keeps
+ * counters in: exact for magnitudes up to 2^53; a larger value throws a `SafetensorsError` naming the
+ * tensor (nothing is returned). normkit writes counters back as F64; normkit-torch's
+ * `to_module_dtypes` casts them to int64 before a strict PyTorch load.
  */
 export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   const op = 'loadSafetensors';
@@ -338,7 +384,7 @@ export function parseSafetensors(bytes: Uint8Array): SafetensorsFile {
   // No prototype: a tensor named `__proto__` is stored like any other name.
   const tensors = Object.create(null) as StateDict;
   for (const entry of [...entries].sort((a, b) => compareUtf8(a.name, b.name))) {
-    tensors[entry.name] = readTensor(entry, data);
+    tensors[entry.name] = readTensor(op, entry, data);
   }
   return { tensors, metadata };
 }
