@@ -1,4 +1,5 @@
 // @normkit/tensor: tensor, autograd, ops, nn, optim, the normalization building blocks and the plugin interface.
+import './tensor-methods';
 export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType, isTensor, checkTensor, checkTensorOrNumber, describeValue } from './tensor';
 export type { GraphNode, NestedArray } from './tensor';
 export type { DType, TypedArray } from './dtype';

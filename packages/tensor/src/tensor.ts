@@ -1,6 +1,9 @@
 import { runBackward, type BackwardOptions } from './autograd';
 import { allocate, castArray, checkDType, dtypeOf, sameShape, shapeSize, type DType, type TypedArray } from './dtype';
 import { DTypeError, ShapeError, ValueError, formatShape } from './errors';
+// Types only: the ops import this file, so the chaining methods reach them through `chain` (see tensor-methods.ts).
+import type * as Ops from './ops/index';
+import type { ReduceOptions, VarOptions } from './ops/reduce';
 
 /**
  * One node of the define-by-run graph: the op that produced a tensor, its inputs, and the
@@ -247,9 +250,84 @@ export class Tensor {
     return this;
   }
 
+  // Method chaining: `x.add(y).mul(z).sum()` is `sum(mul(add(x, y), z))`. Each method calls the functional op
+  // of the same name (the primary API, documented there) with this tensor first; nothing is computed here.
+
+  add(other: Tensor | number): Tensor { return chain('add').add(this, other); }
+  sub(other: Tensor | number): Tensor { return chain('sub').sub(this, other); }
+  mul(other: Tensor | number): Tensor { return chain('mul').mul(this, other); }
+  div(other: Tensor | number): Tensor { return chain('div').div(this, other); }
+  pow(exponent: Tensor | number): Tensor { return chain('pow').pow(this, exponent); }
+  maximum(other: Tensor | number): Tensor { return chain('maximum').maximum(this, other); }
+  minimum(other: Tensor | number): Tensor { return chain('minimum').minimum(this, other); }
+  neg(): Tensor { return chain('neg').neg(this); }
+  exp(): Tensor { return chain('exp').exp(this); }
+  log(): Tensor { return chain('log').log(this); }
+  sqrt(): Tensor { return chain('sqrt').sqrt(this); }
+  rsqrt(): Tensor { return chain('rsqrt').rsqrt(this); }
+  abs(): Tensor { return chain('abs').abs(this); }
+  square(): Tensor { return chain('square').square(this); }
+  sin(): Tensor { return chain('sin').sin(this); }
+  cos(): Tensor { return chain('cos').cos(this); }
+  clamp(min?: number, max?: number): Tensor { return chain('clamp').clamp(this, min, max); }
+
+  relu(): Tensor { return chain('relu').relu(this); }
+  leakyRelu(negativeSlope?: number): Tensor { return chain('leakyRelu').leakyRelu(this, negativeSlope); }
+  tanh(): Tensor { return chain('tanh').tanh(this); }
+  sigmoid(): Tensor { return chain('sigmoid').sigmoid(this); }
+  silu(): Tensor { return chain('silu').silu(this); }
+  gelu(): Tensor { return chain('gelu').gelu(this); }
+  softmax(axis?: number): Tensor { return chain('softmax').softmax(this, axis); }
+  logSoftmax(axis?: number): Tensor { return chain('logSoftmax').logSoftmax(this, axis); }
+
+  sum(axes?: number | readonly number[], options?: ReduceOptions): Tensor { return chain('sum').sum(this, axes, options); }
+  mean(axes?: number | readonly number[], options?: ReduceOptions): Tensor { return chain('mean').mean(this, axes, options); }
+  variance(axes?: number | readonly number[], options?: VarOptions): Tensor { return chain('variance').variance(this, axes, options); }
+  max(axes?: number | readonly number[], options?: ReduceOptions): Tensor { return chain('max').max(this, axes, options); }
+  min(axes?: number | readonly number[], options?: ReduceOptions): Tensor { return chain('min').min(this, axes, options); }
+  argmax(axis?: number): Tensor { return chain('argmax').argmax(this, axis); }
+
+  matmul(other: Tensor): Tensor { return chain('matmul').matmul(this, other); }
+  reshape(shape: readonly number[]): Tensor { return chain('reshape').reshape(this, shape); }
+  flatten(startAxis?: number, endAxis?: number): Tensor { return chain('flatten').flatten(this, startAxis, endAxis); }
+  unsqueeze(axis: number): Tensor { return chain('unsqueeze').unsqueeze(this, axis); }
+  squeeze(axis?: number): Tensor { return chain('squeeze').squeeze(this, axis); }
+  permute(order: readonly number[]): Tensor { return chain('permute').permute(this, order); }
+  transpose(axisA?: number, axisB?: number): Tensor { return chain('transpose').transpose(this, axisA, axisB); }
+  slice(axis: number, start: number, end?: number): Tensor { return chain('slice').slice(this, axis, start, end); }
+  expand(shape: readonly number[]): Tensor { return chain('expand').expand(this, shape); }
+  repeat(repeats: readonly number[]): Tensor { return chain('repeat').repeat(this, repeats); }
+
   toString(): string {
     return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ', requiresGrad' : ''})`;
   }
+}
+
+/** The functional ops behind the chaining methods. */
+export type TensorMethodOps = Pick<
+  typeof Ops,
+  | 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | 'minimum' | 'neg' | 'exp' | 'log' | 'sqrt' | 'rsqrt' | 'abs' | 'square'
+  | 'sin' | 'cos' | 'clamp' | 'relu' | 'leakyRelu' | 'tanh' | 'sigmoid' | 'silu' | 'gelu' | 'softmax' | 'logSoftmax'
+  | 'sum' | 'mean' | 'variance' | 'max' | 'min' | 'argmax' | 'matmul' | 'reshape' | 'flatten' | 'unsqueeze' | 'squeeze'
+  | 'permute' | 'transpose' | 'slice' | 'expand' | 'repeat'
+>;
+
+let methodOps: TensorMethodOps | null = null;
+
+/** Called once by tensor-methods.ts (imported by index.ts): ops import Tensor, so Tensor cannot import them. */
+export function installTensorMethodOps(ops: TensorMethodOps): void {
+  methodOps = ops;
+}
+
+function chain(method: string): TensorMethodOps {
+  if (methodOps === null) {
+    throw new ValueError({
+      op: `Tensor.${method}`,
+      expected: 'the chaining methods installed by importing @normkit/tensor',
+      given: 'a Tensor class loaded without the package entry point (an internal module imported directly)',
+    });
+  }
+  return methodOps;
 }
 
 /** True for a tensor of this copy of @normkit/tensor or of another copy loaded in the same program. */
