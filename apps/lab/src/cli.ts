@@ -4,14 +4,19 @@ import type { ClaimPreset, PresetMode } from '@normkit/experiments';
 export const USAGE = `usage: npm run lab [-- options]
   --only <names>   run only these experiments: comma-separated names, or parts of names
                    (repeatable; "--only rms" runs rms-norm-speed)
-  --reduced        run every experiment for a few steps (what CI runs; verdicts mean nothing)
+  --quick          run each experiment at its first seed only (the full lab runs every declared seed, 5 or more)
+  --reduced        run every experiment for a few steps at two seeds (what CI runs; verdicts mean nothing)
   --out <dir>      write report.html and report.json there (default: lab-report/ where npm was started)
   --list           list the experiments and exit
   --help           this text`;
 
+/** Which seeds a lab pass runs: 'all' declared seeds, 'one' (`--quick`), or the reduced pass's first two. */
+export type SeedPass = 'all' | 'one' | 'reduced';
+
 export interface LabArguments {
   only: string[];
   mode: PresetMode;
+  seeds: SeedPass;
   out: string | null;
   list: boolean;
   help: boolean;
@@ -22,7 +27,7 @@ export class UsageError extends Error {
 }
 
 export function parseArguments(argv: readonly string[]): LabArguments {
-  const parsed: LabArguments = { only: [], mode: 'full', out: null, list: false, help: false };
+  const parsed: LabArguments = { only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false };
   const valueOf = (flag: string, index: number): string => {
     const value = argv[index + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
@@ -35,9 +40,14 @@ export function parseArguments(argv: readonly string[]): LabArguments {
     else if (argument === '--out') parsed.out = valueOf('--out', i++);
     else if (argument.startsWith('--out=')) parsed.out = argument.slice('--out='.length);
     else if (argument === '--reduced') parsed.mode = 'reduced';
+    else if (argument === '--quick') parsed.seeds = 'one';
     else if (argument === '--list') parsed.list = true;
     else if (argument === '--help' || argument === '-h') parsed.help = true;
     else throw new UsageError(`unknown argument '${argument}'`);
+  }
+  if (parsed.mode === 'reduced') {
+    if (parsed.seeds === 'one') throw new UsageError('--quick and --reduced do not go together (--reduced already runs two seeds for a few steps)');
+    parsed.seeds = 'reduced';
   }
   parsed.only = parsed.only.map((s) => s.trim()).filter((s) => s.length > 0);
   return parsed;

@@ -1,5 +1,5 @@
 // The lab report as one self-contained HTML file: inline CSS and SVG, no scripts, no external assets.
-import { formatValue, type CriterionResult, type PresetResult, type ResultTable, type Verdict } from '@normkit/experiments';
+import { describeSeedRule, formatValue, type CriterionResult, type PresetResult, type ResultTable, type Verdict } from '@normkit/experiments';
 import type { LabReport } from './lab';
 import { escapeXml as escapeHtml, renderChart } from './svg-chart';
 
@@ -49,6 +49,28 @@ function criteriaTable(criteria: readonly CriterionResult[]): string {
   return `<table class="data"><thead><tr><th>kind</th><th>criterion</th><th>measured quantity</th><th>measured</th><th>threshold</th><th>result</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
+/**
+ * Every criterion's value at every seed, with the median, the range and on how many seeds it held
+ * (the verdict applies the preset's declared rule to these), and each seed's own verdict.
+ */
+function perSeedTable(claim: PresetResult): string {
+  const head = `<th>criterion</th><th>threshold</th>${claim.seeds.map((s) => `<th>seed ${s}</th>`).join('')}<th>median</th><th>range</th><th>held on</th><th>result</th>`;
+  const cell = (c: CriterionResult, value: number) => {
+    const ok = Number.isNaN(value) ? null : c.comparison === '>=' ? value >= c.threshold : value <= c.threshold;
+    return `<td class="num ${ok === null ? 'na' : ok ? 'yes' : 'no'}">${showNumber(value)}</td>`;
+  };
+  const rows = claim.criteria
+    .map(
+      (c) =>
+        `<tr><td>${c.kind === 'control' ? '[control] ' : ''}${escapeHtml(c.statement)}</td><td class="num">${escapeHtml(c.comparison === '>=' ? '≥' : '≤')} ${showNumber(c.threshold)}</td>` +
+        `${c.perSeed.map((v) => cell(c, v)).join('')}<td class="num">${showNumber(c.measured)}</td><td class="num">${showNumber(c.spread.min)} – ${showNumber(c.spread.max)}</td>` +
+        `<td class="num">${c.heldOn} of ${c.perSeed.length}</td><td>${held(c)}</td></tr>`,
+    )
+    .join('');
+  const verdicts = `<tr><td>verdict of the seed alone</td><td></td>${claim.perSeed.map((s) => `<td>${badge(s.verdict)}</td>`).join('')}<td colspan="4">${badge(claim.verdict)} over seeds (${escapeHtml(describeSeedRule(claim.seedRule))})</td></tr>`;
+  return `<table class="data"><thead><tr>${head}</tr></thead><tbody>${rows}${verdicts}</tbody></table>`;
+}
+
 function seconds(ms: number): string {
   return ms >= 60_000 ? `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s` : `${(ms / 1000).toFixed(1)} s`;
 }
@@ -66,15 +88,16 @@ function claimSection(claim: PresetResult, index: number): string {
   const configs = claim.runs.map((run) => ({ id: run.id, label: run.label, role: run.role, status: run.status, reason: run.reason, config: run.config }));
   return `<section id="${escapeHtml(claim.name)}">
 <h2>${index + 1}. ${escapeHtml(claim.title)} ${badge(claim.verdict)}</h2>
-<p class="meta"><code>${escapeHtml(claim.name)}</code> · seed ${claim.seed} · runtime ${seconds(claim.runtimeMs)} · ${claim.runs.length} training runs</p>
+<p class="meta"><code>${escapeHtml(claim.name)}</code> · ${claim.seeds.length > 1 ? `seeds ${claim.seeds.join(', ')} (verdict: each criterion ${escapeHtml(describeSeedRule(claim.seedRule))})` : `seed ${claim.seed}`} · runtime ${seconds(claim.runtimeMs)} · ${claim.runs.length} training runs</p>
 <blockquote>${escapeHtml(claim.claim.quote)}<footer>— ${escapeHtml(claim.claim.section)}, ${escapeHtml(claim.claim.source)}</footer></blockquote>
 <p>${escapeHtml(claim.method)}</p>
 <h3>Verdict</h3>
 <p class="reason">${badge(claim.verdict)} ${escapeHtml(claim.reason)}</p>
 ${claim.missing.length ? `<p class="missing">Missing: ${escapeHtml(claim.missing.join(', '))}</p>` : ''}
 ${claim.error ? `<pre class="error">${escapeHtml(`${claim.error.name}: ${claim.error.message}`)}</pre>` : ''}
-<h3>Criteria (declared in code before the run)</h3>
+<h3>Criteria (declared in code before the run)${claim.seeds.length > 1 ? ': median over seeds' : ''}</h3>
 ${criteriaTable(claim.criteria)}
+${claim.perSeed.length > 1 ? `<h3>Per seed${claim.seedDependent ? ' (the verdict depends on the seed)' : ''}</h3>${perSeedTable(claim)}` : ''}
 ${charts ? `<h3>Charts</h3><div class="charts">${charts}</div>` : ''}
 ${claim.table ? `<h3>Configurations</h3>${table(claim.table)}` : ''}
 ${claim.tables.map((t) => `<h3>${escapeHtml(t.title)}</h3>${table(t.table)}`).join('')}
@@ -113,7 +136,7 @@ export function renderReport(report: LabReport): string {
     .map(
       (claim) =>
         `<tr><td><a href="#${escapeHtml(claim.name)}">${escapeHtml(claim.title)}</a></td><td>${badge(claim.verdict)}</td><td>${keyNumbers(claim) || escapeHtml(claim.reason)}</td>` +
-        `<td class="num">${seconds(claim.runtimeMs)}</td><td class="num">${claim.seed}</td></tr>`,
+        `<td class="num">${seconds(claim.runtimeMs)}</td><td class="num">${claim.seeds.join(', ')}${claim.seedDependent ? '<div class="detail">verdict depends on the seed</div>' : ''}</td></tr>`,
     )
     .join('');
   const counts = Object.entries(report.summary).map(([verdict, n]) => `${n} ${escapeHtml(verdict)}`).join(', ');
@@ -124,9 +147,9 @@ export function renderReport(report: LabReport): string {
 <h1>normkit claims lab</h1>
 <p class="meta">${escapeHtml(report.createdAt)} · ${report.mode} mode · total ${seconds(report.runtimeMs)} · Node ${escapeHtml(env.node)} on ${escapeHtml(env.platform)}/${escapeHtml(env.arch)}, ${env.cpuCount} × ${escapeHtml(env.cpu)}</p>
 ${report.mode === 'reduced' ? '<p class="warning">Reduced mode: every experiment ran for a few steps on small data to prove it still runs. The verdicts below are not results; run <code>npm run lab</code> for those.</p>' : ''}
-<p>Each experiment tests one claim quoted from the literature. Its configurations, seed, step counts and pass thresholds are fixed in code before it runs (<code>packages/experiments/src/presets/</code>); a positive control (a configuration known to train well on the same task) must pass, otherwise the verdict is <i>inconclusive</i> rather than <i>not reproduced</i>. Everything except timings is deterministic on the same machine. Verdicts: ${counts || 'none'}.</p>
+<p>Each experiment tests one claim quoted from the literature. Its configurations, seeds, step counts, pass thresholds and the rule that turns per-seed results into the verdict are fixed in code before it runs (<code>packages/experiments/src/presets/</code>); a positive control (a configuration known to train well on the same task) must pass, otherwise the verdict is <i>inconclusive</i> rather than <i>not reproduced</i>. Everything except timings is deterministic on the same machine. Verdicts: ${counts || 'none'}.</p>
 <h2>Verdicts</h2>
-<table class="data"><thead><tr><th>claim</th><th>verdict</th><th>measured (claim criteria)</th><th>runtime</th><th>seed</th></tr></thead><tbody>${summaryRows}</tbody></table>
+<table class="data"><thead><tr><th>claim</th><th>verdict</th><th>measured (claim criteria)</th><th>runtime</th><th>seeds</th></tr></thead><tbody>${summaryRows}</tbody></table>
 ${report.claims.map(claimSection).join('\n')}
 <p class="meta">Made by @normkit/lab from report.json (same directory). Plugins registered: ${escapeHtml(env.plugins.join(', '))}.</p>
 </body></html>

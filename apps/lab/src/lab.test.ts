@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VERDICTS, presets, type PresetResult } from '@normkit/experiments';
+import { VERDICTS, presetSeeds, presets, type PresetResult } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLab, type LabReport } from './lab';
@@ -27,7 +27,7 @@ beforeAll(async () => {
   });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-'));
   files = writeReport(report, dir);
-}, 120_000);
+}, 300_000);
 
 afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
@@ -44,8 +44,17 @@ describe('the lab in reduced mode', () => {
       else expect(claim.runs.length).toBeGreaterThan(0);
       expect(claim.reason.length).toBeGreaterThan(0);
       expect(claim.runtimeMs).toBeGreaterThan(0);
-      expect(claim.seed).toBe(presets.find((p) => p.name === claim.name)!.seed);
+      const preset = presets.find((p) => p.name === claim.name)!;
+      expect(claim.seed).toBe(preset.seed);
       expect(claim.mode).toBe('reduced');
+      // Reduced mode runs two seeds, so CI exercises the rule over seeds for every preset.
+      expect(claim.seeds).toEqual(presetSeeds(preset, 'reduced'));
+      expect(claim.seeds).toHaveLength(2);
+      if (claim.verdict !== 'unavailable') {
+        expect(claim.perSeed.map((s) => s.seed)).toEqual(claim.seeds);
+        expect(new Set(claim.runs.map((r) => r.config.seed)).size).toBeGreaterThanOrEqual(2);
+        for (const c of claim.criteria) expect(c.perSeed).toHaveLength(2);
+      }
     }
     expect(Object.values(report.summary).reduce((a, b) => a + b, 0)).toBe(presets.length);
     for (const type of ['preset-start', 'run-start', 'run-progress', 'run-end', 'analysis', 'preset-end']) expect(progressTypes).toContain(type);
@@ -64,6 +73,8 @@ describe('the lab in reduced mode', () => {
   it('writes report.json (NaN as null) and one self-contained report.html made from it', () => {
     const json = JSON.parse(readFileSync(files.json, 'utf8')) as LabReport;
     expect(json.mode).toBe('reduced');
+    expect(json.seedPass).toBe('reduced');
+    expect(json.formatVersion).toBe(2);
     expect(json.claims).toHaveLength(presets.length);
     const first = json.claims[0] as PresetResult;
     expect(first.criteria[0]).toHaveProperty('threshold');
@@ -74,6 +85,8 @@ describe('the lab in reduced mode', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('Reduced mode');
     for (const claim of report.claims) expect(html).toContain(`id="${claim.name}"`);
+    // A per-seed table for every experiment that ran.
+    expect(html.match(/<h3>Per seed/g)?.length).toBe(report.claims.filter((c) => c.perSeed.length > 1).length);
     // Real plots, inline: one <svg> per chart, no scripts, nothing fetched.
     const charts = report.claims.reduce((n, c) => n + c.charts.length, 0);
     expect(html.match(/<svg /g)?.length).toBe(charts);

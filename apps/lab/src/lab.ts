@@ -1,12 +1,16 @@
 // Runs claim presets and assembles the lab report (the JSON the HTML is made from).
-import { runPreset, type ClaimPreset, type ExperimentResources, type PresetMode, type PresetProgress, type PresetResult, type Verdict } from '@normkit/experiments';
+import type { SeedPass } from './cli';
+import { presetSeeds, runPreset, type ClaimPreset, type ExperimentResources, type PresetMode, type PresetProgress, type PresetResult, type Verdict } from '@normkit/experiments';
 
 /** What `lab-report/report.json` holds. */
 export interface LabReport {
   generator: '@normkit/lab';
-  formatVersion: 1;
+  /** 2: several seeds per claim (`seeds`, `perSeed`, per-seed criteria). */
+  formatVersion: 2;
   createdAt: string;
   mode: PresetMode;
+  /** Which seeds ran: every declared seed, one (`--quick`), or the reduced pass's two. */
+  seedPass: SeedPass;
   environment: LabEnvironment;
   /** Wall time of the whole lab run. */
   runtimeMs: number;
@@ -28,6 +32,8 @@ export interface LabEnvironment {
 export interface RunLabOptions {
   presets: readonly ClaimPreset[];
   mode: PresetMode;
+  /** Default: 'all' in full mode, 'reduced' in reduced mode. */
+  seedPass?: SeedPass;
   resources?: ExperimentResources;
   environment: LabEnvironment;
   /** Receives every preset's progress, with the preset's position in the run. */
@@ -44,10 +50,12 @@ export function runLab(options: RunLabOptions): LabReport {
   const now = options.now ?? (() => performance.now());
   const started = now();
   const claims: PresetResult[] = [];
+  const seedPass = options.seedPass ?? (options.mode === 'reduced' ? 'reduced' : 'all');
   options.presets.forEach((preset, index) => {
     const position = { index, count: options.presets.length };
     const result = runPreset(preset, {
       mode: options.mode,
+      seeds: presetSeeds(preset, seedPass),
       resources: options.resources ?? {},
       now,
       onProgress: (event) => options.onProgress?.(event, position),
@@ -59,9 +67,10 @@ export function runLab(options: RunLabOptions): LabReport {
   for (const claim of claims) summary[claim.verdict] = (summary[claim.verdict] ?? 0) + 1;
   return {
     generator: '@normkit/lab',
-    formatVersion: 1,
+    formatVersion: 2,
     createdAt: (options.date ?? new Date()).toISOString(),
     mode: options.mode,
+    seedPass,
     environment: options.environment,
     runtimeMs: now() - started,
     summary,

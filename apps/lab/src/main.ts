@@ -1,5 +1,5 @@
 // normkit claims lab: runs the claim experiments and writes lab-report/report.html + report.json.
-// Usage: npm run lab [-- --only <names>] [--reduced] [--out <dir>] [--list]
+// Usage: npm run lab [-- --only <names>] [--quick | --reduced] [--out <dir>] [--list]
 import { arch, cpus, platform } from 'node:os';
 import { resolve } from 'node:path';
 import { presets, formatValue, type ExperimentResources } from '@normkit/experiments';
@@ -39,11 +39,13 @@ async function main(): Promise<number> {
   // npm runs the workspace script in apps/lab; INIT_CWD is where `npm run lab` was typed.
   const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out ?? 'lab-report');
   const cpu = cpus();
-  console.log(`normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, report to ${outDir}`);
+  const seedText = args.seeds === 'all' ? 'every declared seed' : args.seeds === 'one' ? 'one seed (--quick)' : 'two seeds';
+  console.log(`normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, ${seedText}, report to ${outDir}`);
   const printer = new ProgressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
   const report = runLab({
     presets: selected,
     mode: args.mode,
+    seedPass: args.seeds,
     resources,
     environment: { node: process.version, platform: platform(), arch: arch(), cpu: cpu[0]?.model ?? 'unknown', cpuCount: cpu.length, plugins },
     onProgress: (event, position) => printer.handle(event, position),

@@ -34,12 +34,17 @@ export function formatRunProgress(event: Extract<PresetProgress, { type: 'run-pr
   );
 }
 
-/** The closing lines of an experiment: verdict, reason, and each criterion's number against its threshold. */
+/**
+ * The closing lines of an experiment: verdict, reason, and each criterion's number against its
+ * threshold; over several seeds the number is the median, followed by on how many seeds it held and each seed's value.
+ */
 export function formatResult(result: PresetResult): string[] {
   const lines = [`  => ${result.verdict.toUpperCase()} (${formatDuration(result.runtimeMs)}): ${result.reason}`];
+  const many = result.seeds.length > 1;
   for (const c of result.criteria) {
     const mark = c.passed === null ? '?' : c.passed ? 'ok' : 'NO';
-    lines.push(`     ${mark.padEnd(2)} ${c.kind === 'control' ? '[control] ' : ''}${c.metric} = ${formatValue(c.measured)} (needs ${c.comparison} ${formatValue(c.threshold)})`);
+    const seeds = many ? `; held on ${c.heldOn}/${c.perSeed.length} seeds: ${c.perSeed.map((v) => formatValue(v)).join(', ')}` : '';
+    lines.push(`     ${mark.padEnd(2)} ${c.kind === 'control' ? '[control] ' : ''}${c.metric} = ${many ? 'median ' : ''}${formatValue(c.measured)} (needs ${c.comparison} ${formatValue(c.threshold)}${seeds})`);
   }
   return lines;
 }

@@ -10,7 +10,7 @@ const LEARNING_RATES: Record<PresetMode, number[]> = {
 /** "Trains" means at least this test accuracy after the step budget. */
 const TRAINED = 0.85;
 
-function run(norm: 'none' | 'batch-norm', lr: number, mode: PresetMode): PresetRun {
+function run(norm: 'none' | 'batch-norm', lr: number, mode: PresetMode, seed: number): PresetRun {
   const steps = mode === 'full' ? 300 : 4;
   return {
     id: `${norm === 'none' ? 'plain' : 'bn'}-lr${lr}`,
@@ -27,7 +27,7 @@ function run(norm: 'none' | 'batch-norm', lr: number, mode: PresetMode): PresetR
       steps,
       evalEvery: steps,
       evalSamples: mode === 'full' ? 1000 : 50,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -58,7 +58,7 @@ export const batchNormLearningRate = definePreset({
       metric: 'max trainable lr (BatchNorm) / max trainable lr (none)', comparison: '>=', threshold: 2, unit: 'x',
     },
   ],
-  plan: (mode) => ({ runs: (['none', 'batch-norm'] as const).flatMap((norm) => LEARNING_RATES[mode].map((lr) => run(norm, lr, mode))) }),
+  plan: (mode, seed = 0) => ({ runs: (['none', 'batch-norm'] as const).flatMap((norm) => LEARNING_RATES[mode].map((lr) => run(norm, lr, mode, seed))) }),
   analyze: ({ runs, mode }) => {
     const rates = LEARNING_RATES[mode];
     // A diverged run did not train: chance level of 10 classes.

@@ -9,12 +9,14 @@ import { definePreset, type PresetMode, type PresetRun } from './preset';
 const SEEDS = [0, 1, 2] as const;
 const FIRST_NORM = 'layers.0.norm.batch-norm';
 
-function run(kind: 'masked' | 'unmasked' | 'layer-norm', seed: number, mode: PresetMode): PresetRun {
+function run(kind: 'masked' | 'unmasked' | 'layer-norm', seed: number, mode: PresetMode, outerSeed = 0): PresetRun {
+  // The preset's own seeds 0..n-1 at lab seed k are run seeds k*n .. k*n+n-1: no two lab seeds share a run.
+  const runSeed = outerSeed * SEEDS.length + seed;
   const steps = mode === 'full' ? 600 : 6;
   const norm = kind === 'layer-norm' ? { name: 'layer-norm' } : { name: 'batch-norm', ...(kind === 'unmasked' ? { mask: false } : {}) };
   return {
     id: `${kind}-s${seed}`,
-    label: `${kind === 'layer-norm' ? 'LayerNorm' : kind === 'masked' ? 'BatchNorm, padding masked' : 'BatchNorm, padding counted'}, seed ${seed}`,
+    label: `${kind === 'layer-norm' ? 'LayerNorm' : kind === 'masked' ? 'BatchNorm, padding masked' : 'BatchNorm, padding counted'}, seed ${runSeed}`,
     role: kind === 'layer-norm' ? 'control' : 'subject',
     config: {
       task: 'sequence-classification',
@@ -28,7 +30,7 @@ function run(kind: 'masked' | 'unmasked' | 'layer-norm', seed: number, mode: Pre
       steps,
       evalEvery: evalEveryFor(steps, 6),
       evalSamples: mode === 'full' ? 1000 : 32,
-      seed,
+      seed: runSeed,
     },
   };
 }
@@ -110,8 +112,8 @@ export const batchNormMaskedPadding = definePreset({
       metric: 'test accuracy, masked - unmasked (mean of 3 seeds)', comparison: '>=', threshold: 0.01,
     },
   ],
-  plan: (mode) => ({
-    runs: [...SEEDS.flatMap((seed) => [run('masked', seed, mode), run('unmasked', seed, mode)]), ...SEEDS.map((seed) => run('layer-norm', seed, mode))],
+  plan: (mode, seed = 0) => ({
+    runs: [...SEEDS.flatMap((s) => [run('masked', s, mode, seed), run('unmasked', s, mode, seed)]), ...SEEDS.map((s) => run('layer-norm', s, mode, seed))],
   }),
   analyze: ({ runs, trainers, evals }) => {
     const accuracy = (kind: string) => mean(SEEDS.map((s) => finalTestAccuracy(runs[`${kind}-s${s}`]!, 0.5)));
@@ -150,7 +152,7 @@ export const batchNormMaskedPadding = definePreset({
       },
       charts: [
         {
-          id: 'running-mean-error', title: "First BatchNorm: running mean minus real-token mean (seed 0)", xLabel: 'feature', yLabel: 'error (std of real tokens)',
+          id: 'running-mean-error', title: "First BatchNorm: running mean minus real-token mean (first run seed)", xLabel: 'feature', yLabel: 'error (std of real tokens)',
           series: [featureSeries('padding masked', masked[0]!.perFeature), featureSeries('padding counted', unmasked[0]!.perFeature)], guides: [{ y: 0, label: '' }],
         },
         { id: 'accuracy', title: 'Test accuracy during training (mean of 3 seeds)', xLabel: 'step', yLabel: 'test accuracy', series: [meanCurve('masked', 'BatchNorm, padding masked'), meanCurve('unmasked', 'BatchNorm, padding counted'), meanCurve('layer-norm', 'LayerNorm')] },

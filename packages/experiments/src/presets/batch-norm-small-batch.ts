@@ -68,7 +68,7 @@ export const batchNormSmallBatch = definePreset({
       metric: 'accuracy(GN, 32) - accuracy(GN, 2)', comparison: '<=', threshold: 0.02,
     },
   ],
-  plan: (mode) => ({ runs: (['bn', 'gn'] as const).flatMap((norm) => BATCH_SIZES.map((b) => run(norm, b, mode, 0))) }),
+  plan: (mode, seed = 0) => ({ runs: (['bn', 'gn'] as const).flatMap((norm) => BATCH_SIZES.map((b) => run(norm, b, mode, seed))) }),
   analyze: ({ runs }) => {
     // A run that diverged did not train: chance level (10 classes).
     const accuracy = (id: string): number => finalTestAccuracy(runs[id]!, 0.1);

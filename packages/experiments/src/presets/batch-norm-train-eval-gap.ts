@@ -7,7 +7,7 @@ const SMALL = [2, 4] as const;
 const SAMPLES: Record<PresetMode, number> = { full: 16_000, reduced: 96 };
 const BASE_LR = 0.1;
 
-function run(norm: 'batch-norm' | 'group-norm', batchSize: number, mode: PresetMode): PresetRun {
+function run(norm: 'batch-norm' | 'group-norm', batchSize: number, mode: PresetMode, seed: number): PresetRun {
   const steps = stepsFor(SAMPLES[mode], batchSize);
   const bn = norm === 'batch-norm';
   return {
@@ -25,7 +25,7 @@ function run(norm: 'batch-norm' | 'group-norm', batchSize: number, mode: PresetM
       // The gap is measured at every evaluation: 8 points along training.
       evalEvery: evalEveryFor(steps, 8),
       evalSamples: mode === 'full' ? 1000 : 50,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -64,7 +64,7 @@ export const batchNormTrainEvalGap = definePreset({
       metric: 'mean over batch 2, 4 of (train-mode accuracy - eval-mode accuracy)', comparison: '>=', threshold: 0.01,
     },
   ],
-  plan: (mode) => ({ runs: [...BATCH_SIZES.map((b) => run('batch-norm', b, mode)), run('group-norm', 4, mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [...BATCH_SIZES.map((b) => run('batch-norm', b, mode, seed)), run('group-norm', 4, mode, seed)] }),
   analyze: ({ runs }) => {
     const last = (b: number) => finalEval(runs[`bn-b${b}`]!);
     const mismatch = (b: number) => Math.abs(last(b)?.gapLoss ?? Number.NaN);

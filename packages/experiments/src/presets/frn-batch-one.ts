@@ -5,7 +5,7 @@ import { definePreset, type PresetMode, type PresetRun } from './preset';
 const SAMPLES: Record<PresetMode, number> = { full: 16_000, reduced: 64 };
 const BASE_LR = 0.1;
 
-function run(norm: 'filter-response-norm' | 'batch-norm', batchSize: number, mode: PresetMode): PresetRun {
+function run(norm: 'filter-response-norm' | 'batch-norm', batchSize: number, mode: PresetMode, seed: number): PresetRun {
   const steps = stepsFor(SAMPLES[mode], batchSize);
   const frn = norm === 'filter-response-norm';
   return {
@@ -23,7 +23,7 @@ function run(norm: 'filter-response-norm' | 'batch-norm', batchSize: number, mod
       evalEvery: Math.max(1, Math.floor(steps / 4)),
       // Evaluation runs in batches of the training size: 500 digits one by one are enough.
       evalSamples: mode === 'full' ? 500 : 20,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -48,7 +48,7 @@ export const frnBatchOne = definePreset({
     { id: 'frn-trains', kind: 'claim', statement: 'FRN at batch 1 comes within 5 points of the BatchNorm batch-32 control', metric: 'accuracy(BN, 32) - accuracy(FRN, 1)', comparison: '<=', threshold: 0.05 },
     { id: 'frn-beats-bn', kind: 'claim', statement: 'FRN at batch 1 beats BatchNorm at batch 1 by at least 5 points', metric: 'accuracy(FRN, 1) - accuracy(BN, 1)', comparison: '>=', threshold: 0.05 },
   ],
-  plan: (mode) => ({ runs: [run('batch-norm', 32, mode), run('filter-response-norm', 1, mode), run('batch-norm', 1, mode), run('filter-response-norm', 32, mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run('batch-norm', 32, mode, seed), run('filter-response-norm', 1, mode, seed), run('batch-norm', 1, mode, seed), run('filter-response-norm', 32, mode, seed)] }),
   analyze: ({ runs }) => {
     const accuracy = (id: string) => finalTestAccuracy(runs[id]!, 0.1);
     const records = Object.values(runs);

@@ -23,7 +23,9 @@ export type {
   ChartSpec, ChartSeries, ResultTable, RunRecord, EvalSummary,
 } from './preset';
 export { runPreset, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
-export type { PresetProgress, PresetResult, RunPresetOptions } from './run-preset';
+export type { PresetProgress, PresetResult, RunPresetOptions, SeedOutcome } from './run-preset';
+export { aggregateCriterion, describeSeedRule, presetSeeds, DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
+export type { SeedRule, SeedCriterionResult } from './seed-rule';
 export {
   downsampleMean, mean, median, quantile, finalEval, finalTestAccuracy, meanTestAccuracy, evalSeries, lossSeries, maxAttentionLogit,
   largestSingularValue, timeInterleaved,

@@ -6,7 +6,7 @@ import type { ExperimentConfigInput } from '../config';
 const DEPTH = 64;
 const LR = 0.1;
 
-function run(kind: 'batch-norm' | 'plain' | 'norm-free', mode: PresetMode): PresetRun {
+function run(kind: 'batch-norm' | 'plain' | 'norm-free', mode: PresetMode, seed: number): PresetRun {
   const steps = mode === 'full' ? 300 : 4;
   const depth = mode === 'full' ? DEPTH : 4;
   const base: ExperimentConfigInput = {
@@ -19,7 +19,7 @@ function run(kind: 'batch-norm' | 'plain' | 'norm-free', mode: PresetMode): Pres
     steps,
     evalEvery: Math.max(1, Math.floor(steps / 4)),
     evalSamples: mode === 'full' ? 1000 : 50,
-    seed: 0,
+    seed,
   };
   switch (kind) {
     case 'batch-norm':
@@ -71,7 +71,7 @@ export const normFreeResidual = definePreset({
       metric: 'accuracy(norm-free) - accuracy(plain, no normalization)', comparison: '>=', threshold: 0.05,
     },
   ],
-  plan: (mode) => ({ runs: [run('batch-norm', mode), run('norm-free', mode), run('plain', mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run('batch-norm', mode, seed), run('norm-free', mode, seed), run('plain', mode, seed)] }),
   analyze: ({ runs }) => {
     // A diverged run did not train: chance level of 10 classes.
     const accuracy = (id: string) => finalTestAccuracy(runs[id]!, 0.1);

@@ -5,7 +5,7 @@ import { definePreset, type PresetMode, type PresetRun } from './preset';
 const DEPTH = 8;
 const LR = 0.003;
 
-function run(id: 'pre' | 'post' | 'post-warmup', mode: PresetMode): PresetRun {
+function run(id: 'pre' | 'post' | 'post-warmup', mode: PresetMode, seed: number): PresetRun {
   const steps = mode === 'full' ? 240 : 4;
   const placement = id === 'pre' ? 'pre' : 'post';
   return {
@@ -25,7 +25,7 @@ function run(id: 'pre' | 'post' | 'post-warmup', mode: PresetMode): PresetRun {
       steps,
       evalEvery: evalEveryFor(steps, 8),
       evalSamples: mode === 'full' ? 500 : 32,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -60,7 +60,7 @@ export const preLnVsPostLn = definePreset({
       metric: 'mean test accuracy, Post-LN with - without warmup', comparison: '>=', threshold: 0.1,
     },
   ],
-  plan: (mode) => ({ runs: [run('post-warmup', mode), run('pre', mode), run('post', mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run('post-warmup', mode, seed), run('pre', mode, seed), run('post', mode, seed)] }),
   analyze: ({ runs }) => {
     // A diverged run scores chance (2 classes) for the rest of training.
     const stability = (id: string) => meanTestAccuracy(runs[id]!, 0.5);

@@ -1,6 +1,7 @@
 import type { ExperimentConfig, ExperimentConfigInput } from '../config';
 import type { ExperimentResources } from '../datasets/dataset';
 import type { EvalEvent, Trainer, TrainerStatus } from '../train';
+import type { SeedRule } from './seed-rule';
 
 /**
  * 'full': the experiment as reported (each under two minutes on a 2-core machine);
@@ -168,11 +169,17 @@ export interface ClaimPreset {
   };
   /** What the experiment does, in a few sentences (method, task, model, what is compared). */
   method: string;
+  /** The seed of a one-seed run (`--quick`, the playground): the first of `seeds`. */
   seed: number;
+  /** The seeds of a full run (default DEFAULT_SEEDS, five); the verdict is `seedRule` over them. */
+  seeds?: readonly number[];
+  /** How the per-seed results make the verdict (default MOST_SEEDS: each criterion on at least 80% of seeds). */
+  seedRule?: SeedRule;
   /** Registered plugins (and residual block wrappers) the experiment needs; without them it is 'unavailable'. */
   requires: { plugins: string[]; blockWrappers?: string[]; resources?: Array<keyof ExperimentResources> };
   criteria: Criterion[];
-  plan(mode: PresetMode): PresetPlan;
+  /** The runs at one seed (default `seed`): every run's seed derives from it, so two seeds share no run seed. */
+  plan(mode: PresetMode, seed?: number): PresetPlan;
   analyze(context: AnalysisContext): Analysis;
 }
 

@@ -5,7 +5,7 @@ import { definePreset, type PresetMode, type PresetRun, type RunRecord } from '.
 const HIGH_LR = 0.03;
 const MODERATE_LR = 0.003;
 
-function run(id: 'moderate' | 'plain-high' | 'qk-high', mode: PresetMode): PresetRun {
+function run(id: 'moderate' | 'plain-high' | 'qk-high', mode: PresetMode, seed: number): PresetRun {
   const steps = mode === 'full' ? 300 : 6;
   const qk = id === 'qk-high';
   const lr = id === 'moderate' ? MODERATE_LR : HIGH_LR;
@@ -25,7 +25,7 @@ function run(id: 'moderate' | 'plain-high' | 'qk-high', mode: PresetMode): Prese
       steps,
       evalEvery: evalEveryFor(steps, 6),
       evalSamples: mode === 'full' ? 1000 : 32,
-      seed: 0,
+      seed,
     },
     // The largest |q.k / sqrt(d)| of the step's forward, every 2 steps.
     trace: { every: 2, read: (trainer) => ({ maxLogit: maxAttentionLogit(trainer.model) }) },
@@ -58,7 +58,7 @@ export const qkNormLogits = definePreset({
     { id: 'bounded', kind: 'claim', statement: `with QK-norm at lr ${HIGH_LR} the attention logits stay below 10`, metric: 'peak max-logit, QK-norm', comparison: '<=', threshold: 10 },
     { id: 'ratio', kind: 'claim', statement: `without QK-norm at lr ${HIGH_LR} the logits grow at least 3x higher`, metric: 'peak max-logit, no QK-norm / QK-norm', comparison: '>=', threshold: 3, unit: 'x' },
   ],
-  plan: (mode) => ({ runs: [run('moderate', mode), run('plain-high', mode), run('qk-high', mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run('moderate', mode, seed), run('plain-high', mode, seed), run('qk-high', mode, seed)] }),
   analyze: ({ runs }) => {
     const records = Object.values(runs);
     return {

@@ -11,12 +11,14 @@ const TIMING: Record<PresetMode, { rounds: number; calls: number; warmup: number
   reduced: { rounds: 3, calls: 1, warmup: 1 },
 };
 
-function run(norm: 'layer-norm' | 'rms-norm', seed: number, mode: PresetMode): PresetRun {
+function run(norm: 'layer-norm' | 'rms-norm', seed: number, mode: PresetMode, outerSeed = 0): PresetRun {
+  // The preset's own seeds 0..n-1 at lab seed k are run seeds k*n .. k*n+n-1: no two lab seeds share a run.
+  const runSeed = outerSeed * SEEDS.length + seed;
   const steps = mode === 'full' ? 400 : 4;
   const ln = norm === 'layer-norm';
   return {
     id: `${ln ? 'ln' : 'rms'}-s${seed}`,
-    label: `${ln ? 'LayerNorm' : 'RMSNorm'}, seed ${seed}`,
+    label: `${ln ? 'LayerNorm' : 'RMSNorm'}, seed ${runSeed}`,
     role: ln ? 'control' : 'subject',
     config: {
       task: 'sequence-classification',
@@ -29,7 +31,7 @@ function run(norm: 'layer-norm' | 'rms-norm', seed: number, mode: PresetMode): P
       steps,
       evalEvery: evalEveryFor(steps, 4),
       evalSamples: mode === 'full' ? 1000 : 32,
-      seed,
+      seed: runSeed,
     },
   };
 }
@@ -81,7 +83,7 @@ export const rmsNormSpeed = definePreset({
     { id: 'faster', kind: 'claim', statement: 'RMSNorm forward + backward is at least 10% faster than LayerNorm', metric: 'median time LayerNorm / RMSNorm (geometric mean over shapes)', comparison: '>=', threshold: 1.1, unit: 'x' },
     { id: 'equal-accuracy', kind: 'claim', statement: 'RMSNorm matches LayerNorm accuracy within 2 points', metric: '|test accuracy RMSNorm - LayerNorm| (mean of 2 seeds)', comparison: '<=', threshold: 0.02 },
   ],
-  plan: (mode) => ({ runs: SEEDS.flatMap((seed) => [run('layer-norm', seed, mode), run('rms-norm', seed, mode)]) }),
+  plan: (mode, seed = 0) => ({ runs: SEEDS.flatMap((s) => [run('layer-norm', s, mode, seed), run('rms-norm', s, mode, seed)]) }),
   analyze: ({ runs, mode, now, progress }) => {
     const shapes = SHAPES[mode];
     const timings = shapes.map(([rows, features], index) =>

@@ -8,6 +8,7 @@ import {
   type Analysis, type ClaimPreset, type CriterionResult, type EvalSummary, type PresetMode, type PresetRun, type RunRecord,
   type Verdict,
 } from './preset';
+import { MOST_SEEDS, aggregateCriterion, describeSeedRule, type SeedCriterionResult, type SeedRule } from './seed-rule';
 
 /** At most this many [step, loss] points per run in a record (window means). */
 export const LOSS_POINTS = 200;
@@ -43,6 +44,8 @@ export interface RunPresetOptions {
   /** Data the presets cannot make themselves (MNIST, from `loadMnist()`). */
   resources?: ExperimentResources;
   onProgress?: (event: PresetProgress) => void;
+  /** The seeds to run (default `[preset.seed]`); the lab passes `presetSeeds(preset, pass)`. */
+  seeds?: readonly number[];
   /** Minimum milliseconds between two run-progress events (default 250). */
   progressIntervalMs?: number;
   now?: () => number;
@@ -55,15 +58,26 @@ export interface PresetResult {
   claim: ClaimPreset['claim'];
   method: string;
   mode: PresetMode;
+  /** The first seed run (the one the tables and charts show). */
   seed: number;
+  /** Every seed run, in order. */
+  seeds: number[];
+  /** The declared rule that turned the per-seed results into the verdict. */
+  seedRule: SeedRule;
   /** Wall time of the whole experiment (runs and analysis). */
   runtimeMs: number;
   requires: ClaimPreset['requires'];
   /** What is missing when the verdict is 'unavailable'. */
   missing: string[];
-  criteria: CriterionResult[];
+  /** Each criterion over the seeds: median, per-seed values, on how many seeds it held, spread. */
+  criteria: SeedCriterionResult[];
   verdict: Verdict;
   reason: string;
+  /** Each seed's own criteria and verdict. */
+  perSeed: SeedOutcome[];
+  /** True when the seeds' own verdicts differ (the reason then lists them). */
+  seedDependent: boolean;
+  /** Every run of every seed (`config.seed` tells them apart). */
   runs: RunRecord[];
   table: Analysis['table'] | null;
   tables: NonNullable<Analysis['tables']>;
@@ -72,6 +86,17 @@ export interface PresetResult {
   extra: Record<string, unknown>;
   /** The error of an 'error' verdict. */
   error: { name: string; message: string } | null;
+}
+
+/** One seed's result: its criteria as measured there and the verdict they alone would give. */
+export interface SeedOutcome {
+  seed: number;
+  verdict: Verdict;
+  reason: string;
+  criteria: CriterionResult[];
+  runtimeMs: number;
+  /** The analysis's further measurements at this seed. */
+  extra: Record<string, unknown>;
 }
 
 /** The plugins, block wrappers and resources a preset needs that are not there. */
@@ -118,20 +143,24 @@ function recordOf(run: PresetRun, trainer: Trainer, trace: RunRecord['trace'], e
   };
 }
 
-function blankResult(preset: ClaimPreset, mode: PresetMode): PresetResult {
+function blankResult(preset: ClaimPreset, mode: PresetMode, seeds: readonly number[], rule: SeedRule): PresetResult {
   return {
     name: preset.name,
     title: preset.title,
     claim: preset.claim,
     method: preset.method,
     mode,
-    seed: preset.seed,
+    seed: seeds[0]!,
+    seeds: [...seeds],
+    seedRule: rule,
     runtimeMs: 0,
     requires: preset.requires,
     missing: [],
-    criteria: preset.criteria.map((c) => checkCriterion(c, Number.NaN)),
+    criteria: preset.criteria.map((c) => aggregateCriterion(c, seeds.map(() => checkCriterion(c, Number.NaN)), rule)),
     verdict: 'inconclusive',
     reason: '',
+    perSeed: [],
+    seedDependent: false,
     runs: [],
     table: null,
     tables: [],
@@ -143,15 +172,17 @@ function blankResult(preset: ClaimPreset, mode: PresetMode): PresetResult {
 }
 
 /**
- * Runs one claim experiment: every planned configuration with the engine's trainer (seeded, so
- * the same machine gives the same numbers; only timings vary), then the preset's analysis, then
- * the verdict from the criteria the preset declared. Never throws for a failing experiment: a
- * missing plugin gives 'unavailable', a run or analysis that throws gives 'error' with the message.
- * Synchronous; progress goes to `onProgress` (at most every `progressIntervalMs` during a run).
+ * Runs one claim experiment at each of `seeds` (default: the preset's one-seed `seed`): every
+ * planned configuration with the engine's trainer (seeded, so the same machine gives the same
+ * numbers; only timings vary), then the preset's analysis per seed, each criterion checked per seed,
+ * and the verdict from the criteria after the preset's declared rule over seeds (`seedRule`,
+ * default MOST_SEEDS). Tables and charts are those of the first seed. Never throws for a failing
+ * experiment: a missing plugin gives 'unavailable', a run or analysis that throws gives 'error'
+ * with the message. Synchronous; progress goes to `onProgress` (at most every `progressIntervalMs` during a run).
  *
  * @example
- * const result = runPreset(presetByName('qk-norm-logits'), { mode: 'reduced', onProgress: console.log });
- * result.verdict; // 'inconclusive' in reduced mode: the controls are not trained
+ * const result = runPreset(presetByName('qk-norm-logits'), { mode: 'reduced', seeds: [0, 1], onProgress: console.log });
+ * result.perSeed.map((s) => s.verdict); // one verdict per seed; result.verdict applies the preset's seed rule
  */
 export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): PresetResult {
   const mode = options.mode ?? 'full';
@@ -159,13 +190,25 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
   const now = options.now ?? (() => globalThis.performance.now());
   const emit = options.onProgress ?? (() => undefined);
   const interval = options.progressIntervalMs ?? 250;
+  const seeds = options.seeds ?? [preset.seed];
+  const rule = preset.seedRule ?? MOST_SEEDS;
   const started = now();
-  const result = blankResult(preset, mode);
+  const result = blankResult(preset, mode, seeds.length ? seeds : [preset.seed], rule);
   const finish = (): PresetResult => {
     result.runtimeMs = now() - started;
     emit({ type: 'preset-end', preset: preset.name, verdict: result.verdict, elapsedMs: result.runtimeMs });
     return result;
   };
+  const fail = (error: unknown, where: string): PresetResult => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    result.verdict = 'error';
+    result.error = { name: err.name, message: err.message };
+    result.reason = `${where} threw ${err.name}: ${err.message}`;
+    return finish();
+  };
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    return fail(new RangeError(`runPreset: expected distinct non-negative integer seeds, got [${seeds.join(', ')}]`), 'the seed list');
+  }
 
   result.missing = missingRequirements(preset, resources);
   if (result.missing.length > 0) {
@@ -174,88 +217,100 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
     return finish();
   }
 
-  const fail = (error: unknown, where: string): PresetResult => {
-    const err = error instanceof Error ? error : new Error(String(error));
-    result.verdict = 'error';
-    result.error = { name: err.name, message: err.message };
-    result.reason = `${where} threw ${err.name}: ${err.message}`;
-    return finish();
-  };
-
-  let plan: PresetRun[];
+  const many = seeds.length > 1;
+  let plans: Array<{ seed: number; runs: PresetRun[] }>;
   try {
-    plan = preset.plan(mode).runs;
+    plans = seeds.map((seed) => ({ seed, runs: preset.plan(mode, seed).runs }));
   } catch (error) {
     return fail(error, 'the plan');
   }
   const stepsOf = (run: PresetRun): number => run.config.steps ?? 1000;
-  const totalSteps = plan.reduce((total, run) => total + stepsOf(run), 0);
-  emit({ type: 'preset-start', preset: preset.name, title: preset.title, runs: plan.length, totalSteps });
+  const totalRuns = plans.reduce((n, p) => n + p.runs.length, 0);
+  const totalSteps = plans.reduce((total, p) => total + p.runs.reduce((t, run) => t + stepsOf(run), 0), 0);
+  emit({ type: 'preset-start', preset: preset.name, title: preset.title, runs: totalRuns, totalSteps });
 
-  const trainers: Record<string, Trainer> = {};
-  const records: Record<string, RunRecord> = {};
   let stepsBefore = 0;
-  for (const [index, run] of plan.entries()) {
-    let trainer: Trainer;
+  let index = 0;
+  for (const { seed, runs: plan } of plans) {
+    const seedStarted = now();
+    const trainers: Record<string, Trainer> = {};
+    const records: Record<string, RunRecord> = {};
+    for (const run of plan) {
+      let trainer: Trainer;
+      try {
+        trainer = createTrainer(run.config, resources);
+      } catch (error) {
+        return fail(error, `building run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
+      }
+      const steps = trainer.config.steps;
+      const label = many ? `seed ${seed}: ${run.label}` : run.label;
+      emit({ type: 'run-start', preset: preset.name, run: run.id, label, index, runs: totalRuns, steps });
+      const runStarted = now();
+      let lastProgress = runStarted;
+      const trace: RunRecord['trace'] = {};
+      while (trainer.status === 'ready') {
+        const event = trainer.step();
+        if (event && run.trace && event.step % run.trace.every === 0) {
+          for (const [name, value] of Object.entries(run.trace.read(trainer))) (trace[name] ??= []).push([event.step, value]);
+        }
+        const t = now();
+        if (t - lastProgress >= interval || trainer.status !== 'ready') {
+          lastProgress = t;
+          emit({
+            type: 'run-progress', preset: preset.name, run: run.id, label, index, runs: totalRuns,
+            step: trainer.completedSteps, steps, presetStep: stepsBefore + trainer.completedSteps, totalSteps,
+            runElapsedMs: t - runStarted, presetElapsedMs: t - started,
+          });
+        }
+      }
+      const record = recordOf(run, trainer, trace, now() - runStarted);
+      emit({ type: 'run-end', preset: preset.name, run: run.id, label, index, status: record.status, reason: record.reason, elapsedMs: record.elapsedMs });
+      result.runs.push(record);
+      if (trainer.status === 'failed') {
+        return fail(trainer.error ?? new Error(record.reason ?? 'failed'), `run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
+      }
+      trainers[run.id] = trainer;
+      records[run.id] = record;
+      stepsBefore += steps;
+      index++;
+    }
+
+    let analysis: Analysis;
     try {
-      trainer = createTrainer(run.config, resources);
+      analysis = preset.analyze({
+        mode,
+        seed,
+        runs: records,
+        trainers,
+        evals: Object.fromEntries(Object.entries(trainers).map(([id, t]) => [id, t.history.evals])),
+        resources,
+        progress: (label, fraction) => emit({ type: 'analysis', preset: preset.name, label: many ? `seed ${seed}: ${label}` : label, fraction }),
+        now,
+      });
     } catch (error) {
-      return fail(error, `building run "${run.id}"`);
+      return fail(error, `the analysis${many ? ` (seed ${seed})` : ''}`);
     }
-    const steps = trainer.config.steps;
-    emit({ type: 'run-start', preset: preset.name, run: run.id, label: run.label, index, runs: plan.length, steps });
-    const runStarted = now();
-    let lastProgress = runStarted;
-    const trace: RunRecord['trace'] = {};
-    while (trainer.status === 'ready') {
-      const event = trainer.step();
-      if (event && run.trace && event.step % run.trace.every === 0) {
-        for (const [name, value] of Object.entries(run.trace.read(trainer))) (trace[name] ??= []).push([event.step, value]);
-      }
-      const t = now();
-      if (t - lastProgress >= interval || trainer.status !== 'ready') {
-        lastProgress = t;
-        emit({
-          type: 'run-progress', preset: preset.name, run: run.id, label: run.label, index, runs: plan.length,
-          step: trainer.completedSteps, steps, presetStep: stepsBefore + trainer.completedSteps, totalSteps,
-          runElapsedMs: t - runStarted, presetElapsedMs: t - started,
-        });
-      }
+    const criteria = preset.criteria.map((criterion) => checkCriterion(criterion, analysis.measured[criterion.id] ?? Number.NaN, analysis.details?.[criterion.id]));
+    result.perSeed.push({ seed, ...judge(criteria), criteria, runtimeMs: now() - seedStarted, extra: analysis.extra ?? {} });
+    if (result.perSeed.length === 1) {
+      result.table = analysis.table ?? null;
+      result.tables = analysis.tables ?? [];
+      result.charts = analysis.charts;
+      result.notes = analysis.notes ?? [];
+      result.extra = analysis.extra ?? {};
     }
-    const record = recordOf(run, trainer, trace, now() - runStarted);
-    emit({ type: 'run-end', preset: preset.name, run: run.id, label: run.label, index, status: record.status, reason: record.reason, elapsedMs: record.elapsedMs });
-    result.runs.push(record);
-    if (trainer.status === 'failed') {
-      return fail(trainer.error ?? new Error(record.reason ?? 'failed'), `run "${run.id}"`);
-    }
-    trainers[run.id] = trainer;
-    records[run.id] = record;
-    stepsBefore += steps;
   }
 
-  let analysis: Analysis;
-  try {
-    analysis = preset.analyze({
-      mode,
-      seed: preset.seed,
-      runs: records,
-      trainers,
-      evals: Object.fromEntries(Object.entries(trainers).map(([id, t]) => [id, t.history.evals])),
-      resources,
-      progress: (label, fraction) => emit({ type: 'analysis', preset: preset.name, label, fraction }),
-      now,
-    });
-  } catch (error) {
-    return fail(error, 'the analysis');
-  }
-  result.criteria = preset.criteria.map((criterion) => checkCriterion(criterion, analysis.measured[criterion.id] ?? Number.NaN, analysis.details?.[criterion.id]));
+  result.criteria = preset.criteria.map((criterion, i) => aggregateCriterion(criterion, result.perSeed.map((s) => s.criteria[i]!), rule));
   const { verdict, reason } = judge(result.criteria);
   result.verdict = verdict;
-  result.reason = reason;
-  result.table = analysis.table ?? null;
-  result.tables = analysis.tables ?? [];
-  result.charts = analysis.charts;
-  result.notes = analysis.notes ?? [];
-  result.extra = analysis.extra ?? {};
+  result.reason = many ? `${reason} (${describeSeedRule(rule)}, ${seeds.length} seeds)` : reason;
+  const verdicts = new Set(result.perSeed.map((s) => s.verdict));
+  result.seedDependent = verdicts.size > 1;
+  if (result.seedDependent) {
+    const bySeed = result.perSeed.map((s) => `seed ${s.seed} ${s.verdict}`).join(', ');
+    result.reason += `; the verdict depends on the seed: ${bySeed}`;
+  }
+  if (many) result.notes = [`Tables and charts show seed ${seeds[0]}; the criteria table gives every seed's value.`, ...result.notes];
   return finish();
 }

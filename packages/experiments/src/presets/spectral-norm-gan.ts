@@ -7,7 +7,7 @@ import { RUN_COLUMNS, mean, runRow, show, largestSingularValue } from './analysi
 import { SEED_SOURCE } from './common';
 import { definePreset, type ChartSeries, type PresetMode, type PresetRun, type RunRecord } from './preset';
 
-function run(spectral: boolean, mode: PresetMode): PresetRun {
+function run(spectral: boolean, mode: PresetMode, seed: number): PresetRun {
   const steps = mode === 'full' ? 2000 : 8;
   return {
     id: spectral ? 'sn' : 'plain',
@@ -26,7 +26,7 @@ function run(spectral: boolean, mode: PresetMode): PresetRun {
       steps,
       evalEvery: Math.max(1, Math.floor(steps / 8)),
       evalSamples: mode === 'full' ? 1000 : 32,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -93,7 +93,7 @@ export const spectralNormGan = definePreset({
     { id: 'lipschitz', kind: 'claim', statement: 'with spectral norm the product of the discriminator weights\' spectral norms is at most 1.05', metric: 'prod_i sigma(W_i), spectral norm', comparison: '<=', threshold: 1.05 },
     { id: 'stabilises', kind: 'claim', statement: 'with spectral norm the late-training MMD^2 is at most half the unconstrained one', metric: 'MMD^2 (second half of training), spectral / unconstrained', comparison: '<=', threshold: 0.5, unit: 'x' },
   ],
-  plan: (mode) => ({ runs: [run(false, mode), run(true, mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run(false, mode, seed), run(true, mode, seed)] }),
   analyze: ({ runs, trainers, seed }) => {
     const gans = { plain: trainers.plain!.model as ConditionalGan, sn: trainers.sn!.model as ConditionalGan };
     const dataset = trainers.plain!.dataset;

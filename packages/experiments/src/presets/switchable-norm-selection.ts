@@ -7,7 +7,7 @@ const SAMPLES: Record<PresetMode, number> = { full: 24_000, reduced: 64 };
 const BASE_LR = 0.1;
 const STATISTICS = ['instance', 'layer', 'batch'] as const;
 
-function run(norm: 'switchable-norm' | 'batch-norm', batchSize: number, mode: PresetMode): PresetRun {
+function run(norm: 'switchable-norm' | 'batch-norm', batchSize: number, mode: PresetMode, seed: number): PresetRun {
   const steps = stepsFor(SAMPLES[mode], batchSize);
   const sn = norm === 'switchable-norm';
   return {
@@ -24,7 +24,7 @@ function run(norm: 'switchable-norm' | 'batch-norm', batchSize: number, mode: Pr
       steps,
       evalEvery: Math.max(1, Math.floor(steps / 6)),
       evalSamples: mode === 'full' ? 500 : 20,
-      seed: 0,
+      seed,
     },
   };
 }
@@ -69,7 +69,7 @@ export const switchableNormSelection = definePreset({
       metric: 'accuracy(SN, 2) - accuracy(BN, 2)', comparison: '>=', threshold: -0.01,
     },
   ],
-  plan: (mode) => ({ runs: [run('batch-norm', 32, mode), run('switchable-norm', 32, mode), run('switchable-norm', 2, mode), run('batch-norm', 2, mode)] }),
+  plan: (mode, seed = 0) => ({ runs: [run('batch-norm', 32, mode, seed), run('switchable-norm', 32, mode, seed), run('switchable-norm', 2, mode, seed), run('batch-norm', 2, mode, seed)] }),
   analyze: ({ runs, evals }) => {
     const accuracy = (id: string) => finalTestAccuracy(runs[id]!, 0.1);
     const share = (id: string) => batchShare(evals[id]!.at(-1));
