@@ -1,38 +1,48 @@
 #!/usr/bin/env node
-// Installing only what you need, as a user would: builds and packs @normkit/tensor and
-// @normkit/group, installs the two tarballs into a temporary folder outside the workspace (no other
-// @normkit package present, no network), typechecks consumer/train.ts against the installed types,
-// compiles it and runs it: it trains a GroupNorm MLP and fails unless the loss halves. Then
-// vite-check.mjs puts the @normkit/tensor tarball into a fresh Vite app and checks in Chromium that
-// its WebAssembly backend loads in a page and a module worker under `vite dev` and `vite build`.
+// Installing only what you need, as a user would: builds and packs every published @normkit package
+// and checks each tarball (the repository's LICENSE, engines.node as at the root, every source its
+// source maps name shipped: see pack.mjs). Then installs only the @normkit/tensor and @normkit/group
+// tarballs into a temporary folder outside the workspace (no other @normkit package present, no
+// network), typechecks consumer/train.ts against the installed types, compiles it and runs it: it
+// trains a GroupNorm MLP and fails unless the loss halves. An error thrown inside each of the two
+// packages, under --enable-source-maps, must name only files the user has. Then vite-check.mjs puts
+// the @normkit/tensor tarball into a fresh Vite app and checks in Chromium that its WebAssembly
+// backend loads in a page and a module worker under `vite dev` and `vite build`.
 //
 //   npm run pack-check -w @normkit/pack-check      (or: node tools/pack-check/run.mjs)
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { packPackages, publishedPackages, root, run, verifyTarball } from './pack.mjs';
 import { viteCheck } from './vite-check.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = resolve(here, '../..');
-const packages = ['@normkit/tensor', '@normkit/group'];
 const keep = process.argv.includes('--keep');
 
-function run(command, args, cwd) {
-  console.log(`$ ${command} ${args.join(' ')}${cwd === root ? '' : `   (in ${cwd})`}`);
-  execFileSync(command, args, { cwd, stdio: 'inherit', env: { ...process.env, npm_config_update_notifier: 'false' } });
+/** Runs `source` as an ES module in `cwd` under --enable-source-maps and returns the stack it prints. */
+function stackOf(cwd, source) {
+  return execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', source], { cwd, encoding: 'utf8', timeout: 30_000 });
+}
+
+/** The files a stack trace names inside node_modules/@normkit; each must exist, and at least one must be a shipped .ts source. */
+function checkStack(app, label, stack) {
+  const named = [...stack.matchAll(/(?:file:\/\/)?(\/[^\s():]*node_modules\/@normkit\/[^\s():]+):\d+:\d+/g)].map((m) => m[1]);
+  if (named.length === 0) throw new Error(`${label}: the stack names no file of the package:\n${stack}`);
+  const missing = named.filter((file) => !existsSync(file));
+  if (missing.length > 0) throw new Error(`${label}: the stack names files that are not installed: ${missing.join(', ')}\n${stack}`);
+  if (!named.some((file) => /\/src\/.+\.ts$/.test(file))) throw new Error(`${label}: the stack names no mapped .ts source:\n${stack}`);
+  console.log(`${label}: the stack under --enable-source-maps names ${named.length} installed files, e.g. ${named[0].slice(app.length + 1)}`);
 }
 
 const folder = mkdtempSync(join(tmpdir(), 'normkit-pack-check-'));
 try {
-  // Build in dependency order (group's .d.ts build reads tensor's), then pack.
-  for (const name of packages) run('npm', ['run', 'build', '--workspace', name], root);
-  const tarballs = join(folder, 'tarballs');
-  mkdirSync(tarballs);
-  run('npm', ['pack', ...packages.flatMap((name) => ['--workspace', name]), '--pack-destination', tarballs], root);
-  const files = readdirSync(tarballs).filter((f) => f.endsWith('.tgz')).map((f) => join(tarballs, f));
-  if (files.length !== packages.length) throw new Error(`expected ${packages.length} tarballs, got ${files.join(', ')}`);
+  const published = publishedPackages();
+  const tarballsByName = packPackages(published, join(folder, 'tarballs'));
+  const problems = published.flatMap((name) => verifyTarball(tarballsByName.get(name), join(folder, 'unpacked', name)).map((p) => `${name}: ${p}`));
+  if (problems.length > 0) throw new Error(`tarball check failed:\n  ${problems.join('\n  ')}`);
+  const files = ['@normkit/tensor', '@normkit/group'].map((name) => tarballsByName.get(name));
 
   const app = join(folder, 'app');
   mkdirSync(join(app, 'src'), { recursive: true });
@@ -53,13 +63,14 @@ try {
   // Types: the consumer compiles against the installed dist/*.d.ts (no `source` condition, no workspace).
   run(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], app);
   run(process.execPath, [join(app, 'dist', 'train.js')], app);
+  checkStack(app, '@normkit/tensor', stackOf(app, "import { randn, reshape } from '@normkit/tensor'; try { reshape(randn([2]), [3]); } catch (e) { console.log(e.stack); }"));
+  checkStack(app, '@normkit/group', stackOf(app, "import { GroupNorm } from '@normkit/group'; try { new GroupNorm({ numGroups: 3, numChannels: 16 }); } catch (e) { console.log(e.stack); }"));
   console.log('@normkit/tensor and @normkit/group install, typecheck and train on their own');
 
   // A consumer's Vite app: the wasm backend in a page and a module worker, `vite dev` and `vite build`.
-  const tensorTarball = files.find((f) => /normkit-tensor-[^/]*\.tgz$/.test(f));
-  if (tensorTarball === undefined) throw new Error(`no @normkit/tensor tarball among ${files.join(', ')}`);
+  const tensorTarball = tarballsByName.get('@normkit/tensor');
   await viteCheck({ root, folder, tensorTarball });
-  console.log('pack-check passed: the tarballs install, typecheck and train on their own, and @normkit/tensor runs on wasm in a Vite app (dev and build)');
+  console.log(`pack-check passed: ${published.length} tarballs carry the LICENSE, engines and the sources their maps name; @normkit/tensor and @normkit/group install, typecheck and train on their own, and @normkit/tensor runs on wasm in a Vite app (dev and build)`);
 } finally {
   if (keep) console.log(`kept ${folder}`);
   else rmSync(folder, { recursive: true, force: true });

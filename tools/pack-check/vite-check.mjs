@@ -94,7 +94,7 @@ function checkReport(mode, report, expected) {
       continue;
     }
     if (got.backend !== 'wasm') problems.push(`${where}: backend '${got.backend}', expected 'wasm'`);
-    for (const key of ['output', 'gradX', 'gradWeight']) {
+    for (const key of ['output', 'gradX', 'gradWeight', 'chained']) {
       const difference = Math.abs(got[key] - expected[key]);
       if (!(difference <= TOLERANCE * Math.max(1, Math.abs(expected[key])))) {
         problems.push(`${where}: ${key} ${got[key]}, Node computed ${expected[key]}`);

@@ -37,7 +37,8 @@ const optimizer = new Adam(model, { lr: 0.01 });
 for (let step = 0; step < 300; step++) {
   const { x, y } = batch(32);
   optimizer.zeroGrad();
-  mse(model.forward(x), y).backward();
+  // The loss through Tensor's chaining methods (installed by the package entry point), mse(...) for the evaluation.
+  model.forward(x).sub(y).square().mean().backward();
   optimizer.step();
 }
 const after = evaluate();

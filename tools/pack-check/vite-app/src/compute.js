@@ -33,5 +33,7 @@ export function compute() {
     output: weighted(output.data),
     gradX: weighted(x.grad.data),
     gradWeight: weighted(weight.grad.data),
+    // Tensor's chaining methods are installed by the package entry point (`sideEffects: false` must not drop them).
+    chained: output.detach().mul(weight.detach()).add(1).square().sum().item(),
   };
 }
