@@ -1,4 +1,4 @@
-// @normkit/batch: BatchNorm (with padding masks), GhostBatchNorm, SyncBatchNorm and FrozenBatchNorm, and their plugins.
+// @normkit/batch: BatchNorm (with padding masks), GhostBatchNorm, SyncBatchNorm, FrozenBatchNorm and BatchRenorm, and their plugins.
 export { BatchNorm, checkBatchNormOptions, valuesPerChunk } from './batch-norm';
 export type { BatchNormOptions, BatchNormInput, BatchStatisticsPlan } from './batch-norm';
 export { GhostBatchNorm } from './ghost-batch-norm';
@@ -8,6 +8,8 @@ export type { SyncBatchNormOptions } from './sync-batch-norm';
 export { convertSyncBatchNorm } from './convert-sync-batch-norm';
 export { FrozenBatchNorm, freezeBatchNorm, unfreezeBatchNorm, dropFrozenNumBatchesTracked, frozenBatchNormOptionsSchema } from './frozen-batch-norm';
 export type { FrozenBatchNormOptions } from './frozen-batch-norm';
+export { BatchRenorm, batchRenormOptionsSchema, paperRenormSchedule, renormClipsAt, renormCorrections } from './batch-renorm';
+export type { BatchRenormOptions, BatchRenormSettings, RenormClips } from './batch-renorm';
 export {
-  batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin, batchPlugins, batchNormOptionsSchema, ghostBatchNormOptionsSchema,
+  batchNormPlugin, batchRenormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin, batchPlugins, batchNormOptionsSchema, ghostBatchNormOptionsSchema,
 } from './plugins';

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { InProcessGroup, ShapeError, randn, tensor, type Module, type Tensor } from '@normkit/tensor';
 import { expectThrowsWithoutStateChange } from '@normkit/testkit';
 import { BatchNorm } from './batch-norm';
+import { BatchRenorm } from './batch-renorm';
 import { GhostBatchNorm } from './ghost-batch-norm';
 import { SyncBatchNorm } from './sync-batch-norm';
 
@@ -42,6 +43,7 @@ sweep('BatchNorm', () => new BatchNorm({ numFeatures: 3, ...f64 }));
 sweep('BatchNorm, momentum null', () => new BatchNorm({ numFeatures: 3, momentum: null, ...f64 }));
 sweep('GhostBatchNorm', () => new GhostBatchNorm({ numFeatures: 3, virtualBatchSize: 2, ...f64 }));
 sweep('SyncBatchNorm without a group', () => new SyncBatchNorm({ numFeatures: 3, ...f64 }));
+sweep('BatchRenorm', () => new BatchRenorm({ numFeatures: 3, momentum: 0.5, ...f64 }));
 
 describe('SyncBatchNorm in a group: a forward that throws changes no state on any replica', () => {
   it('replicas that disagree on numFeatures: every replica throws, no buffer moves', () => {

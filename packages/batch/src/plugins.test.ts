@@ -12,7 +12,7 @@ describe('batch plugins', () => {
 
   it('register explicitly and build the modules by name with validated options', () => {
     registerAll(batchPlugins);
-    expect(list({ family: 'batch' }).map((p) => p.name)).toEqual(['batch-norm', 'frozen-batch-norm', 'ghost-batch-norm', 'sync-batch-norm']);
+    expect(list({ family: 'batch' }).map((p) => p.name)).toEqual(['batch-norm', 'batch-renorm', 'frozen-batch-norm', 'ghost-batch-norm', 'sync-batch-norm']);
     const bn = create('batch-norm', { numFeatures: 8 }, { momentum: null, eps: 1e-3, dtype: 'float64' });
     expect(bn).toBeInstanceOf(BatchNorm);
     expect([(bn as BatchNorm).momentum, (bn as BatchNorm).eps, (bn as BatchNorm).numFeatures, (bn as BatchNorm).dtype]).toEqual([null, 1e-3, 8, 'float64']);

@@ -2,6 +2,7 @@ import {
   SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
 } from '@normkit/tensor';
 import { BatchNorm } from './batch-norm';
+import { BatchRenorm, batchRenormOptionsSchema } from './batch-renorm';
 import { FrozenBatchNorm, frozenBatchNormOptionsSchema } from './frozen-batch-norm';
 import { GhostBatchNorm } from './ghost-batch-norm';
 import { SyncBatchNorm } from './sync-batch-norm';
@@ -98,5 +99,29 @@ export const frozenBatchNormPlugin = defineNormalizer({
   create: (slot, options) => new FrozenBatchNorm({ numFeatures: slot.numFeatures, ...options }),
 });
 
+/** `batch-renorm`: Batch Renormalization, r and d clipped, with the paper's warm-up as options. */
+export const batchRenormPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'batch-renorm',
+  family: 'batch',
+  description: 'Batch Renormalization (Ioffe, 2017): batch statistics corrected towards the moving ones by clipped r and d, for small or non-i.i.d. batches.',
+  options: batchRenormOptionsSchema,
+  traits: () => batchTraits({ trackRunningStats: true }),
+  create: (slot, options) => new BatchRenorm({ numFeatures: slot.numFeatures, ...options }),
+});
+
 /** Every plugin of the package, for `registerAll(batchPlugins)`. */
-export const batchPlugins: readonly NormalizerPlugin[] = [batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin];
+export const batchPlugins: readonly NormalizerPlugin[] = [batchNormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin, batchRenormPlugin];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('batch-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'batch-norm': typeof batchNormPlugin;
+    'ghost-batch-norm': typeof ghostBatchNormPlugin;
+    'sync-batch-norm': typeof syncBatchNormPlugin;
+    'frozen-batch-norm': typeof frozenBatchNormPlugin;
+    'batch-renorm': typeof batchRenormPlugin;
+  }
+}
