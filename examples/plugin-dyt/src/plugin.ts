@@ -1,5 +1,6 @@
 import { SPECIFICATION_VERSION, defineNormalizer } from '@normkit/tensor';
 import { DynamicTanh } from './dynamic-tanh';
+import { dynamicTanhLowering } from './onnx';
 
 /**
  * The `dynamic-tanh` normalizer plugin. Register it explicitly, then build it by name anywhere a
@@ -24,4 +25,5 @@ export const dynamicTanhPlugin = defineNormalizer({
   // Element-wise: no statistics, so nothing depends on other samples, and there is no state.
   traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: false, hasRunningStats: false, layout: 'channels-last' }),
   create: (slot, options) => new DynamicTanh({ numFeatures: slot.numFeatures, ...options }),
+  onnx: dynamicTanhLowering,
 });

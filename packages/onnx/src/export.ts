@@ -1,9 +1,9 @@
-import { isTensor, noGrad, zeros, type Module, type Tensor } from '@normkit/tensor';
+import { isTensor, noGrad, zeros, type Module, type NormalizerOnnxLowering, type Tensor } from '@normkit/tensor';
 import { OnnxExportError } from './errors';
 import { LoweringContext, type LowerFunction, type OnnxValue } from './graph';
 import { coreLowerings } from './lowerings/index';
 import { encodeModel, valueInfoProto, type Dim } from './proto';
-import { getLowering, type AnyLowering, type ModuleClass } from './registry';
+import { getLowering, getPluginLowering, type AnyLowering, type ModuleClass } from './registry';
 
 /** An input given by shape only (the export runs the eval forward on zeros of that shape). */
 export interface OnnxInputSpec {
@@ -29,8 +29,11 @@ export interface ExportOnnxOptions {
    * exports `forward(x, { condition })` with a float `condition` input (dynamicAxes apply to it too).
    */
   context?: Readonly<{ condition?: Tensor | OnnxInputSpec }>;
-  /** Lowerings for this export only, consulted before the registry and the built-in ones. */
-  lowerings?: Iterable<AnyLowering>;
+  /**
+   * Lowerings for this export only, consulted first; then `registerLowering`'s registry, then the
+   * `onnx` hooks of registered normalizer plugins, then the built-in ones.
+   */
+  lowerings?: Iterable<AnyLowering | NormalizerOnnxLowering>;
   /** Graph name (default `normkit`). */
   graphName?: string;
 }
@@ -105,7 +108,7 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
   const builtIn = new Map<ModuleClass, LowerFunction>(coreLowerings.map((l) => [l.module, l.lower as LowerFunction]));
   const lookup = (m: Module): LowerFunction | null => {
     const cls = m.constructor as ModuleClass;
-    return extra.get(cls) ?? (getLowering(cls)?.lower) ?? builtIn.get(cls) ?? null;
+    return extra.get(cls) ?? getLowering(cls)?.lower ?? getPluginLowering(cls)?.lower ?? builtIn.get(cls) ?? null;
   };
 
   const examples = options.inputs.map((input) => (isTensor(input) ? input : zeros([...input.shape])));

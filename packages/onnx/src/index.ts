@@ -3,7 +3,7 @@ export { exportOnnx, MIN_OPSET, MAX_OPSET } from './export';
 export type { ExportOnnxOptions, OnnxInputSpec } from './export';
 export { LoweringContext, broadcastShape } from './graph';
 export type { OnnxValue, LowerFunction } from './graph';
-export { defineLowering, registerLowering, registerLowerings, unregisterLowering, getLowering, LOWERING_VERSION } from './registry';
+export { defineLowering, registerLowering, registerLowerings, unregisterLowering, getLowering, getPluginLowering, LOWERING_VERSION } from './registry';
 export type { OnnxLowering, AnyLowering, ModuleClass } from './registry';
 export { OnnxExportError, isOnnxExportError } from './errors';
 export { attr } from './proto';

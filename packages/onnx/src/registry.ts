@@ -1,4 +1,5 @@
-import type { Module } from '@normkit/tensor';
+import { list, type Module } from '@normkit/tensor';
+import { OnnxExportError } from './errors';
 import type { LowerFunction } from './graph';
 
 /** The literal version of the lowering interface; lowerings and the exporter evolve on separate schedules. */
@@ -46,4 +47,25 @@ export function unregisterLowering(module: ModuleClass): boolean {
 
 export function getLowering(module: ModuleClass): OnnxLowering | undefined {
   return table().get(module);
+}
+
+/**
+ * The lowering a registered normalizer plugin carries in its optional `onnx` field (plugin
+ * specification v1) for exactly this class, if any; a hook of another lowering version is refused
+ * naming the plugin.
+ */
+export function getPluginLowering(module: ModuleClass): OnnxLowering | undefined {
+  for (const plugin of list({ kind: 'normalizer' })) {
+    const hook = plugin.kind === 'normalizer' ? plugin.onnx : undefined;
+    if (hook === undefined || hook.module !== module) continue;
+    if (hook.loweringVersion !== LOWERING_VERSION || typeof hook.lower !== 'function') {
+      throw new OnnxExportError({
+        op: 'exportOnnx',
+        expected: `plugin onnx hooks with loweringVersion '${LOWERING_VERSION}' and a lower function`,
+        given: `loweringVersion '${String(hook.loweringVersion)}', lower = ${typeof hook.lower} on plugin "${plugin.name}"`,
+      });
+    }
+    return hook as unknown as OnnxLowering;
+  }
+  return undefined;
 }

@@ -17,6 +17,9 @@ export { checkInvariances } from './checks/normalizer/invariances';
 export { checkStateDict } from './checks/normalizer/state-dict';
 export { checkContext } from './checks/normalizer/context';
 export { checkFinite } from './checks/normalizer/finite';
+// Optional, async: exports and matches onnxruntime (the exporter and the runtime are passed in).
+export { checkOnnxExport } from './checks/normalizer/onnx-export';
+export type { OnnxExportCheckConfig, ExportOnnxFunction, OnnxRuntimeLike } from './checks/normalizer/onnx-export';
 
 // Weight parametrizations
 export { describeParametrization, planParametrizationChecks, runParametrizationChecks } from './checks/parametrization/suite';
