@@ -1,12 +1,15 @@
 // The claims lab's experiments: one preset per claim of the literature, shared by `npm run lab`
 // (apps/lab) and the playground.
+import { batchNormBatchFour } from './batch-norm-batch-four';
 import { batchNormLearningRate } from './batch-norm-learning-rate';
+import { batchNormLearningRateFine } from './batch-norm-learning-rate-fine';
 import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
 import { frnBatchOne } from './frn-batch-one';
 import { normFreeResidual } from './norm-free-residual';
 import { preLnVsPostLn } from './pre-ln-vs-post-ln';
+import { preLnVsPostLnDeep } from './pre-ln-vs-post-ln-deep';
 import type { ClaimPreset } from './preset';
 import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
@@ -15,7 +18,7 @@ import { switchableNormSelection } from './switchable-norm-selection';
 
 export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
-  frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual,
+  frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
 };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -35,10 +38,13 @@ export type { InterleavedTiming } from './analysis';
 /** Every claim experiment, in report order. */
 export const presets: readonly ClaimPreset[] = [
   batchNormSmallBatch,
+  batchNormBatchFour,
   batchNormTrainEvalGap,
   batchNormMaskedPadding,
   batchNormLearningRate,
+  batchNormLearningRateFine,
   preLnVsPostLn,
+  preLnVsPostLnDeep,
   rmsNormSpeed,
   qkNormLogits,
   frnBatchOne,
