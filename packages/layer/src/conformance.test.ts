@@ -1,6 +1,6 @@
 import { describeNormalizer, type ContextRequest } from '@normkit/testkit';
 import { randn } from '@normkit/tensor';
-import { adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, layerNormPlugin, layerScalePlugin, qkNormPlugin, rmsNormPlugin, scaleNormPlugin } from './plugins';
+import { adaLNPlugin, adaLNZeroPlugin, dynamicTanhPlugin, l2NormPlugin, layerNormPlugin, layerScalePlugin, qkNormPlugin, rmsNormPlugin, scaleNormPlugin } from './plugins';
 
 // The testkit's plugin conformance suite, through the public plugin interface only. Row-wise
 // normalizers are invariant to a per-sample scale (and, when they centre, shift) of the input.
@@ -40,3 +40,5 @@ describeNormalizer(l2NormPlugin, { slot: { numFeatures: 4 }, inputShapes: [[3, 4
 describeNormalizer(l2NormPlugin, { slot: { numFeatures: 4, normalizedShape: [3, 4] }, options: { p: 1.5 }, inputShapes: [[2, 3, 4]], invariances: perSampleScale });
 describeNormalizer(scaleNormPlugin, { slot: { numFeatures: 5 }, inputShapes: [[3, 5], [2, 3, 5]], invariances: perSampleScale });
 describeNormalizer(layerScalePlugin, { slot: { numFeatures: 4 }, options: { initValues: 0.1 }, inputShapes: [[3, 4], [2, 3, 4]] });
+describeNormalizer(dynamicTanhPlugin, { slot: { numFeatures: 4 }, inputShapes: [[3, 4], [2, 3, 4]] });
+describeNormalizer(dynamicTanhPlugin, { slot: { numFeatures: 4, normalizedShape: [3, 4] }, options: { alphaInit: 1.5, elementwiseAffine: false }, inputShapes: [[2, 3, 4]] });

@@ -1,4 +1,4 @@
-// @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale,
+// @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale, Dynamic Tanh,
 // Pre-LN and Post-LN residual blocks and the Transformer block, with their registry plugins (registration is explicit).
 export { LayerNorm, layerNorm } from './layer-norm';
 export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
@@ -18,6 +18,8 @@ export { ScaleNorm, scaleNormOptionsSchema } from './scale-norm';
 export type { ScaleNormOptions } from './scale-norm';
 export { LayerScale, layerScaleOptionsSchema } from './layer-scale';
 export type { LayerScaleOptions } from './layer-scale';
+export { DynamicTanh, dynamicTanhOptionsSchema } from './dynamic-tanh';
+export type { DynamicTanhOptions } from './dynamic-tanh';
 export {
-  layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin, layerPlugins,
+  dynamicTanhPlugin, layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin, layerPlugins,
 } from './plugins';

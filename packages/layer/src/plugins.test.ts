@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OptionError, RegistryError, create, defaultOptions, get, list, randn, registerAll, unregister, type NormalizerPlugin } from '@normkit/tensor';
+import { OptionError, RegistryError, create, createByName, defaultOptions, get, list, randn, registerAll, unregister, type NormalizerPlugin } from '@normkit/tensor';
 import { AdaLN, AdaLNZero } from './ada-ln';
 import { LayerNorm } from './layer-norm';
 import { adaLNPlugin, adaLNZeroPlugin, layerNormPlugin, layerPlugins, qkNormPlugin, rmsNormPlugin } from './plugins';
@@ -14,7 +14,7 @@ describe('layer plugins', () => {
   it('register explicitly as one family with kebab-case names', () => {
     expect(list({ family: 'layer' })).toEqual([]);
     registerAll(layerPlugins);
-    expect(list({ family: 'layer' }).map((p) => p.name)).toEqual(['ada-ln', 'ada-ln-zero', 'l2-norm', 'layer-norm', 'layer-scale', 'qk-norm', 'rms-norm', 'scale-norm']);
+    expect(list({ family: 'layer' }).map((p) => p.name)).toEqual(['ada-ln', 'ada-ln-zero', 'dyt', 'l2-norm', 'layer-norm', 'layer-scale', 'qk-norm', 'rms-norm', 'scale-norm']);
     expect(get('layer-norm')).toBe(layerNormPlugin);
     expect(() => registerAll(layerPlugins)).toThrow(RegistryError);
   });
@@ -56,10 +56,10 @@ describe('layer plugins', () => {
     registerAll(layerPlugins);
     for (const plugin of layerPlugins) {
       if (!('dtype' in plugin.options)) {
-        expect(create(plugin.name, { numFeatures: 8 }).parameters(), plugin.name).toEqual([]);
+        expect(createByName(plugin.name, { numFeatures: 8 }).parameters(), plugin.name).toEqual([]);
         continue;
       }
-      const norm = create(plugin.name, { numFeatures: 8, conditionDim: 4 }, { dtype: 'float64' });
+      const norm = createByName(plugin.name, { numFeatures: 8, conditionDim: 4 }, { dtype: 'float64' });
       for (const p of norm.parameters()) expect(p.dtype, plugin.name).toBe('float64');
     }
   });
@@ -68,10 +68,11 @@ describe('layer plugins', () => {
     registerAll(layerPlugins);
     expect(() => create('layer-norm', { numFeatures: 8 }, { eps: 0 })).toThrow(OptionError);
     expect(() => create('layer-norm', { numFeatures: 8 }, { eps: 0 })).toThrow(/layer-norm: expected option "eps" to be a number > 0/);
-    expect(() => create('rms-norm', { numFeatures: 8 }, { center: true })).toThrow(/unknown option "center"/);
-    expect(() => create('qk-norm', { numFeatures: 8 }, { kind: 'batch' })).toThrow(OptionError);
+    // Unknown options and values outside the schema do not compile; at run time they are refused too.
+    expect(() => createByName('rms-norm', { numFeatures: 8 }, { center: true })).toThrow(/unknown option "center"/);
+    expect(() => createByName('qk-norm', { numFeatures: 8 }, { kind: 'batch' })).toThrow(OptionError);
     expect(() => create('qk-norm', { numFeatures: 8, normalizedShape: [2, 4] })).toThrow(/a single normalised dim/);
-    expect(() => create('ada-ln', { numFeatures: 8 })).toThrow(/create\("ada-ln"\): expected a slot with conditionDim/);
+    expect(() => create('ada-ln', { numFeatures: 8 })).toThrow(/create\("ada-ln"\): expected slot\.conditionDim \(the width of the condition vector\), got slot\.conditionDim = undefined/);
     expect(() => create('layer-norm', { numFeatures: 0 })).toThrow(OptionError);
   });
 });

@@ -8,6 +8,7 @@ import {
   type NormalizerTraits,
 } from '@normkit/tensor';
 import { AdaLN, AdaLNZero } from './ada-ln';
+import { DynamicTanh, dynamicTanhOptionsSchema } from './dynamic-tanh';
 import { L2Norm, l2NormOptionsSchema } from './l2-norm';
 import { LayerNorm } from './layer-norm';
 import { LayerScale, layerScaleOptionsSchema } from './layer-scale';
@@ -185,7 +186,19 @@ export const layerScalePlugin = defineNormalizer({
   create: (slot, options) => new LayerScale({ dim: normalizedShapeOf(slot), ...options }),
 });
 
+/** `dyt`: Dynamic Tanh, the first-party version (examples/plugin-dyt is the third-party authoring guide). */
+export const dynamicTanhPlugin = defineNormalizer({
+  specificationVersion: SPECIFICATION_VERSION,
+  kind: 'normalizer',
+  name: 'dyt',
+  family: FAMILY,
+  description: 'Dynamic Tanh: weight * tanh(alpha * x) + bias, an element-wise LayerNorm replacement with no statistics (Zhu et al., 2025).',
+  options: dynamicTanhOptionsSchema,
+  traits: () => rowwiseTraits({ acceptsMask: false }),
+  create: (slot, options) => new DynamicTanh({ normalizedShape: normalizedShapeOf(slot), ...options }),
+});
+
 /** Every plugin of the package, for `registerAll(layerPlugins)`. */
 export const layerPlugins: readonly NormalizerPlugin[] = [
-  layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin,
+  layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin, dynamicTanhPlugin,
 ];
