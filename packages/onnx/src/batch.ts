@@ -1,5 +1,5 @@
 // @normkit/onnx/batch: lowerings of @normkit/batch (register them explicitly, like its plugins).
-import { BatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
+import { BatchNorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
 import type { LoweringContext, OnnxValue } from './graph';
 import { batchNormalization, channelAffine, normalizeOver } from './lowerings/statistics';
 import { defineLowering } from './registry';
@@ -34,4 +34,11 @@ export const ghostBatchNormLowering = defineLowering({
   },
 });
 
-export const batchLowerings = [batchNormLowering, ghostBatchNormLowering, syncBatchNormLowering] as const;
+/** FrozenBatchNorm (torchvision's FrozenBatchNorm2d): `BatchNormalization` with its fixed buffers, in training as in eval. */
+export const frozenBatchNormLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: FrozenBatchNorm,
+  lower: (module, [x], ctx) => batchNormalization(ctx, x!, { mean: module.runningMean, variance: module.runningVar, weight: module.weight, bias: module.bias, eps: module.eps }),
+});
+
+export const batchLowerings = [batchNormLowering, ghostBatchNormLowering, syncBatchNormLowering, frozenBatchNormLowering] as const;

@@ -92,11 +92,20 @@ export class LoweringContext {
 
   /** ReduceMean over `axes` with keepdims: axes are an attribute before opset 18 and an input from 18. */
   reduceMean(x: OnnxValue, axes: readonly number[]): OnnxValue {
+    return this.reduce('ReduceMean', x, axes);
+  }
+
+  /**
+   * A Reduce* op over `axes` with keepdims. ReduceSum takes its axes as an input (opset 13+); the
+   * others take an attribute before opset 18 and an input from 18.
+   */
+  reduce(opType: 'ReduceMean' | 'ReduceSum' | 'ReduceMax' | 'ReduceL1' | 'ReduceL2', x: OnnxValue, axes: readonly number[]): OnnxValue {
     const rank = x.shape.length;
     const resolved = axes.map((a) => (a < 0 ? a + rank : a));
     const shape = x.shape.map((d, i) => (resolved.includes(i) ? 1 : d));
-    if (this.opset >= 18) return this.node('ReduceMean', [x, this.int64s(axes, 'axes')], shape, { keepdims: { type: 'int', value: 1 } });
-    return this.node('ReduceMean', [x], shape, { axes: { type: 'ints', value: axes }, keepdims: { type: 'int', value: 1 } });
+    const keepdims = { keepdims: { type: 'int' as const, value: 1 } };
+    if (this.opset >= 18 || opType === 'ReduceSum') return this.node(opType, [x, this.int64s(axes, 'axes')], shape, keepdims);
+    return this.node(opType, [x], shape, { axes: { type: 'ints', value: axes }, ...keepdims });
   }
 
   /** Add, Sub, Mul, Div, Pow, Max, Min with numpy broadcasting. */

@@ -1,5 +1,7 @@
 // @normkit/onnx/layer: lowerings of @normkit/layer (register them explicitly, like its plugins).
-import { AdaLN, AdaLNZero, LayerNorm, QKNorm, RMSNorm, TransformerBlock, isGatedNormalizer, machineEpsilon } from '@normkit/layer';
+import {
+  AdaLN, AdaLNZero, L2Norm, LayerNorm, LayerScale, QKNorm, RMSNorm, ScaleNorm, TransformerBlock, isGatedNormalizer, machineEpsilon,
+} from '@normkit/layer';
 import type { Module, Tensor } from '@normkit/tensor';
 import type { LoweringContext, OnnxValue } from './graph';
 import { lowerGelu } from './lowerings/activation';
@@ -138,4 +140,44 @@ export const transformerBlockLowering = defineLowering({
   },
 });
 
-export const layerLowerings = [layerNormLowering, rmsNormLowering, qkNormLowering, adaLNLowering, adaLNZeroLowering, transformerBlockLowering] as const;
+/**
+ * x / Max(||x||_p, eps) over `axes` (F.normalize): ||x|| by ReduceL2 (p = 2), ReduceL1 (p = 1),
+ * ReduceMax(Abs(x)) (p = Infinity), else Pow(ReduceSum(Pow(Abs(x), p)), 1 / p).
+ */
+function lowerLpNormalize(ctx: LoweringContext, x: OnnxValue, axes: readonly number[], p: number, eps: number): OnnxValue {
+  let norm: OnnxValue;
+  if (p === 2) norm = ctx.reduce('ReduceL2', x, axes);
+  else if (p === 1) norm = ctx.reduce('ReduceL1', x, axes);
+  else if (p === Infinity) norm = ctx.reduce('ReduceMax', ctx.unary('Abs', x), axes);
+  else norm = ctx.binary('Pow', ctx.reduce('ReduceSum', ctx.binary('Pow', ctx.unary('Abs', x), ctx.scalar(p, 'p')), axes), ctx.scalar(1 / p, 'inv_p'));
+  return ctx.binary('Div', x, ctx.binary('Max', norm, ctx.scalar(eps, 'eps')));
+}
+
+/** L2Norm (unit Lp normalization over `axes`, default the last): x / Max(||x||_p, eps). */
+export const l2NormLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: L2Norm,
+  lower(module, [x], ctx) {
+    const rank = x!.shape.length;
+    const axes = (typeof module.axes === 'number' ? [module.axes] : [...module.axes]).map((a) => (a < 0 ? a + rank : a));
+    return lowerLpNormalize(ctx, x!, axes, module.p, module.eps);
+  },
+});
+
+/** ScaleNorm: g * x / Max(ReduceL2(x over the normalizedShape dims), eps), g one scalar. */
+export const scaleNormLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: ScaleNorm,
+  lower: (module, [x], ctx) => ctx.binary('Mul', lowerLpNormalize(ctx, x!, trailingAxes(module.normalizedShape.length), 2, module.eps), ctx.parameter(module.scale, 'scale')),
+});
+
+/** LayerScale: gamma * x, gamma [...dim] broadcasting over the leading dims. */
+export const layerScaleLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: LayerScale,
+  lower: (module, [x], ctx) => ctx.binary('Mul', x!, ctx.parameter(module.gamma, 'gamma')),
+});
+
+export const layerLowerings = [
+  layerNormLowering, rmsNormLowering, qkNormLowering, adaLNLowering, adaLNZeroLowering, transformerBlockLowering, l2NormLowering, scaleNormLowering, layerScaleLowering,
+] as const;

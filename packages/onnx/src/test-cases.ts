@@ -1,7 +1,7 @@
 // The normalizer cases every test file shares: a module with non-trivial parameters and statistics, and its input shape.
-import { BatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
-import { FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, TLU } from '@normkit/group';
-import { LayerNorm, RMSNorm } from '@normkit/layer';
+import { BatchNorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
+import { EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm, TLU } from '@normkit/group';
+import { L2Norm, LayerNorm, LayerScale, RMSNorm, ScaleNorm } from '@normkit/layer';
 import { SwitchableNorm } from '@normkit/switchable';
 import {
   Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
@@ -65,7 +65,29 @@ export const normalizerCases: NormalizerCase[] = [
   { name: 'SwitchableNorm [N, C, L]', shape: [2, 4, 5], build: (g) => randomize(new SwitchableNorm({ numFeatures: 4, eps: 1e-3 }), g) },
   { name: 'SwitchableNorm usingBatchStats: false', shape: [2, 4, 5], build: (g) => randomize(new SwitchableNorm({ numFeatures: 4, usingBatchStats: false }), g) },
   { name: 'InstanceNorm running stats', shape: [2, 4, 5, 3], build: (g) => randomize(new InstanceNorm({ numFeatures: 4, affine: true, trackRunningStats: true }), g) },
+  { name: 'FrozenBatchNorm [N, C, H, W]', shape: [2, 4, 5, 3], build: (g) => randomizeFrozen(new FrozenBatchNorm({ numFeatures: 4, eps: 1e-3 }), g) },
+  { name: 'FrozenBatchNorm [N, C]', shape: [2, 6], build: (g) => randomizeFrozen(new FrozenBatchNorm({ numFeatures: 6 }), g) },
+  { name: 'LocalResponseNorm size 5 [N, C, H, W]', shape: [2, 7, 4, 3], build: () => new LocalResponseNorm({ size: 5, alpha: 0.5, beta: 0.75, k: 2 }) },
+  { name: 'LocalResponseNorm even size 4 [N, C, L]', shape: [2, 6, 5], build: () => new LocalResponseNorm({ size: 4, alpha: 0.8, beta: 0.6, k: 1 }) },
+  { name: 'LocalResponseNorm [N, C], size > C', shape: [2, 3], build: () => new LocalResponseNorm({ size: 5, alpha: 0.3, beta: 1.2, k: 0.5 }) },
+  { name: 'EvoNormS0 [N, C, H, W] 2 groups', shape: [2, 6, 4, 3], build: (g) => randomize(new EvoNormS0({ numFeatures: 6, groups: 2 }), g) },
+  { name: 'EvoNormS0 [N, C, L] one group', shape: [2, 4, 5], build: (g) => randomize(new EvoNormS0({ numFeatures: 4, groups: 1, eps: 1e-3 }), g) },
+  { name: 'EvoNormB0 [N, C, H, W]', shape: [2, 4, 5, 3], build: (g) => randomize(new EvoNormB0({ numFeatures: 4 }), g) },
+  { name: 'EvoNormB0 [N, C]', shape: [2, 4], build: (g) => randomize(new EvoNormB0({ numFeatures: 4 }), g) },
+  { name: 'L2Norm (last axis)', shape: [2, 3, 8], build: () => new L2Norm() },
+  { name: 'L2Norm p 1 over axes [1, 2]', shape: [2, 3, 4], build: () => new L2Norm({ axes: [1, -1], p: 1 }) },
+  { name: 'L2Norm p 3, eps 0.5', shape: [2, 5], build: () => new L2Norm({ p: 3, eps: 0.5 }) },
+  { name: 'ScaleNorm [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new ScaleNorm({ normalizedShape: 8 }), g) },
+  { name: 'ScaleNorm over [L, D]', shape: [2, 3, 4], build: (g) => randomize(new ScaleNorm({ normalizedShape: [3, 4], eps: 1e-2 }), g) },
+  { name: 'LayerScale [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new LayerScale({ dim: 8 }), g) },
 ];
+
+/** FrozenBatchNorm keeps gamma and beta as buffers: random values for all four. */
+function randomizeFrozen(module: FrozenBatchNorm, generator: Generator): Module {
+  module.weight.data.set(rand(module.weight.shape, { low: 0.5, high: 1.5, generator }).data);
+  module.bias.data.set(randn(module.bias.shape, { generator }).data);
+  return randomize(module, generator);
+}
 
 /** An input of `shape` with batch `n` (values off zero mean and unit scale, so statistics matter). */
 export function sampleInput(shape: readonly number[], n: number, generator: Generator): Tensor {
