@@ -7,6 +7,7 @@ export default defineConfig({
   target: 'es2022',
   sourcemap: true,
   clean: true,
+  // TypeScript 6 deprecates the `baseUrl` tsup's .d.ts build sets; this keeps that build working.
   dts: { compilerOptions: { ignoreDeprecations: '6.0' } },
-  external: ['@normkit/tensor'],
+  external: ['@normkit/tensor', '@normkit/onnx'],
 });

@@ -3,7 +3,7 @@
 // be faster than LayerNorm; the numbers printed are medians of repeated runs.
 import { LayerNorm } from '@normkit/layer';
 import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
-import { DynamicTanh } from './dynamic-tanh';
+import { DynamicTanh } from './dynamic-tanh.js';
 
 type Layer = Module & { forward(x: Tensor): Tensor };
 

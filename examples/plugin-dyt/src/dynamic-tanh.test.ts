@@ -3,7 +3,7 @@ import {
   DTypeError, ShapeError, ValueError, add, full, gradcheck, graphOps, mul, ones, randn, tanh, tensor, type Tensor,
 } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
-import { DynamicTanh, dynamicTanh, tanhFloat32 } from './dynamic-tanh';
+import { DynamicTanh, dynamicTanh, tanhFloat32 } from './dynamic-tanh.js';
 
 /** The same function composed from the core's primitive ops, as the reference. */
 function composed(x: Tensor, alpha: Tensor, weight: Tensor, bias: Tensor): Tensor {

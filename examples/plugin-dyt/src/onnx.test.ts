@@ -6,9 +6,9 @@ import { Generator, Linear, Sequential, noGrad, randn, register, unregister, typ
 import { checkOnnxExport } from '@normkit/testkit';
 import * as ort from 'onnxruntime-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DynamicTanh } from './dynamic-tanh';
-import { dynamicTanhLowering } from './onnx';
-import { dynamicTanhPlugin } from './plugin';
+import { DynamicTanh } from './dynamic-tanh.js';
+import { dynamicTanhLowering } from './onnx.js';
+import { dynamicTanhPlugin } from './plugin.js';
 
 afterEach(() => unregister('dynamic-tanh'));
 

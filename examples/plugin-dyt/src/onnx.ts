@@ -1,6 +1,6 @@
 import type { LoweringContext, OnnxValue } from '@normkit/onnx';
 import type { NormalizerOnnxLowering } from '@normkit/tensor';
-import { DynamicTanh } from './dynamic-tanh';
+import { DynamicTanh } from './dynamic-tanh.js';
 
 /**
  * DyT's ONNX lowering, the plugin's optional `onnx` hook (plugin specification v1):

@@ -3,8 +3,8 @@ import { TransformerBlock } from '@normkit/layer';
 import { create, randn, register, unregister } from '@normkit/tensor';
 import { describeNormalizer } from '@normkit/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DynamicTanh } from './dynamic-tanh';
-import { dynamicTanhPlugin } from './plugin';
+import { DynamicTanh } from './dynamic-tanh.js';
+import { dynamicTanhPlugin } from './plugin.js';
 
 // Every conformance check a first-party normalizer passes. DyT has no invariances: it does not
 // normalise (tanh(alpha * (x + c)) depends on c), which is the point of the paper.

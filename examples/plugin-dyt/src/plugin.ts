@@ -1,6 +1,6 @@
 import { SPECIFICATION_VERSION, defineNormalizer } from '@normkit/tensor';
-import { DynamicTanh } from './dynamic-tanh';
-import { dynamicTanhLowering } from './onnx';
+import { DynamicTanh } from './dynamic-tanh.js';
+import { dynamicTanhLowering } from './onnx.js';
 
 /**
  * The `dynamic-tanh` normalizer plugin. Register it explicitly, then build it by name anywhere a
