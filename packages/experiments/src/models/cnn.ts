@@ -78,7 +78,8 @@ export const cnnModel = defineModel({
   tasks: ['classification'],
   inputKinds: ['image'],
   normRoles: [{ name: 'conv', description: 'After every convolution, before the activation' }],
-  weightRoles: ['layers'],
+  // 'layers': every conv and the head; 'stages': the convolutions only (Weight Standardization as Qiao et al. apply it).
+  weightRoles: ['layers', 'stages'],
   build: ({ options, data, norms, generator }) =>
     new Cnn(
       {

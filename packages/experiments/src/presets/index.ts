@@ -7,6 +7,8 @@ import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
 import { frnBatchOne } from './frn-batch-one';
+import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
+import { gradientClippingSubstitute } from './gradient-clipping-substitute';
 import { normFreeResidual } from './norm-free-residual';
 import { preLnVsPostLn } from './pre-ln-vs-post-ln';
 import { preLnVsPostLnDeep } from './pre-ln-vs-post-ln-deep';
@@ -15,10 +17,12 @@ import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
 import { switchableNormSelection } from './switchable-norm-selection';
+import { weightStandardizationGroupNorm } from './weight-standardization-group-norm';
 
 export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
   frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
+  weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch,
 };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -51,6 +55,9 @@ export const presets: readonly ClaimPreset[] = [
   switchableNormSelection,
   spectralNormGan,
   normFreeResidual,
+  weightStandardizationGroupNorm,
+  gradientClippingSubstitute,
+  ghostBatchNormLargeBatch,
 ];
 
 /** The preset called `name`, or undefined. */
