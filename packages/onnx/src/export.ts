@@ -55,15 +55,23 @@ const FAMILY_HINTS: Record<string, string> = {
   LayerNorm: 'layer', RMSNorm: 'layer', AdaLN: 'layer', AdaLNZero: 'layer',
   GroupNorm: 'group', InstanceNorm: 'group', FilterResponseNorm: 'group', FilterResponseNormTLU: 'group', TLU: 'group',
   SwitchableNorm: 'switchable', WSConv2d: 'weight', WSLinear: 'weight', FiLM: 'conditional',
+  FrozenBatchNorm: 'batch', LocalResponseNorm: 'group', EvoNormS0: 'group', EvoNormB0: 'group',
+  L2Norm: 'layer', ScaleNorm: 'layer', LayerScale: 'layer',
+  ScaledStdConv2d: 'norm-free', ScaledStdLinear: 'norm-free', SkipInit: 'norm-free', NFResidualBlock: 'norm-free',
 };
+
+/** 'norm-free' -> 'normFreeLowerings'. */
+function exportName(family: string): string {
+  return `${family.replace(/-(\w)/g, (_, c: string) => c.toUpperCase())}Lowerings`;
+}
 
 function missingLowering(module: Module, path: string): OnnxExportError {
   const className = module.constructor.name;
   const where = path ? `module "${path}" (class ${className})` : `the root module (class ${className})`;
   const family = FAMILY_HINTS[className];
   const how = family
-    ? `import { ${family}Lowerings } from '@normkit/onnx/${family}' and pass it as exportOnnx(model, { lowerings: ${family}Lowerings, ... }) or call registerLowerings(${family}Lowerings)`
-    : `add one with registerLowering(defineLowering({ loweringVersion: 'v1', module: ${className}, lower(module, [x], ctx) { ... } })) from '@normkit/onnx' (see the package README, "Adding a lowering")`;
+    ? `import { ${exportName(family)} } from '@normkit/onnx/${family}' and pass it as exportOnnx(model, { lowerings: ${exportName(family)}, ... }) or call registerLowerings(${exportName(family)})`
+    : `add one with registerLowering(defineLowering({ loweringVersion: 'v1', module: ${className}, lower(module, [x], ctx) { ... } })) from '@normkit/onnx', or give the normalizer plugin that creates it an \`onnx\` field and register the plugin (see the package README, "Adding a lowering")`;
   return new OnnxExportError({ op: 'exportOnnx', expected: `a lowering for every module on the forward path`, given: `no ONNX lowering for ${where}` }, `To export it, ${how}`);
 }
 
