@@ -1,6 +1,17 @@
 import { defaultClientConditions, defineConfig } from 'vite';
 
 /**
+ * Cross-origin isolation (COOP + COEP): browsers give SharedArrayBuffer, and so @normkit/tensor's
+ * intra-op threads, only to isolated pages. `npm start` (vite preview) and the dev server send
+ * them; a static host without them gets one thread per run, and the page says so. Everything the
+ * app loads is its own (same origin), so require-corp blocks nothing.
+ */
+export const isolationHeaders = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
  * The playground is a static site: `vite build` writes dist/, `vite preview` serves it.
  *
  * A production build (`npm start`, `npm run build`) resolves the sibling packages through their
@@ -27,6 +38,9 @@ export default defineConfig(({ command, mode }) => {
       // The MNIST chunk is large on purpose (see @normkit/experiments/mnist); everything else is small.
       chunkSizeWarningLimit: 30_000,
     },
-    preview: { host: 'localhost' },
+    server: { headers: isolationHeaders },
+    preview: { host: 'localhost', headers: isolationHeaders },
+    // onnxruntime-web (the Export ONNX check) loads its .wasm itself, through ort.env.wasm.wasmPaths; keep it out of pre-bundling.
+    optimizeDeps: { exclude: ['onnxruntime-web'] },
   };
 });

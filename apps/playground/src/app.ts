@@ -7,7 +7,9 @@ import { resultsToCsv, resultsToJson, type ExportRun } from './export';
 import { PresetsPanel } from './presets-panel';
 import { RunCard, type RunCardHost } from './run-card';
 import { RunHandle, type RunStatus } from './run-handle';
+import type { RunViewsSnapshot } from './run-views';
 import { chartDefinitions, type RunView } from './series';
+import { isolationProblem, threadsPerRun } from './threads';
 import { readUrlState, writeUrlState } from './url-state';
 
 /** What `window.normkitPlayground.snapshot()` returns: the page's state as data (tests, the console). */
@@ -23,9 +25,19 @@ export interface PlaygroundSnapshot {
     stepLosses: number[];
     evals: number;
     problem: string | null;
-    /** The card's compute line (`backend: wasm`), null until the worker reported it. */
+    /** The card's compute backend (`backend: wasm`), null until the worker reported it. */
     backend: string | null;
+    /** The card's speed (`123 steps/s`), null until the run has trained a while. */
+    speed: string | null;
+    /** The card's threads line (`2 threads`), null until the worker reported it. */
+    threads: string | null;
+    /** Whether the card's configuration form is unfolded. */
+    configOpen: boolean;
+    views: RunViewsSnapshot;
   }>;
+  /** The page's note on threads (how the cores are shared, or why there are no threads). */
+  threadsNote: string;
+  crossOriginIsolated: boolean;
   charts: Record<string, { visible: boolean; lines: number; points: number }>;
   messages: string[];
 }
@@ -43,6 +55,7 @@ export class PlaygroundApp implements RunCardHost {
   private readonly charts = chartDefinitions.map((definition) => new ChartPanel(definition));
   private readonly runsElement = h('div', { class: 'runs', id: 'runs' });
   private readonly messagesElement = h('div', { class: 'messages', id: 'messages', 'aria-live': 'polite' });
+  private readonly threadsNote = h('p', { class: 'threads-note', id: 'threads-note' });
   private readonly playButton = h('button', { type: 'button', id: 'play', class: 'primary', onclick: () => this.togglePlay() }, 'Play');
   private readonly stepButton = h('button', { type: 'button', id: 'step', title: 'Take steps now (while paused)', onclick: () => this.step() }, 'Step');
   private readonly stepSize = h('select', { id: 'step-size', title: 'Steps per click of Step' }, ...[1, 10, 100].map((n) => h('option', { value: String(n) }, `${n}`)));
@@ -85,6 +98,7 @@ export class PlaygroundApp implements RunCardHost {
           h('button', { type: 'button', id: 'export-csv', title: 'Every number as long-format CSV', onclick: () => this.exportCsv() }, 'Export CSV'),
         ),
         h('div', { class: 'share' }, h('label', { for: 'share-link' }, 'Link'), this.linkField),
+        this.threadsNote,
       ),
       this.messagesElement,
       new PresetsPanel((configs) => this.loadConfigs(configs)).element,
@@ -253,6 +267,7 @@ export class PlaygroundApp implements RunCardHost {
 
   /** Relabels the cards, writes the link and refreshes everything that depends on the set of runs. */
   private afterRunsChanged(): void {
+    this.assignThreads();
     this.cards.forEach((card, i) => card.setIndex(i));
     const hash = writeUrlState(this.appliedConfigs());
     if (location.hash !== hash) history.replaceState(null, '', hash);
@@ -261,7 +276,24 @@ export class PlaygroundApp implements RunCardHost {
     this.scheduleRedraw();
   }
 
+  /**
+   * Shares the cores between the runs that can train: each gets max(1, floor(cores / active runs))
+   * intra-op threads, and the page says how, or why there are none.
+   */
+  private assignThreads(): void {
+    const cores = navigator.hardwareConcurrency || 1;
+    const active = Math.max(1, this.cards.filter((c) => canTrain(c.handle.status)).length);
+    const each = threadsPerRun(cores, active);
+    for (const card of this.cards) card.handle.setThreads(each);
+    const problem = isolationProblem(globalThis) ?? this.cards.map((c) => c.handle.threads).find((t) => t && !t.available)?.reason ?? null;
+    this.threadsNote.classList.toggle('threads-unavailable', problem !== null);
+    this.threadsNote.textContent = problem
+      ? `Threads unavailable: ${problem}. Each run trains on one thread.`
+      : `Threads: ${cores} logical cores shared by ${active} active run${active === 1 ? '' : 's'}, ${each} thread${each === 1 ? '' : 's'} each.`;
+  }
+
   private onRunUpdate(): void {
+    this.assignThreads();
     for (const card of this.cards) card.refresh();
     // Everything finished: the toolbar goes back to Play.
     if (this.playing && !this.cards.some((c) => canTrain(c.handle.status))) this.playing = false;
@@ -311,8 +343,14 @@ export class PlaygroundApp implements RunCardHost {
         stepLosses: card.handle.history.steps.map((s) => s.loss),
         evals: card.handle.history.evals.length,
         problem: card.element.querySelector('.run-problem:not([hidden])')?.textContent ?? null,
-        backend: card.element.querySelector('.run-backend:not([hidden])')?.textContent ?? null,
+        backend: card.element.querySelector('.run-compute:not([hidden]) .run-backend')?.textContent ?? null,
+        speed: card.element.querySelector('.run-compute:not([hidden]) .run-speed:not([hidden])')?.textContent ?? null,
+        threads: card.element.querySelector('.run-compute:not([hidden]) .run-threads')?.textContent || null,
+        configOpen: card.element.querySelector<HTMLDetailsElement>('.run-config')!.open,
+        views: card.views.snapshot(),
       })),
+      threadsNote: this.threadsNote.textContent ?? '',
+      crossOriginIsolated: globalThis.crossOriginIsolated === true,
       charts: Object.fromEntries(this.charts.map((c) => [c.definition.id, { visible: !c.element.hidden, ...c.stats }])),
       messages: [...this.messagesElement.querySelectorAll('.message span')].map((m) => m.textContent ?? ''),
     };

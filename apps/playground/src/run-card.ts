@@ -15,6 +15,7 @@ import { h } from './dom';
 import { optionsForm } from './form';
 import { schemaDefaults, type OptionValue } from './options';
 import type { RunHandle } from './run-handle';
+import { RunViews } from './run-views';
 
 export interface RunCardHost {
   /** The card's draft is valid (resolved as `config`): train it from step 0. */
@@ -43,14 +44,26 @@ export function statusText(handle: RunHandle): string {
   if (last) {
     const generation = config?.task === 'conditional-generation';
     parts.push(`${generation ? 'test quality' : 'test acc'} ${percent(last.test.accuracy)}`, `test loss ${number(last.test.loss)}`);
-    if (last.elapsedMs > 0) parts.push(`${Math.round((1000 * last.step) / last.elapsedMs)} steps/s`);
   }
   return parts.join(' · ');
 }
 
-/** The compute line of a run, as its worker reported it once built; null before. */
+/** The compute backend of a run, as its worker reported it once built; null before. */
 export function backendText(handle: RunHandle): string | null {
   return handle.summary ? `backend: ${handle.summary.backend}` : null;
+}
+
+/** Training speed: steps per second over the last seconds of play, or the whole run's average once it paused. */
+export function speedText(handle: RunHandle): string | null {
+  if (handle.stepsPerSecond !== null) return `${handle.stepsPerSecond >= 100 ? Math.round(handle.stepsPerSecond) : handle.stepsPerSecond.toPrecision(3)} steps/s`;
+  return null;
+}
+
+/** The intra-op threads of a run's worker, and why one when threads are unavailable. */
+export function threadsText(handle: RunHandle): string | null {
+  const info = handle.threads;
+  if (!info) return null;
+  return `${info.threads} thread${info.threads === 1 ? '' : 's'}${info.available ? '' : ' (threads unavailable)'}`;
 }
 
 /** Why a run stopped or cannot start, in words; null while it is fine. */
@@ -74,6 +87,13 @@ export class RunCard {
   private readonly header: HTMLElement;
   private readonly status: HTMLElement;
   private readonly backend: HTMLElement;
+  private readonly speed: HTMLElement;
+  private readonly threads: HTMLElement;
+  private readonly compute: HTMLElement;
+  private readonly config: HTMLDetailsElement;
+  readonly views: RunViews;
+  /** The status at the last refresh: the configuration folds away when a run starts running. */
+  private lastStatus = '';
   private readonly draftProblem: HTMLElement;
   private readonly runProblem: HTMLElement;
   private readonly editor: HTMLElement;
@@ -84,10 +104,15 @@ export class RunCard {
     this.draft = draft;
     this.header = h('h2', { class: 'run-title' });
     this.status = h('div', { class: 'run-status', 'aria-live': 'polite' });
-    this.backend = h('div', { class: 'run-backend', hidden: true });
+    this.backend = h('span', { class: 'run-backend' });
+    this.speed = h('span', { class: 'run-speed' });
+    this.threads = h('span', { class: 'run-threads' });
+    this.compute = h('div', { class: 'run-compute', hidden: true }, this.speed, this.backend, this.threads);
+    this.views = new RunViews(handle, () => `Run ${this.label}: ${describeDraft(this.handle.config ?? this.draft)}`, () => this.color);
     this.draftProblem = h('div', { class: 'message message-warning draft-problem', role: 'alert', hidden: true });
     this.runProblem = h('div', { class: 'message message-error run-problem', role: 'alert', hidden: true });
     this.editor = h('div', { class: 'run-editor' });
+    this.config = h('details', { class: 'run-config', open: true }, h('summary', {}, 'Configuration'), this.editor);
     this.removeButton = h('button', { type: 'button', class: 'small', title: 'Remove this run', onclick: () => this.host.remove(this) }, 'Remove');
     this.duplicateButton = h('button', { type: 'button', class: 'small', title: 'Add a copy of this run (up to four runs)', onclick: () => this.host.duplicate(this) }, 'Duplicate');
     this.element = h(
@@ -95,10 +120,11 @@ export class RunCard {
       { class: 'run-card' },
       h('header', { class: 'run-header' }, this.header, h('span', { class: 'run-actions' }, this.duplicateButton, this.removeButton)),
       this.status,
-      this.backend,
+      this.compute,
       this.runProblem,
       this.draftProblem,
-      this.editor,
+      this.views.element,
+      this.config,
     );
     this.renderEditor();
   }
@@ -126,8 +152,16 @@ export class RunCard {
     this.status.textContent = statusText(this.handle);
     this.element.dataset.status = this.handle.status;
     const backend = backendText(this.handle);
-    this.backend.hidden = backend === null;
+    this.compute.hidden = backend === null;
     this.backend.textContent = backend ?? '';
+    this.speed.textContent = speedText(this.handle) ?? '';
+    this.speed.hidden = this.speed.textContent === '';
+    this.threads.textContent = threadsText(this.handle) ?? '';
+    this.threads.title = this.handle.threads?.reason ?? '';
+    // Once a run starts, its form folds away so the charts and the map get the screen (a click opens it again).
+    if (this.handle.status === 'running' && this.lastStatus !== 'running') this.config.open = false;
+    this.lastStatus = this.handle.status;
+    this.views.update();
     this.element.dataset.steps = String(this.handle.completedSteps);
     const problem = runProblem(this.handle);
     this.runProblem.hidden = problem === null;

@@ -1,7 +1,19 @@
 // The page's side of one run: owns its Web Worker, keeps the run's event history and status.
 import type { ExperimentConfig } from '@normkit/experiments';
-import type { FromWorker, RunSummary, ToWorker } from './protocol';
+import type { BoundaryMap } from './boundary';
+import type { LayerInspection } from './layer-inspect';
+import type { ExportFormat, ExportReference, FromWorker, RunSummary, ToWorker } from './protocol';
 import type { RunHistory } from './series';
+import type { ThreadInfo } from './threads';
+
+/** A model download the worker answered. */
+export interface ExportedModel {
+  format: ExportFormat;
+  step: number;
+  bytes: Uint8Array;
+  /** The worker's eval outputs on a few training samples at the same step. */
+  reference: ExportReference | null;
+}
 
 /**
  * starting: the worker is building the trainer; loading: it fetches data (MNIST); paused/running:
@@ -23,13 +35,31 @@ export class RunHandle {
   summary: RunSummary | null = null;
   /** Why the run is in 'error', or what it is loading. */
   message: string | null = null;
+  /** Training speed over the last seconds while playing (null before, or while paused). */
+  stepsPerSecond: number | null = null;
+  threads: ThreadInfo | null = null;
+  /** The latest views from the worker. */
+  boundary: BoundaryMap | null = null;
+  inspection: LayerInspection | null = null;
+  viewProblem: string | null = null;
+  /** Worker time spent training and on views while playing (the views' share is throttled to 10%). */
+  viewTime = { trainMs: 0, viewMs: 0 };
   private worker: Worker | null = null;
+  private threadCount = 1;
+  private nextExportId = 1;
+  private readonly exports = new Map<number, { resolve(model: ExportedModel): void; reject(error: Error): void }>();
 
   constructor(private readonly onUpdate: (handle: RunHandle) => void) {}
 
   /** Starts this config from step 0 in a new worker; plays at once when `play`. */
   configure(config: ExperimentConfig, play: boolean): void {
     this.worker?.terminate();
+    this.failExports('the run was started over');
+    this.boundary = null;
+    this.inspection = null;
+    this.viewProblem = null;
+    this.stepsPerSecond = null;
+    this.threads = null;
     this.config = config;
     this.history = { steps: [], evals: [], end: null };
     this.completedSteps = 0;
@@ -48,7 +78,7 @@ export class RunHandle {
       this.onUpdate(this);
     };
     this.worker = worker;
-    this.send({ type: 'configure', config, play });
+    this.send({ type: 'configure', config, play, threads: this.threadCount });
     this.onUpdate(this);
   }
 
@@ -72,9 +102,37 @@ export class RunHandle {
     else this.send({ type: 'reset' });
   }
 
+  /** Intra-op threads for this run's worker (the page shares the cores between active runs). */
+  setThreads(count: number): void {
+    if (count === this.threadCount) return;
+    this.threadCount = count;
+    this.send({ type: 'threads', count });
+  }
+
+  /** Shows this normalization layer in the histograms. */
+  inspect(layer: string): void {
+    this.send({ type: 'inspect', layer });
+  }
+
+  /** The trained model in `format`, as the worker has it now. */
+  exportModel(format: ExportFormat): Promise<ExportedModel> {
+    if (!this.worker || !this.summary) return Promise.reject(new Error('The run has no model yet: wait until it is built.'));
+    const id = this.nextExportId++;
+    return new Promise((resolve, reject) => {
+      this.exports.set(id, { resolve, reject });
+      this.send({ type: 'export', format, id });
+    });
+  }
+
   dispose(): void {
     this.worker?.terminate();
     this.worker = null;
+    this.failExports('the run was removed');
+  }
+
+  private failExports(why: string): void {
+    for (const pending of this.exports.values()) pending.reject(new Error(`No download: ${why}.`));
+    this.exports.clear();
   }
 
   private send(message: ToWorker): void {
@@ -90,7 +148,9 @@ export class RunHandle {
       case 'ready':
         this.history = { steps: [], evals: [], end: null };
         this.completedSteps = 0;
+        this.stepsPerSecond = null;
         this.summary = message.summary;
+        this.threads = message.summary.threads;
         this.message = null;
         this.status = 'paused';
         break;
@@ -102,7 +162,25 @@ export class RunHandle {
         }
         this.completedSteps = message.completedSteps;
         this.status = message.status === 'ready' ? (message.playing ? 'running' : 'paused') : message.status;
+        if (message.playing && message.stepsPerSecond !== null) this.stepsPerSecond = message.stepsPerSecond;
         break;
+      case 'views':
+        this.boundary = message.boundary;
+        this.inspection = message.inspection;
+        this.viewProblem = message.problem;
+        this.viewTime = { trainMs: message.trainMs, viewMs: message.viewMs };
+        break;
+      case 'threads':
+        this.threads = message.info;
+        break;
+      case 'exported':
+      case 'export-failed': {
+        const pending = this.exports.get(message.id);
+        this.exports.delete(message.id);
+        if (message.type === 'exported') pending?.resolve({ format: message.format, step: message.step, bytes: message.bytes, reference: message.reference });
+        else pending?.reject(new Error(`${message.error.name}: ${message.error.message}`));
+        return;
+      }
       case 'error':
         this.status = 'error';
         this.message = `${message.error.name}: ${message.error.message}`;

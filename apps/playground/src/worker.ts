@@ -8,12 +8,12 @@ import { RunSession } from './session';
 registerPlugins();
 
 const scope = self as unknown as {
-  postMessage(message: FromWorker): void;
+  postMessage(message: FromWorker, transfer?: Transferable[]): void;
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
 };
 
 const session = new RunSession({
-  post: (message) => scope.postMessage(message),
+  post: (message, transfer) => scope.postMessage(message, transfer ?? []),
   schedule: (callback) => setTimeout(callback, 0),
   loadMnist,
 });
