@@ -20,8 +20,8 @@ export {
 export type { ErrorKind, ErrorDetails } from './errors';
 export * from './ops/index';
 export * from './norm/index';
-export { getBackend, setBackend, defineKernel } from './kernels/index';
-export type { BackendName, KernelDefinition } from './kernels/index';
+export { getBackend, setBackend, defineKernel, setNumThreads, getNumThreads, threadSupport } from './kernels/index';
+export type { BackendName, KernelDefinition, ThreadSupport } from './kernels/index';
 export * from './nn/index';
 export * from './serialization/index';
 export * from './plugin/index';

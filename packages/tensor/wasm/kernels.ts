@@ -345,6 +345,50 @@ export function rowwiseBackward(
   }
 }
 
+/**
+ * The parameter half of `rowwiseBackward` for columns j0 .. j1 only: dw[j] = sum over rows of
+ * dy * (x - m) * r and db[j] = sum of dy (zeroed here), in the same order and arithmetic as the fused
+ * loop, so a threaded backward (rows for dx, columns for dw and db) matches it bit for bit.
+ */
+export function rowwiseParamGrads(
+  gy: usize, x: usize, rows: i32, inner: i32, j0: i32, j1: i32, mask: usize, mean: usize, rstd: usize, gradW: usize, gradB: usize,
+): void {
+  if (gradW != 0) memory.fill(at64(gradW, j0), 0, <usize>(j1 - j0) << 3);
+  if (gradB != 0) memory.fill(at64(gradB, j0), 0, <usize>(j1 - j0) << 3);
+  // The fused loop vectorises from column 0 in steps of 4 and finishes the tail scalar; the result per
+  // column is the same either way (one float64 lane per column), so only the range matters here.
+  for (let row = 0; row < rows; row++) {
+    if (mask != 0 && load<u8>(mask + <usize>row) == 0) continue;
+    const base = row * inner;
+    const m = load<f64>(at64(mean, row));
+    const r = load<f64>(at64(rstd, row));
+    const mv = f64x2.splat(m);
+    const rv = f64x2.splat(r);
+    let j = j0;
+    for (; j + 4 <= j1; j += 4) {
+      const g = v128.load(at32(gy, base + j));
+      const v = v128.load(at32(x, base + j));
+      const dy0 = low(g);
+      const dy1 = high(g);
+      if (gradW != 0) {
+        const p = at64(gradW, j);
+        v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.mul(dy0, f64x2.sub(low(v), mv)), rv)));
+        v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.mul(dy1, f64x2.sub(high(v), mv)), rv)), 16);
+      }
+      if (gradB != 0) {
+        const p = at64(gradB, j);
+        v128.store(p, f64x2.add(v128.load(p), dy0));
+        v128.store(p, f64x2.add(v128.load(p, 16), dy1), 16);
+      }
+    }
+    for (; j < j1; j++) {
+      const dy = read(gy, base + j);
+      if (gradW != 0) store<f64>(at64(gradW, j), load<f64>(at64(gradW, j)) + dy * (read(x, base + j) - m) * r);
+      if (gradB != 0) store<f64>(at64(gradB, j), load<f64>(at64(gradB, j)) + dy);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Slot-wise layout (GroupNorm, InstanceNorm, FRN): statistics per (outer, group) slot of `inner`
 // contiguous values, affine per block of `block` values, optional TLU threshold.
@@ -640,15 +684,17 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
 }
 
 /**
- * C (row-major, m x n) += op(A) @ op(B); A is m x k (k x m when transA), B is k x n (n x k when
- * transB), both row-major. `work` is scratch for the packed panels: MC * KC + KC * (NC + 8) floats
- * plus 32 for the edge tile, 16-byte aligned.
+ * C[i, j] (row stride ldc) += sum_p op(A)[i, p] * op(B)[p, j], with op(A)[i, p] at a + (i * aRow + p * aCol)
+ * and op(B)[p, j] at b + (p * bRow + j * bCol) (in floats), so transposes and sub-blocks of larger
+ * matrices are absorbed by the strides and never materialised. `work` is scratch for the packed
+ * panels: MC * KC + KC * (NC + 8) floats plus 32 for the edge tile, 16-byte aligned.
+ *
+ * Every C element is summed in the same order whatever part of C a call covers (k blocks of KC from
+ * p = 0, sequential inside a block), so splitting C by rows or columns over threads changes no bit.
  */
-export function gemm(a: usize, transA: i32, b: usize, transB: i32, c: usize, m: i32, k: i32, n: i32, work: usize): void {
-  const aRow = transA ? 1 : k;
-  const aCol = transA ? m : 1;
-  const bRow = transB ? 1 : n;
-  const bCol = transB ? k : 1;
+export function gemm(
+  a: usize, aRow: i32, aCol: i32, b: usize, bRow: i32, bCol: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32, work: usize,
+): void {
   const packedA = work;
   const packedB = work + (<usize>(MC * KC) << 2);
   edgeTile = packedB + (<usize>(KC * (NC + 8)) << 2);
@@ -666,7 +712,7 @@ export function gemm(a: usize, transA: i32, b: usize, transB: i32, c: usize, m: 
           for (let ii = 0; ii < mc; ii += 4) {
             const pa = packedA + (<usize>((ii >> 2) * kc * 4) << 2);
             const rows = min(4, mc - ii);
-            microKernel(pa, pb, kc, c + (<usize>((i0 + ii) * n + j0 + jj) << 2), n, rows, cols);
+            microKernel(pa, pb, kc, c + (<usize>((i0 + ii) * ldc + j0 + jj) << 2), ldc, rows, cols);
           }
         }
       }
@@ -809,4 +855,9 @@ export function slotGradX(gy: usize, x: usize, gradX: usize, slots: i32, inner: 
     const base = s * inner;
     gradXBlock(gy, x, gradX, base, base + inner, load<f64>(at64(a, s)), load<f64>(at64(c, s)), load<f64>(at64(e, s)));
   }
+}
+
+/** Zeroes `bytes` bytes at `target` (a task step before a GEMM accumulates into a scratch buffer). */
+export function zero(target: usize, bytes: i32): void {
+  memory.fill(target, 0, <usize>bytes);
 }

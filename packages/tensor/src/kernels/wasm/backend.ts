@@ -5,11 +5,13 @@ import type {
   BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
-import { kernelModuleBase64 } from './module-bytes';
+import { requestedThreads } from '../thread-state';
+import { kernelModuleBase64, sharedKernelModuleBase64 } from './module-bytes';
+import { poolSpawner, ThreadPool } from './pool';
+import { POOL_KERNELS, type PoolKernel } from './pool-protocol';
 
 /** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
 interface KernelExports {
-  memory: WebAssembly.Memory;
   heapBase(): number;
   rowwiseForward(x: number, out: number, w: number, b: number, rows: number, inner: number, center: number, eps: number, mask: number,
     count: number, mean: number, variance: number, rstd: number): void;
@@ -26,7 +28,11 @@ interface KernelExports {
     rstd: number): void;
   batchBackwardReductions(gy: number, x: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
-  gemm(a: number, transA: number, b: number, transB: number, c: number, m: number, k: number, n: number, work: number): void;
+  gemm(a: number, aRow: number, aCol: number, b: number, bRow: number, bCol: number, c: number, ldc: number, m: number, k: number, n: number,
+    work: number): void;
+  rowwiseParamGrads(gy: number, x: number, rows: number, inner: number, j0: number, j1: number, mask: number, mean: number, rstd: number,
+    gradW: number, gradB: number): void;
+  zero(target: number, bytes: number): void;
   gemmWorkFloats(): number;
   slotMoments(x: number, slots: number, inner: number, mean: number, variance: number): void;
   slotAffine(x: number, out: number, slots: number, inner: number, scale: number, shift: number): void;
@@ -43,6 +49,12 @@ interface KernelExports {
 const PAGE = 65536;
 /** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
 const GEMM_MIN_WORK = 4096;
+/** Multiply-adds from which a GEMM or a convolution splits over threads (measured: see the tensor README). */
+const PARALLEL_GEMM_WORK = 1 << 20;
+/** Elements from which a normalization kernel splits over threads (measured: see the tensor README). */
+const PARALLEL_MIN_ELEMENTS = 1 << 16;
+/** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
+const TASKS_PER_THREAD = 4;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -61,16 +73,16 @@ function decodeBase64(text: string): Uint8Array<ArrayBuffer> {
  * The arena grows to the largest call seen and never shrinks (WebAssembly memory cannot).
  */
 class Arena {
-  private readonly exports: KernelExports;
+  private readonly memory: WebAssembly.Memory;
   private readonly base: number;
   private top = 0;
   private bytes!: Uint8Array;
   private f32!: Float32Array;
   private f64!: Float64Array;
 
-  constructor(exports: KernelExports) {
-    this.exports = exports;
-    this.base = align(exports.heapBase());
+  constructor(memory: WebAssembly.Memory, heapBase: number) {
+    this.memory = memory;
+    this.base = align(heapBase);
     this.top = this.base;
     this.refreshViews();
   }
@@ -85,7 +97,7 @@ class Arena {
     const offset = this.top;
     const end = align(offset + byteLength);
     if (end > MAX_BYTES) throw new RangeError(`normkit wasm backend: one kernel call needs ${end} bytes, over wasm32's 4 GiB`);
-    const memory = this.exports.memory;
+    const memory = this.memory;
     if (end > memory.buffer.byteLength) {
       memory.grow(Math.ceil((end - memory.buffer.byteLength) / PAGE));
       this.refreshViews();
@@ -143,11 +155,90 @@ class Arena {
     return offset;
   }
 
+  /**
+   * Writes `job`'s program and per-thread scratch into the arena and runs it on `threads` threads
+   * of `pool` (see pool-protocol.ts for the layout).
+   */
+  runJob(pool: ThreadPool, job: Job, threads: number, scratchBytes: number): void {
+    const stride = align(scratchBytes);
+    const scratchBase = stride > 0 ? this.reserve(stride * threads) : 0;
+    const tasks = job.tasks;
+    let size = 3 + tasks.length;
+    for (const task of tasks) size += task.length;
+    const offset = this.reserve(size * 8);
+    const program = this.float64View(offset, size);
+    program[0] = scratchBase;
+    program[1] = stride;
+    program[2] = tasks.length;
+    let at = 3 + tasks.length;
+    for (let i = 0; i < tasks.length; i++) {
+      program[3 + i] = at;
+      program.set(tasks[i]!, at);
+      at += tasks[i]!.length;
+    }
+    pool.run(offset, tasks.length, threads);
+  }
+
   private refreshViews(): void {
-    const buffer = this.exports.memory.buffer;
+    const buffer = this.memory.buffer;
     this.bytes = new Uint8Array(buffer);
     this.f32 = new Float32Array(buffer);
     this.f64 = new Float64Array(buffer);
+  }
+}
+
+/** `count` split into at most `parts` contiguous ranges, every boundary a multiple of `multiple`. */
+function pieces(count: number, parts: number, multiple: number): Array<readonly [number, number]> {
+  const units = Math.ceil(count / multiple);
+  const n = Math.max(1, Math.min(parts, units));
+  const ranges: Array<readonly [number, number]> = [];
+  for (let i = 0; i < n; i++) {
+    const start = Math.min(count, Math.floor((units * i) / n) * multiple);
+    const end = Math.min(count, Math.floor((units * (i + 1)) / n) * multiple);
+    if (end > start) ranges.push([start, end]);
+  }
+  return ranges;
+}
+
+/** Row and column strides (in floats) of op(M) for a row-major `rows` x `cols` op(M), stored transposed when `transposed`. */
+function strides(transposed: boolean, rows: number, cols: number): { row: number; col: number } {
+  return transposed ? { row: 1, col: rows } : { row: cols, col: 1 };
+}
+
+/** Where a kernel sends its module calls: straight to the module, or into a thread-pool job. */
+interface Calls {
+  task(): void;
+  call(kernel: PoolKernel, args: ReadonlyArray<number | Scratch>): void;
+}
+
+/** An argument that is an offset into the running thread's own scratch region. */
+interface Scratch {
+  scratch: number;
+}
+function scratch(offset: number): Scratch {
+  return { scratch: offset };
+}
+
+/** A thread-pool job: tasks, each a short list of module calls, each task writing its own outputs. */
+class Job {
+  readonly tasks: number[][] = [];
+
+  task(): this {
+    this.tasks.push([0]);
+    return this;
+  }
+
+  call(kernel: PoolKernel, args: ReadonlyArray<number | Scratch>): this {
+    const task = this.tasks[this.tasks.length - 1]!;
+    let mask = 0;
+    const values = args.map((arg, i) => {
+      if (typeof arg === 'number') return arg;
+      mask |= 1 << i;
+      return arg.scratch;
+    });
+    task.push(POOL_KERNELS.indexOf(kernel), values.length, mask, ...values);
+    task[0]!++;
+    return this;
   }
 }
 
@@ -165,8 +256,33 @@ function isFloat32(...arrays: Array<TypedArray | null>): boolean {
  * SIMD128 (float64 statistics and arithmetic in f64x2 lanes, like the `js` loops); float64 data
  * goes to the `js` loops (no SIMD gain from two-lane float64 once the copies are paid).
  */
-export function createWasmKernels(exports: KernelExports): KernelTable {
-  const arena = new Arena(exports);
+export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Memory, pool: ThreadPool | null = null): KernelTable {
+  const arena = new Arena(memory, exports.heapBase());
+  const callable = exports as unknown as Record<PoolKernel, (...args: number[]) => void>;
+
+  /** Threads for a call of `work` units: one below the kernel's threshold (small tensors skip the pool's overhead) or without a pool. */
+  function threadsFor(work: number, threshold: number): number {
+    return pool === null || work < threshold ? 1 : requestedThreads();
+  }
+
+  /**
+   * Runs the module calls `emit` writes, grouped into tasks: straight away on this thread when
+   * `threads` is 1, else as a job on the pool. Both paths make the same calls, so a kernel written
+   * once through `emit` gives the same bits on any number of threads.
+   */
+  function run(threads: number, scratchBytes: number, emit: (calls: Calls) => void): void {
+    if (threads <= 1) {
+      const base = scratchBytes > 0 ? arena.reserve(scratchBytes) : 0;
+      emit({
+        task: () => undefined,
+        call: (kernel, args) => callable[kernel](...args.map((arg) => (typeof arg === 'number' ? arg : base + arg.scratch))),
+      });
+      return;
+    }
+    const job = new Job();
+    emit(job);
+    arena.runJob(pool!, job, threads, scratchBytes);
+  }
 
   function rowwiseForward(args: RowwiseForwardArgs): void {
     const { x, out, weight, bias, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
@@ -181,7 +297,13 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const pmean = arena.reserve(rows * 8);
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
-    exports.rowwiseForward(px, pout, pw, pb, rows, inner, +center, eps, pmask, pcount, pmean, pvar, prstd);
+    run(threadsFor(x.length, PARALLEL_MIN_ELEMENTS), 0, (calls) => {
+      for (const [r0, r1] of pieces(rows, threadsFor(x.length, PARALLEL_MIN_ELEMENTS) * TASKS_PER_THREAD, 1)) {
+        calls.task();
+        calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
+          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]);
+      }
+    });
     arena.float32Out(pout, out);
     arena.float64Out(pcount, count);
     arena.float64Out(pmean, mean);
@@ -202,7 +324,30 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
     const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
     const pgb = gradBias ? arena.reserve(inner * 8) : 0;
-    exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
+    const threads = threadsFor(x.length, PARALLEL_MIN_ELEMENTS);
+    if (threads <= 1) {
+      exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
+    } else {
+      // dx by rows, then dw and db by columns (each column summed over every row in order), so the
+      // result is the fused single-thread loop's to the bit.
+      if (pgx !== 0) {
+        run(threads, 0, (calls) => {
+          for (const [r0, r1] of pieces(rows, threads * TASKS_PER_THREAD, 1)) {
+            calls.task();
+            calls.call('rowwiseBackward', [pgy + r0 * inner * 4, px + r0 * inner * 4, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0,
+              pmean + r0 * 8, prstd + r0 * 8, pgx + r0 * inner * 4, 0, 0]);
+          }
+        });
+      }
+      if (pgw !== 0 || pgb !== 0) {
+        run(threads, 0, (calls) => {
+          for (const [j0, j1] of pieces(inner, threads * TASKS_PER_THREAD, 4)) {
+            calls.task();
+            calls.call('rowwiseParamGrads', [pgy, px, rows, inner, j0, j1, pmask, pmean, prstd, pgw, pgb]);
+          }
+        });
+      }
+    }
     if (gradX) arena.float32Out(pgx, gradX);
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
@@ -221,7 +366,16 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const pmean = arena.reserve(slots * 8);
     const pvar = arena.reserve(slots * 8);
     const prstd = arena.reserve(slots * 8);
-    exports.slotwiseForward(px, pout, pw, pb, pth, slots, groups, inner, block, +center, eps, pmean, pvar, prstd);
+    // Whole samples per task, so each task's first slot is group 0.
+    const threads = threadsFor(x.length, PARALLEL_MIN_ELEMENTS);
+    run(threads, 0, (calls) => {
+      for (const [o0, o1] of pieces(slots / groups, threads * TASKS_PER_THREAD, 1)) {
+        const s0 = o0 * groups;
+        calls.task();
+        calls.call('slotwiseForward', [px + s0 * inner * 4, pout + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps,
+          pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
+      }
+    });
     arena.float32Out(pout, out);
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
@@ -336,8 +490,21 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const pa = arena.float32In(a.subarray(aOffset, aOffset + m * k));
     const pb = arena.float32In(b.subarray(bOffset, bOffset + k * n));
     const pc = arena.float32In(c.subarray(cOffset, cOffset + m * n));
-    const work = arena.reserve(gemmWorkBytes);
-    exports.gemm(pa, +transA, pb, +transB, pc, m, k, n, work);
+    const opA = strides(transA, m, k);
+    const opB = strides(transB, k, n);
+    const threads = threadsFor(m * n * k, PARALLEL_GEMM_WORK);
+    run(threads, gemmWorkBytes, (calls) => {
+      // Blocks of C: every element is summed in the same order whichever block holds it.
+      const rowBlocks = threads <= 1 ? [[0, m] as const] : pieces(m, Math.ceil(m / 64), 4);
+      const columnPieces = threads <= 1 ? 1 : Math.max(1, Math.min(Math.ceil((threads * TASKS_PER_THREAD) / rowBlocks.length), Math.floor(n / 32)));
+      for (const [i0, i1] of rowBlocks) {
+        for (const [j0, j1] of pieces(n, columnPieces, 8)) {
+          calls.task();
+          calls.call('gemm', [pa + i0 * opA.row * 4, opA.row, opA.col, pb + j0 * opB.col * 4, opB.row, opB.col, pc + (i0 * n + j0) * 4, n, i1 - i0, k, j1 - j0,
+            scratch(0)]);
+        }
+      }
+    });
     arena.float32Out(pc, c.subarray(cOffset, cOffset + m * n));
   }
 
@@ -357,29 +524,41 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const px = arena.float32In(x);
     const pw = arena.float32In(weight);
     const pout = arena.reserve(out.length * 4);
-    const pcol = arena.reserve(patch * plane * 4);
-    const work = arena.reserve(gemmWorkBytes);
     const output = arena.float32View(pout, out.length);
     for (let n = 0; n < batch; n++) {
       const outBase = n * outChannels * plane;
       for (let c = 0; c < outChannels; c++) output.fill(bias === null ? 0 : bias[c]!, outBase + c * plane, outBase + (c + 1) * plane);
-      for (let g = 0; g < groups; g++) {
-        const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
-        exports.im2col(px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
-          w.dilationH, w.dilationW, outH, outW, pcol);
-        exports.gemm(pw + g * groupOutChannels * patch * 4, 0, pcol, 0, pout + (outBase + g * groupOutChannels * plane) * 4,
-          groupOutChannels, patch, plane, work);
-      }
     }
+    const colBytes = align(patch * plane * 4);
+    // One task per sample: unfold it (im2col into the thread's scratch) and multiply, per group.
+    run(threadsFor(batch * outChannels * patch * plane, PARALLEL_GEMM_WORK), colBytes + gemmWorkBytes, (calls) => {
+      for (let n = 0; n < batch; n++) {
+        calls.task();
+        for (let g = 0; g < groups; g++) {
+          const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
+          calls.call('im2col', [px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+            w.dilationH, w.dilationW, outH, outW, scratch(0)]);
+          calls.call('gemm', [pw + g * groupOutChannels * patch * 4, patch, 1, scratch(0), plane, 1,
+            pout + (n * outChannels + g * groupOutChannels) * plane * 4, plane, groupOutChannels, patch, plane, scratch(colBytes)]);
+        }
+      }
+    });
     arena.float32Out(pout, out);
   }
 
-  /** conv2d backward inside the module: dW accumulates over samples, dx folds back with col2im. */
+  /**
+   * conv2d backward inside the module, one task per (group, block of input channels): for every
+   * sample in order, the block's rows of the unfolded input give its columns of dW (summed over
+   * samples in order), and its rows of W^T dy fold back (col2im) into its channels of dx. Tasks
+   * write disjoint parts of dW and dx, and each element is summed in the same order whatever the
+   * blocks, so any thread count gives the same bits.
+   */
   function conv2dBackward(args: Conv2dBackwardArgs): void {
     const { gradOutput, x, weight, gradX, gradWeight, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
     const groupInChannels = inChannels / groups;
     const groupOutChannels = outChannels / groups;
-    const patch = groupInChannels * w.kernelH * w.kernelW;
+    const taps = w.kernelH * w.kernelW;
+    const patch = groupInChannels * taps;
     const plane = outH * outW;
     const inPlane = height * width;
     if (!isFloat32(gradOutput, x, weight, gradX, gradWeight) || groupOutChannels * patch * plane < GEMM_MIN_WORK) {
@@ -391,26 +570,34 @@ export function createWasmKernels(exports: KernelExports): KernelTable {
     const pw = arena.float32In(weight);
     const pgx = gradX ? arena.float32Fill(x.length, 0) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
-    const pcol = arena.reserve(patch * plane * 4);
-    const work = arena.reserve(gemmWorkBytes);
-    for (let n = 0; n < batch; n++) {
+    const colBytes = align(patch * plane * 4);
+    const threads = threadsFor(batch * outChannels * patch * plane, PARALLEL_GEMM_WORK);
+    run(threads, colBytes + gemmWorkBytes, (calls) => {
       for (let g = 0; g < groups; g++) {
-        const gOffset = (n * outChannels + g * groupOutChannels) * plane;
-        const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
         const wOffset = g * groupOutChannels * patch;
-        if (gradWeight) {
-          exports.im2col(px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
-            w.dilationH, w.dilationW, outH, outW, pcol);
-          exports.gemm(pgy + gOffset * 4, 0, pcol, 1, pgw + wOffset * 4, groupOutChannels, plane, patch, work);
-        }
-        if (gradX) {
-          arena.float32View(pcol, patch * plane).fill(0);
-          exports.gemm(pw + wOffset * 4, 1, pgy + gOffset * 4, 0, pcol, patch, groupOutChannels, plane, work);
-          exports.col2im(pcol, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
-            w.dilationH, w.dilationW, outH, outW, pgx + xOffset * 4);
+        for (const [c0, c1] of pieces(groupInChannels, threads <= 1 ? 1 : threads, 1)) {
+          const rows = (c1 - c0) * taps;
+          calls.task();
+          for (let n = 0; n < batch; n++) {
+            const gOffset = (n * outChannels + g * groupOutChannels) * plane;
+            const xOffset = (n * inChannels + g * groupInChannels + c0) * inPlane;
+            if (gradWeight) {
+              calls.call('im2col', [px + xOffset * 4, c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+                w.dilationH, w.dilationW, outH, outW, scratch(0)]);
+              calls.call('gemm', [pgy + gOffset * 4, plane, 1, scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch, groupOutChannels, plane,
+                rows, scratch(colBytes)]);
+            }
+            if (gradX) {
+              calls.call('zero', [scratch(0), rows * plane * 4]);
+              calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, scratch(0), plane, rows, groupOutChannels,
+                plane, scratch(colBytes)]);
+              calls.call('col2im', [scratch(0), c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+                w.dilationH, w.dilationW, outH, outW, pgx + xOffset * 4]);
+            }
+          }
         }
       }
-    }
+    });
     if (gradX) arena.float32Out(pgx, gradX);
     if (gradWeight) arena.float32Out(pgw, gradWeight);
   }
@@ -490,35 +677,64 @@ function addFloat64Out(arena: Arena, offset: number, target: Float64Array): void
 }
 
 let instantiated: KernelTable | null | undefined;
+let pool: ThreadPool | null = null;
+
+const abort = () => {
+  throw new Error('normkit wasm backend: abort');
+};
+
+/** The module on a shared memory with a thread pool, where threads are available; null (quietly) otherwise. */
+function instantiateShared(): KernelTable | null {
+  const spawn = poolSpawner();
+  if (spawn === null) return null;
+  try {
+    const bytes = decodeBase64(sharedKernelModuleBase64);
+    if (!WebAssembly.validate(bytes)) return null;
+    const module = new WebAssembly.Module(bytes);
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
+    const instance = new WebAssembly.Instance(module, { env: { memory, abort } });
+    const exports = instance.exports as Record<string, unknown>;
+    pool = new ThreadPool(module, memory, exports, spawn);
+    return createWasmKernels(exports as unknown as KernelExports, memory, pool);
+  } catch {
+    pool = null;
+    return null;
+  }
+}
+
+/** The module with its own memory: one thread. */
+function instantiateSingle(): KernelTable | null {
+  const bytes = decodeBase64(kernelModuleBase64);
+  // validate() refuses the module where SIMD128 is missing, without throwing.
+  if (!WebAssembly.validate(bytes)) return null;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { abort } });
+  const exports = instance.exports as unknown as KernelExports & { memory: WebAssembly.Memory };
+  return createWasmKernels(exports, exports.memory, null);
+}
 
 /**
  * The `wasm` kernel table, instantiated on first use from the bytes embedded in the package
  * (synchronous compile: the module is a few KB, far under browsers' main-thread limit), or null
- * where WebAssembly or its SIMD128 instructions are unavailable.
+ * where WebAssembly or its SIMD128 instructions are unavailable. Where threads are available (Node,
+ * cross-origin-isolated workers) the module runs on a shared memory with a thread pool; elsewhere on
+ * its own memory, one thread. Both are compiled from the same source and give the same bits.
  */
 export function wasmKernels(): KernelTable | null {
   if (instantiated !== undefined) return instantiated;
   try {
-    if (typeof WebAssembly !== 'object') {
-      instantiated = null;
-      return null;
-    }
-    const bytes = decodeBase64(kernelModuleBase64);
-    // validate() refuses the module where SIMD128 is missing, without throwing.
-    if (!WebAssembly.validate(bytes)) {
-      instantiated = null;
-      return null;
-    }
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
-      env: {
-        abort: () => {
-          throw new Error('normkit wasm backend: abort');
-        },
-      },
-    });
-    instantiated = createWasmKernels(instance.exports as unknown as KernelExports);
+    instantiated = typeof WebAssembly === 'object' ? (instantiateShared() ?? instantiateSingle()) : null;
   } catch {
     instantiated = null;
   }
   return instantiated;
+}
+
+/** The wasm backend's thread pool counters (see `ThreadPool.statistics`), or null without a pool: for tests and diagnostics. */
+export function wasmThreadPoolStatistics(): ReturnType<ThreadPool['statistics']> | null {
+  return wasmKernels() !== null && pool !== null ? pool.statistics() : null;
+}
+
+/** Whether the wasm backend runs kernels on a thread pool here (false until the backend is first used, or where threads are unavailable). */
+export function wasmHasThreadPool(): boolean {
+  return wasmKernels() !== null && pool !== null;
 }

@@ -1,0 +1,204 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { ValueError } from '../errors';
+import { Generator } from '../random';
+import { getBackend, kernelsOf, setBackend } from './backend';
+import { getNumThreads, setNumThreads, threadSupport } from './threads';
+import { requestedThreads } from './thread-state';
+import type { KernelTable } from './types';
+import { wasmThreadPoolStatistics } from './wasm/backend';
+
+// The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
+// (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
+// and really runs tasks on worker threads. Sizes are above the kernels' thread thresholds.
+
+const js = kernelsOf('js');
+const wasm = kernelsOf('wasm');
+const initialThreads = requestedThreads();
+afterAll(() => setNumThreads(initialThreads));
+
+function data(generator: Generator, size: number): Float32Array {
+  return Float32Array.from({ length: size }, () => generator.normal());
+}
+
+/** Runs `compute` on the wasm backend at 1, 2 and 3 threads and expects bitwise-identical outputs; returns the 1-thread outputs. */
+function sameBitsAtEveryThreadCount(label: string, compute: (table: KernelTable) => Record<string, Float32Array | Float64Array | null>) {
+  const outputs = [1, 2, 3].map((threads) => {
+    setNumThreads(threads);
+    return compute(wasm);
+  });
+  for (const [key, reference] of Object.entries(outputs[0]!)) {
+    if (reference === null) continue;
+    for (const [index, threads] of [2, 3].entries()) {
+      const other = outputs[index + 1]![key]!;
+      let differing = 0;
+      for (let i = 0; i < reference.length; i++) if (!Object.is(reference[i], other[i])) differing++;
+      expect(differing, `${label} ${key}: elements differing between 1 and ${threads} threads`).toBe(0);
+    }
+  }
+  return outputs[0]!;
+}
+
+/** |wasm - js| <= 2 (terms + 2) 2^-24 * magnitude (the float32 summation bound of the gemm tests), per element. */
+function expectWithinSummationBound(label: string, ref: Float32Array, got: Float32Array, magnitude: Float32Array, terms: number): void {
+  for (let i = 0; i < ref.length; i++) {
+    const bound = 2 * (terms + 2) * 2 ** -24 * magnitude[i]! + 1e-30;
+    if (!(Math.abs(got[i]! - ref[i]!) <= bound)) expect.fail(`${label}[${i}]: wasm ${got[i]}, js ${ref[i]}, bound ${bound}`);
+  }
+}
+
+describe('thread pool', () => {
+  it('is available in Node and sized by setNumThreads', () => {
+    expect(threadSupport()).toEqual({ available: true });
+    setNumThreads(3);
+    const previous = getBackend();
+    setBackend('wasm');
+    expect(getNumThreads()).toBe(3);
+    setBackend('js');
+    expect(getNumThreads(), 'the js backend is single threaded').toBe(1);
+    setBackend(previous);
+  });
+
+  it('refuses a thread count that is not a whole number from 1 to 1024, changing nothing', () => {
+    setNumThreads(2);
+    for (const bad of [0, -1, 1.5, Number.NaN, Infinity, 2000]) {
+      expect(() => setNumThreads(bad), String(bad)).toThrow(ValueError);
+      expect(() => setNumThreads(bad)).toThrow(/setNumThreads.*whole number of threads/);
+    }
+    expect(requestedThreads()).toBe(2);
+  });
+
+  it('gemm: same bits at 1, 2 and 3 threads in all four transpose cases, and the js result within the summation bound', () => {
+    const generator = new Generator(5);
+    const [m, k, n] = [131, 97, 263];
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+      const a = data(generator, m * k);
+      const b = data(generator, k * n);
+      const c0 = data(generator, m * n);
+      const run = (table: KernelTable, left: Float32Array, right: Float32Array, start: Float32Array) => {
+        const c = start.slice();
+        table.gemm({ a: left, aOffset: 0, transA, b: right, bOffset: 0, transB, c, cOffset: 0, m, k, n });
+        return c;
+      };
+      const label = `gemm transA ${transA} transB ${transB}`;
+      const { c } = sameBitsAtEveryThreadCount(label, (table) => ({ c: run(table, a, b, c0) }));
+      const abs = (v: Float32Array) => v.map(Math.abs);
+      expectWithinSummationBound(label, run(js, a, b, c0), c as Float32Array, run(js, abs(a), abs(b), abs(c0)), k);
+    }
+  });
+
+  it('conv2d forward and backward: same bits at 1, 2 and 3 threads (groups, stride, dilation), and the js result within the summation bound', () => {
+    const generator = new Generator(6);
+    const cases = [
+      { batch: 3, inChannels: 12, height: 19, width: 17, outChannels: 24, groups: 1, kernel: 3, stride: 1, pad: 1, dilation: 1 },
+      { batch: 2, inChannels: 16, height: 23, width: 21, outChannels: 32, groups: 2, kernel: 3, stride: 2, pad: 2, dilation: 2 },
+      { batch: 5, inChannels: 3, height: 32, width: 32, outChannels: 64, groups: 1, kernel: 5, stride: 1, pad: 2, dilation: 1 },
+    ];
+    for (const c of cases) {
+      const window = { kernelH: c.kernel, kernelW: c.kernel, strideH: c.stride, strideW: c.stride, padH: c.pad, padW: c.pad, dilationH: c.dilation, dilationW: c.dilation };
+      const outH = Math.floor((c.height + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+      const outW = Math.floor((c.width + 2 * c.pad - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+      const geometry = { batch: c.batch, inChannels: c.inChannels, height: c.height, width: c.width, outChannels: c.outChannels, groups: c.groups, window, outH, outW };
+      const patch = (c.inChannels / c.groups) * c.kernel * c.kernel;
+      const x = data(generator, c.batch * c.inChannels * c.height * c.width);
+      const weight = data(generator, c.outChannels * patch);
+      const bias = data(generator, c.outChannels);
+      const gy = data(generator, c.batch * c.outChannels * outH * outW);
+      const forward = (table: KernelTable, xs: Float32Array, ws: Float32Array, bs: Float32Array) => {
+        const out = new Float32Array(gy.length);
+        table.conv2dForward({ ...geometry, x: xs, weight: ws, bias: bs, out });
+        return out;
+      };
+      const backward = (table: KernelTable, gys: Float32Array, xs: Float32Array, ws: Float32Array) => {
+        const gradX = new Float32Array(x.length);
+        const gradWeight = new Float32Array(weight.length);
+        table.conv2dBackward({ ...geometry, gradOutput: gys, x: xs, weight: ws, gradX, gradWeight });
+        return { gradX, gradWeight };
+      };
+      const label = `conv ${JSON.stringify(c)}`;
+      const got = sameBitsAtEveryThreadCount(label, (table) => ({ out: forward(table, x, weight, bias), ...backward(table, gy, x, weight) }));
+      const abs = (v: Float32Array) => v.map(Math.abs);
+      expectWithinSummationBound(`${label} forward`, forward(js, x, weight, bias), got.out as Float32Array, forward(js, abs(x), abs(weight), abs(bias)), patch);
+      const ref = backward(js, gy, x, weight);
+      const magnitude = backward(js, abs(gy), abs(x), abs(weight));
+      expectWithinSummationBound(`${label} gradX`, ref.gradX, got.gradX as Float32Array, magnitude.gradX, (c.outChannels / c.groups) * c.kernel * c.kernel);
+      expectWithinSummationBound(`${label} gradWeight`, ref.gradWeight, got.gradWeight as Float32Array, magnitude.gradWeight, c.batch * outH * outW);
+      // Only one of the two gradients (a first layer needs no gradX): same bits as with both.
+      setNumThreads(2);
+      const onlyWeight = new Float32Array(weight.length);
+      wasm.conv2dBackward({ ...geometry, gradOutput: gy, x, weight, gradX: null, gradWeight: onlyWeight });
+      expect(onlyWeight).toEqual(got.gradWeight);
+    }
+  });
+
+  it('row-wise and slot-wise normalization: same bits at 1, 2 and 3 threads, masks and TLU included', () => {
+    const generator = new Generator(7);
+    const rows = 301;
+    const inner = 771;
+    const x = data(generator, rows * inner);
+    const gy = data(generator, rows * inner);
+    const weight = data(generator, inner);
+    const bias = data(generator, inner);
+    const mask = Float32Array.from({ length: rows }, (_, i) => (i % 5 === 2 ? 0 : 1));
+    for (const [center, rowMask] of [[true, null], [false, mask]] as const) {
+      sameBitsAtEveryThreadCount(`rowwise center ${center} mask ${rowMask !== null}`, (table) => {
+        const f = {
+          x, out: new Float32Array(x.length), weight, bias, rows, inner, center, eps: 1e-5, mask: rowMask,
+          count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+        };
+        table.rowwiseForward(f);
+        const b = {
+          gradOutput: gy, x, weight, rows, inner, center, mask: rowMask, mean: f.mean, rstd: f.rstd,
+          gradX: new Float32Array(x.length), gradWeight: new Float64Array(inner), gradBias: new Float64Array(inner),
+        };
+        table.rowwiseBackward(b);
+        return { out: f.out, mean: f.mean, rstd: f.rstd, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
+      });
+    }
+    const [outer, groups, block, blocks] = [9, 4, 37, 3];
+    const slotInner = block * blocks;
+    const slots = outer * groups;
+    const sx = data(generator, slots * slotInner * 20);
+    const params = groups * blocks;
+    sameBitsAtEveryThreadCount('slotwise forward', (table) => {
+      const f = {
+        x: sx.subarray(0, slots * slotInner), out: new Float32Array(slots * slotInner), weight: data(new Generator(1), params), bias: data(new Generator(2), params),
+        threshold: data(new Generator(3), params), slots, groups, inner: slotInner, block, center: true, eps: 1e-5,
+        mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
+      };
+      table.slotwiseForward(f);
+      return { out: f.out, mean: f.mean, variance: f.variance };
+    });
+  });
+
+  it('runs tasks on worker threads once they are ready', async () => {
+    setNumThreads(2);
+    const generator = new Generator(8);
+    const a = data(generator, 256 * 256);
+    const c = new Float32Array(256 * 256);
+    const multiply = () => wasm.gemm({ a, aOffset: 0, transA: false, b: a, bOffset: 0, transB: false, c, cOffset: 0, m: 256, k: 256, n: 256 });
+    multiply();
+    await vi.waitFor(() => expect(wasmThreadPoolStatistics()!.ready).toBeGreaterThanOrEqual(1), { timeout: 10_000 });
+    const before = wasmThreadPoolStatistics()!;
+    for (let i = 0; i < 20; i++) multiply();
+    const after = wasmThreadPoolStatistics()!;
+    expect(after.jobs - before.jobs, 'jobs published').toBe(20);
+    expect(after.workerTasks - before.workerTasks, 'tasks a worker ran').toBeGreaterThan(0);
+    // Below the threshold a call stays on the calling thread: no job.
+    const small = new Float32Array(32 * 32);
+    wasm.gemm({ a: small, aOffset: 0, transA: false, b: small, bOffset: 0, transB: false, c: small.slice(), cOffset: 0, m: 32, k: 32, n: 32 });
+    expect(wasmThreadPoolStatistics()!.jobs).toBe(after.jobs);
+  });
+
+  it('never keeps a Node process alive after its work is done', () => {
+    const script = fileURLToPath(new URL('./threads-exit.fixture.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    const started = Date.now();
+    const result = spawnSync(process.execPath, [tsx, script], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, NORMKIT_THREADS: '2' } });
+    expect(result.error, result.stderr).toBeUndefined();
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/worker tasks: [1-9]/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+  });
+});

@@ -1,0 +1,81 @@
+/**
+ * The thread pool's protocol, shared word for word by the calling thread (src/kernels/wasm/pool.ts)
+ * and the pool's workers (pool-worker.ts, bundled into worker-source.ts by scripts/build-wasm.mjs).
+ * A leaf file: no imports, so the worker bundle contains exactly this.
+ *
+ * A job is a list of tasks; a task is a short program of calls into the kernel module, written into
+ * the module's shared memory by the caller. Every thread (the caller included) claims tasks one at a
+ * time until none are left; each task writes its own part of the outputs, so the result does not
+ * depend on which thread ran which task, nor on how many threads there are.
+ *
+ * Program layout (float64 slots at `control[PROGRAM] / 8`): [scratchBase, scratchStride, taskCount,
+ * taskStart_0 .. taskStart_{n-1}, tasks...]; a task is [callCount, (kernel, argc, scratchMask,
+ * args...) x callCount]. Bit i of scratchMask marks argument i as an offset into the running thread's
+ * scratch region (scratchBase + thread * scratchStride), which is how each thread gets its own
+ * im2col buffer and packed GEMM panels.
+ */
+
+/** The module exports a task may call, by index. */
+export const POOL_KERNELS = [
+  'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'rowwiseParamGrads', 'slotwiseForward',
+] as const;
+export type PoolKernel = (typeof POOL_KERNELS)[number];
+
+/** Int32 slots of the control block (a SharedArrayBuffer of CONTROL_SLOTS * 4 bytes). */
+export const GEN = 0;
+/** (generation & 0xffff) << 16 | next unclaimed task. */
+export const CLAIM = 1;
+export const DONE = 2;
+export const ERROR = 3;
+/** Threads allowed to claim tasks, the caller included (workers with id >= ACTIVE sit out). */
+export const ACTIVE = 4;
+export const READY = 5;
+export const PROGRAM = 6;
+/** Tasks run by pool workers (not the caller) since the pool started: for tests and diagnostics. */
+export const WORKER_TASKS = 7;
+export const CONTROL_SLOTS = 8;
+/** At most this many tasks per job (the claim word keeps the index in 16 bits). */
+export const MAX_TASKS = 0xfffe;
+
+type KernelFunction = (...args: number[]) => void;
+
+/**
+ * Claims and runs tasks of the current job until none are left. `generation` is the job's
+ * generation (low 16 bits); a thread that was late for an earlier job stops at the first claim
+ * because the claim word carries the generation it belongs to.
+ */
+export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kernels: readonly KernelFunction[], thread: number): void {
+  const generation = Atomics.load(control, GEN) & 0xffff;
+  const program = new Float64Array(memory.buffer);
+  const base = Atomics.load(control, PROGRAM) / 8;
+  for (;;) {
+    const word = Atomics.load(control, CLAIM);
+    if (word >>> 16 !== generation) return;
+    const index = word & 0xffff;
+    if (index >= program[base + 2]!) return;
+    if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
+    try {
+      runTask(program, base, index, kernels, thread);
+    } catch {
+      Atomics.store(control, ERROR, 1);
+    }
+    if (thread !== 0) Atomics.add(control, WORKER_TASKS, 1);
+    Atomics.add(control, DONE, 1);
+    Atomics.notify(control, DONE);
+  }
+}
+
+function runTask(program: Float64Array, base: number, index: number, kernels: readonly KernelFunction[], thread: number): void {
+  const scratch = program[base]! + thread * program[base + 1]!;
+  let at = base + program[base + 3 + index]!;
+  const calls = program[at++]!;
+  for (let call = 0; call < calls; call++) {
+    const kernel = kernels[program[at++]!]!;
+    const argc = program[at++]!;
+    const mask = program[at++]!;
+    const args = new Array<number>(argc);
+    for (let i = 0; i < argc; i++) args[i] = (mask & (1 << i)) !== 0 ? scratch + program[at + i]! : program[at + i]!;
+    at += argc;
+    kernel(...args);
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * A pool worker (Node worker_threads or a Web Worker): instantiates the threaded kernel module on
+ * the shared memory it is given, says it is ready, then runs tasks of every job until its thread
+ * exits. It blocks in Atomics.wait between jobs, which costs nothing and (the worker being
+ * unref'd in Node) never keeps a process alive. Bundled by scripts/build-wasm.mjs into
+ * worker-source.ts; not imported by the package itself.
+ */
+import { ACTIVE, GEN, POOL_KERNELS, READY, runClaims } from './pool-protocol';
+
+interface Start {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  control: SharedArrayBuffer;
+  thread: number;
+}
+
+function serve({ module, memory, control: buffer, thread }: Start): void {
+  const instance = new WebAssembly.Instance(module, {
+    env: {
+      memory,
+      abort: () => {
+        throw new Error('normkit wasm backend: abort');
+      },
+    },
+  });
+  const exports = instance.exports as Record<string, (...args: number[]) => void>;
+  const kernels = POOL_KERNELS.map((name) => exports[name]!);
+  const control = new Int32Array(buffer);
+  Atomics.add(control, READY, 1);
+  for (;;) {
+    const seen = Atomics.load(control, GEN);
+    if (thread < Atomics.load(control, ACTIVE)) runClaims(control, memory, kernels, thread);
+    Atomics.wait(control, GEN, seen);
+  }
+}
+
+declare const require: ((name: string) => unknown) | undefined;
+declare const self: { onmessage: ((event: { data: Start }) => void) | null } | undefined;
+
+if (typeof require === 'function') {
+  const { workerData } = require('node:worker_threads') as { workerData: Start };
+  serve(workerData);
+} else if (typeof self === 'object' && self !== null) {
+  self.onmessage = (event) => serve(event.data);
+}
