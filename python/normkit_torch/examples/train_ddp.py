@@ -10,6 +10,16 @@ SwitchableNorm take their statistics over all processes, and DDP averages the gr
 torch 1.13 under Python 3.11 needs `--redirects 1 --tee 1` (its parser maps the default "0" to None
 and crashes in `to_map`); torch 2.x does not. Multi-node: `torchrun --nnodes 2 --nproc_per_node 8 --rdzv-backend c10d --rdzv-endpoint HOST:29500 train_ddp.py`.
 Rank 0 writes the final state dict with `for_normkit` (float64 counters), readable by normkit.
+
+From a normkit bundle (`saveBundle` in @normkit/tensor: weights, architecture, optimizer state, schedule):
+
+    torchrun --nproc_per_node=2 --redirects 1 --tee 1 train_ddp.py --bundle run/ --data batches.safetensors \
+        --steps 20 --out-bundle continued/ [--losses losses.json] [--eval-out eval.safetensors]
+
+builds the playground/lab model the bundle describes (`normkit_torch.models.build`), loads weights,
+optimizer moments and step counts and the schedule position, synchronises its batch statistics and
+trains `--steps` steps on `x.<k>` / `y.<k>` (class ids) of the data file, each process on its half of
+the batch; rank 0 writes the continued bundle, which normkit loads with `loadBundle`.
 """
 import argparse
 import json
@@ -47,14 +57,72 @@ def data():
     return torch.randn(GLOBAL_BATCH, 2, 4, 4, generator=g), torch.randn(GLOBAL_BATCH, 3, generator=g)
 
 
+def continue_bundle(args):
+    """Continues a normkit bundle under DDP (see the module docstring)."""
+    from normkit_torch import bundle as nb
+    from normkit_torch import models
+
+    distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
+    manifest, _, _ = nb.read_bundle(args.bundle)
+    model = models.build(manifest["architecture"])
+    optimizer = getattr(torch.optim, manifest["optimizer"]["type"])(model.parameters())
+    manifest = nb.load_bundle(args.bundle, model, optimizer)
+    scheduler = nb.scheduler_from_bundle(optimizer, manifest) if manifest.get("scheduler") else None
+    data = st.load_file(args.data)
+    rank, world, trained = 0, 1, model
+    if distributed:
+        dist.init_process_group("gloo")
+        rank, world = dist.get_rank(), dist.get_world_size()
+        model = nt.convert_sync(model, process_group=dist.new_group(backend="gloo"))
+        trained = nn.parallel.DistributedDataParallel(model)
+    model.train()
+    losses = []
+    for k in range(args.steps):
+        x, y = data[f"x.{k}"], data[f"y.{k}"].long()
+        share = x.shape[0] // world
+        x, y = x[rank * share : (rank + 1) * share], y[rank * share : (rank + 1) * share]
+        loss = nn.functional.cross_entropy(trained(x), y)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if scheduler is not None:
+            scheduler.step()
+        total = loss.detach().clone()
+        if distributed:
+            dist.all_reduce(total)
+        losses.append(float(total) / world)
+    if rank == 0:
+        if args.out_bundle:
+            nb.save_bundle(args.out_bundle, model, optimizer, scheduler, architecture=manifest["architecture"])
+        if args.losses:
+            with open(args.losses, "w") as f:
+                json.dump(losses, f)
+        if args.eval_out:
+            model.eval()
+            with torch.no_grad():
+                st.save_file({"output": model(data["eval.x"])}, args.eval_out)
+    if distributed:
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--out", required=True)
+    parser.add_argument("--out")
     parser.add_argument("--no-sync", action="store_true", help="keep batch statistics local (to see that synchronisation matters)")
+    parser.add_argument("--bundle", help="continue this normkit bundle directory instead of the built-in model")
+    parser.add_argument("--data", help="with --bundle: safetensors with x.<k>, y.<k> (and eval.x)")
+    parser.add_argument("--out-bundle", help="with --bundle: write the continued bundle here")
+    parser.add_argument("--losses", help="with --bundle: write the per-step losses (JSON) here")
+    parser.add_argument("--eval-out", help="with --bundle: write the eval output on eval.x here")
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.bundle:
+        return continue_bundle(args)
+    if not args.out:
+        parser.error("--out is required without --bundle")
     distributed = "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1
     model = build_model()
     x, target = data()

@@ -1,5 +1,6 @@
 """normkit-torch: normkit's normalizers as PyTorch modules, with normkit's option semantics and
 exactly normkit's state-dict keys, and a pure-Python safetensors reader/writer."""
+from . import bundle, models
 from .batch import BatchNorm, GhostBatchNorm
 from .conditional import SPADE, ConditionalBatchNorm, FiLM
 from .group import TLU, FilterResponseNorm, FilterResponseNormTLU, filter_response_norm
@@ -15,5 +16,5 @@ __all__ = [
     "BatchNorm", "GhostBatchNorm", "ConditionalBatchNorm", "FiLM", "SPADE", "TLU", "FilterResponseNorm", "FilterResponseNormTLU",
     "filter_response_norm", "AdaLN", "AdaLNZero", "QKNorm", "RMSNorm", "rms_norm", "NONLINEARITY_GAMMA", "ScaledStdConv2d",
     "ScaledStdLinear", "SkipInit", "adaptive_grad_clip_", "clip_grad_norm_", "clip_grad_value_", "SwitchableNorm",
-    "WeightNorm", "weight_norm", "convert_sync",
+    "WeightNorm", "weight_norm", "convert_sync", "bundle", "models",
 ]

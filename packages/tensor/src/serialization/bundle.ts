@@ -23,7 +23,7 @@ import { CosineAnnealingLR, LinearWarmup, SequentialLR, StepLR, type LRSchedule,
 import { Tensor } from '../tensor';
 import { parseSafetensors, saveSafetensors } from './safetensors';
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+export type JsonValue = null | boolean | number | string | readonly JsonValue[] | { readonly [key: string]: JsonValue };
 
 export const BUNDLE_FORMAT = 'normkit-bundle';
 export const BUNDLE_VERSION = 1;
