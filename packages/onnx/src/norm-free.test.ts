@@ -1,5 +1,5 @@
 import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, nfResidualBlocks } from '@normkit/norm-free';
-import { Flatten, Generator, Linear, Module, ReLU, Sequential, randn } from '@normkit/tensor';
+import { Flatten, Generator, Linear, ReLU, Sequential, randn, type Module } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { exportOnnx } from './index';
 import { normFreeLowerings } from './norm-free';

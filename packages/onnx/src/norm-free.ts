@@ -1,5 +1,5 @@
 // @normkit/onnx/norm-free: lowerings of @normkit/norm-free's layers and residual blocks (register them explicitly).
-import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit } from '@normkit/norm-free';
+import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, type AnyResidualFunction } from '@normkit/norm-free';
 import { noGrad } from '@normkit/tensor';
 import { lowerConv2d } from './lowerings/conv2d';
 import { lowerLinear } from './lowerings/linear';
@@ -20,7 +20,8 @@ export const scaledStdLinearLowering = defineLowering({
 });
 
 /** SkipInit: x + alpha * branch(x), the branch lowered as the child `branch` (a `forward(x)` branch: extra arguments are not exported). */
-export const skipInitLowering = defineLowering({
+// Explicit type arguments: the classes are generic in their branch, which defeats inference from `module`.
+export const skipInitLowering = defineLowering<SkipInit<AnyResidualFunction>>({
   loweringVersion: 'v1',
   module: SkipInit,
   lower: (module, [x], ctx) => ctx.binary('Add', x!, ctx.binary('Mul', ctx.parameter(module.alpha, 'alpha'), ctx.lower(module.branch, [x!], 'branch'))),
@@ -31,7 +32,7 @@ export const skipInitLowering = defineLowering({
  * block, shortcut(x / beta). alpha and beta are fixed numbers; skipGain (a learned scalar) is read
  * at export and folded into one constant with alpha.
  */
-export const nfResidualBlockLowering = defineLowering({
+export const nfResidualBlockLowering = defineLowering<NFResidualBlock<AnyResidualFunction>>({
   loweringVersion: 'v1',
   module: NFResidualBlock,
   lower(module, [x], ctx) {
