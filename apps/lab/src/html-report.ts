@@ -1,6 +1,7 @@
 // The lab report as one self-contained HTML file: inline CSS and SVG, no scripts, no external assets.
 import { describeSeedRule, formatValue, type CriterionResult, type PresetResult, type ResultTable, type Verdict } from '@normkit/experiments';
 import type { LabReport } from './lab';
+import { SEED_CLAIMS } from './seed-claims';
 import { escapeXml as escapeHtml, renderChart } from './svg-chart';
 
 const VERDICT_COLORS: Record<Verdict, string> = {
@@ -106,6 +107,21 @@ ${configs.length ? `<details><summary>Resolved configurations (JSON)</summary><p
 </section>`;
 }
 
+/** Every claim of the seed document with the experiments that test it (and their verdicts in this report), or why none does. */
+function seedClaimsTable(report: LabReport): string {
+  const byName = new Map(report.claims.map((c) => [c.name, c]));
+  const rows = SEED_CLAIMS.map((entry) => {
+    const tests = entry.presets
+      .map((name) => {
+        const result = byName.get(name);
+        return result ? `<a href="#${escapeHtml(name)}"><code>${escapeHtml(name)}</code></a> ${badge(result.verdict)}` : `<code>${escapeHtml(name)}</code> <span class="na">(not run in this report)</span>`;
+      })
+      .join('<br>');
+    return `<tr><td>${escapeHtml(entry.section)}</td><td>${escapeHtml(entry.claim)}</td><td>${tests || '<span class="na">none</span>'}</td><td>${entry.note ? escapeHtml(entry.note) : ''}</td></tr>`;
+  }).join('');
+  return `<table class="data"><thead><tr><th>section</th><th>claim</th><th>experiments (verdict)</th><th>note</th></tr></thead><tbody>${rows}</tbody></table>`;
+}
+
 const STYLE = `
 body { font-family: system-ui, -apple-system, 'Segoe UI', sans-serif; margin: 0 auto; max-width: 1180px; padding: 16px 24px 48px; color: #222; line-height: 1.45; }
 h1 { margin-bottom: 4px; } h2 { margin-top: 40px; border-top: 1px solid #ddd; padding-top: 16px; } h3 { margin: 20px 0 8px; font-size: 15px; }
@@ -150,6 +166,9 @@ ${report.mode === 'reduced' ? '<p class="warning">Reduced mode: every experiment
 <p>Each experiment tests one claim quoted from the literature. Its configurations, seeds, step counts, pass thresholds and the rule that turns per-seed results into the verdict are fixed in code before it runs (<code>packages/experiments/src/presets/</code>); a positive control (a configuration known to train well on the same task) must pass, otherwise the verdict is <i>inconclusive</i> rather than <i>not reproduced</i>. Everything except timings is deterministic on the same machine. Verdicts: ${counts || 'none'}.</p>
 <h2>Verdicts</h2>
 <table class="data"><thead><tr><th>claim</th><th>verdict</th><th>measured (claim criteria)</th><th>runtime</th><th>seeds</th></tr></thead><tbody>${summaryRows}</tbody></table>
+<h2>Every claim of the seed document</h2>
+<p>Each claim of "Advanced Normalization Techniques", with the experiments that test it, or why none does.</p>
+${seedClaimsTable(report)}
 ${report.claims.map(claimSection).join('\n')}
 <p class="meta">Made by @normkit/lab from report.json (same directory). Plugins registered: ${escapeHtml(env.plugins.join(', '))}.</p>
 </body></html>

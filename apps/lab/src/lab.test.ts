@@ -85,6 +85,9 @@ describe('the lab in reduced mode', () => {
     expect(html.startsWith('<!doctype html>')).toBe(true);
     expect(html).toContain('Reduced mode');
     for (const claim of report.claims) expect(html).toContain(`id="${claim.name}"`);
+    // The seed document's claims, each with its experiments or why none.
+    expect(html).toContain('<h2>Every claim of the seed document</h2>');
+    expect(html).toContain('aggressive gradient clipping (0.01-0.1) partially substitutes for normalization');
     // A per-seed table for every experiment that ran.
     expect(html.match(/<h3>Per seed/g)?.length).toBe(report.claims.filter((c) => c.perSeed.length > 1).length);
     // Real plots, inline: one <svg> per chart, no scripts, nothing fetched.

@@ -1,0 +1,96 @@
+// Every claim of the seed document ("Advanced Normalization Techniques"), with the experiments that
+// test it or why none does: the report's first table, so what the lab does not test is visible too.
+
+export interface SeedClaim {
+  /** The seed document's section heading. */
+  section: string;
+  /** The claim, shortened from the document's sentence. */
+  claim: string;
+  /** The presets that test it (names), empty when none does. */
+  presets: string[];
+  /** Why no preset tests it, or what part a preset leaves out. */
+  note?: string;
+}
+
+export const SEED_CLAIMS: readonly SeedClaim[] = [
+  { section: 'Introduction', claim: 'normalization enables higher learning rates', presets: ['batch-norm-learning-rate', 'batch-norm-learning-rate-fine'] },
+  {
+    section: 'Introduction', claim: 'normalization reduces internal covariate shift', presets: [],
+    note: 'Not tested: "internal covariate shift" has no agreed measurement, and Santurkar et al. (2018) showed it is not what makes BatchNorm work.',
+  },
+  { section: 'Batch Normalization', claim: 'the train/inference mismatch degrades BatchNorm at very small batches', presets: ['batch-norm-train-eval-gap'] },
+  {
+    section: 'Batch Normalization', claim: '... or when the test distribution differs from training', presets: [],
+    note: 'Not tested yet: needs a shifted test set (a planned data-set option).',
+  },
+  { section: 'Batch Normalization', claim: 'small batches (<8) give noisy statistics and poor normalization', presets: ['batch-norm-small-batch', 'batch-norm-batch-four'] },
+  {
+    section: 'Batch Normalization', claim: 'SyncBatchNorm helps small per-device batches but adds communication overhead', presets: [],
+    note: 'Not tested yet: the planned preset runs 2 workers x batch 2 synchronised vs unsynchronised vs one process at batch 4, with the overhead timed.',
+  },
+  { section: 'Batch Normalization', claim: 'Ghost BatchNorm uses smaller virtual batches within large physical batches (and regularises large-batch training)', presets: ['ghost-batch-norm-large-batch'] },
+  { section: 'Batch Normalization', claim: 'BatchNorm statistics are biased toward longer sequences; padding must be masked', presets: ['batch-norm-masked-padding'] },
+  {
+    section: 'Batch Normalization', claim: 'BatchNorm acts as a regularizer (noise from batch statistics)', presets: ['ghost-batch-norm-large-batch'],
+    note: 'Only indirectly: the Ghost BatchNorm preset tests the noise of smaller statistics batches as a regularizer at large batch.',
+  },
+  { section: 'Batch Normalization', claim: 'BatchNorm enables 2-10x larger learning rates', presets: ['batch-norm-learning-rate', 'batch-norm-learning-rate-fine'] },
+  {
+    section: 'Batch Normalization', claim: 'BatchNorm smooths the loss landscape', presets: [],
+    note: 'Not tested yet: the planned preset measures gradient predictiveness along the gradient direction (Santurkar et al., 2018) with and without BatchNorm.',
+  },
+  {
+    section: 'Batch Normalization', claim: 'networks trained with BatchNorm often fail to converge without it', presets: ['batch-norm-learning-rate-fine', 'norm-free-residual', 'gradient-clipping-substitute'],
+    note: 'Shown where the plain network fails (high learning rate, 64 residual blocks) while the BatchNorm one trains.',
+  },
+  { section: 'Layer Normalization', claim: 'Pre-LN is more stable for deep Transformers', presets: ['pre-ln-vs-post-ln', 'pre-ln-vs-post-ln-deep'] },
+  {
+    section: 'Layer Normalization', claim: 'Post-LN can achieve slightly better performance with careful tuning', presets: [],
+    note: 'Not tested: "slightly better" at BERT/T5 scale is beyond what a few-minute experiment can resolve.',
+  },
+  { section: 'Layer Normalization', claim: 'RMSNorm is 10-20% faster than LayerNorm with equivalent performance', presets: ['rms-norm-speed'] },
+  { section: 'Layer Normalization', claim: 'QK-norm prevents attention logits from growing too large', presets: ['qk-norm-logits'] },
+  {
+    section: 'Layer Normalization', claim: 'AdaLN injects (timestep and class) conditioning into the normalization', presets: [],
+    note: 'Not tested yet: the planned conditional-generation preset compares CBN/AdaLN generators against an unconditional control.',
+  },
+  { section: 'Group and Instance Normalization', claim: 'GroupNorm is batch-independent and suits small-batch training', presets: ['batch-norm-small-batch', 'batch-norm-batch-four'] },
+  {
+    section: 'Group and Instance Normalization', claim: 'GroupNorm interpolates between LayerNorm (G=1) and InstanceNorm (G=C)', presets: [],
+    note: 'An identity, not an empirical claim: checked as equivalence tests in @normkit/group.',
+  },
+  {
+    section: 'Group and Instance Normalization', claim: 'InstanceNorm suits style transfer because batch statistics would mix styles', presets: [],
+    note: 'Not tested yet: the planned preset measures one sample\'s statistics leaking into another\'s output under BatchNorm, not under InstanceNorm.',
+  },
+  { section: 'Group and Instance Normalization', claim: 'Switchable Norm adaptively selects the normalization per layer', presets: ['switchable-norm-selection'] },
+  { section: 'Group and Instance Normalization', claim: 'FRN + TLU enables batch size 1 training for CNNs', presets: ['frn-batch-one'] },
+  {
+    section: 'Weight Normalization', claim: 'Weight Normalization improves conditioning', presets: [],
+    note: 'Not tested yet: the planned preset compares early optimisation at equal learning rate and a measured conditioning proxy.',
+  },
+  { section: 'Weight Normalization', claim: 'spectral normalization bounds the Lipschitz constant and stabilises GAN training', presets: ['spectral-norm-gan'] },
+  {
+    section: 'Weight Normalization', claim: 'Weight Standardization + GroupNorm enables training without BatchNorm; effective for fine-tuning', presets: ['weight-standardization-group-norm'],
+    note: 'The fine-tuning half is not tested: the engine has no class-split data set or weight transfer between runs yet.',
+  },
+  {
+    section: 'Conditional Normalization', claim: 'Conditional BatchNorm enables class-conditional generation', presets: [],
+    note: 'Not tested yet: planned with the conditional generator against an unconditional control (@normkit/conditional is not registered in the lab yet).',
+  },
+  {
+    section: 'Conditional Normalization', claim: 'SPADE enables image synthesis from semantic layouts', presets: [],
+    note: 'Not tested: needs an image generator trained on segmentation maps, beyond a few-minute CPU experiment.',
+  },
+  {
+    section: 'Conditional Normalization', claim: 'FiLM conditioning serves multi-task learning', presets: [],
+    note: 'Not tested yet: the planned preset switches tasks through FiLM parameters against single-task networks.',
+  },
+  { section: 'Normalization-Free Networks', claim: 'NF networks train without normalization (AGC, scaled WS, careful initialization)', presets: ['norm-free-residual'] },
+  { section: 'Normalization-Free Networks', claim: 'SkipInit lets deep residual networks train without normalization', presets: ['norm-free-residual'], note: 'Together with AGC and scaled WS, not alone.' },
+  { section: 'Normalization-Free Networks', claim: 'aggressive gradient clipping (0.01-0.1) partially substitutes for normalization', presets: ['gradient-clipping-substitute'] },
+  {
+    section: 'Conclusion', claim: 'modern trends favor simpler, batch-independent methods', presets: [],
+    note: 'An observation about practice, not testable by an experiment.',
+  },
+];
