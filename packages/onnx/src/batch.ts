@@ -1,5 +1,5 @@
 // @normkit/onnx/batch: lowerings of @normkit/batch (register them explicitly, like its plugins).
-import { BatchNorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
+import { BatchNorm, BatchRenorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
 import type { LoweringContext, OnnxValue } from './graph';
 import { batchNormalization, channelAffine, normalizeOver } from './lowerings/statistics';
 import { defineLowering } from './registry';
@@ -41,4 +41,7 @@ export const frozenBatchNormLowering = defineLowering({
   lower: (module, [x], ctx) => batchNormalization(ctx, x!, { mean: module.runningMean, variance: module.runningVar, weight: module.weight, bias: module.bias, eps: module.eps }),
 });
 
-export const batchLowerings = [batchNormLowering, ghostBatchNormLowering, syncBatchNormLowering, frozenBatchNormLowering] as const;
+/** BatchRenorm's eval is BatchNorm's (r and d correct training only); its moving sigma is stored as running_var. */
+export const batchRenormLowering = defineLowering({ loweringVersion: 'v1', module: BatchRenorm, lower: (m, [x], ctx) => lowerBatchNorm(m, x!, ctx) });
+
+export const batchLowerings = [batchNormLowering, ghostBatchNormLowering, syncBatchNormLowering, frozenBatchNormLowering, batchRenormLowering] as const;

@@ -54,7 +54,7 @@ const FAMILY_HINTS: Record<string, string> = {
   BatchNorm: 'batch', GhostBatchNorm: 'batch', SyncBatchNorm: 'batch',
   LayerNorm: 'layer', RMSNorm: 'layer', AdaLN: 'layer', AdaLNZero: 'layer',
   GroupNorm: 'group', InstanceNorm: 'group', FilterResponseNorm: 'group', FilterResponseNormTLU: 'group', TLU: 'group',
-  SwitchableNorm: 'switchable', WSConv2d: 'weight', WSLinear: 'weight', FiLM: 'conditional',
+  SwitchableNorm: 'switchable', NormalizerMixture: 'switchable', BatchRenorm: 'batch', WSConv2d: 'weight', WSLinear: 'weight', FiLM: 'conditional',
   FrozenBatchNorm: 'batch', LocalResponseNorm: 'group', EvoNormS0: 'group', EvoNormB0: 'group',
   L2Norm: 'layer', ScaleNorm: 'layer', LayerScale: 'layer',
   ScaledStdConv2d: 'norm-free', ScaledStdLinear: 'norm-free', SkipInit: 'norm-free', NFResidualBlock: 'norm-free',

@@ -1,5 +1,5 @@
 // @normkit/onnx/switchable: lowerings of @normkit/switchable (register them explicitly, like its plugins).
-import { SwitchableNorm, softmaxOf } from '@normkit/switchable';
+import { NormalizerMixture, SwitchableNorm, softmaxOf } from '@normkit/switchable';
 import type { OnnxValue } from './graph';
 import { channelAffine } from './lowerings/statistics';
 import { defineLowering } from './registry';
@@ -40,4 +40,28 @@ export const switchableNormLowering = defineLowering({
   },
 });
 
-export const switchableLowerings = [switchableNormLowering] as const;
+/**
+ * NormalizerMixture in eval: each candidate lowered as its own module (`candidates.0`, ...; their
+ * family lowerings or plugin hooks must be available), summed with the weights
+ * softmax(logits / temperature) as constants; with `hard: true`, only the argmax candidate. A
+ * condition graph input reaches the candidates that read it through `ctx.context`.
+ */
+export const normalizerMixtureLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: NormalizerMixture,
+  lower(module, [x], ctx) {
+    if (module.hard) {
+      const best = module.argmax();
+      return ctx.lower(module.candidates.at(best), [x!], `candidates.${best}`);
+    }
+    let mixed: OnnxValue | null = null;
+    for (const { index, weight } of module.importance()) {
+      const y = ctx.lower(module.candidates.at(index), [x!], `candidates.${index}`);
+      const term = ctx.binary('Mul', y, ctx.scalar(weight, `weight_${index}`));
+      mixed = mixed ? ctx.binary('Add', mixed, term) : term;
+    }
+    return mixed!;
+  },
+});
+
+export const switchableLowerings = [switchableNormLowering, normalizerMixtureLowering] as const;

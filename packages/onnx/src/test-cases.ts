@@ -1,8 +1,10 @@
 // The normalizer cases every test file shares: a module with non-trivial parameters and statistics, and its input shape.
-import { BatchNorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm } from '@normkit/batch';
-import { EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm, TLU } from '@normkit/group';
-import { L2Norm, LayerNorm, LayerScale, RMSNorm, ScaleNorm } from '@normkit/layer';
-import { SwitchableNorm } from '@normkit/switchable';
+import { BatchNorm, BatchRenorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm, batchNormPlugin } from '@normkit/batch';
+import {
+  EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm, TLU, groupNormPlugin, instanceNormPlugin,
+} from '@normkit/group';
+import { L2Norm, LayerNorm, LayerScale, RMSNorm, ScaleNorm, layerNormPlugin, rmsNormPlugin } from '@normkit/layer';
+import { NormalizerMixture, SwitchableNorm } from '@normkit/switchable';
 import {
   Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
 } from '@normkit/tensor';
@@ -80,7 +82,17 @@ export const normalizerCases: NormalizerCase[] = [
   { name: 'ScaleNorm [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new ScaleNorm({ normalizedShape: 8 }), g) },
   { name: 'ScaleNorm over [L, D]', shape: [2, 3, 4], build: (g) => randomize(new ScaleNorm({ normalizedShape: [3, 4], eps: 1e-2 }), g) },
   { name: 'LayerScale [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new LayerScale({ dim: 8 }), g) },
+  { name: 'BatchRenorm (eval: running statistics)', shape: [2, 4, 3, 3], build: (g) => randomize(new BatchRenorm({ numFeatures: 4 }), g) },
+  {
+    name: 'NormalizerMixture BN + IN + GN',
+    shape: [2, 4, 3, 3],
+    build: (g) => randomize(new NormalizerMixture({ numFeatures: 4, candidates: channelsFirstCandidates, temperature: 0.7 }), g),
+  },
+  { name: 'NormalizerMixture hard (argmax only)', shape: [2, 4, 5], build: (g) => randomize(new NormalizerMixture({ numFeatures: 4, candidates: channelsFirstCandidates, hard: true }), g) },
+  { name: 'NormalizerMixture LayerNorm + RMSNorm', shape: [2, 3, 8], build: (g) => randomize(new NormalizerMixture({ numFeatures: 8, candidates: [layerNormPlugin, rmsNormPlugin] }), g) },
 ];
+
+const channelsFirstCandidates = [batchNormPlugin, { candidate: instanceNormPlugin, options: { affine: true } }, { candidate: groupNormPlugin, options: { numGroups: 2 } }];
 
 /** FrozenBatchNorm keeps gamma and beta as buffers: random values for all four. */
 function randomizeFrozen(module: FrozenBatchNorm, generator: Generator): Module {
