@@ -1,7 +1,8 @@
 // @normkit/tensor: tensor, autograd, ops, nn, optim, the normalization building blocks and the plugin interface.
-import './tensor-methods';
 export { Tensor, noGrad, enableGrad, isGradEnabled, checkSameDType, isTensor, checkTensor, checkTensorOrNumber, describeValue } from './tensor';
 export type { GraphNode, NestedArray } from './tensor';
+// Installs Tensor's chaining methods (x.add(y).sum()); an export, not a bare import, so bundlers keep it.
+export { tensorMethodNames } from './tensor-methods';
 export type { DType, TypedArray } from './dtype';
 export { shapeSize, stridesOf, sameShape, allocate, checkDType, checkShape } from './dtype';
 export { customOp, zeroGrad, graphOps, setAutogradDebug, isAutogradDebug } from './autograd';

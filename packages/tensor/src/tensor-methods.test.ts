@@ -93,6 +93,7 @@ describe('Tensor method chaining', () => {
     );
     const tested = new Set(cases.map(([name]) => name.split(' ')[0]));
     expect(declared.filter((name) => !tested.has(name))).toEqual([]);
+    expect([...api.tensorMethodNames].sort()).toEqual([...declared].sort());
     expect(declared.length).toBeGreaterThanOrEqual(40);
   });
 

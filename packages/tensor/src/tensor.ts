@@ -314,9 +314,10 @@ export type TensorMethodOps = Pick<
 
 let methodOps: TensorMethodOps | null = null;
 
-/** Called once by tensor-methods.ts (imported by index.ts): ops import Tensor, so Tensor cannot import them. */
-export function installTensorMethodOps(ops: TensorMethodOps): void {
+/** Called once by tensor-methods.ts (re-exported by index.ts): ops import Tensor, so Tensor cannot import them. */
+export function installTensorMethodOps(ops: TensorMethodOps): readonly string[] {
   methodOps = ops;
+  return Object.freeze(Object.keys(ops));
 }
 
 function chain(method: string): TensorMethodOps {
