@@ -1,5 +1,5 @@
 // @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale, Dynamic Tanh,
-// Pre-LN and Post-LN residual blocks and the Transformer block, with their registry plugins (registration is explicit).
+// residual blocks (Pre-LN, Post-LN, Peri-LN, output-only, DeepNorm) and the Transformer block, with their registry plugins (registration is explicit).
 export { LayerNorm, layerNorm } from './layer-norm';
 export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
 export { RMSNorm, rmsNorm, machineEpsilon } from './rms-norm';
@@ -8,9 +8,11 @@ export { QKNorm, qkNormFactory, QK_NORM_KINDS } from './qk-norm';
 export type { QKNormOptions, QKNormKind } from './qk-norm';
 export { AdaLN, AdaLNZero, isGatedNormalizer, broadcastOverTokens } from './ada-ln';
 export type { AdaLNOptions, AdaLNZeroOptions, Modulation, GatedModulation, GatedNormalizer } from './ada-ln';
-export { Residual, residual } from './residual';
+export { Residual, residual, PLACEMENTS } from './residual';
 export type { ResidualOptions, ResidualContext, Sublayer, Placement } from './residual';
 export { TransformerBlock } from './transformer-block';
+export { deepNormConstants, deepNormInit } from './deep-norm';
+export type { DeepNormArchitecture, DeepNormConstants } from './deep-norm';
 export type { TransformerBlockOptions, TransformerBlockContext, NormSpec } from './transformer-block';
 export { L2Norm, l2Norm, l2NormOptionsSchema } from './l2-norm';
 export type { L2NormOptions, L2NormFunctionalOptions } from './l2-norm';

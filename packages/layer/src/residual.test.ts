@@ -62,7 +62,7 @@ describe('residual', () => {
     const f = new Linear({ inFeatures: D, outFeatures: D });
     expect(() => residual(f, { norm: new LayerNorm({ normalizedShape: D }), placement: 'pre', gate: true })).toThrow(OptionError);
     expect(() => residual(f, { norm: new AdaLN({ normalizedShape: D, conditionDim: 3 }), placement: 'pre', gate: true })).toThrow(/a gated normalizer with gate: true/);
-    expect(() => residual(f, { norm: new LayerNorm({ normalizedShape: D }), placement: 'middle' as 'pre' })).toThrow(/placement 'pre' or 'post'/);
+    expect(() => residual(f, { norm: new LayerNorm({ normalizedShape: D }), placement: 'middle' as 'pre' })).toThrow(/placement 'pre', 'post', 'peri', 'output', 'deepnorm'/);
   });
 
   it('a gated block without a condition throws a ContextError', () => {

@@ -21,7 +21,9 @@ import {
   type Tensor,
 } from '@normkit/tensor';
 import { QKNorm, QK_NORM_KINDS, type QKNormKind, type QKNormOptions } from './qk-norm';
-import { Residual, type Placement, type ResidualContext } from './residual';
+import { Residual, PLACEMENTS, applyNorm, type Placement, type ResidualContext } from './residual';
+import { deepNormConstants, deepNormInit, type DeepNormArchitecture, type DeepNormConstants } from './deep-norm';
+import { LayerScale } from './layer-scale';
 import { isGatedNormalizer } from './ada-ln';
 
 /** A registered normalizer by name, optionally with options for its schema. */
@@ -33,8 +35,23 @@ export interface TransformerBlockOptions {
   numHeads: number;
   /** Any registered normalizer: 'layer-norm', 'rms-norm', 'ada-ln-zero', a third-party plugin ... */
   norm: NormSpec;
-  /** 'pre' (Pre-LN) or 'post' (Post-LN). */
+  /**
+   * 'pre' (Pre-LN), 'post' (Post-LN), 'peri' (Peri-LN / sandwich: a second norm on each sublayer's
+   * output), 'output' (output-only: x + norm(f(x))) or 'deepnorm' (DeepNet; needs `deepNorm`).
+   */
   placement: Placement;
+  /**
+   * With placement 'deepnorm': the model the block belongs to (alpha and beta from the paper's
+   * formulas, see `deepNormConstants`) or explicit `{ alpha, beta }`.
+   */
+  deepNorm?: DeepNormArchitecture | DeepNormConstants;
+  /** LayerScale on both branches (timm's `ls1`, `ls2`) with this initial value, e.g. 1e-5; default none. */
+  layerScale?: number;
+  /**
+   * Normalise the block's input first (`norm_embed`): Peri-LN's embedding norm, for the first block
+   * of a stack only. Default false.
+   */
+  embeddingNorm?: boolean;
   /** QK-norm inside attention: a kind, or QKNorm options without headDim. */
   qkNorm?: QKNormKind | Omit<QKNormOptions, 'headDim'>;
   /** Conditioning: the width of the condition vector, for normalizers that need one (AdaLN, adaLN-Zero). */
@@ -69,12 +86,34 @@ function resolveNorm(op: string, spec: NormSpec): { name: string; options: Recor
   return { name, options };
 }
 
+/** `{ alpha, beta }` as given, or from the paper's formulas; checked. */
+function resolveDeepNorm(op: string, spec: DeepNormArchitecture | DeepNormConstants): DeepNormConstants {
+  if (typeof spec === 'object' && spec !== null && 'alpha' in spec) {
+    for (const key of ['alpha', 'beta'] as const) {
+      const value = spec[key];
+      if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+        throw new OptionError({ op, expected: `deepNorm.${key} to be a finite number > 0`, given: `deepNorm.${key} = ${String(value)}` });
+      }
+    }
+    return { alpha: spec.alpha, beta: spec.beta };
+  }
+  return deepNormConstants(spec);
+}
+
 /**
  * The Transformer block of the project (Vaswani et al., 2017), attention then MLP, each inside a
  * `Residual` with a normalizer from the registry, so the architecture choices are single options:
  *
- *   pre:  x = x + Attn(norm1(x));  x = x + MLP(norm2(x))        (GPT-2, ViT, Llama)
- *   post: x = norm1(x + Attn(x));  x = norm2(x + MLP(x))        (the original Transformer, BERT)
+ *   pre:      x = x + Attn(norm1(x));  x = x + MLP(norm2(x))        (GPT-2, ViT, Llama)
+ *   post:     x = norm1(x + Attn(x));  x = norm2(x + MLP(x))        (the original Transformer, BERT)
+ *   peri:     x = x + norm1_post(Attn(norm1(x)));  x = x + norm2_post(MLP(norm2(x)))   (Peri-LN, Gemma)
+ *   output:   x = x + norm1(Attn(x));  x = x + norm2(MLP(x))        (OLMo 2, Swin V2)
+ *   deepnorm: x = norm1(alpha x + Attn(x));  x = norm2(alpha x + MLP(x)), with the MLP, value and
+ *             output projections initialised Xavier-normal with gain beta (query and key gain 1)
+ *             (DeepNet; `deepNorm` gives the architecture and depth, or alpha and beta)
+ *
+ * `layerScale: 1e-5` adds timm's LayerScale (`ls1`, `ls2`) on both branches; `embeddingNorm: true`
+ * normalises the block's input first (`norm_embed`, Peri-LN's embedding norm, first block only).
  *
  * `norm` names any registered normalizer (`create(name, { numFeatures: dim, normalizedShape: [dim],
  * conditionDim }, options)`), so LayerNorm vs RMSNorm vs a third-party norm is one option. The block
@@ -109,6 +148,16 @@ export class TransformerBlock extends Module {
   readonly linear2: Linear;
   readonly norm1: Normalizer;
   readonly norm2: Normalizer;
+  /** 'peri': the normalizers on the attention and MLP outputs (`norm1_post`, `norm2_post`), else null. */
+  readonly norm1Post: Normalizer | null = null;
+  readonly norm2Post: Normalizer | null = null;
+  /** The embedding norm (`norm_embed`), or null. */
+  readonly normEmbed: Normalizer | null;
+  /** LayerScale on the attention and MLP branches (`ls1`, `ls2`), or undefined. */
+  readonly ls1: LayerScale | undefined;
+  readonly ls2: LayerScale | undefined;
+  /** 'deepnorm': the alpha and beta in use, else null. */
+  readonly deepNorm: DeepNormConstants | null;
   readonly activation: 'gelu' | 'relu';
   private readonly attentionBlock: Residual;
   private readonly feedforwardBlock: Residual;
@@ -122,8 +171,22 @@ export class TransformerBlock extends Module {
         throw new OptionError({ op, expected: `${name} to be a positive integer`, given: `${name} = ${String(value)}` });
       }
     }
-    if (options.placement !== 'pre' && options.placement !== 'post') {
-      throw new OptionError({ op, expected: "placement 'pre' or 'post'", given: `placement = ${JSON.stringify(options.placement)}` });
+    if (!PLACEMENTS.includes(options.placement)) {
+      throw new OptionError({ op, expected: `placement ${PLACEMENTS.map((p) => `'${p}'`).join(', ')}`, given: `placement = ${JSON.stringify(options.placement)}` });
+    }
+    if ((options.placement === 'deepnorm') !== (options.deepNorm !== undefined)) {
+      throw new OptionError(
+        options.placement === 'deepnorm'
+          ? { op, expected: "deepNorm ({ architecture, layers } or { alpha, beta }) with placement 'deepnorm'", given: 'no deepNorm option' }
+          : { op, expected: "deepNorm only with placement 'deepnorm'", given: `deepNorm with placement '${options.placement}'` },
+      );
+    }
+    const deepNorm = options.deepNorm === undefined ? null : resolveDeepNorm(op, options.deepNorm);
+    if (options.layerScale !== undefined && (typeof options.layerScale !== 'number' || !Number.isFinite(options.layerScale))) {
+      throw new OptionError({ op, expected: 'layerScale to be a finite number (the initial value of gamma)', given: `layerScale = ${String(options.layerScale)}` });
+    }
+    if (options.embeddingNorm !== undefined && typeof options.embeddingNorm !== 'boolean') {
+      throw new OptionError({ op, expected: 'embeddingNorm to be true or false', given: `embeddingNorm = ${String(options.embeddingNorm)}` });
     }
     const activation = options.activation ?? 'gelu';
     if (activation !== 'gelu' && activation !== 'relu') {
@@ -162,8 +225,20 @@ export class TransformerBlock extends Module {
     this.selfAttn = this.registerModule('self_attn', new MultiHeadAttention({ embedDim: dim, numHeads, qkNorm: qkNormFactory, generator: options.generator }));
     this.linear1 = this.registerModule('linear1', new Linear({ inFeatures: dim, outFeatures: feedforwardDim, generator: options.generator }));
     this.linear2 = this.registerModule('linear2', new Linear({ inFeatures: feedforwardDim, outFeatures: dim, generator: options.generator }));
-    this.norm1 = this.registerModule('norm1', create(norm.name, slot, norm.options));
-    this.norm2 = this.registerModule('norm2', create(norm.name, slot, norm.options));
+    const makeNorm = (): Normalizer => create(norm.name, slot, norm.options);
+    this.norm1 = this.registerModule('norm1', makeNorm());
+    this.norm2 = this.registerModule('norm2', makeNorm());
+
+    if (this.placement === 'peri') {
+      this.norm1Post = this.registerModule('norm1_post', makeNorm());
+      this.norm2Post = this.registerModule('norm2_post', makeNorm());
+    }
+    this.normEmbed = options.embeddingNorm ? this.registerModule('norm_embed', makeNorm()) : null;
+    const layerScale = (): LayerScale | undefined => (options.layerScale === undefined ? undefined : new LayerScale({ dim, initValues: options.layerScale }));
+    this.ls1 = layerScale();
+    this.ls2 = layerScale();
+    if (deepNorm) deepNormInit({ attention: this.selfAttn, feedforward: [this.linear1, this.linear2] }, deepNorm.beta, options.generator);
+    this.deepNorm = deepNorm;
 
     const gate = isGatedNormalizer(this.norm1);
     // The mask matters to normalizers whose statistics span tokens (batch-dependent or channels-first).
@@ -171,14 +246,32 @@ export class TransformerBlock extends Module {
     // tokens exactly as PyTorch computes them.
     const traits = this.normTraits;
     const spansTokens = traits.batchDependent || traits.layout === 'channels-first';
-    const residualOptions = { placement: this.placement, gate, layout: traits.layout, acceptsMask: traits.acceptsMask && spansTokens };
+    const residualOptions = {
+      placement: this.placement,
+      gate,
+      layout: traits.layout,
+      acceptsMask: traits.acceptsMask && spansTokens,
+      ...(deepNorm ? { alpha: deepNorm.alpha } : {}),
+    };
     // The residual wrappers stay unregistered: their norm and sublayer modules are registered above
     // under PyTorch's names.
     this.attentionBlock = new Residual((x, context) => this.selfAttn.forward(x, { mask: context.mask, causal: context.causal }), {
       ...residualOptions,
       norm: this.norm1,
+      ...(this.norm1Post ? { outputNorm: this.norm1Post } : {}),
+      ...(this.ls1 ? { layerScale: this.ls1 } : {}),
     });
-    this.feedforwardBlock = new Residual((x) => this.feedforward(x), { ...residualOptions, norm: this.norm2 });
+    this.feedforwardBlock = new Residual((x) => this.feedforward(x), {
+      ...residualOptions,
+      norm: this.norm2,
+      ...(this.norm2Post ? { outputNorm: this.norm2Post } : {}),
+      ...(this.ls2 ? { layerScale: this.ls2 } : {}),
+    });
+    // Registered under timm's names after the residuals checked them.
+    if (this.ls1 && this.ls2) {
+      this.registerModule('ls1', this.ls1);
+      this.registerModule('ls2', this.ls2);
+    }
   }
 
   /** linear2(activation(linear1(x))). */
@@ -199,6 +292,9 @@ export class TransformerBlock extends Module {
       });
     }
     const residualContext: ResidualContext = { ...context };
-    return this.feedforwardBlock.forward(this.attentionBlock.forward(x, residualContext), residualContext);
+    const normContext: ResidualContext = { ...context };
+    if (!this.feedforwardBlock.acceptsMask) delete normContext.mask;
+    const input = this.normEmbed ? applyNorm(this.normEmbed, x, normContext, this.normTraits.layout) : x;
+    return this.feedforwardBlock.forward(this.attentionBlock.forward(input, residualContext), residualContext);
   }
 }
