@@ -42,6 +42,13 @@ def build(case, dtype):
         return nt.SkipInit(torch.nn.Linear(options["features"], options["features"], dtype=dtype))
     if kind == "WeightNormLinear":
         return nt.weight_norm(torch.nn.Linear(options["in_features"], options["out_features"], dtype=dtype), dim=options["dim"])
+    if kind in ("WeightStandardizationLinear", "WeightStandardizationConv2d"):
+        ws = {k: v for k, v in options.items() if k not in ("in_features", "out_features", "in_channels", "out_channels", "kernel_size")}
+        if kind == "WeightStandardizationLinear":
+            layer = torch.nn.Linear(options["in_features"], options["out_features"], dtype=dtype)
+        else:
+            layer = torch.nn.Conv2d(options["in_channels"], options["out_channels"], options["kernel_size"], dtype=dtype)
+        return nt.weight_standardization(layer, **ws)
     if kind == "WeightNormConv2d":
         conv = torch.nn.Conv2d(options["in_channels"], options["out_channels"], options["kernel_size"], dtype=dtype)
         return nt.weight_norm(conv, dim=options["dim"])
@@ -118,7 +125,8 @@ def produce(case, dtype_name, seed):
         x = rng.randn(case["input"], dtype).requires_grad_(True)
         out[f"{prefix}.input"] = x.detach().clone()
         if case.get("mask"):
-            out[f"{prefix}.mask"] = make_mask(rng, [case["input"][0]] + case["input"][2:], case).to(dtype)
+            shape = case["input"][:-1] if case["mask"] == "rows" else [case["input"][0]] + case["input"][2:]
+            out[f"{prefix}.mask"] = make_mask(rng, shape, case).to(dtype)
         if case.get("condition"):
             out[f"{prefix}.condition"] = rng.randn(case["condition"], dtype)
         if case.get("labels"):

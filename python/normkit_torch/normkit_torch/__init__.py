@@ -9,12 +9,12 @@ from .norm_free import (NONLINEARITY_GAMMA, ScaledStdConv2d, ScaledStdLinear, Sk
                         clip_grad_norm_, clip_grad_value_)
 from .switchable import SwitchableNorm
 from .sync import convert_sync
-from .weight import WeightNorm, weight_norm
+from .weight import WeightNorm, WeightStandardization, weight_norm, weight_standardization
 
 __version__ = "0.1.0"
 __all__ = [
     "BatchNorm", "GhostBatchNorm", "ConditionalBatchNorm", "FiLM", "SPADE", "TLU", "FilterResponseNorm", "FilterResponseNormTLU",
     "filter_response_norm", "AdaLN", "AdaLNZero", "QKNorm", "RMSNorm", "rms_norm", "NONLINEARITY_GAMMA", "ScaledStdConv2d",
     "ScaledStdLinear", "SkipInit", "adaptive_grad_clip_", "clip_grad_norm_", "clip_grad_value_", "SwitchableNorm",
-    "WeightNorm", "weight_norm", "convert_sync", "bundle", "models",
+    "WeightNorm", "weight_norm", "WeightStandardization", "weight_standardization", "convert_sync", "bundle", "models",
 ]

@@ -34,13 +34,14 @@ class ConditionalBatchNorm(nn.Module):
 class FiLM(nn.Module):
     """Feature-wise linear modulation (Perez et al., 2018): (gamma, beta) = film_generator(c), y =
     gamma * norm(x) + beta. norm 'none' (default), 'batch' (parameter-free BatchNorm, key
-    `param_free_norm.*`) or 'layer' (over every dim but the batch). Keys `film_generator.0.*` (and
+    `param_free_norm.*`), 'instance' (parameter-free InstanceNorm over the spatial dims, no state) or
+    'layer' (over every dim but the batch). Keys `film_generator.0.*` (and
     `film_generator.2.*` with `hidden`); output rows gamma then beta."""
 
     def __init__(self, num_features, condition_dim, hidden=None, norm="none", eps=1e-5, momentum=0.1, dtype=None):
         super().__init__()
-        if norm not in ("none", "batch", "layer"):
-            raise ValueError(f"FiLM: norm {norm!r} is not ported (normkit also has 'instance')")
+        if norm not in ("none", "batch", "instance", "layer"):
+            raise ValueError(f"FiLM: norm must be 'none', 'batch', 'instance' or 'layer', got {norm!r}")
         self.num_features = num_features
         self.norm = norm
         self.eps = eps
@@ -57,6 +58,11 @@ class FiLM(nn.Module):
             x_hat = self.param_free_norm(x)
         elif self.norm == "layer":
             x_hat = F.layer_norm(x, x.shape[1:], None, None, self.eps)
+        elif self.norm == "instance":
+            if x.dim() < 3:
+                raise ValueError(f"FiLM: norm 'instance' expects [N, {self.num_features}, *spatial] with at least one spatial dim, got {list(x.shape)}")
+            # InstanceNorm without affine and running statistics (normkit's param-free InstanceNorm): no state.
+            x_hat = F.instance_norm(x, eps=self.eps)
         else:
             x_hat = x
         gamma, beta = self.film_generator(condition).split(self.num_features, dim=1)

@@ -21,6 +21,18 @@ def rms_norm(x, normalized_shape, weight=None, eps=1e-6):
     return y * weight if weight is not None else y
 
 
+def _mask_rows(y, mask, normalized_dims, op):
+    """Zeroes the padded rows of a row-wise normalisation (normkit's row masks): y * mask[..., None, ...]."""
+    if mask is None:
+        return y
+    rows = list(y.shape[: y.dim() - normalized_dims])
+    if list(mask.shape) != rows:
+        raise ValueError(f"{op}: expected a mask of shape {rows} (one value per row), got {list(mask.shape)}")
+    if not bool(((mask == 0) | (mask == 1)).all()):
+        raise ValueError(f"{op}: expected mask values 1 (real) or 0 (padding)")
+    return y * mask.to(y.dtype).reshape(rows + [1] * normalized_dims)
+
+
 class RMSNorm(nn.Module):
     """Root Mean Square LayerNorm (Zhang & Sennrich, 2019): key `weight`. Default eps 1e-6 (normkit's;
     PyTorch's nn.RMSNorm defaults to None = machine epsilon). torch 1.13 has no nn.RMSNorm."""
@@ -35,8 +47,9 @@ class RMSNorm(nn.Module):
         else:
             self.register_parameter("weight", None)
 
-    def forward(self, x):
-        return rms_norm(x, self.normalized_shape, self.weight, self.eps)
+    def forward(self, x, mask=None):
+        """`mask` (x's shape without the normalised dims, 1 real / 0 padding): padded rows give 0 and no gradient, as in normkit."""
+        return _mask_rows(rms_norm(x, self.normalized_shape, self.weight, self.eps), mask, len(self.normalized_shape), type(self).__name__)
 
 
 _QK_EPS = {"layer": 1e-5, "rms": 1e-6, "l2": 1e-6}
@@ -91,20 +104,21 @@ class _AdaptiveLayerNorm(nn.Module):
         predicted = self.adaLN_modulation(condition)
         return [c.reshape((n,) + self.normalized_shape) for c in predicted.split(self.features, dim=1)]
 
-    def normalize_with(self, x, shift, scale):
-        normalized = F.layer_norm(x, self.normalized_shape, None, None, self.eps)
+    def normalize_with(self, x, shift, scale, mask=None):
+        normalized = _mask_rows(F.layer_norm(x, self.normalized_shape, None, None, self.eps), mask, len(self.normalized_shape), type(self).__name__)
         extra = x.dim() - 1 - len(self.normalized_shape)
         view = lambda t: t.reshape((t.shape[0],) + (1,) * extra + self.normalized_shape)  # noqa: E731
         return normalized * (1 + view(scale)) + view(shift)
 
-    def forward(self, x, condition):
+    def forward(self, x, condition, mask=None):
+        """`mask` (x's shape without the normalised dims): padded rows are normalised to 0, so their output is shift(c), as in normkit."""
         shift, scale = self.modulation(condition)[:2]
-        return self.normalize_with(x, shift, scale)
+        return self.normalize_with(x, shift, scale, mask)
 
 
 class AdaLN(_AdaptiveLayerNorm):
     """Adaptive LayerNorm (DiT): (shift, scale) = Linear(SiLU(c)); y = LN(x) * (1 + scale) + shift.
-    Keys `adaLN_modulation.1.weight` [2 * D, condition_dim] and `.bias`."""
+    Keys `adaLN_modulation.1.weight` [2 * D, condition_dim] and `.bias`. `forward(x, condition, mask=None)`."""
 
     def __init__(self, normalized_shape, condition_dim, eps=1e-6, zero_init=False, dtype=None):
         super().__init__(normalized_shape, condition_dim, eps, zero_init, dtype)

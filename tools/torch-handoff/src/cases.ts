@@ -15,7 +15,7 @@ import { AdaLN, AdaLNZero, QKNorm, RMSNorm } from '@normkit/layer';
 import { ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
 import { SwitchableNorm } from '@normkit/switchable';
 import { Conv2d, Generator, Linear, noGrad, tensor, type DType, type Module, type Tensor, type NormalizerContext, type StateDict } from '@normkit/tensor';
-import { weightNorm } from '@normkit/weight';
+import { weightNorm, weightStandardization } from '@normkit/weight';
 
 export interface HandoffCase {
   name: string;
@@ -23,7 +23,8 @@ export interface HandoffCase {
   options: Record<string, unknown>;
   input: number[];
   steps?: number;
-  mask?: boolean;
+  /** true: a padding mask [N, *spatial] (channels on axis 1); 'rows': a row mask, the input's shape without its last dim. */
+  mask?: boolean | 'rows';
   condition?: number[];
   labels?: number;
   agc?: { clipping?: number; eps?: number };
@@ -88,6 +89,14 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
     case 'WeightNormConv2d': {
       const conv = new Conv2d({ inChannels: num(c, 'inChannels'), outChannels: num(c, 'outChannels'), kernelSize: num(c, 'kernelSize'), dtype, generator });
       return weightNorm(conv, { dim: num(c, 'dim') });
+    }
+    case 'WeightStandardizationLinear':
+    case 'WeightStandardizationConv2d': {
+      const { inFeatures, outFeatures, inChannels, outChannels, kernelSize, ...ws } = c.options;
+      const layer = c.module === 'WeightStandardizationLinear'
+        ? new Linear({ inFeatures: inFeatures as number, outFeatures: outFeatures as number, dtype, generator })
+        : new Conv2d({ inChannels: inChannels as number, outChannels: outChannels as number, kernelSize: kernelSize as number, dtype, generator });
+      return weightStandardization(layer, ws);
     }
     default:
       throw new Error(`torch-handoff: unknown module ${c.module} in case ${c.name}`);
@@ -165,7 +174,7 @@ export function produce(c: HandoffCase, dtype: DType, seed: number, lr: number):
     const x = rng.tensor(c.input, dtype, () => rng.normal());
     out[`${prefix}.input`] = copyOf(x);
     if (c.mask) {
-      const shape = [c.input[0]!, ...c.input.slice(2)];
+      const shape = c.mask === 'rows' ? c.input.slice(0, -1) : [c.input[0]!, ...c.input.slice(2)];
       const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
       // At least two real positions per sample, as the Python producer does.
       out[`${prefix}.mask`] = rng.tensor(shape, dtype, (() => {
