@@ -6,6 +6,7 @@ import { batchNormLearningRateFine } from './batch-norm-learning-rate-fine';
 import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
+import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
 import { frnBatchOne } from './frn-batch-one';
 import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
 import { gradientClippingSubstitute } from './gradient-clipping-substitute';
@@ -17,12 +18,13 @@ import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
 import { switchableNormSelection } from './switchable-norm-selection';
+import { weightNormConditioning } from './weight-norm-conditioning';
 import { weightStandardizationGroupNorm } from './weight-standardization-group-norm';
 
 export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
   frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
-  weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch,
+  weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch, weightNormConditioning, batchNormTrainEvalGapCnn,
 };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -58,6 +60,8 @@ export const presets: readonly ClaimPreset[] = [
   weightStandardizationGroupNorm,
   gradientClippingSubstitute,
   ghostBatchNormLargeBatch,
+  weightNormConditioning,
+  batchNormTrainEvalGapCnn,
 ];
 
 /** The preset called `name`, or undefined. */
