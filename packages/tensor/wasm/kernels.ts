@@ -427,13 +427,17 @@ export function slotwiseForward(
  */
 export function slotwiseBackward(
   gy: usize, x: usize, w: usize, b: usize, th: usize, slots: i32, groups: i32, inner: i32, block: i32, center: i32,
-  mean: usize, rstd: usize, gradX: usize, wantGradX: i32, gradW: usize, gradB: usize, gradTh: usize, dxhatXhat: usize,
+  mean: usize, rstd: usize, gradX: usize, wantGradX: i32, gradW: usize, gradB: usize, gradTh: usize, dxhatXhat: usize, partials: usize,
 ): void {
   const blocks = inner / block;
   const params = groups * blocks;
-  if (gradW != 0) memory.fill(gradW, 0, <usize>params << 3);
-  if (gradB != 0) memory.fill(gradB, 0, <usize>params << 3);
-  if (gradTh != 0) memory.fill(gradTh, 0, <usize>params << 3);
+  // With `partials` != 0, each (slot, block)'s three parameter terms go to partials + (s * blocks + q) * 3
+  // instead of the accumulators (see the batch-wise loops), for a threaded caller to add in order.
+  if (partials == 0) {
+    if (gradW != 0) memory.fill(gradW, 0, <usize>params << 3);
+    if (gradB != 0) memory.fill(gradB, 0, <usize>params << 3);
+    if (gradTh != 0) memory.fill(gradTh, 0, <usize>params << 3);
+  }
   for (let s = 0; s < slots; s++) {
     const base = s * inner;
     const m = load<f64>(at64(mean, s));
@@ -449,12 +453,19 @@ export function slotwiseBackward(
         const scale = r * gamma;
         const shift = read(b, p) - m * scale;
         gateBlock(gy, x, gradX, start, start + block, scale, shift, read(th, p), m);
-        store<f64>(at64(gradTh, p), load<f64>(at64(gradTh, p)) + sumBelow);
+        if (partials == 0) store<f64>(at64(gradTh, p), load<f64>(at64(gradTh, p)) + sumBelow);
       } else {
         blockSums(gy, x, start, start + block, m);
       }
-      if (gradW != 0) store<f64>(at64(gradW, p), load<f64>(at64(gradW, p)) + sumDyCentred * r);
-      if (gradB != 0) store<f64>(at64(gradB, p), load<f64>(at64(gradB, p)) + sumDy);
+      if (partials != 0) {
+        const t = at64(partials, (s * blocks + q) * 3);
+        store<f64>(t, sumDyCentred * r);
+        store<f64>(t, sumDy, 8);
+        store<f64>(t, th != 0 ? sumBelow : 0, 16);
+      } else {
+        if (gradW != 0) store<f64>(at64(gradW, p), load<f64>(at64(gradW, p)) + sumDyCentred * r);
+        if (gradB != 0) store<f64>(at64(gradB, p), load<f64>(at64(gradB, p)) + sumDy);
+      }
       sumDxhat += sumDy * gamma;
       sumDxhatCentred += sumDyCentred * gamma;
     }
@@ -478,30 +489,44 @@ export function slotwiseBackward(
 // all-reduce between them, exactly as the js kernel does.
 
 /** sums = [count..., sum (or sum of squares without centring)...] per slot. */
-export function batchSums(x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, sums: usize): void {
-  memory.fill(sums, 0, <usize>(2 * slots) << 3);
+// The batch-wise loops below sum over `outer` into per-slot (or per-group) accumulators. With
+// `partials` != 0 they instead write each (outer, group) run's terms at partials + ((o * groups + g) *
+// terms) (float64), for a threaded caller that splits `outer` over tasks and then adds the terms in
+// order of `o` itself: the same additions in the same order as the accumulating loop, so the same bits.
+
+export function batchSums(
+  x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, sums: usize, partials: usize,
+): void {
+  if (partials == 0) memory.fill(sums, 0, <usize>(2 * slots) << 3);
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
       const base = (o * groups + g) * inner;
       const slot = slotBase + g;
-      store<f64>(at64(sums, slot), load<f64>(at64(sums, slot)) + <f64>inner);
       const total = center ? blockSum(x, base, base + inner) : blockSquaredDeviations(x, base, base + inner, 0);
+      if (partials != 0) {
+        store<f64>(at64(partials, o * groups + g), total);
+        continue;
+      }
+      store<f64>(at64(sums, slot), load<f64>(at64(sums, slot)) + <f64>inner);
       store<f64>(at64(sums, slots + slot), load<f64>(at64(sums, slots + slot)) + total);
     }
   }
 }
 
 /** squares[slot] = sum((x - mean[slot])^2) over the slot. */
-export function batchSquares(x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, squares: usize): void {
-  memory.fill(squares, 0, <usize>slots << 3);
+export function batchSquares(
+  x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, squares: usize, partials: usize,
+): void {
+  if (partials == 0) memory.fill(squares, 0, <usize>slots << 3);
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
       const base = (o * groups + g) * inner;
       const slot = slotBase + g;
       const total = blockSquaredDeviations(x, base, base + inner, load<f64>(at64(mean, slot)));
-      store<f64>(at64(squares, slot), load<f64>(at64(squares, slot)) + total);
+      if (partials != 0) store<f64>(at64(partials, o * groups + g), total);
+      else store<f64>(at64(squares, slot), load<f64>(at64(squares, slot)) + total);
     }
   }
 }
@@ -522,11 +547,13 @@ export function batchForward(x: usize, out: usize, w: usize, b: usize, outer: i3
 /** dw += sum(dy * xhat), db += sum(dy) per group; reductions = [sum(dxhat)..., sum(dxhat * xhat)...] per slot. */
 export function batchBackwardReductions(
   gy: usize, x: usize, w: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, rstd: usize,
-  gradW: usize, gradB: usize, reductions: usize,
+  gradW: usize, gradB: usize, reductions: usize, partials: usize,
 ): void {
-  if (gradW != 0) memory.fill(gradW, 0, <usize>groups << 3);
-  if (gradB != 0) memory.fill(gradB, 0, <usize>groups << 3);
-  memory.fill(reductions, 0, <usize>(2 * slots) << 3);
+  if (partials == 0) {
+    if (gradW != 0) memory.fill(gradW, 0, <usize>groups << 3);
+    if (gradB != 0) memory.fill(gradB, 0, <usize>groups << 3);
+    memory.fill(reductions, 0, <usize>(2 * slots) << 3);
+  }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
@@ -535,6 +562,14 @@ export function batchBackwardReductions(
       const base = (o * groups + g) * inner;
       blockSums(gy, x, base, base + inner, load<f64>(at64(mean, slot)));
       const gamma = read(w, g);
+      if (partials != 0) {
+        const p = at64(partials, (o * groups + g) * 4);
+        store<f64>(p, sumDyCentred * r);
+        store<f64>(p, sumDy, 8);
+        store<f64>(p, sumDy * gamma, 16);
+        store<f64>(p, sumDyCentred * gamma * r, 24);
+        continue;
+      }
       if (gradW != 0) store<f64>(at64(gradW, g), load<f64>(at64(gradW, g)) + sumDyCentred * r);
       if (gradB != 0) store<f64>(at64(gradB, g), load<f64>(at64(gradB, g)) + sumDy);
       store<f64>(at64(reductions, slot), load<f64>(at64(reductions, slot)) + sumDy * gamma);

@@ -7,7 +7,7 @@ import { getBackend, kernelsOf, setBackend } from './backend';
 import { getNumThreads, setNumThreads, threadSupport } from './threads';
 import { requestedThreads } from './thread-state';
 import type { KernelTable } from './types';
-import { wasmThreadPoolStatistics } from './wasm/backend';
+import { parallelThresholds, wasmThreadPoolStatistics } from './wasm/backend';
 
 // The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
 // (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
@@ -170,6 +170,106 @@ describe('thread pool', () => {
       table.slotwiseForward(f);
       return { out: f.out, mean: f.mean, variance: f.variance };
     });
+  });
+
+  it('every threaded kernel on small, awkward sizes with the thresholds at 0: same bits at 1, 2 and 3 threads', () => {
+    const saved = { ...parallelThresholds };
+    parallelThresholds.gemmWork = 0;
+    parallelThresholds.elements = 0;
+    try {
+      const generator = new Generator(9);
+      const pick = <T>(values: readonly T[]): T => values[generator.nextUint32() % values.length]!;
+      const maybe = <T>(value: () => T): T | null => (generator.nextUint32() % 3 === 0 ? null : value());
+      for (let trial = 0; trial < 40; trial++) {
+        // Batch-wise: ghost chunks, fixed statistics, no centring, an all-reduce hook.
+        const outer = pick([0, 1, 2, 3, 5, 7]);
+        const groups = pick([1, 2, 3]);
+        const inner = pick([1, 3, 4, 9, 17, 33]);
+        const chunk = Math.max(1, pick([outer, 1, 2, 3]));
+        const slots = Math.ceil(outer / chunk) * groups || groups;
+        const center = generator.nextUint32() % 2 === 0;
+        const x = data(generator, outer * groups * inner);
+        const gy = data(generator, x.length);
+        const weight = maybe(() => data(generator, groups));
+        const bias = maybe(() => data(generator, groups));
+        const fixed = generator.nextUint32() % 4 === 0
+          ? { mean: Float64Array.from(data(generator, slots)), variance: Float64Array.from(data(generator, slots), Math.abs) }
+          : null;
+        const double = (buffer: Float64Array) => buffer.forEach((v, i) => (buffer[i] = 2 * v));
+        sameBitsAtEveryThreadCount(`batch outer ${outer} groups ${groups} inner ${inner} chunk ${chunk} center ${center} fixed ${fixed !== null}`, (table) => {
+          const f = { x, out: new Float32Array(x.length), weight, bias, outer, groups, inner, chunk, slots, center, eps: 1e-5, fixed, allReduce: double };
+          const result = table.batchForward(f);
+          const b = {
+            gradOutput: gy, x, weight, outer, groups, inner, chunk, slots, center, fixed: fixed !== null, count: result.statistics.count,
+            mean: result.statistics.mean, rstd: result.rstd, gradX: new Float32Array(x.length), gradWeight: weight && new Float64Array(groups),
+            gradBias: bias && new Float64Array(groups), allReduce: double,
+          };
+          table.batchBackward(b);
+          return { out: f.out, mean: result.statistics.mean, variance: result.statistics.variance, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
+        });
+        // Slot-wise with TLU, and the slot-mix kernels.
+        const block = pick([1, 2, 5, 8]);
+        const blocks = pick([1, 2, 3]);
+        const slotInner = block * blocks;
+        const slotCount = outer * groups;
+        const params = groups * blocks;
+        const sx = data(generator, slotCount * slotInner);
+        const sgy = data(generator, sx.length);
+        const sw = data(generator, params);
+        const sb = data(generator, params);
+        const threshold = maybe(() => data(generator, params));
+        sameBitsAtEveryThreadCount(`slotwise outer ${outer} groups ${groups} block ${block}x${blocks} tlu ${threshold !== null}`, (table) => {
+          const f = {
+            x: sx, out: new Float32Array(sx.length), weight: sw, bias: sb, threshold, slots: slotCount, groups, inner: slotInner, block, center, eps: 1e-5,
+            mean: new Float64Array(slotCount), variance: new Float64Array(slotCount), rstd: new Float64Array(slotCount),
+          };
+          table.slotwiseForward(f);
+          const b = {
+            gradOutput: sgy, x: sx, weight: sw, bias: sb, threshold, slots: slotCount, groups, inner: slotInner, block, center, mean: f.mean, rstd: f.rstd,
+            gradX: new Float32Array(sx.length), gradWeight: new Float64Array(params), gradBias: new Float64Array(params),
+            gradThreshold: threshold && new Float64Array(params), dxhatXhat: new Float64Array(slotCount),
+          };
+          table.slotwiseBackward(b);
+          const mixed = new Float32Array(sx.length);
+          let mean = new Float64Array(0);
+          table.slotMixForward({
+            x: sx, out: mixed, slots: slotCount, inner: slotInner,
+            mix: (m, v) => {
+              mean = m.slice();
+              const scale = v.map((vs) => 1 / Math.sqrt(vs + 1e-5));
+              return { scale, shift: m.map((ms, i) => -ms * scale[i]!) };
+            },
+          });
+          const mixedGradX = new Float32Array(sx.length);
+          table.slotMixBackward({
+            gradOutput: sgy, x: sx, gradX: mixedGradX, slots: slotCount, inner: slotInner, mean,
+            mix: (sumDy, sumDyCentred) => ({ a: sumDy.map(() => 0.5), c: sumDyCentred.map((t) => t / slotInner), e: sumDy.map((t) => t / slotInner) }),
+          });
+          return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias, gradThreshold: b.gradThreshold, dxhatXhat: b.dxhatXhat, mixed, mixedGradX };
+        });
+        // Row-wise with masks (GEMMs and convolutions this small stay on the js loops; the cases above cover them).
+        const rows = pick([0, 1, 2, 5, 9]);
+        const rowInner = pick([1, 3, 4, 5, 17]);
+        const rx = data(generator, rows * rowInner);
+        const rgy = data(generator, rx.length);
+        const mask = generator.nextUint32() % 2 === 0 ? Float32Array.from({ length: rows }, (_, i) => (i % 3 === 1 ? 0 : 1)) : null;
+        sameBitsAtEveryThreadCount(`rowwise rows ${rows} inner ${rowInner} mask ${mask !== null}`, (table) => {
+          const f = {
+            x: rx, out: new Float32Array(rx.length), weight: sw.length >= rowInner ? sw.subarray(0, rowInner) : null, bias: null, rows, inner: rowInner,
+            center, eps: 1e-5, mask, count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+          };
+          table.rowwiseForward(f);
+          const b = {
+            gradOutput: rgy, x: rx, weight: f.weight, rows, inner: rowInner, center, mask, mean: f.mean, rstd: f.rstd,
+            gradX: new Float32Array(rx.length), gradWeight: new Float64Array(rowInner), gradBias: new Float64Array(rowInner),
+          };
+          table.rowwiseBackward(b);
+          return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
+        });
+      }
+    } finally {
+      Object.assign(parallelThresholds, saved);
+    }
   });
 
   it('runs tasks on worker threads once they are ready', async () => {

@@ -21,13 +21,15 @@ interface KernelExports {
     center: number, eps: number, mean: number, variance: number, rstd: number): void;
   slotwiseBackward(gy: number, x: number, w: number, b: number, th: number, slots: number, groups: number, inner: number, block: number,
     center: number, mean: number, rstd: number, gradX: number, wantGradX: number, gradW: number, gradB: number, gradTh: number,
-    dxhatXhat: number): void;
-  batchSums(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, center: number, sums: number): void;
-  batchSquares(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, mean: number, squares: number): void;
+    dxhatXhat: number, partials: number): void;
+  batchSums(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, center: number, sums: number,
+    partials: number): void;
+  batchSquares(x: number, outer: number, groups: number, inner: number, chunk: number, slots: number, mean: number, squares: number,
+    partials: number): void;
   batchForward(x: number, out: number, w: number, b: number, outer: number, groups: number, inner: number, chunk: number, mean: number,
     rstd: number): void;
   batchBackwardReductions(gy: number, x: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
-    mean: number, rstd: number, gradW: number, gradB: number, reductions: number): void;
+    mean: number, rstd: number, gradW: number, gradB: number, reductions: number, partials: number): void;
   gemm(a: number, aRow: number, aCol: number, b: number, bRow: number, bCol: number, c: number, ldc: number, m: number, k: number, n: number,
     work: number): void;
   rowwiseParamGrads(gy: number, x: number, rows: number, inner: number, j0: number, j1: number, mask: number, mean: number, rstd: number,
@@ -49,10 +51,12 @@ interface KernelExports {
 const PAGE = 65536;
 /** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
 const GEMM_MIN_WORK = 4096;
-/** Multiply-adds from which a GEMM or a convolution splits over threads (measured: see the tensor README). */
-const PARALLEL_GEMM_WORK = 1 << 20;
-/** Elements from which a normalization kernel splits over threads (measured: see the tensor README). */
-const PARALLEL_MIN_ELEMENTS = 1 << 16;
+/**
+ * From which size a kernel splits over threads (measured: see the tensor README): multiply-adds for a
+ * GEMM or a convolution, elements for the normalization loops. Mutable for the thread tests only,
+ * which set them to 0 to run every partition on small, awkward sizes; not exported from the package.
+ */
+export const parallelThresholds = { gemmWork: 1 << 20, elements: 1 << 16 };
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
 const TASKS_PER_THREAD = 4;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
@@ -284,6 +288,19 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.runJob(pool!, job, threads, scratchBytes);
   }
 
+  /**
+   * `run` with one task per range of [0, count) (boundaries at multiples of `multiple`): the whole
+   * range on one thread, else a few ranges per thread so the work evens out.
+   */
+  function runRanges(threads: number, count: number, multiple: number, emit: (calls: Calls, start: number, end: number) => void): void {
+    run(threads, 0, (calls) => {
+      for (const [start, end] of pieces(count, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, multiple)) {
+        calls.task();
+        emit(calls, start, end);
+      }
+    });
+  }
+
   function rowwiseForward(args: RowwiseForwardArgs): void {
     const { x, out, weight, bias, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
     if (!isFloat32(x, weight, bias)) return jsKernels.rowwiseForward(args);
@@ -297,13 +314,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pmean = arena.reserve(rows * 8);
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
-    run(threadsFor(x.length, PARALLEL_MIN_ELEMENTS), 0, (calls) => {
-      for (const [r0, r1] of pieces(rows, threadsFor(x.length, PARALLEL_MIN_ELEMENTS) * TASKS_PER_THREAD, 1)) {
-        calls.task();
-        calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
-          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]);
-      }
-    });
+    runRanges(threadsFor(x.length, parallelThresholds.elements), rows, 1, (calls, r0, r1) =>
+      calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
+        pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]));
     arena.float32Out(pout, out);
     arena.float64Out(pcount, count);
     arena.float64Out(pmean, mean);
@@ -324,28 +337,19 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
     const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
     const pgb = gradBias ? arena.reserve(inner * 8) : 0;
-    const threads = threadsFor(x.length, PARALLEL_MIN_ELEMENTS);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
     if (threads <= 1) {
       exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
     } else {
       // dx by rows, then dw and db by columns (each column summed over every row in order), so the
       // result is the fused single-thread loop's to the bit.
       if (pgx !== 0) {
-        run(threads, 0, (calls) => {
-          for (const [r0, r1] of pieces(rows, threads * TASKS_PER_THREAD, 1)) {
-            calls.task();
-            calls.call('rowwiseBackward', [pgy + r0 * inner * 4, px + r0 * inner * 4, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0,
-              pmean + r0 * 8, prstd + r0 * 8, pgx + r0 * inner * 4, 0, 0]);
-          }
-        });
+        runRanges(threads, rows, 1, (calls, r0, r1) =>
+          calls.call('rowwiseBackward', [pgy + r0 * inner * 4, px + r0 * inner * 4, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0,
+            pmean + r0 * 8, prstd + r0 * 8, pgx + r0 * inner * 4, 0, 0]));
       }
       if (pgw !== 0 || pgb !== 0) {
-        run(threads, 0, (calls) => {
-          for (const [j0, j1] of pieces(inner, threads * TASKS_PER_THREAD, 4)) {
-            calls.task();
-            calls.call('rowwiseParamGrads', [pgy, px, rows, inner, j0, j1, pmask, pmean, prstd, pgw, pgb]);
-          }
-        });
+        runRanges(threads, inner, 4, (calls, j0, j1) => calls.call('rowwiseParamGrads', [pgy, px, rows, inner, j0, j1, pmask, pmean, prstd, pgw, pgb]));
       }
     }
     if (gradX) arena.float32Out(pgx, gradX);
@@ -367,14 +371,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(slots * 8);
     const prstd = arena.reserve(slots * 8);
     // Whole samples per task, so each task's first slot is group 0.
-    const threads = threadsFor(x.length, PARALLEL_MIN_ELEMENTS);
-    run(threads, 0, (calls) => {
-      for (const [o0, o1] of pieces(slots / groups, threads * TASKS_PER_THREAD, 1)) {
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
         const s0 = o0 * groups;
-        calls.task();
         calls.call('slotwiseForward', [px + s0 * inner * 4, pout + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps,
           pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
-      }
     });
     arena.float32Out(pout, out);
     arena.float64Out(pmean, mean);
@@ -403,7 +404,30 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgb = gradBias ? arena.reserve(params * 8) : 0;
     const pgth = gradThreshold ? arena.reserve(params * 8) : 0;
     const pdx = arena.reserve(slots * 8);
-    exports.slotwiseBackward(pgy, px, pw, pb, pth, slots, groups, inner, block, +center, pmean, prstd, pgx, +(gradX !== null), pgw, pgb, pgth, pdx);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    if (threads <= 1) {
+      exports.slotwiseBackward(pgy, px, pw, pb, pth, slots, groups, inner, block, +center, pmean, prstd, pgx, +(gradX !== null), pgw, pgb, pgth, pdx, 0);
+    } else {
+      // Whole samples per task; each (slot, block)'s parameter terms are added in slot order afterwards.
+      const blocks = inner / block;
+      const partials = arena.reserve(slots * blocks * 3 * 8);
+      runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
+          const s0 = o0 * groups;
+          calls.call('slotwiseBackward', [pgy + s0 * inner * 4, px + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center,
+            pmean + s0 * 8, prstd + s0 * 8, pgx === 0 ? 0 : pgx + s0 * inner * 4, +(gradX !== null), 0, 0, 0, pdx + s0 * 8, partials + s0 * blocks * 24]);
+      });
+      const terms = arena.float64View(partials, slots * blocks * 3);
+      const accumulators = [pgw, pgb, pgth].map((at) => (at === 0 ? null : arena.float64View(at, params).fill(0)));
+      for (let s = 0; s < slots; s++) {
+        const paramBase = (s % groups) * blocks;
+        for (let q = 0; q < blocks; q++) {
+          for (let t = 0; t < 3; t++) {
+            const target = accumulators[t];
+            if (target) target[paramBase + q]! += terms[(s * blocks + q) * 3 + t]!;
+          }
+        }
+      }
+    }
     if (gradX) arena.float32Out(pgx, gradX);
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
@@ -419,12 +443,38 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pout = arena.reserve(x.length * 4);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
+    const partials = threads <= 1 ? 0 : arena.reserve(outer * groups * 8);
+    /** One pass of a batch-wise statistic: the loop itself on one thread, else per-run terms by tasks then added in order of `o`. */
+    const sumOverOuter = (kernel: 'batchSums' | 'batchSquares', leading: number[], target: number, trailing: (o0: number) => number[], addCount: boolean) => {
+      if (threads <= 1) {
+        callable[kernel](px, outer, groups, inner, chunk, slots, ...leading, target, 0);
+        return;
+      }
+      run(threads, 0, (calls) => {
+        for (const [o0, o1] of outerPieces) {
+          calls.task();
+          calls.call(kernel, [px + o0 * groups * inner * 4, o1 - o0, groups, inner, chunk, slots, ...trailing(o0), target, partials + o0 * groups * 8]);
+        }
+      });
+      const terms = arena.float64View(partials, outer * groups);
+      const sums = arena.float64View(target, addCount ? 2 * slots : slots).fill(0);
+      const offset = addCount ? slots : 0;
+      for (let o = 0; o < outer; o++) {
+        const slotBase = Math.floor(o / chunk) * groups;
+        for (let g = 0; g < groups; g++) {
+          if (addCount) sums[slotBase + g]! += inner;
+          sums[offset + slotBase + g]! += terms[o * groups + g]!;
+        }
+      }
+    };
     let statistics;
     if (fixed) {
       statistics = { count: new Float64Array(slots), mean: fixed.mean, variance: fixed.variance };
     } else {
       const psums = arena.reserve(2 * slots * 8);
-      exports.batchSums(px, outer, groups, inner, chunk, slots, +center, psums);
+      sumOverOuter('batchSums', [+center], psums, () => [+center], true);
       const sums = new Float64Array(2 * slots);
       arena.float64Out(psums, sums);
       allReduce?.(sums);
@@ -434,7 +484,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
         for (let s = 0; s < slots; s++) mean[s] = sums[s]! > 0 ? sums[slots + s]! / sums[s]! : 0;
         const pmeanIn = arena.float64In(mean);
         const psquares = arena.reserve(slots * 8);
-        exports.batchSquares(px, outer, groups, inner, chunk, slots, pmeanIn, psquares);
+        sumOverOuter('batchSquares', [pmeanIn], psquares, (o0) => [pmeanIn + (o0 / chunk) * groups * 8], false);
         squares = new Float64Array(slots);
         arena.float64Out(psquares, squares);
         allReduce?.(squares);
@@ -445,7 +495,14 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
     const pmean = arena.float64In(statistics.mean);
     const prstd = arena.float64In(rstd);
-    exports.batchForward(px, pout, pw, pb, outer, groups, inner, chunk, pmean, prstd);
+    run(threads, 0, (calls) => {
+      for (const [o0, o1] of outerPieces) {
+        const slotOffset = (o0 / chunk) * groups * 8;
+        calls.task();
+        calls.call('batchForward', [px + o0 * groups * inner * 4, pout + o0 * groups * inner * 4, pw, pb, o1 - o0, groups, inner, chunk,
+          pmean + slotOffset, prstd + slotOffset]);
+      }
+    });
     arena.float32Out(pout, out);
     return { statistics, rstd };
   }
@@ -464,7 +521,36 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
     const pgb = gradBias ? arena.reserve(groups * 8) : 0;
     const pred = arena.reserve(2 * slots * 8);
-    exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
+    if (threads <= 1) {
+      exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred, 0);
+    } else {
+      const partials = arena.reserve(outer * groups * 4 * 8);
+      run(threads, 0, (calls) => {
+        for (const [o0, o1] of outerPieces) {
+          const slotOffset = (o0 / chunk) * groups * 8;
+          calls.task();
+          calls.call('batchBackwardReductions', [pgy + o0 * groups * inner * 4, px + o0 * groups * inner * 4, pw, o1 - o0, groups, inner, chunk, slots,
+            pmean + slotOffset, prstd + slotOffset, 0, 0, 0, partials + o0 * groups * 32]);
+        }
+      });
+      // Added in order of `o`, as the single-thread loop accumulates them.
+      const terms = arena.float64View(partials, outer * groups * 4);
+      const gradW = pgw === 0 ? null : arena.float64View(pgw, groups).fill(0);
+      const gradB = pgb === 0 ? null : arena.float64View(pgb, groups).fill(0);
+      const reductions = arena.float64View(pred, 2 * slots).fill(0);
+      for (let o = 0; o < outer; o++) {
+        const slotBase = Math.floor(o / chunk) * groups;
+        for (let g = 0; g < groups; g++) {
+          const t = (o * groups + g) * 4;
+          if (gradW) gradW[g]! += terms[t]!;
+          if (gradB) gradB[g]! += terms[t + 1]!;
+          reductions[slotBase + g]! += terms[t + 2]!;
+          reductions[slots + slotBase + g]! += terms[t + 3]!;
+        }
+      }
+    }
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
     if (!fixed && allReduce) {
@@ -476,7 +562,15 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
     if (!gradX) return;
     const pgx = arena.reserve(x.length * 4);
-    exports.batchBackwardInput(pgy, px, pgx, pw, outer, groups, inner, chunk, slots, +center, +fixed, pcount, pmean, prstd, pred);
+    run(threads, 0, (calls) => {
+      for (const [o0, o1] of outerPieces) {
+        const slotOffset = (o0 / chunk) * groups * 8;
+        calls.task();
+        // `slots` stays the whole count: the second half of `reductions` sits `slots` after the first.
+        calls.call('batchBackwardInput', [pgy + o0 * groups * inner * 4, px + o0 * groups * inner * 4, pgx + o0 * groups * inner * 4, pw, o1 - o0,
+          groups, inner, chunk, slots, +center, +fixed, pcount + slotOffset, pmean + slotOffset, prstd + slotOffset, pred + slotOffset]);
+      }
+    });
     arena.float32Out(pgx, gradX);
   }
 
@@ -492,7 +586,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pc = arena.float32In(c.subarray(cOffset, cOffset + m * n));
     const opA = strides(transA, m, k);
     const opB = strides(transB, k, n);
-    const threads = threadsFor(m * n * k, PARALLEL_GEMM_WORK);
+    const threads = threadsFor(m * n * k, parallelThresholds.gemmWork);
     run(threads, gemmWorkBytes, (calls) => {
       // Blocks of C: every element is summed in the same order whichever block holds it.
       const rowBlocks = threads <= 1 ? [[0, m] as const] : pieces(m, Math.ceil(m / 64), 4);
@@ -531,7 +625,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
     const colBytes = align(patch * plane * 4);
     // One task per sample: unfold it (im2col into the thread's scratch) and multiply, per group.
-    run(threadsFor(batch * outChannels * patch * plane, PARALLEL_GEMM_WORK), colBytes + gemmWorkBytes, (calls) => {
+    run(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), colBytes + gemmWorkBytes, (calls) => {
       for (let n = 0; n < batch; n++) {
         calls.task();
         for (let g = 0; g < groups; g++) {
@@ -571,7 +665,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgx = gradX ? arena.float32Fill(x.length, 0) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
     const colBytes = align(patch * plane * 4);
-    const threads = threadsFor(batch * outChannels * patch * plane, PARALLEL_GEMM_WORK);
+    const threads = threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork);
     run(threads, colBytes + gemmWorkBytes, (calls) => {
       for (let g = 0; g < groups; g++) {
         const wOffset = g * groupOutChannels * patch;
@@ -613,7 +707,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(slots * 8);
     const pscale = arena.reserve(slots * 8);
     const pshift = arena.reserve(slots * 8);
-    exports.slotMoments(px, slots, inner, pmean, pvar);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const perSlot = (emit: (calls: Calls, s0: number, count: number) => void) => runRanges(threads, slots, 1, (calls, s0, s1) => emit(calls, s0, s1 - s0));
+    perSlot((calls, s0, count) => calls.call('slotMoments', [px + s0 * inner * 4, count, inner, pmean + s0 * 8, pvar + s0 * 8]));
     const mean = new Float64Array(slots);
     const variance = new Float64Array(slots);
     arena.float64Out(pmean, mean);
@@ -621,7 +717,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const { scale, shift } = mix(mean, variance);
     arena.float64Write(pscale, scale);
     arena.float64Write(pshift, shift);
-    exports.slotAffine(px, pout, slots, inner, pscale, pshift);
+    perSlot((calls, s0, count) => calls.call('slotAffine', [px + s0 * inner * 4, pout + s0 * inner * 4, count, inner, pscale + s0 * 8, pshift + s0 * 8]));
     arena.float32Out(pout, out);
   }
 
@@ -638,7 +734,10 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pc = arena.reserve(slots * 8);
     const pe = arena.reserve(slots * 8);
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
-    exports.slotGradientSums(pgy, px, slots, inner, pmean, psum, pcentred);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const perSlot = (emit: (calls: Calls, s0: number, count: number) => void) => runRanges(threads, slots, 1, (calls, s0, s1) => emit(calls, s0, s1 - s0));
+    perSlot((calls, s0, count) =>
+      calls.call('slotGradientSums', [pgy + s0 * inner * 4, px + s0 * inner * 4, count, inner, pmean + s0 * 8, psum + s0 * 8, pcentred + s0 * 8]));
     const sumDy = new Float64Array(slots);
     const sumDyCentred = new Float64Array(slots);
     arena.float64Out(psum, sumDy);
@@ -648,7 +747,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.float64Write(pa, coefficients.a);
     arena.float64Write(pc, coefficients.c);
     arena.float64Write(pe, coefficients.e);
-    exports.slotGradX(pgy, px, pgx, slots, inner, pa, pc, pe);
+    perSlot((calls, s0, count) =>
+      calls.call('slotGradX', [pgy + s0 * inner * 4, px + s0 * inner * 4, pgx + s0 * inner * 4, count, inner, pa + s0 * 8, pc + s0 * 8, pe + s0 * 8]));
     arena.float32Out(pgx, gradX);
   }
 

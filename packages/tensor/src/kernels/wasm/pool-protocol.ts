@@ -17,7 +17,9 @@
 
 /** The module exports a task may call, by index. */
 export const POOL_KERNELS = [
-  'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'rowwiseParamGrads', 'slotwiseForward',
+  'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'rowwiseParamGrads', 'slotwiseForward', 'slotwiseBackward',
+  'batchSums', 'batchSquares', 'batchForward', 'batchBackwardReductions', 'batchBackwardInput', 'slotMoments', 'slotAffine',
+  'slotGradientSums', 'slotGradX',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
