@@ -1,5 +1,6 @@
 import {
-  Module, OptionError, Parameter, ShapeError, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, normalize, ones, zeros,
+  Module, OptionError, Parameter, ShapeError, ValueError, add, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, modulate, mul,
+  normalize, ones, reshape, tensor, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
 import { channelsFirst, checkChannels, checkEps } from './input';
@@ -34,9 +35,36 @@ export interface GroupNormFunctionOptions {
   eps?: number;
   /**
    * Padding mask of the input's shape without the channel dim ([N, L] for [N, C, L] sequences):
-   * 1 = real, 0 = padding. Statistics use real positions only; padded outputs are 0.
+   * 1 = real, 0 = padding. Statistics use real positions only; padded outputs are 0. Or an
+   * element-wise mask of the input's shape (Flax's `mask`): each group's statistics over its
+   * unmasked elements, masked outputs 0.
    */
   mask?: Tensor | null;
+}
+
+/**
+ * GroupNorm with an element-wise mask: the shared kernel normalises each (sample, group) over its
+ * unmasked elements (layout [N * G, 1, (C / G) * spatial], one mask value per element, masked
+ * outputs 0), then the per-channel affine runs on `modulate`, with beta only where unmasked.
+ */
+function groupNormElementMasked(op: string, x: Tensor, mask: Tensor, options: GroupNormFunctionOptions, eps: number, numGroups: number): Tensor {
+  const maskData = checkPaddingMask(op, mask, x.shape, { shapeMeaning: "an element-wise mask has the input's shape; a padding mask drops the channel axis" });
+  const channels = x.shape[1]!;
+  const inner = x.size === 0 ? 0 : x.size / (x.shape[0]! * numGroups);
+  let y = normalize(x, {
+    op,
+    layout: { outer: x.shape[0]! * numGroups, groups: 1, inner },
+    acrossOuter: false,
+    center: true,
+    eps,
+    affineBlock: Math.max(1, inner),
+    mask: maskData,
+    maskSpatial: inner,
+  }).output;
+  const perChannel = [1, channels, ...x.shape.slice(2).map(() => 1)];
+  if (options.weight) y = modulate(y, reshape(options.weight, perChannel), null, { form: 'direct', op });
+  if (options.bias) y = add(y, mul(reshape(options.bias, perChannel), tensor(maskData, { shape: x.shape, dtype: x.dtype })));
+  return y;
 }
 
 /**
@@ -60,6 +88,7 @@ export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor 
   }
   checkValuesPerGroup(op, x, numGroups);
   const eps = checkEps(op, options.eps ?? 1e-5);
+  if (options.mask && options.mask.ndim === x.ndim) return groupNormElementMasked(op, x, options.mask, options, eps, numGroups);
   const mask = options.mask ? checkPaddingMask(op, options.mask, [batch, ...x.shape.slice(2)], { shapeMeaning: "the input's shape without the channel axis" }) : null;
   return normalize(x, {
     op,
@@ -98,7 +127,9 @@ export interface GroupNormOptions {
  * (with per-channel rather than per-element affine), InstanceNorm is GroupNorm with C groups.
  * Flax's `GroupNorm` defaults to num_groups = 32; PyTorch's has no default: here numGroups is required.
  *
- * Accepts [N, C, *] and, for [N, C, L] sequences, `forward(x, { mask })` with a [N, L] padding mask.
+ * Accepts [N, C, *] and, for [N, C, L] sequences, `forward(x, { mask })` with a [N, L] padding mask,
+ * or an element-wise mask of x's shape (Flax's `mask`: statistics over each group's unmasked
+ * elements; three nodes, normalize + modulate + the masked beta, instead of one).
  * An empty batch [0, C, *] gives an empty output. Like PyTorch, an input with exactly one value per
  * group in the whole input (N * (C / G) * spatial = 1, e.g. [1, C, 1, 1] with G = C) is refused with a
  * ValueError carrying PyTorch's "Expected more than 1 value per channel when training", in training

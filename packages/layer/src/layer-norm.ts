@@ -10,7 +10,7 @@ import {
   type NormalizerContext,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowMask, rowLayout } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout } from './row-layout';
 
 export interface LayerNormFunctionalOptions {
   /** Per-element scale (gamma), shaped like `normalizedShape`; none when omitted. */
@@ -19,7 +19,10 @@ export interface LayerNormFunctionalOptions {
   bias?: Tensor | null;
   /** Added to the variance (default 1e-5, PyTorch's). */
   eps?: number;
-  /** One value per row (the input's shape without the normalised dims): 1 real, 0 padding. */
+  /**
+   * One value per row (the input's shape without the normalised dims): 1 real, 0 padding; or, with
+   * the input's shape, one per element: statistics over a row's unmasked elements only (Flax's `mask`).
+   */
   mask?: Tensor;
   /** Name in errors and in the graph (default `layerNorm`). */
   op?: string;
@@ -41,7 +44,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   const shape = checkNormalizedShape(op, normalizedShape);
   const eps = checkEps(op, options.eps ?? 1e-5);
   const { rows, inner } = rowLayout(op, x, shape);
-  const mask = options.mask ? checkRowMask(op, options.mask, x, shape.length) : undefined;
+  const masking = options.mask ? checkRowOrElementMask(op, options.mask, x, shape.length, inner) : { mask: undefined, maskSpatial: 1 };
   return normalize(x, {
     op,
     layout: { outer: rows, groups: 1, inner },
@@ -51,8 +54,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     weight: options.weight ?? null,
     bias: options.bias ?? null,
     affineBlock: 1,
-    mask,
-    maskSpatial: 1,
+    ...masking,
   }).output;
 }
 
@@ -84,7 +86,9 @@ export interface LayerNormOptions {
  * Masks: `forward(x, { mask })` takes one value per row (e.g. [N, L] for tokens [N, L, D]), 1 for
  * a real token and 0 for padding. Rows are independent, so a mask never changes the output of a
  * real row; it only makes padded rows output exactly 0 (rather than `bias`, or noise from garbage
- * values) and stops gradients to them and from them into `weight` and `bias`.
+ * values) and stops gradients to them and from them into `weight` and `bias`. A mask with the
+ * input's shape is element-wise (Flax's `mask`): each row's statistics over its unmasked elements,
+ * masked elements output 0 and get no gradient.
  *
  * @example
  * const norm = new LayerNorm({ normalizedShape: 768 });

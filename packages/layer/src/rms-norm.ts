@@ -9,7 +9,7 @@ import {
   type NormalizerContext,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowMask, rowLayout } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout } from './row-layout';
 
 /** PyTorch's `torch.finfo(dtype).eps`: what `nn.RMSNorm(eps=None)` adds. */
 export function machineEpsilon(dtype: DType): number {
@@ -21,7 +21,10 @@ export interface RMSNormFunctionalOptions {
   weight?: Tensor | null;
   /** Added to mean(x^2) (default 1e-6); null = the machine epsilon of x's dtype, like PyTorch's `eps=None`. */
   eps?: number | null;
-  /** One value per row (the input's shape without the normalised dims): 1 real, 0 padding. */
+  /**
+   * One value per row (the input's shape without the normalised dims): 1 real, 0 padding; or, with
+   * the input's shape, one per element: statistics over a row's unmasked elements only (Flax's `mask`).
+   */
   mask?: Tensor;
   /** Name in errors and in the graph (default `rmsNorm`). */
   op?: string;
@@ -43,7 +46,7 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   const shape = checkNormalizedShape(op, normalizedShape);
   const eps = options.eps === null ? machineEpsilon(x.dtype) : checkEps(op, options.eps ?? 1e-6);
   const { rows, inner } = rowLayout(op, x, shape);
-  const mask = options.mask ? checkRowMask(op, options.mask, x, shape.length) : undefined;
+  const masking = options.mask ? checkRowOrElementMask(op, options.mask, x, shape.length, inner) : { mask: undefined, maskSpatial: 1 };
   return normalize(x, {
     op,
     layout: { outer: rows, groups: 1, inner },
@@ -52,8 +55,7 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
     eps,
     weight: options.weight ?? null,
     affineBlock: 1,
-    mask,
-    maskSpatial: 1,
+    ...masking,
   }).output;
 }
 

@@ -1,6 +1,6 @@
 // Shared input checks of the row-wise normalizers (LayerNorm, RMSNorm, QKNorm, AdaLN): which
 // trailing dims form a row, which rows a mask keeps. Internal to the package.
-import { DTypeError, OptionError, ShapeError, checkPaddingMask, formatShape, type DType, type Tensor, type TypedArray } from '@normkit/tensor';
+import { DTypeError, OptionError, ShapeError, Tensor, checkPaddingMask, formatShape, type DType, type TypedArray } from '@normkit/tensor';
 
 /** `normalizedShape` as given by users (`768` or `[512, 768]`), checked: non-empty, positive integers. */
 export function checkNormalizedShape(op: string, normalizedShape: unknown): number[] {
@@ -60,4 +60,19 @@ export function checkRowMask(op: string, mask: Tensor, x: Tensor, normalizedDims
     shapeMeaning: "the input's shape without its normalised dims: one value per row",
     givenShape: 'bare',
   });
+}
+
+/**
+ * A row mask (see `checkRowMask`) or, when it has x's rank, an element-wise mask of x's shape
+ * (Flax's `mask`): 1 for an element that enters its row's statistics, 0 for one that does not.
+ * Returns the data and `maskSpatial` for the kernel (1 per row, `inner` per element).
+ */
+export function checkRowOrElementMask(op: string, mask: Tensor, x: Tensor, normalizedDims: number, inner: number): { mask: TypedArray; maskSpatial: number } {
+  if (mask instanceof Tensor && mask.ndim === x.ndim && x.ndim > 0) {
+    return {
+      mask: checkPaddingMask(op, mask, x.shape, { shapeMeaning: "an element-wise mask has the input's shape; a row mask drops the normalised dims", givenShape: 'bare' }),
+      maskSpatial: inner,
+    };
+  }
+  return { mask: checkRowMask(op, mask, x, normalizedDims), maskSpatial: 1 };
 }
