@@ -49,6 +49,14 @@ def build(case, dtype):
         else:
             layer = torch.nn.Conv2d(options["in_channels"], options["out_channels"], options["kernel_size"], dtype=dtype)
         return nt.weight_standardization(layer, **ws)
+    if kind == "NormalizerMixture":
+        return nt.mixture_of(options["num_features"], case["options"]["candidates"], options.get("temperature", 1.0),
+                             options.get("hard", False), dtype=dtype)
+    if kind == "NFResidualBlock":
+        out = options.get("out_features", options["features"])
+        shortcut = torch.nn.Linear(options["features"], out, dtype=dtype) if options.get("shortcut") else None
+        block = {k: v for k, v in options.items() if k not in ("features", "out_features", "shortcut")}
+        return nt.NFResidualBlock(nt.ScaledStdLinear(options["features"], out, dtype=dtype), shortcut=shortcut, **block)
     if kind == "WeightNormConv2d":
         conv = torch.nn.Conv2d(options["in_channels"], options["out_channels"], options["kernel_size"], dtype=dtype)
         return nt.weight_norm(conv, dim=options["dim"])

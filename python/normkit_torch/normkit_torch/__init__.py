@@ -5,9 +5,9 @@ from .batch import BatchNorm, GhostBatchNorm
 from .conditional import SPADE, ConditionalBatchNorm, FiLM
 from .group import TLU, FilterResponseNorm, FilterResponseNormTLU, filter_response_norm
 from .layer import AdaLN, AdaLNZero, QKNorm, RMSNorm, rms_norm
-from .norm_free import (NONLINEARITY_GAMMA, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
-                        clip_grad_norm_, clip_grad_value_)
-from .switchable import SwitchableNorm
+from .norm_free import (NONLINEARITY_GAMMA, NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
+                        clip_grad_norm_, clip_grad_value_, nf_residual_blocks)
+from .switchable import NormalizerMixture, SwitchableNorm, mixture_of
 from .sync import convert_sync
 from .weight import WeightNorm, WeightStandardization, weight_norm, weight_standardization
 
@@ -17,4 +17,5 @@ __all__ = [
     "filter_response_norm", "AdaLN", "AdaLNZero", "QKNorm", "RMSNorm", "rms_norm", "NONLINEARITY_GAMMA", "ScaledStdConv2d",
     "ScaledStdLinear", "SkipInit", "adaptive_grad_clip_", "clip_grad_norm_", "clip_grad_value_", "SwitchableNorm",
     "WeightNorm", "weight_norm", "WeightStandardization", "weight_standardization", "convert_sync", "bundle", "models",
+    "NFResidualBlock", "nf_residual_blocks", "NormalizerMixture", "mixture_of",
 ]

@@ -21,26 +21,30 @@ def _options(choice):
     return dict(choice.get("options") or {})
 
 
-def _normalizer(choice, features):
-    """The normkit_torch (or torch) module of a normkit normalizer plugin choice, over `features` channels."""
+_DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def normalizer(choice, features, dtype=None):
+    """The normkit_torch (or torch) module of a normkit normalizer plugin choice {"name", "options"} (normkit's
+    camelCase options and defaults) over `features` channels; `dtype` unless the options set one."""
     name = choice["name"]
     o = _options(choice)
-    o.pop("dtype", None)
+    dtype = _DTYPES[o.pop("dtype")] if "dtype" in o else dtype
     if name == "batch-norm":
         return BatchNorm(features, eps=o.get("eps", 1e-5), momentum=o.get("momentum", 0.1), affine=o.get("affine", True),
-                         track_running_stats=o.get("trackRunningStats", True))
+                         track_running_stats=o.get("trackRunningStats", True), dtype=dtype)
     if name == "ghost-batch-norm":
         return GhostBatchNorm(features, virtual_batch_size=o.get("virtualBatchSize", 128), eps=o.get("eps", 1e-5),
                               momentum=o.get("momentum", 0.1), affine=o.get("affine", True),
-                              track_running_stats=o.get("trackRunningStats", True))
+                              track_running_stats=o.get("trackRunningStats", True), dtype=dtype)
     if name == "layer-norm":
         if o.get("bias", True) is False:
             raise NotImplementedError("models: layer-norm with bias=false needs torch>=2.1's nn.LayerNorm(bias=False)")
-        return nn.LayerNorm(features, eps=o.get("eps", 1e-5), elementwise_affine=o.get("elementwiseAffine", True))
+        return nn.LayerNorm(features, eps=o.get("eps", 1e-5), elementwise_affine=o.get("elementwiseAffine", True), dtype=dtype)
     if name == "rms-norm":
-        return RMSNorm(features, eps=o.get("eps", 1e-6), elementwise_affine=o.get("elementwiseAffine", True))
+        return RMSNorm(features, eps=o.get("eps", 1e-6), elementwise_affine=o.get("elementwiseAffine", True), dtype=dtype)
     if name == "group-norm":
-        return nn.GroupNorm(o.get("numGroups", 32), features, eps=o.get("eps", 1e-5), affine=o.get("affine", True))
+        return nn.GroupNorm(o.get("numGroups", 32), features, eps=o.get("eps", 1e-5), affine=o.get("affine", True), dtype=dtype)
     raise NotImplementedError(f"models: normalizer {name!r} is not mapped to a normkit_torch module yet "
                               "(mapped: batch-norm, ghost-batch-norm, layer-norm, rms-norm, group-norm)")
 
@@ -52,7 +56,7 @@ class NormSlot(nn.Module):
         super().__init__()
         self.plugin = choice["name"]
         if self.plugin != "none":
-            self.add_module(self.plugin, _normalizer(choice, features))
+            self.add_module(self.plugin, normalizer(choice, features))
 
     def forward(self, x):
         return x if self.plugin == "none" else getattr(self, self.plugin)(x)

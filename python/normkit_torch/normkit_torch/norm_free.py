@@ -81,6 +81,60 @@ class SkipInit(nn.Module):
         return x + self.alpha * self.branch(x, *rest)
 
 
+def _positive(name, value):
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        raise ValueError(f"NFResidualBlock: {name} must be a finite number > 0, got {value!r}")
+    return float(value)
+
+
+class NFResidualBlock(nn.Module):
+    """The residual block of normalizer-free ResNets (Brock et al., 2021; NFNets), normkit's `NFResidualBlock`:
+
+        out = x + alpha * f(x / beta)                    (skip_init: x + alpha * skipGain * f(x / beta))
+        out = shortcut(x / beta) + alpha * f(x / beta)   (transition block with a shortcut)
+
+    beta = sqrt(expected_variance) (or given), alpha fixed (0.2). `output_variance` is beta^2 + alpha^2
+    (1 + alpha^2 after a transition block). Keys `branch.*`, `shortcut.*` and, with skip_init, normkit's
+    `skipGain` (0-d, starts at 0). Extra forward arguments go to the branch."""
+
+    def __init__(self, branch, alpha=0.2, expected_variance=None, beta=None, skip_init=False, shortcut=None, dtype=None):
+        super().__init__()
+        self.alpha = _positive("alpha", alpha)
+        if beta is not None and expected_variance is not None:
+            raise ValueError("NFResidualBlock: give either beta (expected std) or expected_variance, not both")
+        self.beta = _positive("beta", beta) if beta is not None else math.sqrt(_positive("expected_variance", 1 if expected_variance is None else expected_variance))
+        self.branch = branch
+        self.shortcut = shortcut
+        if dtype is None:
+            first = next(branch.parameters(), None)
+            dtype = first.dtype if first is not None else torch.float32
+        self.skipGain = nn.Parameter(torch.zeros((), dtype=dtype)) if skip_init else None
+
+    @property
+    def output_variance(self):
+        return (1 if self.shortcut is not None else self.beta * self.beta) + self.alpha * self.alpha
+
+    def forward(self, x, *rest):
+        normalized = x if self.beta == 1 else x * (1 / self.beta)
+        y = self.branch(normalized, *rest)
+        skip = self.shortcut(normalized) if self.shortcut is not None else x
+        if skip.shape != y.shape:
+            raise ValueError(f"NFResidualBlock: the branch output {list(y.shape)} must match the skip path {list(skip.shape)}")
+        # The scalar coefficient first, then one full-size multiply (normkit's order).
+        return skip + (y * (self.skipGain * self.alpha) if self.skipGain is not None else y * self.alpha)
+
+
+def nf_residual_blocks(branches, alpha=0.2, initial_variance=1.0, skip_init=False, dtype=None):
+    """NF blocks over `branches` with NF-ResNets' variance bookkeeping: block i expects initial_variance + i * alpha^2."""
+    variance = _positive("initial_variance", initial_variance)
+    blocks = []
+    for branch in branches:
+        block = NFResidualBlock(branch, alpha=alpha, expected_variance=variance, skip_init=skip_init, dtype=dtype)
+        variance = block.output_variance
+        blocks.append(block)
+    return blocks
+
+
 @torch.no_grad()
 def adaptive_grad_clip_(parameters, clipping=0.01, eps=1e-3):
     """Adaptive gradient clipping (Brock et al., 2021), in place, between backward and optimizer.step:

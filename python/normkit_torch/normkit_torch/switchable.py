@@ -65,3 +65,74 @@ class SwitchableNorm(nn.Module):
         y = (xs - mean.unsqueeze(2)) * torch.rsqrt(var + self.eps).unsqueeze(2)
         y = y.reshape(x.shape)
         return y * channel_view(self.weight, x.dim()) + channel_view(self.bias, x.dim())
+
+
+class NormalizerMixture(nn.Module):
+    """A learned, softmax-weighted mix of the OUTPUTS of whole normalizers, normkit's `NormalizerMixture`:
+
+        y = sum_k softmax(logits / temperature)_k * candidate_k(x)
+
+    Each candidate keeps its own statistics, affine parameters and running averages (SwitchableNorm
+    instead mixes statistics and normalises once). `hard=True` runs only the argmax candidate (first on
+    ties, like normkit and torch.argmax); `collapse()` returns that module itself. Keys `logits` [K]
+    (zeros: equal weights) and `candidates.<k>.*`. Candidates are modules (`mixture_of(...)` builds
+    them from normkit plugin names); forward keyword arguments (mask, condition, labels) go to the
+    candidates whose forward takes them."""
+
+    def __init__(self, num_features, candidates, temperature=1.0, hard=False, dtype=None):
+        super().__init__()
+        if len(candidates) == 0:
+            raise ValueError("NormalizerMixture: expected a non-empty list of candidates")
+        if not temperature > 0:
+            raise ValueError(f"NormalizerMixture: temperature must be > 0, got {temperature}")
+        self.num_features = num_features
+        self.temperature = temperature
+        self.hard = hard
+        self.candidates = nn.ModuleList(candidates)
+        self.logits = nn.Parameter(torch.zeros(len(candidates), dtype=dtype))
+
+    def importance(self):
+        """softmax(logits / temperature): each candidate's current weight."""
+        return torch.softmax(self.logits.detach() / self.temperature, 0)
+
+    def argmax(self):
+        return int(torch.argmax(self.logits.detach()))
+
+    def collapse(self):
+        return self.candidates[self.argmax()]
+
+    @staticmethod
+    def _call(candidate, x, context):
+        import inspect
+
+        accepted = inspect.signature(candidate.forward).parameters
+        return candidate(x, **{k: v for k, v in context.items() if v is not None and k in accepted})
+
+    def forward(self, x, **context):
+        if context.get("mask") is not None:
+            import inspect
+
+            refusing = [type(c).__name__ for c in self.candidates if "mask" not in inspect.signature(c.forward).parameters]
+            if refusing:
+                # As normkit: a mask only when every candidate accepts one (else some would normalise the padding).
+                raise ValueError(f"NormalizerMixture: expected no mask (candidate(s) {', '.join(refusing)} accept none)")
+        if self.hard:
+            return self._call(self.collapse(), x, context)
+        weights = torch.softmax(self.logits / self.temperature, 0)
+        outputs = [self._call(c, x, context) for c in self.candidates]
+        y = weights[0] * outputs[0]
+        for k in range(1, len(outputs)):
+            y = y + weights[k] * outputs[k]
+        return y
+
+
+def mixture_of(num_features, candidates, temperature=1.0, hard=False, dtype=None):
+    """A NormalizerMixture from normkit candidate specs: plugin names ('batch-norm') or
+    {"candidate": name, "options": {...}} with normkit's camelCase options (see `models.normalizer`)."""
+    from .models import normalizer
+
+    modules = []
+    for spec in candidates:
+        choice = {"name": spec, "options": {}} if isinstance(spec, str) else {"name": spec["candidate"], "options": spec.get("options") or {}}
+        modules.append(normalizer(choice, num_features, dtype=dtype))
+    return NormalizerMixture(num_features, modules, temperature, hard, dtype)

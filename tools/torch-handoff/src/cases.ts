@@ -8,13 +8,13 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BatchNorm, GhostBatchNorm } from '@normkit/batch';
+import { BatchNorm, GhostBatchNorm, batchPlugins } from '@normkit/batch';
 import { ConditionalBatchNorm, FiLM, SPADE } from '@normkit/conditional';
-import { FilterResponseNorm, FilterResponseNormTLU, TLU } from '@normkit/group';
+import { FilterResponseNorm, FilterResponseNormTLU, TLU, groupPlugins } from '@normkit/group';
 import { AdaLN, AdaLNZero, QKNorm, RMSNorm } from '@normkit/layer';
-import { ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
-import { SwitchableNorm } from '@normkit/switchable';
-import { Conv2d, Generator, Linear, noGrad, tensor, type DType, type Module, type Tensor, type NormalizerContext, type StateDict } from '@normkit/tensor';
+import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
+import { NormalizerMixture, SwitchableNorm, type NormalizerMixtureOptions } from '@normkit/switchable';
+import { Conv2d, Generator, Linear, has, noGrad, register, tensor, type DType, type Module, type Tensor, type NormalizerContext, type StateDict } from '@normkit/tensor';
 import { weightNorm, weightStandardization } from '@normkit/weight';
 
 export interface HandoffCase {
@@ -97,6 +97,17 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
         ? new Linear({ inFeatures: inFeatures as number, outFeatures: outFeatures as number, dtype, generator })
         : new Conv2d({ inChannels: inChannels as number, outChannels: outChannels as number, kernelSize: kernelSize as number, dtype, generator });
       return weightStandardization(layer, ws);
+    }
+    case 'NormalizerMixture':
+      // Candidates are built by name through the registry.
+      for (const plugin of [...batchPlugins, ...groupPlugins]) if (!has(plugin.name)) register(plugin);
+      return create(NormalizerMixture, o as unknown as Record<string, unknown> & NormalizerMixtureOptions);
+    case 'NFResidualBlock': {
+      const features = num(c, 'features');
+      const outFeatures = typeof c.options.outFeatures === 'number' ? c.options.outFeatures : features;
+      const { features: _f, outFeatures: _o, shortcut, ...block } = c.options;
+      const branch = new ScaledStdLinear({ inFeatures: features, outFeatures, dtype, generator });
+      return new NFResidualBlock(branch, { ...block, shortcut: shortcut ? new Linear({ inFeatures: features, outFeatures, dtype, generator }) : null });
     }
     default:
       throw new Error(`torch-handoff: unknown module ${c.module} in case ${c.name}`);
