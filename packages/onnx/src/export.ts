@@ -8,6 +8,8 @@ import { getLowering, getPluginLowering, type AnyLowering, type ModuleClass } fr
 /** An input given by shape only (the export runs the eval forward on zeros of that shape). */
 export interface OnnxInputSpec {
   shape: readonly number[];
+  /** 'int64' for integer ids (Embedding's indices): the graph input is int64, the example forward gets index 0 everywhere. Default 'float32'. */
+  dtype?: 'float32' | 'int64';
 }
 
 export interface ExportOnnxOptions {
@@ -26,9 +28,10 @@ export interface ExportOnnxOptions {
   dynamicAxes?: Readonly<Record<string, Readonly<Record<number, string>> | readonly number[]>>;
   /**
    * The forward's context as extra graph inputs, named by key: `{ condition: { shape: [1, 64] } }`
-   * exports `forward(x, { condition })` with a float `condition` input (dynamicAxes apply to it too).
+   * exports `forward(x, { condition })` with a float `condition` input (dynamicAxes apply to it too);
+   * `labels: { shape: [N] }` an int64 `labels` input of class ids (ConditionalBatchNorm).
    */
-  context?: Readonly<{ condition?: Tensor | OnnxInputSpec }>;
+  context?: Readonly<{ condition?: Tensor | OnnxInputSpec; labels?: { shape: readonly [number] } }>;
   /**
    * Lowerings for this export only, consulted first; then `registerLowering`'s registry, then the
    * `onnx` hooks of registered normalizer plugins, then the built-in ones.
@@ -54,7 +57,8 @@ const FAMILY_HINTS: Record<string, string> = {
   BatchNorm: 'batch', GhostBatchNorm: 'batch', SyncBatchNorm: 'batch',
   LayerNorm: 'layer', RMSNorm: 'layer', AdaLN: 'layer', AdaLNZero: 'layer',
   GroupNorm: 'group', InstanceNorm: 'group', FilterResponseNorm: 'group', FilterResponseNormTLU: 'group', TLU: 'group',
-  SwitchableNorm: 'switchable', NormalizerMixture: 'switchable', BatchRenorm: 'batch', WSConv2d: 'weight', WSLinear: 'weight', FiLM: 'conditional',
+  SwitchableNorm: 'switchable', NormalizerMixture: 'switchable', BatchRenorm: 'batch', WSConv2d: 'weight', WSLinear: 'weight',
+  FiLM: 'conditional', ConditionalBatchNorm: 'conditional', SPADE: 'conditional',
   FrozenBatchNorm: 'batch', LocalResponseNorm: 'group', EvoNormS0: 'group', EvoNormB0: 'group',
   L2Norm: 'layer', ScaleNorm: 'layer', LayerScale: 'layer',
   ScaledStdConv2d: 'norm-free', ScaledStdLinear: 'norm-free', SkipInit: 'norm-free', NFResidualBlock: 'norm-free',
@@ -120,19 +124,32 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
   };
 
   const examples = options.inputs.map((input) => (isTensor(input) ? input : zeros([...input.shape])));
+  const dtypes = new Map<string, 'float32' | 'int64'>();
   const graphInputs: OnnxValue[] = examples.map((example, i) => {
     const name = inputNames[i]!;
+    const input = options.inputs[i]!;
+    if (!isTensor(input) && input.dtype === 'int64') dtypes.set(name, 'int64');
     const dynamic = dynamicNames(options.dynamicAxes?.[name], name);
     return { name, shape: example.shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
   });
 
-  const contextExamples = Object.entries(options.context ?? {})
+  const { labels, ...floatContext } = options.context ?? {};
+  const contextExamples = Object.entries(floatContext)
     .filter((entry): entry is [string, Tensor | OnnxInputSpec] => entry[1] !== undefined)
-    .map(([name, input]) => [name, isTensor(input) ? input : zeros([...input.shape])] as const);
+    .map(([name, input]) => [name, isTensor(input) ? input : zeros([...input.shape])] as [string, unknown]);
   const contextInputs: Record<string, OnnxValue> = {};
   for (const [name, example] of contextExamples) {
     const dynamic = dynamicNames(options.dynamicAxes?.[name], name);
-    contextInputs[name] = { name, shape: example.shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
+    contextInputs[name] = { name, shape: (example as Tensor).shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
+  }
+  if (labels !== undefined) {
+    if (!Array.isArray(labels.shape) || labels.shape.length !== 1 || !Number.isInteger(labels.shape[0]) || labels.shape[0] < 1) {
+      throw new OnnxExportError({ op: 'exportOnnx', expected: 'context.labels as { shape: [N] } (one class id per sample)', given: JSON.stringify(labels) });
+    }
+    const dynamic = dynamicNames(options.dynamicAxes?.labels, 'labels');
+    contextInputs.labels = { name: 'labels', shape: [dynamic.get(0) ?? labels.shape[0]] };
+    dtypes.set('labels', 'int64');
+    contextExamples.push(['labels', new Array<number>(labels.shape[0]).fill(0)]);
   }
 
   const modes = [...module.namedModules()].map(([, m]) => [m, m.training] as const);
@@ -166,7 +183,7 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
         name: options.graphName ?? 'normkit',
         node: ctx.nodes,
         initializer: ctx.initializers,
-        input: [...graphInputs, ...Object.values(contextInputs)].map((v) => valueInfoProto(v.name, v.shape)),
+        input: [...graphInputs, ...Object.values(contextInputs)].map((v) => valueInfoProto(v.name, v.shape, dtypes.get(v.name))),
         output: [valueInfoProto(outputName, last.shape)],
       },
     });

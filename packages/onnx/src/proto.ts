@@ -59,12 +59,12 @@ export function tensorProto(name: string, dims: readonly number[], values: Array
   return { name, dims: [...dims], dataType: dtype === 'float32' ? FLOAT : INT64, rawData: bytes };
 }
 
-export function valueInfoProto(name: string, shape: readonly Dim[]): ValueInfoProto {
+export function valueInfoProto(name: string, shape: readonly Dim[], dtype: 'float32' | 'int64' = 'float32'): ValueInfoProto {
   return {
     name,
     type: {
       tensorType: {
-        elemType: FLOAT,
+        elemType: dtype === 'float32' ? FLOAT : INT64,
         shape: { dim: shape.map((d) => (typeof d === 'number' ? { dimValue: d } : d === '' ? {} : { dimParam: d })) },
       },
     },

@@ -7,11 +7,21 @@ import { noGrad, type Module, type Tensor } from '@normkit/tensor';
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { expect } from 'vitest';
 
-export async function runOnnx(bytes: Uint8Array, feeds: Record<string, Tensor>): Promise<{ data: Float32Array; dims: readonly number[] }> {
+/** Integer ids for an int64 graph input (labels, Embedding indices). */
+export interface Int64Feed {
+  int64: readonly number[];
+  dims: readonly number[];
+}
+
+export async function runOnnx(bytes: Uint8Array, feeds: Record<string, Tensor | Int64Feed>): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await InferenceSession.create(bytes);
   try {
     const ortFeeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new OrtTensor('float32', Float32Array.from(t.data), [...t.shape]);
+    for (const [name, t] of Object.entries(feeds)) {
+      ortFeeds[name] = 'int64' in t
+        ? new OrtTensor('int64', BigInt64Array.from(t.int64, (v) => BigInt(v)), [...t.dims])
+        : new OrtTensor('float32', Float32Array.from(t.data), [...t.shape]);
+    }
     const results = await session.run(ortFeeds);
     const output = results[session.outputNames[0]!]!;
     return { data: output.data as Float32Array, dims: output.dims };

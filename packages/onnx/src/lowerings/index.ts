@@ -2,13 +2,14 @@ import { reluLowering, tanhLowering, siluLowering, geluLowering } from './activa
 import { dropoutLowering, flattenLowering, identityLowering, sequentialLowering } from './containers';
 import { convTranspose2dLowering } from './conv-transpose2d';
 import { conv2dLowering } from './conv2d';
+import { embeddingLowering } from './embedding';
 import { linearLowering } from './linear';
 import { multiHeadAttentionLowering } from './multi-head-attention';
 
-export { reluLowering, tanhLowering, siluLowering, geluLowering, dropoutLowering, flattenLowering, identityLowering, sequentialLowering, conv2dLowering, convTranspose2dLowering, linearLowering, multiHeadAttentionLowering };
+export { reluLowering, tanhLowering, siluLowering, geluLowering, dropoutLowering, flattenLowering, identityLowering, sequentialLowering, conv2dLowering, convTranspose2dLowering, linearLowering, multiHeadAttentionLowering, embeddingLowering };
 
 /** The lowerings of @normkit/tensor's own layers, always available to exportOnnx. */
 export const coreLowerings = [
   linearLowering, conv2dLowering, convTranspose2dLowering, reluLowering, tanhLowering, siluLowering, geluLowering,
-  sequentialLowering, identityLowering, dropoutLowering, flattenLowering, multiHeadAttentionLowering,
+  sequentialLowering, identityLowering, dropoutLowering, flattenLowering, multiHeadAttentionLowering, embeddingLowering,
 ] as const;
