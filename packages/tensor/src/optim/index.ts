@@ -3,6 +3,7 @@ export type {
   NamedParameter, ParameterSource, OptimizerHyperparameters, ParamGroupInput, OptimizerParams, ParamGroup, OptimizerOptions,
   StepReport, OptimizerStateValue, OptimizerStateValueInput, OptimizerStateDict, ZeroGradOptions,
 } from './optimizer';
+export type { PostStepHook, PostStepHookReport } from './post-step-hook';
 export { SGD } from './sgd';
 export type { SGDHyperparameters, SGDOptions, SGDState } from './sgd';
 export { Adam, adamUpdate, initAdamState, validateAdamHyperparameters } from './adam';

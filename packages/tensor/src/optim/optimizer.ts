@@ -2,6 +2,7 @@ import type { TypedArray } from '../dtype';
 import { OptionError, ShapeError, StateDictError, ValueError, checkNumberOption, formatShape } from '../errors';
 import { Module } from '../nn/module';
 import type { GradientEntry, GradientTransform, GradientTransformReport } from '../plugin/types';
+import type { PostStepHook, PostStepHookReport } from './post-step-hook';
 import { Tensor, noGrad } from '../tensor';
 
 /** A `[name, parameter]` pair, as yielded by `module.namedParameters()`. */
@@ -39,6 +40,8 @@ export type ParamGroup<H extends OptimizerHyperparameters> = H & {
 export interface OptimizerOptions {
   /** Gradient transforms (clipping, AGC) run in this order at the start of every `step()`. */
   gradientTransforms?: readonly GradientTransform[];
+  /** Post-step hooks (nGPT's weight renormalisation) run in this order after every update. */
+  postStepHooks?: readonly PostStepHook[];
   /**
    * Non-finite gradient policy. false (default): `step()` throws a ValueError naming the
    * parameters whose gradient holds NaN or an infinity, and changes nothing. true: `step()`
@@ -59,6 +62,8 @@ export interface StepReport {
   transforms: { name: string; report: GradientTransformReport | undefined }[];
   /** How many parameters were updated (those with a gradient, unless skipped). */
   updated: number;
+  /** One report per post-step hook that ran, in order; absent when the optimizer has none or the step was skipped. */
+  postStepHooks?: { name: string; report: PostStepHookReport | undefined }[];
 }
 
 /** A value of per-parameter optimizer state: a step count, a float64 buffer, or a not-yet-created buffer. */
@@ -101,7 +106,8 @@ function copyStateValue(value: OptimizerStateValue): OptimizerStateValue {
  * 1. checks the gradients are finite (see `skipNonFinite`),
  * 2. runs the gradient transforms in order on the parameters that have a gradient,
  * 3. checks again (a transform may produce non-finite values),
- * 4. updates every parameter with a gradient in place on `parameter.data`, under `noGrad`.
+ * 4. updates every parameter with a gradient in place on `parameter.data`, under `noGrad`,
+ * 5. runs the post-step hooks in order on the updated parameters (projections such as nGPT's).
  * Parameters whose `grad` is null are skipped entirely (no state change, as in PyTorch).
  * Optimizer state lives in float64 arrays whatever the parameter dtype; the arithmetic of an update
  * is float64 and rounds once when written back into a float32 parameter.
@@ -120,12 +126,15 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
   /** Per-parameter state, created at a parameter's first update. */
   protected readonly state = new Map<Tensor, S>();
   private readonly gradientTransforms: GradientTransform[];
+  private readonly postStepHookList: PostStepHook[];
 
   constructor(params: OptimizerParams<H>, defaults: H, options: OptimizerOptions = {}) {
     this.defaults = Object.freeze({ ...defaults });
     this.skipNonFinite = options.skipNonFinite ?? false;
     this.gradientTransforms = [];
     for (const transform of options.gradientTransforms ?? []) this.addGradientTransform(transform);
+    this.postStepHookList = [];
+    for (const hook of options.postStepHooks ?? []) this.addPostStepHook(hook);
     this.validateHyperparameters(this.defaults, '');
     for (const group of this.splitGroups(params)) this.addParamGroup(group);
     if (this.parameterCount === 0) {
@@ -257,6 +266,19 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
     return this.gradientTransforms;
   }
 
+  /** Appends a post-step hook; hooks run after the update, in the order they were added. */
+  addPostStepHook(hook: PostStepHook): this {
+    if (typeof hook?.apply !== 'function' || typeof hook.name !== 'string') {
+      throw new ValueError({ op: `${this.opName}.addPostStepHook`, expected: 'an object with a name and apply(entries)', given: hook === null ? 'null' : typeof hook });
+    }
+    this.postStepHookList.push(hook);
+    return this;
+  }
+
+  get postStepHooks(): readonly PostStepHook[] {
+    return this.postStepHookList;
+  }
+
   /** Every parameter entry over all groups, in order. */
   entries(): GradientEntry[] {
     return this.paramGroups.flatMap((g) => [...g.entries]);
@@ -295,8 +317,8 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
   }
 
   /**
-   * One optimization step over every parameter that has a gradient: gradient transforms, then
-   * the update. Returns the transforms' reports and whether the step was skipped.
+   * One optimization step over every parameter that has a gradient: gradient transforms, the
+   * update, then the post-step hooks. Returns their reports and whether the step was skipped.
    */
   step(): StepReport {
     const entries = this.entriesWithGrad();
@@ -338,6 +360,14 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
         }
       }
     });
+    if (this.postStepHookList.length > 0 && entries.length > 0) {
+      const reports: NonNullable<StepReport['postStepHooks']> = [];
+      report.postStepHooks = reports;
+      noGrad(() => {
+        for (const hook of this.postStepHookList) reports.push({ name: hook.name, report: hook.apply(entries) ?? undefined });
+      });
+      for (const { parameter } of entries) parameter.bumpVersion();
+    }
     return report;
   }
 
