@@ -38,10 +38,7 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
     note: 'Only indirectly: the Ghost BatchNorm preset tests the noise of smaller statistics batches as a regularizer at large batch.',
   },
   { section: 'Batch Normalization', claim: 'BatchNorm enables 2-10x larger learning rates', presets: ['batch-norm-learning-rate', 'batch-norm-learning-rate-fine'] },
-  {
-    section: 'Batch Normalization', claim: 'BatchNorm smooths the loss landscape', presets: [],
-    note: 'Not tested yet: the planned preset measures gradient predictiveness along the gradient direction (Santurkar et al., 2018) with and without BatchNorm.',
-  },
+  { section: 'Batch Normalization', claim: 'BatchNorm smooths the loss landscape', presets: ['batch-norm-loss-landscape'] },
   {
     section: 'Batch Normalization', claim: 'networks trained with BatchNorm often fail to converge without it', presets: ['batch-norm-learning-rate-fine', 'norm-free-residual', 'gradient-clipping-substitute'],
     note: 'Shown where the plain network fails (high learning rate, 64 residual blocks) while the BatchNorm one trains.',

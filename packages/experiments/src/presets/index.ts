@@ -3,6 +3,7 @@
 import { batchNormBatchFour } from './batch-norm-batch-four';
 import { batchNormLearningRate } from './batch-norm-learning-rate';
 import { batchNormLearningRateFine } from './batch-norm-learning-rate-fine';
+import { batchNormLossLandscape } from './batch-norm-loss-landscape';
 import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
@@ -25,6 +26,7 @@ export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
   frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
   weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch, weightNormConditioning, batchNormTrainEvalGapCnn,
+  batchNormLossLandscape,
 };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -62,6 +64,7 @@ export const presets: readonly ClaimPreset[] = [
   ghostBatchNormLargeBatch,
   weightNormConditioning,
   batchNormTrainEvalGapCnn,
+  batchNormLossLandscape,
 ];
 
 /** The preset called `name`, or undefined. */
