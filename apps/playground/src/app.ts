@@ -24,6 +24,8 @@ export interface PlaygroundSnapshot {
     description: string;
     stepLosses: number[];
     evals: number;
+    /** Training accuracy of the latest evaluation (eval mode), null before one. */
+    trainAccuracy: number | null;
     problem: string | null;
     /** The card's compute backend (`backend: wasm`), null until the worker reported it. */
     backend: string | null;
@@ -342,6 +344,7 @@ export class PlaygroundApp implements RunCardHost {
         description: card.handle.config ? describeDraft(card.handle.config) : '',
         stepLosses: card.handle.history.steps.map((s) => s.loss),
         evals: card.handle.history.evals.length,
+        trainAccuracy: card.handle.history.evals.at(-1)?.train.accuracy ?? null,
         problem: card.element.querySelector('.run-problem:not([hidden])')?.textContent ?? null,
         backend: card.element.querySelector('.run-compute:not([hidden]) .run-backend')?.textContent ?? null,
         speed: card.element.querySelector('.run-compute:not([hidden]) .run-speed:not([hidden])')?.textContent ?? null,

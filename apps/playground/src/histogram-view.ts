@@ -35,7 +35,7 @@ function statisticStrip(batch: number[], running: number[] | null, x: number, y:
   let max = Math.max(...values);
   if (!Number.isFinite(min)) [min, max] = [0, 1];
   if (min === max) [min, max] = [min - 0.5, max + 0.5];
-  const px = (v: number): number => x + ((v - min) / (max - min)) * width;
+  const px = (v: number): number => x + 4 + ((v - min) / (max - min)) * (width - 8);
   const row = height / Math.max(1, batch.length);
   const parts = [`<g class="statistics" data-statistic="${escapeXml(label)}">`];
   parts.push(`<text x="${x}" y="${y - 4}" fill="#1d2330" font-weight="600">${escapeXml(label)}</text>`);

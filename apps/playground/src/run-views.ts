@@ -16,7 +16,7 @@ export interface RunViewsSnapshot {
   boundary: null | {
     step: number;
     /** Canvas pixel (device pixels of the map canvas) of each drawn training point, its label and the worker's prediction. */
-    points: Array<{ px: number; py: number; label: number; predicted: number }>;
+    points: Array<{ x: number; y: number; px: number; py: number; label: number; predicted: number }>;
     classColors: string[];
     pointAccuracy: number;
   };
@@ -163,7 +163,7 @@ export class RunViews {
             step: map.step,
             points: Array.from(map.labels, (label, i) => {
               const [px, py] = toPixel(map, map.points[2 * i]!, map.points[2 * i + 1]!, this.mapCanvas.width, this.mapCanvas.height);
-              return { px, py, label, predicted: map.predicted[i]! };
+              return { x: map.points[2 * i]!, y: map.points[2 * i + 1]!, px, py, label, predicted: map.predicted[i]! };
             }),
             classColors: Array.from({ length: map.numClasses }, (_, c) => classColor(c)),
             pointAccuracy: pointAccuracy(map),

@@ -10,9 +10,11 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { build, preview, type PreviewServer } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeConfig } from '@normkit/experiments';
+import { createTrainer, decodeConfig, encodeConfig, type Classifier } from '@normkit/experiments';
+import { Tensor, loadSafetensors, noGrad, parseSafetensors } from '@normkit/tensor';
 import type { PlaygroundSnapshot } from '../src/app';
 import { registerPlugins } from '../src/plugins';
+import { threadsPerRun } from '../src/threads';
 import { defaultPresetSelection, listPresets, presetConfigs, presetRuns } from '../src/presets';
 
 const appRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -55,7 +57,8 @@ async function waitForState(page: Page, done: (state: PlaygroundSnapshot) => boo
   let state = await snapshot(page);
   while (!done(state)) {
     if (Date.now() - start > timeoutMs) {
-      throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify({ ...state, runs: state.runs.map((r) => ({ ...r, stepLosses: r.stepLosses.length })) })}`);
+      const runs = state.runs.map((r) => ({ ...r, stepLosses: r.stepLosses.length, views: { ...r.views, boundary: r.views.boundary && { ...r.views.boundary, points: r.views.boundary.points.length } } }));
+      throw new Error(`timed out waiting for ${what}; last state: ${JSON.stringify({ ...state, runs })}`);
     }
     await page.waitForTimeout(100);
     state = await snapshot(page);
@@ -98,6 +101,32 @@ async function pixelsOfColor(page: Page, chartId: string, color: string): Promis
     },
     { chartId, color },
   );
+}
+
+/** The decision-boundary map canvas of run `run`, as RGBA bytes. */
+async function mapPixels(page: Page, run: number): Promise<number[]> {
+  return page.evaluate((run) => {
+    const canvas = document.querySelector<HTMLCanvasElement>(`[data-run="${run}"] canvas.boundary-map`)!;
+    return Array.from(canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height).data);
+  }, run);
+}
+
+/**
+ * The class whose colour a map pixel shows: cells are white blended towards their class's colour,
+ * so the class is the one whose white-to-colour line passes nearest the pixel.
+ */
+function classOfPixel(pixel: readonly number[], classColors: readonly string[]): number {
+  let best = -1;
+  let bestDistance = Infinity;
+  classColors.forEach((hex, c) => {
+    const color = [1, 3, 5].map((i) => Number.parseInt(hex.slice(i, i + 2), 16));
+    const direction = color.map((v) => v - 255);
+    const offset = pixel.slice(0, 3).map((v) => v - 255);
+    const t = Math.max(0, offset.reduce((s, v, i) => s + v * direction[i]!, 0) / direction.reduce((s, v) => s + v * v, 0));
+    const distance = Math.hypot(...offset.map((v, i) => v - t * direction[i]!));
+    if (distance < bestDistance) [best, bestDistance] = [c, distance];
+  });
+  return best;
 }
 
 describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
@@ -211,6 +240,111 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
     expect(pageErrors(page)).toEqual([]);
     expect(pageErrors(second)).toEqual([]);
     await second.close();
+    await page.close();
+  });
+
+  it('shows what a BatchNorm MLP learned on two spirals, how fast it trains, and lets the model be taken away', async () => {
+    const page = await openPlayground(context, baseUrl);
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.click('[data-run="1"] button:has-text("Remove")');
+    let state = await waitForState(page, (s) => s.runs.length === 1 && s.runs[0]!.status === 'paused' && s.runs[0]!.views.boundary !== null, 'run A with its first map');
+    expect(state.runs[0]!.description).toBe('hidden: batch-norm · mlp on two-spirals · batch 32 · lr 0.01');
+    // Served with COOP/COEP: cross-origin isolated, and the cores go to the one active run.
+    expect(state.crossOriginIsolated).toBe(true);
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    expect(state.threadsNote).toBe(`Threads: ${cores} logical cores shared by 1 active run, ${threadsPerRun(cores, 1)} thread${threadsPerRun(cores, 1) === 1 ? '' : 's'} each.`);
+    expect(state.runs[0]!.threads).toMatch(/^\d+ threads?/);
+    expect(state.runs[0]!.configOpen).toBe(true);
+    const initialMap = await mapPixels(page, 0);
+
+    await page.click('#play');
+    const early = await waitForState(page, (s) => (s.runs[0]!.views.boundary?.step ?? 0) >= 10, 'a map drawn while training');
+    expect(early.runs[0]!.configOpen).toBe(false); // the form folded away once the run started
+    const earlyMap = await mapPixels(page, 0);
+    const trained = await waitForState(
+      page,
+      (s) => (s.runs[0]!.trainAccuracy ?? 0) > 0.95 && s.runs[0]!.views.boundary!.step > early.runs[0]!.views.boundary!.step && s.runs[0]!.speed !== null,
+      'training accuracy above 95%',
+      120_000,
+    );
+    await page.click('#play');
+    state = await waitForState(page, (s) => s.runs[0]!.status === 'paused' && s.runs[0]!.views.boundary?.step === s.runs[0]!.completedSteps, 'run A to pause with a map of its last step');
+    const run = state.runs[0]!;
+    expect(trained.runs[0]!.speed).toMatch(/^\d+(\.\d+)? steps\/s$/);
+    expect(Number.parseFloat(trained.runs[0]!.speed!)).toBeGreaterThan(0);
+    expect(run.backend).toBe('backend: wasm');
+
+    // The map changed while training.
+    const finalMap = await mapPixels(page, 0);
+    const changed = (a: number[], b: number[]): number => a.reduce((n, v, i) => n + (v !== b[i] ? 1 : 0), 0);
+    expect(changed(initialMap, earlyMap)).toBeGreaterThan(0);
+    expect(changed(earlyMap, finalMap)).toBeGreaterThan(0);
+
+    // Under the training points, the map shows the class the model predicts for them.
+    const boundary = run.views.boundary!;
+    expect(boundary.points.length).toBe(400);
+    let agree = 0;
+    for (const point of boundary.points) {
+      const i = 4 * (Math.floor(point.py) * Math.sqrt(finalMap.length / 4) + Math.floor(point.px));
+      if (classOfPixel(finalMap.slice(i, i + 4), boundary.classColors) === point.predicted) agree++;
+    }
+    console.log(`[playground e2e] map colour = predicted class under ${agree}/${boundary.points.length} training points at step ${boundary.step}; training accuracy ${(100 * run.trainAccuracy!).toFixed(1)}%; ${trained.runs[0]!.speed}; views took ${run.views.viewTime.viewMs.toFixed(0)} ms of ${(run.views.viewTime.trainMs + run.views.viewTime.viewMs).toFixed(0)} ms while playing`);
+    expect(agree / boundary.points.length).toBeGreaterThanOrEqual(0.95);
+    // The views took at most 10% of the worker's time while playing (one view's worth of slack).
+    expect(run.views.viewTime.viewMs).toBeLessThanOrEqual(0.1 * (run.views.viewTime.trainMs + run.views.viewTime.viewMs) + 100);
+
+    // The histograms of the chosen layer, before and after its BatchNorm, with running statistics.
+    expect(run.views.histogram).not.toBeNull();
+    expect(run.views.histogram!.layers).toEqual(['layers.0.norm', 'layers.1.norm', 'layers.2.norm']);
+    expect(run.views.histogram!.bars).toBeGreaterThan(10);
+    expect(await page.locator('[data-run="0"] .histogram-plot circle.running').count()).toBe(64); // 32 channels x (mean, var)
+    await page.selectOption('[data-run="0"] select.layer-select', 'layers.2.norm');
+    await waitForState(page, (s) => s.runs[0]!.views.histogram?.layer === 'layers.2.norm', 'the histograms of layers.2.norm');
+
+    // The map is in the exports.
+    const [svgDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-run="0"] [data-export="boundary-svg"]')]);
+    const svg = readFileSync(await svgDownload.path(), 'utf8');
+    expect(svg).toContain(`Decision boundary at step ${boundary.step}`);
+    expect(svg.match(/<circle /g)?.length).toBe(400);
+    const [pngDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-run="0"] [data-export="boundary-png"]')]);
+    expect(readFileSync(await pngDownload.path()).subarray(1, 4).toString('latin1')).toBe('PNG');
+
+    // The weights: safetensors with PyTorch's key names, loaded back into normkit with the same predictions.
+    const [weightsDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-run="0"] [data-download="safetensors"]')]);
+    const weights = new Uint8Array(readFileSync(await weightsDownload.path()));
+    const parsed = parseSafetensors(weights);
+    expect(parsed.metadata?.step).toBe(String(boundary.step));
+    const stateDict = loadSafetensors(weights);
+    expect(Object.keys(stateDict)).toContain('layers.0.norm.batch-norm.running_mean');
+    expect(Object.keys(stateDict)).toContain('layers.0.norm.batch-norm.num_batches_tracked');
+    registerPlugins();
+    const reloaded = createTrainer(decodeConfig(parsed.metadata!.config!), {}, { keepHistory: false }).model;
+    reloaded.loadStateDict(stateDict);
+    reloaded.eval();
+    const inputs = Float32Array.from(boundary.points.flatMap((p) => [p.x, p.y]));
+    const logits = noGrad(() => (reloaded as unknown as Classifier).forward({ x: new Tensor(inputs, [boundary.points.length, 2]) })).data;
+    const predicted = boundary.points.map((_, r) => (logits[2 * r]! >= logits[2 * r + 1]! ? 0 : 1));
+    expect(predicted).toEqual(boundary.points.map((p) => p.predicted));
+
+    // ONNX: exported by the worker, run in onnxruntime-web in the page, and compared with the worker.
+    const [onnxDownload] = await Promise.all([page.waitForEvent('download'), page.click('[data-run="0"] [data-download="onnx"]')]);
+    expect(readFileSync(await onnxDownload.path()).length).toBeGreaterThan(1000);
+    const checked = await waitForState(page, (s) => s.runs[0]!.views.onnx !== null || /No ONNX export/.test(s.runs[0]!.views.downloads ?? ''), 'the ONNX check in onnxruntime-web');
+    const onnx = checked.runs[0]!.views.onnx;
+    expect(checked.runs[0]!.views.downloads).toMatch(/downloaded and checked: onnxruntime-web gives this run's predictions/);
+    expect(onnx).toMatchObject({ ok: true, rows: 64, sameClass: 64 });
+    expect(onnx!.maxDiff).toBeLessThanOrEqual(onnx!.tolerance);
+
+    // Layout: no horizontal scrolling on a laptop screen or a phone; screenshots for review.
+    const overflow = (): Promise<number> => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(outputDir, 'boundary-1280x800.png') });
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.waitForTimeout(300);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(outputDir, 'boundary-phone-390.png'), fullPage: true });
+    expect(pageErrors(page)).toEqual([]);
     await page.close();
   });
 
