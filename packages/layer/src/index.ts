@@ -1,5 +1,5 @@
 // @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale, Dynamic Tanh,
-// residual blocks (Pre-LN, Post-LN, Peri-LN, output-only, DeepNorm) and the Transformer block, with their registry plugins (registration is explicit).
+// residual blocks (Pre-LN, Post-LN, Peri-LN, output-only, DeepNorm), the Transformer block and nGPT's block, with their registry plugins (registration is explicit).
 export { LayerNorm, layerNorm } from './layer-norm';
 export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
 export { RMSNorm, rmsNorm, machineEpsilon } from './rms-norm';
@@ -12,6 +12,8 @@ export { Residual, residual, PLACEMENTS } from './residual';
 export type { ResidualOptions, ResidualContext, Sublayer, Placement } from './residual';
 export { TransformerBlock } from './transformer-block';
 export { deepNormConstants, deepNormInit } from './deep-norm';
+export { NGPTBlock, markUnitNormWeight, ngptWeightNormalization, normalizeMarkedWeights } from './ngpt';
+export type { NGPTBlockOptions, NGPTBlockContext, ScaledInit } from './ngpt';
 export type { DeepNormArchitecture, DeepNormConstants } from './deep-norm';
 export type { TransformerBlockOptions, TransformerBlockContext, NormSpec } from './transformer-block';
 export { L2Norm, l2Norm, l2NormOptionsSchema } from './l2-norm';
