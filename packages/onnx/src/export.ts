@@ -1,4 +1,4 @@
-import { isTensor, noGrad, zeros, type Module, type NormalizerOnnxLowering, type Tensor } from '@normkit/tensor';
+import { isTensor, noGrad, ones, zeros, type Module, type NormalizerOnnxLowering, type Tensor } from '@normkit/tensor';
 import { OnnxExportError } from './errors';
 import { LoweringContext, type LowerFunction, type OnnxValue } from './graph';
 import { coreLowerings } from './lowerings/index';
@@ -29,9 +29,18 @@ export interface ExportOnnxOptions {
   /**
    * The forward's context as extra graph inputs, named by key: `{ condition: { shape: [1, 64] } }`
    * exports `forward(x, { condition })` with a float `condition` input (dynamicAxes apply to it too);
-   * `labels: { shape: [N] }` an int64 `labels` input of class ids (ConditionalBatchNorm).
+   * `labels: { shape: [N] }` an int64 `labels` input of class ids (ConditionalBatchNorm); `mask`
+   * ([N, S], 1 real / 0 padding), `key` and `value` ([N, S, E], cross-attention) float inputs for
+   * attention; `causal: true` a causal mask fixed in the graph (not an input).
    */
-  context?: Readonly<{ condition?: Tensor | OnnxInputSpec; labels?: { shape: readonly [number] } }>;
+  context?: Readonly<{
+    condition?: Tensor | OnnxInputSpec;
+    labels?: { shape: readonly [number] };
+    mask?: Tensor | OnnxInputSpec;
+    key?: Tensor | OnnxInputSpec;
+    value?: Tensor | OnnxInputSpec;
+    causal?: boolean;
+  }>;
   /**
    * Lowerings for this export only, consulted first; then `registerLowering`'s registry, then the
    * `onnx` hooks of registered normalizer plugins, then the built-in ones.
@@ -133,10 +142,14 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
     return { name, shape: example.shape.map((d, axis): Dim => dynamic.get(axis) ?? d) };
   });
 
-  const { labels, ...floatContext } = options.context ?? {};
+  const { labels, causal, ...floatContext } = options.context ?? {};
+  if (causal !== undefined && typeof causal !== 'boolean') {
+    throw new OnnxExportError({ op: 'exportOnnx', expected: 'context.causal to be true or false', given: String(causal) });
+  }
+  // A mask given by shape is all ones (every key real), so the example forward attends everywhere.
   const contextExamples = Object.entries(floatContext)
     .filter((entry): entry is [string, Tensor | OnnxInputSpec] => entry[1] !== undefined)
-    .map(([name, input]) => [name, isTensor(input) ? input : zeros([...input.shape])] as [string, unknown]);
+    .map(([name, input]) => [name, isTensor(input) ? input : name === 'mask' ? ones([...input.shape]) : zeros([...input.shape])] as [string, unknown]);
   const contextInputs: Record<string, OnnxValue> = {};
   for (const [name, example] of contextExamples) {
     const dynamic = dynamicNames(options.dynamicAxes?.[name], name);
@@ -151,11 +164,12 @@ export function exportOnnx(module: Module, options: ExportOnnxOptions): Uint8Arr
     dtypes.set('labels', 'int64');
     contextExamples.push(['labels', new Array<number>(labels.shape[0]).fill(0)]);
   }
+  if (causal) contextExamples.push(['causal', true]);
 
   const modes = [...module.namedModules()].map(([, m]) => [m, m.training] as const);
   module.eval();
   try {
-    const ctx = new LoweringContext(opset, lookup, missingLowering, contextInputs);
+    const ctx = new LoweringContext(opset, lookup, missingLowering, contextInputs, { causal: causal ?? false });
     for (const name of [...inputNames, ...Object.keys(contextInputs), outputName]) ctx.reserveName(name);
     const last = ctx.lower(module, graphInputs);
     // Identity gives the output its requested name whatever produced it (ORT removes it).

@@ -29,8 +29,10 @@ export class LoweringContext {
     readonly opset: number,
     private readonly lookup: LoweringLookup,
     private readonly describeMissing: (module: Module, path: string) => OnnxExportError,
-    /** Graph inputs standing for the forward's context (`condition`), for the lowerings that read it. */
+    /** Graph inputs standing for the forward's context (`condition`, `labels`, `mask`, `key`, `value`), for the lowerings that read them. */
     readonly context: Readonly<Record<string, OnnxValue>> = {},
+    /** Static forward flags of the export (`causal` attention), fixed in the graph. */
+    readonly flags: Readonly<{ causal?: boolean }> = {},
   ) {}
 
   /** The dotted path of the module being lowered ('' for the root). */

@@ -9,3 +9,5 @@ export { OnnxExportError, isOnnxExportError } from './errors';
 export { attr } from './proto';
 export type { AttributeValue, Dim } from './proto';
 export { coreLowerings } from './lowerings/index';
+export { lowerAttention } from './lowerings/multi-head-attention';
+export type { AttentionInputs } from './lowerings/multi-head-attention';

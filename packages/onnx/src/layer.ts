@@ -1,8 +1,9 @@
 // @normkit/onnx/layer: lowerings of @normkit/layer (register them explicitly, like its plugins).
 import {
-  AdaLN, AdaLNZero, L2Norm, LayerNorm, LayerScale, QKNorm, RMSNorm, ScaleNorm, TransformerBlock, isGatedNormalizer, machineEpsilon,
+  AdaLN, AdaLNZero, L2Norm, LayerNorm, LayerScale, QKNorm, RMSNorm, Residual, ScaleNorm, TransformerBlock, isGatedNormalizer, machineEpsilon,
+  type Placement,
 } from '@normkit/layer';
-import type { Module, Tensor } from '@normkit/tensor';
+import { Module, type NormalizerTraits, type Tensor } from '@normkit/tensor';
 import type { LoweringContext, OnnxValue } from './graph';
 import { lowerGelu } from './lowerings/activation';
 import { normalizeOver, predictedChunk } from './lowerings/statistics';
@@ -101,42 +102,123 @@ function lowerAdaptiveLayerNorm(module: AdaLN | AdaLNZero, x: OnnxValue, ctx: Lo
 export const adaLNLowering = defineLowering({ loweringVersion: 'v1', module: AdaLN, lower: (m, [x], ctx) => lowerAdaptiveLayerNorm(m, x!, ctx) });
 export const adaLNZeroLowering = defineLowering({ loweringVersion: 'v1', module: AdaLNZero, lower: (m, [x], ctx) => lowerAdaptiveLayerNorm(m, x!, ctx) });
 
+/** A residual connection as `Residual` computes it (the block's two residuals are two of these). */
+interface ResidualSpec {
+  placement: Placement;
+  norm: Module;
+  outputNorm: Module | null;
+  layerScale: Module | null;
+  /** The skip scale ('deepnorm'; 1 otherwise). */
+  alpha: number;
+  gate: boolean;
+  layout: 'channels-first' | 'channels-last';
+  /** Whether the norm would receive the padding mask (its statistics span tokens). */
+  maskToNorm: boolean;
+}
+
+/** A normalizer on tokens [N, L, D]; a channels-first one sees [N, D, L] through Transpose, as `applyNorm`. */
+function applyNormLowered(ctx: LoweringContext, spec: ResidualSpec, norm: Module, v: OnnxValue, name: string): OnnxValue {
+  if (spec.maskToNorm && ctx.context.mask) {
+    throw ctx.unsupported('a mask only for normalizers whose statistics stay within a token', `a padding mask handed to ${norm.constructor.name}, whose statistics span tokens`);
+  }
+  if (spec.layout === 'channels-last' || v.shape.length < 3) return ctx.lower(norm, [v], name);
+  if (v.shape.length !== 3) throw ctx.unsupported('tokens [N, L, D] for a channels-first normalizer', `rank ${v.shape.length}`);
+  const perm = { perm: { type: 'ints' as const, value: [0, 2, 1] } };
+  const [n, l, d] = v.shape;
+  const normalized = ctx.lower(norm, [ctx.node('Transpose', [v], [n!, d!, l!], perm)], name);
+  return ctx.node('Transpose', [normalized], v.shape, perm);
+}
+
 /**
- * TransformerBlock (`forward(x)` or `forward(x, { condition })`; no mask or causal option): the
- * attention and feed-forward residuals, pre-LN `x + f(norm(x))` or post-LN `norm(x + f(x))`, with
- * its normalizers lowered as modules (a channels-first one through Transpose [N, D, L]); with
- * adaLN-Zero, `x + gate * f(modulated(x))` (pre) or `modulated(x + gate * f(x))` (post).
+ * One residual connection, placement by placement as `Residual.forward`: pre x + ls(f(norm(x)));
+ * post norm(x + ls(f(x))); peri x + ls(outputNorm(f(norm(x)))); output x + ls(norm(f(x)));
+ * deepnorm norm(alpha x + ls(f(x))); gated (adaLN-Zero) pre x + gate ls(f(mod(x))), post
+ * mod(x + gate ls(f(x))). `names` are the norms' child names.
+ */
+function lowerResidual(
+  ctx: LoweringContext, spec: ResidualSpec, x: OnnxValue, sublayer: (v: OnnxValue) => OnnxValue, names: { norm: string; outputNorm?: string; layerScale?: string },
+): OnnxValue {
+  const norm = (v: OnnxValue) => applyNormLowered(ctx, spec, spec.norm, v, names.norm);
+  const scaled = (branch: OnnxValue) => (spec.layerScale ? ctx.lower(spec.layerScale, [branch], names.layerScale) : branch);
+  const add = (a: OnnxValue, b: OnnxValue) => ctx.binary('Add', a, b);
+  if (spec.gate) {
+    if (!(spec.norm instanceof AdaLNZero)) throw ctx.unsupported('AdaLNZero as the gated normalizer', `a gated ${spec.norm.constructor.name}`);
+    const gated = spec.norm;
+    const modulation = adaptiveModulation(gated, x.shape.length, ctx);
+    const gatedBranch = (v: OnnxValue) => ctx.binary('Mul', modulation.gate!, scaled(sublayer(v)));
+    if (spec.placement === 'pre') return add(x, gatedBranch(normalizeWithModulation(gated, x, modulation, ctx)));
+    return normalizeWithModulation(gated, add(x, gatedBranch(x)), modulation, ctx);
+  }
+  switch (spec.placement) {
+    case 'pre':
+      return add(x, scaled(sublayer(norm(x))));
+    case 'post':
+      return norm(add(x, scaled(sublayer(x))));
+    case 'peri':
+      return add(x, scaled(applyNormLowered(ctx, spec, spec.outputNorm!, sublayer(norm(x)), names.outputNorm!)));
+    case 'output':
+      return add(x, scaled(norm(sublayer(x))));
+    case 'deepnorm':
+      return norm(add(ctx.binary('Mul', x, ctx.scalar(spec.alpha, 'deepnorm_alpha')), scaled(sublayer(x))));
+  }
+}
+
+function spansTokens(traits: NormalizerTraits): boolean {
+  return traits.batchDependent || traits.layout === 'channels-first';
+}
+
+/**
+ * TransformerBlock (`forward(x)`, or with `{ condition }`, `{ mask }`, `{ causal }` as export
+ * context): the optional embedding norm, then the attention and feed-forward residuals with every
+ * placement (pre, post, peri, output, deepnorm), LayerScale (ls1, ls2) and adaLN-Zero gating, the
+ * normalizers lowered as modules (channels-first ones through Transpose [N, D, L]). A padding mask
+ * reaches attention; a normalizer whose statistics span tokens would receive it too, which is not
+ * exported (refused).
  */
 export const transformerBlockLowering = defineLowering({
   loweringVersion: 'v1',
   module: TransformerBlock,
   lower(module, [x], ctx) {
-    const channelsFirst = module.normTraits.layout === 'channels-first';
-    const applyNorm = (norm: Module, v: OnnxValue, name: string): OnnxValue => {
-      if (!channelsFirst) return ctx.lower(norm, [v], name);
-      const perm = { perm: { type: 'ints' as const, value: [0, 2, 1] } };
-      const [n, l, d] = v.shape;
-      const normalized = ctx.lower(norm, [ctx.node('Transpose', [v], [n!, d!, l!], perm)], name);
-      return ctx.node('Transpose', [normalized], v.shape, perm);
+    const traits = module.normTraits;
+    const base = {
+      placement: module.placement,
+      alpha: module.deepNorm?.alpha ?? 1,
+      gate: isGatedNormalizer(module.norm1),
+      layout: traits.layout,
+      maskToNorm: traits.acceptsMask && spansTokens(traits),
     };
     const attention = (v: OnnxValue) => ctx.lower(module.selfAttn, [v], 'self_attn');
     const feedforward = (v: OnnxValue) => {
       const hidden = ctx.lower(module.linear1, [v], 'linear1');
       return ctx.lower(module.linear2, [module.activation === 'gelu' ? lowerGelu(hidden, ctx) : ctx.unary('Relu', hidden)], 'linear2');
     };
-    const residual = (v: OnnxValue, norm: Module, name: string, sublayer: (v: OnnxValue) => OnnxValue): OnnxValue => {
-      if (!isGatedNormalizer(norm as never)) {
-        if (module.placement === 'pre') return ctx.binary('Add', v, sublayer(applyNorm(norm, v, name)));
-        return applyNorm(norm, ctx.binary('Add', v, sublayer(v)), name);
-      }
-      if (!(norm instanceof AdaLNZero)) throw ctx.unsupported('AdaLNZero as the gated normalizer', `a gated ${norm.constructor.name}`);
-      const gated = norm;
-      const modulation = adaptiveModulation(gated, v.shape.length, ctx);
-      if (module.placement === 'pre') return ctx.binary('Add', v, ctx.binary('Mul', modulation.gate!, sublayer(normalizeWithModulation(gated, v, modulation, ctx))));
-      return normalizeWithModulation(gated, ctx.binary('Add', v, ctx.binary('Mul', modulation.gate!, sublayer(v))), modulation, ctx);
+    const embedSpec: ResidualSpec = { ...base, norm: module.norm1, outputNorm: null, layerScale: null };
+    const input = module.normEmbed ? applyNormLowered(ctx, embedSpec, module.normEmbed, x!, 'norm_embed') : x!;
+    const afterAttention = lowerResidual(ctx, { ...base, norm: module.norm1, outputNorm: module.norm1Post, layerScale: module.ls1 ?? null }, input, attention, {
+      norm: 'norm1', outputNorm: 'norm1_post', layerScale: 'ls1',
+    });
+    return lowerResidual(ctx, { ...base, norm: module.norm2, outputNorm: module.norm2Post, layerScale: module.ls2 ?? null }, afterAttention, feedforward, {
+      norm: 'norm2', outputNorm: 'norm2_post', layerScale: 'ls2',
+    });
+  },
+});
+
+/**
+ * Residual with a module sublayer (`residual(module, { norm, placement })`), every placement as in
+ * TransformerBlock; its children lowered under their names (`norm`, `output_norm`, `sublayer`,
+ * `layer_scale`). A function sublayer has no module to lower: wrap it in a Module with a lowering.
+ */
+export const residualLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: Residual,
+  lower(module, [x], ctx) {
+    const sublayer = module.sublayer;
+    if (!(sublayer instanceof Module)) throw ctx.unsupported('a Module sublayer (it is lowered as a child)', 'a function sublayer');
+    const spec: ResidualSpec = {
+      placement: module.placement, norm: module.norm, outputNorm: module.outputNorm, layerScale: module.layerScale, alpha: module.alpha, gate: module.gate,
+      layout: module.layout, maskToNorm: module.acceptsMask,
     };
-    const afterAttention = residual(x!, module.norm1, 'norm1', attention);
-    return residual(afterAttention, module.norm2, 'norm2', feedforward);
+    return lowerResidual(ctx, spec, x!, (v) => ctx.lower(sublayer, [v], 'sublayer'), { norm: 'norm', outputNorm: 'output_norm', layerScale: 'layer_scale' });
   },
 });
 
@@ -179,5 +261,6 @@ export const layerScaleLowering = defineLowering({
 });
 
 export const layerLowerings = [
-  layerNormLowering, rmsNormLowering, qkNormLowering, adaLNLowering, adaLNZeroLowering, transformerBlockLowering, l2NormLowering, scaleNormLowering, layerScaleLowering,
+  layerNormLowering, rmsNormLowering, qkNormLowering, adaLNLowering, adaLNZeroLowering, transformerBlockLowering, residualLowering,
+  l2NormLowering, scaleNormLowering, layerScaleLowering,
 ] as const;
