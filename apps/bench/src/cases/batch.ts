@@ -1,5 +1,5 @@
 // @normkit/batch: BatchNorm2d on a ResNet-sized activation, training (forward, forward+backward) and eval.
-import { BatchNorm, FrozenBatchNorm } from '@normkit/batch';
+import { BatchNorm, BatchRenorm, FrozenBatchNorm } from '@normkit/batch';
 import { Generator, randn } from '@normkit/tensor';
 import type { Rank, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { BenchCase, Run, Tfjs } from '../harness';
@@ -108,4 +108,37 @@ const frozenBatchNormCase: BenchCase = {
   },
 };
 
-export const cases: BenchCase[] = [batchNormCase('train fwd'), batchNormCase('train fwd+bwd'), batchNormCase('eval fwd'), frozenBatchNormCase];
+/** BatchRenorm training forward+backward (rmax 3, dmax 5): BatchNorm's kernel plus r, d and the [C] affine ops. */
+const batchRenormCase: BenchCase = {
+  name: `BatchRenorm2d ${SIZE} train fwd+bwd`,
+  elements: ELEMENTS,
+  normkit: () => {
+    const generator = new Generator(1);
+    const bn = new BatchRenorm({ numFeatures: C, eps: EPS });
+    const x = randn([N, C, H, W], { generator, requiresGrad: true });
+    const upstream = randn([N, C, H, W], { generator });
+    return () => {
+      x.grad = null;
+      bn.zeroGrad();
+      const y = bn.forward(x);
+      y.backward(upstream);
+      return y;
+    };
+  },
+  // The paper's Algorithm 1 from torch ops (PyTorch has no Batch Renormalization).
+  torch: {
+    inputs: { x: { shape: [N, C, H, W], requiresGrad: true } },
+    setup: [
+      `w = torch.ones(${C}, requires_grad=True); b = torch.zeros(${C}, requires_grad=True); rm = torch.zeros(${C}); rv = torch.ones(${C})`,
+      'def renorm(x):',
+      `    mu = x.mean((0, 2, 3)); sb = (x.var((0, 2, 3), unbiased=False) + ${EPS}).sqrt(); s = (rv + ${EPS}).sqrt()`,
+      '    r = (sb / s).clamp(1 / 3, 3).detach(); d = ((mu - rm) / s).clamp(-5, 5).detach()',
+      '    c = lambda t: t.reshape(1, -1, 1, 1)',
+      '    return ((x - c(mu)) / c(sb) * c(r) + c(d)) * c(w) + c(b)',
+    ].join('\n'),
+    forward: 'renorm(x)',
+    backward: true,
+  },
+};
+
+export const cases: BenchCase[] = [batchNormCase('train fwd'), batchNormCase('train fwd+bwd'), batchNormCase('eval fwd'), frozenBatchNormCase, batchRenormCase];

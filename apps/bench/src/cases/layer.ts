@@ -1,7 +1,7 @@
 // @normkit/layer: LayerNorm and RMSNorm over the last dim, on a batch of token vectors [64, 768]
 // and on a Transformer activation [8, 512, 768] (GPT-2 small / BERT-base width); L2Norm and ScaleNorm
 // forward+backward on the activation.
-import { L2Norm, LayerNorm, RMSNorm, ScaleNorm } from '@normkit/layer';
+import { DynamicTanh, L2Norm, LayerNorm, RMSNorm, ScaleNorm } from '@normkit/layer';
 import { Generator, randn, type Module, type Tensor } from '@normkit/tensor';
 import type { BenchCase, Run, Tfjs } from '../harness';
 
@@ -90,6 +90,18 @@ const unitNormCases: BenchCase[] = [
       inputs: { x: { shape: ACTIVATION, requiresGrad: true } },
       setup: `g = torch.tensor(${Math.sqrt(D)}, requires_grad=True)`,
       forward: 'x * g / torch.norm(x, dim=-1, keepdim=True).clamp(min=1e-5)',
+      backward: true,
+    },
+  },
+  {
+    // DyT (Zhu et al. 2025): LayerNorm's replacement on the same activation; torch has no module, the formula is the reference.
+    name: `DynamicTanh ${ACTIVATION.join('x')} fwd+bwd`,
+    elements: ACTIVATION.reduce((a, b) => a * b, 1),
+    normkit: () => normkitRun(new DynamicTanh({ normalizedShape: D }), ACTIVATION, true),
+    torch: {
+      inputs: { x: { shape: ACTIVATION, requiresGrad: true } },
+      setup: `alpha = torch.tensor(0.5, requires_grad=True); w = torch.ones(${D}, requires_grad=True); b = torch.zeros(${D}, requires_grad=True)`,
+      forward: 'w * torch.tanh(alpha * x) + b',
       backward: true,
     },
   },
