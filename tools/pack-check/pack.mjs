@@ -87,6 +87,6 @@ export function verifyTarball(tarball, into) {
   for (const file of files) {
     if (/\.test\.ts$|__fixtures__|\.typecheck\.ts$|\.tsbuildinfo$/.test(file)) problems.push(`ships ${file}`);
   }
-  console.log(`${pkg.name}@${pkg.version}: ${files.length} files, LICENSE, engines.node ${pkg.engines?.node}, ${maps.length} source maps naming ${sources} shipped sources`);
+  console.log(`${pkg.name}@${pkg.version}: ${files.length} files, ${maps.length} source maps naming ${sources} sources: ${problems.length === 0 ? 'LICENSE, engines and every mapped source present' : `${problems.length} problem(s)`}`);
   return problems;
 }
