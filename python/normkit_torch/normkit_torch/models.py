@@ -6,7 +6,8 @@ same state-dict keys, built from a bundle's architecture description:
      "weights": {}, "data": {"inputKind": "vector", "sampleShape": [6], "numClasses": 3}}
 
 (what `saveBundle({ architecture: { model, norms, weights, data } })` stores from an experiment config).
-Families ported: `mlp` (vector and image inputs). A normalization slot holds its normalizer as a child
+Families ported: `mlp`, `cnn` and `residual` (plain, NF and SkipInit blocks), on vector and image inputs;
+not yet: `transformer`, `conditional-gan`, token inputs and weight parametrizations on the families. A normalization slot holds its normalizer as a child
 named after the normkit plugin (`layers.0.norm.batch-norm.running_mean`), as normkit's NormSlot does.
 """
 import torch
@@ -49,17 +50,28 @@ def normalizer(choice, features, dtype=None):
                               "(mapped: batch-norm, ghost-batch-norm, layer-norm, rms-norm, group-norm)")
 
 
-class NormSlot(nn.Module):
-    """normkit's NormSlot on [N, D] features: the normalizer is the child named after its plugin; 'none' is the identity."""
+# Normalizers that normalise the last axis (normkit traits layout 'channels-last'); the others take [N, C, *].
+CHANNELS_LAST = {"layer-norm", "rms-norm"}
 
-    def __init__(self, choice, features):
+
+class NormSlot(nn.Module):
+    """normkit's NormSlot: the normalizer is the child named after its plugin ('none' is the identity). On
+    images [N, C, H, W] a channels-last normalizer sees [N, H, W, C] (per-pixel LayerNorm, as in ConvNeXt)."""
+
+    def __init__(self, choice, features, layout="features"):
         super().__init__()
-        self.plugin = choice["name"]
+        self.plugin = (choice or {"name": "none"})["name"]
+        self.layout = layout
         if self.plugin != "none":
             self.add_module(self.plugin, normalizer(choice, features))
 
     def forward(self, x):
-        return x if self.plugin == "none" else getattr(self, self.plugin)(x)
+        if self.plugin == "none":
+            return x
+        norm = getattr(self, self.plugin)
+        if self.layout == "image" and self.plugin in CHANNELS_LAST:
+            return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return norm(x)
 
 
 _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "gelu": F.gelu}
@@ -95,21 +107,128 @@ class Mlp(nn.Module):
         return self.head(h)
 
 
+class ConvStage(nn.Module):
+    """conv 3x3 ('same') -> normalizer -> activation -> 2x2 max pool (skipped once the map is below 2x2)."""
+
+    def __init__(self, in_channels, out_channels, choice, activation, pool):
+        super().__init__()
+        self.conv = nn.Conv2d(in_channels, out_channels, 3, padding="same")
+        self.norm = NormSlot(choice, out_channels, "image")
+        self.activation = _ACTIVATIONS[activation]
+        self.pool = pool
+
+    def forward(self, x):
+        y = self.activation(self.norm(self.conv(x)))
+        return F.max_pool2d(y, 2) if self.pool else y
+
+
+class Cnn(nn.Module):
+    """@normkit/experiments' `cnn`: `stages` ConvStages (channels doubling), global average pool, Linear `head`."""
+
+    def __init__(self, in_channels, num_classes, image_side, channels=8, stages=2, activation="relu", norm=None):
+        super().__init__()
+        layers, side = [], image_side
+        for i in range(stages):
+            out_channels = channels * 2 ** i
+            pool = side >= 2
+            layers.append(ConvStage(in_channels, out_channels, norm, activation, pool))
+            in_channels = out_channels
+            side = side // 2 if pool else side
+        self.stages = nn.ModuleList(layers)
+        self.head = nn.Linear(in_channels, num_classes)
+
+    def forward(self, x):
+        for stage in self.stages:
+            x = stage(x)
+        return self.head(x.mean((2, 3)))
+
+
+class ResidualBranch(nn.Module):
+    """norm1 -> activation -> linear1 -> norm2 -> activation -> linear2 (pre-activation)."""
+
+    def __init__(self, width, choice, activation):
+        super().__init__()
+        self.norm1 = NormSlot(choice, width)
+        self.linear1 = nn.Linear(width, width)
+        self.norm2 = NormSlot(choice, width)
+        self.linear2 = nn.Linear(width, width)
+        self.activation = _ACTIVATIONS[activation]
+
+    def forward(self, x):
+        return self.linear2(self.activation(self.norm2(self.linear1(self.activation(self.norm1(x))))))
+
+
+class PlainResidualBlock(nn.Module):
+    """y = x + f(x)."""
+
+    def __init__(self, branch):
+        super().__init__()
+        self.branch = branch
+
+    def forward(self, x):
+        return x + self.branch(x)
+
+
+def _wrap_block(wrapper, branch, index):
+    from .norm_free import NFResidualBlock, SkipInit
+
+    name = (wrapper or {}).get("name", "plain")
+    options = (wrapper or {}).get("options") or {}
+    if name == "plain":
+        return PlainResidualBlock(branch)
+    if name == "nf-block":
+        alpha = options.get("alpha", 0.2)
+        return NFResidualBlock(branch, alpha=alpha, expected_variance=1 + index * alpha * alpha, skip_init=options.get("skipInit", False))
+    if name == "skip-init":
+        return SkipInit(branch)
+    raise NotImplementedError(f"models: block wrapper {name!r} is not ported (plain, nf-block, skip-init are)")
+
+
+class ResidualNet(nn.Module):
+    """@normkit/experiments' `residual`: Linear `stem`, `depth` residual blocks (plain, NF or SkipInit),
+    `final_norm`, activation, Linear `head`; images are flattened."""
+
+    def __init__(self, in_features, num_classes, width=32, depth=4, activation="relu", block_norm=None, final_norm=None, block_wrapper=None):
+        super().__init__()
+        self.stem = nn.Linear(in_features, width)
+        self.blocks = nn.ModuleList(_wrap_block(block_wrapper, ResidualBranch(width, block_norm, activation), i) for i in range(depth))
+        self.final_norm = NormSlot(final_norm, width)
+        self.head = nn.Linear(width, num_classes)
+        self.activation = _ACTIVATIONS[activation]
+
+    def forward(self, x):
+        h = self.stem(x.flatten(1))
+        for block in self.blocks:
+            h = block(h)
+        return self.head(self.activation(self.final_norm(h)))
+
+
+FAMILIES = ("mlp", "cnn", "residual")
+
+
 def build(architecture):
     """The PyTorch model of a bundle's architecture description (see the module docstring)."""
     model = architecture.get("model") or {}
     name = model.get("name")
-    options = {"width": 32, "depth": 3, "activation": "relu", **(model.get("options") or {})}
     data = architecture.get("data") or {}
     norms = architecture.get("norms") or {}
+    kind = data.get("inputKind")
     if architecture.get("weights"):
         raise NotImplementedError("models.build: weight parametrizations on the families are not ported yet")
+    if name not in FAMILIES:
+        raise NotImplementedError(f"models.build: the {name!r} family is not ported yet (ported: {', '.join(FAMILIES)})")
+    if kind not in ("vector", "image"):
+        raise NotImplementedError(f"models.build: {name} on {kind!r} inputs is not ported (vector and image are)")
+    shape = data["sampleShape"]
+    in_features = 1
+    for d in shape:
+        in_features *= d
     if name == "mlp":
-        kind = data.get("inputKind")
-        if kind not in ("vector", "image"):
-            raise NotImplementedError(f"models.build: mlp on {kind!r} inputs is not ported (vector and image are)")
-        in_features = 1
-        for d in data["sampleShape"]:
-            in_features *= d
-        return Mlp(in_features, data["numClasses"], options["width"], options["depth"], options["activation"], norms.get("hidden"))
-    raise NotImplementedError(f"models.build: the {name!r} family is not ported yet (ported: mlp)")
+        o = {"width": 32, "depth": 3, "activation": "relu", **(model.get("options") or {})}
+        return Mlp(in_features, data["numClasses"], o["width"], o["depth"], o["activation"], norms.get("hidden"))
+    if name == "cnn":
+        o = {"channels": 8, "stages": 2, "activation": "relu", **(model.get("options") or {})}
+        return Cnn(shape[0], data["numClasses"], min(shape[1], shape[2]), o["channels"], o["stages"], o["activation"], norms.get("conv"))
+    o = {"width": 32, "depth": 4, "activation": "relu", **(model.get("options") or {})}
+    return ResidualNet(in_features, data["numClasses"], o["width"], o["depth"], o["activation"], norms.get("block"), norms.get("final"),
+                       model.get("blockWrapper"))

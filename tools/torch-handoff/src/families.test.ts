@@ -1,0 +1,110 @@
+/**
+ * The model families of the playground and the lab, built by normkit from an architecture description,
+ * written as bundles and rebuilt by normkit_torch.models from the same description: the state loads
+ * strictly (same keys and shapes) and a training-mode forward (which moves the running statistics) and
+ * an eval forward afterwards give normkit's outputs (python/tests/families_harness.py).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { batchPlugins } from '@normkit/batch';
+import { models, registerBlockWrapper, listBlockWrappers, type Classifier, type NormChoice, type PluginChoice } from '@normkit/experiments';
+import { groupPlugins } from '@normkit/group';
+import { layerPlugins } from '@normkit/layer';
+import { normFreeBlockWrappers } from '@normkit/norm-free';
+import {
+  Generator, has, noGrad, register, saveBundle, saveSafetensors, tensor, type JsonValue, type OptionValues, type OptionsSchema, type Tensor,
+} from '@normkit/tensor';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+interface FamilyCase {
+  name: string;
+  model: { name: string; options: Record<string, unknown>; blockWrapper?: PluginChoice };
+  norms: Record<string, NormChoice>;
+  data: { inputKind: 'vector' | 'image'; sampleShape: number[]; numClasses: number };
+}
+
+const CASES: FamilyCase[] = [
+  { name: 'mlp_image_rms_norm', model: { name: 'mlp', options: { width: 6, depth: 2, activation: 'gelu' } }, norms: { hidden: { name: 'rms-norm' } }, data: { inputKind: 'image', sampleShape: [1, 3, 3], numClasses: 3 } },
+  { name: 'cnn_batch_norm', model: { name: 'cnn', options: { channels: 3, stages: 2, activation: 'relu' } }, norms: { conv: { name: 'batch-norm', options: { momentum: 0.3 } } }, data: { inputKind: 'image', sampleShape: [2, 5, 6], numClasses: 4 } },
+  { name: 'cnn_layer_norm_channels_last', model: { name: 'cnn', options: { channels: 2, stages: 3, activation: 'tanh' } }, norms: { conv: { name: 'layer-norm' } }, data: { inputKind: 'image', sampleShape: [1, 4, 4], numClasses: 2 } },
+  { name: 'residual_group_norm', model: { name: 'residual', options: { width: 6, depth: 2, activation: 'relu' } }, norms: { block: { name: 'group-norm', options: { numGroups: 2 } }, final: { name: 'batch-norm' } }, data: { inputKind: 'vector', sampleShape: [5], numClasses: 3 } },
+  { name: 'residual_nf_blocks', model: { name: 'residual', options: { width: 6, depth: 3, activation: 'relu' }, blockWrapper: { name: 'nf-block', options: { alpha: 0.3, skipInit: true } } }, norms: { final: { name: 'layer-norm' } }, data: { inputKind: 'vector', sampleShape: [5], numClasses: 3 } },
+  { name: 'residual_skip_init_image', model: { name: 'residual', options: { width: 4, depth: 2, activation: 'tanh' }, blockWrapper: { name: 'skip-init' } }, norms: {}, data: { inputKind: 'image', sampleShape: [1, 2, 2], numClasses: 2 } },
+];
+
+/** float32 forward of small models in two frameworks: max |torch - normkit| / (1 + |normkit|). */
+const TOLERANCE = 1e-5;
+
+let dir = '';
+let results: Record<string, { train: number; eval: number }> = {};
+
+function setUp(): void {
+  for (const plugin of [...batchPlugins, ...groupPlugins, ...layerPlugins]) if (!has(plugin.name)) register(plugin);
+  const known = new Set(listBlockWrappers().map((w) => w.name));
+  for (const wrapper of normFreeBlockWrappers) if (!known.has(wrapper.name)) registerBlockWrapper(wrapper as never);
+}
+
+function defaults(name: string, given: Record<string, unknown>): OptionValues<OptionsSchema> {
+  const schema = models[name]!.options as Record<string, { default?: unknown }>;
+  return Object.fromEntries(Object.entries(schema).map(([key, spec]) => [key, given[key] ?? spec.default])) as OptionValues<OptionsSchema>;
+}
+
+beforeAll(() => {
+  setUp();
+  dir = mkdtempSync(join(tmpdir(), 'torch-handoff-families-'));
+  const g = new Generator(5);
+  const input = (c: FamilyCase, n: number): Tensor => {
+    const shape = [n, ...c.data.sampleShape];
+    return tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => g.normal()), { shape });
+  };
+  for (const c of CASES) {
+    const model = models[c.model.name]!.build({
+      options: defaults(c.model.name, c.model.options),
+      data: c.data,
+      norms: c.norms,
+      generator: new Generator(1),
+      ...(c.model.blockWrapper ? { blockWrapper: c.model.blockWrapper } : {}),
+    }) as Classifier;
+    // Move every tensor off its initial value (SkipInit gains start at 0, running statistics at 0 and 1).
+    noGrad(() => {
+      for (const [name, t] of Object.entries(model.stateDict())) {
+        if (name.endsWith('num_batches_tracked')) continue;
+        for (let i = 0; i < t.data.length; i++) t.data[i] = name.endsWith('running_var') ? 0.5 + g.uniform() : t.data[i]! + 0.2 * g.normal();
+      }
+    });
+    const case_ = join(dir, c.name);
+    mkdirSync(case_);
+    const architecture = JSON.parse(JSON.stringify({ model: c.model, norms: c.norms, weights: {}, data: c.data })) as JsonValue;
+    const files = saveBundle({ model, architecture });
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(case_, name), bytes);
+    const xTrain = input(c, 4);
+    const xEval = input(c, 3);
+    model.train();
+    const yTrain = noGrad(() => model.forward({ x: xTrain }));
+    model.eval();
+    const yEval = noGrad(() => model.forward({ x: xEval }));
+    writeFileSync(join(case_, 'io.safetensors'), saveSafetensors({ 'x.train': xTrain, 'x.eval': xEval, 'y.train': yTrain, 'y.eval': yEval }));
+  }
+  const out = execFileSync('/usr/bin/python3', [join(ROOT, 'python', 'tests', 'families_harness.py'), dir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  results = JSON.parse(out.toString()) as typeof results;
+}, 150_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('playground/lab model families rebuilt by normkit_torch.models from a normkit bundle', () => {
+  for (const c of CASES) {
+    it(`${c.name}: strict load, train and eval outputs match`, () => {
+      const r = results[c.name]!;
+      expect(r, c.name).toBeDefined();
+      expect(r.train).toBeLessThanOrEqual(TOLERANCE);
+      expect(r.eval).toBeLessThanOrEqual(TOLERANCE);
+    });
+  }
+});
