@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as families from './cases/index';
 import {
-  compileFloorRun, fastestOutcome, floorInstances, formatRatio, measure, measureFloor, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize,
+  compileFloorRun, fastestOutcome, floorInstances, formatRatio, measure, measureFloor, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize, threadScalingTable,
   type CaseResult, type Outcome,
 } from './harness';
 
@@ -163,6 +163,22 @@ describe('resultsTable', () => {
     expect(table).toContain("[1] tfjs-wasm: failed (Kernel 'X' not registered)");
     expect(table).toContain('[2] torch: skipped (torch not installed)');
     expect(table).not.toContain('[3]');
+  });
+});
+
+describe('threadScalingTable', () => {
+  const base: CaseResult = {
+    family: 'core', name: 'demo', elements: 10, normkit: ok(20), comparators: { floor: ok(1), 'tfjs-cpu': ok(1), 'tfjs-wasm': ok(1), torch: ok(8) },
+  };
+
+  it('is empty when no case scaled threads', () => {
+    expect(threadScalingTable([base])).toBe('');
+  });
+
+  it('shows each thread count, the speedup over one thread and both torch timings', () => {
+    const table = threadScalingTable([{ ...base, threads: { 1: ok(20), 2: ok(12.5), 4: ok(8) }, torchWithoutOpenblasVariables: ok(6) }]);
+    expect(table).toMatch(/\| case +\| 1 thread \| 2 threads \| 4 threads \| 2 vs 1 \| 4 vs 1 \| torch 1-thread \| torch, OPENBLAS_\* unset \|/);
+    expect(table).toMatch(/\| core\/demo \| +20\.0 ms \| +12\.5 ms \| +8\.00 ms \| +1\.60x \| +2\.50x \| +8\.00 ms \| +6\.00 ms \|/);
   });
 });
 

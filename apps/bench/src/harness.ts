@@ -76,6 +76,12 @@ export interface BenchCase {
    * baseline's, an overhead ratio. Selecting this case with `--only` selects its baseline too.
    */
   baseline?: string;
+  /**
+   * Also time this case on the wasm backend at 2 threads and at the machine's available parallelism
+   * (the main columns are 1 thread, like PyTorch's), for the thread-scaling table; and, when it has a
+   * torch spec, time PyTorch once more with the OPENBLAS_* variables of this machine unset.
+   */
+  threadScaling?: boolean;
 }
 
 /** Order statistics of the timed iterations, in milliseconds. */
@@ -113,6 +119,10 @@ export interface CaseResult {
    * run, like normkit): a pure memory-speed pass, kept in the results file only, not in the table.
    */
   floorPreallocated?: Outcome;
+  /** normkit on the wasm backend by thread count (1 is `normkit`), for cases with `threadScaling`. */
+  threads?: Record<number, Outcome>;
+  /** PyTorch with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, for cases with `threadScaling`. */
+  torchWithoutOpenblasVariables?: Outcome;
 }
 
 /** Keeps the last result reachable so no engine can prove a run's work unused. */
@@ -378,4 +388,37 @@ export function overheadTable(results: readonly CaseResult[]): string {
 export function writeResults(path: string, payload: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(payload, null, 2)}\n`);
+}
+
+/**
+ * Thread scaling on the wasm backend: each `threadScaling` case's median at 1, 2 and the machine's
+ * available parallelism, and the speedup over 1 thread; plus PyTorch 1-thread with and without this
+ * machine's OPENBLAS_* variables (no target against PyTorch here, just what it measures). Empty
+ * when no case asked for it.
+ */
+export function threadScalingTable(results: readonly CaseResult[]): string {
+  const scaled = results.filter((result) => result.threads !== undefined);
+  if (scaled.length === 0) return '';
+  const counts = [...new Set(scaled.flatMap((result) => Object.keys(result.threads!).map(Number)))].sort((a, b) => a - b);
+  const median = (outcome: Outcome | undefined) => (outcome?.status === 'ok' ? formatMs(outcome.timing.median) : 'n/a');
+  const speedup = (one: Outcome | undefined, many: Outcome | undefined) => {
+    const value = one === undefined || many === undefined ? null : ratio(one, many);
+    return value === null ? 'n/a' : formatRatio(value);
+  };
+  const rows = scaled.map((result) => [
+    `${result.family}/${result.name}`,
+    ...counts.map((count) => median(result.threads![count])),
+    ...counts.filter((count) => count > 1).map((count) => speedup(result.threads![1], result.threads![count])),
+    median(result.comparators.torch),
+    median(result.torchWithoutOpenblasVariables),
+  ]);
+  const header = [
+    'case', ...counts.map((count) => `${count} thread${count === 1 ? '' : 's'}`), ...counts.filter((count) => count > 1).map((count) => `${count} vs 1`),
+    'torch 1-thread', 'torch, OPENBLAS_* unset',
+  ];
+  return [
+    renderTable(header, rows),
+    'normkit wasm median per thread count (same bits at every count); "n vs 1" = 1-thread median / n-thread median, > 1 means faster.',
+    'torch, OPENBLAS_* unset = PyTorch 1-thread again with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE removed from its environment.',
+  ].join('\n');
 }

@@ -1,12 +1,12 @@
 // normkit bench: times every case in normkit and in each comparator within one run, then prints
 // normkit's median and its ratio to each comparator. Usage: npm run bench [-- --only <substring>]
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getBackend, setBackend } from '@normkit/tensor';
+import { getBackend, getNumThreads, setBackend, setNumThreads, threadSupport } from '@normkit/tensor';
 import * as families from './cases/index';
 import {
-  comparatorNames, defaultTiming, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, writeResults,
+  comparatorNames, defaultTiming, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, threadScalingTable, writeResults,
   type BenchCase, type CaseResult, type ComparatorName, type Outcome, type TimingOptions,
 } from './harness';
 import { scopedFactory, tfjsInfo, useTfjsBackend, type TfjsBackend } from './tfjs';
@@ -70,7 +70,9 @@ async function timed(label: string, measureIt: () => Outcome | Promise<Outcome>)
 }
 
 /** Times every selected case that has a torch spec; the outcomes are keyed by "family/name". */
-async function timeTorch(selected: readonly SelectedCase[]): Promise<{ outcomes: Map<string, Outcome>; info: Record<string, unknown> }> {
+async function timeTorch(
+  selected: readonly SelectedCase[],
+): Promise<{ outcomes: Map<string, Outcome>; withoutOpenblasVariables: Map<string, Outcome>; info: Record<string, unknown> }> {
   const requests: TorchRequest[] = [];
   for (const { family, benchCase, timing } of selected) {
     if (benchCase.torch !== undefined) requests.push({ name: `${family}/${benchCase.name}`, spec: benchCase.torch, timing });
@@ -79,19 +81,30 @@ async function timeTorch(selected: readonly SelectedCase[]): Promise<{ outcomes:
   const probe = probeTorch();
   if (probe.version === null) {
     console.log(`torch skipped: ${probe.reason}`);
-    return { outcomes: allAs({ status: 'skipped', reason: probe.reason }), info: { skipped: probe.reason } };
+    return { outcomes: allAs({ status: 'skipped', reason: probe.reason }), withoutOpenblasVariables: new Map(), info: { skipped: probe.reason } };
   }
   const info: Record<string, unknown> = { version: probe.version, python: pythonExecutable };
-  if (requests.length === 0) return { outcomes: new Map(), info };
+  if (requests.length === 0) return { outcomes: new Map(), withoutOpenblasVariables: new Map(), info };
   console.log(`torch ${probe.version} (${pythonExecutable}, 1 thread): ${requests.length} case(s)`);
   try {
     const { outcomes, threads } = await runTorch(requests);
     info.threads = threads;
-    return { outcomes, info };
+    // Again without this machine's OPENBLAS_* tuning variables, for the cases that scale threads (BLAS-bound).
+    const scaled = requests.filter((request) => selected.some(({ family, benchCase }) => `${family}/${benchCase.name}` === request.name && benchCase.threadScaling));
+    let withoutOpenblasVariables = new Map<string, Outcome>();
+    if (scaled.length > 0) {
+      const env = { ...process.env };
+      const removed = Object.keys(env).filter((key) => key === 'OPENBLAS_CORETYPE' || key === 'OPENBLAS_L2_SIZE');
+      for (const key of removed) delete env[key];
+      info.openblasVariablesUnset = removed.length > 0 ? removed : 'none were set';
+      console.log(`torch again with ${removed.length > 0 ? removed.join(', ') : 'no OPENBLAS_* variable'} unset: ${scaled.length} case(s)`);
+      withoutOpenblasVariables = (await runTorch(scaled, env)).outcomes;
+    }
+    return { outcomes, withoutOpenblasVariables, info };
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     console.log(`torch failed: ${reason}`);
-    return { outcomes: allAs({ status: 'failed', reason }), info: { ...info, failed: reason } };
+    return { outcomes: allAs({ status: 'failed', reason }), withoutOpenblasVariables: new Map(), info: { ...info, failed: reason } };
   }
 }
 
@@ -104,6 +117,11 @@ async function main(): Promise<void> {
   }
   const normkit = normkitInfo();
   console.log(`normkit ${normkit.version} from ${normkit.entry}, default backend ${getBackend()} (each case is timed on js and on wasm)`);
+  // The main columns are one thread, like PyTorch's; the thread-scaling table adds 2 and all cores.
+  const support = threadSupport();
+  const threadCounts = support.available ? [...new Set([1, 2, availableParallelism()])].sort((a, b) => a - b) : [1];
+  console.log(`threads: main columns at 1; scaling cases at ${threadCounts.join(', ')}${support.available ? '' : ` (threads unavailable: ${support.reason})`}`);
+  setNumThreads(1);
   console.log(`${selected.length} case(s); timing: warmup >= ${defaultTiming.warmupRuns} run(s) and ${defaultTiming.warmupMs} ms, `
     + `then ${defaultTiming.minRuns}-${defaultTiming.maxRuns} runs within ~${defaultTiming.targetMs} ms (per-case overrides apply)`);
 
@@ -132,6 +150,17 @@ async function main(): Promise<void> {
     const normkitJs = await timed('normkit js', () => measureOutcome(benchCase.normkit, timing));
     setBackend('wasm');
     const normkitOutcome = await timed('normkit', () => measureOutcome(benchCase.normkit, timing));
+    let threads: Record<number, Outcome> | undefined;
+    if (benchCase.threadScaling) {
+      threads = { 1: normkitOutcome };
+      for (const count of threadCounts.filter((n) => n > 1)) {
+        setNumThreads(count);
+        threads[count] = getNumThreads() === count
+          ? await timed(`${count} threads`, () => measureOutcome(benchCase.normkit, timing))
+          : { status: 'skipped', reason: `getNumThreads() is ${getNumThreads()}` };
+      }
+      setNumThreads(1);
+    }
     for (const backend of ['cpu', 'wasm'] as const) {
       const factory = benchCase.tfjs;
       const unavailable = backends[backend];
@@ -151,6 +180,7 @@ async function main(): Promise<void> {
     results.push({
       family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, normkitJs, comparators, floorPreallocated,
       ...(benchCase.baseline === undefined ? {} : { baseline: benchCase.baseline }),
+      ...(threads === undefined ? {} : { threads }),
     });
   }
 
@@ -158,17 +188,24 @@ async function main(): Promise<void> {
   const torch = await timeTorch(selected);
   for (const result of results) {
     result.comparators.torch = torch.outcomes.get(`${result.family}/${result.name}`) ?? skipped('no torch variant');
+    const unset = torch.withoutOpenblasVariables.get(`${result.family}/${result.name}`);
+    if (result.threads !== undefined && unset !== undefined) result.torchWithoutOpenblasVariables = unset;
   }
 
   console.log('');
   console.log(resultsTable(results));
   const overheads = overheadTable(results);
   if (overheads !== '') console.log(`\n${overheads}`);
+  const scaling = threadScalingTable(results);
+  if (scaling !== '') console.log(`\n${scaling}`);
   const resultsPath = fileURLToPath(new URL('../results/latest.json', import.meta.url));
   writeResults(resultsPath, {
     date: new Date().toISOString(),
     only,
-    environment: { node: process.version, platform: `${process.platform}-${process.arch}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length },
+    environment: {
+      node: process.version, platform: `${process.platform}-${process.arch}`, cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length,
+      availableParallelism: availableParallelism(), threadCounts,
+    },
     timing: defaultTiming,
     comparators: comparatorNames,
     normkit: { ...normkit, backends: ['wasm', 'js'] },

@@ -32,8 +32,11 @@ interface TorchReply {
 }
 
 /** Runs all requests in one Python process (timed one after another) and maps each case name to its outcome. */
-export async function runTorch(requests: readonly TorchRequest[]): Promise<{ outcomes: Map<string, Outcome>; threads: number }> {
-  const child = spawn(pythonExecutable, [script], { stdio: ['pipe', 'pipe', 'inherit'] });
+export async function runTorch(
+  requests: readonly TorchRequest[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ outcomes: Map<string, Outcome>; threads: number }> {
+  const child = spawn(pythonExecutable, [script], { stdio: ['pipe', 'pipe', 'inherit'], env });
   let stdout = '';
   child.stdout.setEncoding('utf8');
   child.stdout.on('data', (chunk: string) => {

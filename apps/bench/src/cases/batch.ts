@@ -67,6 +67,7 @@ function batchNormCase(mode: Mode): BenchCase {
   return {
     name: `BatchNorm2d ${SIZE} ${mode}`,
     elements: ELEMENTS,
+    threadScaling: backward,
     normkit: () => normkitRun(mode),
     tfjs: (tf) => tfjsRun(tf, mode),
     torch: {

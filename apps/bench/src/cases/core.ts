@@ -14,6 +14,7 @@ export const cases: BenchCase[] = [
   {
     name: 'matmul 256x256x256 fwd',
     elements: MATMUL_SIZE * MATMUL_SIZE,
+    threadScaling: true,
     normkit: () => {
       const generator = new Generator(1);
       const a = randn([MATMUL_SIZE, MATMUL_SIZE], { generator });
@@ -35,6 +36,7 @@ export const cases: BenchCase[] = [
   {
     name: 'conv2d 32x16x32x32 k3 fwd+bwd',
     elements: CONV_N * CONV_C * CONV_H * CONV_W,
+    threadScaling: true,
     // One iteration takes ~0.1 s in normkit but ~14 s in tfjs-cpu (its Conv2DBackpropFilter kernel is a plain
     // scalar loop): 3 timed runs at least, more for whoever fits them into 2 s.
     timing: { warmupRuns: 1, warmupMs: 0, minRuns: 3, maxRuns: 10, targetMs: 2000 },

@@ -55,6 +55,7 @@ function groupNormCase(backward: boolean): BenchCase {
   return {
     name: `GroupNorm(32) ${N}x${C}x${H}x${W} ${backward ? 'fwd+bwd' : 'fwd'}`,
     elements: ELEMENTS,
+    threadScaling: backward,
     normkit: () => normkitRun(new GroupNorm({ numGroups: GROUPS, numChannels: C, eps: EPS }), backward),
     tfjs: (tf) => tfjsRun(tf, GROUPS, true, backward),
     torch: { inputs: torchInput(backward), setup: `norm = nn.GroupNorm(${GROUPS}, ${C}, eps=${EPS})`, forward: 'norm(x)', backward },
@@ -66,6 +67,7 @@ function instanceNormCase(backward: boolean): BenchCase {
     // PyTorch's defaults on both sides: no affine, no running statistics.
     name: `InstanceNorm ${N}x${C}x${H}x${W} ${backward ? 'fwd+bwd' : 'fwd'}`,
     elements: ELEMENTS,
+    threadScaling: backward,
     normkit: () => normkitRun(new InstanceNorm({ numFeatures: C, eps: EPS }), backward),
     tfjs: (tf) => tfjsRun(tf, C, false, backward),
     torch: { inputs: torchInput(backward), setup: `norm = nn.InstanceNorm2d(${C}, eps=${EPS})`, forward: 'norm(x)', backward },
@@ -80,6 +82,7 @@ export const cases: BenchCase[] = [
   {
     name: `FRN+TLU ${N}x${C}x${H}x${W} fwd+bwd`,
     elements: ELEMENTS,
+    threadScaling: true,
     normkit: () => normkitRun(new FilterResponseNormTLU({ numFeatures: C }), true),
     // PyTorch has no FRN: the reference code's formula, composed from ops.
     torch: {

@@ -56,6 +56,7 @@ function layerCase(kind: Kind, shape: readonly number[], backward: boolean): Ben
   return {
     name: `${kind} ${shape.join('x')} ${backward ? 'fwd+bwd' : 'fwd'}`,
     elements: shape.reduce((a, b) => a * b, 1),
+    threadScaling: backward && shape.reduce((a, b) => a * b, 1) >= 1_000_000,
     normkit: () =>
       normkitRun(kind === 'LayerNorm' ? new LayerNorm({ normalizedShape: D, eps: LAYER_EPS }) : new RMSNorm({ normalizedShape: D, eps: RMS_EPS }), shape, backward),
     tfjs: (tf) => tfjsRun(tf, kind, shape, backward),

@@ -118,6 +118,7 @@ export const cases: BenchCase[] = [
   {
     name: convName(false),
     elements: CONV.channels * CONV.channels * CONV.kernel * CONV.kernel,
+    threadScaling: true,
     timing: convTiming,
     normkit: () => trainingStep(new Conv2d({ inChannels: CONV.channels, outChannels: CONV.channels, kernelSize: CONV.kernel, padding: 1, generator: new Generator(1) })),
     torch: { inputs: { x: { shape: CONV.input, requiresGrad: true } }, setup: `conv = nn.Conv2d(${CONV.channels}, ${CONV.channels}, ${CONV.kernel}, padding=1)`, forward: 'conv(x)', backward: true },

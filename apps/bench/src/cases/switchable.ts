@@ -100,6 +100,7 @@ function switchableNormCase(backward: boolean): BenchCase {
   return {
     name: `SwitchableNorm ${SIZE} train ${backward ? 'fwd+bwd' : 'fwd'}`,
     elements: ELEMENTS,
+    threadScaling: backward,
     normkit: () => normkitRun(backward),
     tfjs: (tf) => tfjsRun(tf, backward),
     torch: { inputs: { x: { shape: [N, C, H, W], requiresGrad: backward } }, setup: torchSetup, forward: 'switchable_norm(x)', backward },

@@ -5,7 +5,7 @@
 // the overhead ratio (target: under 1.25x).
 import { spectralNorm, weightNorm, weightStandardization } from '@normkit/weight';
 import { Conv2d, Generator, Linear, randn, type Module, type Tensor } from '@normkit/tensor';
-import type { BenchCase, Run, TorchSpec } from '../harness';
+import type { BenchCase, Run, Tfjs, TorchSpec } from '../harness';
 
 type Parametrization = 'plain' | 'weight norm' | 'spectral norm' | 'weight standardization';
 const PARAMETRIZATIONS: readonly Parametrization[] = ['plain', 'weight norm', 'spectral norm', 'weight standardization'];
@@ -60,6 +60,18 @@ function torchSetup(layer: string, kind: Parametrization): string {
   return lines.join('\n');
 }
 
+/** The plain Linear in tfjs: y = x W^T + b (W [out, in], as torch.nn.Linear), dx, dW and db by tf.grads. */
+function tfjsLinear(tf: Tfjs): Run {
+  const x = tf.randomNormal([LINEAR.batch, LINEAR.features], 0, 1, 'float32', 1);
+  const weight = tf.randomNormal([LINEAR.features, LINEAR.features], 0, 1, 'float32', 2);
+  const bias = tf.randomNormal([LINEAR.features], 0, 1, 'float32', 3);
+  const upstream = tf.randomNormal([LINEAR.batch, LINEAR.features], 0, 1, 'float32', 4);
+  const forwardBackward = tf.grads((input, w, b) => tf.add(tf.matMul(input, w, false, true), b));
+  return () => tf.tidy(() => {
+    for (const gradient of forwardBackward([x, weight, bias], upstream)) gradient.dataSync();
+  });
+}
+
 function torchSpec(layer: string, kind: Parametrization, inputShape: readonly number[]): TorchSpec {
   return { inputs: { x: { shape: inputShape, requiresGrad: true } }, setup: torchSetup(layer, kind), forward: 'layer(x)', backward: true };
 }
@@ -72,7 +84,7 @@ export const cases: BenchCase[] = [
     name: linearName(kind),
     elements: LINEAR.features * LINEAR.features,
     timing,
-    ...(kind === 'plain' ? {} : { baseline: linearName('plain') }),
+    ...(kind === 'plain' ? { threadScaling: true, tfjs: tfjsLinear } : { baseline: linearName('plain') }),
     normkit: () => {
       const layer = parametrize(new Linear({ inFeatures: LINEAR.features, outFeatures: LINEAR.features, generator: new Generator(1) }), kind);
       return trainingStep(layer, [LINEAR.batch, LINEAR.features], [LINEAR.batch, LINEAR.features]);
@@ -83,7 +95,7 @@ export const cases: BenchCase[] = [
     name: convName(kind),
     elements: CONV.channels * CONV.channels * CONV.kernel * CONV.kernel,
     timing,
-    ...(kind === 'plain' ? {} : { baseline: convName('plain') }),
+    ...(kind === 'plain' ? { threadScaling: true } : { baseline: convName('plain') }),
     normkit: () => {
       const conv = new Conv2d({ inChannels: CONV.channels, outChannels: CONV.channels, kernelSize: CONV.kernel, padding: 1, generator: new Generator(1) });
       return trainingStep(parametrize(conv, kind), CONV.input, CONV.input);
