@@ -88,14 +88,21 @@ describe('every model trains with normalizers from the registry in its slots', (
   }
 
   for (const norm of ['layer-norm', 'rms-norm', 'batch-norm', 'record-channels-first']) {
-    it(`transformer with ${norm} in its blocks, Pre-LN and Post-LN`, () => {
-      for (const placement of ['pre', 'post']) {
+    it(`transformer with ${norm} in its blocks, every placement (Pre-LN, Post-LN, Peri-LN, output-only, DeepNorm)`, () => {
+      for (const placement of ['pre', 'post', 'peri', 'output', 'deepnorm']) {
         const model = build('transformer', tokens, { block: { name: norm }, final: { name: 'layer-norm' } }, { dim: 8, numHeads: 2, depth: 2, placement });
         expect(model).toBeInstanceOf(TinyTransformer);
         expectTrainable(model, tokens);
       }
     });
   }
+
+  it("transformer with placement 'deepnorm' takes DeepNet's encoder-only alpha and beta for its depth", () => {
+    const model = build('transformer', tokens, { block: { name: 'layer-norm' } }, { dim: 8, numHeads: 2, depth: 3, placement: 'deepnorm' }) as TinyTransformer;
+    expect(model.blocks.at(0).deepNorm).toEqual({ alpha: 6 ** 0.25, beta: 24 ** -0.25 });
+    const peri = build('transformer', tokens, { block: { name: 'rms-norm' } }, { dim: 8, numHeads: 2, depth: 1, placement: 'peri' });
+    expect([...peri.namedModules()].map(([n]) => n)).toContain('blocks.0.norm1_post');
+  });
 
   it('transformer with QK-norm: the qk slot maps to the block option, through the qk-norm schema', () => {
     const model = build('transformer', tokens, { block: { name: 'rms-norm' }, qk: { name: 'qk-norm', options: { kind: 'rms' } } }, { dim: 8, numHeads: 2 });

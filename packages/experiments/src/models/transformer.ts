@@ -1,4 +1,4 @@
-import { TransformerBlock, type TransformerBlockOptions } from '@normkit/layer';
+import { PLACEMENTS, TransformerBlock, type Placement, type TransformerBlockOptions } from '@normkit/layer';
 import {
   Linear, Module, ModuleList, OptionError, Parameter, add, getNormalizer, init, resolveOptions, zeros,
   type Generator, type Tensor,
@@ -14,7 +14,7 @@ export interface TinyTransformerOptions {
   dim: number;
   numHeads: number;
   depth: number;
-  placement: 'pre' | 'post';
+  placement: Placement;
   feedforwardDim: number;
   activation: 'gelu' | 'relu';
   /** norm1 and norm2 of every block (role 'block'); a registered normalizer, not 'none'. */
@@ -40,7 +40,7 @@ function qkNormOption(choice: NormChoice): TransformerBlockOptions['qkNorm'] {
 /**
  * A tiny Transformer encoder classifier for token sequences [N, L, F] with a padding mask:
  * a Linear embedding plus learned positions, `depth` blocks of @normkit/layer's TransformerBlock
- * (Pre-LN or Post-LN, any registered normalizer, optional QK-norm), an optional final norm, the
+ * (Pre-LN, Post-LN, Peri-LN, output-only or DeepNorm; any registered normalizer, optional QK-norm), an optional final norm, the
  * mean over real tokens and a Linear head. The mask goes to attention (padded keys) and, through
  * the block, to normalizers that accept one.
  */
@@ -72,6 +72,8 @@ export class TinyTransformer extends Module implements Classifier {
           numHeads: options.numHeads,
           norm: { name: options.blockNorm.name, options: options.blockNorm.options ?? {} },
           placement: options.placement,
+          // DeepNorm's alpha and beta for an encoder of `depth` blocks (the paper's encoder-only formulas).
+          ...(options.placement === 'deepnorm' ? { deepNorm: { architecture: 'encoder-only' as const, layers: options.depth } } : {}),
           feedforwardDim: options.feedforwardDim,
           activation: options.activation,
           generator,
@@ -95,12 +97,18 @@ export class TinyTransformer extends Module implements Classifier {
 
 export const transformerModel = defineModel({
   name: 'transformer',
-  description: 'Tiny Transformer encoder (Pre-LN or Post-LN TransformerBlock from @normkit/layer), mean-pooled over real tokens',
+  description: 'Tiny Transformer encoder (TransformerBlock from @normkit/layer: Pre-LN, Post-LN, Peri-LN, output-only or DeepNorm), mean-pooled over real tokens',
   options: {
     dim: { type: 'number', default: 16, integer: true, min: 1, max: 512, description: 'Model width D' },
     numHeads: { type: 'number', default: 2, integer: true, min: 1, max: 16, description: 'Attention heads (must divide dim)' },
     depth: { type: 'number', default: 2, integer: true, min: 1, max: 48, description: 'Transformer blocks' },
-    placement: { type: 'enum', values: ['pre', 'post'], default: 'pre', description: "'pre': x + f(norm(x)) (Pre-LN); 'post': norm(x + f(x)) (Post-LN)" },
+    placement: {
+      type: 'enum',
+      values: PLACEMENTS,
+      default: 'pre',
+      description:
+        "'pre': x + f(norm(x)) (Pre-LN); 'post': norm(x + f(x)) (Post-LN); 'peri': x + norm(f(norm(x))) (Peri-LN / sandwich); 'output': x + norm(f(x)) (OLMo 2); 'deepnorm': norm(alpha x + f(x)) with DeepNet's init",
+    },
     feedforwardMultiplier: { type: 'number', default: 2, integer: true, min: 1, max: 8, description: 'MLP hidden width = multiplier x dim' },
     activation: { type: 'enum', values: ['gelu', 'relu'], default: 'gelu', description: 'MLP nonlinearity' },
   },
@@ -123,7 +131,7 @@ export const transformerModel = defineModel({
       dim: options.dim,
       numHeads: options.numHeads,
       depth: options.depth,
-      placement: options.placement as 'pre' | 'post',
+      placement: options.placement,
       feedforwardDim: options.feedforwardMultiplier * options.dim,
       activation: options.activation as 'gelu' | 'relu',
       blockNorm: norms.block ?? { name: 'layer-norm' },
