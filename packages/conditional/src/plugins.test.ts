@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { OptionError, RegistryError, create, get, list, randn, registerAll, resolveOptions, unregister, type NormalizerPlugin } from '@normkit/tensor';
+import { OptionError, RegistryError, create, createByName, get, list, randn, registerAll, resolveOptions, unregister, type NormalizerPlugin } from '@normkit/tensor';
 import { ConditionalBatchNorm } from './conditional-batch-norm';
 import { FiLM } from './film';
 import { conditionalBatchNormPlugin, conditionalPlugins, filmPlugin, spadePlugin } from './plugins';
@@ -22,18 +22,18 @@ describe('conditional plugins', () => {
 
   it('create builds each module from the slot with resolved options', () => {
     registerAll(conditionalPlugins);
-    const cbn = create('conditional-batch-norm', slot, { momentum: null, eps: 1e-3 }) as ConditionalBatchNorm;
+    const cbn = create('conditional-batch-norm', slot, { momentum: null, eps: 1e-3 });
     expect(cbn).toBeInstanceOf(ConditionalBatchNorm);
     expect([cbn.numFeatures, cbn.numClasses, cbn.momentum, cbn.eps]).toEqual([4, 3, null, 1e-3]);
     expect(cbn.forward(randn([2, 4, 3]), { labels: [2, 0] }).shape).toEqual([2, 4, 3]);
-    const spade = create('spade', slot, { hiddenChannels: 8, kernelSize: 1, paramFreeNorm: 'instance' }) as SPADE;
+    const spade = create('spade', slot, { hiddenChannels: 8, kernelSize: 1, paramFreeNorm: 'instance' });
     expect(spade).toBeInstanceOf(SPADE);
     expect([spade.normChannels, spade.labelChannels, spade.hiddenChannels, spade.kernelSize, spade.paramFreeNorm]).toEqual([4, 2, 8, 1, 'instance']);
-    expect((create('spade', slot) as SPADE).hiddenChannels).toBe(128);
-    const film = create('film', slot, { hidden: 7, norm: 'layer' }) as FiLM;
+    expect(create('spade', slot).hiddenChannels).toBe(128);
+    const film = create('film', slot, { hidden: 7, norm: 'layer' });
     expect(film).toBeInstanceOf(FiLM);
     expect([film.numFeatures, film.conditionDim, film.hidden, film.norm]).toEqual([4, 5, 7, 'layer']);
-    expect((create('film', slot) as FiLM).hidden).toBeNull();
+    expect(create('film', slot).hidden).toBeNull();
     expect(film.forward(randn([2, 4]), { condition: randn([2, 5]) }).shape).toEqual([2, 4]);
   });
 
@@ -58,7 +58,7 @@ describe('conditional plugins', () => {
   it('a dtype option builds float64 parameters and buffers', () => {
     registerAll(conditionalPlugins);
     for (const plugin of conditionalPlugins) {
-      const norm = create(plugin.name, slot, { dtype: 'float64', ...(plugin === filmPlugin ? { norm: 'batch', hidden: 3 } : {}) });
+      const norm = createByName(plugin.name, slot, { dtype: 'float64', ...(plugin === filmPlugin ? { norm: 'batch', hidden: 3 } : {}) });
       const tensors = [...norm.parameters(), ...[...norm.namedBuffers()].filter(([name]) => !name.endsWith('num_batches_tracked')).map(([, t]) => t)];
       expect(tensors.length).toBeGreaterThan(0);
       for (const t of tensors) expect(t.dtype, plugin.name).toBe('float64');
@@ -67,10 +67,10 @@ describe('conditional plugins', () => {
 
   it('a slot without what the plugin needs, and bad options, fail with typed errors naming the plugin', () => {
     registerAll(conditionalPlugins);
-    expect(() => create('conditional-batch-norm', { numFeatures: 4 })).toThrow(/create\("conditional-batch-norm"\): expected a slot with numClasses/);
-    expect(() => create('spade', { numFeatures: 4 })).toThrow(/create\("spade"\): expected a slot with conditionChannels/);
-    expect(() => create('film', { numFeatures: 4 })).toThrow(/create\("film"\): expected a slot with conditionDim/);
-    expect(() => create('film', slot, { norm: 'group' })).toThrow(OptionError);
+    expect(() => create('conditional-batch-norm', { numFeatures: 4 })).toThrow(/create\("conditional-batch-norm"\): expected slot\.numClasses \(.*\), got slot\.numClasses = undefined/);
+    expect(() => create('spade', { numFeatures: 4 })).toThrow(/create\("spade"\): expected slot\.conditionChannels \(.*\), got slot\.conditionChannels = undefined/);
+    expect(() => create('film', { numFeatures: 4 })).toThrow(/create\("film"\): expected slot\.conditionDim \(.*\), got slot\.conditionDim = undefined/);
+    expect(() => createByName('film', slot, { norm: 'group' })).toThrow(OptionError);
     expect(() => create('spade', slot, { kernelSize: 4 })).toThrow(/odd kernelSize/);
     expect(() => create('conditional-batch-norm', slot, { eps: 0 })).toThrow(OptionError);
   });

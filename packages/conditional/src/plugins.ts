@@ -40,7 +40,7 @@ function conditionalTraits(batchStatistics: boolean, overrides: Partial<Normaliz
 /** A slot field the plugin cannot do without, or an OptionError naming the plugin and the field. */
 function requireSlot(name: string, slot: NormalizerSlot, field: 'numClasses' | 'conditionDim' | 'conditionChannels', meaning: string): number {
   const value = slot[field];
-  if (value === undefined) throw new OptionError({ op: `create("${name}")`, expected: `a slot with ${field} (${meaning})`, given: `no ${field}` });
+  if (value === undefined) throw new OptionError({ op: `create("${name}")`, expected: `slot.${field} (${meaning})`, given: `slot.${field} = undefined` });
   return value;
 }
 
@@ -107,3 +107,13 @@ export const filmPlugin = defineNormalizer({
 
 /** Every plugin of the package, for `registerAll(conditionalPlugins)`. */
 export const conditionalPlugins: readonly NormalizerPlugin[] = [conditionalBatchNormPlugin, spadePlugin, filmPlugin];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('conditional-batch-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'conditional-batch-norm': typeof conditionalBatchNormPlugin;
+    'spade': typeof spadePlugin;
+    'film': typeof filmPlugin;
+  }
+}

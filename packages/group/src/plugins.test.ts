@@ -1,6 +1,6 @@
 import { expectGradcheck } from '@normkit/testkit';
 import {
-  OptionError, RegistryError, create, get, gradcheck, graphOps, list, randn, registerAll, tensor, unregister,
+  OptionError, RegistryError, create, createByName, get, gradcheck, graphOps, list, randn, registerAll, tensor, unregister,
 } from '@normkit/tensor';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FilterResponseNorm } from './filter-response-norm';
@@ -25,8 +25,8 @@ describe('group family plugins', () => {
     registerAll(groupPlugins);
     const group = create('group-norm', { numFeatures: 64 });
     expect(group).toBeInstanceOf(GroupNorm);
-    expect((group as GroupNorm).numGroups).toBe(32);
-    const instance = create('instance-norm', { numFeatures: 8 }, { trackRunningStats: true, affine: true, momentum: 0.2 }) as InstanceNorm;
+    expect(group.numGroups).toBe(32);
+    const instance = create('instance-norm', { numFeatures: 8 }, { trackRunningStats: true, affine: true, momentum: 0.2 });
     expect(instance).toBeInstanceOf(InstanceNorm);
     expect([instance.affine, instance.trackRunningStats, instance.momentum]).toEqual([true, true, 0.2]);
     expect(create('filter-response-norm', { numFeatures: 8 })).toBeInstanceOf(FilterResponseNormTLU);
@@ -54,6 +54,6 @@ describe('group family plugins', () => {
     expect(() => create('group-norm', { numFeatures: 64 }, { numGroups: 2.5 })).toThrow(/option "numGroups" to be an integer >= 1/);
     expect(() => create('instance-norm', { numFeatures: 8 }, { momentum: 2 })).toThrow(OptionError);
     expect(() => create('group-norm', { numFeatures: 48 })).toThrow(/GroupNorm: expected numChannels divisible by numGroups, got numChannels = 48, numGroups = 32/);
-    expect(() => create('filter-response-norm', { numFeatures: 8 }, { center: true })).toThrow(/unknown option "center"/);
+    expect(() => createByName('filter-response-norm', { numFeatures: 8 }, { center: true })).toThrow(/unknown option "center"/);
   });
 });

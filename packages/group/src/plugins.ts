@@ -112,3 +112,16 @@ export const evoNormB0Plugin = defineNormalizer({
 export const groupPlugins: readonly NormalizerPlugin[] = [
   groupNormPlugin, instanceNormPlugin, filterResponseNormPlugin, localResponseNormPlugin, evoNormS0Plugin, evoNormB0Plugin,
 ];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('group-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'group-norm': typeof groupNormPlugin;
+    'instance-norm': typeof instanceNormPlugin;
+    'filter-response-norm': typeof filterResponseNormPlugin;
+    'local-response-norm': typeof localResponseNormPlugin;
+    'evo-norm-s0': typeof evoNormS0Plugin;
+    'evo-norm-b0': typeof evoNormB0Plugin;
+  }
+}

@@ -42,7 +42,7 @@ function normalizedShapeOf(slot: NormalizerSlot): readonly number[] {
 
 function conditionDimOf(name: string, slot: NormalizerSlot): number {
   if (slot.conditionDim === undefined) {
-    throw new OptionError({ op: `create("${name}")`, expected: 'a slot with conditionDim (the width of the condition vector)', given: 'no conditionDim' });
+    throw new OptionError({ op: `create("${name}")`, expected: 'slot.conditionDim (the width of the condition vector)', given: 'slot.conditionDim = undefined' });
   }
   return slot.conditionDim;
 }
@@ -202,3 +202,19 @@ export const dynamicTanhPlugin = defineNormalizer({
 export const layerPlugins: readonly NormalizerPlugin[] = [
   layerNormPlugin, rmsNormPlugin, qkNormPlugin, adaLNPlugin, adaLNZeroPlugin, l2NormPlugin, scaleNormPlugin, layerScalePlugin, dynamicTanhPlugin,
 ];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('layer-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'layer-norm': typeof layerNormPlugin;
+    'rms-norm': typeof rmsNormPlugin;
+    'qk-norm': typeof qkNormPlugin;
+    'ada-ln': typeof adaLNPlugin;
+    'ada-ln-zero': typeof adaLNZeroPlugin;
+    'l2-norm': typeof l2NormPlugin;
+    'scale-norm': typeof scaleNormPlugin;
+    'layer-scale': typeof layerScalePlugin;
+    dyt: typeof dynamicTanhPlugin;
+  }
+}

@@ -8,11 +8,11 @@ import {
   ShapeError,
   add,
   gelu,
-  getNormalizer,
   list,
+  normalizerChoice,
+  normalizerTraits,
   randn,
   registerAll,
-  resolveOptions,
   tensor,
   unregister,
   type NormalizerPlugin,
@@ -37,12 +37,11 @@ describe('TransformerBlock', () => {
     const names = list({ kind: 'normalizer' }).map((p) => p.name);
     expect(names).toEqual(expect.arrayContaining(['layer-norm', 'rms-norm', 'qk-norm', 'ada-ln', 'ada-ln-zero', 'test-batch-norm']));
     for (const name of names) {
-      const plugin = getNormalizer(name);
-      const traits = plugin.traits(resolveOptions(plugin.name, plugin.options, {}));
+      const traits = normalizerTraits(name);
       for (const placement of ['pre', 'post'] as const) {
         const label = `${name} ${placement}`;
         const block = new TransformerBlock({
-          dim: D, numHeads: H, norm: name, placement, generator: new Generator(5),
+          dim: D, numHeads: H, norm: normalizerChoice(name), placement, generator: new Generator(5),
           ...(traits.needsCondition ? { condition: { dim: C } } : {}),
         });
         const x = randn([N, L, D], { requiresGrad: true });
@@ -100,7 +99,7 @@ describe('TransformerBlock', () => {
   });
 
   it('a channels-first normalizer gets the tokens as [N, D, L] and the mask, which keeps padding out of its statistics', () => {
-    const block = new TransformerBlock({ dim: D, numHeads: H, norm: 'test-batch-norm', placement: 'pre' });
+    const block = new TransformerBlock({ dim: D, numHeads: H, norm: normalizerChoice('test-batch-norm'), placement: 'pre' });
     const mask = tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]);
     const x = randn([N, L, D]);
     const y = block.forward(x, { mask });
@@ -118,7 +117,7 @@ describe('TransformerBlock', () => {
   });
 
   it('per-token normalizers do not get the mask: padded tokens are computed as PyTorch does', () => {
-    for (const norm of ['layer-norm', 'rms-norm']) {
+    for (const norm of ['layer-norm', 'rms-norm'] as const) {
       const block = new TransformerBlock({ dim: D, numHeads: H, norm, placement: 'post' });
       const y = block.forward(randn([N, L, D]), { mask: tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]]) });
       // Post-LN ends with norm2: with a mask the padded tokens would be exactly 0.
@@ -139,10 +138,14 @@ describe('TransformerBlock', () => {
   });
 
   it('rejects an unknown normalizer name, a missing condition, bad shapes and options with typed errors', () => {
-    expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: 'nope-norm', placement: 'pre' })).toThrow(RegistryError);
-    expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: 'nope-norm', placement: 'pre' })).toThrow(
-      /TransformerBlock: expected norm to be a registered normalizer name \(known: .*layer-norm.*rms-norm.*\), got "nope-norm"/,
+    // A misspelt name does not compile; plain JavaScript (or a cast) gets a RegistryError naming the block's option.
+    const nope = 'nope-norm' as unknown as 'layer-norm';
+    expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: nope, placement: 'pre' })).toThrow(RegistryError);
+    expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: nope, placement: 'pre' })).toThrow(
+      /^TransformerBlock: norm: expected a registered normalizer name \(known: .*layer-norm.*rms-norm.*\), got "nope-norm"/,
     );
+    const nearMiss = 'rmsnorm' as unknown as 'layer-norm';
+    expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: { name: nearMiss }, placement: 'pre' })).toThrow(/Did you mean "rms-norm"\?/);
     expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: 'ada-ln', placement: 'pre' })).toThrow(/condition: \{ dim \} for norm "ada-ln"/);
     expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: { name: 'layer-norm', options: { eps: 0 } }, placement: 'pre' })).toThrow(OptionError);
     expect(() => new TransformerBlock({ dim: D, numHeads: H, norm: 'layer-norm', placement: 'sandwich' as 'pre' })).toThrow(OptionError);

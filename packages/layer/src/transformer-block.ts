@@ -4,19 +4,16 @@ import {
   Module,
   MultiHeadAttention,
   OptionError,
-  RegistryError,
   ShapeError,
-  create,
+  createByName,
   formatShape,
   gelu,
-  get,
-  getNormalizer,
-  has,
-  list,
+  normalizerTraits,
   relu,
-  resolveOptions,
   type Generator,
   type Normalizer,
+  type NormalizerChoice,
+  type NormalizerName,
   type NormalizerTraits,
   type Tensor,
 } from '@normkit/tensor';
@@ -26,8 +23,12 @@ import { deepNormConstants, deepNormInit, type DeepNormArchitecture, type DeepNo
 import { LayerScale } from './layer-scale';
 import { isGatedNormalizer } from './ada-ln';
 
-/** A registered normalizer by name, optionally with options for its schema. */
-export type NormSpec = string | { name: string; options?: Record<string, unknown> };
+/**
+ * A registered normalizer by name, optionally with options for its schema, typed by name
+ * (`'rms-norm'`, `{ name: 'layer-norm', options: { eps: 1e-6 } }`); for a name known only at run
+ * time, `normalizerChoice(name, options)` checks it and returns this type.
+ */
+export type NormSpec = NormalizerName | NormalizerChoice;
 
 export interface TransformerBlockOptions {
   /** Model width D; tokens are [N, L, D]. */
@@ -72,18 +73,11 @@ export interface TransformerBlockContext {
   condition?: Tensor;
 }
 
-function resolveNorm(op: string, spec: NormSpec): { name: string; options: Record<string, unknown> } {
-  const name = typeof spec === 'string' ? spec : spec?.name;
-  const options = typeof spec === 'string' ? {} : (spec?.options ?? {});
-  if (typeof name !== 'string' || !has(name) || get(name).kind !== 'normalizer') {
-    const known = list({ kind: 'normalizer' }).map((p) => p.name);
-    throw new RegistryError({
-      op,
-      expected: `norm to be a registered normalizer name (${known.length ? `known: ${known.join(', ')}` : 'none are registered: call registerAll(layerPlugins)'})`,
-      given: JSON.stringify(name),
-    });
-  }
-  return { name, options };
+function resolveNorm(spec: NormSpec): { name: string; options: Readonly<Record<string, unknown>> } {
+  // Plain JavaScript may pass anything: the registry names what it got.
+  const given = spec as string | { name?: unknown; options?: Readonly<Record<string, unknown>> } | undefined;
+  if (typeof given === 'string') return { name: given, options: {} };
+  return { name: given?.name as string, options: given?.options ?? {} };
 }
 
 /** `{ alpha, beta }` as given, or from the paper's formulas; checked. */
@@ -198,10 +192,9 @@ export class TransformerBlock extends Module {
     this.placement = options.placement;
     this.activation = activation;
 
-    const norm = resolveNorm(op, options.norm);
-    const plugin = getNormalizer(norm.name);
+    const norm = resolveNorm(options.norm);
+    this.normTraits = normalizerTraits(norm.name, norm.options, { op: `${op}: norm` });
     this.normName = norm.name;
-    this.normTraits = plugin.traits(resolveOptions(plugin.name, plugin.options, norm.options));
     if (this.normTraits.needsLabels) {
       throw new OptionError({ op, expected: 'a normalizer that needs no class labels (the block has none to give)', given: `norm "${norm.name}"` });
     }
@@ -225,7 +218,7 @@ export class TransformerBlock extends Module {
     this.selfAttn = this.registerModule('self_attn', new MultiHeadAttention({ embedDim: dim, numHeads, qkNorm: qkNormFactory, generator: options.generator }));
     this.linear1 = this.registerModule('linear1', new Linear({ inFeatures: dim, outFeatures: feedforwardDim, generator: options.generator }));
     this.linear2 = this.registerModule('linear2', new Linear({ inFeatures: feedforwardDim, outFeatures: dim, generator: options.generator }));
-    const makeNorm = (): Normalizer => create(norm.name, slot, norm.options);
+    const makeNorm = (): Normalizer => createByName(norm.name, slot, norm.options, { op: `${op}: norm` });
     this.norm1 = this.registerModule('norm1', makeNorm());
     this.norm2 = this.registerModule('norm2', makeNorm());
 

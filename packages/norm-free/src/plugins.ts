@@ -98,3 +98,16 @@ export const scaledWeightStandardizationPlugin = defineWeightParametrization({
 export const normFreePlugins: readonly AnyPlugin[] = [
   adaptiveGradientClipPlugin, clipGradNormPlugin, clipGradValuePlugin, scaledWeightStandardizationPlugin,
 ];
+
+// The names above, known to the type system wherever this package is imported, so
+// `createGradientTransform('adaptive-gradient-clip', options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface GradientTransformRegistry {
+    'adaptive-gradient-clip': typeof adaptiveGradientClipPlugin;
+    'clip-grad-norm': typeof clipGradNormPlugin;
+    'clip-grad-value': typeof clipGradValuePlugin;
+  }
+  interface WeightParametrizationRegistry {
+    'scaled-weight-standardization': typeof scaledWeightStandardizationPlugin;
+  }
+}

@@ -2,7 +2,7 @@ import { BatchNorm, batchPlugins } from '@normkit/batch';
 import { GroupNorm, InstanceNorm, groupPlugins } from '@normkit/group';
 import { layerPlugins } from '@normkit/layer';
 import {
-  Adam, ContextError, DTypeError, Generator, Module, OptionError, RegistryError, SPECIFICATION_VERSION, ShapeError, add, create,
+  Adam, ContextError, DTypeError, Generator, Module, OptionError, RegistryError, SPECIFICATION_VERSION, ShapeError, add, createByName,
   defineNormalizer, gradcheck, graphOps, has, mean, mse, mul, noGrad, randn, register, slice, softmax, sub, tensor, unregister,
   type Normalizer, type Tensor,
 } from '@normkit/tensor';
@@ -54,7 +54,7 @@ const bnInGn: CandidateSpec[] = ['batch-norm', { candidate: 'instance-norm', opt
 function cloneCandidates(mixture: NormalizerMixture): Normalizer[] {
   const options = [{}, { affine: true }, { numGroups: 1 }];
   return mixture.candidateNames.map((name, j) => {
-    const copy = create(name, { numFeatures: mixture.numFeatures }, { ...options[j], dtype: mixture.dtype });
+    const copy = createByName(name, { numFeatures: mixture.numFeatures }, { ...options[j], dtype: mixture.dtype });
     const state = Object.fromEntries(Object.entries(mixture.candidates.at(j).stateDict()).map(([k, t]) => [k, t.clone()]));
     copy.loadStateDict(state);
     copy.train(mixture.training);
@@ -221,7 +221,7 @@ describe('NormalizerMixture', () => {
     // Channels-last: the feature axis is the last one.
     expect(() => conditioned.forward(randn([2, 4, 5]), { condition: randn([2, 3]) })).toThrow(/4 features on the last axis/);
 
-    const masked = new NormalizerMixture({ numFeatures: 2, candidates: ['batch-norm', 'group-norm'].map((c) => (c === 'group-norm' ? { candidate: c, options: { numGroups: 2 } } : c)) });
+    const masked = new NormalizerMixture({ numFeatures: 2, candidates: ['batch-norm', { candidate: 'group-norm', options: { numGroups: 2 } }] });
     expect(masked.traits.acceptsMask).toBe(true);
     const x = randn([2, 2, 4]);
     const mask = tensor([[1, 1, 1, 0], [1, 1, 0, 0]]);
@@ -232,13 +232,17 @@ describe('NormalizerMixture', () => {
   });
 
   it('refuses unknown candidates (listing the known ones), numFeatures mismatches and bad options with typed errors', () => {
-    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: ['batch-norm', 'batchnorm'] })).toThrow(RegistryError);
-    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: ['batchnorm'] })).toThrow(/known: .*batch-norm.*group-norm.*instance-norm/);
+    // A misspelt name does not compile; plain JavaScript (or a cast) gets a RegistryError with the known names and a suggestion.
+    const misspelt = 'batchnorm' as unknown as CandidateSpec;
+    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: ['batch-norm', misspelt] })).toThrow(RegistryError);
+    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [misspelt] })).toThrow(
+      /^NormalizerMixture: candidate 0: expected a registered normalizer name \(known: .*batch-norm.*group-norm.*instance-norm.*\), got "batchnorm"\. Did you mean "batch-norm"\?/,
+    );
     expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [] })).toThrow(/a non-empty array of candidates/);
     expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [{ kind: 'nope' } as unknown as CandidateSpec] })).toThrow(OptionError);
     const futurePlugin = { ...centrePlugin, specificationVersion: 'v2' } as unknown as CandidateSpec;
     expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [futurePlugin] })).toThrow(/specificationVersion 'v1', got 'v2' for plugin "centre"/);
-    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [{ candidate: 'group-norm', options: { groups: 2 } }] })).toThrow(/unknown option "groups"/);
+    expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [{ candidate: 'group-norm', options: { groups: 2 } } as unknown as CandidateSpec] })).toThrow(/unknown option "groups"/);
     expect(() => new NormalizerMixture({ numFeatures: 2, candidates: [{ candidate: 'batch-norm', options: { dtype: 'float64' } }] })).toThrow(
       /candidate "batch-norm" in the mixture's dtype float32/,
     );

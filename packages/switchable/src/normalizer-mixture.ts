@@ -1,19 +1,22 @@
 import {
-  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, RegistryError, SPECIFICATION_VERSION, ShapeError, Tensor, allocate, checkNumberOption, checkTensor,
-  create, customOp, formatShape, get, has, isNormkitError, isTensor, list, resolveOptions, zeros,
-  type DType, type Normalizer, type NormalizerContext, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
-  type OptionValues, type OptionsSchema, type TypedArray,
+  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkTensor,
+  createByName, createFromPlugin, customOp, formatShape, isTensor, resolvePlugin, zeros,
+  type DType, type Normalizer, type NormalizerContext, type NormalizerName, type NormalizerPlugin, type NormalizerRegistry,
+  type NormalizerSlot, type NormalizerTraits, type OptionValues, type OptionsSchema, type PluginOptions, type TypedArray,
 } from '@normkit/tensor';
 import { softmaxOf } from './switchable-norm';
 
 /**
  * A candidate of a mixture: a registered normalizer's name, a plugin object (registered or not), or
- * either with options for it (validated against the plugin's schema).
+ * either with options for it (validated against the plugin's schema). Names and their options are
+ * typed by name like `create`'s (`{ candidate: 'group-norm', options: { numGroups: 1 } }`); a name known
+ * only at run time goes through `normalizerChoice(name, options)` (`{ candidate: choice.name, ... }`).
  */
 export type CandidateSpec =
-  | string
+  | NormalizerName
   | NormalizerPlugin
-  | { readonly candidate: string | NormalizerPlugin; readonly options?: Readonly<Record<string, unknown>> };
+  | { [N in NormalizerName]: { readonly candidate: N; readonly options?: PluginOptions<NormalizerRegistry[N]> } }[NormalizerName]
+  | { readonly candidate: NormalizerPlugin; readonly options?: Readonly<Record<string, unknown>> };
 
 /** A candidate resolved against the registry: its plugin, validated options and traits. */
 export interface ResolvedCandidate {
@@ -23,18 +26,15 @@ export interface ResolvedCandidate {
   given: Record<string, unknown>;
   options: OptionValues<OptionsSchema>;
   traits: NormalizerTraits;
-  /** true: built through the registry's `create(name, ...)`; false: a plugin object, built directly. */
+  /** true: built through the registry by name; false: a plugin object, built directly. */
   byName: boolean;
 }
 
-function isPluginObject(value: unknown): value is NormalizerPlugin {
-  return typeof value === 'object' && value !== null && 'kind' in value && 'create' in value;
-}
-
 /**
- * Resolves candidate specs: names through the registry (an unknown name lists the registered
- * normalizers), plugin objects as they are. The mixture's dtype goes to every candidate whose schema
- * has a `dtype` option, unless its options set one (which must then be the same).
+ * Resolves candidate specs through the registry: names must be registered normalizers (an unknown
+ * name lists them and suggests near misses), plugin objects get the checks `register` makes. The
+ * mixture's dtype goes to every candidate whose schema has a `dtype` option, unless its options set
+ * one (which must then be the same).
  */
 export function resolveCandidates(op: string, specs: readonly CandidateSpec[], dtype: DType): ResolvedCandidate[] {
   if (!Array.isArray(specs) || specs.length === 0) {
@@ -42,41 +42,14 @@ export function resolveCandidates(op: string, specs: readonly CandidateSpec[], d
   }
   return specs.map((spec: CandidateSpec, index) => {
     const wrapped = typeof spec === 'object' && spec !== null && 'candidate' in spec;
-    const target = wrapped ? spec.candidate : spec;
+    const target: unknown = wrapped ? spec.candidate : spec;
     const given: Record<string, unknown> = { ...(wrapped ? (spec.options ?? {}) : {}) };
-    let plugin: NormalizerPlugin;
-    if (typeof target === 'string') {
-      if (!has(target)) {
-        const known = list({ kind: 'normalizer' }).map((p) => p.name);
-        throw new RegistryError(
-          {
-            op,
-            expected: `candidate ${index} to be a registered normalizer (${known.length ? `known: ${known.join(', ')}` : 'none are registered yet'})`,
-            given: JSON.stringify(target),
-          },
-          'Register the family first, e.g. registerAll(batchPlugins), or pass the plugin object.',
-        );
-      }
-      const registered = get(target);
-      if (registered.kind !== 'normalizer') {
-        throw new RegistryError({ op, expected: `candidate ${index} to be a normalizer plugin`, given: `"${target}" of kind ${registered.kind}` });
-      }
-      plugin = registered;
-    } else if (isPluginObject(target) && target.kind === 'normalizer' && typeof target.create === 'function' && typeof target.traits === 'function') {
-      // What `register` would check, for plugin objects that were never registered.
-      // Typed as the current version; plain-JavaScript plugins may carry another.
-      const version: unknown = (target as { specificationVersion?: unknown }).specificationVersion;
-      if (version !== SPECIFICATION_VERSION) {
-        throw new RegistryError({
-          op,
-          expected: `candidate ${index} with specificationVersion '${SPECIFICATION_VERSION}'`,
-          given: `'${String(version)}' for plugin "${target.name}"`,
-        });
-      }
-      plugin = target;
-    } else {
+    const caller = { op: `${op}: candidate ${index}` };
+    const pluginLike = typeof target === 'object' && target !== null && 'kind' in target && 'create' in target;
+    if (typeof target !== 'string' && !pluginLike) {
       throw new OptionError({ op, expected: `candidate ${index} to be a normalizer name or a normalizer plugin`, given: describeValue(target) });
     }
+    const plugin = resolvePlugin('normalizer', target as string | NormalizerPlugin, undefined, caller).plugin;
     const dtypeSpec = plugin.options.dtype;
     if (dtypeSpec?.type === 'enum' && dtypeSpec.values.includes(dtype)) {
       if (given.dtype === undefined) given.dtype = dtype;
@@ -84,7 +57,7 @@ export function resolveCandidates(op: string, specs: readonly CandidateSpec[], d
         throw new OptionError({ op, expected: `candidate "${plugin.name}" in the mixture's dtype ${dtype}`, given: `dtype = ${JSON.stringify(given.dtype)}` });
       }
     }
-    const options = resolveOptions(plugin.name, plugin.options, given);
+    const { options } = resolvePlugin('normalizer', plugin, given, caller);
     return { name: plugin.name, plugin, given, options, traits: plugin.traits(options), byName: typeof target === 'string' };
   });
 }
@@ -235,7 +208,7 @@ export interface CandidateImportance {
  *   y = sum_k softmax(logits / temperature)_k * candidate_k(x)
  *
  * Each candidate is a whole normalizer with its own statistics, affine parameters and running
- * averages, built by name through the registry (`create(name, slot, options)`) or from a plugin
+ * averages, built by name through the registry (`createByName(name, slot, options)`) or from a plugin
  * object. Switchable Normalization instead mixes the STATISTICS of IN, LN and BN and normalises once:
  * cheaper (one pass, one affine), but limited to techniques whose statistics are means and variances
  * of the same input. Output mixing works for anything with the Normalizer interface (RMSNorm, FRN,
@@ -396,13 +369,8 @@ export class NormalizerMixture extends Module implements Normalizer {
   }
 }
 
-/** Builds one candidate: by name through the registry, or from its plugin object like `create` does. */
+/** Builds one candidate: by name through the registry, or from its plugin object, with the same checks. */
 function buildCandidate(op: string, candidate: ResolvedCandidate, slot: NormalizerSlot): Normalizer {
-  if (candidate.byName) return create(candidate.name, slot, candidate.given);
-  try {
-    return candidate.plugin.create(slot, candidate.options);
-  } catch (error) {
-    if (isNormkitError(error)) throw error;
-    throw new RegistryError({ op, expected: `plugin "${candidate.name}" to build a normalizer`, given: `an error: ${String(error)}` });
-  }
+  const caller = { op };
+  return candidate.byName ? createByName(candidate.name, slot, candidate.given, caller) : createFromPlugin(candidate.plugin, slot, candidate.given, caller);
 }

@@ -66,11 +66,9 @@ export interface MixturePluginConfig {
  * @example
  * register(defineMixturePlugin({ name: 'bn-or-rms', candidates: ['batch-norm', 'group-norm'] }));
  */
-export function defineMixturePlugin(config: MixturePluginConfig): NormalizerPlugin<typeof normalizerMixtureOptionsSchema> {
+export function defineMixturePlugin(config: MixturePluginConfig): NormalizerPlugin<typeof normalizerMixtureOptionsSchema, NormalizerMixture> {
   const op = `mixture plugin "${config.name}"`;
   return defineNormalizer({
-    specificationVersion: SPECIFICATION_VERSION,
-    kind: 'normalizer',
     name: config.name,
     family: config.family ?? FAMILY,
     description: config.description ?? `Learned softmax mix of the outputs of ${config.candidates.map(describeCandidate).join(', ')}.`,
@@ -93,9 +91,20 @@ function describeCandidate(spec: CandidateSpec): string {
  */
 export const normalizerMixturePlugin = defineMixturePlugin({
   name: 'normalizer-mixture',
-  candidates: ['batch-norm', { candidate: 'instance-norm', options: { affine: true } }, { candidate: 'group-norm', options: { numGroups: 1 } }],
+  // Names of @normkit/batch and @normkit/group, which this package does not depend on (so their names are
+  // not in its NormalizerRegistry): checked at run time when the mixture is built, like createByName.
+  candidates: ['batch-norm', { candidate: 'instance-norm', options: { affine: true } }, { candidate: 'group-norm', options: { numGroups: 1 } }] as unknown as CandidateSpec[],
   description: 'Learned softmax mix of the OUTPUTS of BatchNorm, InstanceNorm and LayerNorm over (C, *) (needs the batch and group plugins registered).',
 });
 
 /** Every plugin of the package, for `registerAll(switchablePlugins)`. */
 export const switchablePlugins: readonly NormalizerPlugin[] = [switchableNormPlugin, normalizerMixturePlugin];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('switchable-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'switchable-norm': typeof switchableNormPlugin;
+    'normalizer-mixture': typeof normalizerMixturePlugin;
+  }
+}

@@ -30,8 +30,15 @@ const scaleNormPlugin = defineNormalizer({
   description: 'ScaleNorm: one learnable scalar times x normalised to RMS 1',
   options: { dtype: { type: 'enum', values: ['float32', 'float64'], default: 'float32', description: 'parameter dtype' } },
   traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: false, hasRunningStats: false, layout: 'channels-last' }),
-  create: (slot, options) => new ScaleNorm(slot.numFeatures, options.dtype as 'float32' | 'float64'),
+  create: (slot, options) => new ScaleNorm(slot.numFeatures, options.dtype),
 });
+
+// A third party makes its plugin's name known to the type system, so create() is typed by name.
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'acme-scale-norm': typeof scaleNormPlugin;
+  }
+}
 
 afterEach(() => unregister('acme-scale-norm'));
 
@@ -59,7 +66,8 @@ describe('a third-party plugin through the public API', () => {
     }
     expect(caught).toBeInstanceOf(RegistryError);
     expect(isNormkitError(caught)).toBe(true);
-    expect(String(caught)).toMatch(/"acme-scale-norm", already registered by family "acme"/);
+    expect(String(caught)).toMatch(/"acme-scale-norm", already registered \(this same plugin\)\. Check has\("acme-scale-norm"\)/);
+    expect(() => register({ ...scaleNormPlugin, family: 'other' })).toThrow(/"acme-scale-norm", already registered by family "acme"/);
     expect(() => get('acme-layer-norm')).toThrow(/expected a registered plugin name \(known: .*acme-scale-norm/);
   });
 });

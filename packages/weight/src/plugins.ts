@@ -70,3 +70,13 @@ export const weightStandardizationPlugin = defineWeightParametrization({
 
 /** The family's plugins, for `registerAll(weightPlugins)`. */
 export const weightPlugins: readonly WeightParametrizationPlugin[] = [weightNormPlugin, spectralNormPlugin, weightStandardizationPlugin];
+
+// The names above, known to the type system wherever this package is imported, so
+// `create('weight-norm', slot, options)` is typed by name (registration is still explicit).
+declare module '@normkit/tensor' {
+  interface WeightParametrizationRegistry {
+    'weight-norm': typeof weightNormPlugin;
+    'spectral-norm': typeof spectralNormPlugin;
+    'weight-standardization': typeof weightStandardizationPlugin;
+  }
+}

@@ -1,3 +1,4 @@
+import type { PostStepHook } from '../optim/post-step-hook';
 import type { Tensor } from '../tensor';
 import type { Module, Parameter } from '../nn/module';
 
@@ -115,10 +116,10 @@ export interface NormalizerOnnxLowering {
   readonly lower: (module: any, inputs: readonly any[], ctx: any) => unknown;
 }
 
-export interface NormalizerPlugin<S extends OptionsSchema = OptionsSchema> extends PluginBase<S> {
+export interface NormalizerPlugin<S extends OptionsSchema = OptionsSchema, M extends Normalizer = Normalizer> extends PluginBase<S> {
   readonly kind: 'normalizer';
   traits(options: OptionValues<S>): NormalizerTraits;
-  create(slot: NormalizerSlot, options: OptionValues<S>): Normalizer;
+  create(slot: NormalizerSlot, options: OptionValues<S>): M;
   /** Optional: how its modules lower to ONNX, so `exportOnnx` exports a model using it once it is registered. */
   readonly onnx?: NormalizerOnnxLowering;
 }
@@ -135,10 +136,11 @@ export interface Parametrization extends Module {
   rightInverse?(value: Tensor): Tensor[];
 }
 
-export interface WeightParametrizationPlugin<S extends OptionsSchema = OptionsSchema> extends PluginBase<S> {
+export interface WeightParametrizationPlugin<S extends OptionsSchema = OptionsSchema, P extends Parametrization = Parametrization>
+  extends PluginBase<S> {
   readonly kind: 'weight-parametrization';
   /** Builds the parametrization for `module[tensorName]`; registration is `parametrize`'s job. */
-  create(module: Module, tensorName: string, options: OptionValues<S>): Parametrization;
+  create(module: Module, tensorName: string, options: OptionValues<S>): P;
 }
 
 /** A named parameter as the optimizer sees it, with the module that owns it. */
@@ -159,23 +161,137 @@ export interface GradientTransform {
   apply(entries: readonly GradientEntry[]): GradientTransformReport | void;
 }
 
-export interface GradientTransformPlugin<S extends OptionsSchema = OptionsSchema> extends PluginBase<S> {
+export interface GradientTransformPlugin<S extends OptionsSchema = OptionsSchema, T extends GradientTransform = GradientTransform>
+  extends PluginBase<S> {
   readonly kind: 'gradient-transform';
-  create(options: OptionValues<S>): GradientTransform;
+  create(options: OptionValues<S>): T;
 }
 
-export type AnyPlugin = NormalizerPlugin | WeightParametrizationPlugin | GradientTransformPlugin;
+/** Builds a post-step hook: runs after the optimizer update (nGPT's weight renormalisation); gradient transforms run before it. */
+export interface PostStepHookPlugin<S extends OptionsSchema = OptionsSchema, H extends PostStepHook = PostStepHook> extends PluginBase<S> {
+  readonly kind: 'post-step-hook';
+  create(options: OptionValues<S>): H;
+}
+
+export type AnyPlugin = NormalizerPlugin | WeightParametrizationPlugin | GradientTransformPlugin | PostStepHookPlugin;
 export type PluginKind = AnyPlugin['kind'];
 
-/** Identity helper that checks a plugin literal against the interface and keeps its option types. */
-export function defineNormalizer<S extends OptionsSchema>(plugin: NormalizerPlugin<S>): NormalizerPlugin<S> {
-  return plugin;
+/** What a plugin author writes: the `define*` helpers fill in `kind` and `specificationVersion` (older literals that spell them out still work). */
+interface LiteralBase<S extends OptionsSchema> extends Omit<PluginBase<S>, 'specificationVersion'> {
+  readonly specificationVersion?: SpecificationVersion;
+}
+export interface NormalizerLiteral<S extends OptionsSchema, M extends Normalizer> extends LiteralBase<S> {
+  readonly kind?: 'normalizer';
+  traits(options: OptionValues<S>): NormalizerTraits;
+  create(slot: NormalizerSlot, options: OptionValues<S>): M;
+  readonly onnx?: NormalizerOnnxLowering;
+}
+export interface WeightParametrizationLiteral<S extends OptionsSchema, P extends Parametrization> extends LiteralBase<S> {
+  readonly kind?: 'weight-parametrization';
+  create(module: Module, tensorName: string, options: OptionValues<S>): P;
+}
+export interface GradientTransformLiteral<S extends OptionsSchema, T extends GradientTransform> extends LiteralBase<S> {
+  readonly kind?: 'gradient-transform';
+  create(options: OptionValues<S>): T;
+}
+export interface PostStepHookLiteral<S extends OptionsSchema, H extends PostStepHook> extends LiteralBase<S> {
+  readonly kind?: 'post-step-hook';
+  create(options: OptionValues<S>): H;
 }
 
-export function defineWeightParametrization<S extends OptionsSchema>(plugin: WeightParametrizationPlugin<S>): WeightParametrizationPlugin<S> {
-  return plugin;
+function complete<P extends AnyPlugin>(kind: P['kind'], plugin: { readonly kind?: string; readonly specificationVersion?: string }): P {
+  // A complete literal is returned as is (same object, getters untouched); otherwise a copy with both filled in.
+  if (plugin.kind !== undefined && plugin.specificationVersion !== undefined) return plugin as unknown as P;
+  return { ...plugin, specificationVersion: plugin.specificationVersion ?? SPECIFICATION_VERSION, kind: plugin.kind ?? kind } as unknown as P;
 }
 
-export function defineGradientTransform<S extends OptionsSchema>(plugin: GradientTransformPlugin<S>): GradientTransformPlugin<S> {
-  return plugin;
+/**
+ * Declares a normalizer plugin: checks the literal against the interface, keeps its option types
+ * and the type of the module it builds, and fills in `kind` and `specificationVersion`.
+ *
+ * @example
+ * export const dytPlugin = defineNormalizer({
+ *   name: 'dyt', family: 'acme', description: 'Dynamic Tanh', options: { alpha: { type: 'number', default: 0.5, description: 'initial alpha' } },
+ *   traits: () => ({ batchDependent: false, needsCondition: false, needsLabels: false, acceptsMask: false, hasRunningStats: false, layout: 'channels-last' }),
+ *   create: (slot, { alpha }) => new DyT(slot.numFeatures, alpha),
+ * });
+ */
+export function defineNormalizer<const S extends OptionsSchema, M extends Normalizer = Normalizer>(
+  plugin: NormalizerLiteral<S, M>,
+): NormalizerPlugin<S, M> {
+  return complete<NormalizerPlugin<S, M>>('normalizer', plugin);
+}
+
+/** Declares a weight parametrization plugin; fills in `kind` and `specificationVersion`. */
+export function defineWeightParametrization<const S extends OptionsSchema, P extends Parametrization = Parametrization>(
+  plugin: WeightParametrizationLiteral<S, P>,
+): WeightParametrizationPlugin<S, P> {
+  return complete<WeightParametrizationPlugin<S, P>>('weight-parametrization', plugin);
+}
+
+/** Declares a gradient transform plugin; fills in `kind` and `specificationVersion`. */
+export function defineGradientTransform<const S extends OptionsSchema, T extends GradientTransform = GradientTransform>(
+  plugin: GradientTransformLiteral<S, T>,
+): GradientTransformPlugin<S, T> {
+  return complete<GradientTransformPlugin<S, T>>('gradient-transform', plugin);
+}
+
+/** Declares a post-step hook plugin; fills in `kind` and `specificationVersion`. */
+export function definePostStepHook<const S extends OptionsSchema, H extends PostStepHook = PostStepHook>(plugin: PostStepHookLiteral<S, H>): PostStepHookPlugin<S, H> {
+  return complete<PostStepHookPlugin<S, H>>('post-step-hook', plugin);
+}
+
+/**
+ * Names the registry knows at compile time, by kind: each family package (and any third-party
+ * plugin) extends these interfaces by declaration merging, so `create('layer-norm', slot, { eps })`
+ * returns `LayerNorm` and a misspelt name or option fails to compile:
+ *
+ * ```ts
+ * declare module '@normkit/tensor' {
+ *   interface NormalizerRegistry { 'acme-dyt': typeof dytPlugin }
+ * }
+ * ```
+ * Names known only at run time go through `createByName`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface NormalizerRegistry {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface WeightParametrizationRegistry {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface GradientTransformRegistry {}
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type
+export interface PostStepHookRegistry {}
+
+/** The options a caller may pass for a plugin: any subset of its schema's keys, each of the schema's type. */
+export type OptionsInput<S extends OptionsSchema> = { readonly [K in keyof S]?: OptionValues<S>[K] };
+/** The options a plugin accepts, as a caller passes them. */
+export type PluginOptions<P> = P extends { readonly options: infer S extends OptionsSchema } ? OptionsInput<S> : never;
+/** What a plugin's `create` returns. */
+export type PluginProduct<P> = P extends { create(...args: never[]): infer R } ? R : never;
+
+export type NormalizerName = Extract<keyof NormalizerRegistry, string>;
+export type WeightParametrizationName = Extract<keyof WeightParametrizationRegistry, string>;
+export type GradientTransformName = Extract<keyof GradientTransformRegistry, string>;
+export type PostStepHookName = Extract<keyof PostStepHookRegistry, string>;
+
+/**
+ * A `{ name, options }` pair naming a registered normalizer, typed by name (TransformerBlock's
+ * norms, the mixture's candidates): `{ name: 'rms-norm', options: { eps: 1e-6 } }`.
+ */
+export type NormalizerChoice = {
+  [N in NormalizerName]: { readonly name: N; readonly options?: PluginOptions<NormalizerRegistry[N]> };
+}[NormalizerName];
+
+/** A `{ name, options }` pair whose name is known only at run time (validated when used). */
+export interface NormalizerChoiceByName {
+  readonly name: string;
+  readonly options?: Readonly<Record<string, unknown>>;
+}
+
+/** The plugin type of each kind. */
+export interface PluginOfKind {
+  normalizer: NormalizerPlugin;
+  'weight-parametrization': WeightParametrizationPlugin;
+  'gradient-transform': GradientTransformPlugin;
+  'post-step-hook': PostStepHookPlugin;
 }
