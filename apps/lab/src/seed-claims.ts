@@ -60,8 +60,8 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
     note: 'An identity, not an empirical claim: checked as equivalence tests in @normkit/group.',
   },
   {
-    section: 'Group and Instance Normalization', claim: 'InstanceNorm suits style transfer because batch statistics would mix styles', presets: [],
-    note: 'Not tested yet: the planned preset measures one sample\'s statistics leaking into another\'s output under BatchNorm, not under InstanceNorm.',
+    section: 'Group and Instance Normalization', claim: 'InstanceNorm suits style transfer because batch statistics would mix styles', presets: ['instance-norm-style-leakage'],
+    note: 'A measurable version: batchmates\' contrast and brightness moving one digit\'s logits; no style-transfer network is trained.',
   },
   { section: 'Group and Instance Normalization', claim: 'Switchable Norm adaptively selects the normalization per layer', presets: ['switchable-norm-selection'] },
   { section: 'Group and Instance Normalization', claim: 'FRN + TLU enables batch size 1 training for CNNs', presets: ['frn-batch-one'] },

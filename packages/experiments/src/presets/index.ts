@@ -11,6 +11,7 @@ import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
 import { frnBatchOne } from './frn-batch-one';
 import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
 import { gradientClippingSubstitute } from './gradient-clipping-substitute';
+import { instanceNormStyleLeakage } from './instance-norm-style-leakage';
 import { normFreeResidual } from './norm-free-residual';
 import { preLnVsPostLn } from './pre-ln-vs-post-ln';
 import { preLnVsPostLnDeep } from './pre-ln-vs-post-ln-deep';
@@ -26,7 +27,7 @@ export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
   frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
   weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch, weightNormConditioning, batchNormTrainEvalGapCnn,
-  batchNormLossLandscape,
+  batchNormLossLandscape, instanceNormStyleLeakage,
 };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -65,6 +66,7 @@ export const presets: readonly ClaimPreset[] = [
   weightNormConditioning,
   batchNormTrainEvalGapCnn,
   batchNormLossLandscape,
+  instanceNormStyleLeakage,
 ];
 
 /** The preset called `name`, or undefined. */
