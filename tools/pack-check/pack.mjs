@@ -90,3 +90,30 @@ export function verifyTarball(tarball, into) {
   console.log(`${pkg.name}@${pkg.version}: ${files.length} files, ${maps.length} source maps naming ${sources} sources: ${problems.length === 0 ? 'LICENSE, engines and every mapped source present' : `${problems.length} problem(s)`}`);
   return problems;
 }
+
+/**
+ * `engines` and the docs agree: every workspace package.json that declares engines.node declares the root's, every
+ * published one declares it, and the root README and the plugin guide say "Node <minimum> or later".
+ */
+export function checkNodeVersionDocs() {
+  const rootPackage = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const range = rootPackage.engines?.node;
+  const minimum = /^>=(\d+\.\d+)$/.exec(range ?? '')?.[1];
+  if (minimum === undefined) return [`the root package.json's engines.node is ${JSON.stringify(range)}, expected ">=MAJOR.MINOR"`];
+  const problems = [];
+  const published = new Set(publishedPackages());
+  for (const pattern of rootPackage.workspaces) {
+    const parent = join(root, pattern.replace(/\/\*$/, ''));
+    for (const dir of readdirSync(parent)) {
+      const file = join(parent, dir, 'package.json');
+      if (!existsSync(file)) continue;
+      const pkg = JSON.parse(readFileSync(file, 'utf8'));
+      const node = pkg.engines?.node;
+      if (node === undefined ? published.has(pkg.name) : node !== range) problems.push(`${relative(root, file)}: engines.node ${JSON.stringify(node)}, the root says ${JSON.stringify(range)}`);
+    }
+  }
+  for (const readme of ['README.md', 'examples/plugin-dyt/README.md']) {
+    if (!readFileSync(join(root, readme), 'utf8').includes(`Node ${minimum} or later`)) problems.push(`${readme} does not say "Node ${minimum} or later" (engines.node ${range})`);
+  }
+  return problems;
+}

@@ -15,7 +15,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { packPackages, publishedPackages, root, run, verifyTarball } from './pack.mjs';
+import { checkNodeVersionDocs, packPackages, publishedPackages, root, run, verifyTarball } from './pack.mjs';
 import { viteCheck } from './vite-check.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,6 +38,8 @@ function checkStack(app, label, stack) {
 
 const folder = mkdtempSync(join(tmpdir(), 'normkit-pack-check-'));
 try {
+  const docs = checkNodeVersionDocs();
+  if (docs.length > 0) throw new Error(`engines and the READMEs disagree:\n  ${docs.join('\n  ')}`);
   const published = publishedPackages();
   const tarballsByName = packPackages(published, join(folder, 'tarballs'));
   const problems = published.flatMap((name) => verifyTarball(tarballsByName.get(name), join(folder, 'unpacked', name)).map((p) => `${name}: ${p}`));
