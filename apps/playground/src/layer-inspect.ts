@@ -1,8 +1,8 @@
-// Inside one normalizer: what it receives and what it gives, on one training batch at the current
-// step, with its per-channel batch statistics against its running statistics (for normalizers
-// that keep them). Computed in the run's worker; nothing of the run changes.
-import { NormSlot, restoreBuffers, snapshotBuffers, type Classifier, type Dataset, type SlotContext } from '@normkit/experiments';
-import { Tensor, ValueError, noGrad, type Module } from '@normkit/tensor';
+// Inside one normalizer: what it received and gave in the last training step, with its
+// per-channel batch statistics against its running statistics (for normalizers that keep them).
+// Recorded and computed in the run's worker; the run is not changed by it.
+import { NormSlot, type SlotContext } from '@normkit/experiments';
+import { ValueError, isGradEnabled, type Module, type Tensor } from '@normkit/tensor';
 
 /** Counts of values in `bins` equal-width bins between `min` and `max`. */
 export interface Histogram {
@@ -17,9 +17,9 @@ export interface LayerInspection {
   /** The slot's module path (e.g. `layers.1.norm`) and its normalizer. */
   layer: string;
   normalizer: string;
-  /** Every inspectable slot of the model, in forward order. */
+  /** Every inspectable slot of the model, in registration order. */
   layers: string[];
-  /** Values entering the normalizer (pre-normalization) and leaving it (post-normalization), training-mode forward. */
+  /** Values entering the normalizer (pre-normalization) and leaving it (post-normalization) in the last training step. */
   pre: Histogram;
   post: Histogram;
   /** Per-channel mean and (biased) variance of the pre-normalization values over the batch. */
@@ -85,16 +85,45 @@ function bufferValues(module: Module, name: string, channels: number): number[] 
   return null;
 }
 
+/** What went into and came out of each normalization slot in the last training forward. */
+export interface SlotRecording {
+  input: Tensor;
+  output: Tensor;
+}
+
 /**
- * Runs one training-mode forward (no autograd) of the first `batchSize` training samples, records
- * what enters and leaves the slot at `layer` (default: the first), and puts every buffer and
- * training flag back, so the run continues exactly as if this never happened.
+ * Records, for every normalization slot of `model`, the tensors entering and leaving it in each
+ * training forward (training mode with autograd on: the trainer's steps, not its evaluations or
+ * the decision-boundary grid). It only keeps references, so the run is exactly the run without
+ * it: no extra forward, no state touched. Returns the recordings by slot path and a function that
+ * removes the recorder.
  *
  * @example
- * const view = inspectLayer(trainer.model, trainer.dataset, 32, trainer.completedSteps, 'layers.0.norm');
- * view.post.counts; // the histogram of the normalized values
+ * const { recordings } = recordNormLayers(trainer.model);
+ * trainer.run(1);
+ * inspectLayer(trainer.model, recordings, trainer.completedSteps, 'layers.0.norm');
  */
-export function inspectLayer(model: Module, dataset: Dataset, batchSize: number, step: number, layer?: string): LayerInspection {
+export function recordNormLayers(model: Module): { recordings: Map<string, SlotRecording>; stop: () => void } {
+  const recordings = new Map<string, SlotRecording>();
+  const slots = normLayers(model);
+  for (const [path, slot] of slots) {
+    // An own property over the class's method, deleted by stop().
+    const original = slot.forward.bind(slot);
+    slot.forward = (input: Tensor, context?: SlotContext): Tensor => {
+      const output = original(input, context);
+      if (slot.training && isGradEnabled()) recordings.set(path, { input, output });
+      return output;
+    };
+  }
+  return { recordings, stop: () => slots.forEach(([, slot]) => Reflect.deleteProperty(slot, 'forward')) };
+}
+
+/**
+ * The slot at `layer` (default: the first) in the last training forward recorded by
+ * `recordNormLayers`: histograms of its input and output, its input's per-channel batch
+ * statistics, and the normalizer's running statistics now. Null before the first training step.
+ */
+export function inspectLayer(model: Module, recordings: ReadonlyMap<string, SlotRecording>, step: number, layer?: string): LayerInspection | null {
   const slots = normLayers(model);
   const chosen = layer === undefined ? slots[0] : slots.find(([path]) => path === layer);
   if (!chosen) {
@@ -105,36 +134,9 @@ export function inspectLayer(model: Module, dataset: Dataset, batchSize: number,
     });
   }
   const [path, slot] = chosen;
-  const rows = Math.min(batchSize, dataset.train.count);
-  const width = dataset.sampleShape.reduce((a, b) => a * b, 1);
-  const x = new Tensor(dataset.train.inputs.slice(0, rows * width), [rows, ...dataset.sampleShape]);
-  const masks = dataset.train.masks;
-  const mask = masks ? new Tensor(masks.slice(0, (rows * masks.length) / dataset.train.count), [rows, masks.length / dataset.train.count]) : undefined;
-
-  let pre: Tensor | null = null;
-  let post: Tensor | null = null;
-  // Record the slot's input and output on this forward only (an own property over the class's method, deleted after).
-  const original = slot.forward.bind(slot);
-  slot.forward = (input: Tensor, context?: SlotContext): Tensor => {
-    const output = original(input, context);
-    pre = input;
-    post = output;
-    return output;
-  };
-  const modes = [...model.namedModules()].map(([, m]) => [m, m.training] as const);
-  const buffers = snapshotBuffers(model);
-  model.train();
-  try {
-    noGrad(() => (model as unknown as Classifier).forward({ x, mask }));
-  } finally {
-    restoreBuffers(buffers);
-    for (const [m, training] of modes) m.training = training;
-    Reflect.deleteProperty(slot, 'forward');
-  }
-  if (!pre || !post) {
-    throw new ValueError({ op: 'inspectLayer', expected: `the layer "${path}" to be on the forward path`, given: 'a forward that never reached it' });
-  }
-  const input = pre as Tensor;
+  const recording = recordings.get(path);
+  if (!recording) return null;
+  const { input, output } = recording;
   // Features [N, C] and tokens [N, L, C] keep channels last; images [N, C, H, W] at axis 1.
   const channelAxis = slot.layout === 'image' ? 1 : input.ndim - 1;
   const moments = channelMoments(input.data, input.shape, channelAxis);
@@ -146,7 +148,7 @@ export function inspectLayer(model: Module, dataset: Dataset, batchSize: number,
     normalizer: slot.choice.name,
     layers: slots.map(([p]) => p),
     pre: histogram(input.data),
-    post: histogram((post as Tensor).data),
+    post: histogram(output.data),
     batchMean: moments.mean,
     batchVar: moments.variance,
     runningMean: bufferValues(normalizer, 'running_mean', channels),

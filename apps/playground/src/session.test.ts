@@ -54,6 +54,10 @@ function fakeHost(mnist?: () => Promise<MnistSource>) {
       const next = scheduled.shift();
       next?.();
     },
+    /** The latest `events` message (views messages may follow it). */
+    lastEvents(): FromWorker | undefined {
+      return posted.filter((m) => m.type === 'events').at(-1);
+    },
     events(): TrainerEvent[] {
       return posted.flatMap((m) => (m.type === 'events' ? m.events : []));
     },
@@ -85,7 +89,7 @@ describe('RunSession', () => {
     const events = fake.events();
     expect(events.filter((e) => e.type === 'step').map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     expect(events.filter((e) => e.type === 'eval')).toHaveLength(1);
-    expect(fake.posted.at(-1)).toMatchObject({ type: 'events', status: 'ready', playing: false, completedSteps: 10 });
+    expect(fake.lastEvents()).toMatchObject({ type: 'events', status: 'ready', playing: false, completedSteps: 10 });
     expect(fake.scheduled).toHaveLength(0); // paused: nothing runs by itself
   });
 
@@ -96,13 +100,13 @@ describe('RunSession', () => {
     expect(fake.scheduled).toHaveLength(1);
     fake.runScheduled();
     fake.runScheduled();
-    expect(fake.posted.at(-1)).toMatchObject({ type: 'events', playing: true, completedSteps: 2 });
+    expect(fake.lastEvents()).toMatchObject({ type: 'events', playing: true, completedSteps: 2 });
     await session.handle({ type: 'pause' });
     fake.runScheduled(); // the slice already queued sees the pause and does nothing
-    expect(fake.posted.at(-1)).toMatchObject({ playing: false, completedSteps: 2 });
+    expect(fake.lastEvents()).toMatchObject({ playing: false, completedSteps: 2 });
     await session.handle({ type: 'play' });
     while (fake.scheduled.length > 0) fake.runScheduled();
-    expect(fake.posted.at(-1)).toMatchObject({ type: 'events', status: 'done', playing: false, completedSteps: 30 });
+    expect(fake.lastEvents()).toMatchObject({ type: 'events', status: 'done', playing: false, completedSteps: 30 });
     expect(fake.events().at(-1)).toMatchObject({ type: 'done', step: 30 });
   });
 
@@ -128,7 +132,7 @@ describe('RunSession', () => {
     const failed = fake.events().find((e) => e.type === 'failed');
     // Each hidden layer's module counts its own training forwards: the first throws in its 5th, step 5.
     expect(failed).toMatchObject({ type: 'failed', step: 5, error: { name: 'ValueError', message: expect.stringContaining('FailsLater.forward: expected to keep working') as unknown } });
-    expect(fake.posted.at(-1)).toMatchObject({ type: 'events', status: 'failed', playing: false, completedSteps: 4 });
+    expect(fake.lastEvents()).toMatchObject({ type: 'events', status: 'failed', playing: false, completedSteps: 4 });
     expect(fake.scheduled).toHaveLength(0);
   });
 
@@ -150,7 +154,7 @@ describe('RunSession', () => {
     const steps = fake.events().filter((e) => e.type === 'step');
     expect(steps).toHaveLength(5);
     expect(Object.keys(steps[0]!.metrics).some((k) => k.startsWith('adaptive-gradient-clip.'))).toBe(true);
-    expect(fake.posted.at(-1)).toMatchObject({ status: 'ready', completedSteps: 5 });
+    expect(fake.lastEvents()).toMatchObject({ status: 'ready', completedSteps: 5 });
   });
 
   it('reports a config that cannot be built as an error message', async () => {

@@ -4,7 +4,7 @@ import { createTrainer, datasets, type ExperimentResources, type MnistSource, ty
 import { getBackend } from '@normkit/tensor';
 import { decisionBoundary, evalLogits, isPlanar, type BoundaryMap } from './boundary';
 import { errorMessage } from './drafts';
-import { inspectLayer, normLayers, type LayerInspection } from './layer-inspect';
+import { inspectLayer, normLayers, recordNormLayers, type LayerInspection, type SlotRecording } from './layer-inspect';
 import { exportModelOnnx, exportSafetensors } from './model-export';
 import type { ExportFormat, ExportReference, FromWorker, RunSummary, ToWorker } from './protocol';
 import { applyThreads, type ThreadInfo } from './threads';
@@ -54,6 +54,8 @@ export class RunSession {
   private threads: ThreadInfo = { threads: 1, available: false, reason: null };
   /** The layer the histograms show (null: the first). */
   private inspected: string | null = null;
+  /** What each normalization slot received and gave in the last training step. */
+  private recordings: ReadonlyMap<string, SlotRecording> = new Map();
   /** Worker time while playing: training slices, and the views computed between them. */
   private trainMs = 0;
   private viewMs = 0;
@@ -113,6 +115,7 @@ export class RunSession {
         this.pending = [];
         this.trainer.reset();
         this.resetViews();
+        this.recordings = recordNormLayers(this.trainer.model).recordings;
         this.host.post({ type: 'ready', summary: this.summary(this.trainer) });
         this.flush();
         this.postViews(true);
@@ -132,7 +135,7 @@ export class RunSession {
   /**
    * Computes the decision boundary (2-D data) and the chosen layer's histograms at the current
    * step and posts them. `force` recomputes at an unchanged step (another layer chosen, a reset).
-   * Views never change the run (see decisionBoundary, inspectLayer); one that fails is reported
+   * Views never change the run (see decisionBoundary, recordNormLayers); one that fails is reported
    * as the views' problem and training goes on.
    */
   private postViews(force: boolean): number {
@@ -151,13 +154,14 @@ export class RunSession {
     }
     if (trainer.task !== 'conditional-generation' && normLayers(trainer.model).length > 0) {
       try {
-        inspection = inspectLayer(trainer.model, trainer.dataset, trainer.config.batchSize, trainer.completedSteps, this.inspected ?? undefined);
+        inspection = inspectLayer(trainer.model, this.recordings, trainer.completedSteps, this.inspected ?? undefined);
       } catch (error) {
         problems.push(`Histograms: ${errorMessage(error)}`);
       }
     }
     this.viewedStep = trainer.completedSteps;
     const cost = this.now() - start;
+    if (!boundary && !inspection && problems.length === 0) return cost; // nothing this model can show
     const transfer = boundary ? [boundary.classes.buffer, boundary.confidence.buffer, boundary.points.buffer, boundary.labels.buffer, boundary.predicted.buffer] : [];
     this.host.post({ type: 'views', boundary, inspection, problem: problems.length > 0 ? problems.join(' ') : null, trainMs: this.trainMs, viewMs: this.viewMs + (this.playing ? cost : 0) }, transfer as Transferable[]);
     return cost;
@@ -213,6 +217,7 @@ export class RunSession {
       }
       const trainer = createTrainer(config, resources, { keepHistory: false });
       trainer.subscribe((event) => this.pending.push(event));
+      this.recordings = recordNormLayers(trainer.model).recordings;
       this.trainer = trainer;
     } catch (error) {
       if (generation !== this.generation) return;

@@ -1,0 +1,80 @@
+import { createTrainer, decodeConfig, encodeConfig, type ExperimentConfig } from '@normkit/experiments';
+import { isOnnxExportError } from '@normkit/onnx';
+import { loadSafetensors, parseSafetensors } from '@normkit/tensor';
+import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { evalLogits } from './boundary';
+import { defaultDraft, validateDraft, withDataset, withModel } from './drafts';
+import { exportModelOnnx, exportSafetensors } from './model-export';
+import { compareLogits } from './onnx-check';
+import { registerPlugins } from './plugins';
+
+beforeAll(() => registerPlugins());
+
+function config(normalizer: string, dataset = 'two-spirals', options: Record<string, unknown> = {}): ExperimentConfig {
+  const draft = withDataset(defaultDraft(normalizer), dataset);
+  Object.assign(draft.norms.hidden?.options ?? {}, options);
+  const check = validateDraft(draft);
+  if (!check.ok) throw new Error(check.message);
+  return check.config;
+}
+
+describe('exportSafetensors', () => {
+  it('writes the state dict under its PyTorch-style keys, with the config and step to rebuild the model', () => {
+    const trainer = createTrainer(config('batch-norm'), {}, { keepHistory: false });
+    trainer.run(15);
+    const bytes = exportSafetensors(trainer.model, trainer.config, 15);
+    const file = parseSafetensors(bytes);
+    expect(file.metadata).toMatchObject({ format: 'pt', step: '15', config: encodeConfig(trainer.config) });
+    const loaded = loadSafetensors(bytes);
+    const original = trainer.model.stateDict();
+    expect(Object.keys(loaded).sort()).toEqual(Object.keys(original).sort());
+    expect(Object.keys(loaded)).toContain('layers.0.norm.batch-norm.running_var');
+    for (const [key, tensor] of Object.entries(original)) expect(Array.from(loaded[key]!.data)).toEqual(Array.from(tensor.data));
+    // A fresh model from the metadata's config, loaded, predicts what the trained one does.
+    const rebuilt = createTrainer(decodeConfig(file.metadata!.config!), {}, { keepHistory: false }).model;
+    rebuilt.loadStateDict(loaded);
+    const inputs = trainer.dataset.train.inputs.slice(0, 64);
+    expect(Array.from(evalLogits(rebuilt, inputs, [32, 2]))).toEqual(Array.from(evalLogits(trainer.model, inputs, [32, 2])));
+  });
+});
+
+describe('exportModelOnnx', () => {
+  const cases: Array<[string, Record<string, unknown>]> = [['batch-norm', {}], ['layer-norm', {}], ['rms-norm', {}], ['group-norm', { numGroups: 4 }], ['none', {}]];
+  for (const [normalizer, options] of cases) {
+    it(`exports the playground MLP with ${normalizer}, matching normkit's eval output in onnxruntime at batch 1 and 7`, async () => {
+      const trainer = createTrainer(config(normalizer, 'two-spirals', options), {}, { keepHistory: false });
+      trainer.run(20);
+      const session = await InferenceSession.create(exportModelOnnx(trainer.model, 2));
+      for (const rows of [1, 7]) {
+        const inputs = trainer.dataset.train.inputs.slice(0, 2 * rows);
+        const outputs = await session.run({ input: new OrtTensor('float32', inputs, [rows, 2]) });
+        const check = compareLogits(outputs.logits!.data as Float32Array, evalLogits(trainer.model, inputs, [rows, 2]), rows);
+        expect(check.ok, JSON.stringify(check)).toBe(true);
+      }
+      await session.release();
+    });
+  }
+
+  it('fails naming the module for a model it cannot lower yet (the residual net)', () => {
+    const check = validateDraft(withModel(defaultDraft('batch-norm'), 'residual'));
+    if (!check.ok) throw new Error(check.message);
+    const trainer = createTrainer(check.config, {}, { keepHistory: false });
+    let error: unknown = null;
+    try {
+      exportModelOnnx(trainer.model, 2);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isOnnxExportError(error), String(error)).toBe(true);
+    expect((error as Error).message).toMatch(/no ONNX lowering for module "model" \(class ResidualNet\)/);
+  });
+});
+
+describe('compareLogits', () => {
+  it('holds onnxruntime to 1e-4·max|worker| + 1e-5 and the same class per row', () => {
+    expect(compareLogits([1, 2, 3, 0], [1, 2, 3, 0], 2)).toMatchObject({ ok: true, sameClass: 2, maxDiff: 0 });
+    expect(compareLogits([1, 2, 3, 0.01], [1, 2, 3, 0], 2).ok).toBe(false);
+    expect(compareLogits([2, 1, 3, 0], [1, 2, 3, 0], 2)).toMatchObject({ ok: false, sameClass: 1 });
+  });
+});
