@@ -11,3 +11,6 @@ export type { AttributeValue, Dim } from './proto';
 export { coreLowerings } from './lowerings/index';
 export { lowerAttention } from './lowerings/multi-head-attention';
 export type { AttentionInputs } from './lowerings/multi-head-attention';
+export { lowerMaxPool2d, lowerAvgPool2d, lowerAdaptiveAvgPool2d } from './lowerings/pool';
+export { lowerInterpolate } from './lowerings/interpolate';
+export type { InterpolateTarget } from './lowerings/interpolate';
