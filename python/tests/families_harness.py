@@ -4,7 +4,8 @@
 
 DIR holds one sub-directory per case: a bundle (model only, with the architecture) and `io.safetensors`
 with `x.train`, `x.eval` and normkit's outputs `y.train` (a training-mode forward, which also moves the
-running statistics) and `y.eval` (eval mode afterwards). Prints JSON {case: {"train": .., "eval": ..}}
+running statistics) and `y.eval` (eval mode afterwards); for conditional-gan also `labels.*` and the
+discriminator's input and output `xd.*`, `yd.*`. Prints JSON {case: {"train": .., "eval": ..}}
 with the largest |torch - normkit| / (1 + |normkit|) per output (run by tools/torch-handoff/src/families.test.ts).
 """
 import json
@@ -32,11 +33,19 @@ def check(case_dir):
         for mode in ("train", "eval"):
             if mode == "eval":
                 model.eval()
-            y = model(io[f"x.{mode}"])
-            expected = io[f"y.{mode}"]
-            if y.shape != expected.shape:
-                raise AssertionError(f"{case_dir}: {mode} output shape {list(y.shape)} vs normkit's {list(expected.shape)}")
-            out[mode] = float(((y.double() - expected.double()).abs() / (1 + expected.double().abs())).max())
+            pairs = []
+            if f"labels.{mode}" in io:  # conditional-gan: the generator and the discriminator, with class labels
+                labels = io[f"labels.{mode}"].long()
+                pairs.append((model(io[f"x.{mode}"], labels), io[f"y.{mode}"]))
+                pairs.append((model.discriminate(io[f"xd.{mode}"], labels), io[f"yd.{mode}"]))
+            else:
+                pairs.append((model(io[f"x.{mode}"]), io[f"y.{mode}"]))
+            worst = 0.0
+            for y, expected in pairs:
+                if y.shape != expected.shape:
+                    raise AssertionError(f"{case_dir}: {mode} output shape {list(y.shape)} vs normkit's {list(expected.shape)}")
+                worst = max(worst, float(((y.double() - expected.double()).abs() / (1 + expected.double().abs())).max()))
+            out[mode] = worst
     return out
 
 

@@ -6,16 +6,20 @@ same state-dict keys, built from a bundle's architecture description:
      "weights": {}, "data": {"inputKind": "vector", "sampleShape": [6], "numClasses": 3}}
 
 (what `saveBundle({ architecture: { model, norms, weights, data } })` stores from an experiment config).
-Families ported: `mlp`, `cnn` and `residual` (plain, NF and SkipInit blocks), on vector and image inputs;
-not yet: `transformer`, `conditional-gan`, token inputs and weight parametrizations on the families. A normalization slot holds its normalizer as a child
+Families ported: `mlp`, `cnn`, `residual` (plain, NF and SkipInit blocks) on vector and image inputs, and
+`conditional-gan` (conditional normalizers: conditional-batch-norm, film, ada-ln); not yet: `transformer`,
+token inputs and weight parametrizations on the families. A normalization slot holds its normalizer as a child
 named after the normkit plugin (`layers.0.norm.batch-norm.running_mean`), as normkit's NormSlot does.
 """
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+import re
+
 from .batch import BatchNorm, GhostBatchNorm
-from .layer import RMSNorm
+from .conditional import FiLM, ConditionalBatchNorm
+from .layer import AdaLN, RMSNorm
 
 
 def _options(choice):
@@ -25,12 +29,29 @@ def _options(choice):
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-def normalizer(choice, features, dtype=None):
+def _snake(options):
+    return {re.sub(r"(?<!^)(?=[A-Z])", "_", k).lower(): v for k, v in options.items()}
+
+
+# Conditional normalizers: what their forward takes from the slot's context (normkit's traits).
+TAKES = {"conditional-batch-norm": "labels", "film": "condition", "ada-ln": "condition"}
+
+
+def normalizer(choice, features, dtype=None, condition_dim=None, num_classes=None):
     """The normkit_torch (or torch) module of a normkit normalizer plugin choice {"name", "options"} (normkit's
-    camelCase options and defaults) over `features` channels; `dtype` unless the options set one."""
+    camelCase options and defaults) over `features` channels; `dtype` unless the options set one. Conditional
+    normalizers need the slot's `condition_dim` (film, ada-ln) or `num_classes` (conditional-batch-norm)."""
     name = choice["name"]
     o = _options(choice)
     dtype = _DTYPES[o.pop("dtype")] if "dtype" in o else dtype
+    if name in TAKES and (condition_dim if TAKES[name] == "condition" else num_classes) is None:
+        raise ValueError(f"models: {name!r} needs {'a condition' if TAKES[name] == 'condition' else 'class labels'}, which this model does not give")
+    if name == "conditional-batch-norm":
+        return ConditionalBatchNorm(features, num_classes, dtype=dtype, **_snake(o))
+    if name == "film":
+        return FiLM(features, condition_dim, dtype=dtype, **_snake(o))
+    if name == "ada-ln":
+        return AdaLN(features, condition_dim, dtype=dtype, **_snake(o))
     if name == "batch-norm":
         return BatchNorm(features, eps=o.get("eps", 1e-5), momentum=o.get("momentum", 0.1), affine=o.get("affine", True),
                          track_running_stats=o.get("trackRunningStats", True), dtype=dtype)
@@ -47,7 +68,7 @@ def normalizer(choice, features, dtype=None):
     if name == "group-norm":
         return nn.GroupNorm(o.get("numGroups", 32), features, eps=o.get("eps", 1e-5), affine=o.get("affine", True), dtype=dtype)
     raise NotImplementedError(f"models: normalizer {name!r} is not mapped to a normkit_torch module yet "
-                              "(mapped: batch-norm, ghost-batch-norm, layer-norm, rms-norm, group-norm)")
+                              "(mapped: batch-norm, ghost-batch-norm, layer-norm, rms-norm, group-norm, conditional-batch-norm, film, ada-ln)")
 
 
 # Normalizers that normalise the last axis (normkit traits layout 'channels-last'); the others take [N, C, *].
@@ -58,17 +79,19 @@ class NormSlot(nn.Module):
     """normkit's NormSlot: the normalizer is the child named after its plugin ('none' is the identity). On
     images [N, C, H, W] a channels-last normalizer sees [N, H, W, C] (per-pixel LayerNorm, as in ConvNeXt)."""
 
-    def __init__(self, choice, features, layout="features"):
+    def __init__(self, choice, features, layout="features", condition_dim=None, num_classes=None):
         super().__init__()
         self.plugin = (choice or {"name": "none"})["name"]
         self.layout = layout
         if self.plugin != "none":
-            self.add_module(self.plugin, normalizer(choice, features))
+            self.add_module(self.plugin, normalizer(choice, features, condition_dim=condition_dim, num_classes=num_classes))
 
-    def forward(self, x):
+    def forward(self, x, condition=None, labels=None):
         if self.plugin == "none":
             return x
         norm = getattr(self, self.plugin)
+        if self.plugin in TAKES:
+            return norm(x, condition if TAKES[self.plugin] == "condition" else labels)
         if self.layout == "image" and self.plugin in CHANNELS_LAST:
             return norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return norm(x)
@@ -80,14 +103,14 @@ _ACTIVATIONS = {"relu": F.relu, "tanh": torch.tanh, "gelu": F.gelu}
 class DenseLayer(nn.Module):
     """Linear -> normalizer -> activation (keys `linear.*`, `norm.<plugin>.*`)."""
 
-    def __init__(self, in_features, out_features, choice, activation):
+    def __init__(self, in_features, out_features, choice, activation, condition_dim=None, num_classes=None):
         super().__init__()
         self.linear = nn.Linear(in_features, out_features)
-        self.norm = NormSlot(choice, out_features)
+        self.norm = NormSlot(choice, out_features, condition_dim=condition_dim, num_classes=num_classes)
         self.activation = _ACTIVATIONS[activation]
 
-    def forward(self, x):
-        return self.activation(self.norm(self.linear(x)))
+    def forward(self, x, condition=None, labels=None):
+        return self.activation(self.norm(self.linear(x), condition, labels))
 
 
 class Mlp(nn.Module):
@@ -203,7 +226,49 @@ class ResidualNet(nn.Module):
         return self.head(self.activation(self.final_norm(h)))
 
 
-FAMILIES = ("mlp", "cnn", "residual")
+class ConditionalMlp(nn.Module):
+    """The GAN's generator and discriminator: the input concatenated with the one-hot class, DenseLayers whose
+    conditional normalizers get the one-hot class as condition (film, ada-ln) or the ids (conditional-batch-norm)."""
+
+    def __init__(self, in_features, out_features, width, depth, norm, activation, num_classes):
+        super().__init__()
+        self.num_classes = num_classes
+        sizes = [in_features + num_classes] + [width] * depth
+        self.layers = nn.ModuleList(DenseLayer(a, b, norm, activation, condition_dim=num_classes, num_classes=num_classes)
+                                    for a, b in zip(sizes[:-1], sizes[1:]))
+        self.head = nn.Linear(sizes[-1], out_features)
+
+    def forward(self, x, labels):
+        labels = torch.as_tensor(labels).long()
+        condition = F.one_hot(labels, self.num_classes).to(x.dtype)
+        h = torch.cat([x, condition], 1)
+        for layer in self.layers:
+            h = layer(h, condition, labels)
+        return self.head(h)
+
+
+class ConditionalGan(nn.Module):
+    """@normkit/experiments' `conditional-gan`: children `generator` and `discriminator` (ConditionalMlp);
+    forward(z, labels) generates."""
+
+    def __init__(self, data_dim, num_classes, latent_dim=4, width=64, depth=2, discriminator_width=64, discriminator_depth=2,
+                 activation="relu", generator_norm=None, discriminator_norm=None):
+        super().__init__()
+        self.latent_dim = latent_dim
+        self.generator = ConditionalMlp(latent_dim, data_dim, width, depth, generator_norm, activation, num_classes)
+        self.discriminator = ConditionalMlp(data_dim, 1, discriminator_width, discriminator_depth, discriminator_norm, activation, num_classes)
+
+    def generate(self, z, labels):
+        return self.generator(z, labels)
+
+    def discriminate(self, x, labels):
+        return self.discriminator(x, labels)
+
+    def forward(self, z, labels):
+        return self.generate(z, labels)
+
+
+FAMILIES = ("mlp", "cnn", "residual", "conditional-gan")
 
 
 def build(architecture):
@@ -217,6 +282,11 @@ def build(architecture):
         raise NotImplementedError("models.build: weight parametrizations on the families are not ported yet")
     if name not in FAMILIES:
         raise NotImplementedError(f"models.build: the {name!r} family is not ported yet (ported: {', '.join(FAMILIES)})")
+    if name == "conditional-gan":
+        o = {"latentDim": 4, "width": 64, "depth": 2, "discriminatorWidth": 64, "discriminatorDepth": 2, "activation": "relu",
+             **(model.get("options") or {})}
+        return ConditionalGan(data["sampleShape"][0], data["numClasses"], o["latentDim"], o["width"], o["depth"], o["discriminatorWidth"],
+                              o["discriminatorDepth"], o["activation"], norms.get("generator"), norms.get("discriminator"))
     if kind not in ("vector", "image"):
         raise NotImplementedError(f"models.build: {name} on {kind!r} inputs is not ported (vector and image are)")
     shape = data["sampleShape"]

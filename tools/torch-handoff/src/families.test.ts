@@ -10,7 +10,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { batchPlugins } from '@normkit/batch';
-import { models, registerBlockWrapper, listBlockWrappers, type Classifier, type NormChoice, type PluginChoice } from '@normkit/experiments';
+import {
+  models, registerBlockWrapper, listBlockWrappers, type Classifier, type ConditionalGan, type NormChoice, type PluginChoice,
+} from '@normkit/experiments';
+import { conditionalPlugins } from '@normkit/conditional';
 import { groupPlugins } from '@normkit/group';
 import { layerPlugins } from '@normkit/layer';
 import { normFreeBlockWrappers } from '@normkit/norm-free';
@@ -34,6 +37,8 @@ const CASES: FamilyCase[] = [
   { name: 'cnn_layer_norm_channels_last', model: { name: 'cnn', options: { channels: 2, stages: 3, activation: 'tanh' } }, norms: { conv: { name: 'layer-norm' } }, data: { inputKind: 'image', sampleShape: [1, 4, 4], numClasses: 2 } },
   { name: 'residual_group_norm', model: { name: 'residual', options: { width: 6, depth: 2, activation: 'relu' } }, norms: { block: { name: 'group-norm', options: { numGroups: 2 } }, final: { name: 'batch-norm' } }, data: { inputKind: 'vector', sampleShape: [5], numClasses: 3 } },
   { name: 'residual_nf_blocks', model: { name: 'residual', options: { width: 6, depth: 3, activation: 'relu' }, blockWrapper: { name: 'nf-block', options: { alpha: 0.3, skipInit: true } } }, norms: { final: { name: 'layer-norm' } }, data: { inputKind: 'vector', sampleShape: [5], numClasses: 3 } },
+  { name: 'gan_cbn_film', model: { name: 'conditional-gan', options: { latentDim: 3, width: 5, depth: 2, discriminatorWidth: 4, discriminatorDepth: 1 } }, norms: { generator: { name: 'conditional-batch-norm' }, discriminator: { name: 'film', options: { norm: 'layer', hidden: 3 } } }, data: { inputKind: 'vector', sampleShape: [2], numClasses: 3 } },
+  { name: 'gan_film_batch_ada_ln', model: { name: 'conditional-gan', options: { latentDim: 2, width: 4, depth: 1, discriminatorWidth: 4, discriminatorDepth: 2, activation: 'tanh' } }, norms: { generator: { name: 'film', options: { norm: 'batch' } }, discriminator: { name: 'ada-ln' } }, data: { inputKind: 'vector', sampleShape: [3], numClasses: 2 } },
   { name: 'residual_skip_init_image', model: { name: 'residual', options: { width: 4, depth: 2, activation: 'tanh' }, blockWrapper: { name: 'skip-init' } }, norms: {}, data: { inputKind: 'image', sampleShape: [1, 2, 2], numClasses: 2 } },
 ];
 
@@ -44,7 +49,7 @@ let dir = '';
 let results: Record<string, { train: number; eval: number }> = {};
 
 function setUp(): void {
-  for (const plugin of [...batchPlugins, ...groupPlugins, ...layerPlugins]) if (!has(plugin.name)) register(plugin);
+  for (const plugin of [...batchPlugins, ...groupPlugins, ...layerPlugins, ...conditionalPlugins]) if (!has(plugin.name)) register(plugin);
   const known = new Set(listBlockWrappers().map((w) => w.name));
   for (const wrapper of normFreeBlockWrappers) if (!known.has(wrapper.name)) registerBlockWrapper(wrapper as never);
 }
@@ -69,7 +74,7 @@ beforeAll(() => {
       norms: c.norms,
       generator: new Generator(1),
       ...(c.model.blockWrapper ? { blockWrapper: c.model.blockWrapper } : {}),
-    }) as Classifier;
+    });
     // Move every tensor off its initial value (SkipInit gains start at 0, running statistics at 0 and 1).
     noGrad(() => {
       for (const [name, t] of Object.entries(model.stateDict())) {
@@ -82,13 +87,26 @@ beforeAll(() => {
     const architecture = JSON.parse(JSON.stringify({ model: c.model, norms: c.norms, weights: {}, data: c.data })) as JsonValue;
     const files = saveBundle({ model, architecture });
     for (const [name, bytes] of Object.entries(files)) writeFileSync(join(case_, name), bytes);
-    const xTrain = input(c, 4);
-    const xEval = input(c, 3);
-    model.train();
-    const yTrain = noGrad(() => model.forward({ x: xTrain }));
-    model.eval();
-    const yEval = noGrad(() => model.forward({ x: xEval }));
-    writeFileSync(join(case_, 'io.safetensors'), saveSafetensors({ 'x.train': xTrain, 'x.eval': xEval, 'y.train': yTrain, 'y.eval': yEval }));
+    const io: Record<string, Tensor> = {};
+    for (const [mode, n] of [['train', 4], ['eval', 3]] as const) {
+      if (mode === 'train') model.train();
+      else model.eval();
+      if (c.model.name === 'conditional-gan') {
+        // The generator on latent codes and the discriminator on data, each with class labels.
+        const gan = model as unknown as ConditionalGan;
+        const z = tensor(Float32Array.from({ length: n * gan.latentDim }, () => g.normal()), { shape: [n, gan.latentDim] });
+        const labels = Array.from({ length: n }, (_, i) => i % c.data.numClasses);
+        const xd = input(c, n);
+        Object.assign(io, {
+          [`x.${mode}`]: z, [`labels.${mode}`]: tensor(labels, { shape: [n], dtype: 'float64' }), [`xd.${mode}`]: xd,
+          [`y.${mode}`]: noGrad(() => gan.generate(z, labels)), [`yd.${mode}`]: noGrad(() => gan.discriminate(xd, labels)),
+        });
+      } else {
+        const x = input(c, n);
+        Object.assign(io, { [`x.${mode}`]: x, [`y.${mode}`]: noGrad(() => (model as Classifier).forward({ x })) });
+      }
+    }
+    writeFileSync(join(case_, 'io.safetensors'), saveSafetensors(io));
   }
   const out = execFileSync('/usr/bin/python3', [join(ROOT, 'python', 'tests', 'families_harness.py'), dir], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
   results = JSON.parse(out.toString()) as typeof results;
