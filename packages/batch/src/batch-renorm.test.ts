@@ -1,10 +1,12 @@
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import {
-  Generator, OptionError, ShapeError, add, div, gradcheck, graphOps, mean, mul, randn, reshape, sqrt, sub, sum, tensor, variance, type Tensor,
+  Generator, InProcessGroup, OptionError, Sequential, ShapeError, add, div, gradcheck, graphOps, mean, mul, randn, reshape, sqrt, sub, sum, tensor, variance, type Tensor,
 } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm } from './batch-norm';
 import { BatchRenorm, paperRenormSchedule, renormClipsAt } from './batch-renorm';
+import { convertSyncBatchNorm } from './convert-sync-batch-norm';
+import { SyncBatchNorm } from './sync-batch-norm';
 import { freezeBatchNorm, FrozenBatchNorm } from './frozen-batch-norm';
 import { statisticsAxes } from './__fixtures__/reference';
 
@@ -185,6 +187,15 @@ describe('BatchRenorm', () => {
     const sb = Math.sqrt(1 + 1e-5);
     expectClose(y, tensor([[-1 / sb - 0.1, -1 / sb + 0.1], [1 / sb - 0.1, 1 / sb + 0.1]], { dtype: 'float64' }), 1e-12, 1e-12);
     expect(bn.parameters()).toEqual([]);
+  });
+
+  it('is refused by convertSyncBatchNorm (no synchronized version: r and d would be lost), leaving the model unchanged', () => {
+    const renorm = new BatchRenorm({ numFeatures: 3 });
+    const model = new Sequential(new BatchNorm({ numFeatures: 3 }), renorm);
+    expect(() => InProcessGroup.run(1, (group) => convertSyncBatchNorm(model, group))).toThrow(/convertSyncBatchNorm: expected batch norms it can synchronise .*, got a BatchRenorm at "1"/);
+    expect(model.at(0)).toBeInstanceOf(BatchNorm);
+    expect(model.at(0)).not.toBeInstanceOf(SyncBatchNorm);
+    expect(model.at(1)).toBe(renorm);
   });
 
   it('refuses bad options and inputs with typed errors, changing no state', () => {

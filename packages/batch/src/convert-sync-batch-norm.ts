@@ -1,5 +1,6 @@
-import type { Module, ProcessGroup } from '@normkit/tensor';
+import { ValueError, type Module, type ProcessGroup } from '@normkit/tensor';
 import { BatchNorm } from './batch-norm';
+import { BatchRenorm } from './batch-renorm';
 import { GhostBatchNorm } from './ghost-batch-norm';
 import { replaceModules } from './replace-modules';
 import { SyncBatchNorm } from './sync-batch-norm';
@@ -13,12 +14,22 @@ import { SyncBatchNorm } from './sync-batch-norm';
  *
  * The swap updates the parent's registered child and every field, array slot or Map value of the
  * parent that referenced the old module (Sequential's layer list, `this.norm = ...` fields).
+ * A BatchRenorm has no synchronized version (its r and d would be lost): a model holding one is
+ * refused with a ValueError before anything changes.
  *
  * @example
  * const model = convertSyncBatchNorm(buildResNet(), group);
  * const parallel = new DataParallel(model, group);
  */
 export function convertSyncBatchNorm<M extends Module>(module: M, group: ProcessGroup): M {
+  for (const [name, child] of module.namedModules()) {
+    if (child instanceof BatchRenorm) {
+      throw new ValueError(
+        { op: 'convertSyncBatchNorm', expected: 'batch norms it can synchronise (BatchNorm, SyncBatchNorm; GhostBatchNorm stays local)', given: `a BatchRenorm at "${name || '(root)'}"` },
+        'Nothing was changed. Batch Renormalization has no synchronized version: converting it would drop its r and d corrections.',
+      );
+    }
+  }
   return replaceModules('convertSyncBatchNorm', module, (child) => {
     if (child instanceof SyncBatchNorm) {
       child.group = group;
