@@ -27,3 +27,11 @@ export const dynamicTanhPlugin = defineNormalizer({
   create: (slot, options) => new DynamicTanh({ numFeatures: slot.numFeatures, ...options }),
   onnx: dynamicTanhLowering,
 });
+
+// The name, known to the type system wherever this package is imported, so `create('dynamic-tanh', slot, options)`
+// returns a DynamicTanh and checks its options at compile time (registration is still explicit: `register(...)`).
+declare module '@normkit/tensor' {
+  interface NormalizerRegistry {
+    'dynamic-tanh': typeof dynamicTanhPlugin;
+  }
+}

@@ -216,7 +216,8 @@ export interface Conv2dForwardArgs extends ConvGeometryArgs {
 
 export interface Conv2dBackwardArgs extends ConvGeometryArgs {
   gradOutput: TypedArray;
-  x: TypedArray;
+  /** Read for the weight gradient only: may be null when `gradWeight` is (convTranspose2d's forward). */
+  x: TypedArray | null;
   weight: TypedArray;
   /** Zero-filled, or null when not wanted. */
   gradX: TypedArray | null;

@@ -3,9 +3,7 @@ import { allocate, promoteDTypes, type DType, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { activeKernels } from '../kernels/backend';
-import { col2im, im2col } from '../kernels/js/conv';
 import type { ConvGeometryArgs } from '../kernels/types';
-import { gemm } from './matmul';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
 
 export interface Conv2dOptions {
@@ -55,13 +53,15 @@ function checkBias(op: string, bias: Tensor | null, outChannels: number): void {
   }
 }
 
-/** Fills `acc` ([channels, plane]) with the bias of each channel, or zeros. */
-function fillBias(acc: TypedArray, bias: Tensor | null, channels: number, plane: number): void {
-  if (bias === null) {
-    acc.fill(0);
-    return;
+/** out[n, c, :] += bias[c]. */
+function addBias(out: TypedArray, bias: Tensor, batch: number, channels: number, plane: number): void {
+  for (let n = 0; n < batch; n++) {
+    for (let c = 0; c < channels; c++) {
+      const b = bias.data[c]!;
+      const base = (n * channels + c) * plane;
+      for (let p = 0; p < plane; p++) out[base + p]! += b;
+    }
   }
-  for (let c = 0; c < channels; c++) acc.fill(bias.data[c]!, c * plane, (c + 1) * plane);
 }
 
 /** Sum of the output gradient over batch and space, per channel: the bias gradient. */
@@ -161,8 +161,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
  * `conv2d(y, weight, null, same options)` maps that output size back to [H, W], and
  * <conv2d(u, W), v> = <u, convTranspose2d(v, W)> exactly (the tests check it).
  *
- * ONE autograd node: the forward is W^T x then col2im; the backward unfolds dY with im2col,
- * giving dx = W col and dW = x col^T.
+ * ONE autograd node on the kernel table's conv2d kernels: the forward is the input gradient of the
+ * convolution it mirrors, the backward that convolution's forward (dx) and weight gradient (dW).
  *
  * @example
  * const up = convTranspose2d(randn([1, 16, 8, 8]), randn([16, 8, 4, 4]), null, { stride: 2, padding: 1 }); // [1, 8, 16, 16]
@@ -202,28 +202,17 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   const outW = (width - 1) * window.strideW - 2 * window.padW + window.dilationW * (kernelW - 1) + outPadW + 1;
   checkOutputSize(op, x, outH, outW, window, 'an output size (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + outputPadding + 1 >= 1');
 
-  const groupInChannels = inChannels / groups;
-  const patch = groupOutChannels * kernelH * kernelW;
-  const inPlane = height * width; // the im2col grid: one column per input pixel
   const plane = outH * outW;
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
+  // The transposed convolution is the input gradient of the convolution it mirrors (input [N, Cout,
+  // outH, outW], output [N, Cin, H, W], the same weight), so both directions run on the kernel
+  // table's conv2d kernels, on either backend, threads included.
+  const mirror: ConvGeometryArgs = { batch, inChannels: outChannels, height: outH, width: outW, outChannels: inChannels, groups, window, outH: height, outW: width };
+  const xs = inDType(x.data, dtype);
+  const ws = inDType(weight.data, dtype);
   const data = allocate(dtype, batch * outChannels * plane);
-  {
-    const x64 = inDType(x.data, dtype);
-    const w64 = inDType(weight.data, dtype);
-    const col = allocate(dtype, patch * inPlane);
-    const acc = allocate(dtype, outChannels * plane);
-    for (let n = 0; n < batch; n++) {
-      fillBias(acc, bias, outChannels, plane);
-      for (let g = 0; g < groups; g++) {
-        // col [patch, H*W] = W_g^T [patch, Cin/groups] @ x_g [Cin/groups, H*W], then scattered into the output.
-        col.fill(0);
-        gemm(w64, g * groupInChannels * patch, true, x64, (n * inChannels + g * groupInChannels) * inPlane, false, col, 0, patch, groupInChannels, inPlane);
-        col2im(col, groupOutChannels, outH, outW, window, height, width, acc, g * groupOutChannels * plane);
-      }
-      data.set(acc, n * outChannels * plane);
-    }
-  }
+  activeKernels().conv2dBackward({ ...mirror, gradOutput: xs, x: null, weight: ws, gradX: data, gradWeight: null });
+  if (bias !== null) addBias(data, bias, batch, outChannels, plane);
 
   const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return customOp({
@@ -232,25 +221,12 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
-      const g64 = inDType(gradOutput, dtype);
-      const x64 = inDType(x.data, dtype);
-      const w64 = inDType(weight.data, dtype);
+      const g = inDType(gradOutput, dtype);
+      // dx = conv2d(dY, W) (the mirrored convolution's forward); dW = the mirrored convolution's weight gradient.
       const gx = x.requiresGrad ? allocate(dtype, x.size) : null;
+      if (gx !== null) activeKernels().conv2dForward({ ...mirror, x: g, weight: ws, bias: null, out: gx });
       const gw = weight.requiresGrad ? allocate(dtype, weight.size) : null;
-      if (gx !== null || gw !== null) {
-        const col = allocate(dtype, patch * inPlane);
-        for (let n = 0; n < batch; n++) {
-          for (let g = 0; g < groups; g++) {
-            const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
-            const wOffset = g * groupInChannels * patch;
-            im2col(g64, (n * outChannels + g * groupOutChannels) * plane, groupOutChannels, outH, outW, window, height, width, col);
-            // dx_g [Cin/groups, H*W] = W_g [Cin/groups, patch] @ col [patch, H*W]
-            if (gx !== null) gemm(w64, wOffset, false, col, 0, false, gx, xOffset, groupInChannels, patch, inPlane);
-            // dW_g [Cin/groups, patch] += x_g [Cin/groups, H*W] @ col^T [H*W, patch]
-            if (gw !== null) gemm(x64, xOffset, false, col, 0, true, gw, wOffset, groupInChannels, inPlane, patch);
-          }
-        }
-      }
+      if (gw !== null) activeKernels().conv2dBackward({ ...mirror, gradOutput: xs, x: g, weight: ws, gradX: null, gradWeight: gw });
       const grads: Array<TypedArray | null> = [gx, gw];
       if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);
       return grads;

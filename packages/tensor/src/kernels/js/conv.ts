@@ -39,7 +39,7 @@ export function conv2dForward(args: Conv2dForwardArgs): void {
 export function conv2dBackward(args: Conv2dBackwardArgs): void {
   const { batch, inChannels, height, width, outChannels, groups, window, outH, outW } = args;
   const gradOutput = asFloat64(args.gradOutput);
-  const x = asFloat64(args.x);
+  const x = args.x === null ? null : asFloat64(args.x);
   const weight = asFloat64(args.weight);
   const gradX = args.gradX === null ? null : new Float64Array(args.gradX.length);
   const gradWeight = args.gradWeight === null ? null : new Float64Array(args.gradWeight.length);
@@ -55,7 +55,7 @@ export function conv2dBackward(args: Conv2dBackwardArgs): void {
       const gOffset = (n * outChannels + g * groupOutChannels) * plane;
       const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
       const wOffset = g * groupOutChannels * patch;
-      if (gradWeight !== null && col !== null) {
+      if (gradWeight !== null && col !== null && x !== null) {
         im2col(x, xOffset, groupInChannels, height, width, window, outH, outW, col);
         // dW_g [Cout/groups, patch] += dY_g [Cout/groups, plane] @ col^T [plane, patch]
         gemmLoops(gradOutput, gOffset, false, col, 0, true, gradWeight, wOffset, groupOutChannels, plane, patch);

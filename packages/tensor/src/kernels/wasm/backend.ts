@@ -660,9 +660,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
     arena.reset();
     const pgy = arena.float32In(gradOutput);
-    const px = arena.float32In(x);
+    const px = gradWeight && x ? arena.float32In(x) : 0;
     const pw = arena.float32In(weight);
-    const pgx = gradX ? arena.float32Fill(x.length, 0) : 0;
+    const pgx = gradX ? arena.float32Fill(gradX.length, 0) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
     const colBytes = align(patch * plane * 4);
     const threads = threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork);
@@ -675,7 +675,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
           for (let n = 0; n < batch; n++) {
             const gOffset = (n * outChannels + g * groupOutChannels) * plane;
             const xOffset = (n * inChannels + g * groupInChannels + c0) * inPlane;
-            if (gradWeight) {
+            if (gradWeight && px !== 0) {
               calls.call('im2col', [px + xOffset * 4, c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
                 w.dilationH, w.dilationW, outH, outW, scratch(0)]);
               calls.call('gemm', [pgy + gOffset * 4, plane, 1, scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch, groupOutChannels, plane,
