@@ -9,7 +9,7 @@ import {
   type OptimizerName, type ScheduleName, type TaskKind,
 } from '@normkit/experiments';
 import {
-  describeOptionRange, getNormalizer, list, type NormalizerPlugin, type NormalizerTraits, type OptionSpec, type OptionsSchema,
+  describeOptionRange, getNormalizer, list, type NormalizerTraits, type OptionSpec, type OptionsSchema,
 } from '@normkit/tensor';
 import { schemaDefaults } from './options';
 
@@ -157,7 +157,7 @@ export interface NormalizerOption {
  * need a class only appear usable where the model hands one over).
  */
 export function normalizerOptions(draft: Draft, role: NormRole): NormalizerOption[] {
-  const plugins = list({ kind: 'normalizer' }) as NormalizerPlugin[];
+  const plugins = list({ kind: 'normalizer' });
   const candidates: NormalizerOption[] = [
     { name: NO_NORM, family: '', description: 'No normalization (the identity)', traits: null, unavailable: null },
     ...plugins.map((plugin) => {

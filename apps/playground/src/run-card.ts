@@ -5,7 +5,7 @@ import {
   NO_NORM, TASKS, datasets, listBlockWrappers, models, optimizerSchemas, scheduleSchemas,
   type ExperimentConfig, type NormRole, type OptimizerName, type ScheduleName, type TaskKind,
 } from '@normkit/experiments';
-import { list, type GradientTransformPlugin, type OptionsSchema, type WeightParametrizationPlugin } from '@normkit/tensor';
+import { list, type OptionsSchema } from '@normkit/tensor';
 import {
   RUN_COLORS, RUN_LABELS, TASK_TITLES, datasetsForTask, describeDraft, modelsFor, normChoice, normalizerOptions, traitBadges,
   trainingSchema, validateDraft, withBlockWrapper, withDataset, withModel, withOptimizer, withSchedule, withTask,
@@ -305,7 +305,7 @@ export class RunCard {
       h('fieldset', { class: 'editor-section' }, h('legend', {}, 'Normalization'), ...model.normRoles.map((role) => this.normRole(role, dataset.inputKind === 'tokens'))),
     );
 
-    const weightPlugins = list({ kind: 'weight-parametrization' }) as WeightParametrizationPlugin[];
+    const weightPlugins = list({ kind: 'weight-parametrization' });
     if (weightPlugins.length > 0 && model.weightRoles.length > 0) {
       sections.push(
         h(
@@ -338,7 +338,7 @@ export class RunCard {
       );
     }
 
-    const transformPlugins = list({ kind: 'gradient-transform' }) as GradientTransformPlugin[];
+    const transformPlugins = list({ kind: 'gradient-transform' });
     if (transformPlugins.length > 0) {
       sections.push(
         h(

@@ -190,3 +190,52 @@ describe('RunSession', () => {
     expect(spirals.mnistLoads).toBe(0);
   });
 });
+
+describe('RunSession views', () => {
+  it('sends the decision boundary and the histograms when built, after steps, and keeps them within the time share while playing', async () => {
+    const fake = fakeHost();
+    const session = new RunSession(fake.host, { sliceMs: 5, viewIntervalMs: 0 });
+    await session.handle({ type: 'configure', config: config({ steps: 400, evalEvery: 50 }), play: false });
+    const views = (): Array<Extract<FromWorker, { type: 'views' }>> => fake.posted.filter((m): m is Extract<FromWorker, { type: 'views' }> => m.type === 'views');
+    expect(views()).toHaveLength(1);
+    expect(views()[0]!.boundary).toMatchObject({ step: 0, resolution: 64, numClasses: 2 });
+    expect(views()[0]!.inspection).toBeNull(); // nothing recorded before a training step
+    await session.handle({ type: 'step', count: 3 });
+    expect(views().at(-1)!.inspection).toMatchObject({ step: 3, layer: 'layers.0.norm' });
+    await session.handle({ type: 'inspect', layer: 'layers.2.norm' });
+    expect(views().at(-1)!.inspection).toMatchObject({ step: 3, layer: 'layers.2.norm' });
+    await session.handle({ type: 'play' });
+    for (let i = 0; i < 40 && fake.scheduled.length > 0; i++) fake.runScheduled();
+    const last = views().at(-1)!;
+    expect(last.trainMs).toBeGreaterThan(0);
+    expect(views().length).toBeGreaterThan(2);
+    // The share holds up to one view's cost (the estimate is the last view's).
+    expect(last.viewMs).toBeLessThanOrEqual(0.1 * (last.trainMs + last.viewMs) + 50);
+    expect(fake.lastEvents()).toMatchObject({ playing: true, stepsPerSecond: expect.any(Number) as unknown });
+  });
+
+  it('answers an export with the model bytes and its own eval outputs, or with the reason it cannot', async () => {
+    const fake = fakeHost();
+    const session = new RunSession(fake.host);
+    await session.handle({ type: 'export', format: 'safetensors', id: 1 });
+    expect(fake.posted.at(-1)).toMatchObject({ type: 'export-failed', id: 1, error: { message: expect.stringContaining('no model yet') as unknown } });
+    await session.handle({ type: 'configure', config: config(), play: false });
+    await session.handle({ type: 'export', format: 'onnx', id: 2 });
+    const exported = fake.posted.at(-1) as Extract<FromWorker, { type: 'exported' }>;
+    expect(exported).toMatchObject({ type: 'exported', id: 2, format: 'onnx', step: 0 });
+    expect(exported.bytes.length).toBeGreaterThan(1000);
+    expect(exported.reference!.shape).toEqual([64, 2]);
+    expect(exported.reference!.logits).toHaveLength(128);
+  });
+
+  it('applies the thread count the page asks for and reports it', async () => {
+    const fake = fakeHost();
+    const asked: number[] = [];
+    const session = new RunSession({ ...fake.host, applyThreads: (n) => (asked.push(n), { threads: n, available: true, reason: null }) });
+    await session.handle({ type: 'configure', config: config(), play: false, threads: 3 });
+    expect(fake.posted[0]).toMatchObject({ type: 'ready', summary: { threads: { threads: 3, available: true } } });
+    await session.handle({ type: 'threads', count: 1 });
+    expect(asked).toEqual([3, 1]);
+    expect(fake.posted.at(-1)).toEqual({ type: 'threads', info: { threads: 1, available: true, reason: null } });
+  });
+});
