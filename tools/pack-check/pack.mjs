@@ -113,7 +113,8 @@ export function checkNodeVersionDocs() {
     }
   }
   for (const readme of ['README.md', 'examples/plugin-dyt/README.md']) {
-    if (!readFileSync(join(root, readme), 'utf8').includes(`Node ${minimum} or later`)) problems.push(`${readme} does not say "Node ${minimum} or later" (engines.node ${range})`);
+    // Whitespace folded: a line break inside the phrase still counts.
+    if (!readFileSync(join(root, readme), 'utf8').replace(/\s+/g, ' ').includes(`Node ${minimum} or later`)) problems.push(`${readme} does not say "Node ${minimum} or later" (engines.node ${range})`);
   }
   return problems;
 }
