@@ -191,6 +191,11 @@ class Arena {
   }
 }
 
+/** A 1x1 window with stride 1 and no padding: im2col would copy the input planes unchanged. */
+function isPointwise(w: Conv2dForwardArgs['window']): boolean {
+  return w.kernelH === 1 && w.kernelW === 1 && w.strideH === 1 && w.strideW === 1 && w.padH === 0 && w.padW === 0;
+}
+
 /** `count` split into at most `parts` contiguous ranges, every boundary a multiple of `multiple`. */
 function pieces(count: number, parts: number, multiple: number): Array<readonly [number, number]> {
   const units = Math.ceil(count / multiple);
@@ -623,16 +628,20 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       const outBase = n * outChannels * plane;
       for (let c = 0; c < outChannels; c++) output.fill(bias === null ? 0 : bias[c]!, outBase + c * plane, outBase + (c + 1) * plane);
     }
-    const colBytes = align(patch * plane * 4);
+    // A 1x1 convolution with stride 1 and no padding multiplies the input planes as they are: no im2col.
+    const pointwise = isPointwise(w);
+    const colBytes = pointwise ? 0 : align(patch * plane * 4);
     // One task per sample: unfold it (im2col into the thread's scratch) and multiply, per group.
     run(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), colBytes + gemmWorkBytes, (calls) => {
       for (let n = 0; n < batch; n++) {
         calls.task();
         for (let g = 0; g < groups; g++) {
           const xOffset = (n * inChannels + g * groupInChannels) * inPlane;
-          calls.call('im2col', [px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
-            w.dilationH, w.dilationW, outH, outW, scratch(0)]);
-          calls.call('gemm', [pw + g * groupOutChannels * patch * 4, patch, 1, scratch(0), plane, 1,
+          if (!pointwise) {
+            calls.call('im2col', [px + xOffset * 4, groupInChannels, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+              w.dilationH, w.dilationW, outH, outW, scratch(0)]);
+          }
+          calls.call('gemm', [pw + g * groupOutChannels * patch * 4, patch, 1, pointwise ? px + xOffset * 4 : scratch(0), plane, 1,
             pout + (n * outChannels + g * groupOutChannels) * plane * 4, plane, groupOutChannels, patch, plane, scratch(colBytes)]);
         }
       }
@@ -664,7 +673,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pw = arena.float32In(weight);
     const pgx = gradX ? arena.float32Fill(gradX.length, 0) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
-    const colBytes = align(patch * plane * 4);
+    const pointwise = isPointwise(w);
+    const colBytes = pointwise ? 0 : align(patch * plane * 4);
     const threads = threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork);
     run(threads, colBytes + gemmWorkBytes, (calls) => {
       for (let g = 0; g < groups; g++) {
@@ -676,12 +686,18 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
             const gOffset = (n * outChannels + g * groupOutChannels) * plane;
             const xOffset = (n * inChannels + g * groupInChannels + c0) * inPlane;
             if (gradWeight && px !== 0) {
-              calls.call('im2col', [px + xOffset * 4, c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
-                w.dilationH, w.dilationW, outH, outW, scratch(0)]);
-              calls.call('gemm', [pgy + gOffset * 4, plane, 1, scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch, groupOutChannels, plane,
-                rows, scratch(colBytes)]);
+              if (!pointwise) {
+                calls.call('im2col', [px + xOffset * 4, c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+                  w.dilationH, w.dilationW, outH, outW, scratch(0)]);
+              }
+              calls.call('gemm', [pgy + gOffset * 4, plane, 1, pointwise ? px + xOffset * 4 : scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch,
+                groupOutChannels, plane, rows, scratch(colBytes)]);
             }
-            if (gradX) {
+            if (gradX && pointwise) {
+              // dx's rows are the unfolded rows themselves: accumulate W^T dy straight into them (dx starts at zero).
+              calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, pgx + xOffset * 4, plane, rows, groupOutChannels,
+                plane, scratch(colBytes)]);
+            } else if (gradX) {
               calls.call('zero', [scratch(0), rows * plane * 4]);
               calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, scratch(0), plane, rows, groupOutChannels,
                 plane, scratch(colBytes)]);
