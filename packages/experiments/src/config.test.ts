@@ -77,9 +77,9 @@ describe('resolveConfig', () => {
 
   it('unknown plugin names throw the registry error listing the known ones; wrong kinds are refused', () => {
     expect(() => resolveConfig({ ...minimal, norms: { hidden: { name: 'batch-nrom' } } })).toThrow(RegistryError);
-    expect(() => resolveConfig({ ...minimal, norms: { hidden: { name: 'batch-nrom' } } })).toThrow(/known: .*batch-norm/);
-    expect(() => resolveConfig({ ...minimal, norms: { hidden: { name: 'test-clip-value' } } })).toThrow(/norms\.hidden: expected a normalizer plugin/);
-    expect(() => resolveConfig({ ...minimal, gradientTransforms: [{ name: 'layer-norm' }] })).toThrow(/gradient-transform plugin/);
+    expect(() => resolveConfig({ ...minimal, norms: { hidden: { name: 'batch-nrom' } } })).toThrow(/known: .*batch-norm.*\. Did you mean "batch-norm"\?/);
+    expect(() => resolveConfig({ ...minimal, norms: { hidden: { name: 'test-clip-value' } } })).toThrow(/^norms\.hidden: expected a normalizer name, got "test-clip-value", a gradient-transform plugin/);
+    expect(() => resolveConfig({ ...minimal, gradientTransforms: [{ name: 'layer-norm' }] })).toThrow(/^gradientTransforms\[0\]: expected a gradient-transform name, got "layer-norm", a normalizer plugin/);
   });
 
   it('malformed shapes give a ValueError naming the field', () => {

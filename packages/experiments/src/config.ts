@@ -1,6 +1,6 @@
 import {
-  OptionError, RegistryError, ValueError, checkNumberOption, get, has, resolveOptions,
-  type AnyPlugin, type OptionValues, type OptionsSchema,
+  OptionError, ValueError, checkNumberOption, get, has, resolveOptions, resolvePlugin,
+  type OptionValues, type OptionsSchema, type PluginKind, type PluginOfKind,
 } from '@normkit/tensor';
 import { datasets } from './datasets/index';
 import type { TaskKind } from './datasets/dataset';
@@ -142,13 +142,9 @@ function pick<T>(field: string, table: Readonly<Record<string, T>>, name: string
   return found;
 }
 
-function pluginOfKind(field: string, name: string, kind: AnyPlugin['kind']): AnyPlugin {
-  if (!has(name)) get(name); // throws the registry's error listing the known names
-  const plugin = get(name);
-  if (plugin.kind !== kind) {
-    throw new RegistryError({ op: field, expected: `a ${kind} plugin`, given: `"${name}" of kind ${plugin.kind}` });
-  }
-  return plugin;
+/** The registered plugin of a kind; an unknown name or another kind throws the registry's error, naming the field. */
+function pluginOfKind<K extends PluginKind>(field: string, name: string, kind: K): PluginOfKind[K] {
+  return resolvePlugin(kind, name, undefined, { op: field }).plugin;
 }
 
 function integerField(field: string, value: unknown, fallback: number, range: { min: number; max: number }): number {

@@ -5,7 +5,7 @@ import { groupPlugins } from '@normkit/group';
 import { layerPlugins } from '@normkit/layer';
 import {
   Module, Parameter, SPECIFICATION_VERSION, Tensor, ValueError, defineGradientTransform, defineNormalizer, defineWeightParametrization,
-  has, mul, ones, register, reshape, type AnyPlugin, type NormalizerContext,
+  has, mul, ones, register, reshape, type AnyPlugin, type NormalizerContext, type NormalizerPlugin,
 } from '@normkit/tensor';
 
 /** Registers the batch, group and layer families (each plugin once per process). */
@@ -25,7 +25,8 @@ export interface Seen {
 
 export const seen: Record<string, Seen[]> = {};
 
-function recordingNorm(name: string, traits: { layout: 'channels-first' | 'channels-last'; acceptsMask?: boolean; needsLabels?: boolean; needsCondition?: boolean }) {
+// Typed as the base plugin: the recording class is local, so its type cannot appear in declarations.
+function recordingNorm(name: string, traits: { layout: 'channels-first' | 'channels-last'; acceptsMask?: boolean; needsLabels?: boolean; needsCondition?: boolean }): NormalizerPlugin {
   class Recording extends Module {
     readonly weight: Parameter;
     /** Throws at the forward numbered `failAt` (1-based), to test mid-training failures. */

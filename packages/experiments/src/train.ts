@@ -1,7 +1,7 @@
 import {
   Adam, AdamW, CosineAnnealingLR, LRScheduler, LinearWarmup, SGD, StepLR, Tensor, ValueError,
-  add, binaryCrossEntropyWithLogits, crossEntropy, get, isNormkitError, manualSeed, noGrad, randn,
-  type GradientTransform, type GradientTransformPlugin, type LRSchedule, type Module, type Optimizer,
+  add, binaryCrossEntropyWithLogits, createGradientTransform, crossEntropy, isNormkitError, manualSeed, noGrad, randn,
+  type GradientTransform, type LRSchedule, type Module, type Optimizer,
   type OptimizerHyperparameters, type OptionValues, type OptionsSchema, type StepReport,
 } from '@normkit/tensor';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config';
@@ -172,7 +172,7 @@ export function buildSchedule(config: ExperimentConfig): LRSchedule {
 
 /** The registered gradient transforms of the config, built fresh (they may keep state). */
 export function buildGradientTransforms(config: ExperimentConfig): GradientTransform[] {
-  return config.gradientTransforms.map((choice) => (get(choice.name) as GradientTransformPlugin).create((choice.options ?? {}) as OptionValues<OptionsSchema>));
+  return config.gradientTransforms.map((choice) => createGradientTransform(choice.name, choice.options, { op: 'gradientTransforms' }));
 }
 
 /** Builds the data set of a resolved config (seeded by the config's 'data' stream). */

@@ -1,6 +1,6 @@
 import {
-  Conv2d, Linear, RegistryError, clamp, div, flatten, gelu, get, mul, registerParametrization, relu,
-  resolveOptions, sum, tanh, unsqueeze,
+  Conv2d, Linear, clamp, createParametrization, div, flatten, gelu, mul, registerParametrization, relu,
+  sum, tanh, unsqueeze,
   type Generator, type Module, type OptionValues, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import type { InputKind, TaskKind } from '../datasets/dataset';
@@ -129,12 +129,7 @@ export function weightLayers(module: Module): Array<[string, Linear | Conv2d]> {
  * Call before building the optimizer: the original parameters stay the same objects.
  */
 export function applyWeightParametrization(module: Module, choice: PluginChoice, owner: string): number {
-  const plugin = get(choice.name);
-  if (plugin.kind !== 'weight-parametrization') {
-    throw new RegistryError({ op: owner, expected: 'a weight-parametrization plugin', given: `"${choice.name}" of kind ${plugin.kind}` });
-  }
-  const options = resolveOptions(`${owner} (${plugin.name})`, plugin.options, choice.options ?? {});
   const layers = weightLayers(module);
-  for (const [, layer] of layers) registerParametrization(layer, 'weight', plugin.create(layer, 'weight', options));
+  for (const [, layer] of layers) registerParametrization(layer, 'weight', createParametrization(choice.name, layer, 'weight', choice.options, { op: owner }));
   return layers.length;
 }

@@ -173,7 +173,7 @@ describe('NormSlot honours the plugin traits', () => {
 
   it('names unknown normalizers and bad options through the registry and the schema', () => {
     expect(() => build('mlp', vectors, { hidden: { name: 'no-such-norm' } })).toThrow(RegistryError);
-    expect(() => build('mlp', vectors, { hidden: { name: 'batch-norm', options: { momentum: 3 } } })).toThrow(/norms.hidden \(batch-norm\).*momentum/);
+    expect(() => build('mlp', vectors, { hidden: { name: 'batch-norm', options: { momentum: 3 } } })).toThrow(/norms\.hidden\("batch-norm"\): expected option "momentum"/);
     expect(() => build('mlp', vectors, { hidden: { name: 'none', options: { eps: 1 } } })).toThrow(/no options for 'none'/);
   });
 });
@@ -267,6 +267,6 @@ describe('helpers', () => {
     expect(count).toBe(3);
     expect(Object.keys(model.stateDict())).toContain('layers.0.linear.parametrizations.weight.0.scale');
     expectTrainable(model, vectors);
-    expect(() => applyWeightParametrization(model, { name: 'batch-norm' }, 'weights.layers')).toThrow(/weight-parametrization plugin/);
+    expect(() => applyWeightParametrization(model, { name: 'batch-norm' }, 'weights.layers')).toThrow(/^weights\.layers: expected a weight-parametrization name, got "batch-norm", a normalizer plugin/);
   });
 });

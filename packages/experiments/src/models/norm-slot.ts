@@ -1,5 +1,5 @@
 import {
-  ContextError, Module, OptionError, create, getNormalizer, permute, resolveOptions, transpose,
+  ContextError, Module, OptionError, createByName, normalizerTraits, permute, transpose,
   type Normalizer, type NormalizerContext, type NormalizerSlot, type NormalizerTraits, type Tensor,
 } from '@normkit/tensor';
 
@@ -48,8 +48,7 @@ export function traitsOf(choice: NormChoice, owner = choice.name): NormalizerTra
     }
     return null;
   }
-  const plugin = getNormalizer(choice.name);
-  return plugin.traits(resolveOptions(`${owner} (${plugin.name})`, plugin.options, choice.options ?? {}));
+  return normalizerTraits(choice.name, choice.options, { op: owner });
 }
 
 /**
@@ -104,7 +103,7 @@ export class NormSlot extends Module {
       ...(extras.conditionDim !== undefined ? { conditionDim: extras.conditionDim } : {}),
       ...(extras.numClasses !== undefined ? { numClasses: extras.numClasses } : {}),
     };
-    this.normalizer = this.registerModule(choice.name, create(choice.name, slot, choice.options ?? {}));
+    this.normalizer = this.registerModule(choice.name, createByName(choice.name, slot, choice.options, { op: owner }));
   }
 
   override forward(x: Tensor, context: SlotContext = {}): Tensor {

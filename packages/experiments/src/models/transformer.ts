@@ -1,7 +1,7 @@
-import { PLACEMENTS, TransformerBlock, type Placement, type TransformerBlockOptions } from '@normkit/layer';
+import { PLACEMENTS, TransformerBlock, type Placement, type TransformerBlockOptions, type qkNormPlugin } from '@normkit/layer';
 import {
-  Linear, Module, ModuleList, OptionError, Parameter, add, getNormalizer, init, resolveOptions, zeros,
-  type Generator, type Tensor,
+  Linear, Module, ModuleList, OptionError, Parameter, add, init, normalizerChoice, resolvePlugin, zeros,
+  type Generator, type OptionValues, type Tensor,
 } from '@normkit/tensor';
 import { defineModel, maskedMeanPool, normFor, type Classifier, type ModelInput } from './model';
 import { NO_NORM, NormSlot, type NormChoice } from './norm-slot';
@@ -32,8 +32,7 @@ function qkNormOption(choice: NormChoice): TransformerBlockOptions['qkNorm'] {
   if (choice.name !== 'qk-norm') {
     throw new OptionError({ op: 'norms.qk', expected: `'${NO_NORM}' or 'qk-norm' (QK-norm runs inside attention, per head)`, given: `"${choice.name}"` });
   }
-  const plugin = getNormalizer('qk-norm');
-  const options = resolveOptions('norms.qk (qk-norm)', plugin.options, choice.options ?? {}) as unknown as { kind: 'layer' | 'rms' | 'l2'; eps: number | null };
+  const options = resolvePlugin('normalizer', 'qk-norm', choice.options, { op: 'norms.qk' }).options as OptionValues<typeof qkNormPlugin.options>;
   return options.eps === null ? { kind: options.kind } : { kind: options.kind, eps: options.eps };
 }
 
@@ -70,7 +69,7 @@ export class TinyTransformer extends Module implements Classifier {
         new TransformerBlock({
           dim: options.dim,
           numHeads: options.numHeads,
-          norm: { name: options.blockNorm.name, options: options.blockNorm.options ?? {} },
+          norm: normalizerChoice(options.blockNorm.name, options.blockNorm.options, { op: 'norms.block' }),
           placement: options.placement,
           // DeepNorm's alpha and beta for an encoder of `depth` blocks (the paper's encoder-only formulas).
           ...(options.placement === 'deepnorm' ? { deepNorm: { architecture: 'encoder-only' as const, layers: options.depth } } : {}),

@@ -314,8 +314,9 @@ export class Registry {
     module: Module,
     tensorName: string,
     options?: N extends WeightParametrizationName ? PluginOptions<WeightParametrizationRegistry[N]> : Readonly<Record<string, unknown>>,
+    caller: CallerContext = {},
   ): N extends WeightParametrizationName ? PluginProduct<WeightParametrizationRegistry[N]> : Parametrization {
-    const op = 'createParametrization';
+    const op = caller.op ?? 'createParametrization';
     const plugin = this.#lookup(op, name, 'weight-parametrization');
     const resolved = resolveOptions(`${op}("${name}")`, plugin.options, options);
     const built = build(`${op}("${name}")`, name, 'a parametrization', () => plugin.create(module, tensorName, resolved));
@@ -327,8 +328,9 @@ export class Registry {
   createGradientTransform<N extends GradientTransformName | (string & {})>(
     name: N,
     options?: N extends GradientTransformName ? PluginOptions<GradientTransformRegistry[N]> : Readonly<Record<string, unknown>>,
+    caller: CallerContext = {},
   ): N extends GradientTransformName ? PluginProduct<GradientTransformRegistry[N]> : GradientTransform {
-    const op = 'createGradientTransform';
+    const op = caller.op ?? 'createGradientTransform';
     const plugin = this.#lookup(op, name, 'gradient-transform');
     const resolved = resolveOptions(`${op}("${name}")`, plugin.options, options);
     const built = build(`${op}("${name}")`, name, 'a gradient transform', () => plugin.create(resolved));
@@ -441,10 +443,10 @@ export const list: Registry['list'] = defaultRegistry.list.bind(defaultRegistry)
 export const create: Registry['create'] = (name, slot, options) => defaultRegistry.create(name, slot, options);
 export const createByName: Registry['createByName'] = (name, slot, options, caller) => defaultRegistry.createByName(name, slot, options, caller);
 export const createFromPlugin: Registry['createFromPlugin'] = (plugin, slot, options, caller) => defaultRegistry.createFromPlugin(plugin, slot, options, caller);
-export const createParametrization: Registry['createParametrization'] = (name, module, tensorName, options) =>
-  defaultRegistry.createParametrization(name, module, tensorName, options as never);
-export const createGradientTransform: Registry['createGradientTransform'] = (name, options) =>
-  defaultRegistry.createGradientTransform(name, options as never);
+export const createParametrization: Registry['createParametrization'] = (name, module, tensorName, options, caller) =>
+  defaultRegistry.createParametrization(name, module, tensorName, options as never, caller);
+export const createGradientTransform: Registry['createGradientTransform'] = (name, options, caller) =>
+  defaultRegistry.createGradientTransform(name, options as never, caller);
 export const createPostStepHook: Registry['createPostStepHook'] = (name, options) => defaultRegistry.createPostStepHook(name, options as never);
 export const resolvePlugin: Registry['resolve'] = (kind, name, options, caller) => defaultRegistry.resolve(kind, name, options, caller);
 export const normalizerChoice: Registry['normalizerChoice'] = (name, options, caller) => defaultRegistry.normalizerChoice(name, options, caller);
