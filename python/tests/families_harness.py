@@ -38,6 +38,8 @@ def check(case_dir):
                 labels = io[f"labels.{mode}"].long()
                 pairs.append((model(io[f"x.{mode}"], labels), io[f"y.{mode}"]))
                 pairs.append((model.discriminate(io[f"xd.{mode}"], labels), io[f"yd.{mode}"]))
+            elif f"mask.{mode}" in io:  # transformer: tokens with a padding mask
+                pairs.append((model(io[f"x.{mode}"], io[f"mask.{mode}"]), io[f"y.{mode}"]))
             else:
                 pairs.append((model(io[f"x.{mode}"]), io[f"y.{mode}"]))
             worst = 0.0

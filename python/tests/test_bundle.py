@@ -111,8 +111,11 @@ def test_a_bundle_that_does_not_fit_changes_nothing(tmp_path):
 
 
 def test_models_build_refuses_what_is_not_ported():
-    with pytest.raises(NotImplementedError, match="'transformer' family is not ported"):
-        models.build({**ARCHITECTURE, "model": {"name": "transformer"}})
+    with pytest.raises(NotImplementedError, match="'vit' family is not ported"):
+        models.build({**ARCHITECTURE, "model": {"name": "vit"}})
+    with pytest.raises(NotImplementedError, match="placement 'deepnorm' is not ported"):
+        models.build({**ARCHITECTURE, "model": {"name": "transformer", "options": {"placement": "deepnorm"}},
+                      "norms": {"block": {"name": "layer-norm"}}, "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
     with pytest.raises(NotImplementedError, match="on 'tokens' inputs"):
         models.build({**ARCHITECTURE, "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
     with pytest.raises(NotImplementedError, match="normalizer 'evo-norm-s0' is not mapped"):

@@ -6,15 +6,18 @@ same state-dict keys, built from a bundle's architecture description:
      "weights": {}, "data": {"inputKind": "vector", "sampleShape": [6], "numClasses": 3}}
 
 (what `saveBundle({ architecture: { model, norms, weights, data } })` stores from an experiment config).
-Families ported: `mlp`, `cnn`, `residual` (plain, NF and SkipInit blocks) on vector and image inputs, and
-`conditional-gan` (conditional normalizers: conditional-batch-norm, film, ada-ln); not yet: `transformer`,
-token inputs and weight parametrizations on the families. A normalization slot holds its normalizer as a child
+Families ported: `mlp`, `cnn`, `residual` (plain, NF and SkipInit blocks) on vector and image inputs,
+`conditional-gan` (conditional normalizers: conditional-batch-norm, film, ada-ln) and `transformer` (tokens
+with a padding mask; per-token block norms layer-norm / rms-norm, placements pre, post, peri, output, QK-norm).
+Not yet: DeepNorm and batch-dependent or gated block norms in the transformer, token inputs for mlp and
+residual, and weight parametrizations on the families. A normalization slot holds its normalizer as a child
 named after the normkit plugin (`layers.0.norm.batch-norm.running_mean`), as normkit's NormSlot does.
 """
 import torch
 from torch import nn
 import torch.nn.functional as F
 
+import math
 import re
 
 from .batch import BatchNorm, GhostBatchNorm
@@ -268,7 +271,117 @@ class ConditionalGan(nn.Module):
         return self.generate(z, labels)
 
 
-FAMILIES = ("mlp", "cnn", "residual", "conditional-gan")
+class MultiHeadAttention(nn.Module):
+    """normkit's MultiHeadAttention (batch first, keys `q_proj`, `k_proj`, `v_proj`, `out_proj`, and `q_norm`,
+    `k_norm` with QK-norm on [N, H, L, head_dim]); `mask` [N, S] is a key padding mask (1 real, 0 padding); a
+    query row without any real key gets zero weights."""
+
+    def __init__(self, embed_dim, num_heads, qk_norm=None):
+        super().__init__()
+        if embed_dim % num_heads:
+            raise ValueError(f"MultiHeadAttention: num_heads {num_heads} must divide embed_dim {embed_dim}")
+        self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(embed_dim, embed_dim) for _ in range(4))
+        if qk_norm is not None:
+            from .layer import QKNorm
+
+            self.q_norm = QKNorm(self.head_dim, **qk_norm)
+            self.k_norm = QKNorm(self.head_dim, **qk_norm)
+        else:
+            self.q_norm = self.k_norm = None
+
+    def forward(self, x, mask=None):
+        n, length, _ = x.shape
+        split = lambda t: t.reshape(n, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)  # noqa: E731
+        q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        logits = q @ k.transpose(-1, -2) * (1 / math.sqrt(self.head_dim))
+        row_has_key = None
+        if mask is not None:
+            keep = mask.reshape(n, 1, 1, length) == 1
+            has_key = keep.any(-1, keepdim=True)
+            logits = logits.masked_fill(~(keep | ~has_key), float("-inf"))
+            row_has_key = has_key.to(x.dtype)
+        weights = torch.softmax(logits, -1)
+        if row_has_key is not None:
+            weights = weights * row_has_key
+        return self.out_proj((weights @ v).permute(0, 2, 1, 3).reshape(n, length, self.embed_dim))
+
+
+_BLOCK_NORMS = {"layer-norm", "rms-norm"}
+
+
+class TransformerBlock(nn.Module):
+    """@normkit/layer's TransformerBlock for per-token normalizers (layer-norm, rms-norm) and the placements
+    'pre' x + f(norm(x)), 'post' norm(x + f(x)), 'peri' x + norm_post(f(norm(x))), 'output' x + norm(f(x)).
+    Keys `self_attn.*`, `linear1`, `linear2`, `norm1`, `norm2` (`norm1_post`, `norm2_post` with 'peri')."""
+
+    def __init__(self, dim, num_heads, norm, placement="pre", feedforward_dim=None, activation="gelu", qk_norm=None):
+        super().__init__()
+        if norm["name"] not in _BLOCK_NORMS:
+            raise NotImplementedError(f"models: transformer block norm {norm['name']!r} is not ported (per-token: {', '.join(sorted(_BLOCK_NORMS))})")
+        if placement not in ("pre", "post", "peri", "output"):
+            raise NotImplementedError(f"models: transformer placement {placement!r} is not ported (pre, post, peri, output are)")
+        self.placement = placement
+        self.self_attn = MultiHeadAttention(dim, num_heads, qk_norm)
+        self.linear1 = nn.Linear(dim, feedforward_dim or 4 * dim)
+        self.linear2 = nn.Linear(feedforward_dim or 4 * dim, dim)
+        self.norm1, self.norm2 = normalizer(norm, dim), normalizer(norm, dim)
+        if placement == "peri":
+            self.norm1_post, self.norm2_post = normalizer(norm, dim), normalizer(norm, dim)
+        self.activation = _ACTIVATIONS[activation]
+
+    def _residual(self, x, f, norm, post=None):
+        if self.placement == "pre":
+            return x + f(norm(x))
+        if self.placement == "post":
+            return norm(x + f(x))
+        if self.placement == "peri":
+            return x + post(f(norm(x)))
+        return x + norm(f(x))
+
+    def forward(self, x, mask=None):
+        h = self._residual(x, lambda t: self.self_attn(t, mask), self.norm1, getattr(self, "norm1_post", None))
+        return self._residual(h, lambda t: self.linear2(self.activation(self.linear1(t))), self.norm2, getattr(self, "norm2_post", None))
+
+
+class TinyTransformer(nn.Module):
+    """@normkit/experiments' `transformer` on token sequences [N, L, F] with a padding mask [N, L]: Linear `embed`
+    plus learned `position` [L, dim], TransformerBlocks, `final_norm`, the mean over real tokens, Linear `head`."""
+
+    def __init__(self, in_features, max_length, num_classes, dim=16, num_heads=2, depth=2, placement="pre", feedforward_dim=32,
+                 activation="gelu", block_norm=None, qk_norm=None, final_norm=None):
+        super().__init__()
+        self.embed = nn.Linear(in_features, dim)
+        self.position = nn.Parameter(torch.zeros(max_length, dim))
+        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, block_norm or {"name": "layer-norm"}, placement, feedforward_dim, activation, qk_norm)
+                                    for _ in range(depth))
+        self.final_norm = NormSlot(final_norm, dim)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x, mask=None):
+        h = self.embed(x) + self.position
+        for block in self.blocks:
+            h = block(h, mask)
+        # Per-token final norms: padded tokens are left out by the pooling below.
+        h = self.final_norm(h)
+        if mask is None:
+            return self.head(h.mean(1))
+        m = mask.to(h.dtype).unsqueeze(2)
+        return self.head((h * m).sum(1) / m.sum(1).clamp_min(1))
+
+
+def _qk_norm_option(choice):
+    if not choice or choice["name"] == "none":
+        return None
+    if choice["name"] != "qk-norm":
+        raise ValueError(f"models: norms.qk must be 'none' or 'qk-norm', got {choice['name']!r}")
+    o = _options(choice)
+    return {"kind": o.get("kind", "layer"), "eps": o.get("eps")}
+
+
+FAMILIES = ("mlp", "cnn", "residual", "conditional-gan", "transformer")
 
 
 def build(architecture):
@@ -287,6 +400,14 @@ def build(architecture):
              **(model.get("options") or {})}
         return ConditionalGan(data["sampleShape"][0], data["numClasses"], o["latentDim"], o["width"], o["depth"], o["discriminatorWidth"],
                               o["discriminatorDepth"], o["activation"], norms.get("generator"), norms.get("discriminator"))
+    if name == "transformer":
+        if kind != "tokens":
+            raise NotImplementedError(f"models.build: transformer takes 'tokens' inputs, got {kind!r}")
+        o = {"dim": 16, "numHeads": 2, "depth": 2, "placement": "pre", "feedforwardMultiplier": 2, "activation": "gelu", **(model.get("options") or {})}
+        length, features = data["sampleShape"]
+        return TinyTransformer(features, length, data["numClasses"], o["dim"], o["numHeads"], o["depth"], o["placement"],
+                               o["feedforwardMultiplier"] * o["dim"], o["activation"], norms.get("block"), _qk_norm_option(norms.get("qk")),
+                               norms.get("final"))
     if kind not in ("vector", "image"):
         raise NotImplementedError(f"models.build: {name} on {kind!r} inputs is not ported (vector and image are)")
     shape = data["sampleShape"]

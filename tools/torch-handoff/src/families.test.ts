@@ -28,7 +28,7 @@ interface FamilyCase {
   name: string;
   model: { name: string; options: Record<string, unknown>; blockWrapper?: PluginChoice };
   norms: Record<string, NormChoice>;
-  data: { inputKind: 'vector' | 'image'; sampleShape: number[]; numClasses: number };
+  data: { inputKind: 'vector' | 'image' | 'tokens'; sampleShape: number[]; numClasses: number };
 }
 
 const CASES: FamilyCase[] = [
@@ -39,6 +39,9 @@ const CASES: FamilyCase[] = [
   { name: 'residual_nf_blocks', model: { name: 'residual', options: { width: 6, depth: 3, activation: 'relu' }, blockWrapper: { name: 'nf-block', options: { alpha: 0.3, skipInit: true } } }, norms: { final: { name: 'layer-norm' } }, data: { inputKind: 'vector', sampleShape: [5], numClasses: 3 } },
   { name: 'gan_cbn_film', model: { name: 'conditional-gan', options: { latentDim: 3, width: 5, depth: 2, discriminatorWidth: 4, discriminatorDepth: 1 } }, norms: { generator: { name: 'conditional-batch-norm' }, discriminator: { name: 'film', options: { norm: 'layer', hidden: 3 } } }, data: { inputKind: 'vector', sampleShape: [2], numClasses: 3 } },
   { name: 'gan_film_batch_ada_ln', model: { name: 'conditional-gan', options: { latentDim: 2, width: 4, depth: 1, discriminatorWidth: 4, discriminatorDepth: 2, activation: 'tanh' } }, norms: { generator: { name: 'film', options: { norm: 'batch' } }, discriminator: { name: 'ada-ln' } }, data: { inputKind: 'vector', sampleShape: [3], numClasses: 2 } },
+  { name: 'transformer_pre_ln_qk_rms', model: { name: 'transformer', options: { dim: 8, numHeads: 2, depth: 2, placement: 'pre', activation: 'gelu' } }, norms: { block: { name: 'layer-norm' }, qk: { name: 'qk-norm', options: { kind: 'rms' } }, final: { name: 'layer-norm' } }, data: { inputKind: 'tokens', sampleShape: [5, 3], numClasses: 3 } },
+  { name: 'transformer_peri_rms_norm', model: { name: 'transformer', options: { dim: 4, numHeads: 1, depth: 1, placement: 'peri', activation: 'relu', feedforwardMultiplier: 3 } }, norms: { block: { name: 'rms-norm' }, final: { name: 'rms-norm' } }, data: { inputKind: 'tokens', sampleShape: [4, 2], numClasses: 2 } },
+  { name: 'transformer_post_ln_qk_l2', model: { name: 'transformer', options: { dim: 6, numHeads: 3, depth: 1, placement: 'post' } }, norms: { block: { name: 'layer-norm' }, qk: { name: 'qk-norm', options: { kind: 'l2' } } }, data: { inputKind: 'tokens', sampleShape: [3, 4], numClasses: 2 } },
   { name: 'residual_skip_init_image', model: { name: 'residual', options: { width: 4, depth: 2, activation: 'tanh' }, blockWrapper: { name: 'skip-init' } }, norms: {}, data: { inputKind: 'image', sampleShape: [1, 2, 2], numClasses: 2 } },
 ];
 
@@ -101,6 +104,12 @@ beforeAll(() => {
           [`x.${mode}`]: z, [`labels.${mode}`]: tensor(labels, { shape: [n], dtype: 'float64' }), [`xd.${mode}`]: xd,
           [`y.${mode}`]: noGrad(() => gan.generate(z, labels)), [`yd.${mode}`]: noGrad(() => gan.discriminate(xd, labels)),
         });
+      } else if (c.data.inputKind === 'tokens') {
+        // Padding at the end of some sequences (every sequence keeps its first token).
+        const length = c.data.sampleShape[0]!;
+        const mask = tensor(Array.from({ length: n * length }, (_, i) => (i % length === 0 || g.uniform() > 0.3 ? 1 : 0)), { shape: [n, length] });
+        const x = input(c, n);
+        Object.assign(io, { [`x.${mode}`]: x, [`mask.${mode}`]: mask, [`y.${mode}`]: noGrad(() => (model as Classifier).forward({ x, mask })) });
       } else {
         const x = input(c, n);
         Object.assign(io, { [`x.${mode}`]: x, [`y.${mode}`]: noGrad(() => (model as Classifier).forward({ x })) });
