@@ -12,7 +12,7 @@ export { Residual, residual, PLACEMENTS } from './residual';
 export type { ResidualOptions, ResidualContext, Sublayer, Placement } from './residual';
 export { TransformerBlock } from './transformer-block';
 export { deepNormConstants, deepNormInit } from './deep-norm';
-export { NGPTBlock, markUnitNormWeight, ngptWeightNormalization, normalizeMarkedWeights } from './ngpt';
+export { NGPTBlock, markUnitNormWeight, ngptWeightNormalization, ngptWeightNormalizationPlugin, normalizeMarkedWeights } from './ngpt';
 export type { NGPTBlockOptions, NGPTBlockContext, ScaledInit } from './ngpt';
 export type { DeepNormArchitecture, DeepNormConstants } from './deep-norm';
 export type { TransformerBlockOptions, TransformerBlockContext, NormSpec } from './transformer-block';

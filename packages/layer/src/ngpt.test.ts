@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import {
-  AdamW, Generator, Linear, OptionError, ShapeError, add, div, gradcheck, matmul, mul, permute, randn, reshape, sigmoid, softmax, sqrt, sub, sum, transpose,
+  AdamW, Generator, Linear, OptionError, Registry, ShapeError, add, div, gradcheck, matmul, mul, permute, randn, reshape, sigmoid, softmax, sqrt, sub, sum, transpose,
   type Tensor,
 } from '@normkit/tensor';
-import { NGPTBlock, markUnitNormWeight, ngptWeightNormalization, normalizeMarkedWeights } from './ngpt';
+import { NGPTBlock, markUnitNormWeight, ngptWeightNormalization, ngptWeightNormalizationPlugin, normalizeMarkedWeights } from './ngpt';
 
 /** x / ||x|| over the last dim, from primitive ops. */
 const unit = (x: Tensor): Tensor => div(x, sqrt(sum(mul(x, x), -1, { keepdim: true })));
@@ -106,6 +106,18 @@ describe('NGPTBlock', () => {
     // The hook leaves everything else as the optimizer left it.
     expect(Array.from(block.alphaAttn.data)).not.toEqual(alphaBefore);
     expect(Array.from(block.alphaAttn.data).some((v) => Math.abs(v - 0.25) > 1e-4)).toBe(true);
+  });
+
+  it("is a registry plugin of kind 'post-step-hook' too: built by name, it keeps the weights on the sphere after a step", () => {
+    const registry = new Registry();
+    registry.register(ngptWeightNormalizationPlugin);
+    expect(registry.list({ kind: 'post-step-hook' }).map((p) => p.name)).toEqual(['ngpt-weight-normalization']);
+    const block = new NGPTBlock({ dim: 8, numHeads: 2, generator: new Generator(105) });
+    const optimizer = new AdamW(block, { lr: 0.1, weightDecay: 0, postStepHooks: [registry.createPostStepHook('ngpt-weight-normalization')] });
+    sum(block.forward(unit(randn([1, 3, 8], { generator: new Generator(106) })))).backward();
+    optimizer.step();
+    expect(columnNorms(block.mlpOut.weight, 0).every((v) => Math.abs(v - 1) < 1e-6)).toBe(true);
+    expect(() => registry.createPostStepHook('ngpt-weight-normalization', { strength: 1 })).toThrow(/unknown option "strength"/);
   });
 
   it('markUnitNormWeight works for a model\'s own matrices (embeddings along axis 1); bad options are refused', () => {

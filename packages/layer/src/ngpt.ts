@@ -1,5 +1,5 @@
 import {
-  Linear, Module, MultiHeadAttention, OptionError, Parameter, ShapeError, add, checkTensor, formatShape, full, mul, noGrad, reshape, silu, sub,
+  Linear, Module, MultiHeadAttention, OptionError, Parameter, ShapeError, add, checkTensor, definePostStepHook, formatShape, full, mul, noGrad, reshape, silu, sub,
   checkDTypeOption, type DType, type GradientEntry, type Generator, type PostStepHook, type Tensor, type TensorModule,
 } from '@normkit/tensor';
 import { l2Norm } from './l2-norm';
@@ -91,6 +91,25 @@ export function ngptWeightNormalization(): PostStepHook {
       return { matrices };
     },
   };
+}
+
+/**
+ * `ngpt-weight-normalization`: the same hook as a registry plugin (kind 'post-step-hook', no options),
+ * for configs that name their optimizer's hooks: `register(ngptWeightNormalizationPlugin)`, then
+ * `createPostStepHook('ngpt-weight-normalization')`.
+ */
+export const ngptWeightNormalizationPlugin = definePostStepHook({
+  name: 'ngpt-weight-normalization',
+  family: 'layer',
+  description: "nGPT's projection after every optimizer step: the marked weight matrices back onto the unit sphere along the embedding dimension (Loshchilov et al., 2024).",
+  options: {},
+  create: () => ngptWeightNormalization(),
+});
+
+declare module '@normkit/tensor' {
+  interface PostStepHookRegistry {
+    'ngpt-weight-normalization': typeof ngptWeightNormalizationPlugin;
+  }
 }
 
 /** Renormalises every marked weight of `model` (after loading a checkpoint, say). */
