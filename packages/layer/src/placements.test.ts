@@ -1,7 +1,9 @@
 // Peri-LN, output-only and DeepNorm placements and LayerScale, in residual() and TransformerBlock.
 import { describe, expect, it } from 'vitest';
 import { expectClose, expectGradcheck } from '@normkit/testkit';
-import { Generator, Linear, OptionError, add, gradcheck, mul, randn, registerAll, unregister, type Tensor } from '@normkit/tensor';
+import {
+  Generator, Linear, OptionError, add, gradcheck, mul, normalizerChoice, normalizerTraits, randn, registerAll, sum, tensor, unregister, type Tensor,
+} from '@normkit/tensor';
 import { AdaLNZero } from './ada-ln';
 import { deepNormConstants } from './deep-norm';
 import { LayerNorm } from './layer-norm';
@@ -9,7 +11,7 @@ import { LayerScale } from './layer-scale';
 import { layerPlugins } from './plugins';
 import { RMSNorm } from './rms-norm';
 import { residual } from './residual';
-import { expectSameFunction, layerNormReference, rmsNormReference } from './test-references';
+import { expectSameFunction, layerNormReference, rmsNormReference, testBatchNormPlugin } from './test-references';
 import { TransformerBlock } from './transformer-block';
 
 const f64 = { dtype: 'float64' as const, requiresGrad: true };
@@ -164,6 +166,40 @@ describe('TransformerBlock placements', () => {
       expect(() => new TransformerBlock({ dim: 8, numHeads: 2, norm: 'layer-norm', placement: 'deepnorm', deepNorm: { alpha: 0, beta: 0.5 } })).toThrow(/deepNorm.alpha to be a finite number > 0/);
     } finally {
       teardown();
+    }
+  });
+
+  it('every layer plugin (and a channels-first test norm) builds, runs and trains in every new placement, with a mask; gated ones refuse them', () => {
+    registerAll([testBatchNormPlugin]);
+    setup();
+    try {
+      const mask = tensor([[1, 1, 1, 0], [1, 1, 0, 0]]);
+      for (const plugin of [...layerPlugins, testBatchNormPlugin]) {
+        if (plugin.name === 'qk-norm') continue; // per-head, for attention only
+        const traits = normalizerTraits(plugin.name);
+        for (const placement of ['peri', 'output', 'deepnorm'] as const) {
+          const options = {
+            dim: 8, numHeads: 2, norm: normalizerChoice(plugin.name), placement, layerScale: 0.1, embeddingNorm: placement === 'peri', generator: new Generator(19),
+            ...(placement === 'deepnorm' ? { deepNorm: { architecture: 'encoder-only' as const, layers: 12 } } : {}),
+            ...(traits.needsCondition ? { condition: { dim: 3 } } : {}),
+          };
+          if (plugin.name === 'ada-ln-zero') {
+            expect(() => new TransformerBlock(options), plugin.name).toThrow(/placement 'pre' or 'post' with gate: true/);
+            continue;
+          }
+          const block = new TransformerBlock(options);
+          const x = randn([2, 4, 8], { requiresGrad: true, generator: new Generator(20) });
+          const y = block.forward(x, { mask, ...(traits.needsCondition ? { condition: randn([2, 3]) } : {}) });
+          sum(mul(y, y)).backward();
+          const label = `${plugin.name} ${placement}`;
+          expect(Array.from(y.data).every(Number.isFinite), label).toBe(true);
+          expect(Array.from(x.grad!.data).some((v) => v !== 0), label).toBe(true);
+          expect(block.parameters().every((p) => p.grad !== null && Array.from(p.grad.data).every(Number.isFinite)), label).toBe(true);
+        }
+      }
+    } finally {
+      teardown();
+      unregister(testBatchNormPlugin.name);
     }
   });
 
