@@ -896,3 +896,102 @@ export function slotGradX(gy: usize, x: usize, gradX: usize, slots: i32, inner: 
 export function zero(target: usize, bytes: i32): void {
   memory.fill(target, 0, <usize>bytes);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Depthwise convolution (one input channel per group, one output channel per group): a direct loop
+// per tap, vectorised along the output row when the column stride is 1. An im2col + GEMM would
+// multiply a 1 x taps matrix per channel, which wastes the GEMM's register tile.
+
+/** out[c] += sum over taps (i, j), in order, of w[c, i, j] * x[c, shifted]: `channels` planes (out holds the bias). */
+export function depthwiseForward(
+  x: usize, w: usize, out: usize, channels: i32, imageH: i32, imageW: i32, kernelH: i32, kernelW: i32, strideH: i32, strideW: i32,
+  padH: i32, padW: i32, dilationH: i32, dilationW: i32, gridH: i32, gridW: i32,
+): void {
+  for (let c = 0; c < channels; c++) {
+    const inPlane = c * imageH * imageW;
+    const outPlane = c * gridH * gridW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * dilationH - padH;
+      for (let j = 0; j < kernelW; j++) {
+        const weight = load<f32>(at32(w, (c * kernelH + i) * kernelW + j));
+        const wv = f32x4.splat(weight);
+        const colShift = j * dilationW - padW;
+        const owStart = validStart(colShift, strideW, gridW);
+        const owEnd = validEnd(owStart, colShift, strideW, imageW, gridW);
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          if (ih < 0 || ih >= imageH) continue;
+          const src = inPlane + ih * imageW + colShift;
+          const dst = outPlane + oh * gridW;
+          let ow = owStart;
+          if (strideW == 1) {
+            for (; ow + 4 <= owEnd; ow += 4) {
+              const target = at32(out, dst + ow);
+              v128.store(target, f32x4.add(v128.load(target), f32x4.mul(wv, v128.load(at32(x, src + ow)))));
+            }
+          }
+          for (; ow < owEnd; ow++) {
+            const target = at32(out, dst + ow);
+            store<f32>(target, load<f32>(target) + weight * load<f32>(at32(x, src + ow * strideW)));
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The depthwise backward for `channels` planes of one sample: gx[c, shifted] += w * gy (when gx != 0)
+ * and gw[c, i, j] += sum of gy * x[c, shifted] (when gw != 0, float32 lanes, added once per sample).
+ */
+export function depthwiseBackward(
+  gy: usize, x: usize, w: usize, gx: usize, gw: usize, channels: i32, imageH: i32, imageW: i32, kernelH: i32, kernelW: i32, strideH: i32,
+  strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, gridH: i32, gridW: i32,
+): void {
+  for (let c = 0; c < channels; c++) {
+    const inPlane = c * imageH * imageW;
+    const outPlane = c * gridH * gridW;
+    for (let i = 0; i < kernelH; i++) {
+      const rowShift = i * dilationH - padH;
+      for (let j = 0; j < kernelW; j++) {
+        const tap = (c * kernelH + i) * kernelW + j;
+        const weight = load<f32>(at32(w, tap));
+        const wv = f32x4.splat(weight);
+        const colShift = j * dilationW - padW;
+        const owStart = validStart(colShift, strideW, gridW);
+        const owEnd = validEnd(owStart, colShift, strideW, imageW, gridW);
+        let lanes = f32x4.splat(0);
+        let tail: f32 = 0;
+        for (let oh = 0; oh < gridH; oh++) {
+          const ih = oh * strideH + rowShift;
+          if (ih < 0 || ih >= imageH) continue;
+          const src = inPlane + ih * imageW + colShift;
+          const dyRow = outPlane + oh * gridW;
+          let ow = owStart;
+          if (strideW == 1) {
+            for (; ow + 4 <= owEnd; ow += 4) {
+              const dy = v128.load(at32(gy, dyRow + ow));
+              if (gx != 0) {
+                const target = at32(gx, src + ow);
+                v128.store(target, f32x4.add(v128.load(target), f32x4.mul(wv, dy)));
+              }
+              if (gw != 0) lanes = f32x4.add(lanes, f32x4.mul(dy, v128.load(at32(x, src + ow))));
+            }
+          }
+          for (; ow < owEnd; ow++) {
+            const dy = load<f32>(at32(gy, dyRow + ow));
+            if (gx != 0) {
+              const target = at32(gx, src + ow * strideW);
+              store<f32>(target, load<f32>(target) + weight * dy);
+            }
+            if (gw != 0) tail += dy * load<f32>(at32(x, src + ow * strideW));
+          }
+        }
+        if (gw != 0) {
+          const total = f32x4.extract_lane(lanes, 0) + f32x4.extract_lane(lanes, 1) + f32x4.extract_lane(lanes, 2) + f32x4.extract_lane(lanes, 3) + tail;
+          store<f32>(at32(gw, tap), load<f32>(at32(gw, tap)) + total);
+        }
+      }
+    }
+  }
+}

@@ -96,6 +96,9 @@ describe('thread pool', () => {
       { batch: 5, inChannels: 3, height: 32, width: 32, outChannels: 64, groups: 1, kernel: 5, stride: 1, pad: 2, dilation: 1 },
       // 1x1, stride 1, no padding: multiplied without im2col.
       { batch: 4, inChannels: 32, height: 16, width: 18, outChannels: 48, groups: 2, kernel: 1, stride: 1, pad: 0, dilation: 1 },
+      // Depthwise: the direct loop, vectorised along rows (stride 1) or scalar (stride 2, dilation 2).
+      { batch: 3, inChannels: 24, height: 20, width: 19, outChannels: 24, groups: 24, kernel: 3, stride: 1, pad: 1, dilation: 1 },
+      { batch: 2, inChannels: 16, height: 17, width: 23, outChannels: 16, groups: 16, kernel: 5, stride: 2, pad: 2, dilation: 2 },
     ];
     for (const c of cases) {
       const window = { kernelH: c.kernel, kernelW: c.kernel, strideH: c.stride, strideW: c.stride, padH: c.pad, padW: c.pad, dilationH: c.dilation, dilationW: c.dilation };

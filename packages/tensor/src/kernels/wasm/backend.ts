@@ -191,6 +191,11 @@ class Arena {
   }
 }
 
+/** One input and one output channel per group: the depthwise loop instead of a 1-row GEMM per channel. */
+function isDepthwise(args: { inChannels: number; outChannels: number; groups: number }): boolean {
+  return args.groups > 1 && args.groups === args.inChannels && args.outChannels === args.groups;
+}
+
 /** A 1x1 window with stride 1 and no padding: im2col would copy the input planes unchanged. */
 function isPointwise(w: Conv2dForwardArgs['window']): boolean {
   return w.kernelH === 1 && w.kernelW === 1 && w.strideH === 1 && w.strideW === 1 && w.padH === 0 && w.padW === 0;
@@ -618,7 +623,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const patch = groupInChannels * w.kernelH * w.kernelW;
     const plane = outH * outW;
     const inPlane = height * width;
-    if (!isFloat32(x, weight, bias, out) || groupOutChannels * patch * plane < GEMM_MIN_WORK) return jsKernels.conv2dForward(args);
+    const depthwise = isDepthwise(args);
+    const work = depthwise ? batch * outChannels * patch * plane : groupOutChannels * patch * plane;
+    if (!isFloat32(x, weight, bias, out) || work < GEMM_MIN_WORK) return jsKernels.conv2dForward(args);
     arena.reset();
     const px = arena.float32In(x);
     const pw = arena.float32In(weight);
@@ -627,6 +634,17 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     for (let n = 0; n < batch; n++) {
       const outBase = n * outChannels * plane;
       for (let c = 0; c < outChannels; c++) output.fill(bias === null ? 0 : bias[c]!, outBase + c * plane, outBase + (c + 1) * plane);
+    }
+    if (depthwise) {
+      // Channel blocks per task, every sample in each: a channel's taps always add in the same order.
+      runRanges(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), inChannels, 1, (calls, c0, c1) => {
+        for (let n = 0; n < batch; n++) {
+          calls.call('depthwiseForward', [px + (n * inChannels + c0) * inPlane * 4, pw + c0 * patch * 4, pout + (n * outChannels + c0) * plane * 4, c1 - c0,
+            height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW, w.dilationH, w.dilationW, outH, outW]);
+        }
+      });
+      arena.float32Out(pout, out);
+      return;
     }
     // A 1x1 convolution with stride 1 and no padding multiplies the input planes as they are: no im2col.
     const pointwise = isPointwise(w);
@@ -664,7 +682,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const patch = groupInChannels * taps;
     const plane = outH * outW;
     const inPlane = height * width;
-    if (!isFloat32(gradOutput, x, weight, gradX, gradWeight) || groupOutChannels * patch * plane < GEMM_MIN_WORK) {
+    const depthwise = isDepthwise(args);
+    const work = depthwise ? batch * outChannels * patch * plane : groupOutChannels * patch * plane;
+    if (!isFloat32(gradOutput, x, weight, gradX, gradWeight) || work < GEMM_MIN_WORK) {
       return jsKernels.conv2dBackward(args);
     }
     arena.reset();
@@ -673,6 +693,18 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pw = arena.float32In(weight);
     const pgx = gradX ? arena.float32Fill(gradX.length, 0) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
+    if (depthwise) {
+      runRanges(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), inChannels, 1, (calls, c0, c1) => {
+        for (let n = 0; n < batch; n++) {
+          calls.call('depthwiseBackward', [pgy + (n * outChannels + c0) * plane * 4, px === 0 ? 0 : px + (n * inChannels + c0) * inPlane * 4,
+            pw + c0 * patch * 4, pgx === 0 ? 0 : pgx + (n * inChannels + c0) * inPlane * 4, pgw === 0 ? 0 : pgw + c0 * patch * 4, c1 - c0,
+            height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW, w.dilationH, w.dilationW, outH, outW]);
+        }
+      });
+      if (gradX) arena.float32Out(pgx, gradX);
+      if (gradWeight) arena.float32Out(pgw, gradWeight);
+      return;
+    }
     const pointwise = isPointwise(w);
     const colBytes = pointwise ? 0 : align(patch * plane * 4);
     const threads = threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork);

@@ -19,7 +19,7 @@
 export const POOL_KERNELS = [
   'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'rowwiseParamGrads', 'slotwiseForward', 'slotwiseBackward',
   'batchSums', 'batchSquares', 'batchForward', 'batchBackwardReductions', 'batchBackwardInput', 'slotMoments', 'slotAffine',
-  'slotGradientSums', 'slotGradX',
+  'slotGradientSums', 'slotGradX', 'depthwiseForward', 'depthwiseBackward',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
