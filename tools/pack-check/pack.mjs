@@ -37,7 +37,8 @@ export function run(command, args, cwd = root, options = {}) {
  * Returns a Map from package name to the tarball's absolute path.
  */
 export function packPackages(names, destination) {
-  run('npx', ['turbo', 'run', 'build', '--output-logs=errors-only', ...names.map((name) => `--filter=${name}`)]);
+  // The workspace's turbo, never one npx would fetch.
+  run(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--output-logs=errors-only', ...names.map((name) => `--filter=${name}`)]);
   mkdirSync(destination, { recursive: true });
   const before = new Set(readdirSync(destination));
   run('npm', ['pack', ...names.flatMap((name) => ['--workspace', name]), '--pack-destination', destination]);
