@@ -72,9 +72,15 @@ function dataFile(batches: readonly Batch[], evalX: Tensor): Uint8Array {
   return saveSafetensors(tensors);
 }
 
+/** A free local port for torchrun's rendezvous (as python/tests/test_ddp.py picks one). */
+function freePort(): number {
+  const script = 'import socket\ns = socket.socket()\ns.bind(("127.0.0.1", 0))\nprint(s.getsockname()[1])';
+  return Number(execFileSync('/usr/bin/python3', ['-c', script]).toString().trim());
+}
+
 function python(args: string[], distributed: boolean): void {
   const launcher = distributed
-    ? ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1', `--master_port=${29500 + Math.floor(Math.random() * 2000)}`, '--redirects', '1', '--tee', '1']
+    ? ['-m', 'torch.distributed.run', '--nproc_per_node=2', '--master_addr=127.0.0.1', `--master_port=${freePort()}`, '--redirects', '1', '--tee', '1']
     : [];
   execFileSync('/usr/bin/python3', [...launcher, TRAIN_DDP, ...args], { stdio: 'pipe', timeout: 120_000, env: { ...process.env, OMP_NUM_THREADS: '1' } });
 }
