@@ -2,6 +2,7 @@
 // cell as a colour whose strength is the model's confidence, with the training points on top in
 // their true class's colour, on the card's canvases and as an SVG (whose picture is the PNG export).
 import type { BoundaryMap } from './boundary';
+import type { GeneratedView } from './generated';
 import { escapeXml } from './svg';
 
 /** Class colours (ColorBrewer-like, distinct from each other and readable on white). */
@@ -56,6 +57,30 @@ export function paintPoints(context: CanvasRenderingContext2D, map: BoundaryMap,
     context.fill();
     context.stroke();
   }
+}
+
+/**
+ * Paints a generation view: the real points small and faint in their class's colour, the generated
+ * ones on top, outlined, in the colour of the class they were asked for.
+ */
+export function paintSamples(context: CanvasRenderingContext2D, view: GeneratedView, width: number, height: number, radius = 2.5): void {
+  context.fillStyle = '#ffffff';
+  context.fillRect(0, 0, width, height);
+  const draw = (points: Float32Array, labels: Uint8Array, r: number, alpha: number, outline: boolean): void => {
+    context.globalAlpha = alpha;
+    context.strokeStyle = '#1d2330';
+    for (let i = 0; i < labels.length; i++) {
+      const [px, py] = toPixel(view, points[2 * i]!, points[2 * i + 1]!, width, height);
+      context.beginPath();
+      context.arc(px, py, r, 0, 2 * Math.PI);
+      context.fillStyle = classColor(labels[i]!);
+      context.fill();
+      if (outline) context.stroke();
+    }
+    context.globalAlpha = 1;
+  };
+  draw(view.real, view.realLabels, radius * 0.7, 0.25, false);
+  draw(view.generated, view.generatedLabels, radius, 0.9, true);
 }
 
 /** Accuracy of the model on the drawn training points (from the same eval pass as the map). */

@@ -3,6 +3,7 @@
 import type { ExperimentConfig, TrainerEvent, TrainerStatus } from '@normkit/experiments';
 import type { BackendName } from '@normkit/tensor';
 import type { BoundaryMap } from './boundary';
+import type { GeneratedView } from './generated';
 import type { LayerInspection } from './layer-inspect';
 import type { ThreadInfo } from './threads';
 
@@ -60,10 +61,11 @@ export type FromWorker =
   /** ...the events since its last message, and where the run stands. */
   | { type: 'events'; events: TrainerEvent[]; status: TrainerStatus; playing: boolean; completedSteps: number; stepsPerSecond: number | null }
   /**
-   * ...the model's views at a step: the decision boundary (2-D data) and the chosen layer's
+   * ...the model's views at a step: the decision boundary (2-D data), the generated samples per
+   * class (2-D generation), and the chosen layer's
    * histograms. `trainMs`/`viewMs`: worker time spent training and computing views while playing.
    */
-  | { type: 'views'; boundary: BoundaryMap | null; inspection: LayerInspection | null; problem: string | null; trainMs: number; viewMs: number }
+  | { type: 'views'; boundary: BoundaryMap | null; generated: GeneratedView | null; inspection: LayerInspection | null; problem: string | null; trainMs: number; viewMs: number }
   /** ...how many threads it uses now. */
   | { type: 'threads'; info: ThreadInfo }
   /** ...the trained model in the format asked for. */

@@ -1,6 +1,7 @@
 // The page's side of one run: owns its Web Worker, keeps the run's event history and status.
 import type { ExperimentConfig } from '@normkit/experiments';
 import type { BoundaryMap } from './boundary';
+import type { GeneratedView } from './generated';
 import type { LayerInspection } from './layer-inspect';
 import type { ExportFormat, ExportReference, FromWorker, RunSummary, ToWorker } from './protocol';
 import type { RunHistory } from './series';
@@ -40,6 +41,7 @@ export class RunHandle {
   threads: ThreadInfo | null = null;
   /** The latest views from the worker. */
   boundary: BoundaryMap | null = null;
+  generated: GeneratedView | null = null;
   inspection: LayerInspection | null = null;
   viewProblem: string | null = null;
   /** Worker time spent training and on views while playing (the views' share is throttled to 10%). */
@@ -56,6 +58,7 @@ export class RunHandle {
     this.worker?.terminate();
     this.failExports('the run was started over');
     this.boundary = null;
+    this.generated = null;
     this.inspection = null;
     this.viewProblem = null;
     this.stepsPerSecond = null;
@@ -166,6 +169,7 @@ export class RunHandle {
         break;
       case 'views':
         this.boundary = message.boundary;
+        this.generated = message.generated;
         this.inspection = message.inspection;
         this.viewProblem = message.problem;
         this.viewTime = { trainMs: message.trainMs, viewMs: message.viewMs };

@@ -1,10 +1,11 @@
 // What a run card shows of its model: the decision boundary (2-D data), the chosen normalization
 // layer's histograms, and the downloads (safetensors, ONNX checked in onnxruntime-web).
-import { boundarySvg, classColor, paintMap, paintPoints, pointAccuracy, toPixel } from './boundary-view';
+import { boundarySvg, classColor, paintMap, paintPoints, paintSamples, pointAccuracy, toPixel } from './boundary-view';
 import { svgToPng } from './chart-panel';
 import { download, h } from './dom';
 import { inspectionSvg } from './histogram-view';
 import type { BoundaryMap } from './boundary';
+import type { GeneratedView } from './generated';
 import type { OnnxCheck } from './onnx-check';
 import type { RunHandle } from './run-handle';
 
@@ -21,6 +22,7 @@ export interface RunViewsSnapshot {
     pointAccuracy: number;
   };
   histogram: null | { layer: string; step: number; bars: number; layers: string[] };
+  generated: null | { step: number; samples: number };
   viewTime: { trainMs: number; viewMs: number };
   onnx: OnnxCheck | null;
   downloads: string | null;
@@ -33,6 +35,10 @@ export class RunViews {
   private readonly pointsCanvas: HTMLCanvasElement;
   private readonly boundaryCaption: HTMLElement;
   private readonly inspectFigure: HTMLElement;
+  private readonly samplesFigure: HTMLElement;
+  private readonly samplesCanvas: HTMLCanvasElement;
+  private readonly samplesCaption: HTMLElement;
+  private drawnSamples: GeneratedView | null = null;
   private readonly layerSelect: HTMLSelectElement;
   private readonly histogram: HTMLElement;
   private readonly problem: HTMLElement;
@@ -66,6 +72,15 @@ export class RunViews {
       h('figcaption', {}, h('span', {}, 'Inside the normalizer'), this.layerSelect),
       this.histogram,
     );
+    this.samplesCanvas = canvas('samples');
+    this.samplesCaption = h('span', { class: 'view-note' });
+    this.samplesFigure = h(
+      'figure',
+      { class: 'view samples', hidden: true },
+      h('figcaption', {}, h('span', {}, 'Generated samples per class')),
+      h('div', { class: 'boundary-plot' }, this.samplesCanvas),
+      this.samplesCaption,
+    );
     this.problem = h('div', { class: 'message message-warning view-problem', hidden: true });
     this.weightsButton = h('button', { type: 'button', class: 'small', 'data-download': 'safetensors', title: 'The trained weights as safetensors (state-dict keys as in PyTorch: weight, bias, running_mean, running_var, num_batches_tracked)', onclick: () => void this.downloadWeights() }, 'Weights (.safetensors)');
     this.onnxButton = h('button', { type: 'button', class: 'small', 'data-download': 'onnx', title: 'The eval model as ONNX (opset 17), checked in onnxruntime-web against this run', onclick: () => void this.downloadOnnx() }, 'Export ONNX');
@@ -74,6 +89,7 @@ export class RunViews {
       'div',
       { class: 'run-views' },
       this.boundaryFigure,
+      this.samplesFigure,
       this.inspectFigure,
       this.problem,
       h('div', { class: 'downloads' }, h('span', { class: 'view-note' }, 'Take the model:'), this.weightsButton, this.onnxButton),
@@ -92,6 +108,13 @@ export class RunViews {
     const map = handle.boundary;
     this.boundaryFigure.hidden = map === null;
     if (map && map !== this.drawnBoundary) this.drawBoundary(map);
+    const samples = handle.generated;
+    this.samplesFigure.hidden = samples === null;
+    if (samples && samples !== this.drawnSamples) {
+      this.drawnSamples = samples;
+      paintSamples(this.samplesCanvas.getContext('2d')!, samples, this.samplesCanvas.width, this.samplesCanvas.height, 2.5 * devicePixelRatio);
+      this.samplesCaption.textContent = `step ${samples.step} · ${samples.generatedLabels.length / samples.numClasses} samples per class from fixed noise (outlined), real points faint`;
+    }
     const layers = handle.summary?.normLayers ?? [];
     const view = handle.inspection;
     this.inspectFigure.hidden = view === null;
@@ -170,6 +193,7 @@ export class RunViews {
           }
         : null,
       histogram: view && !this.inspectFigure.hidden ? { layer: view.layer, step: view.step, bars: this.histogram.querySelectorAll('rect.bar').length, layers: view.layers } : null,
+      generated: this.drawnSamples ? { step: this.drawnSamples.step, samples: this.drawnSamples.generatedLabels.length } : null,
       viewTime: this.handle.viewTime,
       onnx: this.onnx,
       downloads: this.downloadsStatus.textContent || null,

@@ -4,6 +4,7 @@ import { createTrainer, datasets, type ExperimentResources, type MnistSource, ty
 import { getBackend } from '@normkit/tensor';
 import { decisionBoundary, evalLogits, isPlanar, type BoundaryMap } from './boundary';
 import { errorMessage } from './drafts';
+import { generatedSamples, isPlanarGeneration, type GeneratedView } from './generated';
 import { inspectLayer, normLayers, recordNormLayers, type LayerInspection, type SlotRecording } from './layer-inspect';
 import { exportModelOnnx, exportSafetensors } from './model-export';
 import type { ExportFormat, ExportReference, FromWorker, RunSummary, ToWorker } from './protocol';
@@ -144,7 +145,15 @@ export class RunSession {
     const start = this.now();
     let boundary: BoundaryMap | null = null;
     let inspection: LayerInspection | null = null;
+    let generated: GeneratedView | null = null;
     const problems: string[] = [];
+    if (isPlanarGeneration(trainer.dataset)) {
+      try {
+        generated = generatedSamples(trainer.model, trainer.dataset, trainer.completedSteps, trainer.config.seed);
+      } catch (error) {
+        problems.push(`Generated samples: ${errorMessage(error)}`);
+      }
+    }
     if (isPlanar(trainer.dataset)) {
       try {
         boundary = decisionBoundary(trainer.model, trainer.dataset, trainer.completedSteps);
@@ -161,9 +170,12 @@ export class RunSession {
     }
     this.viewedStep = trainer.completedSteps;
     const cost = this.now() - start;
-    if (!boundary && !inspection && problems.length === 0) return cost; // nothing this model can show
-    const transfer = boundary ? [boundary.classes.buffer, boundary.confidence.buffer, boundary.points.buffer, boundary.labels.buffer, boundary.predicted.buffer] : [];
-    this.host.post({ type: 'views', boundary, inspection, problem: problems.length > 0 ? problems.join(' ') : null, trainMs: this.trainMs, viewMs: this.viewMs + (this.playing ? cost : 0) }, transfer as Transferable[]);
+    if (!boundary && !generated && !inspection && problems.length === 0) return cost; // nothing this model can show
+    const transfer = [
+      ...(boundary ? [boundary.classes.buffer, boundary.confidence.buffer, boundary.points.buffer, boundary.labels.buffer, boundary.predicted.buffer] : []),
+      ...(generated ? [generated.generated.buffer, generated.generatedLabels.buffer, generated.real.buffer, generated.realLabels.buffer] : []),
+    ];
+    this.host.post({ type: 'views', boundary, generated, inspection, problem: problems.length > 0 ? problems.join(' ') : null, trainMs: this.trainMs, viewMs: this.viewMs + (this.playing ? cost : 0) }, transfer as Transferable[]);
     return cost;
   }
 
