@@ -69,7 +69,7 @@ const FAMILY_HINTS: Record<string, string> = {
   SwitchableNorm: 'switchable', NormalizerMixture: 'switchable', BatchRenorm: 'batch', WSConv2d: 'weight', WSLinear: 'weight',
   FiLM: 'conditional', ConditionalBatchNorm: 'conditional', SPADE: 'conditional',
   FrozenBatchNorm: 'batch', LocalResponseNorm: 'group', EvoNormS0: 'group', EvoNormB0: 'group',
-  L2Norm: 'layer', ScaleNorm: 'layer', LayerScale: 'layer',
+  L2Norm: 'layer', ScaleNorm: 'layer', LayerScale: 'layer', DynamicTanh: 'layer', Residual: 'layer',
   ScaledStdConv2d: 'norm-free', ScaledStdLinear: 'norm-free', SkipInit: 'norm-free', NFResidualBlock: 'norm-free',
 };
 

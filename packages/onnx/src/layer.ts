@@ -1,6 +1,6 @@
 // @normkit/onnx/layer: lowerings of @normkit/layer (register them explicitly, like its plugins).
 import {
-  AdaLN, AdaLNZero, L2Norm, LayerNorm, LayerScale, QKNorm, RMSNorm, Residual, ScaleNorm, TransformerBlock, isGatedNormalizer, machineEpsilon,
+  AdaLN, AdaLNZero, DynamicTanh, L2Norm, LayerNorm, LayerScale, QKNorm, RMSNorm, Residual, ScaleNorm, TransformerBlock, isGatedNormalizer, machineEpsilon,
   type Placement,
 } from '@normkit/layer';
 import { Module, type NormalizerTraits, type Tensor } from '@normkit/tensor';
@@ -260,7 +260,19 @@ export const layerScaleLowering = defineLowering({
   lower: (module, [x], ctx) => ctx.binary('Mul', x!, ctx.parameter(module.gamma, 'gamma')),
 });
 
+/** DynamicTanh (DyT): weight * Tanh(alpha * x) + bias, weight and bias over the trailing normalizedShape dims. */
+export const dynamicTanhLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: DynamicTanh,
+  lower(module, [x], ctx) {
+    let y = ctx.unary('Tanh', ctx.binary('Mul', x!, ctx.parameter(module.alpha, 'alpha')));
+    if (module.weight) y = ctx.binary('Mul', y, ctx.parameter(module.weight, 'weight'));
+    if (module.bias) y = ctx.binary('Add', y, ctx.parameter(module.bias, 'bias'));
+    return y;
+  },
+});
+
 export const layerLowerings = [
   layerNormLowering, rmsNormLowering, qkNormLowering, adaLNLowering, adaLNZeroLowering, transformerBlockLowering, residualLowering,
-  l2NormLowering, scaleNormLowering, layerScaleLowering,
+  l2NormLowering, scaleNormLowering, layerScaleLowering, dynamicTanhLowering,
 ] as const;

@@ -3,7 +3,7 @@ import { BatchNorm, BatchRenorm, FrozenBatchNorm, GhostBatchNorm, SyncBatchNorm,
 import {
   EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm, TLU, groupNormPlugin, instanceNormPlugin,
 } from '@normkit/group';
-import { L2Norm, LayerNorm, LayerScale, RMSNorm, ScaleNorm, layerNormPlugin, rmsNormPlugin } from '@normkit/layer';
+import { DynamicTanh, L2Norm, LayerNorm, LayerScale, RMSNorm, ScaleNorm, layerNormPlugin, rmsNormPlugin } from '@normkit/layer';
 import { NormalizerMixture, SwitchableNorm } from '@normkit/switchable';
 import {
   Conv2d, ConvTranspose2d, Dropout, Flatten, GELU, Generator, Identity, Linear, MultiHeadAttention, ReLU, SiLU, Tanh, rand, randn, type Module, type Tensor,
@@ -82,6 +82,7 @@ export const normalizerCases: NormalizerCase[] = [
   { name: 'ScaleNorm [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new ScaleNorm({ normalizedShape: 8 }), g) },
   { name: 'ScaleNorm over [L, D]', shape: [2, 3, 4], build: (g) => randomize(new ScaleNorm({ normalizedShape: [3, 4], eps: 1e-2 }), g) },
   { name: 'LayerScale [N, L, D]', shape: [2, 3, 8], build: (g) => randomize(new LayerScale({ dim: 8 }), g) },
+  { name: 'DynamicTanh over [L, D]', shape: [2, 3, 8], build: (g) => randomize(new DynamicTanh({ normalizedShape: [3, 8], alphaInit: 0.8 }), g) },
   { name: 'BatchRenorm (eval: running statistics)', shape: [2, 4, 3, 3], build: (g) => randomize(new BatchRenorm({ numFeatures: 4 }), g) },
   {
     name: 'NormalizerMixture BN + IN + GN',

@@ -1,4 +1,4 @@
-import { noGrad, type Module, type NormalizerOnnxLowering, type NormalizerPlugin, type Tensor } from '@normkit/tensor';
+import { isTensor, noGrad, type Module, type NormalizerOnnxLowering, type NormalizerPlugin, type Tensor } from '@normkit/tensor';
 import { attempt, checkResult, formatShapeList, type CheckResult } from '../../result';
 import { NormalizerHarness, type NormalizerSuiteConfig } from './harness';
 
@@ -9,7 +9,7 @@ export type ExportOnnxFunction = (
     inputs: ReadonlyArray<{ shape: readonly number[] }>;
     opset: number;
     dynamicAxes: Readonly<Record<string, Readonly<Record<number, string>>>>;
-    context?: { condition?: { shape: readonly number[] } };
+    context?: { condition?: { shape: readonly number[] }; labels?: { shape: readonly [number] } };
     lowerings?: Iterable<NormalizerOnnxLowering>;
   },
 ) => Uint8Array;
@@ -23,7 +23,10 @@ export interface OnnxRuntimeLike {
       release(): Promise<void>;
     }>;
   };
-  Tensor: new (type: 'float32', data: Float32Array, dims: readonly number[]) => unknown;
+  Tensor: {
+    new (type: 'float32', data: Float32Array, dims: readonly number[]): unknown;
+    new (type: 'int64', data: BigInt64Array, dims: readonly number[]): unknown;
+  };
 }
 
 export interface OnnxExportCheckConfig extends NormalizerSuiteConfig {
@@ -45,9 +48,9 @@ export interface OnnxExportCheckConfig extends NormalizerSuiteConfig {
 /**
  * Exports the plugin's module (float32, after the suite's training steps, in eval) with `exportOnnx`
  * at each opset with a dynamic batch axis, runs the file in onnxruntime at each batch size and
- * compares with normkit's eval forward. A `condition` from the config's `context` becomes a graph
- * input; labels and masks are not exported. Async (onnxruntime is), and optional: not part of
- * `describeNormalizer`.
+ * compares with normkit's eval forward. A `condition` from the config's `context` becomes a float
+ * graph input and `labels` an int64 one; masks are not exported. Async (onnxruntime is), and
+ * optional: not part of `describeNormalizer`.
  *
  * @example
  * import { exportOnnx } from '@normkit/onnx';
@@ -70,20 +73,23 @@ export async function checkOnnxExport(plugin: NormalizerPlugin, config: OnnxExpo
       let module: Module | undefined;
       let bytes: Uint8Array | undefined;
       let conditionShape: readonly number[] | undefined;
+      let withLabels = false;
       attempt(failures, `${label}: export`, () => {
         const generator = harness.generator(97);
         const m = harness.create('float32');
         harness.warmUp(m, shape, 'float32', generator);
         const context = harness.context(shape, 'float32', generator);
-        if (context?.labels !== undefined || context?.mask !== undefined) throw new Error('labels and masks are not exportable by this check; give only a condition');
+        if (context?.mask !== undefined) throw new Error('masks are not exportable by this check; give a condition or labels only');
         conditionShape = context?.condition?.shape;
+        withLabels = context?.labels !== undefined;
         const dynamicAxes: Record<string, Record<number, string>> = { input: { 0: 'batch' } };
         if (conditionShape) dynamicAxes.condition = { 0: 'batch' };
+        if (withLabels) dynamicAxes.labels = { 0: 'batch' };
         bytes = config.exportOnnx(m, {
           inputs: [{ shape }],
           opset,
           dynamicAxes,
-          ...(conditionShape ? { context: { condition: { shape: conditionShape } } } : {}),
+          context: { ...(conditionShape ? { condition: { shape: conditionShape } } : {}), ...(withLabels ? { labels: { shape: [shape[0]!] as const } } : {}) },
           lowerings,
         });
         module = m;
@@ -95,9 +101,11 @@ export async function checkOnnxExport(plugin: NormalizerPlugin, config: OnnxExpo
         try {
           const generator = harness.generator(101 + n);
           const x = harness.input(batchShape, 'float32', generator);
-          const condition = conditionShape ? harness.context(batchShape, 'float32', generator)?.condition : undefined;
-          const reference = evalForward(module, x, condition);
-          const actual = await runInOrt(config.ort, bytes, { input: x, ...(condition ? { condition } : {}) });
+          const context = conditionShape || withLabels ? harness.context(batchShape, 'float32', generator) : undefined;
+          const condition = conditionShape ? context?.condition : undefined;
+          const labels = withLabels && context?.labels !== undefined ? Array.from(isTensor(context.labels) ? context.labels.data : context.labels) : undefined;
+          const reference = evalForward(module, x, { ...(condition ? { condition } : {}), ...(labels ? { labels } : {}) });
+          const actual = await runInOrt(config.ort, bytes, { input: x, ...(condition ? { condition } : {}) }, labels);
           runs++;
           if (actual.dims.join(',') !== reference.shape.join(',')) {
             failures.push(`${caseLabel}: onnxruntime output shape ${formatShapeList(actual.dims)}, normkit ${formatShapeList(reference.shape)}`);
@@ -117,21 +125,24 @@ export async function checkOnnxExport(plugin: NormalizerPlugin, config: OnnxExpo
   return checkResult('onnx-export', failures, `${runs} onnxruntime runs match normkit's eval output (worst |a - b| = ${worst.toExponential(2)})`);
 }
 
-function evalForward(module: Module, x: Tensor, condition: Tensor | undefined): Tensor {
+function evalForward(module: Module, x: Tensor, context: { condition?: Tensor; labels?: number[] }): Tensor {
   const training = module.training;
   module.eval();
   try {
-    return noGrad(() => (module.forward as (x: Tensor, context?: { condition: Tensor }) => Tensor)(x, condition ? { condition } : undefined));
+    return noGrad(() => (module.forward as (x: Tensor, context?: object) => Tensor)(x, context.condition || context.labels ? context : undefined));
   } finally {
     module.train(training);
   }
 }
 
-async function runInOrt(ort: OnnxRuntimeLike, bytes: Uint8Array, feeds: Record<string, Tensor>): Promise<{ data: Float32Array; dims: readonly number[] }> {
+async function runInOrt(
+  ort: OnnxRuntimeLike, bytes: Uint8Array, feeds: Record<string, Tensor>, labels: readonly number[] | undefined,
+): Promise<{ data: Float32Array; dims: readonly number[] }> {
   const session = await ort.InferenceSession.create(bytes);
   try {
     const ortFeeds: Record<string, unknown> = {};
     for (const [name, t] of Object.entries(feeds)) ortFeeds[name] = new ort.Tensor('float32', Float32Array.from(t.data), [...t.shape]);
+    if (labels) ortFeeds.labels = new ort.Tensor('int64', BigInt64Array.from(labels, (v) => BigInt(v)), [labels.length]);
     const output = (await session.run(ortFeeds))[session.outputNames[0]!]!;
     return { data: output.data as Float32Array, dims: output.dims };
   } finally {
