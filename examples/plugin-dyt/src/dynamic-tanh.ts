@@ -1,5 +1,5 @@
 import {
-  DTypeError, Module, Parameter, ShapeError, ValueError, allocate, customOp, formatShape, full, ones, zeros,
+  DTypeError, Module, Parameter, ShapeError, ValueError, allocate, customOp, formatShape, full, ones, refuseMask, zeros,
   type DType, type Normalizer, type NormalizerContext, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 
@@ -168,8 +168,10 @@ export class DynamicTanh extends Module implements Normalizer {
     this.bias = affine ? this.registerParameter('bias', new Parameter(zeros([this.numFeatures], { dtype: this.dtype }))) : null;
   }
 
-  forward(x: Tensor, _context?: NormalizerContext): Tensor {
+  forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'DynamicTanh.forward';
+    // The traits say acceptsMask: false, so a mask is refused rather than ignored (the testkit checks this).
+    refuseMask(op, context, 'DyT is element-wise: padded positions never reach the others, and it has nothing to mask');
     if (x.ndim === 0 || x.shape[x.ndim - 1] !== this.numFeatures) {
       throw new ShapeError({ op, expected: `an input of shape [..., ${this.numFeatures}]`, given: formatShape(x.shape) });
     }

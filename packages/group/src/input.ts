@@ -1,5 +1,5 @@
 // Input checks shared by the group family's normalizers (not exported from the package).
-import { ContextError, ShapeError, checkNumberOption, formatShape, type NormalizerContext, type Tensor } from '@normkit/tensor';
+import { ShapeError, checkNumberOption, formatShape, refuseMask as refuseMaskOnce, type NormalizerContext, type Tensor } from '@normkit/tensor';
 
 /** A channels-first input seen as [batch, channels, spatial], spatial = product of the dims after C. */
 export interface ChannelsFirst {
@@ -39,9 +39,7 @@ export function checkEps(op: string, eps: unknown): number {
   return checkNumberOption(op, 'eps', eps, { min: 0, minExclusive: true });
 }
 
-/** Refuses a mask given to a normalizer that cannot honour it, instead of ignoring it silently. */
+/** Refuses a mask given to a normalizer that cannot honour it, instead of ignoring it silently (the core's check). */
 export function refuseMask(op: string, context: NormalizerContext | undefined): void {
-  if (context?.mask) {
-    throw new ContextError({ op, expected: 'no mask (this normalizer has no masked statistics; GroupNorm accepts one)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
-  }
+  refuseMaskOnce(op, context, 'this normalizer has no masked statistics; GroupNorm accepts one');
 }

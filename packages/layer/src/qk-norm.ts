@@ -3,12 +3,14 @@ import {
   OptionError,
   Parameter,
   checkDTypeOption,
+  refuseMask,
   full,
   normalize,
   ones,
   zeros,
   type DType,
   type Normalizer,
+  type NormalizerContext,
   type Tensor,
 } from '@normkit/tensor';
 import { layerNorm } from './layer-norm';
@@ -111,9 +113,11 @@ export class QKNorm extends Module implements Normalizer {
     }
   }
 
-  override forward(x: Tensor): Tensor {
+  override forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'qkNorm';
     rowLayout('QKNorm.forward', x, [this.headDim], this.dtype);
+    // The plugin's traits say acceptsMask: false (each head vector is normalised on its own): refuse one rather than ignore it.
+    refuseMask('QKNorm.forward', context, 'each query/key head vector is normalised on its own');
     if (this.kind === 'layer') return layerNorm(x, this.headDim, { weight: this.weight, bias: this.bias, eps: this.eps, op });
     if (this.kind === 'rms') return rmsNorm(x, this.headDim, { weight: this.weight, eps: this.eps, op });
     // x / sqrt(mean(x^2) + eps / D) = sqrt(D) * x / sqrt(|x|^2 + eps): the RMS form, scaled by one scalar.

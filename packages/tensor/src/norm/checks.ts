@@ -1,7 +1,7 @@
 // Input and option checks every normalizer family needs, written once so the families refuse bad
 // input with the same error classes and messages.
 import type { DType, TypedArray } from '../dtype';
-import { DTypeError, OptionError, ShapeError, ValueError, formatShape } from '../errors';
+import { ContextError, DTypeError, OptionError, ShapeError, ValueError, formatShape } from '../errors';
 import type { EnumOptionSpec } from '../plugin/types';
 import { Tensor } from '../tensor';
 
@@ -87,5 +87,16 @@ export const dtypeOptionSpec = {
 export function checkModuleDType(op: string, x: Tensor, dtype: DType, what = 'input'): void {
   if (x.dtype !== dtype) {
     throw new DTypeError({ op, expected: `a ${dtype} ${what} (the module's dtype)`, given: `a ${x.dtype} ${what}` });
+  }
+}
+
+/**
+ * Refuses a mask given to a normalizer that cannot honour it (traits `acceptsMask: false`), instead
+ * of ignoring it silently: a caller who passes a mask expects padding to be kept out, and an
+ * ignored mask would let it in. `why` says what the module does instead (one phrase).
+ */
+export function refuseMask(op: string, context: { readonly mask?: Tensor } | undefined, why = 'this normalizer has no masked statistics'): void {
+  if (context?.mask) {
+    throw new ContextError({ op, expected: `no mask (${why})`, given: `a mask of shape ${formatShape(context.mask.shape)}` });
   }
 }

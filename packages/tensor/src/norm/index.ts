@@ -10,5 +10,5 @@ export type { RunningStatisticsBuffers } from './running-statistics';
 export { affineBlock, blockSums, gradXBlock, gradXBlockCentred } from '../kernels/js/loops';
 export { mixSlotsForward, mixSlotsBackward } from './slot-mix';
 export type { SlotMixForwardArgs, SlotMixBackwardArgs } from '../kernels/types';
-export { checkDTypeOption, checkModuleDType, checkPaddingMask, dtypeOptionSpec } from './checks';
+export { checkDTypeOption, checkModuleDType, checkPaddingMask, dtypeOptionSpec, refuseMask } from './checks';
 export type { PaddingMaskMessage } from './checks';

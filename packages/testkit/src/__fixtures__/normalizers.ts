@@ -2,7 +2,7 @@
 // correct references the testkit must pass, and variants with one planted fault each.
 import {
   ContextError, Module, Parameter, SPECIFICATION_VERSION, ShapeError, customOp, defineNormalizer, div, formatShape, indexSelect,
-  matmul, mean, modulate, normalize, ones, sqrt, sub, tensor, variance, zeros,
+  matmul, mean, modulate, normalize, ones, refuseMask, sqrt, sub, tensor, variance, zeros,
   type DType, type NormalizerContext, type NormalizerPlugin, type NormalizerTraits, type StateDict, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 
@@ -100,7 +100,7 @@ export const hiddenStateLayerNorm = layerNormPlugin('fixture-hidden-state', 'cou
 export const claimsRunningStatsLayerNorm = layerNormPlugin('fixture-claims-running-stats', 'none', { hasRunningStats: true });
 
 /** How a BatchNorm variant goes wrong (or not). */
-type BatchNormFault = 'none' | 'eval-updates-stats';
+type BatchNormFault = 'none' | 'eval-updates-stats' | 'ignores-mask';
 
 /** BatchNorm over [N, C, *] with PyTorch's running statistics (momentum 0.1, unbiased running_var). */
 class TinyBatchNorm extends Module {
@@ -114,10 +114,12 @@ class TinyBatchNorm extends Module {
     this.registerBuffer('running_var', ones([features], { dtype }));
   }
 
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, context?: NormalizerContext): Tensor {
     if (x.ndim < 2 || x.shape[1] !== this.features) {
       throw new ShapeError({ op: 'TinyBatchNorm.forward', expected: `[N, ${this.features}, *]`, given: formatShape(x.shape) });
     }
+    // The traits say acceptsMask: false; the planted fault ignores a mask instead of refusing it.
+    if (this.fault !== 'ignores-mask') refuseMask('TinyBatchNorm.forward', context, 'no masked statistics');
     const layout = { outer: x.shape[0]!, groups: this.features, inner: x.size / (x.shape[0]! * this.features) };
     const runningMean = this.getBuffer('running_mean')!;
     const runningVar = this.getBuffer('running_var')!;
@@ -158,6 +160,8 @@ function batchNormPlugin(name: string, fault: BatchNormFault): NormalizerPlugin 
 
 export const referenceBatchNorm = batchNormPlugin('fixture-batch-norm', 'none');
 export const evalMutatesBatchNorm = batchNormPlugin('fixture-eval-mutates', 'eval-updates-stats');
+/** Traits say acceptsMask: false, yet a mask is silently ignored (padding would leak into the statistics). */
+export const ignoresMaskBatchNorm = batchNormPlugin('fixture-ignores-mask', 'ignores-mask');
 
 /**
  * Class- and vector-conditional LayerNorm over [N, C]: y = LN(x) * (1 + c W + E[label]).
@@ -176,6 +180,7 @@ class TinyConditionalNorm extends Module {
 
   forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const { condition, labels } = context;
+    refuseMask('TinyConditionalNorm.forward', context);
     if (!this.vague) {
       if (!condition) throw new ContextError({ op: 'TinyConditionalNorm.forward', expected: 'a condition [N, conditionDim] in the context', given: 'no condition' });
       if (!labels) throw new ContextError({ op: 'TinyConditionalNorm.forward', expected: 'labels (one class id per sample) in the context', given: 'no labels' });
@@ -207,7 +212,8 @@ export const vagueContextNorm = conditionalPlugin('fixture-vague-context', true)
 
 /** (x - mean) / std composed from primitives with no eps: NaN on a constant row. */
 class NoEpsNorm extends Module {
-  forward(x: Tensor): Tensor {
+  forward(x: Tensor, context?: NormalizerContext): Tensor {
+    refuseMask('NoEpsNorm.forward', context);
     const centred = sub(x, mean(x, -1, { keepdim: true }));
     return div(centred, sqrt(variance(x, -1, { keepdim: true, unbiased: false })));
   }

@@ -10,7 +10,9 @@ import { upstream } from '../shared';
  * - `needsCondition` / `needsLabels`: a forward without the condition (labels) throws a normkit
  *   ContextError whose message names what is missing;
  * - `acceptsMask`: a mask of all ones gives the same output and input gradient as no mask, in
- *   training and eval, in float32 and float64 (within `tolerance.float32` / `tolerance.float64`).
+ *   training and eval, in float32 and float64 (within `tolerance.float32` / `tolerance.float64`);
+ * - `acceptsMask: false`: a forward with a mask throws a normkit ContextError naming the mask, in
+ *   training and eval, instead of ignoring it (an ignored mask lets padding in silently).
  */
 export function checkContext(plugin: NormalizerPlugin, config: NormalizerSuiteConfig): CheckResult {
   const failures: string[] = [];
@@ -56,6 +58,15 @@ export function checkContext(plugin: NormalizerPlugin, config: NormalizerSuiteCo
       }
     }
     verified.push('a mask of ones equals no mask');
+  } else {
+    for (const mode of ['train', 'eval'] as const) {
+      const label = `a mask given to a plugin whose traits say acceptsMask: false, ${harness.describeCase(shape, 'float64', mode)}`;
+      attempt(failures, label, () => {
+        const problem = refusesMask(harness, shape, mode);
+        if (problem) failures.push(`${label}: ${problem}`);
+      });
+    }
+    if (failures.length === 0) verified.push('a mask is refused (acceptsMask: false)');
   }
   return checkResult('context', failures, verified.join('; '));
 }
@@ -88,4 +99,19 @@ function compareOnesMask(harness: NormalizerHarness, shape: readonly number[], d
     return `the input received a gradient ${x.grad ? 'without' : 'with'} the mask only`;
   }
   return null;
+}
+
+function refusesMask(harness: NormalizerHarness, shape: readonly number[], mode: 'train' | 'eval'): string | null {
+  const generator = harness.generator(71);
+  const module = harness.create('float64');
+  module.train(mode === 'train');
+  const context = { ...(harness.context(shape, 'float64', generator) ?? {}), mask: harness.onesMask(shape, 'float64') };
+  try {
+    module.forward(harness.input(shape, 'float64', generator), context);
+  } catch (error) {
+    if (!isNormkitError(error) || error.kind !== 'context') return `expected a ContextError, got ${describeError(error)}`;
+    if (!/mask/i.test(error.message)) return `the ContextError does not name the mask: "${error.message}"`;
+    return null;
+  }
+  return 'forward ignored the mask (it must throw a ContextError: the traits say acceptsMask: false)';
 }

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { batchNormConfig, conditionalConfig, layerNormConfig, noEpsConfig } from '../../__fixtures__/configs';
 import {
   batchLeakLayerNorm, claimsBatchDependentLayerNorm, claimsRunningStatsLayerNorm, evalMutatesBatchNorm, float64OutputLayerNorm,
-  hiddenStateLayerNorm, maskFaultLayerNorm, noEpsNorm, partialLoadLayerNorm, referenceLayerNorm, vagueContextNorm, wrongGradientLayerNorm,
+  hiddenStateLayerNorm, ignoresMaskBatchNorm, maskFaultLayerNorm, noEpsNorm, partialLoadLayerNorm, referenceBatchNorm, referenceLayerNorm, vagueContextNorm, wrongGradientLayerNorm,
 } from '../../__fixtures__/normalizers';
 import { checkBatchIndependence } from './batch-independence';
 import { checkContext } from './context';
@@ -75,6 +75,16 @@ describe('planted faults are caught', () => {
     const result = checkContext(maskFaultLayerNorm, layerNormConfig);
     expect(result.ok).toBe(false);
     expect(result.message).toMatch(/mask of ones, .*output differs from no mask/);
+  });
+
+  it('a mask silently ignored by a plugin whose traits say acceptsMask: false fails context, in training and eval', () => {
+    const result = checkContext(ignoresMaskBatchNorm, batchNormConfig);
+    expect(result.ok).toBe(false);
+    expect(result.message).toMatch(/acceptsMask: false, .*train.*: forward ignored the mask \(it must throw a ContextError/);
+    expect(result.message).toMatch(/acceptsMask: false, .*eval.*: forward ignored the mask/);
+    const reference = checkContext(referenceBatchNorm, batchNormConfig);
+    expect(reference.ok, reference.message).toBe(true);
+    expect(reference.message).toMatch(/a mask is refused \(acceptsMask: false\)/);
   });
 
   it('NaN on a constant input fails finite', () => {

@@ -13,7 +13,7 @@ import { checkTrainEval } from './train-eval';
 
 /**
  * The checks that apply to `plugin` under `config`, in order: the ones its traits call for
- * (context only with a condition, labels or mask; invariances only when declared).
+ * (invariances only when declared; context always: a plugin that takes no mask must refuse one).
  */
 export function planNormalizerChecks(plugin: NormalizerPlugin, config: NormalizerSuiteConfig): PlannedCheck<NormalizerCheckName>[] {
   const traits = new NormalizerHarness(plugin, config).traits;
@@ -32,16 +32,17 @@ export function planNormalizerChecks(plugin: NormalizerPlugin, config: Normalize
     planned.push(['invariances', `output invariant to ${list}`, checkInvariances]);
   }
   planned.push(['state-dict', 'state-dict round trip is exact; a wrong shape is refused and changes nothing', checkStateDict]);
-  if (traits.needsCondition || traits.needsLabels || traits.acceptsMask) {
-    const parts = [
-      traits.needsCondition ? 'missing condition' : '',
-      traits.needsLabels ? 'missing labels' : '',
-    ].filter(Boolean);
-    const title = [parts.length ? `${parts.join(' and ')} give a ContextError` : '', traits.acceptsMask ? 'a mask of ones equals no mask' : '']
-      .filter(Boolean)
-      .join('; ');
-    planned.push(['context', title, checkContext]);
-  }
+  const parts = [
+    traits.needsCondition ? 'missing condition' : '',
+    traits.needsLabels ? 'missing labels' : '',
+  ].filter(Boolean);
+  const title = [
+    parts.length ? `${parts.join(' and ')} give a ContextError` : '',
+    traits.acceptsMask ? 'a mask of ones equals no mask' : 'a mask is refused with a ContextError (acceptsMask: false)',
+  ]
+    .filter(Boolean)
+    .join('; ');
+  planned.push(['context', title, checkContext]);
   planned.push(['finite', 'finite outputs and gradients on constant, 1e4 and 1e-4 inputs', checkFinite]);
   return planned.map(([name, title, check]) => ({ name, title, skipped: config.skip?.[name], run: () => check(plugin, config) }));
 }
