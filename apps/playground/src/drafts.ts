@@ -9,7 +9,7 @@ import {
   type OptimizerName, type ScheduleName, type TaskKind,
 } from '@normkit/experiments';
 import {
-  describeOptionRange, getNormalizer, list, type NormalizerTraits, type OptionSpec, type OptionsSchema,
+  describeOptionRange, get, list, type NormalizerTraits, type OptionSpec, type OptionsSchema,
 } from '@normkit/tensor';
 import { schemaDefaults } from './options';
 
@@ -72,7 +72,7 @@ export function initialDrafts(): Draft[] {
 /** A normalizer choice with every option at its default. */
 export function normChoice(name: string): NormChoice {
   if (name === NO_NORM) return { name: NO_NORM };
-  return { name, options: schemaDefaults(getNormalizer(name).options) };
+  return { name, options: schemaDefaults(get(name, 'normalizer').options) };
 }
 
 /** A resolved config as a draft: every option present. */
