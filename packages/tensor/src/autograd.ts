@@ -1,3 +1,4 @@
+import { recycle } from './buffer-pool';
 import { castArray, type TypedArray } from './dtype';
 import { AutogradError, ShapeError, formatShape } from './errors';
 import { Tensor, checkTensor, isGradEnabled, type GraphNode } from './tensor';
@@ -190,6 +191,24 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
   // Backward rules may return their gradOutput (or one array for several inputs): such arrays
   // are copied before anything accumulates into them.
   const owned = new Set<TypedArray>();
+  // Buffers behind the graph's tensors (inputs and outputs of every node, the leaves' .grad): a
+  // rule that hands one of them back as a gradient must never see it recycled.
+  const graphBuffers = new Set<ArrayBufferLike>();
+  for (const tensor of order) {
+    graphBuffers.add(tensor.data.buffer);
+    if (tensor.grad !== null) graphBuffers.add(tensor.grad.data.buffer);
+    for (const input of tensor.node?.inputs ?? []) graphBuffers.add(input.data.buffer);
+  }
+  /**
+   * Gives a consumed gradient back to the caching allocator when only the engine held it: stored by
+   * the engine, not the caller's seed, not a tensor's data, and no pending gradient shares its buffer.
+   */
+  const recycleConsumed = (gradient: TypedArray) => {
+    if (!owned.has(gradient) || graphBuffers.has(gradient.buffer)) return;
+    for (const pending of grads.values()) if (pending.buffer === gradient.buffer) return;
+    owned.delete(gradient);
+    recycle(gradient);
+  };
   grads.set(root, seed);
   for (const tensor of order) {
     const gradOutput = grads.get(tensor);
@@ -201,7 +220,11 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
         const gradient = castArray(gradOutput, tensor.dtype);
         tensor.grad = new Tensor(gradient === seed ? gradient.slice() : gradient, tensor.shape);
       }
-      else accumulateInto(tensor.grad.data, gradOutput);
+      else {
+        accumulateInto(tensor.grad.data, gradOutput);
+        // A leaf is done with it; a retained intermediate still passes it to its node below.
+        if (tensor.node === null) recycleConsumed(gradOutput);
+      }
       if (tensor.node === null) continue;
     }
     const node = tensor.node;
@@ -226,6 +249,9 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
         grads.set(input, stored);
       } else accumulateInto(existing, g);
     }
+    // A retained tensor's first .grad may be this very array: it is then in graphBuffers' sense the
+    // user's, so only non-retained intermediates give theirs back.
+    if (!tensor.retainsGrad) recycleConsumed(gradOutput);
   }
 }
 

@@ -1,4 +1,5 @@
 import { DTypeError, ShapeError, formatShape } from './errors';
+import { takePooled } from './buffer-pool';
 
 export type DType = 'float32' | 'float64';
 export type TypedArray = Float32Array | Float64Array;
@@ -26,8 +27,9 @@ export function checkShape(op: string, shape: unknown): readonly number[] {
   return shape as number[];
 }
 
+/** A zeroed array of `size` elements: a recycled one from the caching allocator (buffer-pool.ts) when one is free. */
 export function allocate(dtype: DType, size: number): TypedArray {
-  return dtype === 'float64' ? new Float64Array(size) : new Float32Array(size);
+  return takePooled(dtype, size) ?? (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size));
 }
 
 export function dtypeOf(array: TypedArray): DType {

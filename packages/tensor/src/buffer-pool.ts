@@ -1,0 +1,63 @@
+import type { DType, TypedArray } from './dtype';
+
+/**
+ * The caching allocator: large arrays the autograd engine is done with (the gradients flowing
+ * between nodes during backward, once their node has consumed them) go back to a pool by dtype and
+ * length, and `allocate` hands them out again, zeroed, instead of a fresh array. A fresh large typed
+ * array costs its first touch of new memory (page faults: about one scalar pass over it); a reused
+ * one costs a memset.
+ *
+ * Safety: only whole arrays (never views) that the engine itself stored are recycled, never an
+ * array that backs a tensor of the graph or a `.grad`, nor one whose buffer another pending
+ * gradient still shares (src/autograd.ts decides; buffer-pool.test.ts and the autograd tests check).
+ */
+
+/** Arrays shorter than this are left to the engine's allocator (small typed arrays are cheap). */
+export const MIN_POOLED_LENGTH = 1 << 14;
+/** The pool holds at most this many bytes; beyond it, recycled arrays are dropped for the GC. */
+export const MAX_POOLED_BYTES = 256 * 1024 * 1024;
+
+const free = new Map<string, TypedArray[]>();
+let pooledBytes = 0;
+const counters = { reused: 0, recycled: 0 };
+
+function key(dtype: DType, length: number): string {
+  return `${dtype}:${length}`;
+}
+
+/** A zeroed array from the pool, or null when none of this dtype and length is free. */
+export function takePooled(dtype: DType, length: number): TypedArray | null {
+  if (length < MIN_POOLED_LENGTH) return null;
+  const list = free.get(key(dtype, length));
+  const array = list?.pop();
+  if (array === undefined) return null;
+  pooledBytes -= array.byteLength;
+  counters.reused++;
+  return array.fill(0);
+}
+
+/** Gives an array back to the pool; the caller guarantees nothing references it any more. */
+export function recycle(array: TypedArray): void {
+  if (array.length < MIN_POOLED_LENGTH || array.byteOffset !== 0 || array.byteLength !== array.buffer.byteLength) return;
+  if (!(array.buffer instanceof ArrayBuffer) || pooledBytes + array.byteLength > MAX_POOLED_BYTES) return;
+  const k = key(array instanceof Float64Array ? 'float64' : 'float32', array.length);
+  let list = free.get(k);
+  if (list === undefined) {
+    list = [];
+    free.set(k, list);
+  }
+  list.push(array);
+  pooledBytes += array.byteLength;
+  counters.recycled++;
+}
+
+/** How the pool has been used (for tests and diagnostics). */
+export function poolStatistics(): { pooledBytes: number; reused: number; recycled: number } {
+  return { pooledBytes, ...counters };
+}
+
+/** Empties the pool (tests). */
+export function clearPool(): void {
+  free.clear();
+  pooledBytes = 0;
+}
