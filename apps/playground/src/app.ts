@@ -319,6 +319,8 @@ export class PlaygroundApp implements RunCardHost {
       this.lastRedraw = performance.now();
       const views = this.runViews();
       for (const chart of this.charts) chart.update(views);
+      // The cards' maps and histograms redraw at the charts' pace too, not on every worker message.
+      for (const card of this.cards) card.views.update();
     }, wait);
   }
 

@@ -161,7 +161,6 @@ export class RunCard {
     // Once a run starts, its form folds away so the charts and the map get the screen (a click opens it again).
     if (this.handle.status === 'running' && this.lastStatus !== 'running') this.config.open = false;
     this.lastStatus = this.handle.status;
-    this.views.update();
     this.element.dataset.steps = String(this.handle.completedSteps);
     const problem = runProblem(this.handle);
     this.runProblem.hidden = problem === null;

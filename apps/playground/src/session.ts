@@ -27,7 +27,7 @@ export interface SessionOptions {
   sliceMs?: number;
   /** Largest share of the worker's time while playing that the views (map, histograms) may take (default 0.1). */
   viewShare?: number;
-  /** Least wall time between two views while playing (default 100 ms). */
+  /** Least wall time between two views while playing (default 250 ms: four maps a second is live enough). */
   viewIntervalMs?: number;
 }
 
@@ -70,7 +70,7 @@ export class RunSession {
   constructor(private readonly host: SessionHost, options: SessionOptions = {}) {
     this.sliceMs = options.sliceMs ?? 40;
     this.viewShare = options.viewShare ?? 0.1;
-    this.viewIntervalMs = options.viewIntervalMs ?? 100;
+    this.viewIntervalMs = options.viewIntervalMs ?? 250;
     this.now = host.now ?? (() => globalThis.performance.now());
   }
 
