@@ -132,3 +132,14 @@ describe('LayerNorm', () => {
     expect(() => norm.forward(x, { mask: tensor([[1, 0.5, 1], [1, 1, 1]]) })).toThrow(ValueError);
   });
 });
+
+describe('LayerNorm options are checked once, in the constructor', () => {
+  it('an unknown option key is refused instead of silently ignored', () => {
+    expect(() => new LayerNorm({ normalizedShape: 8, epsilon: 1e-3 } as never)).toThrow(OptionError);
+    expect(() => new LayerNorm({ normalizedShape: 8, epsilon: 1e-3 } as never)).toThrow(
+      /^LayerNorm: expected options among normalizedShape, eps, elementwiseAffine, bias, dtype, got unknown option "epsilon"/,
+    );
+    expect(() => new LayerNorm({ normalizedShape: 8, elementwise_affine: false } as never)).toThrow(/Did you mean "elementwiseAffine"\?/);
+    expect(new LayerNorm({ normalizedShape: 8, eps: 1e-3, elementwiseAffine: true, bias: false, dtype: 'float64' }).eps).toBe(1e-3);
+  });
+});

@@ -2,6 +2,7 @@ import {
   Module,
   Parameter,
   checkDTypeOption,
+  checkOptionKeys,
   normalize,
   ones,
   zeros,
@@ -58,6 +59,9 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   }).output;
 }
 
+/** The keys of LayerNormOptions: any other key is refused (it would be silently ignored). */
+const LAYER_NORM_OPTION_KEYS = ['normalizedShape', 'eps', 'elementwiseAffine', 'bias', 'dtype'] as const satisfies readonly (keyof LayerNormOptions)[];
+
 export interface LayerNormOptions {
   /** The trailing dims normalised together: `768`, or `[512, 768]` for the last two dims. */
   normalizedShape: number | readonly number[];
@@ -108,6 +112,7 @@ export class LayerNorm extends Module implements Normalizer {
   constructor(options: LayerNormOptions) {
     super();
     const op = 'LayerNorm';
+    checkOptionKeys(op, options, LAYER_NORM_OPTION_KEYS);
     this.normalizedShape = Object.freeze(checkNormalizedShape(op, options.normalizedShape));
     this.eps = checkEps(op, options.eps ?? 1e-5);
     this.elementwiseAffine = options.elementwiseAffine ?? true;

@@ -553,3 +553,16 @@ describe('optimizer validation', () => {
     expect(() => optimizer.step()).toThrow(ShapeError);
   });
 });
+
+describe('optimizer options are checked once, in the constructor', () => {
+  it('unknown option keys are refused (PyTorch spellings get a suggestion), so nothing is silently ignored', () => {
+    const w = new Parameter(tensor([1, 2], { dtype: 'float64' }));
+    expect(() => new Adam([w], { weight_decay: 0.1 } as never)).toThrow(OptionError);
+    expect(() => new Adam([w], { weight_decay: 0.1 } as never)).toThrow(/^Adam: expected options among lr, betas, eps, weightDecay, amsgrad, maximize, gradientTransforms, postStepHooks, skipNonFinite, got unknown option "weight_decay"\. Did you mean "weightDecay"\?/);
+    expect(() => new AdamW([w], { beta: [0.9, 0.99] } as never)).toThrow(/AdamW: .*unknown option "beta"/);
+    expect(() => new SGD([w], { lr: 0.1, nesterov_momentum: true } as never)).toThrow(/SGD: .*unknown option "nesterov_momentum"/);
+    // Every documented key is accepted.
+    expect(new Adam([w], { lr: 1e-2, betas: [0.8, 0.9], eps: 1e-6, weightDecay: 0.1, amsgrad: true, maximize: false, skipNonFinite: true, gradientTransforms: [], postStepHooks: [] }).defaults.lr).toBe(1e-2);
+    expect(new SGD([w], { lr: 0.1, momentum: 0.9, dampening: 0, nesterov: true, weightDecay: 0, maximize: false }).defaults.momentum).toBe(0.9);
+  });
+});

@@ -2,6 +2,7 @@ import type { TypedArray } from '../dtype';
 import { OptionError, ShapeError, StateDictError, ValueError, checkNumberOption, formatShape } from '../errors';
 import { Module } from '../nn/module';
 import type { GradientEntry, GradientTransform, GradientTransformReport } from '../plugin/types';
+import { checkOptionKeys } from '../plugin/options';
 import type { PostStepHook, PostStepHookReport } from './post-step-hook';
 import { Tensor, noGrad } from '../tensor';
 
@@ -36,6 +37,9 @@ export type ParamGroup<H extends OptimizerHyperparameters> = H & {
   /** The lr schedules scale (PyTorch's `initial_lr`); set by the first scheduler attached. */
   initialLr?: number;
 };
+
+/** The keys of OptimizerOptions, for refusing unknown ones. */
+const OPTIMIZER_OPTION_KEYS = ['gradientTransforms', 'postStepHooks', 'skipNonFinite'] as const satisfies readonly (keyof OptimizerOptions)[];
 
 export interface OptimizerOptions {
   /** Gradient transforms (clipping, AGC) run in this order at the start of every `step()`. */
@@ -129,6 +133,8 @@ export abstract class Optimizer<H extends OptimizerHyperparameters, S extends ob
   private readonly postStepHookList: PostStepHook[];
 
   constructor(params: OptimizerParams<H>, defaults: H, options: OptimizerOptions = {}) {
+    // Subclasses pass their whole options object: its keys are the hyperparameters plus these.
+    checkOptionKeys(this.opName, options, [...Object.keys(defaults), ...OPTIMIZER_OPTION_KEYS]);
     this.defaults = Object.freeze({ ...defaults });
     this.skipNonFinite = options.skipNonFinite ?? false;
     this.gradientTransforms = [];

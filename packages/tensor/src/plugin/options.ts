@@ -63,3 +63,26 @@ export function resolveOptions<S extends OptionsSchema>(owner: string, schema: S
 export function defaultOptions<S extends OptionsSchema>(schema: S): OptionValues<S> {
   return resolveOptions('defaultOptions', schema, {});
 }
+
+/** A known name equal to `given` up to case and separators (`weight_decay` -> `weightDecay`, `layernorm` -> `layer-norm`). */
+export function sameNameUpToSpelling(given: string, known: readonly string[]): string | undefined {
+  const squash = (s: string) => s.toLowerCase().replace(/[^a-z0-9]/g, '');
+  return known.find((k) => squash(k) === squash(given));
+}
+
+/**
+ * Refuses option keys a constructor does not know, like the registry does for plugin options:
+ * `new Adam(model, { weight_decay: 0.1 })` would otherwise silently train without weight decay.
+ * Checked once, in the constructor; `forward`/`step` trust it.
+ */
+export function checkOptionKeys(op: string, given: object | undefined, known: readonly string[]): void {
+  if (given === undefined || given === null || typeof given !== 'object') return;
+  for (const key of Object.keys(given)) {
+    if (known.includes(key)) continue;
+    const near = sameNameUpToSpelling(key, known);
+    throw new OptionError(
+      { op, expected: `options among ${known.join(', ')}`, given: `unknown option "${key}"` },
+      near === undefined ? undefined : `Did you mean "${near}"?`,
+    );
+  }
+}
