@@ -1,5 +1,5 @@
 import {
-  Generator, ones, randn,
+  Generator, createFromPlugin, ones, randn,
   type DType, type Normalizer, type NormalizerContext, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
   type OptionsSchema, type OptionValues, type Tensor,
 } from '@normkit/tensor';
@@ -108,7 +108,8 @@ export class NormalizerHarness {
   }
 
   create(dtype: DType, mode: Mode = 'train'): Normalizer {
-    const module = this.plugin.create(this.config.slot, this.optionsFor(dtype));
+    // Through the registry's builder (the plugin need not be registered): the checks `create` makes apply here too.
+    const module = createFromPlugin(this.plugin, this.config.slot, this.optionsFor(dtype), { op: `testkit (${this.plugin.name})` });
     return mode === 'train' ? module.train() : module.eval();
   }
 

@@ -14,8 +14,9 @@ describe('planNormalizerChecks', () => {
     expect(planNormalizerChecks(referenceLayerNorm, layerNormConfig).map((c) => c.name)).toEqual([
       'shape-and-dtype', 'gradients', 'train-eval', 'batch-independence', 'invariances', 'state-dict', 'context', 'finite',
     ]);
-    // BatchNorm: no mask, no condition: no context check; invariances declared.
-    expect(planNormalizerChecks(referenceBatchNorm, batchNormConfig).map((c) => c.name)).not.toContain('context');
+    // BatchNorm fixture: takes no mask, so the context check proves it refuses one.
+    const batchContext = planNormalizerChecks(referenceBatchNorm, batchNormConfig).find((c) => c.name === 'context');
+    expect(batchContext?.title).toBe('a mask is refused with a ContextError (acceptsMask: false)');
     expect(planNormalizerChecks(referenceLayerNorm, { ...layerNormConfig, invariances: [] }).map((c) => c.name)).not.toContain('invariances');
   });
 
