@@ -34,10 +34,13 @@ function serve({ module, memory, control: buffer, thread }: Start): void {
   }
 }
 
-declare const require: ((name: string) => unknown) | undefined;
+declare const require: (name: string) => unknown;
+declare const process: { versions?: { node?: string } } | undefined;
 declare const self: { onmessage: ((event: { data: Start }) => void) | null } | undefined;
 
-if (typeof require === 'function') {
+// Node is recognised by process.versions.node, never by `typeof require`: the bundler turns `require`
+// into a helper that is a function everywhere, and that helper throws in a browser.
+if (typeof process === 'object' && process !== null && process.versions?.node !== undefined) {
   const { workerData } = require('node:worker_threads') as { workerData: Start };
   serve(workerData);
 } else if (typeof self === 'object' && self !== null) {
