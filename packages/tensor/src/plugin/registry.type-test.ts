@@ -2,10 +2,11 @@
 // fails the typecheck if the line below it compiles, so these lines prove what must not compile.
 import { Module } from '../nn/module';
 import type { Tensor } from '../tensor';
-import { Registry, create, createByName, createGradientTransform, createParametrization, get, list } from './registry';
+import { Registry, create, createByName, createGradientTransform, createParametrization, createPostStepHook, get, list } from './registry';
 import {
   defineGradientTransform,
   defineNormalizer,
+  definePostStepHook,
   defineWeightParametrization,
   type GradientTransformPlugin,
   type Normalizer,
@@ -61,7 +62,18 @@ export const typedTransformPlugin = defineGradientTransform({
   create: () => ({ name: 'typed-transform', apply: () => undefined, typedTransformMarker: true as const }),
 });
 
+export const typedHookPlugin = definePostStepHook({
+  name: 'typed-hook',
+  family: 'type-test',
+  description: 'type test',
+  options: { limit: { type: 'number', default: 1, description: 'bound' } },
+  create: () => ({ name: 'typed-hook', apply: () => undefined, typedHookMarker: true as const }),
+});
+
 declare module './types' {
+  interface PostStepHookRegistry {
+    'typed-hook': typeof typedHookPlugin;
+  }
   interface NormalizerRegistry {
     'typed-norm': typeof typedNormPlugin;
   }
@@ -113,6 +125,12 @@ export function typeTests(slot: { numFeatures: number }, host: Module, runtimeNa
   // @ts-expect-error a known transform's option of the wrong type does not compile
   createGradientTransform('typed-transform', { maxNorm: 'big' });
   void [parametrization, anyParametrization, marker];
+
+  const hook = createPostStepHook('typed-hook', { limit: 2 });
+  const hookMarker: true = hook.typedHookMarker;
+  // @ts-expect-error a known hook's unknown option does not compile
+  createPostStepHook('typed-hook', { limits: 2 });
+  void hookMarker;
 
   // list and get are typed per kind.
   const normalizers: NormalizerPlugin[] = list({ kind: 'normalizer' });
