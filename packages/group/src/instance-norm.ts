@@ -165,7 +165,8 @@ export class InstanceNorm extends Module implements Normalizer {
     if (this.trackRunningStats) {
       this.registerBuffer('running_mean', zeros([this.numFeatures], { dtype }));
       this.registerBuffer('running_var', ones([this.numFeatures], { dtype }));
-      this.registerBuffer('num_batches_tracked', scalar(0, dtype));
+      // float64 like every normkit counter: exact to 2^53 (float32 stops counting at 2^24); PyTorch keeps it in int64.
+      this.registerBuffer('num_batches_tracked', scalar(0, 'float64'));
     }
   }
 
