@@ -11,7 +11,8 @@ import { parallelThresholds, wasmThreadPoolStatistics } from './wasm/backend';
 
 // The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
 // (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
-// and really runs tasks on worker threads. Sizes are above the kernels' thread thresholds.
+// and really runs tasks on worker threads. The bitwise checks set every thread threshold to 0, so
+// each call splits whatever its size.
 
 const js = kernelsOf('js');
 const wasm = kernelsOf('wasm');
@@ -22,12 +23,22 @@ function data(generator: Generator, size: number): Float32Array {
   return Float32Array.from({ length: size }, () => generator.normal());
 }
 
-/** Runs `compute` on the wasm backend at 1, 2 and 3 threads and expects bitwise-identical outputs; returns the 1-thread outputs. */
+/**
+ * Runs `compute` on the wasm backend at 1, 2 and 3 threads, with every thread threshold at 0 so each
+ * call really splits, and expects bitwise-identical outputs; returns the 1-thread outputs.
+ */
 function sameBitsAtEveryThreadCount(label: string, compute: (table: KernelTable) => Record<string, Float32Array | Float64Array | null>) {
-  const outputs = [1, 2, 3].map((threads) => {
-    setNumThreads(threads);
-    return compute(wasm);
-  });
+  const saved = { ...parallelThresholds };
+  Object.assign(parallelThresholds, { gemmWork: 0, elements: 0, rowwiseBackwardElements: 0 });
+  let outputs: Array<Record<string, Float32Array | Float64Array | null>>;
+  try {
+    outputs = [1, 2, 3].map((threads) => {
+      setNumThreads(threads);
+      return compute(wasm);
+    });
+  } finally {
+    Object.assign(parallelThresholds, saved);
+  }
   for (const [key, reference] of Object.entries(outputs[0]!)) {
     if (reference === null) continue;
     for (const [index, threads] of [2, 3].entries()) {
@@ -177,11 +188,8 @@ describe('thread pool', () => {
     });
   });
 
-  it('every threaded kernel on small, awkward sizes with the thresholds at 0: same bits at 1, 2 and 3 threads', () => {
-    const saved = { ...parallelThresholds };
-    parallelThresholds.gemmWork = 0;
-    parallelThresholds.elements = 0;
-    try {
+  it('every threaded kernel on small, awkward sizes: same bits at 1, 2 and 3 threads', () => {
+    {
       const generator = new Generator(9);
       const pick = <T>(values: readonly T[]): T => values[generator.nextUint32() % values.length]!;
       const maybe = <T>(value: () => T): T | null => (generator.nextUint32() % 3 === 0 ? null : value());
@@ -272,8 +280,6 @@ describe('thread pool', () => {
           return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
         });
       }
-    } finally {
-      Object.assign(parallelThresholds, saved);
     }
   });
 

@@ -52,11 +52,12 @@ const PAGE = 65536;
 /** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
 const GEMM_MIN_WORK = 4096;
 /**
- * From which size a kernel splits over threads (measured: see the tensor README): multiply-adds for a
- * GEMM or a convolution, elements for the normalization loops. Mutable for the thread tests only,
+ * From which size a kernel splits over threads (measured on 2 cores: see the tensor README): multiply-adds
+ * for a GEMM or a convolution, elements for the normalization loops; the row-wise backward never (its
+ * split reads the data twice and measured slower). Mutable for the thread tests only,
  * which set them to 0 to run every partition on small, awkward sizes; not exported from the package.
  */
-export const parallelThresholds = { gemmWork: 1 << 20, elements: 1 << 16 };
+export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: Infinity };
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
 const TASKS_PER_THREAD = 4;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
@@ -347,7 +348,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
     const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
     const pgb = gradBias ? arena.reserve(inner * 8) : 0;
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    // Off by default: split in two passes (dx by rows, dw and db by columns) it reads x and dy twice,
+    // and measured slower than the fused single-thread loop on 2 cores (see the tensor README).
+    const threads = threadsFor(x.length, parallelThresholds.rowwiseBackwardElements);
     if (threads <= 1) {
       exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
     } else {
@@ -598,11 +601,14 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const opB = strides(transB, k, n);
     const threads = threadsFor(m * n * k, parallelThresholds.gemmWork);
     run(threads, gemmWorkBytes, (calls) => {
-      // Blocks of C: every element is summed in the same order whichever block holds it.
-      const rowBlocks = threads <= 1 ? [[0, m] as const] : pieces(m, Math.ceil(m / 64), 4);
-      const columnPieces = threads <= 1 ? 1 : Math.max(1, Math.min(Math.ceil((threads * TASKS_PER_THREAD) / rowBlocks.length), Math.floor(n / 32)));
+      // Blocks of C: every element is summed in the same order whichever block holds it. Each task
+      // packs all of the operand it does not split, so split the one whose partner is smaller: by
+      // columns when A (m x k) is the smaller, else by rows; two blocks per thread.
+      const byColumns = m * k <= k * n;
+      const rowBlocks = threads <= 1 || byColumns ? [[0, m] as const] : pieces(m, threads * 2, 4);
+      const columnBlocks = threads <= 1 || !byColumns ? [[0, n] as const] : pieces(n, threads * 2, 8);
       for (const [i0, i1] of rowBlocks) {
-        for (const [j0, j1] of pieces(n, columnPieces, 8)) {
+        for (const [j0, j1] of columnBlocks) {
           calls.task();
           calls.call('gemm', [pa + i0 * opA.row * 4, opA.row, opA.col, pb + j0 * opB.col * 4, opB.row, opB.col, pc + (i0 * n + j0) * 4, n, i1 - i0, k, j1 - j0,
             scratch(0)]);
