@@ -1,8 +1,9 @@
 // Taking a trained model away from the playground: its weights as safetensors (normkit's state-dict
 // keys, which follow PyTorch's names: `weight`, `bias`, `running_mean`, `running_var`,
-// `num_batches_tracked`) and, for the MLP on vector data, the eval model as ONNX through
-// @normkit/onnx. Runs in the worker, which owns the model.
-import { ActivationTap, DenseLayer, Mlp, NormSlot, encodeConfig, type Classifier, type ExperimentConfig } from '@normkit/experiments';
+// `num_batches_tracked`), the whole run as a training bundle that continues in PyTorch, and, for the
+// MLP on vector data, the eval model as ONNX through @normkit/onnx. Runs in the worker, which owns
+// the model.
+import { ActivationTap, DenseLayer, Mlp, NormSlot, encodeConfig, type Classifier, type ExperimentConfig, type Trainer } from '@normkit/experiments';
 import { defineLowering, exportOnnx, type AnyLowering } from '@normkit/onnx';
 import { batchLowerings } from '@normkit/onnx/batch';
 import { conditionalLowerings } from '@normkit/onnx/conditional';
@@ -10,11 +11,29 @@ import { groupLowerings } from '@normkit/onnx/group';
 import { layerLowerings } from '@normkit/onnx/layer';
 import { switchableLowerings } from '@normkit/onnx/switchable';
 import { weightLowerings } from '@normkit/onnx/weight';
-import { GELU, Module, ReLU, Tanh, saveSafetensors, type Tensor } from '@normkit/tensor';
+import { GELU, Module, ReLU, Tanh, saveBundle, saveSafetensors, type Tensor } from '@normkit/tensor';
+import { zipSync } from 'fflate';
 
 /** The model's state dict as safetensors bytes; the metadata names the config (its link string) and the step. */
 export function exportSafetensors(model: Module, config: ExperimentConfig, step: number): Uint8Array {
   return saveSafetensors(model.stateDict(), { format: 'pt', producer: 'normkit playground', config: encodeConfig(config), step: String(step) });
+}
+
+/**
+ * The run as a training bundle (@normkit/tensor's `saveBundle`: model.safetensors, optimizer.safetensors
+ * with Adam's or SGD's buffers, bundle.json with the architecture, the optimizer's hyperparameters and
+ * step counts and the schedule's position), zipped into one file: `normkit_torch.bundle.load_bundle`
+ * continues it in PyTorch once unzipped, and `loadBundle` in normkit. fflate writes the zip (a small,
+ * maintained library, browser and Node alike). The conditional-generation task has two optimizers,
+ * which a bundle cannot hold: refused with the reason.
+ */
+export function exportBundle(trainer: Trainer): Uint8Array {
+  const parts = trainer.bundleParts();
+  if (parts === null) {
+    throw new Error('a training bundle holds one optimizer; the conditional-generation task trains two (generator and discriminator): download the weights instead');
+  }
+  const files = saveBundle({ model: trainer.model, ...parts });
+  return zipSync(files, { level: 6 });
 }
 
 /** The classifier with a plain tensor forward (`Classifier.forward` takes `{ x, mask }`), for exportOnnx. */

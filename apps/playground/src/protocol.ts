@@ -8,7 +8,7 @@ import type { LayerInspection } from './layer-inspect';
 import type { ThreadInfo } from './threads';
 
 /** What a run can be downloaded as. */
-export type ExportFormat = 'safetensors' | 'onnx';
+export type ExportFormat = 'safetensors' | 'bundle' | 'onnx';
 
 /** The worker's own eval-mode outputs for a few training samples, to check an exported model against. */
 export interface ExportReference {

@@ -45,6 +45,7 @@ export class RunViews {
   private readonly downloadsStatus: HTMLElement;
   private readonly onnxButton: HTMLButtonElement;
   private readonly weightsButton: HTMLButtonElement;
+  private readonly bundleButton: HTMLButtonElement;
   private drawnBoundary: BoundaryMap | null = null;
   private drawnInspection: unknown = null;
   private onnx: OnnxCheck | null = null;
@@ -83,6 +84,7 @@ export class RunViews {
     );
     this.problem = h('div', { class: 'message message-warning view-problem', hidden: true });
     this.weightsButton = h('button', { type: 'button', class: 'small', 'data-download': 'safetensors', title: 'The trained weights as safetensors (state-dict keys as in PyTorch: weight, bias, running_mean, running_var, num_batches_tracked)', onclick: () => void this.downloadWeights() }, 'Weights (.safetensors)');
+    this.bundleButton = h('button', { type: 'button', class: 'small', 'data-download': 'bundle', title: 'The whole run as a training bundle (weights, optimizer state, schedule position, architecture) in a zip: continue training in PyTorch with normkit-torch (python/normkit_torch: load_bundle) or in normkit (loadBundle)', onclick: () => void this.downloadBundle() }, 'Bundle (.zip, continues in PyTorch)');
     this.onnxButton = h('button', { type: 'button', class: 'small', 'data-download': 'onnx', title: 'The eval model as ONNX (opset 17), checked in onnxruntime-web against this run', onclick: () => void this.downloadOnnx() }, 'Export ONNX');
     this.downloadsStatus = h('div', { class: 'view-note downloads-status', 'aria-live': 'polite' });
     this.element = h(
@@ -92,7 +94,7 @@ export class RunViews {
       this.samplesFigure,
       this.inspectFigure,
       this.problem,
-      h('div', { class: 'downloads' }, h('span', { class: 'view-note' }, 'Take the model:'), this.weightsButton, this.onnxButton),
+      h('div', { class: 'downloads' }, h('span', { class: 'view-note' }, 'Take the model:'), this.weightsButton, this.bundleButton, this.onnxButton),
       this.downloadsStatus,
     );
   }
@@ -102,6 +104,7 @@ export class RunViews {
     const handle = this.handle;
     const ready = handle.summary !== null;
     this.weightsButton.disabled = !ready;
+    this.bundleButton.disabled = !ready;
     this.onnxButton.disabled = !ready;
     this.problem.hidden = handle.viewProblem === null;
     this.problem.textContent = handle.viewProblem ?? '';
@@ -154,6 +157,17 @@ export class RunViews {
       const model = await this.handle.exportModel('safetensors');
       download(`normkit-run-${this.title().slice(0, 1)}-step${model.step}.safetensors`, new Blob([model.bytes as BlobPart], { type: 'application/octet-stream' }));
       this.downloadsStatus.textContent = `Weights at step ${model.step} downloaded (${model.bytes.length} bytes, safetensors; the metadata holds the run's config).`;
+    } catch (error) {
+      this.downloadsStatus.textContent = error instanceof Error ? error.message : String(error);
+    }
+  }
+
+  private async downloadBundle(): Promise<void> {
+    this.downloadsStatus.textContent = 'Preparing the training bundle...';
+    try {
+      const model = await this.handle.exportModel('bundle');
+      download(`normkit-run-${this.title().slice(0, 1)}-step${model.step}-bundle.zip`, new Blob([model.bytes as BlobPart], { type: 'application/zip' }));
+      this.downloadsStatus.textContent = `Training bundle at step ${model.step} downloaded (${model.bytes.length} bytes: bundle.json, model.safetensors, optimizer.safetensors). Unzip it and continue in PyTorch with normkit_torch.bundle.load_bundle, or in normkit with loadBundle.`;
     } catch (error) {
       this.downloadsStatus.textContent = error instanceof Error ? error.message : String(error);
     }

@@ -226,6 +226,8 @@ describe('RunSession views', () => {
     expect(exported.bytes.length).toBeGreaterThan(1000);
     expect(exported.reference!.shape).toEqual([64, 2]);
     expect(exported.reference!.logits).toHaveLength(128);
+    await session.handle({ type: 'export', format: 'bundle', id: 3 });
+    expect(fake.posted.at(-1)).toMatchObject({ type: 'exported', id: 3, format: 'bundle', step: 0 });
   });
 
   it('applies the thread count the page asks for and reports it', async () => {

@@ -6,7 +6,7 @@ import { decisionBoundary, evalLogits, isPlanar, type BoundaryMap } from './boun
 import { errorMessage } from './drafts';
 import { generatedSamples, isPlanarGeneration, type GeneratedView } from './generated';
 import { inspectLayer, normLayers, recordNormLayers, type LayerInspection, type SlotRecording } from './layer-inspect';
-import { exportModelOnnx, exportSafetensors } from './model-export';
+import { exportBundle, exportModelOnnx, exportSafetensors } from './model-export';
 import type { ExportFormat, ExportReference, FromWorker, RunSummary, ToWorker } from './protocol';
 import { applyThreads, type ThreadInfo } from './threads';
 
@@ -201,7 +201,9 @@ export class RunSession {
       const features = trainer.dataset.sampleShape.reduce((a, b) => a * b, 1);
       const bytes = format === 'safetensors'
         ? exportSafetensors(trainer.model, trainer.config, trainer.completedSteps)
-        : exportModelOnnx(trainer.model, features);
+        : format === 'bundle'
+          ? exportBundle(trainer)
+          : exportModelOnnx(trainer.model, features);
       const rows = Math.min(64, trainer.dataset.train.count);
       const shape = [rows, ...trainer.dataset.sampleShape];
       const inputs = trainer.dataset.train.inputs.slice(0, rows * features);

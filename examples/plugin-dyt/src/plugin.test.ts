@@ -16,7 +16,7 @@ afterEach(() => unregister('dynamic-tanh'));
 describe('dynamic-tanh through the registry', () => {
   it('is created by name with validated options', () => {
     register(dynamicTanhPlugin);
-    const norm = create('dynamic-tanh', { numFeatures: 8 }, { alphaInit: 0.8 }) as DynamicTanh;
+    const norm = create('dynamic-tanh', { numFeatures: 8 }, { alphaInit: 0.8 });
     expect(norm).toBeInstanceOf(DynamicTanh);
     expect(norm.alpha.item()).toBeCloseTo(0.8, 6);
     expect(() => create('dynamic-tanh', { numFeatures: 8 }, { alphaInit: -1 })).toThrow(/option "alphaInit" to be a number > 0/);

@@ -1,7 +1,7 @@
 import {
   Adam, AdamW, CosineAnnealingLR, LRScheduler, LinearWarmup, SGD, StepLR, Tensor, ValueError,
   add, binaryCrossEntropyWithLogits, createGradientTransform, crossEntropy, isNormkitError, manualSeed, noGrad, randn,
-  type GradientTransform, type LRSchedule, type Module, type Optimizer,
+  type GradientTransform, type JsonValue, type LRSchedule, type Module, type Optimizer,
   type OptimizerHyperparameters, type OptionValues, type OptionsSchema, type StepReport,
 } from '@normkit/tensor';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config';
@@ -272,6 +272,21 @@ export class Trainer {
   /** The task of the config. */
   get task(): ExperimentConfig['task'] {
     return this.config.task;
+  }
+
+  /**
+   * What a training bundle (`saveBundle` of @normkit/tensor) needs besides the model to continue this
+   * run elsewhere, PyTorch through normkit-torch included: the architecture description that
+   * `normkit_torch.models.build` reads (the config's model, norms and weights, and the data's input
+   * kind, sample shape and classes), the optimizer and its scheduler. Null for the conditional-
+   * generation task, which trains two optimizers (a bundle holds one).
+   */
+  bundleParts(): { architecture: JsonValue; optimizer: Optimizer<OptimizerHyperparameters, object>; scheduler: LRScheduler } | null {
+    if (this.state.kind !== 'classifier') return null;
+    const { model, norms, weights } = this.config;
+    const { inputKind, sampleShape, numClasses } = this.dataset;
+    const architecture = JSON.parse(JSON.stringify({ model, norms, weights, data: { inputKind, sampleShape, numClasses } })) as JsonValue;
+    return { architecture, optimizer: this.state.optimizer, scheduler: this.state.scheduler };
   }
 
   /** Starts over from the config: same data, same initialisation, same batches. History is cleared. */

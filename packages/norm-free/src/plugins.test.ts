@@ -56,7 +56,7 @@ describe('norm-free plugins in the registry', () => {
     const conv = new Conv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, dtype: 'float64' });
     const parametrization = plugin.create(conv, 'weight', resolveOptions(plugin.name, plugin.options, { nonlinearity: 'silu' }));
     expect(parametrization).toBeInstanceOf(WeightStandardization);
-    const ws = parametrization as WeightStandardization;
+    const ws = parametrization;
     expect(ws.scale).toBe(NONLINEARITY_GAMMA.silu / Math.sqrt(27));
     expect(ws.gain!.shape).toEqual([4, 1, 1, 1]);
     const layer = new ScaledStdConv2d({ inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1, nonlinearity: 'silu', dtype: 'float64' });
