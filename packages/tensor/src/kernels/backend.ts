@@ -1,27 +1,18 @@
 import { ValueError } from '../errors';
+import { globalState } from '../global-state';
 import { jsKernels } from './js/table';
 import type { BackendName, KernelTable } from './types';
 import { wasmKernels } from './wasm/backend';
 
 const BACKENDS: readonly BackendName[] = ['js', 'wasm'];
 
-/**
- * The backend choice lives on globalThis under a Symbol.for key, like the registry, so two copies of
- * @normkit/tensor in one program (or a plugin and an app) agree on it.
- */
-const STATE_KEY = Symbol.for('normkit.backend');
 interface BackendState {
   name: BackendName | null;
 }
 
+/** The backend choice, shared by every copy of @normkit/tensor in the program (see global-state.ts). */
 function state(): BackendState {
-  const holder = globalThis as unknown as Record<symbol, BackendState | undefined>;
-  let current = holder[STATE_KEY];
-  if (current === undefined) {
-    current = { name: null };
-    holder[STATE_KEY] = current;
-  }
-  return current;
+  return globalState<BackendState>('normkit.backend', () => ({ name: null }));
 }
 
 function environmentChoice(): string | undefined {

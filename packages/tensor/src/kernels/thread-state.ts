@@ -1,21 +1,16 @@
+import { globalState } from '../global-state';
+
 /**
- * The requested intra-op thread count, on globalThis under a Symbol.for key like the backend choice,
- * so two copies of @normkit/tensor in one program agree on it. A leaf: the wasm backend reads it and
+ * The requested intra-op thread count, shared like the backend choice by every copy of
+ * @normkit/tensor in one program (see global-state.ts). A leaf: the wasm backend reads it and
  * the public `setNumThreads` / `getNumThreads` (threads.ts) write and report it.
  */
-const STATE_KEY = Symbol.for('normkit.threads');
 interface ThreadState {
   requested: number | null;
 }
 
 function state(): ThreadState {
-  const holder = globalThis as unknown as Record<symbol, ThreadState | undefined>;
-  let current = holder[STATE_KEY];
-  if (current === undefined) {
-    current = { requested: null };
-    holder[STATE_KEY] = current;
-  }
-  return current;
+  return globalState<ThreadState>('normkit.threads', () => ({ requested: null }));
 }
 
 interface NodeProcess {

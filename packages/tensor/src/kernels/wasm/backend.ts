@@ -762,8 +762,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pscale = arena.reserve(slots * 8);
     const pshift = arena.reserve(slots * 8);
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    const perSlot = (emit: (calls: Calls, s0: number, count: number) => void) => runRanges(threads, slots, 1, (calls, s0, s1) => emit(calls, s0, s1 - s0));
-    perSlot((calls, s0, count) => calls.call('slotMoments', [px + s0 * inner * 4, count, inner, pmean + s0 * 8, pvar + s0 * 8]));
+    runRanges(threads, slots, 1, (calls, s0, s1) => calls.call('slotMoments', [px + s0 * inner * 4, s1 - s0, inner, pmean + s0 * 8, pvar + s0 * 8]));
     const mean = new Float64Array(slots);
     const variance = new Float64Array(slots);
     arena.float64Out(pmean, mean);
@@ -771,7 +770,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const { scale, shift } = mix(mean, variance);
     arena.float64Write(pscale, scale);
     arena.float64Write(pshift, shift);
-    perSlot((calls, s0, count) => calls.call('slotAffine', [px + s0 * inner * 4, pout + s0 * inner * 4, count, inner, pscale + s0 * 8, pshift + s0 * 8]));
+    runRanges(threads, slots, 1, (calls, s0, s1) =>
+      calls.call('slotAffine', [px + s0 * inner * 4, pout + s0 * inner * 4, s1 - s0, inner, pscale + s0 * 8, pshift + s0 * 8]));
     arena.float32Out(pout, out);
   }
 
@@ -789,9 +789,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pe = arena.reserve(slots * 8);
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    const perSlot = (emit: (calls: Calls, s0: number, count: number) => void) => runRanges(threads, slots, 1, (calls, s0, s1) => emit(calls, s0, s1 - s0));
-    perSlot((calls, s0, count) =>
-      calls.call('slotGradientSums', [pgy + s0 * inner * 4, px + s0 * inner * 4, count, inner, pmean + s0 * 8, psum + s0 * 8, pcentred + s0 * 8]));
+    runRanges(threads, slots, 1, (calls, s0, s1) =>
+      calls.call('slotGradientSums', [pgy + s0 * inner * 4, px + s0 * inner * 4, s1 - s0, inner, pmean + s0 * 8, psum + s0 * 8, pcentred + s0 * 8]));
     const sumDy = new Float64Array(slots);
     const sumDyCentred = new Float64Array(slots);
     arena.float64Out(psum, sumDy);
@@ -801,8 +800,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.float64Write(pa, coefficients.a);
     arena.float64Write(pc, coefficients.c);
     arena.float64Write(pe, coefficients.e);
-    perSlot((calls, s0, count) =>
-      calls.call('slotGradX', [pgy + s0 * inner * 4, px + s0 * inner * 4, pgx + s0 * inner * 4, count, inner, pa + s0 * 8, pc + s0 * 8, pe + s0 * 8]));
+    runRanges(threads, slots, 1, (calls, s0, s1) =>
+      calls.call('slotGradX', [pgy + s0 * inner * 4, px + s0 * inner * 4, pgx + s0 * inner * 4, s1 - s0, inner, pa + s0 * 8, pc + s0 * 8, pe + s0 * 8]));
     arena.float32Out(pgx, gradX);
   }
 
