@@ -12,6 +12,17 @@ export { Dropout } from './dropout';
 export { Sequential, ModuleList, Identity, Flatten } from './sequential';
 export type { TensorModule } from './sequential';
 export { ReLU, GELU, SiLU, Tanh } from './activation';
+export { Sigmoid } from './sigmoid';
+export { Softmax } from './softmax';
+export type { SoftmaxOptions } from './softmax';
+export { MaxPool2d } from './max-pool2d';
+export type { MaxPool2dLayerOptions } from './max-pool2d';
+export { AvgPool2d } from './avg-pool2d';
+export type { AvgPool2dLayerOptions } from './avg-pool2d';
+export { AdaptiveAvgPool2d } from './adaptive-avg-pool2d';
+export type { AdaptiveAvgPool2dLayerOptions } from './adaptive-avg-pool2d';
+export { Upsample } from './upsample';
+export type { UpsampleOptions } from './upsample';
 export { MultiHeadAttention, fromTorchAttentionStateDict, toTorchAttentionStateDict } from './multi-head-attention';
 export type { MultiHeadAttentionOptions, AttentionForwardOptions } from './multi-head-attention';
 export {
