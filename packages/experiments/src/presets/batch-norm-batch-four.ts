@@ -1,7 +1,7 @@
-import type { NormChoice } from '../models/norm-slot';
 import { RUN_COLUMNS, evalSeries, finalTestAccuracy, runRow, show } from './analysis';
-import { SEED_SOURCE, evalEveryFor, linearScaledSgd, mnistData, stepsFor } from './common';
+import { SEED_SOURCE } from './common';
 import { definePreset, type PresetMode, type PresetRun, type RunRecord } from './preset';
+import { BN_GN_NORMS, MNIST_MLP, mnistBudgetConfig } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 
 const BATCH_SIZES = [4, 32] as const;
@@ -14,29 +14,14 @@ const BASE_LR = 0.1;
  */
 const DROP = 0.02;
 
-const NORMS: Record<'bn' | 'gn', { label: string; choice: NormChoice }> = {
-  bn: { label: 'BatchNorm', choice: { name: 'batch-norm' } },
-  gn: { label: 'GroupNorm (8 groups)', choice: { name: 'group-norm', options: { numGroups: 8 } } },
-};
+const NORMS = BN_GN_NORMS;
 
 function run(norm: 'bn' | 'gn', batchSize: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = stepsFor(SAMPLES[mode], batchSize);
   return {
     id: `${norm}-b${batchSize}`,
     label: `${NORMS[norm].label}, batch ${batchSize}`,
     role: batchSize === 32 ? 'control' : 'subject',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'mlp', options: { width: 64, depth: 3 } },
-      norms: { hidden: NORMS[norm].choice },
-      ...linearScaledSgd(BASE_LR, batchSize),
-      batchSize,
-      steps,
-      evalEvery: evalEveryFor(steps, 4),
-      evalSamples: mode === 'full' ? 1000 : 50,
-      seed,
-    },
+    config: mnistBudgetConfig({ mode, seed, model: MNIST_MLP, norms: { hidden: NORMS[norm].choice }, batchSize, samples: SAMPLES, baseLr: BASE_LR, evals: 4, evalSamples: { full: 1000, reduced: 50 } }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, finalTestAccuracy, runRow, show } from './analysis';
-import { SEED_SOURCE, mnistData } from './common';
-import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { SEED_SOURCE } from './common';
+import { definePreset, type PresetMode } from './preset';
+import { learningRateRun } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 
 /**
@@ -16,27 +17,7 @@ const TRAINED = 0.75;
 /** The best run of each network must reach this, so TRAINED has 10 points of headroom under it (positive controls). */
 const CONTROL = 0.85;
 
-function run(norm: 'none' | 'batch-norm', lr: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = mode === 'full' ? 300 : 4;
-  return {
-    id: `${norm === 'none' ? 'plain' : 'bn'}-lr${lr}`,
-    label: `${norm === 'none' ? 'no normalization' : 'BatchNorm'}, lr ${lr}`,
-    role: 'subject',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'mlp', options: { width: 64, depth: 4 } },
-      norms: { hidden: { name: norm } },
-      optimizer: { name: 'sgd', options: { momentum: 0.9 } },
-      lr,
-      batchSize: 32,
-      steps,
-      evalEvery: steps,
-      evalSamples: mode === 'full' ? 1000 : 50,
-      seed,
-    },
-  };
-}
+const run = learningRateRun;
 
 /**
  * The redesign of `batch-norm-learning-rate` (declared after its 10-seed rerun): a factor-sqrt(2)

@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, finalTestAccuracy, runRow, show } from './analysis';
-import { SEED_SOURCE, mnistData } from './common';
-import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { SEED_SOURCE } from './common';
+import { definePreset, type PresetMode } from './preset';
+import { learningRateRun } from './runs';
 
 /** Learning rates 0.01 x 2^k: a factor-2 grid, so a 2x wider stable range shows as one more grid point. */
 const LEARNING_RATES: Record<PresetMode, number[]> = {
@@ -10,27 +11,7 @@ const LEARNING_RATES: Record<PresetMode, number[]> = {
 /** "Trains" means at least this test accuracy after the step budget. */
 const TRAINED = 0.85;
 
-function run(norm: 'none' | 'batch-norm', lr: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = mode === 'full' ? 300 : 4;
-  return {
-    id: `${norm === 'none' ? 'plain' : 'bn'}-lr${lr}`,
-    label: `${norm === 'none' ? 'no normalization' : 'BatchNorm'}, lr ${lr}`,
-    role: 'subject',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'mlp', options: { width: 64, depth: 4 } },
-      norms: { hidden: { name: norm } },
-      optimizer: { name: 'sgd', options: { momentum: 0.9 } },
-      lr,
-      batchSize: 32,
-      steps,
-      evalEvery: steps,
-      evalSamples: mode === 'full' ? 1000 : 50,
-      seed,
-    },
-  };
-}
+const run = learningRateRun;
 
 /**
  * The largest learning rate at which a 4-layer MLP still trains, with and without BatchNorm.

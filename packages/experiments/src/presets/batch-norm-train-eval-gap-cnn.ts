@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, finalEval, finalTestAccuracy, mean, runRow, show } from './analysis';
-import { SEED_SOURCE, linearScaledSgd, mnistData, stepsFor } from './common';
+import { SEED_SOURCE } from './common';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { MNIST_CNN, mnistBudgetConfig } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 
 const BATCH_SIZES = [2, 4, 32] as const;
@@ -9,23 +10,11 @@ const SAMPLES: Record<PresetMode, number> = { full: 8_000, reduced: 48 };
 const BASE_LR = 0.1;
 
 function run(batchSize: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = stepsFor(SAMPLES[mode], batchSize);
   return {
     id: `bn-b${batchSize}`,
     label: `BatchNorm CNN, batch ${batchSize}`,
     role: batchSize === 32 ? 'control' : 'subject',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'cnn', options: { channels: 8, stages: 2 } },
-      norms: { conv: { name: 'batch-norm' } },
-      ...linearScaledSgd(BASE_LR, batchSize),
-      batchSize,
-      steps,
-      evalEvery: Math.max(1, Math.floor(steps / 4)),
-      evalSamples: mode === 'full' ? 500 : 20,
-      seed,
-    },
+    config: mnistBudgetConfig({ mode, seed, model: MNIST_CNN, norms: { conv: { name: 'batch-norm' } }, batchSize, samples: SAMPLES, baseLr: BASE_LR, evals: 4, evalSamples: { full: 500, reduced: 20 } }),
   };
 }
 

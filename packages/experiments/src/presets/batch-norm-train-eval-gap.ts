@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, finalEval, finalTestAccuracy, mean, runRow, show } from './analysis';
-import { SEED_SOURCE, evalEveryFor, linearScaledSgd, mnistData, stepsFor } from './common';
+import { SEED_SOURCE } from './common';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { BN_GN_NORMS, MNIST_MLP, mnistBudgetConfig } from './runs';
 
 const BATCH_SIZES = [2, 4, 8, 16, 32] as const;
 const SMALL = [2, 4] as const;
@@ -8,25 +9,13 @@ const SAMPLES: Record<PresetMode, number> = { full: 16_000, reduced: 96 };
 const BASE_LR = 0.1;
 
 function run(norm: 'batch-norm' | 'group-norm', batchSize: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = stepsFor(SAMPLES[mode], batchSize);
   const bn = norm === 'batch-norm';
   return {
     id: `${bn ? 'bn' : 'gn'}-b${batchSize}`,
     label: `${bn ? 'BatchNorm' : 'GroupNorm'}, batch ${batchSize}`,
     role: bn ? (batchSize === 32 ? 'control' : 'subject') : 'reference',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'mlp', options: { width: 64, depth: 3 } },
-      norms: { hidden: bn ? { name: 'batch-norm' } : { name: 'group-norm', options: { numGroups: 8 } } },
-      ...linearScaledSgd(BASE_LR, batchSize),
-      batchSize,
-      steps,
-      // The gap is measured at every evaluation: 8 points along training.
-      evalEvery: evalEveryFor(steps, 8),
-      evalSamples: mode === 'full' ? 1000 : 50,
-      seed,
-    },
+    // The gap is measured at every evaluation: 8 points along training.
+    config: mnistBudgetConfig({ mode, seed, model: MNIST_MLP, norms: { hidden: BN_GN_NORMS[bn ? 'bn' : 'gn'].choice }, batchSize, samples: SAMPLES, baseLr: BASE_LR, evals: 8, evalSamples: { full: 1000, reduced: 50 } }),
   };
 }
 

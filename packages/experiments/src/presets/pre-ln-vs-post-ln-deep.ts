@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, evalSeries, finalTestAccuracy, lossSeries, meanTestAccuracy, runRow, show } from './analysis';
-import { SEED_SOURCE, evalEveryFor } from './common';
+import { SEED_SOURCE } from './common';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { transformerStabilityConfig } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 
 /**
@@ -15,26 +16,12 @@ const LR = 0.01;
 const STEPS = 240;
 
 function run(id: 'pre' | 'post' | 'post-warmup', mode: PresetMode, seed: number): PresetRun {
-  const steps = mode === 'full' ? STEPS : 4;
-  const placement = id === 'pre' ? 'pre' : 'post';
   return {
     id,
     label: id === 'pre' ? 'Pre-LN, no warmup' : id === 'post' ? 'Post-LN, no warmup' : 'Post-LN, warmup over the first half',
     role: id === 'post-warmup' ? 'control' : 'subject',
-    config: {
-      task: 'sequence-classification',
-      dataset: { name: 'sequences', options: mode === 'full' ? { trainSize: 2000, testSize: 1000, minLength: 2, maxLength: 8, signal: 1.2 } : { trainSize: 64, testSize: 32, minLength: 2, maxLength: 8, signal: 1.2 } },
-      model: { name: 'transformer', options: { depth: mode === 'full' ? DEPTH : 2, dim: 16, numHeads: 2, placement } },
-      norms: { block: { name: 'layer-norm' }, final: { name: placement === 'pre' ? 'layer-norm' : 'none' } },
-      optimizer: { name: 'adam' },
-      lr: LR,
-      schedule: id === 'post-warmup' ? { name: 'warmup', options: { warmupSteps: Math.max(1, Math.floor(steps / 2)) } } : { name: 'constant' },
-      batchSize: 16,
-      steps,
-      evalEvery: evalEveryFor(steps, 8),
-      evalSamples: mode === 'full' ? 500 : 32,
-      seed,
-    },
+    // Pre-LN gets the final LayerNorm (its stream is never normalised otherwise); Post-LN ends normalised.
+    config: transformerStabilityConfig({ mode, seed, placement: id === 'pre' ? 'pre' : 'post', warmup: id === 'post-warmup', depth: DEPTH, lr: LR, signal: 1.2, steps: STEPS }),
   };
 }
 

@@ -1,6 +1,7 @@
 import { RUN_COLUMNS, evalSeries, finalTestAccuracy, runRow, show } from './analysis';
-import { SEED_SOURCE, linearScaledSgd, mnistData, stepsFor } from './common';
+import { SEED_SOURCE } from './common';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { MNIST_CNN, WS_GN_NORMS, WS_WEIGHTS, mnistBudgetConfig } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 
 const SAMPLES: Record<PresetMode, number> = { full: 8_000, reduced: 48 };
@@ -12,25 +13,14 @@ type Kind = 'bn' | 'gn' | 'ws-gn';
 const LABELS: Record<Kind, string> = { bn: 'BatchNorm', gn: 'GroupNorm (4 groups)', 'ws-gn': 'Weight Standardization + GroupNorm (4 groups)' };
 
 function run(kind: Kind, batchSize: number, mode: PresetMode, seed: number): PresetRun {
-  const steps = stepsFor(SAMPLES[mode], batchSize);
   return {
     id: `${kind}-b${batchSize}`,
     label: `${LABELS[kind]}, batch ${batchSize}`,
     role: kind === 'bn' && batchSize === 32 ? 'control' : kind === 'gn' ? 'reference' : 'subject',
-    config: {
-      task: 'classification',
-      dataset: mnistData(mode),
-      model: { name: 'cnn', options: { channels: 8, stages: 2 } },
-      // 8 and 16 channels in 4 groups; WS on the convolutions only (the head stays a plain Linear), as Qiao et al. do.
-      norms: { conv: kind === 'bn' ? { name: 'batch-norm' } : { name: 'group-norm', options: { numGroups: 4 } } },
-      ...(kind === 'ws-gn' ? { weights: { stages: { name: 'weight-standardization' } } } : {}),
-      ...linearScaledSgd(BASE_LR, batchSize),
-      batchSize,
-      steps,
-      evalEvery: Math.max(1, Math.floor(steps / 4)),
-      evalSamples: mode === 'full' ? 1000 : 20,
-      seed,
-    },
+    config: mnistBudgetConfig({
+      mode, seed, model: MNIST_CNN, norms: { conv: WS_GN_NORMS[kind === 'bn' ? 'bn' : 'gn'] }, ...(kind === 'ws-gn' ? { weights: WS_WEIGHTS } : {}),
+      batchSize, samples: SAMPLES, baseLr: BASE_LR, evals: 4, evalSamples: { full: 1000, reduced: 20 },
+    }),
   };
 }
 
