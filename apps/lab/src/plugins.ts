@@ -1,5 +1,6 @@
 // Registration is explicit (the engine registers nothing): every family the lab can exercise.
 import { batchPlugins } from '@normkit/batch';
+import { conditionalPlugins } from '@normkit/conditional';
 import { listBlockWrappers, registerBlockWrapper, type BlockWrapperDefinition } from '@normkit/experiments';
 import { groupPlugins } from '@normkit/group';
 import { layerPlugins } from '@normkit/layer';
@@ -9,7 +10,7 @@ import { has, list, register, type AnyPlugin } from '@normkit/tensor';
 import { weightPlugins } from '@normkit/weight';
 
 /** The plugin lists of the family packages the lab registers. */
-export const familyPlugins: ReadonlyArray<readonly AnyPlugin[]> = [batchPlugins, groupPlugins, layerPlugins, weightPlugins, switchablePlugins, normFreePlugins];
+export const familyPlugins: ReadonlyArray<readonly AnyPlugin[]> = [batchPlugins, groupPlugins, layerPlugins, weightPlugins, switchablePlugins, normFreePlugins, conditionalPlugins];
 
 /** Residual block wrappers (NF blocks, SkipInit) for the engine's residual net. */
 export const blockWrappers: readonly BlockWrapperDefinition[] = normFreeBlockWrappers;

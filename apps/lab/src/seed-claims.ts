@@ -51,8 +51,8 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
   { section: 'Layer Normalization', claim: 'RMSNorm is 10-20% faster than LayerNorm with equivalent performance', presets: ['rms-norm-speed'] },
   { section: 'Layer Normalization', claim: 'QK-norm prevents attention logits from growing too large', presets: ['qk-norm-logits'] },
   {
-    section: 'Layer Normalization', claim: 'AdaLN injects (timestep and class) conditioning into the normalization', presets: [],
-    note: 'Not tested yet: the planned conditional-generation preset compares CBN/AdaLN generators against an unconditional control.',
+    section: 'Layer Normalization', claim: 'AdaLN injects (timestep and class) conditioning into the normalization', presets: ['conditional-norm-generation'],
+    note: 'Class conditioning only (no timesteps): a GAN generator that gets the class through AdaLN alone, against the same generator with LayerNorm.',
   },
   { section: 'Group and Instance Normalization', claim: 'GroupNorm is batch-independent and suits small-batch training', presets: ['batch-norm-small-batch', 'batch-norm-batch-four'] },
   {
@@ -75,16 +75,16 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
     note: 'The fine-tuning half is not tested: the engine has no class-split data set or weight transfer between runs yet.',
   },
   {
-    section: 'Conditional Normalization', claim: 'Conditional BatchNorm enables class-conditional generation', presets: [],
-    note: 'Not tested yet: planned with the conditional generator against an unconditional control (@normkit/conditional is not registered in the lab yet).',
+    section: 'Conditional Normalization', claim: 'Conditional BatchNorm enables class-conditional generation', presets: ['conditional-norm-generation'],
+    note: 'A toy GAN on a ring of Gaussian modes whose generator gets the class through CBN alone, against the same generator with BatchNorm.',
   },
   {
     section: 'Conditional Normalization', claim: 'SPADE enables image synthesis from semantic layouts', presets: [],
     note: 'Not tested: needs an image generator trained on segmentation maps, beyond a few-minute CPU experiment.',
   },
   {
-    section: 'Conditional Normalization', claim: 'FiLM conditioning serves multi-task learning', presets: [],
-    note: 'Not tested yet: the planned preset switches tasks through FiLM parameters against single-task networks.',
+    section: 'Conditional Normalization', claim: 'FiLM conditioning serves multi-task learning', presets: ['film-multi-task'],
+    note: 'Four labelings of the same 2-D points; one MLP switching tasks through FiLM against one MLP per task.',
   },
   { section: 'Normalization-Free Networks', claim: 'NF networks train without normalization (AGC, scaled WS, careful initialization)', presets: ['norm-free-residual'] },
   { section: 'Normalization-Free Networks', claim: 'SkipInit lets deep residual networks train without normalization', presets: ['norm-free-residual'], note: 'Together with AGC and scaled WS, not alone.' },

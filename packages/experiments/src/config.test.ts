@@ -29,7 +29,7 @@ describe('resolveConfig', () => {
   it('fills every default through the option schemas', () => {
     const config = resolveConfig(minimal);
     expect(config.dataset.options).toEqual({ trainSize: 1000, testSize: 500, noise: 0.02, turns: 1.5 });
-    expect(config.model.options).toEqual({ width: 32, depth: 3, activation: 'relu' });
+    expect(config.model.options).toEqual({ width: 32, depth: 3, activation: 'relu', conditionFeatures: 0 });
     expect(config.norms).toEqual({ hidden: { name: 'none' } });
     expect(config.optimizer).toEqual({ name: 'adam', options: { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 } });
     expect(config.schedule).toEqual({ name: 'constant', options: {} });

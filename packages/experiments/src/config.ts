@@ -201,7 +201,7 @@ export function resolveConfig(input: unknown): ExperimentConfig {
     resolvedModel.blockWrapper = { name: wrapper.name, options: resolveOptions(`model.blockWrapper (${wrapper.name})`, wrapper.options, wrapperChoice.options) };
   }
 
-  const norms = resolveNorms(input.norms, model);
+  const norms = resolveNorms(input.norms, model, modelOptions);
   const weights = resolveWeights(input.weights, model);
   const gradientTransforms = resolveTransforms(input.gradientTransforms);
 
@@ -246,7 +246,7 @@ export function resolveConfig(input: unknown): ExperimentConfig {
   };
 }
 
-function resolveNorms(value: unknown, model: ModelDefinition): Record<string, NormChoice> {
+function resolveNorms(value: unknown, model: ModelDefinition, modelOptions: Readonly<Record<string, unknown>>): Record<string, NormChoice> {
   const given = checkOptionsObject('norms', value);
   const roles = model.normRoles.map((r) => r.name);
   for (const role of Object.keys(given)) {
@@ -255,7 +255,7 @@ function resolveNorms(value: unknown, model: ModelDefinition): Record<string, No
     }
   }
   const norms: Record<string, NormChoice> = {};
-  for (const { name: role, only, required, default: fallback, givesClass } of model.normRoles) {
+  for (const { name: role, only, required, default: fallback, givesClass, givesCondition } of model.normRoles) {
     const raw = given[role] ?? { name: fallback ?? NO_NORM };
     const field = `norms.${role}`;
     const choice = checkChoice(field, raw);
@@ -279,10 +279,11 @@ function resolveNorms(value: unknown, model: ModelDefinition): Record<string, No
       }
       resolved = { name: plugin.name, options };
       const traits = traitsOf(resolved, field)!;
-      if ((traits.needsCondition || traits.needsLabels) && !givesClass) {
+      const condition = givesClass === true || givesCondition?.(modelOptions) === true;
+      if ((traits.needsCondition && !condition) || (traits.needsLabels && !givesClass)) {
         throw new OptionError({
           op: 'resolveConfig',
-          expected: `${field}: a normalizer that needs no ${traits.needsLabels ? 'class labels' : 'condition'} (model "${model.name}" has none to give; the conditional-generation task does)`,
+          expected: `${field}: a normalizer that needs no ${traits.needsLabels ? 'class labels' : 'condition'} (model "${model.name}" has none to give here; the conditional-generation task does, and an mlp with conditionFeatures gives a condition)`,
           given: `"${plugin.name}"`,
         });
       }

@@ -4,6 +4,7 @@ import { circles } from './circles';
 import { conditionalMixture } from './conditional-mixture';
 import { gaussians } from './gaussians';
 import { mnist } from './mnist';
+import { multiTask } from './multi-task';
 import { sequences } from './sequences';
 import { twoSpirals } from './two-spirals';
 import { xor } from './xor';
@@ -14,7 +15,8 @@ export {
 export type {
   TaskKind, InputKind, Split, MixtureModes, Dataset, ExperimentResources, MnistSource, DatasetDefinition, Batch, BatchOptions,
 } from './dataset';
-export { twoSpirals, circles, xor, gaussians, mnist, sequences, conditionalMixture };
+export { twoSpirals, circles, xor, gaussians, mnist, sequences, conditionalMixture, multiTask };
+export { MULTI_TASK_LABELINGS, taskOf } from './multi-task';
 export { sequenceLengths } from './sequences';
 
 /** Every built-in data set by name. */
@@ -26,4 +28,5 @@ export const datasets: Readonly<Record<string, DatasetDefinition<OptionsSchema>>
   mnist,
   sequences,
   'conditional-mixture': conditionalMixture,
+  'multi-task': multiTask,
 } as Record<string, DatasetDefinition<OptionsSchema>>);

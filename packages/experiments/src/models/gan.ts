@@ -10,7 +10,11 @@ export function oneHot(labels: ArrayLike<number>, numClasses: number): Tensor {
   return new Tensor(data, [labels.length, numClasses]);
 }
 
-/** A stack of DenseLayers on concat(input, onehot(label)), then a Linear to `outFeatures`. */
+/**
+ * A stack of DenseLayers on concat(input, onehot(label)), then a Linear to `outFeatures`. With
+ * `classInput` false the layers see the input alone: the class reaches them only through
+ * conditional normalizers (CBN, AdaLN), and with plain ones not at all (an unconditional net).
+ */
 export class ConditionalMlp extends Module {
   readonly layers: ModuleList<DenseLayer>;
   readonly head: Linear;
@@ -25,10 +29,11 @@ export class ConditionalMlp extends Module {
     activation: ActivationName,
     readonly numClasses: number,
     generator: Generator,
+    readonly classInput = true,
   ) {
     super();
     const layers: DenseLayer[] = [];
-    let features = inFeatures + numClasses;
+    let features = classInput ? inFeatures + numClasses : inFeatures;
     for (let i = 0; i < depth; i++) {
       // Conditional normalizers get the one-hot class as condition, label-conditional ones the ids.
       layers.push(new DenseLayer(features, width, role, norm, activation, false, generator, { conditionDim: numClasses, numClasses }));
@@ -41,7 +46,7 @@ export class ConditionalMlp extends Module {
   override forward(x: Tensor, labels: ArrayLike<number>): Tensor {
     const condition = oneHot(labels, this.numClasses);
     const context: SlotContext = { condition, labels: Array.from(labels) };
-    let h = concat([x, condition], 1);
+    let h = this.classInput ? concat([x, condition], 1) : x;
     for (const layer of this.layers) h = layer.forward(h, context);
     return this.head.forward(h);
   }
@@ -59,6 +64,8 @@ export interface ConditionalGanOptions {
   generatorNorm: NormChoice;
   discriminatorNorm: NormChoice;
   generator: Generator;
+  /** Concatenate the one-hot class to the generator's noise (default true); see ConditionalMlp. */
+  generatorClassInput?: boolean;
 }
 
 /**
@@ -81,7 +88,10 @@ export class ConditionalGan extends Module {
     this.numClasses = options.numClasses;
     this.generatorNet = this.registerModule(
       'generator',
-      new ConditionalMlp(options.latentDim, options.dataDim, options.width, options.depth, 'generator', options.generatorNorm, options.activation, options.numClasses, options.generator),
+      new ConditionalMlp(
+        options.latentDim, options.dataDim, options.width, options.depth, 'generator', options.generatorNorm, options.activation, options.numClasses, options.generator,
+        options.generatorClassInput ?? true,
+      ),
     );
     this.discriminatorNet = this.registerModule(
       'discriminator',
@@ -114,6 +124,10 @@ export const conditionalGanModel = defineModel({
     discriminatorWidth: { type: 'number', default: 64, integer: true, min: 1, max: 1024, description: 'Discriminator hidden units' },
     discriminatorDepth: { type: 'number', default: 2, integer: true, min: 1, max: 16, description: 'Discriminator hidden layers' },
     activation: { ...activationOption, default: 'relu' },
+    generatorClassInput: {
+      type: 'boolean', default: true,
+      description: "Concatenate the one-hot class to the generator's noise; false: only conditional normalizers (CBN, AdaLN) give it the class, plain ones make it unconditional",
+    },
   },
   tasks: ['conditional-generation'],
   inputKinds: ['vector'],
@@ -135,5 +149,6 @@ export const conditionalGanModel = defineModel({
       generatorNorm: normFor(norms, 'generator'),
       discriminatorNorm: normFor(norms, 'discriminator'),
       generator,
+      generatorClassInput: options.generatorClassInput,
     }),
 });

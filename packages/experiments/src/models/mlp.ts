@@ -1,4 +1,4 @@
-import { Linear, Module, ModuleList, type Generator, type Tensor } from '@normkit/tensor';
+import { Linear, Module, ModuleList, OptionError, slice, type Generator, type Tensor } from '@normkit/tensor';
 import type { InputKind } from '../datasets/dataset';
 import {
   activate, activationOption, defineModel, flattenImage, inputWidth, maskedMeanPool, normFor,
@@ -48,6 +48,12 @@ export interface MlpOptions {
   extras?: SlotExtras;
   /** Slot role name in errors (default 'hidden'). */
   role?: string;
+  /**
+   * The last `conditionFeatures` input features are a condition (a task's one-hot, say), not data:
+   * they are split off and handed to the normalization slots as `condition` (FiLM, AdaLN), and the
+   * layers see only the features before them. 0 (default): every feature is data. Vectors only.
+   */
+  conditionFeatures?: number;
 }
 
 /**
@@ -61,15 +67,25 @@ export class Mlp extends Module implements Classifier {
   readonly layers: ModuleList<DenseLayer>;
   readonly head: Linear;
   readonly inputKind: InputKind;
+  readonly conditionFeatures: number;
 
   constructor(options: MlpOptions) {
     super();
     this.inputKind = options.inputKind;
+    this.conditionFeatures = options.conditionFeatures ?? 0;
+    if (this.conditionFeatures > 0 && (options.inputKind !== 'vector' || this.conditionFeatures >= options.inFeatures)) {
+      throw new OptionError({
+        op: 'mlp',
+        expected: `conditionFeatures only on vector inputs and fewer than their ${options.inFeatures} features`,
+        given: `conditionFeatures = ${this.conditionFeatures} on ${options.inputKind} inputs`,
+      });
+    }
     const tokens = options.inputKind === 'tokens';
     const layers: DenseLayer[] = [];
-    let inFeatures = options.inFeatures;
+    let inFeatures = options.inFeatures - this.conditionFeatures;
+    const extras = this.conditionFeatures > 0 ? { ...options.extras, conditionDim: this.conditionFeatures } : options.extras;
     for (let i = 0; i < options.depth; i++) {
-      layers.push(new DenseLayer(inFeatures, options.width, options.role ?? 'hidden', options.norm, options.activation, tokens, options.generator, options.extras));
+      layers.push(new DenseLayer(inFeatures, options.width, options.role ?? 'hidden', options.norm, options.activation, tokens, options.generator, extras));
       inFeatures = options.width;
     }
     this.layers = this.registerModule('layers', new ModuleList(layers));
@@ -79,6 +95,11 @@ export class Mlp extends Module implements Classifier {
   /** The hidden representation before the head ([N, width]; tokens already pooled). */
   features(input: ModelInput, context: SlotContext = { mask: input.mask }): Tensor {
     let h = flattenImage(input.x, this.inputKind);
+    if (this.conditionFeatures > 0) {
+      const data = h.shape[1]! - this.conditionFeatures;
+      context = { ...context, condition: slice(h, 1, data) };
+      h = slice(h, 1, 0, data);
+    }
     for (const layer of this.layers) h = layer.forward(h, context);
     return this.inputKind === 'tokens' ? maskedMeanPool(h, input.mask) : h;
   }
@@ -95,10 +116,20 @@ export const mlpModel = defineModel({
     width: { type: 'number', default: 32, integer: true, min: 1, max: 1024, description: 'Units per hidden layer' },
     depth: { type: 'number', default: 3, integer: true, min: 1, max: 64, description: 'Hidden layers' },
     activation: activationOption,
+    conditionFeatures: {
+      type: 'number', default: 0, integer: true, min: 0, max: 64,
+      description: 'The last k input features are a condition (e.g. a task one-hot) handed to conditional normalizers (FiLM, AdaLN), not to the layers',
+    },
   },
   tasks: ['classification', 'sequence-classification'],
   inputKinds: ['vector', 'image', 'tokens'],
-  normRoles: [{ name: 'hidden', description: 'After the Linear of every hidden layer, before the activation' }],
+  normRoles: [
+    {
+      name: 'hidden',
+      description: 'After the Linear of every hidden layer, before the activation (conditional normalizers get the conditionFeatures)',
+      givesCondition: (options) => Number(options.conditionFeatures ?? 0) > 0,
+    },
+  ],
   weightRoles: ['layers'],
   build: ({ options, data, norms, generator }) =>
     new Mlp({
@@ -110,5 +141,6 @@ export const mlpModel = defineModel({
       norm: normFor(norms, 'hidden'),
       inputKind: data.inputKind,
       generator,
+      conditionFeatures: options.conditionFeatures,
     }),
 });

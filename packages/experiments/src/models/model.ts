@@ -38,6 +38,8 @@ export interface NormRole {
   default?: string;
   /** Normalizers here receive the sample's class as `condition` (one-hot) and `labels`. */
   givesClass?: boolean;
+  /** Normalizers here receive a `condition` (no labels) when this holds for the model's options (an mlp's conditionFeatures). */
+  givesCondition?: (options: Readonly<Record<string, unknown>>) => boolean;
 }
 
 /** Everything a model builder receives. */

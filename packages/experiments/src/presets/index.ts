@@ -8,6 +8,8 @@ import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
 import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
+import { conditionalNormGeneration } from './conditional-norm-generation';
+import { filmMultiTask } from './film-multi-task';
 import { frnBatchOne } from './frn-batch-one';
 import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
 import { gradientClippingSubstitute } from './gradient-clipping-substitute';
@@ -29,6 +31,7 @@ export {
   weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch, weightNormConditioning, batchNormTrainEvalGapCnn,
   batchNormLossLandscape, instanceNormStyleLeakage,
 };
+export { conditionalNormGeneration, filmMultiTask };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
@@ -67,6 +70,8 @@ export const presets: readonly ClaimPreset[] = [
   batchNormTrainEvalGapCnn,
   batchNormLossLandscape,
   instanceNormStyleLeakage,
+  conditionalNormGeneration,
+  filmMultiTask,
 ];
 
 /** The preset called `name`, or undefined. */
