@@ -24,16 +24,44 @@ export class LoweringContext {
   private readonly usedNames = new Set<string>();
   private scopePath = '';
   private moduleClass = '';
+  private contextValues: Readonly<Record<string, OnnxValue>>;
 
   constructor(
     readonly opset: number,
     private readonly lookup: LoweringLookup,
     private readonly describeMissing: (module: Module, path: string) => OnnxExportError,
     /** Graph inputs standing for the forward's context (`condition`, `labels`, `mask`, `key`, `value`), for the lowerings that read them. */
-    readonly context: Readonly<Record<string, OnnxValue>> = {},
+    context: Readonly<Record<string, OnnxValue>> = {},
     /** Static forward flags of the export (`causal` attention), fixed in the graph. */
     readonly flags: Readonly<{ causal?: boolean }> = {},
-  ) {}
+  ) {
+    this.contextValues = context;
+  }
+
+  /** The values standing for the forward's context where the current module is lowered (see `withContext`). */
+  get context(): Readonly<Record<string, OnnxValue>> {
+    return this.contextValues;
+  }
+
+  /**
+   * Runs `lower` with `values` as the context (e.g. `condition`, `labels`) on top of the current one,
+   * for a model whose forward builds its children's context itself (a one-hot condition from labels
+   * it was given as an input); the outer context is restored afterwards.
+   */
+  withContext<T>(values: Readonly<Record<string, OnnxValue | undefined>>, lower: () => T): T {
+    const outer = this.contextValues;
+    const merged: Record<string, OnnxValue> = { ...outer };
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) delete merged[key];
+      else merged[key] = value;
+    }
+    this.contextValues = merged;
+    try {
+      return lower();
+    } finally {
+      this.contextValues = outer;
+    }
+  }
 
   /** The dotted path of the module being lowered ('' for the root). */
   get scope(): string {

@@ -10,6 +10,7 @@ export { attr } from './proto';
 export type { AttributeValue, Dim } from './proto';
 export { coreLowerings } from './lowerings/index';
 export { lowerAttention } from './lowerings/multi-head-attention';
+export { lowerGelu } from './lowerings/activation';
 export type { AttentionInputs } from './lowerings/multi-head-attention';
 export { lowerMaxPool2d, lowerAvgPool2d, lowerAdaptiveAvgPool2d } from './lowerings/pool';
 export { lowerInterpolate } from './lowerings/interpolate';

@@ -1,4 +1,4 @@
-import { GELU, ReLU, SiLU, Tanh } from '@normkit/tensor';
+import { GELU, ReLU, SiLU, Sigmoid, Softmax, Tanh } from '@normkit/tensor';
 import type { LoweringContext, OnnxValue } from '../graph';
 import { defineLowering } from '../registry';
 
@@ -25,3 +25,12 @@ export function lowerGelu(x: OnnxValue, ctx: LoweringContext): OnnxValue {
 }
 
 export const geluLowering = defineLowering({ loweringVersion: 'v1', module: GELU, lower: (_m, [x], ctx) => lowerGelu(x!, ctx) });
+
+export const sigmoidLowering = defineLowering({ loweringVersion: 'v1', module: Sigmoid, lower: (_m, [x], ctx) => ctx.unary('Sigmoid', x!) });
+
+/** Softmax({ dim }): `Softmax(axis=dim)` (from opset 13 ONNX's Softmax normalizes over that one axis, as normkit does). */
+export const softmaxLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: Softmax,
+  lower: (module, [x], ctx) => ctx.unary('Softmax', x!, { axis: { type: 'int', value: module.dim } }),
+});

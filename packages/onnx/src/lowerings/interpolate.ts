@@ -1,6 +1,8 @@
 // interpolate(x, target, mode, alignCorners) as ONNX Resize, with the coordinate rules set to normkit's (PyTorch's).
+import { Upsample } from '@normkit/tensor';
 import type { LoweringContext, OnnxValue } from '../graph';
 import type { AttributeValue, Dim } from '../proto';
+import { defineLowering } from '../registry';
 
 export type InterpolateTarget = { size: number | readonly [number, number] } | { scaleFactor: number | readonly [number, number] };
 
@@ -35,3 +37,13 @@ export function lowerInterpolate(
   const scaled = (d: Dim, s: number): Dim => (typeof d === 'number' ? Math.floor(d * s) : '');
   return ctx.node('Resize', [x, null, ctx.constant([1, 1, sh, sw], [4], { name: 'scales' })], [n, c, scaled(h, sh), scaled(w, sw)], attributes);
 }
+
+/**
+ * Upsample: `Resize` as `lowerInterpolate` builds it, a scale factor as Resize's `scales` (H and W
+ * may be dynamic; non-integer factors keep normkit's floor(dst / factor) source rows), a size as `sizes`.
+ */
+export const upsampleLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: Upsample,
+  lower: (m, [x], ctx) => lowerInterpolate(ctx, x!, m.size ? { size: m.size } : { scaleFactor: m.scaleFactor! }, m.mode, m.alignCorners),
+});

@@ -1,6 +1,8 @@
 // Pooling as @normkit/tensor's ops compute it (floor mode), for the lowerings of modules that call them.
+import { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from '@normkit/tensor';
 import type { LoweringContext, OnnxValue } from '../graph';
 import type { Dim } from '../proto';
+import { defineLowering } from '../registry';
 
 type Pair = number | readonly [number, number];
 
@@ -82,3 +84,24 @@ export function lowerAdaptiveAvgPool2d(ctx: LoweringContext, input: OnnxValue, o
     return ctx.node('MatMul', [ctx.constant(adaptiveMatrix(h, outH), [outH, h], { name: 'adaptive_rows' }), pooledW], [n!, c!, outH, outW]);
   });
 }
+
+/** MaxPool2d: `MaxPool` with its kernel, strides, pads and dilations (floor mode). */
+export const maxPool2dLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: MaxPool2d,
+  lower: (m, [x], ctx) => lowerMaxPool2d(ctx, x!, m.kernelSize, { stride: m.stride, padding: m.padding, dilation: m.dilation }),
+});
+
+/** AvgPool2d: `AveragePool` with count_include_pad as the module's countIncludePad. */
+export const avgPool2dLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: AvgPool2d,
+  lower: (m, [x], ctx) => lowerAvgPool2d(ctx, x!, m.kernelSize, { stride: m.stride, padding: m.padding, countIncludePad: m.countIncludePad }),
+});
+
+/** AdaptiveAvgPool2d: `GlobalAveragePool` for 1 x 1, two averaging MatMuls otherwise (static H and W). */
+export const adaptiveAvgPool2dLowering = defineLowering({
+  loweringVersion: 'v1',
+  module: AdaptiveAvgPool2d,
+  lower: (m, [x], ctx) => lowerAdaptiveAvgPool2d(ctx, x!, m.outputSize),
+});
