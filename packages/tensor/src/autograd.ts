@@ -1,12 +1,12 @@
 import { recycle } from './buffer-pool';
 import { castArray, type TypedArray } from './dtype';
-import { AutogradError, ShapeError, formatShape } from './errors';
-import { Tensor, checkTensor, isGradEnabled, type GraphNode } from './tensor';
+import { AutogradError, DTypeError, ShapeError, ValueError, formatShape } from './errors';
+import { Tensor, checkTensor, describeValue, isGradEnabled, type GraphNode } from './tensor';
 
-export interface CustomOpSpec {
+/** What every custom op gives besides its inputs and backward rule. */
+interface CustomOpBase {
   /** Shown in errors and graph inspection, e.g. `batchNorm`. */
   op: string;
-  inputs: readonly Tensor[];
   /**
    * The tensors whose values `backward` reads (default: every input). Their versions are recorded
    * now, and backward refuses to run if one was modified in place since (the output's too).
@@ -16,12 +16,49 @@ export interface CustomOpSpec {
   /** The forward result, already computed by the caller's kernel. */
   data: TypedArray;
   shape: readonly number[];
+}
+
+/** Named inputs of a custom op, e.g. `{ x, weight, bias }`; an optional input that is absent is null or undefined. */
+export type CustomOpInputs = Readonly<Record<string, Tensor | null | undefined>>;
+
+/**
+ * What a named backward rule returns: a gradient per input name, in that input's shape (flat, any
+ * float dtype: the engine casts to the input's dtype, copying nothing when it already matches). A
+ * missing name or null means no gradient; a gradient for an input given as null is ignored.
+ */
+export type CustomOpGradients<I extends CustomOpInputs> = { readonly [K in keyof I]?: TypedArray | null };
+
+/**
+ * What a named rule may return, key by key: an input's name maps to a gradient, any other key to
+ * `never`, so a misspelt name (or an array, or a number) fails to compile.
+ */
+export type CheckedGradients<I extends CustomOpInputs, R> = {
+  readonly [K in keyof R]: K extends keyof I ? TypedArray | null | undefined : never;
+};
+
+/** `customOp` with named inputs and gradients: the form to write. `R` is what the rule returns. */
+export interface NamedCustomOpSpec<I extends CustomOpInputs, R extends object = CustomOpGradients<I>> extends CustomOpBase {
+  inputs: I;
+  /**
+   * Maps the output gradient to named input gradients. Return fresh arrays or `gradOutput` itself;
+   * never an array the op keeps for later. A name that is not an input, or a gradient of the wrong
+   * size or type, is an error naming the op and the input.
+   */
+  backward: (gradOutput: TypedArray) => R & CheckedGradients<I, R>;
+}
+
+/** `customOp` with positional inputs and gradients (`inputs: [x, w]`, `backward: g => [gx, gw]`), kept for existing code. */
+export interface PositionalCustomOpSpec extends CustomOpBase {
+  inputs: readonly Tensor[];
   /**
    * Maps the output gradient to one gradient per input (same shape as that input), or null.
    * Return fresh arrays or `gradOutput` itself; never an array the op keeps for later.
    */
   backward: (gradOutput: TypedArray) => ReadonlyArray<TypedArray | null>;
 }
+
+/** Either form of `customOp`'s argument. */
+export type CustomOpSpec = NamedCustomOpSpec<CustomOpInputs> | PositionalCustomOpSpec;
 
 export interface BackwardOptions {
   /**
@@ -33,6 +70,8 @@ export interface BackwardOptions {
 
 /** What a recorded node keeps to check, at backward time, that its saved tensors are unchanged. */
 interface RecordedNode extends GraphNode {
+  /** How errors name each input: `input "weight"` (named form) or `input 1` (positional). */
+  readonly inputLabels: readonly string[];
   readonly saved: readonly Tensor[];
   readonly versions: readonly number[];
   /** Checksums of the saved tensors' data (and the output's, last), in debug mode only. */
@@ -76,18 +115,34 @@ function checksum(data: TypedArray): number {
  * The custom-function API (like `torch.autograd.Function`): wraps a kernel's output as ONE
  * graph node whose backward is the given analytic rule. Every op in the package is built on it.
  * The graph is recorded only when grad mode is on and some input requires a gradient.
+ *
+ * Inputs and gradients are named: the rule returns the gradients it has, by input name.
+ *
+ * @example
+ * const y = customOp({
+ *   op: 'scaleShift',
+ *   inputs: { x, weight, bias }, // bias may be null
+ *   data: kernelOutput,
+ *   shape: x.shape,
+ *   backward: (g) => ({ x: gradX, weight: gradWeight, bias: gradBias }),
+ * });
  */
+export function customOp<I extends CustomOpInputs, R extends object>(spec: NamedCustomOpSpec<I, R>): Tensor;
+/** The positional form, kept for existing code: `inputs: [x, w]`, `backward: g => [gx, gw]`. */
+export function customOp(spec: PositionalCustomOpSpec): Tensor;
 export function customOp(spec: CustomOpSpec): Tensor {
-  // The last line of defence: every op records only tensors of this copy in the graph.
-  for (let i = 0; i < spec.inputs.length; i++) checkTensor(spec.op, spec.inputs[i], `input ${i}`);
+  const { inputs, labels, backward } = Array.isArray(spec.inputs)
+    ? positionalInputs(spec as PositionalCustomOpSpec)
+    : namedInputs(spec as NamedCustomOpSpec<CustomOpInputs>);
   const out = new Tensor(spec.data, spec.shape);
-  if (isGradEnabled() && spec.inputs.some((t) => t.requiresGrad)) {
+  if (isGradEnabled() && inputs.some((t) => t.requiresGrad)) {
     out.requiresGrad = true;
-    const saved = spec.saved ?? spec.inputs;
+    const saved = spec.saved ?? inputs;
     const node: RecordedNode = {
       op: spec.op,
-      inputs: spec.inputs,
-      backward: spec.backward,
+      inputs,
+      inputLabels: labels,
+      backward,
       saved,
       versions: saved.map((t) => t.version),
       checksums: debugChecksums ? [...saved.map((t) => checksum(t.data)), checksum(out.data)] : null,
@@ -98,6 +153,87 @@ export function customOp(spec: CustomOpSpec): Tensor {
     out.node = node;
   }
   return out;
+}
+
+interface LinedUp {
+  readonly inputs: readonly Tensor[];
+  readonly labels: readonly string[];
+  readonly backward: GraphNode['backward'];
+}
+
+function positionalInputs(spec: PositionalCustomOpSpec): LinedUp {
+  // The last line of defence: every op records only tensors of this copy in the graph.
+  const labels = spec.inputs.map((input, i) => {
+    checkTensor(spec.op, input, `input ${i}`);
+    return `input ${i}`;
+  });
+  return { inputs: spec.inputs, labels, backward: spec.backward };
+}
+
+/** Lines named inputs up for the engine (absent ones dropped) and wraps the rule to check the names and arrays it returns. */
+function namedInputs(spec: NamedCustomOpSpec<CustomOpInputs>): LinedUp {
+  const record: unknown = spec.inputs;
+  if (typeof record !== 'object' || record === null) {
+    throw new ValueError({ op: spec.op, expected: 'inputs as named tensors ({ x, weight, ... }) or an array of tensors', given: describeValue(record) });
+  }
+  const names: string[] = [];
+  const inputs: Tensor[] = [];
+  const absent = new Set<string>();
+  for (const [name, input] of Object.entries(record as CustomOpInputs)) {
+    if (input === null || input === undefined) {
+      absent.add(name);
+      continue;
+    }
+    names.push(name);
+    inputs.push(checkTensor(spec.op, input, `input "${name}"`));
+  }
+  const labels = names.map((name) => `input "${name}"`);
+  const rule = spec.backward;
+  const backward = (gradOutput: TypedArray): Array<TypedArray | null> => {
+    const grads: unknown = rule(gradOutput);
+    if (typeof grads !== 'object' || grads === null || Array.isArray(grads)) {
+      throw new AutogradError({
+        op: `${spec.op} (backward)`,
+        expected: `gradients by input name (an object with keys among ${names.join(', ')})`,
+        given: Array.isArray(grads) ? 'an array (positional gradients need positional inputs)' : describeValue(grads),
+      });
+    }
+    const byName = grads as Readonly<Record<string, unknown>>;
+    for (const name of Object.keys(byName)) {
+      if (!names.includes(name) && !absent.has(name)) {
+        throw new AutogradError({
+          op: `${spec.op} (backward)`,
+          expected: `gradients named after the inputs (${names.join(', ')})`,
+          given: `a gradient for "${name}", which is not an input`,
+        });
+      }
+    }
+    return names.map((name, i) => {
+      const g = byName[name];
+      if (g === null || g === undefined) return null;
+      checkGradient(spec.op, g, inputs[i]!, labels[i]!);
+      return g as TypedArray;
+    });
+  };
+  return { inputs, labels, backward };
+}
+
+/** A gradient must be a float array with the input's number of elements. */
+function checkGradient(op: string, g: unknown, input: Tensor, label: string): void {
+  if (!(g instanceof Float32Array || g instanceof Float64Array)) {
+    throw new DTypeError({
+      op: `${op} (backward)`,
+      expected: `the gradient of ${label} in a Float32Array or a Float64Array`,
+      given: describeValue(g),
+    });
+  }
+  if (g.length !== input.size) {
+    throw new ShapeError({
+      op: `${op} (backward)`,
+      expected: `a gradient of ${input.size} elements for ${label} of shape ${formatShape(input.shape)}`,
+      given: `${g.length} elements`,
+    });
+  }
 }
 
 /** Throws when a saved tensor of `node` changed since the op recorded it (PyTorch's in-place check). */
@@ -203,9 +339,13 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
    * Gives a consumed gradient back to the caching allocator when only the engine held it: stored by
    * the engine, not the caller's seed, not a tensor's data, and no pending gradient shares its buffer.
    */
+  // What goes into `.grad` (leaves and retained intermediates), written only once the whole sweep
+  // has succeeded: a rule that throws (a wrong gradient name or size) leaves every `.grad` as it was.
+  const gradWrites: Array<{ tensor: Tensor; gradient: TypedArray }> = [];
   const recycleConsumed = (gradient: TypedArray) => {
     if (!owned.has(gradient) || graphBuffers.has(gradient.buffer)) return;
     for (const pending of grads.values()) if (pending.buffer === gradient.buffer) return;
+    for (const pending of gradWrites) if (pending.gradient.buffer === gradient.buffer) return;
     owned.delete(gradient);
     recycle(gradient);
   };
@@ -215,16 +355,7 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
     if (gradOutput === undefined) continue;
     grads.delete(tensor);
     if (tensor.node === null || tensor.retainsGrad) {
-      if (tensor.grad === null) {
-        // Arrays in `grads` are owned by their entry (see below), except the caller's seed.
-        const gradient = castArray(gradOutput, tensor.dtype);
-        tensor.grad = new Tensor(gradient === seed ? gradient.slice() : gradient, tensor.shape);
-      }
-      else {
-        accumulateInto(tensor.grad.data, gradOutput);
-        // A leaf is done with it; a retained intermediate still passes it to its node below.
-        if (tensor.node === null) recycleConsumed(gradOutput);
-      }
+      gradWrites.push({ tensor, gradient: gradOutput });
       if (tensor.node === null) continue;
     }
     const node = tensor.node;
@@ -234,13 +365,7 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
       const input = node.inputs[i]!;
       const g = inputGrads[i];
       if (!input.requiresGrad || g === null || g === undefined) continue;
-      if (g.length !== input.size) {
-        throw new ShapeError({
-          op: `${node.op} (backward)`,
-          expected: `a gradient of ${input.size} elements for input ${i} of shape ${formatShape(input.shape)}`,
-          given: `${g.length} elements`,
-        });
-      }
+      checkGradient(node.op, g, input, (node as RecordedNode).inputLabels[i]!);
       const existing = grads.get(input);
       if (existing === undefined) {
         let stored = castArray(g, input.dtype);
@@ -253,6 +378,22 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
     // user's, so only non-retained intermediates give theirs back.
     if (!tensor.retainsGrad) recycleConsumed(gradOutput);
   }
+  const writes = gradWrites.splice(0);
+  const kept = new Set<ArrayBufferLike>();
+  const consumed: TypedArray[] = [];
+  for (const { tensor, gradient } of writes) {
+    if (tensor.grad === null) {
+      // Arrays in `grads` are owned by their entry (see above), except the caller's seed.
+      const data = castArray(gradient, tensor.dtype);
+      tensor.grad = new Tensor(data === seed ? data.slice() : data, tensor.shape);
+      kept.add(tensor.grad.data.buffer);
+    } else {
+      accumulateInto(tensor.grad.data, gradient);
+      // A leaf is done with it; a retained intermediate passed it to its node (a rule may have kept a view).
+      if (tensor.node === null) consumed.push(gradient);
+    }
+  }
+  for (const gradient of consumed) if (!kept.has(gradient.buffer)) recycleConsumed(gradient);
 }
 
 /** Frees what a node keeps for backward (its closure holds the saved arrays); the node stays for inspection. */

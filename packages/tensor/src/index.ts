@@ -6,7 +6,9 @@ export { tensorMethodNames } from './tensor-methods';
 export type { DType, TypedArray } from './dtype';
 export { shapeSize, stridesOf, sameShape, allocate, checkDType, checkShape } from './dtype';
 export { customOp, zeroGrad, graphOps, setAutogradDebug, isAutogradDebug } from './autograd';
-export type { CustomOpSpec, BackwardOptions } from './autograd';
+export type {
+  CustomOpSpec, NamedCustomOpSpec, PositionalCustomOpSpec, CustomOpInputs, CustomOpGradients, CheckedGradients, BackwardOptions,
+} from './autograd';
 export { tensor, scalar, full, zeros, ones, zerosLike, onesLike, arange, rand, randn, randint } from './creation';
 export type { TensorOptions, RandomOptions } from './creation';
 export { Generator, defaultGenerator, manualSeed } from './random';
