@@ -1,7 +1,34 @@
 import {
-  Module, OptionError, Parameter, ShapeError, ValueError, allocate, checkTensor, checkDTypeOption, customOp, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, noGrad, normalize, ones, updateRunningStatistics, zeros,
-  type Tensor, type DType, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type TypedArray,
+  Parameter, RunningStatisticsNorm, ShapeError, ValueError, allocate, checkTensor, customOp, checkModuleDType, checkPaddingMask, dtypeOptionSpec, formatShape, noGrad,
+  normalize, ones, resolveModuleOptions, zeros,
+  type Tensor, type DType, type ModuleOptionsSpec, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type OptionsSchema, type OptionValues,
+  type RequiredNumberOption, type TypedArray,
 } from '@normkit/tensor';
+
+/**
+ * The options BatchNorm, GhostBatchNorm and SyncBatchNorm share besides numFeatures: the one schema
+ * the constructor checks, the plugins resolve and the docs list.
+ */
+export const batchNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance.' },
+  momentum: {
+    type: 'number',
+    default: 0.1,
+    min: 0,
+    max: 1,
+    nullable: true,
+    description: "Weight of the new batch in the running averages (PyTorch's convention); null: cumulative average.",
+  },
+  affine: { type: 'boolean', default: true, description: 'Learn a per-channel scale and shift.' },
+  trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
+  dtype: dtypeOptionSpec,
+} as const satisfies OptionsSchema;
+
+/** numFeatures: required by the constructors, taken from the slot by the plugins. */
+export const numFeaturesOption = { numFeatures: { min: 1, integer: true } } as const satisfies Record<string, RequiredNumberOption>;
+
+/** A batch-style constructor's accepted options: a schema extending BatchNorm's, numFeatures, and keys it checks itself. */
+export type BatchNormOptionsSpec = ModuleOptionsSpec<typeof batchNormOptionsSchema & OptionsSchema, typeof numFeaturesOption>;
 
 export interface BatchNormOptions {
   /** C, the size of the channel axis (axis 1). */
@@ -61,19 +88,12 @@ export function emptyNormOutput(op: string, x: Tensor, weight: Tensor | null, bi
   });
 }
 
-/** Option validation shared by the batch-style normalizers (errors name the class). */
+/**
+ * BatchNorm's options checked against `batchNormOptionsSchema` (defaults filled, unknown keys
+ * refused; errors name `op`), for modules built on a BatchNorm (ConditionalBatchNorm).
+ */
 export function checkBatchNormOptions(op: string, options: BatchNormOptions): Required<BatchNormOptions> {
-  if (typeof options !== 'object' || options === null) {
-    throw new OptionError({ op, expected: 'an options object with numFeatures', given: String(options) });
-  }
-  const numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
-  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
-  const momentum = options.momentum === null ? null : checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
-  const flags = { affine: options.affine ?? true, trackRunningStats: options.trackRunningStats ?? true };
-  for (const [name, value] of Object.entries(flags)) {
-    if (typeof value !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(value)}` });
-  }
-  return { numFeatures, eps, momentum, ...flags, dtype: checkDTypeOption(op, options.dtype) };
+  return resolveModuleOptions(op, options, { schema: batchNormOptionsSchema, required: numFeaturesOption });
 }
 
 /** Sums `valuesPerSample` over consecutive chunks of `chunk` samples (one chunk: the whole batch). */
@@ -120,17 +140,21 @@ export function valuesPerChunk(valuesPerSample: Float64Array, chunk: number): Fl
  * bn.eval();
  * const z = bn.forward(randn([1, 16, 32, 32])); // eval: running averages
  */
-export class BatchNorm extends Module implements Normalizer {
+export class BatchNorm extends RunningStatisticsNorm implements Normalizer {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number | null;
   readonly affine: boolean;
   readonly trackRunningStats: boolean;
   readonly dtype: DType;
+  /** The options as the constructor resolved them (a subclass reads its own schema's values here). */
+  protected readonly resolvedOptions: Readonly<Record<string, unknown>>;
 
   constructor(options: BatchNormOptions) {
     super();
-    const resolved = checkBatchNormOptions(this.className(), options);
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions(this.className(), options, this.optionsSpec()) as OptionValues<typeof batchNormOptionsSchema> & { numFeatures: number };
+    this.resolvedOptions = resolved;
     this.numFeatures = resolved.numFeatures;
     this.eps = resolved.eps;
     this.momentum = resolved.momentum;
@@ -143,12 +167,12 @@ export class BatchNorm extends Module implements Normalizer {
       this.registerParameter('weight', new Parameter(ones([c], { dtype })));
       this.registerParameter('bias', new Parameter(zeros([c], { dtype })));
     }
-    if (this.trackRunningStats) {
-      this.registerBuffer('running_mean', zeros([c], { dtype }));
-      this.registerBuffer('running_var', ones([c], { dtype }));
-      // A count, kept in float64 so it stays exact (PyTorch: int64).
-      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'float64' }));
-    }
+    if (this.trackRunningStats) this.registerRunningStatistics(c, dtype);
+  }
+
+  /** The options this class accepts: BatchNorm's schema and numFeatures; subclasses add theirs. */
+  protected optionsSpec(): BatchNormOptionsSpec {
+    return { schema: batchNormOptionsSchema, required: numFeaturesOption };
   }
 
   /** gamma, [C], or null without affine. */
@@ -161,21 +185,6 @@ export class BatchNorm extends Module implements Normalizer {
     return this.getParameter('bias') ?? null;
   }
 
-  /** `running_mean`, [C], or null with trackRunningStats: false. */
-  get runningMean(): Tensor | null {
-    return this.getBuffer('running_mean') ?? null;
-  }
-
-  /** `running_var` (unbiased), [C], or null with trackRunningStats: false. */
-  get runningVar(): Tensor | null {
-    return this.getBuffer('running_var') ?? null;
-  }
-
-  /** `num_batches_tracked`, a scalar, or null with trackRunningStats: false. */
-  get numBatchesTracked(): Tensor | null {
-    return this.getBuffer('num_batches_tracked') ?? null;
-  }
-
   /** The class name in errors (stable under bundling, unlike `constructor.name`). */
   protected className(): string {
     return 'BatchNorm';
@@ -184,13 +193,6 @@ export class BatchNorm extends Module implements Normalizer {
   /** The op name of the fused node in the autograd graph. */
   protected kernelName(): string {
     return 'batchNorm';
-  }
-
-  /** Running mean 0, running variance 1, no batches tracked (`reset_running_stats`). */
-  resetRunningStats(): void {
-    this.runningMean?.data.fill(0);
-    this.runningVar?.data.fill(1);
-    this.numBatchesTracked?.data.fill(0);
   }
 
   /** Resets the running statistics and sets gamma to 1 and beta to 0 (`reset_parameters`). */
@@ -218,8 +220,7 @@ export class BatchNorm extends Module implements Normalizer {
     };
     if (!this.training && this.trackRunningStats) {
       if (x.size === 0) return emptyNormOutput(this.kernelName(), x, this.weight, this.bias);
-      const statistics = { mean: Float64Array.from(this.runningMean!.data), variance: Float64Array.from(this.runningVar!.data) };
-      return normalize(x, { ...common, statistics }).output;
+      return normalize(x, { ...common, statistics: this.runningStatistics() }).output;
     }
     // Every check (including a subclass's collective one) runs before the kernel and before any state changes.
     const plan = this.planBatchStatistics(op, input);
@@ -289,7 +290,7 @@ export class BatchNorm extends Module implements Normalizer {
 
   /** What an empty training batch does to the running statistics: counts it (PyTorch's `num_batches_tracked += 1`). */
   protected trackEmptyBatch(): void {
-    this.numBatchesTracked!.data[0]! += 1;
+    this.countEmptyBatch();
   }
 
   /**
@@ -297,11 +298,7 @@ export class BatchNorm extends Module implements Normalizer {
    * (GhostBatchNorm has several): mean, and the unbiased variance var * n / (n - 1).
    */
   protected updateRunningStats(statistics: NormStatistics): void {
-    updateRunningStatistics(
-      { runningMean: this.runningMean!.data, runningVar: this.runningVar!.data, numBatchesTracked: this.numBatchesTracked!.data },
-      statistics,
-      this.momentum,
-    );
+    this.trackBatchStatistics(statistics, this.momentum);
   }
 
   /**

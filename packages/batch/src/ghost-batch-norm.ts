@@ -1,9 +1,23 @@
-import { checkNumberOption } from '@normkit/tensor';
-import { BatchNorm, valuesPerChunk, type BatchNormInput, type BatchNormOptions, type BatchStatisticsPlan } from './batch-norm';
+import type { OptionsSchema } from '@normkit/tensor';
+import {
+  BatchNorm, batchNormOptionsSchema, numFeaturesOption, valuesPerChunk, type BatchNormInput, type BatchNormOptions, type BatchNormOptionsSpec, type BatchStatisticsPlan,
+} from './batch-norm';
+
+/** GhostBatchNorm's options besides numFeatures: BatchNorm's and the ghost batch size. */
+export const ghostBatchNormOptionsSchema = {
+  ...batchNormOptionsSchema,
+  virtualBatchSize: {
+    type: 'number',
+    default: 128,
+    min: 1,
+    integer: true,
+    description: 'Samples per ghost batch (the last one may be smaller).',
+  },
+} as const satisfies OptionsSchema;
 
 export interface GhostBatchNormOptions extends BatchNormOptions {
-  /** Samples per ghost batch: statistics are taken per consecutive chunk of this many samples. */
-  virtualBatchSize: number;
+  /** Samples per ghost batch: statistics are taken per consecutive chunk of this many samples (default 128). */
+  virtualBatchSize?: number;
 }
 
 /**
@@ -31,7 +45,11 @@ export class GhostBatchNorm extends BatchNorm {
 
   constructor(options: GhostBatchNormOptions) {
     super(options);
-    this.virtualBatchSize = checkNumberOption('GhostBatchNorm', 'virtualBatchSize', options.virtualBatchSize, { min: 1, integer: true });
+    this.virtualBatchSize = this.resolvedOptions.virtualBatchSize as number;
+  }
+
+  protected override optionsSpec(): BatchNormOptionsSpec {
+    return { schema: ghostBatchNormOptionsSchema, required: numFeaturesOption };
   }
 
   protected override className(): string {

@@ -1,7 +1,7 @@
 // @normkit/batch: BatchNorm (with padding masks), GhostBatchNorm, SyncBatchNorm, FrozenBatchNorm and BatchRenorm, and their plugins.
-export { BatchNorm, checkBatchNormOptions, valuesPerChunk } from './batch-norm';
-export type { BatchNormOptions, BatchNormInput, BatchStatisticsPlan } from './batch-norm';
-export { GhostBatchNorm } from './ghost-batch-norm';
+export { BatchNorm, batchNormOptionsSchema, checkBatchNormOptions, numFeaturesOption, valuesPerChunk } from './batch-norm';
+export type { BatchNormOptions, BatchNormOptionsSpec, BatchNormInput, BatchStatisticsPlan } from './batch-norm';
+export { GhostBatchNorm, ghostBatchNormOptionsSchema } from './ghost-batch-norm';
 export type { GhostBatchNormOptions } from './ghost-batch-norm';
 export { SyncBatchNorm } from './sync-batch-norm';
 export type { SyncBatchNormOptions } from './sync-batch-norm';
@@ -11,5 +11,5 @@ export type { FrozenBatchNormOptions } from './frozen-batch-norm';
 export { BatchRenorm, batchRenormOptionsSchema, paperRenormSchedule, renormClipsAt, renormCorrections } from './batch-renorm';
 export type { BatchRenormOptions, BatchRenormSettings, RenormClips } from './batch-renorm';
 export {
-  batchNormPlugin, batchRenormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin, batchPlugins, batchNormOptionsSchema, ghostBatchNormOptionsSchema,
+  batchNormPlugin, batchRenormPlugin, ghostBatchNormPlugin, syncBatchNormPlugin, frozenBatchNormPlugin, batchPlugins,
 } from './plugins';

@@ -1,38 +1,9 @@
-import {
-  SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits, type OptionsSchema,
-} from '@normkit/tensor';
-import { BatchNorm } from './batch-norm';
+import { SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
+import { BatchNorm, batchNormOptionsSchema } from './batch-norm';
 import { BatchRenorm, batchRenormOptionsSchema } from './batch-renorm';
 import { FrozenBatchNorm, frozenBatchNormOptionsSchema } from './frozen-batch-norm';
-import { GhostBatchNorm } from './ghost-batch-norm';
+import { GhostBatchNorm, ghostBatchNormOptionsSchema } from './ghost-batch-norm';
 import { SyncBatchNorm } from './sync-batch-norm';
-
-/** The options BatchNorm, GhostBatchNorm and SyncBatchNorm share (numFeatures comes from the slot). */
-export const batchNormOptionsSchema = {
-  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance.' },
-  momentum: {
-    type: 'number',
-    default: 0.1,
-    min: 0,
-    max: 1,
-    nullable: true,
-    description: "Weight of the new batch in the running averages (PyTorch's convention); null: cumulative average.",
-  },
-  affine: { type: 'boolean', default: true, description: 'Learn a per-channel scale and shift.' },
-  trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
-  dtype: dtypeOptionSpec,
-} as const satisfies OptionsSchema;
-
-export const ghostBatchNormOptionsSchema = {
-  ...batchNormOptionsSchema,
-  virtualBatchSize: {
-    type: 'number',
-    default: 128,
-    min: 1,
-    integer: true,
-    description: 'Samples per ghost batch (the last one may be smaller).',
-  },
-} as const satisfies OptionsSchema;
 
 function batchTraits(options: { trackRunningStats: boolean }): NormalizerTraits {
   return {

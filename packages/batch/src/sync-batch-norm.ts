@@ -1,5 +1,7 @@
 import { ShapeError, type ProcessGroup } from '@normkit/tensor';
-import { BatchNorm, type BatchNormInput, type BatchNormOptions, type BatchStatisticsPlan } from './batch-norm';
+import {
+  BatchNorm, batchNormOptionsSchema, numFeaturesOption, type BatchNormInput, type BatchNormOptions, type BatchNormOptionsSpec, type BatchStatisticsPlan,
+} from './batch-norm';
 
 export interface SyncBatchNormOptions extends BatchNormOptions {
   /**
@@ -41,6 +43,10 @@ export class SyncBatchNorm extends BatchNorm {
   constructor(options: SyncBatchNormOptions) {
     super(options);
     this.group = options.group ?? null;
+  }
+
+  protected override optionsSpec(): BatchNormOptionsSpec {
+    return { schema: batchNormOptionsSchema, required: numFeaturesOption, other: ['group'] };
   }
 
   /** A SyncBatchNorm with `source`'s options, sharing its parameter and buffer tensors. */

@@ -106,9 +106,9 @@ export class EvoNormB0 extends Module implements Normalizer {
     const output = evoNormB0Kernel(x, layout, this, batchStatistics?.mean ?? null, batchStatistics?.variance ?? Float64Array.from(this.runningVar.data));
     if (batchStatistics) {
       const stats = batchStatistics;
-      // timm keeps no running mean or batch count: the shared update writes them to scratch arrays.
+      // timm keeps no running mean or batch count: the shared update blends the variance alone.
       noGrad(() => updateRunningStatistics(
-        { runningMean: new Float64Array(channels), runningVar: this.runningVar.data, numBatchesTracked: new Float64Array(1) },
+        { runningMean: null, runningVar: this.runningVar.data, numBatchesTracked: null },
         stats,
         this.momentum,
       ));

@@ -1,9 +1,20 @@
 import {
-  Module, OptionError, Parameter, ShapeError, ValueError, add, checkDTypeOption, checkModuleDType, checkNumberOption, checkPaddingMask, formatShape, modulate, mul,
-  normalize, ones, reshape, tensor, zeros,
-  type DType, type Normalizer, type NormalizerContext, type Tensor,
+  Module, OptionError, Parameter, ShapeError, ValueError, add, checkModuleDType, checkNumberOption, checkPaddingMask, dtypeOptionSpec, formatShape, modulate, mul,
+  normalize, ones, reshape, resolveModuleOptions, tensor, zeros,
+  type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkEps } from './input';
+import { channelsFirst, checkChannels, checkEps, type ChannelsFirst } from './input';
+
+/**
+ * GroupNorm's options besides numChannels: the one schema the constructor, the plugin and the docs
+ * read. The constructor requires numGroups (PyTorch has no default); the plugin defaults it to 32, as Flax.
+ */
+export const groupNormOptionsSchema = {
+  numGroups: { type: 'number', default: 32, integer: true, min: 1, description: 'Number of channel groups G (numFeatures must be divisible by it); 1 = LayerNorm over (C, *), C = InstanceNorm' },
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
+  affine: { type: 'boolean', default: true, description: 'Learn per-channel weight and bias' },
+  dtype: dtypeOptionSpec,
+} as const satisfies OptionsSchema;
 
 /**
  * PyTorch's rule (`F.group_norm` calls `_verify_batch_size([N * C / G, G, *spatial])`): it refuses
@@ -88,6 +99,13 @@ export function groupNorm(x: Tensor, options: GroupNormFunctionOptions): Tensor 
   }
   checkValuesPerGroup(op, x, numGroups);
   const eps = checkEps(op, options.eps ?? 1e-5);
+  return runGroupNorm(x, { batch, channels, spatial }, { ...options, numGroups, eps });
+}
+
+/** The kernel call on options already checked (by `groupNorm` or by the module's constructor); the mask is checked here. */
+function runGroupNorm(x: Tensor, { batch, channels, spatial }: ChannelsFirst, options: GroupNormFunctionOptions & { eps: number }): Tensor {
+  const op = 'groupNorm';
+  const { numGroups, eps } = options;
   if (options.mask && options.mask.ndim === x.ndim) return groupNormElementMasked(op, x, options.mask, options, eps, numGroups);
   const mask = options.mask ? checkPaddingMask(op, options.mask, [batch, ...x.shape.slice(2)], { shapeMeaning: "the input's shape without the channel axis" }) : null;
   return normalize(x, {
@@ -154,8 +172,10 @@ export class GroupNorm extends Module implements Normalizer {
   constructor(options: GroupNormOptions) {
     super();
     const op = 'GroupNorm';
-    this.numGroups = checkNumberOption(op, 'numGroups', options.numGroups, { min: 1, integer: true });
-    this.numChannels = checkNumberOption(op, 'numChannels', options.numChannels, { min: 1, integer: true });
+    // Checked once, here, against the plugin's schema (numGroups required); forward trusts these fields.
+    const { numGroups, ...settings } = groupNormOptionsSchema;
+    const resolved = resolveModuleOptions(op, options, { schema: settings, required: { numGroups, numChannels: { min: 1, integer: true } } });
+    ({ numGroups: this.numGroups, numChannels: this.numChannels, eps: this.eps, affine: this.affine, dtype: this.dtype } = resolved);
     if (this.numChannels % this.numGroups !== 0) {
       throw new OptionError({
         op,
@@ -163,9 +183,6 @@ export class GroupNorm extends Module implements Normalizer {
         given: `numChannels = ${this.numChannels}, numGroups = ${this.numGroups} (${this.numChannels} / ${this.numGroups} is not an integer)`,
       });
     }
-    this.eps = checkEps(op, options.eps ?? 1e-5);
-    this.affine = options.affine ?? true;
-    this.dtype = checkDTypeOption(op, options.dtype);
     this.weight = this.affine ? this.registerParameter('weight', new Parameter(ones([this.numChannels], { dtype: this.dtype }))) : null;
     this.bias = this.affine ? this.registerParameter('bias', new Parameter(zeros([this.numChannels], { dtype: this.dtype }))) : null;
   }
@@ -178,10 +195,10 @@ export class GroupNorm extends Module implements Normalizer {
 
   forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'GroupNorm.forward';
-    channelsFirst(op, x, 2);
+    const sizes = channelsFirst(op, x, 2);
     checkChannels(op, x, this.numChannels, 'numChannels');
     if (this.affine) checkModuleDType(op, x, this.dtype);
     checkValuesPerGroup(op, x, this.numGroups);
-    return groupNorm(x, { numGroups: this.numGroups, weight: this.weight, bias: this.bias, eps: this.eps, mask: context?.mask ?? null });
+    return runGroupNorm(x, sizes, { numGroups: this.numGroups, weight: this.weight, bias: this.bias, eps: this.eps, mask: context?.mask ?? null });
   }
 }

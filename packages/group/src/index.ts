@@ -1,7 +1,7 @@
 // @normkit/group: GroupNorm, InstanceNorm, Filter Response Normalization and TLU on the shared kernel; LocalResponseNorm, EvoNorm-S0 and -B0.
-export { GroupNorm, groupNorm } from './group-norm';
+export { GroupNorm, groupNorm, groupNormOptionsSchema } from './group-norm';
 export type { GroupNormOptions, GroupNormFunctionOptions } from './group-norm';
-export { InstanceNorm, instanceNorm } from './instance-norm';
+export { InstanceNorm, instanceNorm, instanceNormOptionsSchema } from './instance-norm';
 export type { InstanceNormOptions, InstanceNormFunctionOptions } from './instance-norm';
 export { FilterResponseNorm, FilterResponseNormBase, filterResponseNorm } from './filter-response-norm';
 export type { FilterResponseNormOptions, FilterResponseNormFunctionOptions } from './filter-response-norm';

@@ -1,8 +1,18 @@
 import {
-  Module, Parameter, ShapeError, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, normalize, ones, scalar, zeros,
-  type DType, type Normalizer, type NormalizerContext, type Tensor,
+  Parameter, RunningStatisticsNorm, ShapeError, ValueError, checkModuleDType, checkNumberOption, dtypeOptionSpec, formatShape, normalize, ones, resolveModuleOptions,
+  updateInstanceRunningStatistics, zeros,
+  type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkEps, refuseMask } from './input';
+import { channelsFirst, checkChannels, checkEps, refuseMask, type ChannelsFirst } from './input';
+
+/** InstanceNorm's options besides numFeatures, with PyTorch's defaults: the one schema the constructor, the plugin and the docs read. */
+export const instanceNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
+  momentum: { type: 'number', default: 0.1, min: 0, max: 1, description: 'Running-average factor (PyTorch convention)' },
+  affine: { type: 'boolean', default: false, description: 'Learn per-channel weight and bias (false in PyTorch; Flax and Keras learn them)' },
+  trackRunningStats: { type: 'boolean', default: false, description: 'Keep running statistics and use them in eval' },
+  dtype: dtypeOptionSpec,
+} as const satisfies OptionsSchema;
 
 export interface InstanceNormFunctionOptions {
   /** Per-channel scale gamma, [C], or null. */
@@ -42,7 +52,7 @@ export interface InstanceNormFunctionOptions {
  */
 export function instanceNorm(x: Tensor, options: InstanceNormFunctionOptions = {}): Tensor {
   const op = 'instanceNorm';
-  const { batch, channels, spatial } = channelsFirst(op, x, 3);
+  const sizes = channelsFirst(op, x, 3);
   const eps = checkEps(op, options.eps ?? 1e-5);
   const momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
   const useInputStats = options.useInputStats ?? true;
@@ -52,55 +62,57 @@ export function instanceNorm(x: Tensor, options: InstanceNormFunctionOptions = {
     throw new ValueError({ op, expected: 'both runningMean and runningVar, or neither', given: `only ${runningMean ? 'runningMean' : 'runningVar'}` });
   }
   for (const [name, t] of [['runningMean', runningMean], ['runningVar', runningVar]] as const) {
-    if (t && t.size !== channels) throw new ShapeError({ op, expected: `${name} with ${channels} elements (one per channel)`, given: `shape ${formatShape(t.shape)}` });
+    if (t && t.size !== sizes.channels) throw new ShapeError({ op, expected: `${name} with ${sizes.channels} elements (one per channel)`, given: `shape ${formatShape(t.shape)}` });
   }
-  if (useInputStats && spatial <= 1) {
-    // The variance of one value is undefined (and its unbiased estimate divides by 0): PyTorch refuses too.
-    throw new ValueError({
-      op,
-      expected: 'more than 1 spatial element per channel when using instance statistics (training, or trackRunningStats false)',
-      given: `input of shape ${formatShape(x.shape)}`,
-    });
+  if (useInputStats) checkInstanceStatistics(x, sizes);
+  if (!useInputStats && (!runningMean || !runningVar)) {
+    throw new ValueError({ op, expected: 'runningMean and runningVar when useInputStats is false', given: 'none' });
   }
+  return runInstanceNorm(x, sizes, { ...options, eps, momentum, useInputStats, runningMean, runningVar });
+}
+
+/** Instance statistics need two spatial positions: the variance of one value is undefined (and its unbiased estimate divides by 0). PyTorch refuses too. */
+function checkInstanceStatistics(x: Tensor, sizes: ChannelsFirst): void {
+  if (sizes.spatial > 1) return;
+  throw new ValueError({
+    op: 'instanceNorm',
+    expected: 'more than 1 spatial element per channel when using instance statistics (training, or trackRunningStats false)',
+    given: `input of shape ${formatShape(x.shape)}`,
+  });
+}
+
+/** The kernel call and the running update, on options already checked (by `instanceNorm` or by the module's constructor). */
+function runInstanceNorm(
+  x: Tensor,
+  { batch, channels, spatial }: ChannelsFirst,
+  options: Required<Pick<InstanceNormFunctionOptions, 'eps' | 'momentum' | 'useInputStats' | 'runningMean' | 'runningVar'>> & InstanceNormFunctionOptions,
+): Tensor {
+  const { runningMean, runningVar, useInputStats } = options;
   let statistics: { mean: Float64Array; variance: Float64Array } | undefined;
   if (!useInputStats) {
-    if (!runningMean || !runningVar) {
-      throw new ValueError({ op, expected: 'runningMean and runningVar when useInputStats is false', given: 'none' });
-    }
     // One statistic per (sample, channel) slot: the running value of the channel.
     statistics = { mean: new Float64Array(batch * channels), variance: new Float64Array(batch * channels) };
     for (let n = 0; n < batch; n++) {
       for (let c = 0; c < channels; c++) {
-        statistics.mean[n * channels + c] = runningMean.data[c]!;
-        statistics.variance[n * channels + c] = runningVar.data[c]!;
+        statistics.mean[n * channels + c] = runningMean!.data[c]!;
+        statistics.variance[n * channels + c] = runningVar!.data[c]!;
       }
     }
   }
   const result = normalize(x, {
-    op,
+    op: 'instanceNorm',
     layout: { outer: batch, groups: channels, inner: spatial },
     acrossOuter: false,
     center: true,
-    eps,
+    eps: options.eps,
     weight: options.weight ?? null,
     bias: options.bias ?? null,
     affineBlock: spatial,
     ...(statistics ? { statistics } : {}),
   });
-  if (useInputStats && runningMean && runningVar && batch > 0) {
+  if (useInputStats && runningMean && runningVar) {
     // Only after the forward succeeded: a throwing call leaves the running statistics untouched.
-    const { mean, variance } = result.statistics;
-    const unbiased = spatial / (spatial - 1);
-    for (let c = 0; c < channels; c++) {
-      let meanOfMeans = 0;
-      let meanOfVariances = 0;
-      for (let n = 0; n < batch; n++) {
-        meanOfMeans += mean[n * channels + c]!;
-        meanOfVariances += variance[n * channels + c]! * unbiased;
-      }
-      runningMean.data[c] = (1 - momentum) * runningMean.data[c]! + (momentum * meanOfMeans) / batch;
-      runningVar.data[c] = (1 - momentum) * runningVar.data[c]! + (momentum * meanOfVariances) / batch;
-    }
+    updateInstanceRunningStatistics({ runningMean: runningMean.data, runningVar: runningVar.data, numBatchesTracked: null }, result.statistics, options.momentum);
   }
   return result.output;
 }
@@ -138,7 +150,7 @@ export interface InstanceNormOptions {
  * const norm = new InstanceNorm({ numFeatures: 64, affine: true });
  * const y = norm.forward(randn([8, 64, 32, 32]));
  */
-export class InstanceNorm extends Module implements Normalizer {
+export class InstanceNorm extends RunningStatisticsNorm implements Normalizer {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number;
@@ -152,39 +164,13 @@ export class InstanceNorm extends Module implements Normalizer {
 
   constructor(options: InstanceNormOptions) {
     super();
-    const op = 'InstanceNorm';
-    this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.eps = checkEps(op, options.eps ?? 1e-5);
-    this.momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
-    this.affine = options.affine ?? false;
-    this.trackRunningStats = options.trackRunningStats ?? false;
-    this.dtype = checkDTypeOption(op, options.dtype);
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions('InstanceNorm', options, { schema: instanceNormOptionsSchema, required: { numFeatures: { min: 1, integer: true } } });
+    ({ numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, affine: this.affine, trackRunningStats: this.trackRunningStats, dtype: this.dtype } = resolved);
     const dtype = this.dtype;
     this.weight = this.affine ? this.registerParameter('weight', new Parameter(ones([this.numFeatures], { dtype }))) : null;
     this.bias = this.affine ? this.registerParameter('bias', new Parameter(zeros([this.numFeatures], { dtype }))) : null;
-    if (this.trackRunningStats) {
-      this.registerBuffer('running_mean', zeros([this.numFeatures], { dtype }));
-      this.registerBuffer('running_var', ones([this.numFeatures], { dtype }));
-      // float64 like every normkit counter: exact to 2^53 (float32 stops counting at 2^24); PyTorch keeps it in int64.
-      this.registerBuffer('num_batches_tracked', scalar(0, 'float64'));
-    }
-  }
-
-  /** `[C]` running mean, or null without `trackRunningStats`. */
-  get runningMean(): Tensor | null {
-    return this.getBuffer('running_mean') ?? null;
-  }
-
-  /** `[C]` running unbiased variance, or null without `trackRunningStats`. */
-  get runningVar(): Tensor | null {
-    return this.getBuffer('running_var') ?? null;
-  }
-
-  /** Running mean 0, running variance 1 (`reset_running_stats`). */
-  resetRunningStats(): void {
-    this.runningMean?.data.fill(0);
-    this.runningVar?.data.fill(1);
-    this.getBuffer('num_batches_tracked')?.data.fill(0);
+    if (this.trackRunningStats) this.registerRunningStatistics(this.numFeatures, dtype);
   }
 
   /** Resets the running statistics, gamma to 1 and beta to 0 (`reset_parameters`). */
@@ -197,15 +183,17 @@ export class InstanceNorm extends Module implements Normalizer {
   forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'InstanceNorm.forward';
     refuseMask(op, context);
-    channelsFirst(op, x, 3);
+    const sizes = channelsFirst(op, x, 3);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
     if (this.affine || this.trackRunningStats) checkModuleDType(op, x, this.dtype);
-    return instanceNorm(x, {
+    const useInputStats = this.training || !this.trackRunningStats;
+    if (useInputStats) checkInstanceStatistics(x, sizes);
+    return runInstanceNorm(x, sizes, {
       weight: this.weight,
       bias: this.bias,
       runningMean: this.runningMean,
       runningVar: this.runningVar,
-      useInputStats: this.training || !this.trackRunningStats,
+      useInputStats,
       momentum: this.momentum,
       eps: this.eps,
     });

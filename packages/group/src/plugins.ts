@@ -3,8 +3,8 @@ import { EvoNormB0, evoNormB0OptionsSchema } from './evo-norm-b0';
 import { EvoNormS0, evoNormS0OptionsSchema } from './evo-norm-s0';
 import { FilterResponseNorm } from './filter-response-norm';
 import { FilterResponseNormTLU } from './filter-response-norm-tlu';
-import { GroupNorm } from './group-norm';
-import { InstanceNorm } from './instance-norm';
+import { GroupNorm, groupNormOptionsSchema } from './group-norm';
+import { InstanceNorm, instanceNormOptionsSchema } from './instance-norm';
 import { LocalResponseNorm, localResponseNormOptionsSchema } from './local-response-norm';
 
 /** None of the family needs a condition or labels; all but EvoNorm-B0 look at one sample only. */
@@ -19,15 +19,9 @@ export const groupNormPlugin = defineNormalizer({
   name: 'group-norm',
   family: 'group',
   description: 'GroupNorm (Wu & He 2018): per-sample statistics over groups of channels, per-channel affine',
-  options: {
-    numGroups: { type: 'number', default: 32, integer: true, min: 1, description: 'Number of channel groups G (numFeatures must be divisible by it); 1 = LayerNorm over (C, *), C = InstanceNorm' },
-    eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
-    affine: { type: 'boolean', default: true, description: 'Learn per-channel weight and bias' },
-    dtype: dtypeOptionSpec,
-  },
+  options: groupNormOptionsSchema,
   traits: () => traits({ acceptsMask: true, hasRunningStats: false }),
-  create: (slot, options) =>
-    new GroupNorm({ numGroups: options.numGroups, numChannels: slot.numFeatures, eps: options.eps, affine: options.affine, dtype: options.dtype }),
+  create: (slot, options) => new GroupNorm({ numChannels: slot.numFeatures, ...options }),
 });
 
 /** `instance-norm`: InstanceNorm over [N, C, *spatial] with PyTorch's defaults. */
@@ -37,19 +31,9 @@ export const instanceNormPlugin = defineNormalizer({
   name: 'instance-norm',
   family: 'group',
   description: 'InstanceNorm (Ulyanov et al. 2016): per-sample, per-channel statistics over spatial positions',
-  options: {
-    eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance' },
-    momentum: { type: 'number', default: 0.1, min: 0, max: 1, description: 'Running-average factor (PyTorch convention)' },
-    affine: { type: 'boolean', default: false, description: 'Learn per-channel weight and bias (false in PyTorch; Flax and Keras learn them)' },
-    trackRunningStats: { type: 'boolean', default: false, description: 'Keep running statistics and use them in eval' },
-    dtype: dtypeOptionSpec,
-  },
+  options: instanceNormOptionsSchema,
   traits: (options) => traits({ acceptsMask: false, hasRunningStats: options.trackRunningStats }),
-  create: (slot, options) =>
-    new InstanceNorm({
-      numFeatures: slot.numFeatures, eps: options.eps, momentum: options.momentum, affine: options.affine,
-      trackRunningStats: options.trackRunningStats, dtype: options.dtype,
-    }),
+  create: (slot, options) => new InstanceNorm({ numFeatures: slot.numFeatures, ...options }),
 });
 
 /** `filter-response-norm`: FRN with its TLU fused into one node (`tlu: false` for FRN alone). */

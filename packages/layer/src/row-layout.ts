@@ -15,13 +15,8 @@ export function checkNormalizedShape(op: string, normalizedShape: unknown): numb
   return [...(shape as number[])];
 }
 
-/** An eps option: a finite number > 0. */
-export function checkEps(op: string, eps: unknown): number {
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0) {
-    throw new OptionError({ op, expected: 'eps to be a finite number > 0 (it keeps 1 / sqrt(variance + eps) finite)', given: `eps = ${String(eps)}` });
-  }
-  return eps;
-}
+/** The eps check, written once in the core. */
+export { checkEps } from '@normkit/tensor';
 
 /** How a row-wise normalizer sees `x`: `rows` independent rows of `inner` elements. */
 export interface RowLayout {

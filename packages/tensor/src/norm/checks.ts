@@ -1,9 +1,9 @@
 // Input and option checks every normalizer family needs, written once so the families refuse bad
 // input with the same error classes and messages.
 import type { DType, TypedArray } from '../dtype';
-import { ContextError, DTypeError, OptionError, ShapeError, ValueError, formatShape } from '../errors';
+import { ContextError, DTypeError, OptionError, ShapeError, ValueError, checkNumberOption, formatShape } from '../errors';
 import type { EnumOptionSpec } from '../plugin/types';
-import { Tensor } from '../tensor';
+import { Tensor, checkTensor } from '../tensor';
 
 /** How `checkPaddingMask` words its ShapeError. */
 export interface PaddingMaskMessage {
@@ -98,5 +98,45 @@ export function checkModuleDType(op: string, x: Tensor, dtype: DType, what = 'in
 export function refuseMask(op: string, context: { readonly mask?: Tensor } | undefined, why = 'this normalizer has no masked statistics'): void {
   if (context?.mask) {
     throw new ContextError({ op, expected: `no mask (${why})`, given: `a mask of shape ${formatShape(context.mask.shape)}` });
+  }
+}
+
+/** eps added to a variance: a finite number > 0 (an OptionError naming `op` otherwise). For functional forms; modules check it through their schema. */
+export function checkEps(op: string, eps: unknown): number {
+  return checkNumberOption(op, 'eps', eps, { min: 0, minExclusive: true });
+}
+
+/** A channels-first input seen as [batch, channels, spatial], spatial = product of the dims after C. */
+export interface ChannelsFirstSizes {
+  batch: number;
+  channels: number;
+  spatial: number;
+}
+
+/**
+ * Checks that `x` is a Tensor [N, C, *] with at least `minDims` dims and non-empty dims after N
+ * (N may be 0), naming `op` in the ShapeError, and returns its sizes.
+ *
+ * @example
+ * const { batch, channels, spatial } = checkChannelsFirst('InstanceNorm.forward', x, 3); // [N, C, *spatial]
+ */
+export function checkChannelsFirst(op: string, x: Tensor, minDims: number): ChannelsFirstSizes {
+  checkTensor(op, x, 'x');
+  const example = minDims <= 2 ? '[N, C] or [N, C, *spatial]' : '[N, C, *spatial] with at least one spatial dim';
+  if (x.ndim < minDims) throw new ShapeError({ op, expected: `an input of shape ${example}`, given: `shape ${formatShape(x.shape)}` });
+  if (x.shape.slice(1).some((d) => d === 0)) {
+    throw new ShapeError({ op, expected: 'non-empty channel and spatial dims', given: `shape ${formatShape(x.shape)}` });
+  }
+  return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
+}
+
+/** Checks a channels-first input's channel count against the module's, naming the option it came from. */
+export function checkChannels(op: string, x: Tensor, channels: number, optionName: string): void {
+  if (x.shape[1] !== channels) {
+    throw new ShapeError({
+      op,
+      expected: `an input of shape [N, ${channels}, *] (${optionName} = ${channels})`,
+      given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
+    });
   }
 }

@@ -8,7 +8,8 @@ export type {
   NormalizerRegistry, WeightParametrizationRegistry, GradientTransformRegistry, NormalizerName, WeightParametrizationName,
   GradientTransformName, NormalizerChoice, NormalizerChoiceByName, OptionsInput, PluginOptions, PluginProduct, PluginOfKind,
 } from './types';
-export { resolveOptions, defaultOptions, describeOptionRange, checkOptionKeys } from './options';
+export { resolveOptions, defaultOptions, describeOptionRange, checkOptionKeys, resolveModuleOptions } from './options';
+export type { ModuleOptionsSpec, RequiredNumberOption } from './options';
 export {
   Registry, defaultRegistry, register, registerAll, unregister, has, get, getNormalizer, list, create, createByName, createFromPlugin,
   createParametrization, createGradientTransform, createPostStepHook, resolvePlugin, normalizerTraits, normalizerChoice,

@@ -1,5 +1,6 @@
-import { OptionError } from '../errors';
-import type { OptionSpec, OptionsSchema, OptionValues } from './types';
+import { OptionError, checkNumberOption } from '../errors';
+import { checkDTypeOption } from '../norm/checks';
+import type { NumberOptionSpec, OptionSpec, OptionsSchema, OptionValues } from './types';
 
 export function describeOptionRange(spec: OptionSpec): string {
   if (spec.type === 'boolean') return 'true or false';
@@ -41,11 +42,11 @@ export function resolveOptions<S extends OptionsSchema>(owner: string, schema: S
   const known = Object.keys(schema);
   for (const key of Object.keys(given)) {
     if (!Object.hasOwn(schema, key)) {
-      throw new OptionError({
-        op: owner,
-        expected: known.length ? `options among ${known.join(', ')}` : 'no options',
-        given: `unknown option "${key}"`,
-      });
+      const near = sameNameUpToSpelling(key, known);
+      throw new OptionError(
+        { op: owner, expected: known.length ? `options among ${known.join(', ')}` : 'no options', given: `unknown option "${key}"` },
+        near === undefined ? undefined : `Did you mean "${near}"?`,
+      );
     }
   }
   const resolved: Record<string, unknown> = {};
@@ -85,4 +86,58 @@ export function checkOptionKeys(op: string, given: object | undefined, known: re
       near === undefined ? undefined : `Did you mean "${near}"?`,
     );
   }
+}
+
+/** A constructor option outside the plugin schema that the caller must give: a number in a range (numFeatures). */
+export type RequiredNumberOption = Omit<NumberOptionSpec, 'type' | 'default' | 'nullable' | 'description'>;
+
+/** What a module constructor accepts: its plugin schema, and the keys only the constructor takes. */
+export interface ModuleOptionsSpec<S extends OptionsSchema, R extends Record<string, RequiredNumberOption>> {
+  /** The options schema declared beside the module, which its plugin uses too: defaults and ranges. */
+  schema: S;
+  /** Required numbers a plugin fills from its slot (`numFeatures`), checked here. */
+  required?: R;
+  /** Further keys the constructor takes and checks itself (a shape array, a process group, tensors). */
+  other?: readonly string[];
+}
+
+/**
+ * A module constructor's options, checked once (`forward` trusts them): `given` must be an object;
+ * every key must be known (the `required` ones, the schema's, and `other`), or an OptionError names
+ * the module, the unknown key and the accepted keys, with a did-you-mean for near spellings
+ * (`epsilon`, `track_running_stats`); required numbers are checked against their range; schema
+ * options are filled with their defaults and checked against their spec. Errors word ranges as
+ * `checkNumberOption` does (`BatchNorm: expected eps to be a finite number > 0, got eps = 0`);
+ * `dtype` is checked by `checkDTypeOption`. Values of `other` keys are returned untouched.
+ *
+ * @example
+ * const resolved = resolveModuleOptions('BatchNorm', options, { schema: batchNormOptionsSchema, required: { numFeatures: { min: 1, integer: true } } });
+ */
+export function resolveModuleOptions<S extends OptionsSchema, R extends Record<string, RequiredNumberOption> = Record<never, RequiredNumberOption>>(
+  op: string,
+  given: unknown,
+  spec: ModuleOptionsSpec<S, R>,
+): OptionValues<S> & { [K in keyof R]: number } {
+  const required = Object.keys(spec.required ?? {});
+  if (typeof given !== 'object' || given === null) {
+    const expected = required.length ? `an options object with ${required.join(', ')}` : 'an options object';
+    throw new OptionError({ op, expected, given: String(given) });
+  }
+  const options = given as Record<string, unknown>;
+  checkOptionKeys(op, options, [...required, ...Object.keys(spec.schema), ...(spec.other ?? [])]);
+  const resolved: Record<string, unknown> = {};
+  for (const key of required) resolved[key] = checkNumberOption(op, key, options[key], spec.required![key]!);
+  for (const [key, option] of Object.entries(spec.schema)) {
+    const value = options[key] === undefined ? option.default : options[key];
+    resolved[key] = checkModuleOption(op, key, option, value);
+  }
+  return resolved as OptionValues<S> & { [K in keyof R]: number };
+}
+
+/** One schema option's value, worded as the module checks have always worded it. */
+function checkModuleOption(op: string, key: string, spec: OptionSpec, value: unknown): unknown {
+  if (spec.type === 'number') return value === null && spec.nullable ? null : checkNumberOption(op, key, value, spec);
+  if (key === 'dtype') return checkDTypeOption(op, value);
+  if (isValid(spec, value)) return value;
+  throw new OptionError({ op, expected: `${key} to be ${describeOptionRange(spec)}`, given: `${key} = ${describeValue(value)}` });
 }
