@@ -1,6 +1,6 @@
 import {
   DTypeError, Module, Parameter, ShapeError, ValueError, allocate, customOp, formatShape, full, ones, refuseMask, zeros,
-  type DType, type Normalizer, type NormalizerContext, type Tensor, type TypedArray,
+  type DType, type Normalizer, type NormalizerContext, type Tensor,
 } from '@normkit/tensor';
 
 export interface DynamicTanhFunctionOptions {
@@ -64,12 +64,9 @@ export function dynamicTanh(x: Tensor, options: DynamicTanhFunctionOptions): Ten
     }
   }
 
-  const inputs: Tensor[] = [x, alpha];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
   return customOp({
     op,
-    inputs,
+    inputs: { x, alpha, weight, bias },
     data: out,
     shape: x.shape,
     backward: (gy) => {
@@ -88,10 +85,8 @@ export function dynamicTanh(x: Tensor, options: DynamicTanhFunctionOptions): Ten
           if (gradBias) gradBias[c]! += g;
         }
       }
-      const grads: (TypedArray | null)[] = [gradX, fromFloat64(new Float64Array([gradAlpha]), alpha.dtype)];
-      if (weight) grads.push(fromFloat64(gradWeight!, weight.dtype));
-      if (bias) grads.push(fromFloat64(gradBias!, bias.dtype));
-      return grads;
+      // The float64 accumulators go back as they are: the engine casts them to each input's dtype.
+      return { x: gradX, alpha: new Float64Array([gradAlpha]), weight: gradWeight, bias: gradBias };
     },
   });
 }
@@ -118,10 +113,6 @@ export function tanhFloat32(z: number): number {
   q = q * x2 + 2.268434632439e-3;
   q = q * x2 + 4.89352518554385e-3;
   return (p * x) / q;
-}
-
-function fromFloat64(values: Float64Array, dtype: DType): TypedArray {
-  return dtype === 'float64' ? values : Float32Array.from(values);
 }
 
 export interface DynamicTanhOptions {

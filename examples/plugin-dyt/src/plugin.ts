@@ -1,4 +1,4 @@
-import { SPECIFICATION_VERSION, defineNormalizer } from '@normkit/tensor';
+import { defineNormalizer } from '@normkit/tensor';
 import { DynamicTanh } from './dynamic-tanh.js';
 import { dynamicTanhLowering } from './onnx.js';
 
@@ -12,8 +12,7 @@ import { dynamicTanhLowering } from './onnx.js';
  * const norm = create('dynamic-tanh', { numFeatures: 768 }, { alphaInit: 0.5 });
  */
 export const dynamicTanhPlugin = defineNormalizer({
-  specificationVersion: SPECIFICATION_VERSION,
-  kind: 'normalizer',
+  // defineNormalizer fills in kind ('normalizer') and specificationVersion: the literal carries only what is its own.
   name: 'dynamic-tanh',
   family: 'dyt',
   description: 'Dynamic Tanh (Zhu et al. 2025): weight * tanh(alpha * x) + bias, a statistics-free drop-in for LayerNorm',
