@@ -158,6 +158,22 @@ describe('mnist', () => {
     expect(standardized.train.inputs[0]).toBeCloseTo((data.train.inputs[0]! - 0.1307) / 0.3081, 5);
   });
 
+  it('keeps one half of the digits when asked (labels stay the digits), and all ten by default exactly as before', () => {
+    const upper = build('mnist', { trainSize: 100, testSize: 50, pool: 2, standardize: false, digits: '5-9' }, 0, { mnist: tinySource() });
+    expect(upper.numClasses).toBe(10);
+    expect(classCounts(upper.train, 10)).toEqual([0, 0, 0, 0, 0, 20, 20, 20, 20, 20]);
+    expect(classCounts(upper.test, 10)).toEqual([0, 0, 0, 0, 0, 10, 10, 10, 10, 10]);
+    for (let i = 0; i < upper.train.count; i++) expect(Math.floor(upper.train.inputs[i * 196]! * 10 + 1e-6)).toBe(upper.train.labels[i]);
+    const lower = build('mnist', { trainSize: 100, testSize: 50, digits: '0-4' }, 0, { mnist: tinySource() });
+    expect(classCounts(lower.test, 10)).toEqual([10, 10, 10, 10, 10, 0, 0, 0, 0, 0]);
+    const implicit = build('mnist', { trainSize: 100, testSize: 50 }, 3, { mnist: tinySource() });
+    const explicit = build('mnist', { trainSize: 100, testSize: 50, digits: '0-9' }, 3, { mnist: tinySource() });
+    expect(explicit.train.inputs).toEqual(implicit.train.inputs);
+    expect(explicit.test.labels).toEqual(implicit.test.labels);
+    // Five digits share the sizes: 20 + 10 of each of 30 images fit, 21 + 10 do not.
+    expect(() => build('mnist', { trainSize: 105, testSize: 50, digits: '5-9' }, 0, { mnist: tinySource() })).toThrow(/trainSize \/ 5 \+ testSize \/ 5/);
+  });
+
   it('asks for the images when none are given, and refuses sizes it cannot fill', () => {
     expect(() => build('mnist')).toThrow(ContextError);
     expect(() => build('mnist')).toThrow(/loadMnist/);

@@ -26,7 +26,9 @@ function checkSource(source: MnistSource): number[] {
  * from `@normkit/experiments/mnist`), so this module never imports the 21 MB package.
  *
  * Train and test are disjoint and balanced: each digit's images are shuffled with the seeded
- * generator and the first trainSize / 10 go to train, the next testSize / 10 to test. `pool`
+ * generator and the first trainSize / 10 go to train, the next testSize / 10 to test. `digits`
+ * keeps some digits only ('0-4' or '5-9', for pre-training on some classes and fine-tuning on the
+ * rest; the sizes are then shared by five digits and labels stay the digits). `pool`
  * averages pool x pool pixel blocks (2: 14 x 14 images, 4x cheaper); `standardize` maps pixels to
  * (p - 0.1307) / 0.3081. Samples are images [1, H, W].
  */
@@ -41,6 +43,7 @@ export const mnist = defineDataset({
     testSize: { type: 'number', default: 500, integer: true, min: 10, max: 1600, description: 'Test images (balanced, disjoint from train)' },
     pool: { type: 'number', default: 2, integer: true, min: 1, max: 4, description: 'Average-pool factor: 1 keeps 28 x 28, 2 gives 14 x 14' },
     standardize: { type: 'boolean', default: true, description: 'Subtract the MNIST mean 0.1307 and divide by its std 0.3081' },
+    digits: { type: 'enum', values: ['0-9', '0-4', '5-9'], default: '0-9', description: 'Which digits: all, or one half (labels stay the digits)' },
   },
   build: (options, generator, resources) => {
     const op = 'dataset mnist';
@@ -55,16 +58,20 @@ export const mnist = defineDataset({
       throw new OptionError({ op, expected: 'pool dividing 28 (1, 2 or 4)', given: `pool = ${options.pool}` });
     }
     const available = checkSource(resources.mnist);
-    const trainPerDigit = Math.floor(options.trainSize / 10);
-    const testPerDigit = Math.floor(options.testSize / 10);
-    const fewest = Math.min(...available);
+    const chosen = options.digits === '0-4' ? [0, 1, 2, 3, 4] : options.digits === '5-9' ? [5, 6, 7, 8, 9] : [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+    const trainPerDigit = Math.floor(options.trainSize / chosen.length);
+    const testPerDigit = Math.floor(options.testSize / chosen.length);
+    const fewest = Math.min(...chosen.map((digit) => available[digit]!));
     if (trainPerDigit + testPerDigit > fewest) {
-      throw new OptionError({ op, expected: `trainSize / 10 + testSize / 10 <= ${fewest} (images of the rarest digit)`, given: `${trainPerDigit} + ${testPerDigit}` });
+      const n = chosen.length;
+      throw new OptionError({ op, expected: `trainSize / ${n} + testSize / ${n} <= ${fewest} (images of the rarest digit)`, given: `${trainPerDigit} + ${testPerDigit}` });
     }
     const side = SIDE / options.pool;
     const width = side * side;
-    const train: Split = { count: trainPerDigit * 10, inputs: new Float32Array(trainPerDigit * 10 * width), labels: new Int32Array(trainPerDigit * 10), masks: null };
-    const test: Split = { count: testPerDigit * 10, inputs: new Float32Array(testPerDigit * 10 * width), labels: new Int32Array(testPerDigit * 10), masks: null };
+    const trainCount = trainPerDigit * chosen.length;
+    const testCount = testPerDigit * chosen.length;
+    const train: Split = { count: trainCount, inputs: new Float32Array(trainCount * width), labels: new Int32Array(trainCount), masks: null };
+    const test: Split = { count: testCount, inputs: new Float32Array(testCount * width), labels: new Int32Array(testCount), masks: null };
     const scale = 1 / (options.pool * options.pool);
     const copyImage = (raw: ArrayLike<number>, image: number, out: Float32Array, offset: number): void => {
       for (let r = 0; r < side; r++) {
@@ -78,16 +85,16 @@ export const mnist = defineDataset({
         }
       }
     };
-    for (let digit = 0; digit < 10; digit++) {
+    for (const [slot, digit] of chosen.entries()) {
       const raw = resources.mnist.digits[digit]!;
       const order = generator.shuffle(Array.from({ length: available[digit]! }, (_, i) => i));
       for (let k = 0; k < trainPerDigit; k++) {
-        const row = digit * trainPerDigit + k;
+        const row = slot * trainPerDigit + k;
         copyImage(raw, order[k]!, train.inputs, row * width);
         train.labels[row] = digit;
       }
       for (let k = 0; k < testPerDigit; k++) {
-        const row = digit * testPerDigit + k;
+        const row = slot * testPerDigit + k;
         copyImage(raw, order[trainPerDigit + k]!, test.inputs, row * width);
         test.labels[row] = digit;
       }

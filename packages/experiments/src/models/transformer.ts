@@ -15,6 +15,8 @@ export interface TinyTransformerOptions {
   numHeads: number;
   depth: number;
   placement: Placement;
+  /** timm's LayerScale on both branches of every block with this initial value; null: none. */
+  layerScale?: number | null;
   feedforwardDim: number;
   activation: 'gelu' | 'relu';
   /** norm1 and norm2 of every block (role 'block'); a registered normalizer, not 'none'. */
@@ -73,6 +75,7 @@ export class TinyTransformer extends Module implements Classifier {
           placement: options.placement,
           // DeepNorm's alpha and beta for an encoder of `depth` blocks (the paper's encoder-only formulas).
           ...(options.placement === 'deepnorm' ? { deepNorm: { architecture: 'encoder-only' as const, layers: options.depth } } : {}),
+          ...(options.layerScale ? { layerScale: options.layerScale } : {}),
           feedforwardDim: options.feedforwardDim,
           activation: options.activation,
           generator,
@@ -108,6 +111,10 @@ export const transformerModel = defineModel({
       description:
         "'pre': x + f(norm(x)) (Pre-LN); 'post': norm(x + f(x)) (Post-LN); 'peri': x + norm(f(norm(x))) (Peri-LN / sandwich); 'output': x + norm(f(x)) (OLMo 2); 'deepnorm': norm(alpha x + f(x)) with DeepNet's init",
     },
+    layerScale: {
+      type: 'number', default: null, nullable: true, min: 0, minExclusive: true, max: 1,
+      description: "LayerScale (Touvron et al., 2021) on both branches of every block, initialised to this value (CaiT: 1e-5 at depth 24); null: none",
+    },
     feedforwardMultiplier: { type: 'number', default: 2, integer: true, min: 1, max: 8, description: 'MLP hidden width = multiplier x dim' },
     activation: { type: 'enum', values: ['gelu', 'relu'], default: 'gelu', description: 'MLP nonlinearity' },
   },
@@ -131,6 +138,7 @@ export const transformerModel = defineModel({
       numHeads: options.numHeads,
       depth: options.depth,
       placement: options.placement,
+      layerScale: options.layerScale,
       feedforwardDim: options.feedforwardMultiplier * options.dim,
       activation: options.activation as 'gelu' | 'relu',
       blockNorm: norms.block ?? { name: 'layer-norm' },

@@ -10,11 +10,16 @@ import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
 import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
 import { conditionalNormGeneration } from './conditional-norm-generation';
 import { filmMultiTask } from './film-multi-task';
+import { deepNormDeep } from './deep-norm-deep';
 import { frnBatchOne } from './frn-batch-one';
+import { frozenBatchNormFineTuning } from './frozen-batch-norm-fine-tuning';
 import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
 import { gradientClippingSubstitute } from './gradient-clipping-substitute';
 import { instanceNormStyleLeakage } from './instance-norm-style-leakage';
+import { layerScaleDeep } from './layer-scale-deep';
 import { normFreeResidual } from './norm-free-residual';
+import { outputNormDeep } from './output-norm-deep';
+import { periLnDeep } from './peri-ln-deep';
 import { preLnVsPostLn } from './pre-ln-vs-post-ln';
 import { preLnVsPostLnDeep } from './pre-ln-vs-post-ln-deep';
 import type { ClaimPreset } from './preset';
@@ -23,13 +28,15 @@ import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
 import { switchableNormSelection } from './switchable-norm-selection';
 import { weightNormConditioning } from './weight-norm-conditioning';
+import { weightStandardizationFineTuning } from './weight-standardization-fine-tuning';
 import { weightStandardizationGroupNorm } from './weight-standardization-group-norm';
 
 export {
   batchNormSmallBatch, batchNormTrainEvalGap, batchNormMaskedPadding, batchNormLearningRate, preLnVsPostLn, rmsNormSpeed, qkNormLogits,
   frnBatchOne, switchableNormSelection, spectralNormGan, normFreeResidual, preLnVsPostLnDeep, batchNormLearningRateFine, batchNormBatchFour,
   weightStandardizationGroupNorm, gradientClippingSubstitute, ghostBatchNormLargeBatch, weightNormConditioning, batchNormTrainEvalGapCnn,
-  batchNormLossLandscape, instanceNormStyleLeakage,
+  batchNormLossLandscape, instanceNormStyleLeakage, periLnDeep, outputNormDeep, deepNormDeep, layerScaleDeep, frozenBatchNormFineTuning,
+  weightStandardizationFineTuning,
 };
 export { conditionalNormGeneration, filmMultiTask };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
@@ -72,6 +79,12 @@ export const presets: readonly ClaimPreset[] = [
   instanceNormStyleLeakage,
   conditionalNormGeneration,
   filmMultiTask,
+  periLnDeep,
+  outputNormDeep,
+  deepNormDeep,
+  layerScaleDeep,
+  frozenBatchNormFineTuning,
+  weightStandardizationFineTuning,
 ];
 
 /** The preset called `name`, or undefined. */

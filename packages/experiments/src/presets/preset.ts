@@ -32,6 +32,14 @@ export interface PresetRun {
   role: RunRole;
   config: ExperimentConfigInput;
   trace?: RunTrace;
+  /**
+   * Fine-tuning: before its first step, the run's parameters and buffers are copied by name from
+   * the model of an earlier run of the same seed (`run`), except those under the `except` prefixes
+   * (a new head, say), which keep their fresh initialisation. Names must match (a BatchNorm's
+   * `weight`, `bias` and running statistics load into a FrozenBatchNorm's buffers of those names);
+   * a name the earlier model lacks, or a shape that differs, fails the preset.
+   */
+  initFrom?: { run: string; except?: readonly string[] };
 }
 
 /** A planned experiment: its runs, in order. */

@@ -1,4 +1,4 @@
-import { has } from '@normkit/tensor';
+import { ValueError, has, type Tensor } from '@normkit/tensor';
 import type { ExperimentResources } from '../datasets/dataset';
 import { listBlockWrappers } from '../models/residual';
 import { createTrainer, type EvalEvent, type Trainer } from '../train';
@@ -143,6 +143,32 @@ function recordOf(run: PresetRun, trainer: Trainer, trace: RunRecord['trace'], e
   };
 }
 
+/**
+ * Copies a finished run's parameters and buffers into a new run's model by name (PresetRun.initFrom),
+ * in place, so the optimizer built on the new model keeps its parameters. Throws (nothing copied)
+ * when the earlier run is unknown or a name or shape does not match.
+ */
+export function initializeFrom(trainer: Trainer, run: PresetRun, finished: Readonly<Record<string, Trainer>>): void {
+  const { run: from, except = [] } = run.initFrom!;
+  const source = Object.hasOwn(finished, from) ? finished[from] : undefined;
+  if (!source) {
+    throw new ValueError({ op: `initFrom of run "${run.id}"`, expected: `a run planned before it (${Object.keys(finished).join(', ') || 'none'})`, given: JSON.stringify(from) });
+  }
+  const sourceState = source.model.stateDict();
+  const skipped = (name: string) => except.some((prefix) => name === prefix || name.startsWith(`${prefix}.`));
+  const missing: string[] = [];
+  const copied: Record<string, Tensor> = {};
+  for (const name of Object.keys(trainer.model.stateDict())) {
+    if (skipped(name)) continue;
+    if (sourceState[name]) copied[name] = sourceState[name];
+    else missing.push(name);
+  }
+  if (missing.length > 0) {
+    throw new ValueError({ op: `initFrom of run "${run.id}"`, expected: `every parameter and buffer of run "${from}"'s model`, given: `names it lacks: ${missing.join(', ')}` });
+  }
+  trainer.model.loadStateDict(copied, { strict: false });
+}
+
 function blankResult(preset: ClaimPreset, mode: PresetMode, seeds: readonly number[], rule: SeedRule): PresetResult {
   return {
     name: preset.name,
@@ -239,6 +265,7 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
       let trainer: Trainer;
       try {
         trainer = createTrainer(run.config, resources);
+        if (run.initFrom) initializeFrom(trainer, run, trainers);
       } catch (error) {
         return fail(error, `building run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
       }
