@@ -150,7 +150,7 @@ function evoNormB0Kernel(
       }
     }
   }
-  const backward = (gy: TypedArray): TypedArray[] => {
+  const backward = (gy: TypedArray) => {
     const [gw, gb, gv, gLeft] = [new Float64Array(channels), new Float64Array(channels), new Float64Array(channels), new Float64Array(channels)];
     const gInstance = new Float64Array(batch * channels);
     const gx = allocate(x.dtype, x.size);
@@ -186,7 +186,7 @@ function evoNormB0Kernel(
       }
     }
     // The engine casts each gradient to its input's dtype.
-    return [gx, gw, gb, gv];
+    return { x: gx, weight: gw, bias: gb, v: gv };
   };
-  return customOp({ op: 'evoNormB0', inputs: [x, weight, bias, v], data: out, shape: x.shape, backward });
+  return customOp({ op: 'evoNormB0', inputs: { x, weight, bias, v }, data: out, shape: x.shape, backward });
 }

@@ -130,7 +130,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
   // z = x * sigmoid(v x), y = z * r * w + b, r = (groupVar + eps)^(-1/2):
   //   dz = dy * w * r;  R = sum over the group of dy * w * z;  dr/dx_i = -r^3 (x_i - mean) / M
   //   dx = dz * (s + v x s (1 - s)) - R r^3 (x - mean) / M;  dv = sum dz * x^2 s (1 - s)
-  const backward = (gy: TypedArray): TypedArray[] => {
+  const backward = (gy: TypedArray) => {
     const slots = batch * groups;
     const groupSum = new Float64Array(slots);
     const [gw, gb, gv] = [new Float64Array(channels), new Float64Array(channels), new Float64Array(channels)];
@@ -169,7 +169,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
       }
     }
     // The engine casts each gradient to its input's dtype.
-    return [gx, gw, gb, gv];
+    return { x: gx, weight: gw, bias: gb, v: gv };
   };
-  return customOp({ op, inputs: [x, weight, bias, v], data: out, shape: x.shape, backward });
+  return customOp({ op, inputs: { x, weight, bias, v }, data: out, shape: x.shape, backward });
 }

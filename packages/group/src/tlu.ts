@@ -31,7 +31,7 @@ export function tlu(x: Tensor, tau: Tensor): Tensor {
   }
   return customOp({
     op,
-    inputs: [x, tau],
+    inputs: { x, tau },
     data: out,
     shape: x.shape,
     backward: (gradOutput: TypedArray) => {
@@ -43,7 +43,8 @@ export function tlu(x: Tensor, tau: Tensor): Tensor {
           gradTau[c]! += splitBlock(gradOutput, x.data, gradX, start, start + spatial, tau.data[c]!, choice);
         }
       }
-      return [gradX, tau.dtype === 'float64' ? gradTau : Float32Array.from(gradTau)];
+      // The engine casts the float64 accumulator to tau's dtype (no copy when it is float64).
+      return { x: gradX, tau: gradTau };
     },
   });
 }
