@@ -33,7 +33,7 @@ function run(id: RunId, mode: PresetMode, seed: number): PresetRun {
       baseLr: BASE_LR, evals: 4, evalSamples: EVAL_SAMPLES, digits: '5-9',
     }),
     // A BatchNorm's weight, bias and running statistics load into a FrozenBatchNorm's buffers of the same names.
-    initFrom: { run: 'pretrain', except: ['head'] },
+    initFrom: { run: 'pretrain', except: ['head'], ...(frozen ? { rename: { 'frozen-batch-norm': 'batch-norm' } } : {}) },
   };
 }
 

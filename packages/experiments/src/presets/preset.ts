@@ -35,11 +35,13 @@ export interface PresetRun {
   /**
    * Fine-tuning: before its first step, the run's parameters and buffers are copied by name from
    * the model of an earlier run of the same seed (`run`), except those under the `except` prefixes
-   * (a new head, say), which keep their fresh initialisation. Names must match (a BatchNorm's
-   * `weight`, `bias` and running statistics load into a FrozenBatchNorm's buffers of those names);
-   * a name the earlier model lacks, or a shape that differs, fails the preset.
+   * (a new head, say), which keep their fresh initialisation. Names must match once the path
+   * segments in `rename` (this run's segment -> the earlier run's) are replaced: a normalizer slot
+   * names its module after the plugin, so `{ 'frozen-batch-norm': 'batch-norm' }` loads a BatchNorm's
+   * `weight`, `bias` and running statistics into a FrozenBatchNorm's buffers of those names. A name
+   * the earlier model lacks, or a shape that differs, fails the preset.
    */
-  initFrom?: { run: string; except?: readonly string[] };
+  initFrom?: { run: string; except?: readonly string[]; rename?: Readonly<Record<string, string>> };
 }
 
 /** A planned experiment: its runs, in order. */

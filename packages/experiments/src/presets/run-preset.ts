@@ -149,7 +149,7 @@ function recordOf(run: PresetRun, trainer: Trainer, trace: RunRecord['trace'], e
  * when the earlier run is unknown or a name or shape does not match.
  */
 export function initializeFrom(trainer: Trainer, run: PresetRun, finished: Readonly<Record<string, Trainer>>): void {
-  const { run: from, except = [] } = run.initFrom!;
+  const { run: from, except = [], rename = {} } = run.initFrom!;
   const source = Object.hasOwn(finished, from) ? finished[from] : undefined;
   if (!source) {
     throw new ValueError({ op: `initFrom of run "${run.id}"`, expected: `a run planned before it (${Object.keys(finished).join(', ') || 'none'})`, given: JSON.stringify(from) });
@@ -160,8 +160,10 @@ export function initializeFrom(trainer: Trainer, run: PresetRun, finished: Reado
   const copied: Record<string, Tensor> = {};
   for (const name of Object.keys(trainer.model.stateDict())) {
     if (skipped(name)) continue;
-    if (sourceState[name]) copied[name] = sourceState[name];
-    else missing.push(name);
+    const sourceName = name.split('.').map((segment) => (Object.hasOwn(rename, segment) ? rename[segment]! : segment)).join('.');
+    const tensor = sourceState[sourceName];
+    if (tensor) copied[name] = tensor;
+    else missing.push(sourceName);
   }
   if (missing.length > 0) {
     throw new ValueError({ op: `initFrom of run "${run.id}"`, expected: `every parameter and buffer of run "${from}"'s model`, given: `names it lacks: ${missing.join(', ')}` });
