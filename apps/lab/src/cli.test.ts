@@ -3,9 +3,10 @@ import { describe, expect, it } from 'vitest';
 import { UsageError, parseArguments, selectPresets } from './cli';
 
 describe('parseArguments', () => {
-  it('reads --only (repeatable, comma-separated, = form), --reduced, --quick, --out, --list', () => {
-    expect(parseArguments([])).toEqual({ only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false });
-    expect(parseArguments(['--only', 'rms,qk', '--only=frn', '--reduced', '--out', '/tmp/x', '--list'])).toEqual({ only: ['rms', 'qk', 'frn'], mode: 'reduced', seeds: 'reduced', out: '/tmp/x', list: true, help: false });
+  it('reads --only (repeatable, comma-separated, = form), --reduced, --quick, --out, --list, --torch', () => {
+    expect(parseArguments([])).toEqual({ only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false, torch: false });
+    expect(parseArguments(['--only', 'rms,qk', '--only=frn', '--reduced', '--out', '/tmp/x', '--list'])).toEqual({ only: ['rms', 'qk', 'frn'], mode: 'reduced', seeds: 'reduced', out: '/tmp/x', list: true, help: false, torch: false });
+    expect(parseArguments(['--torch', '--quick'])).toMatchObject({ torch: true, seeds: 'one' });
     expect(parseArguments(['--quick'])).toMatchObject({ mode: 'full', seeds: 'one' });
     expect(() => parseArguments(['--quick', '--reduced'])).toThrow('--quick and --reduced do not go together');
   });

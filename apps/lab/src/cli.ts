@@ -6,6 +6,9 @@ export const USAGE = `usage: npm run lab [-- options]
                    (repeatable; "--only rms" runs rms-norm-speed)
   --quick          run each experiment at its first seed only (the full lab runs every declared seed, 5 or more)
   --reduced        run every experiment for a few steps at two seeds (what CI runs; verdicts mean nothing)
+  --torch          also run every preset whose parts exist in normkit-torch in PyTorch, from the same declared
+                   configuration, and report both implementations side by side (/usr/bin/python3 with
+                   python3-torch, or $NORMKIT_PYTHON)
   --out <dir>      write report.html and report.json there (default: lab-report/ where npm was started)
   --list           list the experiments and exit
   --help           this text`;
@@ -20,6 +23,8 @@ export interface LabArguments {
   out: string | null;
   list: boolean;
   help: boolean;
+  /** Replicate the presets in PyTorch (normkit_torch.lab) and report both side by side. */
+  torch: boolean;
 }
 
 export class UsageError extends Error {
@@ -27,7 +32,7 @@ export class UsageError extends Error {
 }
 
 export function parseArguments(argv: readonly string[]): LabArguments {
-  const parsed: LabArguments = { only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false };
+  const parsed: LabArguments = { only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false, torch: false };
   const valueOf = (flag: string, index: number): string => {
     const value = argv[index + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
@@ -42,6 +47,7 @@ export function parseArguments(argv: readonly string[]): LabArguments {
     else if (argument === '--reduced') parsed.mode = 'reduced';
     else if (argument === '--quick') parsed.seeds = 'one';
     else if (argument === '--list') parsed.list = true;
+    else if (argument === '--torch') parsed.torch = true;
     else if (argument === '--help' || argument === '-h') parsed.help = true;
     else throw new UsageError(`unknown argument '${argument}'`);
   }

@@ -3,6 +3,7 @@ import { describeSeedRule, formatValue, type CriterionResult, type PresetResult,
 import type { LabReport } from './lab';
 import { SEED_CLAIMS } from './seed-claims';
 import { escapeXml as escapeHtml, renderChart } from './svg-chart';
+import { torchClaimSection, torchSummary } from './torch-report';
 
 const VERDICT_COLORS: Record<Verdict, string> = {
   reproduced: '#2e7d32',
@@ -84,7 +85,7 @@ function keyNumbers(claim: PresetResult): string {
     .join('<br>');
 }
 
-function claimSection(claim: PresetResult, index: number): string {
+function claimSection(claim: PresetResult, index: number, torch = ''): string {
   const charts = claim.charts.map((spec) => `<figure>${renderChart(spec, { idPrefix: `c${index}-` })}</figure>`).join('');
   const configs = claim.runs.map((run) => ({ id: run.id, label: run.label, role: run.role, status: run.status, reason: run.reason, config: run.config }));
   return `<section id="${escapeHtml(claim.name)}">
@@ -99,6 +100,7 @@ ${claim.error ? `<pre class="error">${escapeHtml(`${claim.error.name}: ${claim.e
 <h3>Criteria (declared in code before the run)${claim.seeds.length > 1 ? ': median over seeds' : ''}</h3>
 ${criteriaTable(claim.criteria)}
 ${claim.perSeed.length > 1 ? `<h3>Per seed${claim.seedDependent ? ' (the verdict depends on the seed)' : ''}</h3>${perSeedTable(claim)}` : ''}
+${torch}
 ${charts ? `<h3>Charts</h3><div class="charts">${charts}</div>` : ''}
 ${claim.table ? `<h3>Configurations</h3>${table(claim.table)}` : ''}
 ${claim.tables.map((t) => `<h3>${escapeHtml(t.title)}</h3>${table(t.table)}`).join('')}
@@ -169,7 +171,8 @@ ${report.mode === 'reduced' ? '<p class="warning">Reduced mode: every experiment
 <h2>Every claim of the seed document</h2>
 <p>Each claim of "Advanced Normalization Techniques", with the experiments that test it, or why none does.</p>
 ${seedClaimsTable(report)}
-${report.claims.map(claimSection).join('\n')}
+${torchSummary(report, badge)}
+${report.claims.map((claim, i) => claimSection(claim, i, torchClaimSection(report, claim.name, badge))).join('\n')}
 <p class="meta">Made by @normkit/lab from report.json (same directory). Plugins registered: ${escapeHtml(env.plugins.join(', '))}.</p>
 </body></html>
 `;

@@ -1,5 +1,6 @@
 // Runs claim presets and assembles the lab report (the JSON the HTML is made from).
 import type { SeedPass } from './cli';
+import type { TorchSection } from './torch-replicate';
 import { presetSeeds, runPreset, type ClaimPreset, type ExperimentResources, type PresetMode, type PresetProgress, type PresetResult, type Verdict } from '@normkit/experiments';
 
 /** What `lab-report/report.json` holds. */
@@ -17,6 +18,8 @@ export interface LabReport {
   /** How many claims got each verdict. */
   summary: Partial<Record<Verdict, number>>;
   claims: PresetResult[];
+  /** With `--torch`: the presets replicated in PyTorch (normkit_torch) from the same declared configuration, side by side. */
+  torch?: TorchSection;
 }
 
 export interface LabEnvironment {

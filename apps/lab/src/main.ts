@@ -9,6 +9,7 @@ import { runLab } from './lab';
 import { registerLabPlugins } from './plugins';
 import { ProgressPrinter, formatDuration, formatResult } from './progress';
 import { writeReport } from './report-files';
+import { replicateInTorch, torchVersion, pythonCommand } from './torch-replicate';
 
 async function main(): Promise<number> {
   let args;
@@ -33,6 +34,8 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  // Fail before the normkit runs, not after them, when PyTorch is missing.
+  if (args.torch) console.log(`PyTorch ${torchVersion(pythonCommand())} (${pythonCommand()}) will replicate the presets normkit-torch can run`);
   const resources: ExperimentResources = {};
   if (selected.some((p) => p.requires.resources?.includes('mnist'))) resources.mnist = await loadMnist();
 
@@ -54,6 +57,11 @@ async function main(): Promise<number> {
     },
   });
 
+  if (args.torch) {
+    console.log('\nPyTorch: exporting each preset\'s declared configuration and training it again with normkit_torch.lab');
+    report.torch = replicateInTorch(selected, report.claims, { mode: args.mode, resources });
+    for (const r of report.torch.replications) console.log(`  ${r.preset.padEnd(28)} ${r.status === 'replicated' ? `${r.torchVerdict} (${r.verdictsAgree ? 'agrees' : 'DISAGREES'})` : r.status}: ${r.reason}`);
+  }
   const paths = writeReport(report, outDir);
 
   console.log(`\n${'experiment'.padEnd(28)} ${'verdict'.padEnd(21)} runtime  key numbers`);

@@ -1,0 +1,123 @@
+// The declared configuration of a preset's runs, written for the PyTorch second implementation
+// (python -m normkit_torch.lab): the exact samples, the initial weights, the batch order, optimizer and schedule.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  BatchSampler, createTrainer, streamGenerator,
+  type ClaimPreset, type ExperimentConfig, type ExperimentResources, type PluginChoice, type PresetMode, type PresetRun, type Split,
+} from '@normkit/experiments';
+import { saveBundle, saveSafetensors, tensor, type Tensor } from '@normkit/tensor';
+
+/** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
+export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 1, file: 'lab-runs.json' } as const;
+
+/** One run as the Python side reads it. */
+export interface ExportedRunSpec {
+  /** `<preset>/<seed>/<run id>`. */
+  key: string;
+  /** The preset: Python trains every run of a group or none. */
+  group: string;
+  /** Directory of the step-0 training bundle (architecture, initial weights, optimizer, schedule), relative to the export. */
+  bundle: string;
+  /** The exact samples (train.inputs, train.labels, train.masks, test.*), shared by runs with the same data. */
+  data: string;
+  /** `indices` [steps, batchSize]: the training samples of every step, in order. */
+  batches: string;
+  task: ExperimentConfig['task'];
+  steps: number;
+  evalEvery: number;
+  evalSamples: number;
+  batchSize: number;
+  gradientTransforms: PluginChoice[];
+  /** The config's schedule (the bundle describes it too, except 'constant', which it leaves null). */
+  schedule: ExperimentConfig['schedule'];
+}
+
+/** A run as the lab keeps it to rebuild the record: the spec, and what only normkit knows. */
+export interface ExportedRun extends ExportedRunSpec {
+  preset: string;
+  seed: number;
+  run: PresetRun;
+  config: ExperimentConfig;
+  /** Completed epochs after each step's batch was drawn (StepEvent.epoch). */
+  epochs: number[];
+}
+
+/** A preset's runs at its seeds, or why they cannot run in PyTorch as declared. */
+export type PresetExport = { preset: string; runs: ExportedRun[] } | { preset: string; unsupported: string };
+
+/** Written data files by content (data set choice and seed), so runs on the same data share one file. */
+export type DataFiles = Map<string, string>;
+
+function splitTensors(prefix: string, split: Split, sampleShape: readonly number[]): Record<string, Tensor> {
+  const out: Record<string, Tensor> = {
+    [`${prefix}.inputs`]: tensor(split.inputs, { shape: [split.count, ...sampleShape] }),
+    [`${prefix}.labels`]: tensor(Float64Array.from(split.labels), { shape: [split.count] }),
+  };
+  if (split.masks) out[`${prefix}.masks`] = tensor(split.masks, { shape: [split.count, split.masks.length / split.count] });
+  return out;
+}
+
+/**
+ * Writes `preset`'s runs at `seeds` into `dir` for normkit_torch.lab and returns them, or the reason
+ * they cannot be replicated as declared: a run that traces values from the live trainer, or a task a
+ * bundle cannot hold (the conditional GAN trains two optimizers). Whether normkit_torch has the
+ * model, normalizers and gradient transforms is decided on the Python side.
+ */
+export function exportPreset(
+  preset: ClaimPreset, options: { mode: PresetMode; seeds: readonly number[]; resources: ExperimentResources; dir: string; dataFiles: DataFiles },
+): PresetExport {
+  const plans = options.seeds.map((seed) => ({ seed, runs: preset.plan(options.mode, seed).runs }));
+  for (const { runs } of plans) {
+    const traced = runs.find((r) => r.trace);
+    if (traced) return { preset: preset.name, unsupported: `run "${traced.id}" traces values read from the live normkit trainer (RunTrace), which the PyTorch runner does not return` };
+  }
+  const runs: ExportedRun[] = [];
+  for (const { seed, runs: planned } of plans) {
+    for (const run of planned) {
+      const trainer = createTrainer(run.config, options.resources);
+      const parts = trainer.bundleParts();
+      if (!parts) return { preset: preset.name, unsupported: `run "${run.id}" is a ${trainer.task} run (two optimizers); the PyTorch runner trains classifiers` };
+      const config = trainer.config;
+      const bundle = join('runs', `${preset.name}.${seed}.${run.id}`.replace(/[^A-Za-z0-9._-]/g, '_'));
+      mkdirSync(join(options.dir, bundle), { recursive: true });
+      for (const [name, bytes] of Object.entries(saveBundle({ model: trainer.model, ...parts }))) writeFileSync(join(options.dir, bundle, name), bytes);
+
+      const dataKey = JSON.stringify({ dataset: config.dataset, seed: config.seed });
+      let data = options.dataFiles.get(dataKey);
+      if (data === undefined) {
+        data = join('data', `${options.dataFiles.size}.safetensors`);
+        mkdirSync(join(options.dir, 'data'), { recursive: true });
+        const { train, test, sampleShape } = trainer.dataset;
+        writeFileSync(join(options.dir, data), saveSafetensors({ ...splitTensors('train', train, sampleShape), ...splitTensors('test', test, sampleShape) }));
+        options.dataFiles.set(dataKey, data);
+      }
+
+      // The trainer's own batch stream: same split, batch size and 'shuffle' stream (Trainer.build).
+      const sampler = new BatchSampler(trainer.dataset, trainer.dataset.train, config.batchSize, streamGenerator(config.seed, 'shuffle'));
+      const indices = new Float64Array(config.steps * config.batchSize);
+      const epochs: number[] = [];
+      for (let step = 0; step < config.steps; step++) {
+        indices.set(sampler.next().indices, step * config.batchSize);
+        epochs.push(sampler.epoch);
+      }
+      const batches = join(bundle, 'batches.safetensors');
+      writeFileSync(join(options.dir, batches), saveSafetensors({ indices: tensor(indices, { shape: [config.steps, config.batchSize] }) }));
+      runs.push({
+        key: `${preset.name}/${seed}/${run.id}`, group: preset.name, bundle, data, batches, task: config.task, steps: config.steps,
+        evalEvery: config.evalEvery, evalSamples: config.evalSamples, batchSize: config.batchSize, gradientTransforms: config.gradientTransforms,
+        schedule: config.schedule, preset: preset.name, seed, run, config, epochs,
+      });
+    }
+  }
+  return { preset: preset.name, runs };
+}
+
+/** Writes the run list Python reads (the specs only). */
+export function writeRunList(dir: string, exports: readonly PresetExport[]): void {
+  const runs: ExportedRunSpec[] = exports.flatMap((e) => ('runs' in e ? e.runs : [])).map((r) => ({
+    key: r.key, group: r.group, bundle: r.bundle, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
+    evalSamples: r.evalSamples, batchSize: r.batchSize, gradientTransforms: r.gradientTransforms, schedule: r.schedule,
+  }));
+  writeFileSync(join(dir, RUNS_FORMAT.file), `${JSON.stringify({ format: RUNS_FORMAT.format, version: RUNS_FORMAT.version, runs }, null, 1)}\n`);
+}

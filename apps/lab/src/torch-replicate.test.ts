@@ -1,0 +1,118 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
+import { loadMnist } from '@normkit/experiments/mnist';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runLab } from './lab';
+import { registerLabPlugins } from './plugins';
+import { renderReport } from './html-report';
+import { exportPreset } from './torch-export';
+import { TorchUnavailableError, replicateInTorch, torchVersion, type TorchSection } from './torch-replicate';
+
+// The reduced forms of two presets (CI's two seeds), run by normkit and again in PyTorch from the exported
+// configuration: a Transformer on token sequences with a warmup schedule, and MLPs with and without
+// gradient clipping on MNIST. Agreement is checked against tolerances declared here, before any run:
+/** Each training-loss window mean: |normkit - PyTorch| <= LOSS * (1 + |normkit|) (float32 in two frameworks over <= 40 steps). */
+const LOSS = 1e-4;
+/** Each evaluation's and each criterion's value: at most one evaluated sample of 32-50 classified differently. */
+const ACCURACY = 0.02 + 1e-9;
+const NAMES = ['pre-ln-vs-post-ln', 'gradient-clipping-substitute'];
+
+/** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
+function plantedFault(preset: ClaimPreset): ClaimPreset {
+  return {
+    ...preset,
+    name: 'planted-fault',
+    plan: (mode, seed) => ({ runs: preset.plan(mode, seed).runs.map((run) => ({ ...run, config: { ...run.config, lr: (run.config.lr ?? 0.01) * 1.1 } })) }),
+  };
+}
+
+/** Largest loss-window and evaluation differences between normkit's and PyTorch's records of the same runs. */
+function recordDifferences(normkit: readonly RunRecord[], torch: readonly RunRecord[]): { loss: number; accuracy: number; mismatched: string[] } {
+  let loss = 0;
+  let accuracy = 0;
+  const mismatched: string[] = [];
+  for (const t of torch) {
+    const n = normkit.find((r) => r.id === t.id && r.config.seed === t.config.seed)!;
+    if (n.status !== t.status || n.completedSteps !== t.completedSteps || n.loss.length !== t.loss.length || n.evals.length !== t.evals.length) mismatched.push(`${t.config.seed}/${t.id}`);
+    n.loss.forEach(([step, value], i) => {
+      expect(t.loss[i]![0]).toBe(step);
+      loss = Math.max(loss, Math.abs(value - t.loss[i]![1]) / (1 + Math.abs(value)));
+    });
+    n.evals.forEach((e, i) => {
+      const o = t.evals[i]!;
+      expect(o.step).toBe(e.step);
+      accuracy = Math.max(accuracy, Math.abs(e.testAccuracy - o.testAccuracy), Math.abs(e.trainAccuracy - o.trainAccuracy), Math.abs(e.gapAccuracy - o.gapAccuracy));
+      loss = Math.max(loss, Math.abs(e.testLoss - o.testLoss) / (1 + Math.abs(e.testLoss)));
+    });
+  }
+  return { loss, accuracy, mismatched };
+}
+
+let section: TorchSection;
+let results: PresetResult[];
+let dir: string;
+
+beforeAll(async () => {
+  registerLabPlugins();
+  const resources = { mnist: await loadMnist() };
+  const presets = NAMES.map((name) => presetByName(name)!);
+  results = presets.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
+  const fault = plantedFault(presets[1]!);
+  dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
+  section = replicateInTorch([...presets, fault], [...results, { ...results[1]!, name: fault.name }], { mode: 'reduced', resources, dir, quiet: true });
+}, 240_000);
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () => {
+  for (const [index, name] of NAMES.entries()) {
+    it(`${name}: every run, evaluation and criterion agrees within the declared tolerances`, () => {
+      const replication = section.replications[index]!;
+      const result = results[index]!;
+      expect(replication.preset).toBe(name);
+      expect(replication.status, replication.reason).toBe('replicated');
+      expect(replication.seeds).toEqual(result.seeds);
+      expect(replication.seeds).toHaveLength(2);
+      expect(replication.torchRuns).toHaveLength(result.runs.length);
+      const differences = recordDifferences(result.runs, replication.torchRuns);
+      expect(differences.mismatched).toEqual([]);
+      expect(differences.loss).toBeLessThanOrEqual(LOSS);
+      expect(differences.accuracy).toBeLessThanOrEqual(ACCURACY);
+      for (const c of replication.criteria) {
+        expect(c.seedsDiffering, c.statement).toEqual([]);
+        c.normkit.perSeed.forEach((v, s) => (Number.isNaN(v) ? expect(c.torch.perSeed[s]).toBeNaN() : expect(Math.abs(v - c.torch.perSeed[s]!), c.statement).toBeLessThanOrEqual(ACCURACY)));
+      }
+      expect(replication.torchVerdict).toBe(result.verdict);
+      expect(replication.verdictsAgree).toBe(true);
+      expect(replication.perSeed.map((s) => s.torch)).toEqual(result.perSeed.map((s) => s.verdict));
+    });
+  }
+
+  it('sees a planted fault: PyTorch trained at a 10% higher learning rate does not pass the checks', () => {
+    const replication = section.replications[2]!;
+    expect(replication.status).toBe('replicated');
+    const differences = recordDifferences(results[1]!.runs, replication.torchRuns);
+    expect(differences.loss).toBeGreaterThan(LOSS);
+  });
+
+  it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {
+    const report = runLab({ presets: [], mode: 'reduced', environment: { node: '', platform: '', arch: '', cpu: '', cpuCount: 1, plugins: [] } });
+    report.claims = results;
+    const html = renderReport({ ...report, torch: section });
+    expect(html).toContain('Second implementation (PyTorch)');
+    expect(html).toContain('per seed (normkit / PyTorch)');
+    expect(html).toContain(`PyTorch ${section.torchVersion}`);
+    expect(renderReport(report)).toContain('npm run lab -- --torch');
+    const traced = exportPreset(presetByName('qk-norm-logits')!, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
+    expect(traced).toEqual({ preset: 'qk-norm-logits', unsupported: expect.stringContaining('traces values read from the live normkit trainer') as string });
+  });
+
+  it('refuses clearly when the Python has no torch', () => {
+    expect(() => torchVersion('/nonexistent/python3')).toThrow(TorchUnavailableError);
+    expect(() => torchVersion('/nonexistent/python3')).toThrow(/expected \/nonexistent\/python3 to import torch and normkit_torch, got: .*apt-get install python3-torch/);
+  });
+});

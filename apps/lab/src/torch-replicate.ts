@@ -1,0 +1,329 @@
+// The claims lab's second implementation: the presets' runs trained again in PyTorch (normkit_torch.lab)
+// from the same declared configuration, their measured series analysed by the presets' own code, and the
+// two implementations' quantities and verdicts compared criterion by criterion.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import {
+  LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, describeSeedRule, downsampleMean, finalTestAccuracy, judge,
+  type AnalysisContext, type ClaimPreset, type CriterionResult, type EvalEvent, type ExperimentResources, type PresetMode, type PresetResult,
+  type RunRecord, type SeedCriterionResult, type Verdict,
+} from '@normkit/experiments';
+import { exportPreset, writeRunList, type DataFiles, type ExportedRun, type PresetExport } from './torch-export';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+
+/**
+ * When two measured values count as close (the report's "values" column): |normkit - PyTorch| <=
+ * absolute + relative * |normkit|. Declared before any comparison: a test accuracy on 1,000 samples moves
+ * by 0.001 per sample, and two float32 implementations of the same run drift apart over hundreds of steps.
+ */
+export const VALUE_TOLERANCE = { absolute: 0.01, relative: 0.01 } as const;
+
+export class TorchUnavailableError extends Error {
+  override name = 'TorchUnavailableError';
+}
+
+/** The Python that runs PyTorch: $NORMKIT_PYTHON, else Debian's /usr/bin/python3 (python3-torch). */
+export function pythonCommand(env: NodeJS.ProcessEnv = process.env): string {
+  return env.NORMKIT_PYTHON || '/usr/bin/python3';
+}
+
+function pythonEnv(): NodeJS.ProcessEnv {
+  const path = join(ROOT, 'python', 'normkit_torch');
+  return { ...process.env, PYTHONPATH: process.env.PYTHONPATH ? `${path}:${process.env.PYTHONPATH}` : path };
+}
+
+/** PyTorch's version under `python`; a TorchUnavailableError saying what to install when it cannot import torch. */
+export function torchVersion(python: string): string {
+  try {
+    return execFileSync(python, ['-c', 'import torch, normkit_torch.lab; print(torch.__version__)'], { env: pythonEnv(), stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 })
+      .toString().trim();
+  } catch (error) {
+    const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim().split('\n').at(-1) ?? (error as Error).message;
+    throw new TorchUnavailableError(
+      `npm run lab -- --torch: expected ${python} to import torch and normkit_torch, got: ${stderr}. ` +
+      'Install PyTorch (apt-get install python3-torch) or set NORMKIT_PYTHON to a Python that has it.',
+      { cause: error },
+    );
+  }
+}
+
+/** What normkit_torch.lab returns for one run (null stands for a non-finite number). */
+interface TorchRun {
+  status: 'done' | 'diverged';
+  reason: string | null;
+  completedSteps: number;
+  elapsedMs: number;
+  losses: Array<number | null>;
+  evals: Array<{ step: number; train: Metrics; test: Metrics; gap: Metrics }>;
+}
+type Metrics = { loss: number | null; accuracy: number | null };
+interface TorchResults {
+  torch: string;
+  groups: Record<string, { status: 'trained' | 'unsupported'; reason: string | null }>;
+  runs: Record<string, TorchRun>;
+}
+
+const num = (value: number | null): number => (value === null ? Number.NaN : value);
+
+/** The RunRecord of a PyTorch run, as run-preset.ts's recordOf makes normkit's. */
+function torchRecord(exported: ExportedRun, run: TorchRun): RunRecord {
+  const losses = run.losses.map((loss, i) => [i + 1, num(loss)] as [number, number]);
+  return {
+    id: exported.run.id,
+    label: exported.run.label,
+    role: exported.run.role,
+    config: exported.config,
+    status: run.status,
+    reason: run.reason,
+    completedSteps: run.completedSteps,
+    elapsedMs: run.elapsedMs,
+    loss: downsampleMean(losses, Math.min(LOSS_POINTS, Math.ceil(losses.length / LOSS_WINDOW))),
+    evals: run.evals.map((e) => ({
+      step: e.step, trainLoss: num(e.train.loss), trainAccuracy: num(e.train.accuracy), testLoss: num(e.test.loss),
+      testAccuracy: num(e.test.accuracy), gapLoss: num(e.gap.loss), gapAccuracy: num(e.gap.accuracy), extra: {},
+    })),
+    trace: {},
+  };
+}
+
+/** Thrown when an analysis reads what only a live normkit trainer has (models, probes, activations). */
+export class NeedsNormkitTrainer extends Error {
+  override name = 'NeedsNormkitTrainer';
+}
+
+function unavailable(what: string): never {
+  throw new NeedsNormkitTrainer(`its analysis reads ${what}, which the PyTorch runner does not return`);
+}
+
+function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
+  return run.evals.map((e) => {
+    const event = {
+      type: 'eval' as const,
+      step: e.step,
+      epoch: exported.epochs[e.step - 1] ?? 0,
+      train: { loss: num(e.train.loss), accuracy: num(e.train.accuracy), extra: {} },
+      test: { loss: num(e.test.loss), accuracy: num(e.test.accuracy), extra: {} },
+      gap: { loss: num(e.gap.loss), accuracy: num(e.gap.accuracy) },
+      elapsedMs: Number.NaN,
+    };
+    for (const field of ['activations', 'gradNorms', 'probes'] as const) {
+      Object.defineProperty(event, field, { get: () => unavailable(`the normkit trainer's ${field}`), enumerable: false });
+    }
+    return event as unknown as EvalEvent;
+  });
+}
+
+const noTrainers = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`the trained normkit model of run "${key}"`) : undefined) });
+
+/** One criterion of a preset, as normkit and PyTorch measured it. */
+export interface CriterionAgreement {
+  id: string;
+  kind: 'control' | 'claim';
+  statement: string;
+  metric: string;
+  comparison: '>=' | '<=';
+  threshold: number;
+  normkit: SeedCriterionResult;
+  torch: SeedCriterionResult;
+  /** Largest |normkit - PyTorch| over the seeds (NaN when a seed is unmeasurable in one of them only). */
+  maxDifference: number;
+  /** Seeds where the criterion held in one implementation and not in the other. */
+  seedsDiffering: number[];
+  /** Same result on every seed and values within VALUE_TOLERANCE: 'agree'; same results, values apart: 'values differ'; else 'disagree'. */
+  agreement: 'agree' | 'values differ' | 'disagree';
+}
+
+/** A preset replicated in PyTorch (or why not). */
+export interface TorchReplication {
+  preset: string;
+  status: 'replicated' | 'not replicated' | 'error';
+  /** Why not replicated, the error, or the agreement in words. */
+  reason: string;
+  seeds: number[];
+  normkitVerdict: Verdict;
+  torchVerdict: Verdict | null;
+  torchReason: string | null;
+  /** Same verdict and every criterion 'agree' or 'values differ'. */
+  verdictsAgree: boolean | null;
+  criteria: CriterionAgreement[];
+  perSeed: Array<{ seed: number; normkit: Verdict; torch: Verdict }>;
+  runs: Array<{ id: string; seed: number; label: string; normkit: RunSummary; torch: RunSummary }>;
+  /** PyTorch's runs as records (the same fields as normkit's `runs` of the preset result; `config.seed` tells seeds apart). */
+  torchRuns: RunRecord[];
+  /** PyTorch's training time for this preset. */
+  torchTrainingMs: number;
+}
+
+export interface RunSummary {
+  status: string;
+  reason: string | null;
+  completedSteps: number;
+  finalTestAccuracy: number;
+  /** The first and last points of the record's training-loss curve (window means, the same windows for both). */
+  firstLoss: number;
+  lastLoss: number;
+}
+
+function summary(record: RunRecord): RunSummary {
+  return {
+    status: record.status,
+    reason: record.reason,
+    completedSteps: record.completedSteps,
+    finalTestAccuracy: finalTestAccuracy(record),
+    firstLoss: record.loss[0]?.[1] ?? Number.NaN,
+    lastLoss: record.loss.at(-1)?.[1] ?? Number.NaN,
+  };
+}
+
+function isClose(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return true;
+  return Math.abs(a - b) <= VALUE_TOLERANCE.absolute + VALUE_TOLERANCE.relative * Math.abs(a);
+}
+
+function notReplicated(result: PresetResult, reason: string, status: TorchReplication['status'] = 'not replicated'): TorchReplication {
+  return {
+    preset: result.name, status, reason, seeds: result.seeds, normkitVerdict: result.verdict, torchVerdict: null, torchReason: null,
+    verdictsAgree: null, criteria: [], perSeed: [], runs: [], torchRuns: [], torchTrainingMs: 0,
+  };
+}
+
+/**
+ * The PyTorch side of one preset: its runs' records rebuilt from PyTorch's series, analysed seed by seed
+ * by the preset's own `analyze`, judged with the declared criteria and seed rule exactly as runPreset
+ * judges normkit's, and compared with normkit's `result`.
+ */
+export function compareWithTorch(preset: ClaimPreset, result: PresetResult, exported: readonly ExportedRun[], torch: TorchResults, mode: PresetMode): TorchReplication {
+  const rule = result.seedRule ?? MOST_SEEDS;
+  const perSeed: Array<{ seed: number; criteria: CriterionResult[]; verdict: Verdict }> = [];
+  const runs: TorchReplication['runs'] = [];
+  const torchRuns: RunRecord[] = [];
+  let trainingMs = 0;
+  for (const seed of result.seeds) {
+    const records: Record<string, RunRecord> = {};
+    const evals: Record<string, EvalEvent[]> = {};
+    for (const e of exported.filter((r) => r.seed === seed)) {
+      const run = torch.runs[e.key];
+      if (!run) return notReplicated(result, `PyTorch returned no result for run ${e.key}`, 'error');
+      const record = torchRecord(e, run);
+      records[e.run.id] = record;
+      torchRuns.push(record);
+      evals[e.run.id] = torchEvalEvents(e, run);
+      trainingMs += run.elapsedMs;
+      const normkit = result.runs.find((r) => r.id === e.run.id && r.config.seed === e.config.seed);
+      if (normkit) runs.push({ id: e.run.id, seed, label: e.run.label, normkit: summary(normkit), torch: summary(record) });
+    }
+    const context: AnalysisContext = {
+      mode, seed, runs: records, trainers: noTrainers, evals, resources: {},
+      progress: () => undefined, now: () => performance.now(),
+    };
+    let measured: Record<string, number>;
+    let details: Record<string, string> | undefined;
+    try {
+      ({ measured, details } = preset.analyze(context));
+    } catch (error) {
+      if (error instanceof NeedsNormkitTrainer) return notReplicated(result, error.message);
+      const err = error instanceof Error ? error : new Error(String(error));
+      return notReplicated(result, `the analysis of the PyTorch runs (seed ${seed}) threw ${err.name}: ${err.message}`, 'error');
+    }
+    const criteria = preset.criteria.map((c) => checkCriterion(c, measured[c.id] ?? Number.NaN, details?.[c.id]));
+    perSeed.push({ seed, criteria, verdict: judge(criteria).verdict });
+  }
+  const aggregated = preset.criteria.map((c, i) => aggregateCriterion(c, perSeed.map((s) => s.criteria[i]!), rule));
+  const torchJudgement = judge(aggregated);
+  const criteria: CriterionAgreement[] = preset.criteria.map((c, i) => {
+    const normkit = result.criteria[i]!;
+    const theirs = aggregated[i]!;
+    const differences = normkit.perSeed.map((v, s) => Math.abs(v - theirs.perSeed[s]!));
+    const seedsDiffering = result.seeds.filter((_, s) => result.perSeed[s]!.criteria[i]!.passed !== perSeed[s]!.criteria[i]!.passed);
+    const close = normkit.perSeed.every((v, s) => isClose(v, theirs.perSeed[s]!));
+    return {
+      id: c.id, kind: c.kind, statement: c.statement, metric: c.metric, comparison: c.comparison, threshold: c.threshold, normkit, torch: theirs,
+      maxDifference: differences.some((d) => Number.isNaN(d)) ? Number.NaN : Math.max(...differences),
+      seedsDiffering,
+      agreement: seedsDiffering.length > 0 || normkit.passed !== theirs.passed ? 'disagree' : close ? 'agree' : 'values differ',
+    };
+  });
+  const verdictsAgree = torchJudgement.verdict === result.verdict && criteria.every((c) => c.agreement !== 'disagree');
+  const disagreeing = criteria.filter((c) => c.agreement === 'disagree').map((c) => `"${c.statement}"${c.seedsDiffering.length ? ` (seeds ${c.seedsDiffering.join(', ')})` : ''}`);
+  const apart = criteria.filter((c) => c.agreement === 'values differ').length;
+  const reason = verdictsAgree
+    ? `PyTorch agrees: ${torchJudgement.verdict}, every criterion with the same result on every seed${apart ? ` (${apart} with values further apart than the declared tolerance)` : ''}`
+    : `PyTorch DISAGREES: normkit ${result.verdict}, PyTorch ${torchJudgement.verdict}${disagreeing.length ? `; criteria that differ: ${disagreeing.join('; ')}` : ''}`;
+  return {
+    preset: preset.name, status: 'replicated', reason, seeds: result.seeds, normkitVerdict: result.verdict, torchVerdict: torchJudgement.verdict,
+    torchReason: result.seeds.length > 1 ? `${torchJudgement.reason} (${describeSeedRule(rule)}, ${result.seeds.length} seeds)` : torchJudgement.reason,
+    verdictsAgree, criteria, perSeed: perSeed.map((s, i) => ({ seed: s.seed, normkit: result.perSeed[i]!.verdict, torch: s.verdict })), runs, torchRuns, torchTrainingMs: trainingMs,
+  };
+}
+
+/** What `--torch` adds to the report. */
+export interface TorchSection {
+  python: string;
+  torchVersion: string;
+  /** Wall time of the export, the PyTorch training and the comparison. */
+  runtimeMs: number;
+  replications: TorchReplication[];
+}
+
+export interface ReplicateOptions {
+  mode: PresetMode;
+  resources: ExperimentResources;
+  python?: string;
+  /** Keep the exported files here (default: a temporary directory, removed afterwards). */
+  dir?: string;
+  /** Keep normkit_torch.lab's progress lines (one per run, on stderr) off the terminal. */
+  quiet?: boolean;
+}
+
+/**
+ * Replicates `results` (normkit's results of `presets`) in PyTorch: exports every run's declared
+ * configuration, trains the runs with normkit_torch.lab in one Python process, and compares.
+ * Presets normkit could not run (unavailable, error) are not replicated.
+ */
+export function replicateInTorch(presets: readonly ClaimPreset[], results: readonly PresetResult[], options: ReplicateOptions): TorchSection {
+  const started = performance.now();
+  const python = options.python ?? pythonCommand();
+  const version = torchVersion(python);
+  const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'normkit-lab-torch-'));
+  try {
+    const dataFiles: DataFiles = new Map();
+    const exports = new Map<string, PresetExport>();
+    const replications = new Map<string, TorchReplication>();
+    for (const result of results) {
+      const preset = presets.find((p) => p.name === result.name)!;
+      if (result.verdict === 'unavailable' || result.verdict === 'error') {
+        replications.set(result.name, notReplicated(result, `normkit's own run is ${result.verdict}`));
+        continue;
+      }
+      const exported = exportPreset(preset, { mode: options.mode, seeds: result.seeds, resources: options.resources, dir, dataFiles });
+      if ('unsupported' in exported) replications.set(result.name, notReplicated(result, exported.unsupported));
+      else exports.set(result.name, exported);
+    }
+    let torch: TorchResults = { torch: version, groups: {}, runs: {} };
+    if (exports.size > 0) {
+      writeRunList(dir, [...exports.values()]);
+      try {
+        execFileSync(python, ['-m', 'normkit_torch.lab', dir], { env: pythonEnv(), stdio: ['ignore', 'ignore', options.quiet ? 'pipe' : 'inherit'], maxBuffer: 1 << 26 });
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
+        throw new Error(`${python} -m normkit_torch.lab ${dir} failed: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`, { cause: error });
+      }
+      torch = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    }
+    for (const result of results) {
+      const exported = exports.get(result.name);
+      if (!exported || !('runs' in exported)) continue;
+      const group = torch.groups[result.name];
+      const preset = presets.find((p) => p.name === result.name)!;
+      if (group?.status === 'unsupported') replications.set(result.name, notReplicated(result, `normkit_torch lacks a part: ${group.reason}`));
+      else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode));
+    }
+    return { python, torchVersion: version, runtimeMs: performance.now() - started, replications: results.map((r) => replications.get(r.name)!) };
+  } finally {
+    if (!options.dir) rmSync(dir, { recursive: true, force: true });
+  }
+}

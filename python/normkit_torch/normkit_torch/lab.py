@@ -1,0 +1,258 @@
+"""The claims lab's second implementation: trains in PyTorch the runs that `npm run lab -- --torch` exported,
+from the same declared configuration, and returns the raw measured series (per-step training losses and
+the evaluations), so the lab computes the quantities and verdicts with the same code it uses for normkit.
+
+    /usr/bin/python3 -m normkit_torch.lab DIR [--only GROUP,...]
+
+DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
+
+    {"format": "normkit-lab-runs", "version": 1, "runs": [{
+        "key": "batch-norm-small-batch/0/bn-b2",   unique; results are keyed by it
+        "group": "batch-norm-small-batch",         a group is replicated whole or not at all
+        "bundle": "runs/3",                        a normkit training bundle at step 0: architecture,
+                                                   initial weights, optimizer hyperparameters, schedule
+        "data": "data/1.safetensors",              the exact samples: train.inputs, train.labels (F64),
+                                                   train.masks (token tasks), test.*
+        "batches": "runs/3/batches.safetensors",   `indices` [steps, batch] (F64): the samples of each step
+        "task": "classification", "steps": 48, "evalEvery": 12, "evalSamples": 50, "batchSize": 2,
+        "gradientTransforms": [{"name": "clip-grad-norm", "options": {"maxNorm": 1}}],
+        "schedule": {"name": "constant", "options": {}}}]}       the config's schedule (the bundle describes it,
+                                                                   except the constant one, which it leaves null)
+
+and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported",
+"reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
+"losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}}]}}}
+(non-finite numbers as null). A group whose model, normalizer or gradient transform normkit_torch does not
+have is reported "unsupported" with the reason and none of its runs is trained.
+
+Each run follows @normkit/experiments' Trainer (packages/experiments/src/train.ts) step for step: a
+training-mode forward on the step's batch, mean cross entropy, backward, the gradient transforms, a
+non-finite loss or gradient ends the run as diverged, optimizer step, scheduler step; every `evalEvery`
+steps and after the last, eval-mode loss and accuracy on the first rows of each split in batches of the
+training batch size, and the train-mode minus eval-mode gap on the same training rows (buffers restored).
+"""
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+import torch
+import torch.nn.functional as F
+
+from . import bundle as nb
+from . import models
+from . import safetensors as st
+from .norm_free import adaptive_grad_clip_
+
+FORMAT = "normkit-lab-runs"
+VERSION = 1
+RUNS_FILE, RESULTS_FILE = "lab-runs.json", "torch-results.json"
+
+
+class Unsupported(Exception):
+    """A run that normkit_torch cannot train as declared (the reason names what is missing)."""
+
+
+# ----------------------------------------------------------------------------------------------------
+# Gradient transforms (normkit's registered plugins, between backward and optimizer.step).
+
+def _transform(choice):
+    # The `nonFinite` policy only changes how a non-finite gradient is reported; the run ends as diverged either way.
+    name, o = choice["name"], dict(choice.get("options") or {})
+    if name == "clip-grad-norm":
+        norm_type = o.get("normType", 2.0)
+        return lambda model: torch.nn.utils.clip_grad_norm_(model.parameters(), o.get("maxNorm", 1.0), math.inf if norm_type is None else norm_type)
+    if name == "clip-grad-value":
+        return lambda model: torch.nn.utils.clip_grad_value_(model.parameters(), o.get("value", 1.0))
+    if name == "adaptive-gradient-clip" and not o.get("excludeFinalLayer", False):
+        return lambda model: adaptive_grad_clip_(model.parameters(), o.get("clipping", 0.01), o.get("eps", 1e-3))
+    raise Unsupported(f"gradient transform {name!r} with options {json.dumps(o, sort_keys=True)} is not ported to the lab runner "
+                      "(ported: clip-grad-norm, clip-grad-value, adaptive-gradient-clip without excludeFinalLayer)")
+
+
+# ----------------------------------------------------------------------------------------------------
+
+def _forward(model, x, mask):
+    return model(x) if mask is None else model(x, mask)
+
+
+def accuracy_of(logits, labels):
+    """normkit's accuracyOf: the first largest logit per row (a NaN never wins; NaN in column 0 keeps 0)."""
+    best = torch.zeros(logits.shape[0], dtype=torch.long)
+    rows = torch.arange(logits.shape[0])
+    for c in range(1, logits.shape[1]):
+        best = torch.where(logits[:, c] > logits[rows, best], torch.full_like(best, c), best)
+    return float((best == labels).double().mean()) if labels.numel() else float("nan")
+
+
+def eval_rows(count, eval_samples, batch_size):
+    """How many leading rows an evaluation uses: at most eval_samples, cut to whole batches when there are
+    enough (Trainer.evalRows)."""
+    available = min(eval_samples, count)
+    return available - available % batch_size if available >= batch_size else available
+
+
+class Split:
+    def __init__(self, data, name):
+        self.inputs = data[f"{name}.inputs"]
+        self.labels = data[f"{name}.labels"].long()
+        self.masks = data.get(f"{name}.masks")
+
+    def rows(self, index):
+        return self.inputs[index], self.labels[index], None if self.masks is None else self.masks[index]
+
+
+def _measure(model, split, count, batch_size):
+    loss_total, correct = 0.0, 0.0
+    for start in range(0, count, batch_size):
+        index = torch.arange(start, min(start + batch_size, count))
+        x, y, mask = split.rows(index)
+        logits = _forward(model, x, mask)
+        loss_total += float(F.cross_entropy(logits, y, reduction="sum"))
+        correct += accuracy_of(logits, y) * len(index)
+    return {"loss": loss_total / count, "accuracy": correct / count}
+
+
+def evaluate(model, train, test, run):
+    """Eval-mode metrics on both splits and the train-mode gap; the model's buffers are left as they were."""
+    size = run["batchSize"]
+    n_train = eval_rows(train.labels.numel(), run["evalSamples"], size)
+    n_test = eval_rows(test.labels.numel(), run["evalSamples"], size)
+    buffers = {name: b.clone() for name, b in model.named_buffers()}
+    with torch.no_grad():
+        try:
+            model.eval()
+            train_metrics = _measure(model, train, n_train, size)
+            test_metrics = _measure(model, test, n_test, size)
+            model.train()
+            train_mode = _measure(model, train, n_train, size)
+        finally:
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
+            model.train()
+    gap = {"loss": train_mode["loss"] - train_metrics["loss"], "accuracy": train_mode["accuracy"] - train_metrics["accuracy"]}
+    return {"train": train_metrics, "test": test_metrics, "gap": gap}
+
+
+def prepare(directory, run):
+    """The model (initial weights loaded), optimizer, scheduler and gradient transforms of a run; raises
+    Unsupported for what normkit_torch does not have."""
+    if run["task"] not in ("classification", "sequence-classification"):
+        raise Unsupported(f"task {run['task']!r} is not ported to the lab runner (classification tasks are)")
+    transforms = [_transform(t) for t in run.get("gradientTransforms") or []]
+    path = os.path.join(directory, run["bundle"])
+    manifest, _, _ = nb.read_bundle(path)
+    try:
+        model = models.build(manifest["architecture"])
+    except (NotImplementedError, ValueError) as error:
+        raise Unsupported(str(error)) from error
+    saved = manifest.get("optimizer") or {}
+    optimizer_class = getattr(torch.optim, saved.get("type", ""), None)
+    if optimizer_class not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
+        raise Unsupported(f"optimizer {saved.get('type')!r} is not ported to the lab runner (SGD, Adam, AdamW are)")
+    optimizer = optimizer_class(model.parameters(), lr=1.0)
+    manifest = nb.load_bundle(path, model, optimizer)
+    if (manifest.get("scheduler") or {}).get("schedule") is None and run.get("schedule", {}).get("name") == "constant":
+        # normkit describes its constant schedule (a plain function) as null: the lr stays the bundle's.
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    else:
+        scheduler = nb.scheduler_from_bundle(optimizer, manifest)
+    return model, optimizer, scheduler, transforms
+
+
+def _first_non_finite_gradient(model):
+    for name, p in model.named_parameters():
+        if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
+            return name
+    return None
+
+
+def train_run(directory, run, prepared):
+    model, optimizer, scheduler, transforms = prepared
+    data = st.load_file(os.path.join(directory, run["data"]))
+    train, test = Split(data, "train"), Split(data, "test")
+    order = st.load_file(os.path.join(directory, run["batches"]))["indices"].long()
+    steps, every = run["steps"], run["evalEvery"]
+    if tuple(order.shape) != (steps, run["batchSize"]):
+        raise ValueError(f"lab: {run['key']}: expected batch indices of shape [{steps}, {run['batchSize']}], got {list(order.shape)}")
+    started = time.perf_counter()
+    losses, evals = [], []
+    status, reason, done = "done", None, 0
+    model.train()
+    for step in range(1, steps + 1):
+        x, y, mask = train.rows(order[step - 1])
+        loss = F.cross_entropy(_forward(model, x, mask), y)
+        value = float(loss)
+        if not math.isfinite(value):
+            status, reason = "diverged", f"the training loss is {value}"
+            break
+        loss.backward()
+        for transform in transforms:
+            transform(model)
+        bad = _first_non_finite_gradient(model)
+        if bad is not None:
+            status, reason = "diverged", f"non-finite gradient: {bad}"
+            break
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        scheduler.step()
+        losses.append(value)
+        done = step
+        if step % every == 0 or step == steps:
+            evals.append({"step": step, **evaluate(model, train, test, run)})
+    return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
+            "losses": losses, "evals": evals}
+
+
+def run_all(directory, only=None):
+    with open(os.path.join(directory, RUNS_FILE), "r", encoding="utf-8") as f:
+        spec = json.load(f)
+    if spec.get("format") != FORMAT or spec.get("version") != VERSION:
+        raise ValueError(f"lab: expected {RUNS_FILE} of format {FORMAT!r} version {VERSION}, got {spec.get('format')!r} version {spec.get('version')!r}")
+    groups, runs = {}, {}
+    by_group = {}
+    for run in spec["runs"]:
+        by_group.setdefault(run["group"], []).append(run)
+    for group, members in by_group.items():
+        if only is not None and group not in only:
+            continue
+        prepared = []
+        try:
+            for run in members:
+                prepared.append(prepare(directory, run))
+        except Unsupported as error:
+            groups[group] = {"status": "unsupported", "reason": f"{run['key']}: {error}"}
+            continue
+        for run, parts in zip(members, prepared):
+            print(f"normkit_torch.lab: {run['key']}", file=sys.stderr, flush=True)
+            runs[run["key"]] = train_run(directory, run, parts)
+        groups[group] = {"status": "trained", "reason": None}
+    return {"torch": torch.__version__, "groups": groups, "runs": runs}
+
+
+def _finite_or_null(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite_or_null(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite_or_null(v) for v in value]
+    return value
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m normkit_torch.lab", description=__doc__.split("\n\n")[0])
+    parser.add_argument("directory", help=f"the directory `npm run lab -- --torch` exported ({RUNS_FILE})")
+    parser.add_argument("--only", help="comma-separated groups (presets) to run; default all")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    results = run_all(args.directory, set(args.only.split(",")) if args.only else None)
+    with open(os.path.join(args.directory, RESULTS_FILE), "w", encoding="utf-8") as f:
+        json.dump(_finite_or_null(results), f)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
