@@ -11,8 +11,10 @@ export {
 } from './train';
 export type {
   SplitMetrics, StepEvent, EvalEvent, DivergedEvent, FailedEvent, DoneEvent, TrainerEvent, TrainerStatus, TrainerOptions,
-  RunOptions, RunResult, TrainerHistory,
+  RunOptions, RunResult, TrainerHistory, ReplicaOptions,
 } from './train';
+export { trainReplica } from './data-parallel';
+export type { DataParallelRequest, DataParallelRunner, ReplicaRun } from './data-parallel';
 export { accuracyOf, scoreMixture, classConditionalMmd } from './metrics';
 export type { MixtureScore } from './metrics';
 export {

@@ -1,8 +1,9 @@
+import { convertSyncBatchNorm } from '@normkit/batch';
 import {
-  Adam, AdamW, CosineAnnealingLR, LRScheduler, LinearWarmup, SGD, StepLR, Tensor, ValueError,
-  add, binaryCrossEntropyWithLogits, createGradientTransform, crossEntropy, isNormkitError, manualSeed, noGrad, randn,
+  Adam, AdamW, ContextError, CosineAnnealingLR, LRScheduler, LinearWarmup, SGD, StepLR, Tensor, ValueError,
+  add, averageGradients, binaryCrossEntropyWithLogits, broadcastModule, createGradientTransform, crossEntropy, isNormkitError, manualSeed, noGrad, randn,
   type GradientTransform, type JsonValue, type LRSchedule, type Module, type Optimizer,
-  type OptimizerHyperparameters, type OptionValues, type OptionsSchema, type StepReport,
+  type OptimizerHyperparameters, type OptionValues, type OptionsSchema, type ProcessGroup, type StepReport,
 } from '@normkit/tensor';
 import { resolveConfig, type ExperimentConfig, type ExperimentConfigInput } from './config';
 import {
@@ -102,6 +103,23 @@ export interface TrainerOptions {
   keepHistory?: boolean;
   /** Milliseconds clock (default `performance.now`). */
   now?: () => number;
+  /** Makes this trainer one replica of data-parallel training over a process group (see `ReplicaOptions`). */
+  replica?: ReplicaOptions;
+}
+
+/**
+ * Data-parallel training, like PyTorch's DistributedDataParallel: every rank of `group` builds the
+ * same trainer from the same config (same data, initial weights and batch order), takes rows
+ * [rank * B / size, (rank + 1) * B / size) of each batch of B = batchSize, and averages the
+ * gradients over the ranks before every optimizer step, so all replicas take the full batch's step.
+ * With `syncBatchNorm` every BatchNorm becomes a SyncBatchNorm (statistics over every rank's rows:
+ * exactly the single-process batch); without it each rank normalises its own rows. Classification
+ * tasks only; batchSize must be a multiple of the group size. Run the ranks in worker threads with
+ * `runDataParallel` of `@normkit/experiments/node`.
+ */
+export interface ReplicaOptions {
+  group: ProcessGroup;
+  syncBatchNorm?: boolean;
 }
 
 export interface RunOptions {
@@ -309,6 +327,7 @@ export class Trainer {
     manualSeed(streamSeed(config.seed, 'default'));
     this.dataset = buildDataset(config, this.resources);
     this.model = buildModel(config, this.dataset);
+    if (this.options.replica) this.model = prepareReplica(config, this.model, this.options.replica);
     this.sampler = new BatchSampler(this.dataset, this.dataset.train, config.batchSize, streamGenerator(config.seed, 'shuffle'));
     const transforms = (): GradientTransform[] => [...buildGradientTransforms(config), ...(this.options.gradientTransforms ?? [])];
     const schedule = buildSchedule(config);
@@ -421,7 +440,9 @@ export class Trainer {
 
   private classifierStep(state: ClassifierState, stepNumber: number, probeStep: boolean): StepEvent | null {
     const { model, optimizer, scheduler } = state;
-    const batch = this.sampler.next();
+    const replica = this.options.replica;
+    const full = this.sampler.next();
+    const batch = replica ? shardOf(this.dataset, full, replica.group) : full;
     const lr = optimizer.paramGroups[0]!.lr;
     model.train();
     const logits = model.forward({ x: batchInputs(batch), mask: batchMask(batch) });
@@ -429,6 +450,8 @@ export class Trainer {
     const lossValue = loss.item();
     if (!isFiniteNumber(lossValue)) return this.diverged(stepNumber, 'the training loss', lossValue);
     loss.backward();
+    // Equal shards and a mean loss per shard: the mean of the ranks' gradients is the full batch's.
+    if (replica) averageGradients(model, replica.group);
     if (probeStep) {
       this.lastActivations = readActivations(model);
       this.lastGradNorms = gradientNorms(model);
@@ -585,6 +608,27 @@ export class Trainer {
     const mmd = classConditionalMmd(generated, labels, real, labels, Math.max(2 * modes.std, 0.05));
     return { loss: mmd, accuracy: score.quality, extra: { modeCoverage: score.modeCoverage } };
   }
+}
+
+/** Checks a replica's config, swaps in SyncBatchNorm when asked, and starts every rank from rank 0's weights. */
+function prepareReplica(config: ExperimentConfig, model: Module, replica: ReplicaOptions): Module {
+  const { group } = replica;
+  if (config.task === 'conditional-generation') {
+    throw new ContextError({ op: 'Trainer (replica)', expected: 'a classification task for data-parallel training', given: `task '${config.task}'` });
+  }
+  if (config.batchSize % group.size !== 0) {
+    throw new ContextError({ op: 'Trainer (replica)', expected: `batchSize a multiple of the ${group.size} ranks (equal shards)`, given: `batchSize = ${config.batchSize}` });
+  }
+  const replicated = replica.syncBatchNorm ? convertSyncBatchNorm(model, group) : model;
+  // Every rank built the same weights from the same seed already; the broadcast makes it certain (as DDP does).
+  broadcastModule(replicated, group);
+  return replicated;
+}
+
+/** This rank's rows of a batch: [rank * B / size, (rank + 1) * B / size). */
+function shardOf(dataset: Dataset, batch: Batch, group: ProcessGroup): Batch {
+  const rows = batch.size / group.size;
+  return gatherBatch(dataset, { count: batch.size, inputs: batch.inputs, labels: batch.labels, masks: batch.mask }, Int32Array.from({ length: rows }, (_, i) => group.rank * rows + i));
 }
 
 /**

@@ -2,6 +2,7 @@ import {
   OptionError, ShapeError, Tensor, ValueError, checkNumberOption, formatShape,
   type Generator, type OptionValues, type OptionsSchema,
 } from '@normkit/tensor';
+import type { DataParallelRunner } from '../data-parallel';
 
 /** What the model is trained to do; decides the loss and the metrics. */
 export type TaskKind = 'classification' | 'sequence-classification' | 'conditional-generation';
@@ -48,6 +49,8 @@ export interface Dataset {
 /** Data a data set cannot make itself and the caller loads (see `@normkit/experiments/mnist`). */
 export interface ExperimentResources {
   mnist?: MnistSource;
+  /** Data-parallel training on worker threads (Node: `dataParallelRunner()` of `@normkit/experiments/node`). */
+  dataParallel?: DataParallelRunner;
 }
 
 /**

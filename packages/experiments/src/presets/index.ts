@@ -26,6 +26,7 @@ import type { ClaimPreset } from './preset';
 import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
+import { syncBatchNormSmallBatch } from './sync-batch-norm-small-batch';
 import { switchableNormSelection } from './switchable-norm-selection';
 import { weightNormConditioning } from './weight-norm-conditioning';
 import { weightStandardizationFineTuning } from './weight-standardization-fine-tuning';
@@ -38,7 +39,7 @@ export {
   batchNormLossLandscape, instanceNormStyleLeakage, periLnDeep, outputNormDeep, deepNormDeep, layerScaleDeep, frozenBatchNormFineTuning,
   weightStandardizationFineTuning,
 };
-export { conditionalNormGeneration, filmMultiTask };
+export { conditionalNormGeneration, filmMultiTask, syncBatchNormSmallBatch };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
