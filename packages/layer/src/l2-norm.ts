@@ -68,7 +68,7 @@ function runLpNorm(op: string, x: Tensor, axes: readonly number[], p: number, ep
   const out = allocate(x.dtype, x.size);
   for (let i = 0; i < xs.length; i++) out[i] = (g * xs[i]!) / divisor[rowOf[i]!]!;
 
-  const backward = (gy: TypedArray): Array<TypedArray | null> => {
+  const backward = (gy: TypedArray) => {
     // dot = sum over the vector of dy * x.
     const dot = new Float64Array(rows);
     for (let i = 0; i < xs.length; i++) dot[rowOf[i]!]! += gy[i]! * xs[i]!;
@@ -85,12 +85,12 @@ function runLpNorm(op: string, x: Tensor, axes: readonly number[], p: number, ep
       }
       gx[i] = (g * value) / m;
     }
-    if (!scale) return [gx];
+    if (!scale) return { x: gx };
     let gScale = 0;
     for (let r = 0; r < rows; r++) gScale += dot[r]! / divisor[r]!;
-    return [gx, Float64Array.of(gScale)];
+    return { x: gx, scale: Float64Array.of(gScale) };
   };
-  return customOp({ op, inputs: scale ? [x, scale] : [x], data: out, shape: x.shape, backward });
+  return customOp({ op, inputs: { x, scale }, data: out, shape: x.shape, backward });
 }
 
 export interface L2NormOptions {
