@@ -266,14 +266,13 @@ export function rowwiseForward(
 
 /**
  * dx = r * dy * w - r * mean(dxhat) - (x - m) * r^3 * mean(dxhat * (x - m)) (the mean(dxhat) term
- * only with centring); dw += dy * (x - m) * r and db += dy (float64 accumulators, zeroed here).
+ * only with centring); dw += dy * (x - m) * r and db += dy (float64 accumulators the caller zeroes, so
+ * a caller streaming chunks of rows through the module adds every chunk into the same sums, in row order).
  */
 export function rowwiseBackward(
   gy: usize, x: usize, w: usize, rows: i32, inner: i32, center: i32, mask: usize, mean: usize, rstd: usize,
   gradX: usize, gradW: usize, gradB: usize,
 ): void {
-  if (gradW != 0) memory.fill(gradW, 0, <usize>inner << 3);
-  if (gradB != 0) memory.fill(gradB, 0, <usize>inner << 3);
   for (let row = 0; row < rows; row++) {
     const base = row * inner;
     if (mask != 0 && load<u8>(mask + <usize>row) == 0) {
@@ -430,14 +429,9 @@ export function slotwiseBackward(
   mean: usize, rstd: usize, gradX: usize, wantGradX: i32, gradW: usize, gradB: usize, gradTh: usize, dxhatXhat: usize, partials: usize,
 ): void {
   const blocks = inner / block;
-  const params = groups * blocks;
   // With `partials` != 0, each (slot, block)'s three parameter terms go to partials + (s * blocks + q) * 3
-  // instead of the accumulators (see the batch-wise loops), for a threaded caller to add in order.
-  if (partials == 0) {
-    if (gradW != 0) memory.fill(gradW, 0, <usize>params << 3);
-    if (gradB != 0) memory.fill(gradB, 0, <usize>params << 3);
-    if (gradTh != 0) memory.fill(gradTh, 0, <usize>params << 3);
-  }
+  // instead of the accumulators (see the batch-wise loops), for a threaded caller to add in order. The
+  // accumulators are the caller's to zero, so chunks of slots streamed through the module add up in order.
   for (let s = 0; s < slots; s++) {
     const base = s * inner;
     const m = load<f64>(at64(mean, s));
@@ -991,6 +985,139 @@ export function depthwiseBackward(
           const total = f32x4.extract_lane(lanes, 0) + f32x4.extract_lane(lanes, 1) + f32x4.extract_lane(lanes, 2) + f32x4.extract_lane(lanes, 3) + tail;
           store<f32>(at32(gw, tap), load<f32>(at32(gw, tap)) + total);
         }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pooling over `planes` independent [imageH, imageW] planes (the twin of src/kernels/js/pool.ts).
+
+/** One max-pool output by the scalar rule: the first maximum in row-major window order, a NaN taking over, -1 with no in-bounds tap. */
+function maxPoolScalar(
+  x: usize, out: usize, argmax: usize, base: i32, imageH: i32, imageW: i32, kernelH: i32, kernelW: i32, hStart: i32, wStart: i32,
+  dilationH: i32, dilationW: i32, target: i32, indexBase: i32,
+): void {
+  let best: f32 = -Infinity;
+  let bestIndex: i32 = -1;
+  for (let i = 0; i < kernelH; i++) {
+    const ih = hStart + i * dilationH;
+    if (ih < 0 || ih >= imageH) continue;
+    for (let j = 0; j < kernelW; j++) {
+      const iw = wStart + j * dilationW;
+      if (iw < 0 || iw >= imageW) continue;
+      const index = base + ih * imageW + iw;
+      const value = load<f32>(at32(x, index));
+      if (bestIndex < 0) bestIndex = index;
+      if (value > best || value != value) {
+        best = value;
+        bestIndex = index;
+      }
+    }
+  }
+  store<f32>(at32(out, target), best);
+  store<i32>(at32(argmax, target), bestIndex < 0 ? -1 : bestIndex + indexBase);
+}
+
+/**
+ * Max pooling with argmax (flat input indices offset by `indexBase`, so a caller streaming chunks of
+ * planes gets the indices of the whole tensor). Windows that lie inside the image take four outputs
+ * at a time along the row when the column stride is 1 or 2 (lane-wise compare and select, the same
+ * first-maximum and NaN rule as the scalar loop); the border windows take the scalar loop.
+ */
+export function maxPool2dForward(
+  x: usize, out: usize, argmax: usize, planes: i32, imageH: i32, imageW: i32, gridH: i32, gridW: i32, kernelH: i32, kernelW: i32,
+  strideH: i32, strideW: i32, padH: i32, padW: i32, dilationH: i32, dilationW: i32, indexBase: i32,
+): void {
+  const spanW = (kernelW - 1) * dilationW;
+  // Outputs [owLo, owHi) have every column tap inside the image.
+  let owLo = (padW + strideW - 1) / strideW;
+  let owHi = imageW - 1 - spanW + padW >= 0 ? (imageW - 1 - spanW + padW) / strideW + 1 : 0;
+  if (owHi > gridW) owHi = gridW;
+  if (owLo > owHi) owLo = owHi;
+  const laneStep = i32x4(0, strideW, 2 * strideW, 3 * strideW);
+  const vectorised = strideW == 1 || strideW == 2;
+  for (let p = 0; p < planes; p++) {
+    const base = p * imageH * imageW;
+    const outBase = p * gridH * gridW;
+    for (let oh = 0; oh < gridH; oh++) {
+      const hStart = oh * strideH - padH;
+      const rowInside = hStart >= 0 && hStart + (kernelH - 1) * dilationH < imageH;
+      const outRow = outBase + oh * gridW;
+      let ow = 0;
+      if (rowInside && vectorised) {
+        for (; ow < owLo; ow++) {
+          maxPoolScalar(x, out, argmax, base, imageH, imageW, kernelH, kernelW, hStart, ow * strideW - padW, dilationH, dilationW, outRow + ow, indexBase);
+        }
+        for (; ow + 4 <= owHi; ow += 4) {
+          const wStart = ow * strideW - padW;
+          let best = f32x4.splat(0);
+          let index = i32x4.splat(0);
+          for (let i = 0; i < kernelH; i++) {
+            const row = base + (hStart + i * dilationH) * imageW;
+            for (let j = 0; j < kernelW; j++) {
+              const first = row + wStart + j * dilationW;
+              let v: v128;
+              if (strideW == 1) {
+                v = v128.load(at32(x, first));
+              } else {
+                const a = v128.load(at32(x, first));
+                const b = v128.load(at32(x, first), 16);
+                v = i32x4.shuffle(a, b, 0, 2, 4, 6);
+              }
+              const at = i32x4.add(i32x4.splat(first + indexBase), laneStep);
+              if (i == 0 && j == 0) {
+                best = v;
+                index = at;
+              } else {
+                const take = v128.or(f32x4.gt(v, best), f32x4.ne(v, v));
+                best = v128.bitselect(v, best, take);
+                index = v128.bitselect(at, index, take);
+              }
+            }
+          }
+          v128.store(at32(out, outRow + ow), best);
+          v128.store(at32(argmax, outRow + ow), index);
+        }
+      }
+      for (; ow < gridW; ow++) {
+        maxPoolScalar(x, out, argmax, base, imageH, imageW, kernelH, kernelW, hStart, ow * strideW - padW, dilationH, dilationW, outRow + ow, indexBase);
+      }
+    }
+  }
+}
+
+/**
+ * Window averages: out[p, oh, ow] = sum of x over rows [rowStart, rowEnd) x columns [colStart,
+ * colEnd) (i32 arrays), in float64 and row-major order like the js loop, / divisor (f64 per output
+ * cell). A window covering the whole plane (global average pooling) sums in f64x2 lanes instead.
+ */
+export function windowAverageForward(
+  x: usize, out: usize, planes: i32, imageH: i32, imageW: i32, gridH: i32, gridW: i32, rowStart: usize, rowEnd: usize, colStart: usize,
+  colEnd: usize, divisor: usize,
+): void {
+  const plane = imageH * imageW;
+  const whole = gridH == 1 && gridW == 1 && load<i32>(rowStart) == 0 && load<i32>(rowEnd) == imageH && load<i32>(colStart) == 0 &&
+    load<i32>(colEnd) == imageW;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    const outBase = p * gridH * gridW;
+    if (whole) {
+      write(out, outBase, blockSum(x, base, base + plane) / load<f64>(divisor));
+      continue;
+    }
+    for (let oh = 0; oh < gridH; oh++) {
+      const h0 = load<i32>(at32(rowStart, oh));
+      const h1 = load<i32>(at32(rowEnd, oh));
+      for (let ow = 0; ow < gridW; ow++) {
+        const w0 = load<i32>(at32(colStart, ow));
+        const w1 = load<i32>(at32(colEnd, ow));
+        let total: f64 = 0;
+        for (let ih = h0; ih < h1; ih++) {
+          const row = base + ih * imageW;
+          for (let iw = w0; iw < w1; iw++) total += read(x, row + iw);
+        }
+        write(out, outBase + oh * gridW + ow, total / load<f64>(at64(divisor, oh * gridW + ow)));
       }
     }
   }

@@ -504,6 +504,63 @@ describe('kernel table: activations', () => {
   });
 });
 
+describe('kernel table: pooling', () => {
+  it('max pooling: same values and argmax as js (exact compares), on border and inner windows, NaN, ±Inf and many planes', () => {
+    const generator = new Generator(31);
+    for (let trial = 0; trial < 150; trial++) {
+      const kernelH = pick(generator, [1, 2, 3, 4]);
+      const kernelW = pick(generator, [1, 2, 3, 5]);
+      const window = {
+        kernelH, kernelW, strideH: pick(generator, [1, 2, 3]), strideW: pick(generator, [1, 2, 2, 3]),
+        padH: generator.nextUint32() % (Math.floor(kernelH / 2) + 1), padW: generator.nextUint32() % (Math.floor(kernelW / 2) + 1),
+        dilationH: pick(generator, [1, 1, 2]), dilationW: pick(generator, [1, 1, 2]),
+      };
+      const height = pick(generator, [1, 2, 5, 8, 13, 32]) + (window.kernelH - 1) * window.dilationH;
+      const width = pick(generator, [1, 3, 4, 9, 17, 33]) + (window.kernelW - 1) * window.dilationW;
+      const outH = Math.floor((height + 2 * window.padH - window.dilationH * (window.kernelH - 1) - 1) / window.strideH) + 1;
+      const outW = Math.floor((width + 2 * window.padW - window.dilationW * (window.kernelW - 1) - 1) / window.strideW) + 1;
+      // Enough planes now and then for the one-thread path to stream several chunks.
+      const planes = pick(generator, [0, 1, 3, 7, 40]);
+      const fill = pick(generator, [...FILLS, 'special'] as const);
+      const x = data(generator, planes * height * width, fill);
+      // Ties: a quarter of the trials round to a few values.
+      if (trial % 4 === 1) for (let i = 0; i < x.length; i++) x[i] = Math.round(x[i]!);
+      if (trial % 9 === 4) x.fill(-Infinity);
+      const label = `planes ${planes} ${height}x${width} ${JSON.stringify(window)} ${fill}`;
+      const [ref, got] = both(
+        () => ({ x, out: new Float32Array(planes * outH * outW), argmax: new Int32Array(planes * outH * outW), planes, height, width, outH, outW, window }),
+        (table, a) => table.maxPool2dForward(a),
+      );
+      expect(Array.from(got.out), `${label}: values`).toEqual(Array.from(ref.out));
+      expect(Array.from(got.argmax), `${label}: argmax`).toEqual(Array.from(ref.argmax));
+    }
+  });
+
+  it('window averages (avgPool2d, adaptiveAvgPool2d, global average): wasm against js', () => {
+    const generator = new Generator(32);
+    for (let trial = 0; trial < 120; trial++) {
+      const height = pick(generator, [1, 2, 3, 7, 16, 33]);
+      const width = pick(generator, [1, 4, 5, 9, 32]);
+      const outH = pick(generator, [1, 1, 2, 3]);
+      const outW = pick(generator, [1, 1, 2, 5]);
+      const bounds = (out: number, size: number) => ({
+        start: Int32Array.from({ length: out }, (_, o) => Math.floor((o * size) / out)),
+        end: Int32Array.from({ length: out }, (_, o) => Math.ceil(((o + 1) * size) / out)),
+      });
+      const rows = bounds(outH, height);
+      const cols = bounds(outW, width);
+      const divisor = Float64Array.from({ length: outH * outW }, (_, i) =>
+        (rows.end[Math.floor(i / outW)]! - rows.start[Math.floor(i / outW)]!) * (cols.end[i % outW]! - cols.start[i % outW]!));
+      const planes = pick(generator, [0, 1, 5, 70]);
+      const fill = pick(generator, FILLS);
+      const x = data(generator, planes * height * width, fill);
+      const geometry = { planes, height, width, rowStart: rows.start, rowEnd: rows.end, colStart: cols.start, colEnd: cols.end, divisor };
+      const [ref, got] = both(() => ({ ...geometry, x, out: new Float32Array(planes * outH * outW) }), (table, a) => table.windowAverageForward(a));
+      compareAll(`windowAverage planes ${planes} ${height}x${width} -> ${outH}x${outW} ${fill}`, ref, got);
+    }
+  });
+});
+
 describe('backend choice', () => {
   it('defaults to wasm in Node (or to what NORMKIT_BACKEND names)', () => {
     expect(getBackend()).toBe(process.env.NORMKIT_BACKEND || 'wasm');

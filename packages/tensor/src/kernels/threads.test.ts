@@ -172,6 +172,24 @@ describe('thread pool', () => {
         return { out: f.out, mean: f.mean, rstd: f.rstd, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
       });
     }
+    // Rows longer than the one-thread path's stream buffer (16K floats): one row per chunk.
+    const longRows = 5;
+    const longInner = 20_011;
+    const lx = data(generator, longRows * longInner);
+    const lgy = data(generator, lx.length);
+    sameBitsAtEveryThreadCount('rowwise rows longer than a stream chunk', (table) => {
+      const f = {
+        x: lx, out: new Float32Array(lx.length), weight: null, bias: null, rows: longRows, inner: longInner, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(longRows), mean: new Float64Array(longRows), variance: new Float64Array(longRows), rstd: new Float64Array(longRows),
+      };
+      table.rowwiseForward(f);
+      const b = {
+        gradOutput: lgy, x: lx, weight: null, rows: longRows, inner: longInner, center: true, mask: null, mean: f.mean, rstd: f.rstd,
+        gradX: new Float32Array(lx.length), gradWeight: new Float64Array(longInner), gradBias: new Float64Array(longInner),
+      };
+      table.rowwiseBackward(b);
+      return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
+    });
     const [outer, groups, block, blocks] = [9, 4, 37, 3];
     const slotInner = block * blocks;
     const slots = outer * groups;
@@ -186,6 +204,26 @@ describe('thread pool', () => {
       table.slotwiseForward(f);
       return { out: f.out, mean: f.mean, variance: f.variance };
     });
+    // Many samples (streamed in several chunks on one thread), with and without the TLU threshold.
+    const manySlots = 20 * outer * groups;
+    const mgy = data(generator, sx.length);
+    for (const threshold of [null, data(new Generator(3), params)]) {
+      sameBitsAtEveryThreadCount(`slotwise forward and backward over many samples, tlu ${threshold !== null}`, (table) => {
+        const f = {
+          x: sx, out: new Float32Array(sx.length), weight: data(new Generator(1), params), bias: data(new Generator(2), params),
+          threshold, slots: manySlots, groups, inner: slotInner, block, center: true, eps: 1e-5,
+          mean: new Float64Array(manySlots), variance: new Float64Array(manySlots), rstd: new Float64Array(manySlots),
+        };
+        table.slotwiseForward(f);
+        const b = {
+          gradOutput: mgy, x: sx, weight: f.weight, bias: f.bias, threshold, slots: manySlots, groups, inner: slotInner, block, center: true,
+          mean: f.mean, rstd: f.rstd, gradX: new Float32Array(sx.length), gradWeight: new Float64Array(params), gradBias: new Float64Array(params),
+          gradThreshold: threshold && new Float64Array(params), dxhatXhat: new Float64Array(manySlots),
+        };
+        table.slotwiseBackward(b);
+        return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias, gradThreshold: b.gradThreshold, dxhatXhat: b.dxhatXhat };
+      });
+    }
   });
 
   it('every threaded kernel on small, awkward sizes: same bits at 1, 2 and 3 threads', () => {

@@ -257,6 +257,78 @@ export interface SlotMixBackwardArgs {
  * has no faster loop for to the `js` table, and says so beside the entry). The `js` table is the
  * reference the others are tested against.
  */
+/** 2-D max pooling of `planes` independent [height, width] planes into [outH, outW]. */
+export interface MaxPool2dArgs {
+  x: TypedArray;
+  out: TypedArray;
+  /** Flat input index of each output's maximum; -1 where the window has no in-bounds tap. */
+  argmax: Int32Array;
+  planes: number;
+  height: number;
+  width: number;
+  outH: number;
+  outW: number;
+  window: ConvWindow;
+}
+
+export interface MaxPool2dBackwardArgs {
+  gradOutput: TypedArray;
+  argmax: Int32Array;
+  /** Zero-filled; accumulates. */
+  gradX: TypedArray;
+}
+
+/** Average over rectangular windows (avgPool2d, adaptiveAvgPool2d): rows [rowStart, rowEnd) x columns [colStart, colEnd) per output cell. */
+export interface WindowAverageGeometry {
+  planes: number;
+  height: number;
+  width: number;
+  rowStart: Int32Array;
+  rowEnd: Int32Array;
+  colStart: Int32Array;
+  colEnd: Int32Array;
+  /** One divisor per output cell of a plane (outH * outW). */
+  divisor: Float64Array;
+}
+
+export interface WindowAverageArgs extends WindowAverageGeometry {
+  x: TypedArray;
+  out: TypedArray;
+}
+
+export interface WindowAverageBackwardArgs extends WindowAverageGeometry {
+  gradOutput: TypedArray;
+  /** Zero-filled; accumulates. */
+  gradX: TypedArray;
+}
+
+/** Source rows or columns of a resize: nearest uses index0 only; bilinear blends index0 and index1 with weight lambda. */
+export interface ResizeAxis {
+  index0: Int32Array;
+  index1: Int32Array;
+  lambda: Float64Array;
+}
+
+export interface ResizeGeometry {
+  planes: number;
+  inH: number;
+  inW: number;
+  rows: ResizeAxis;
+  cols: ResizeAxis;
+  bilinear: boolean;
+}
+
+export interface ResizeArgs extends ResizeGeometry {
+  x: TypedArray;
+  out: TypedArray;
+}
+
+export interface ResizeBackwardArgs extends ResizeGeometry {
+  gradOutput: TypedArray;
+  /** Zero-filled; accumulates. */
+  gradX: TypedArray;
+}
+
 export interface KernelTable {
   readonly name: BackendName;
   readonly rowwiseForward: (args: RowwiseForwardArgs) => void;
@@ -276,4 +348,10 @@ export interface KernelTable {
   readonly conv2dBackward: (args: Conv2dBackwardArgs) => void;
   readonly slotMixForward: (args: SlotMixForwardArgs) => void;
   readonly slotMixBackward: (args: SlotMixBackwardArgs) => void;
+  readonly maxPool2dForward: (args: MaxPool2dArgs) => void;
+  readonly maxPool2dBackward: (args: MaxPool2dBackwardArgs) => void;
+  readonly windowAverageForward: (args: WindowAverageArgs) => void;
+  readonly windowAverageBackward: (args: WindowAverageBackwardArgs) => void;
+  readonly resizeForward: (args: ResizeArgs) => void;
+  readonly resizeBackward: (args: ResizeBackwardArgs) => void;
 }

@@ -1,7 +1,9 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
+import { activeKernels } from '../kernels/backend';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
+import type { ResizeAxis } from '../kernels/types';
 import { checkImageRank, resolvePair } from './spatial';
 
 export type InterpolateMode = 'nearest' | 'bilinear';
@@ -13,11 +15,7 @@ export type InterpolateTarget = { size: number | readonly [number, number] } | {
  * Source indices (and for bilinear, weights) of every output position along one axis.
  * For nearest, `lambda` is unused and `index0 = index1`.
  */
-interface AxisMap {
-  index0: Int32Array;
-  index1: Int32Array;
-  lambda: Float64Array;
-}
+type AxisMap = ResizeAxis;
 
 /**
  * PyTorch's nearest source index (`nearest_idx` in UpSample.h): identity and exact 2x upsampling are
@@ -119,67 +117,18 @@ export function interpolate(x: Tensor, target: InterpolateTarget, mode: Interpol
   }
   const rows = mode === 'nearest' ? nearestAxis(inH, outH, scaleH) : linearAxis(inH, outH, alignCorners, scaleH);
   const cols = mode === 'nearest' ? nearestAxis(inW, outW, scaleW) : linearAxis(inW, outW, alignCorners, scaleW);
-  const planes = batch * channels;
-  const inPlane = inH * inW;
-  const outPlane = outH * outW;
-  const data = allocate(x.dtype, planes * outPlane);
-  const xd = x.data;
-  if (mode === 'nearest') {
-    for (let p = 0; p < planes; p++) {
-      for (let oh = 0; oh < outH; oh++) {
-        const row = p * inPlane + rows.index0[oh]! * inW;
-        const outRow = p * outPlane + oh * outW;
-        for (let ow = 0; ow < outW; ow++) data[outRow + ow] = xd[row + cols.index0[ow]!]!;
-      }
-    }
-  } else {
-    for (let p = 0; p < planes; p++) {
-      for (let oh = 0; oh < outH; oh++) {
-        const a = rows.lambda[oh]!;
-        const row0 = p * inPlane + rows.index0[oh]! * inW;
-        const row1 = p * inPlane + rows.index1[oh]! * inW;
-        const outRow = p * outPlane + oh * outW;
-        for (let ow = 0; ow < outW; ow++) {
-          const b = cols.lambda[ow]!;
-          const w0 = cols.index0[ow]!;
-          const w1 = cols.index1[ow]!;
-          const top = (1 - b) * xd[row0 + w0]! + b * xd[row0 + w1]!;
-          const bottom = (1 - b) * xd[row1 + w0]! + b * xd[row1 + w1]!;
-          data[outRow + ow] = (1 - a) * top + a * bottom;
-        }
-      }
-    }
-  }
+  const geometry = { planes: batch * channels, inH, inW, rows, cols, bilinear: mode === 'bilinear' };
+  const data = allocate(x.dtype, batch * channels * outH * outW);
+  activeKernels().resizeForward({ ...geometry, x: x.data, out: data });
   return customOp({
     op,
     inputs: [x],
     data,
     shape: [batch, channels, outH, outW],
-    backward: (g) => {
-      const gx = new Float64Array(x.size);
-      for (let p = 0; p < planes; p++) {
-        for (let oh = 0; oh < outH; oh++) {
-          const row0 = p * inPlane + rows.index0[oh]! * inW;
-          const outRow = p * outPlane + oh * outW;
-          if (mode === 'nearest') {
-            for (let ow = 0; ow < outW; ow++) gx[row0 + cols.index0[ow]!]! += g[outRow + ow]!;
-            continue;
-          }
-          const a = rows.lambda[oh]!;
-          const row1 = p * inPlane + rows.index1[oh]! * inW;
-          for (let ow = 0; ow < outW; ow++) {
-            const b = cols.lambda[ow]!;
-            const w0 = cols.index0[ow]!;
-            const w1 = cols.index1[ow]!;
-            const go = g[outRow + ow]!;
-            gx[row0 + w0]! += (1 - a) * (1 - b) * go;
-            gx[row0 + w1]! += (1 - a) * b * go;
-            gx[row1 + w0]! += a * (1 - b) * go;
-            gx[row1 + w1]! += a * b * go;
-          }
-        }
-      }
-      return [gx];
+    backward: (gradOutput) => {
+      const gradX = allocate(x.dtype, x.size);
+      activeKernels().resizeBackward({ ...geometry, gradOutput, gradX });
+      return [gradX];
     },
   });
 }

@@ -1,5 +1,6 @@
 import { customOp } from '../autograd';
 import { allocate } from '../dtype';
+import { activeKernels } from '../kernels/backend';
 import { OptionError, ShapeError, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
@@ -96,53 +97,18 @@ function windowAverage(
   rows: { start: Int32Array; end: Int32Array }, cols: { start: Int32Array; end: Int32Array }, divisor: Float64Array,
 ): Tensor {
   const { planes, height, width, leading } = view;
-  const outH = rows.start.length;
-  const outW = cols.start.length;
-  const inPlane = height * width;
-  const outPlane = outH * outW;
-  const data = allocate(x.dtype, planes * outPlane);
-  const xd = x.data;
-  for (let p = 0; p < planes; p++) {
-    const base = p * inPlane;
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = rows.start[oh]!;
-      const h1 = rows.end[oh]!;
-      for (let ow = 0; ow < outW; ow++) {
-        const w0 = cols.start[ow]!;
-        const w1 = cols.end[ow]!;
-        let total = 0;
-        for (let ih = h0; ih < h1; ih++) {
-          const row = base + ih * width;
-          for (let iw = w0; iw < w1; iw++) total += xd[row + iw]!;
-        }
-        data[p * outPlane + oh * outW + ow] = total / divisor[oh * outW + ow]!;
-      }
-    }
-  }
+  const geometry = { planes, height, width, rowStart: rows.start, rowEnd: rows.end, colStart: cols.start, colEnd: cols.end, divisor };
+  const data = allocate(x.dtype, planes * rows.start.length * cols.start.length);
+  activeKernels().windowAverageForward({ ...geometry, x: x.data, out: data });
   return customOp({
     op,
     inputs: [x],
     data,
-    shape: [...leading, outH, outW],
-    backward: (g) => {
-      const gx = new Float64Array(x.size);
-      for (let p = 0; p < planes; p++) {
-        const base = p * inPlane;
-        for (let oh = 0; oh < outH; oh++) {
-          const h0 = rows.start[oh]!;
-          const h1 = rows.end[oh]!;
-          for (let ow = 0; ow < outW; ow++) {
-            const share = g[p * outPlane + oh * outW + ow]! / divisor[oh * outW + ow]!;
-            const w0 = cols.start[ow]!;
-            const w1 = cols.end[ow]!;
-            for (let ih = h0; ih < h1; ih++) {
-              const row = base + ih * width;
-              for (let iw = w0; iw < w1; iw++) gx[row + iw]! += share;
-            }
-          }
-        }
-      }
-      return [gx];
+    shape: [...leading, rows.start.length, cols.start.length],
+    backward: (gradOutput) => {
+      const gradX = allocate(x.dtype, x.size);
+      activeKernels().windowAverageBackward({ ...geometry, gradOutput, gradX });
+      return [gradX];
     },
   });
 }
@@ -184,56 +150,22 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: MaxPool2dOptions
   const op = 'maxPool2d';
   const { planes, height, width, leading } = planesOf(op, x);
   const window = resolveWindow(op, kernelSize, options);
-  const { kernelH, kernelW, strideH, strideW, padH, padW, dilationH, dilationW } = window;
-  const outH = slidingOutputSize(height, kernelH, strideH, padH, dilationH);
-  const outW = slidingOutputSize(width, kernelW, strideW, padW, dilationW);
+  const outH = slidingOutputSize(height, window.kernelH, window.strideH, window.padH, window.dilationH);
+  const outW = slidingOutputSize(width, window.kernelW, window.strideW, window.padW, window.dilationW);
   checkOutputSize(op, x, outH, outW, window);
-  const inPlane = height * width;
-  const outPlane = outH * outW;
-  const data = allocate(x.dtype, planes * outPlane);
+  const data = allocate(x.dtype, planes * outH * outW);
   // Flat input index of each output's maximum (-1 when the window has no in-bounds tap).
-  const argmax = new Int32Array(planes * outPlane);
-  const xd = x.data;
-  for (let p = 0; p < planes; p++) {
-    const base = p * inPlane;
-    for (let oh = 0; oh < outH; oh++) {
-      const hStart = oh * strideH - padH;
-      for (let ow = 0; ow < outW; ow++) {
-        const wStart = ow * strideW - padW;
-        let best = -Infinity;
-        let bestIndex = -1;
-        for (let i = 0; i < kernelH; i++) {
-          const ih = hStart + i * dilationH;
-          if (ih < 0 || ih >= height) continue;
-          for (let j = 0; j < kernelW; j++) {
-            const iw = wStart + j * dilationW;
-            if (iw < 0 || iw >= width) continue;
-            const index = base + ih * width + iw;
-            const value = xd[index]!;
-            if (bestIndex < 0) bestIndex = index;
-            if (value > best || Number.isNaN(value)) {
-              best = value;
-              bestIndex = index;
-            }
-          }
-        }
-        data[p * outPlane + oh * outW + ow] = best;
-        argmax[p * outPlane + oh * outW + ow] = bestIndex;
-      }
-    }
-  }
+  const argmax = new Int32Array(planes * outH * outW);
+  activeKernels().maxPool2dForward({ x: x.data, out: data, argmax, planes, height, width, outH, outW, window });
   return customOp({
     op,
     inputs: [x],
     data,
     shape: [...leading, outH, outW],
-    backward: (g) => {
-      const gx = new Float64Array(x.size);
-      for (let o = 0; o < argmax.length; o++) {
-        const index = argmax[o]!;
-        if (index >= 0) gx[index]! += g[o]!;
-      }
-      return [gx];
+    backward: (gradOutput) => {
+      const gradX = allocate(x.dtype, x.size);
+      activeKernels().maxPool2dBackward({ gradOutput, argmax, gradX });
+      return [gradX];
     },
   });
 }

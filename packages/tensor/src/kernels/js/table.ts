@@ -6,6 +6,7 @@ import { gemm } from './gemm';
 import {
   batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotMixBackward, slotMixForward, slotwiseBackward, slotwiseForward,
 } from './norm';
+import { maxPool2dBackward, maxPool2dForward, resizeBackward, resizeForward, windowAverageBackward, windowAverageForward } from './pool';
 
 /** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
 export const jsKernels: KernelTable = {
@@ -24,4 +25,10 @@ export const jsKernels: KernelTable = {
   conv2dBackward,
   slotMixForward,
   slotMixBackward,
+  maxPool2dForward,
+  maxPool2dBackward,
+  windowAverageForward,
+  windowAverageBackward,
+  resizeForward,
+  resizeBackward,
 };

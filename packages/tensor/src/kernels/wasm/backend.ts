@@ -2,7 +2,7 @@ import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { requestedThreads } from '../thread-state';
@@ -13,6 +13,10 @@ import { POOL_KERNELS, type PoolKernel } from './pool-protocol';
 /** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
 interface KernelExports {
   heapBase(): number;
+  maxPool2dForward(x: number, out: number, argmax: number, planes: number, height: number, width: number, outH: number, outW: number, kernelH: number,
+    kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, indexBase: number): void;
+  windowAverageForward(x: number, out: number, planes: number, height: number, width: number, outH: number, outW: number, rowStart: number, rowEnd: number,
+    colStart: number, colEnd: number, divisor: number): void;
   rowwiseForward(x: number, out: number, w: number, b: number, rows: number, inner: number, center: number, eps: number, mask: number,
     count: number, mean: number, variance: number, rstd: number): void;
   rowwiseBackward(gy: number, x: number, w: number, rows: number, inner: number, center: number, mask: number, mean: number, rstd: number,
@@ -60,6 +64,8 @@ const GEMM_MIN_WORK = 4096;
 export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: Infinity };
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
 const TASKS_PER_THREAD = 4;
+/** Floats per buffer when a one-thread kernel streams chunks of its operands through the module (64 KiB: two or three buffers stay in a core's L2). */
+const STREAM_FLOATS = 16 * 1024;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -125,6 +131,16 @@ class Arena {
     return offset;
   }
 
+  /** Copies float32 values to an offset reserved before. */
+  float32Write(offset: number, values: ArrayLike<number>): void {
+    this.f32.set(values, offset / 4);
+  }
+
+  /** `length` zeros of float64 at `offset`. */
+  float64Zero(offset: number, length: number): void {
+    this.f64.fill(0, offset / 8, offset / 8 + length);
+  }
+
   float64In(values: Float64Array): number {
     const offset = this.reserve(values.length * 8);
     this.f64.set(values, offset / 8);
@@ -143,6 +159,11 @@ class Arena {
 
   float64Write(offset: number, values: Float64Array): void {
     this.f64.set(values, offset / 8);
+  }
+
+  /** A view of `length` values at `offset` of the same element type as `like` (Float32Array or Int32Array). */
+  viewLike(like: TypedArray | Int32Array, offset: number, length: number): Float32Array | Int32Array {
+    return like instanceof Int32Array ? new Int32Array(this.memory.buffer, offset, length) : this.float32View(offset, length);
   }
 
   float32Out(offset: number, target: TypedArray): void {
@@ -190,6 +211,20 @@ class Arena {
     this.f32 = new Float32Array(buffer);
     this.f64 = new Float64Array(buffer);
   }
+}
+
+/** An operand of `stream`: `unitLength` 4-byte values per unit (row, sample, plane). */
+interface StreamOperand {
+  data: TypedArray | Int32Array;
+  unitLength: number;
+}
+
+interface StreamOutput {
+  /** Where the results go; null to discard them (a buffer the kernel needs as scratch). */
+  data: TypedArray | Int32Array | null;
+  unitLength: number;
+  /** Write into this input's buffer instead of a buffer of its own. */
+  inPlaceOf?: number;
 }
 
 /** One input and one output channel per group: the depthwise loop instead of a 1-row GEMM per channel. */
@@ -312,12 +347,43 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     });
   }
 
+  /**
+   * The one-thread path of a kernel whose units (rows, samples, planes) are independent: instead of
+   * copying every operand in whole and every result out whole, chunks of whole units stream through
+   * buffers small enough to stay in the core's cache. Each input is copied into its buffer; each output
+   * gets a buffer of its own, or overwrites input `inPlaceOf`'s buffer (the kernel reads every element
+   * before it writes it), and is copied out when its array is given. The kernel sees the same units in
+   * the same order as one call over everything, so the result is the same to the bit; the memory
+   * traffic is the unavoidable read of the inputs and write of the outputs.
+   */
+  function stream(
+    units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[],
+    call: (u0: number, u1: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
+  ): void {
+    let widest = 1;
+    for (const operand of [...inputs, ...outputs]) widest = Math.max(widest, operand.unitLength);
+    const perChunk = Math.max(1, Math.min(units, Math.floor(STREAM_FLOATS / widest)));
+    const inputBuffers = inputs.map((operand) => arena.reserve(perChunk * operand.unitLength * 4));
+    const outputBuffers = outputs.map((operand) =>
+      operand.inPlaceOf === undefined ? arena.reserve(perChunk * operand.unitLength * 4) : inputBuffers[operand.inPlaceOf]!);
+    // Kernels may read a vector past their last element: keep a few bytes after the buffers in memory.
+    arena.reserve(64);
+    for (let u0 = 0; u0 < units; u0 += perChunk) {
+      const u1 = Math.min(units, u0 + perChunk);
+      inputs.forEach((operand, i) => arena.float32Write(inputBuffers[i]!, operand.data.subarray(u0 * operand.unitLength, u1 * operand.unitLength)));
+      call(u0, u1, inputBuffers, outputBuffers);
+      outputs.forEach((operand, i) => {
+        if (operand.data !== null) {
+          operand.data.set(arena.viewLike(operand.data, outputBuffers[i]!, (u1 - u0) * operand.unitLength), u0 * operand.unitLength);
+        }
+      });
+    }
+  }
+
   function rowwiseForward(args: RowwiseForwardArgs): void {
     const { x, out, weight, bias, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
     if (!isFloat32(x, weight, bias)) return jsKernels.rowwiseForward(args);
     arena.reset();
-    const px = arena.float32In(x);
-    const pout = arena.reserve(x.length * 4);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(inner, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(inner, 0);
     const pmask = mask ? arena.maskIn(mask) : 0;
@@ -325,10 +391,19 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pmean = arena.reserve(rows * 8);
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
-    runRanges(threadsFor(x.length, parallelThresholds.elements), rows, 1, (calls, r0, r1) =>
-      calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
-        pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]));
-    arena.float32Out(pout, out);
+    const threads = threadsFor(x.length, parallelThresholds.elements);
+    if (threads <= 1) {
+      stream(rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [buffer]) =>
+        exports.rowwiseForward(buffer!, buffer!, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
+          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8));
+    } else {
+      const px = arena.float32In(x);
+      const pout = arena.reserve(x.length * 4);
+      runRanges(threads, rows, 1, (calls, r0, r1) =>
+        calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
+          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]));
+      arena.float32Out(pout, out);
+    }
     arena.float64Out(pcount, count);
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
@@ -339,21 +414,26 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const { gradOutput, x, weight, rows, inner, center, mask, mean, rstd, gradX, gradWeight, gradBias } = args;
     if (!isFloat32(gradOutput, x, weight, gradX)) return jsKernels.rowwiseBackward(args);
     arena.reset();
-    const pgy = arena.float32In(gradOutput);
-    const px = arena.float32In(x);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(inner, 1);
     const pmask = mask ? arena.maskIn(mask) : 0;
     const pmean = arena.float64In(mean);
     const prstd = arena.float64In(rstd);
-    const pgx = gradX ? arena.reserve(x.length * 4) : 0;
     const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
     const pgb = gradBias ? arena.reserve(inner * 8) : 0;
     // Off by default: split in two passes (dx by rows, dw and db by columns) it reads x and dy twice,
     // and measured slower than the fused single-thread loop on 2 cores (see the tensor README).
     const threads = threadsFor(x.length, parallelThresholds.rowwiseBackwardElements);
     if (threads <= 1) {
-      exports.rowwiseBackward(pgy, px, pw, rows, inner, +center, pmask, pmean, prstd, pgx, pgw, pgb);
+      if (pgw !== 0) arena.float64Zero(pgw, inner);
+      if (pgb !== 0) arena.float64Zero(pgb, inner);
+      // dx overwrites dy in its buffer (each element read before it is written).
+      stream(rows, [{ data: gradOutput, unitLength: inner }, { data: x, unitLength: inner }], [{ data: gradX, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [gy, xs]) =>
+        exports.rowwiseBackward(gy!, xs!, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0, pmean + r0 * 8, prstd + r0 * 8,
+          gradX ? gy! : 0, pgw, pgb));
     } else {
+      const pgy = arena.float32In(gradOutput);
+      const px = arena.float32In(x);
+      const pgx = gradX ? arena.reserve(x.length * 4) : 0;
       // dx by rows, then dw and db by columns (each column summed over every row in order), so the
       // result is the fused single-thread loop's to the bit.
       if (pgx !== 0) {
@@ -364,8 +444,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       if (pgw !== 0 || pgb !== 0) {
         runRanges(threads, inner, 4, (calls, j0, j1) => calls.call('rowwiseParamGrads', [pgy, px, rows, inner, j0, j1, pmask, pmean, prstd, pgw, pgb]));
       }
+      if (gradX) arena.float32Out(pgx, gradX);
     }
-    if (gradX) arena.float32Out(pgx, gradX);
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
   }
@@ -375,22 +455,30 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     if (!isFloat32(x, weight, bias, threshold)) return jsKernels.slotwiseForward(args);
     const params = (groups * inner) / block;
     arena.reset();
-    const px = arena.float32In(x);
-    const pout = arena.reserve(x.length * 4);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(params, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(params, 0);
     const pth = threshold ? arena.float32In(threshold) : 0;
     const pmean = arena.reserve(slots * 8);
     const pvar = arena.reserve(slots * 8);
     const prstd = arena.reserve(slots * 8);
-    // Whole samples per task, so each task's first slot is group 0.
+    // Whole samples per task or chunk, so each call's first slot is group 0.
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
+    if (threads <= 1) {
+      const sample = groups * inner;
+      stream(slots / groups, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], (o0, o1, [buffer]) => {
+        const s0 = o0 * groups;
+        exports.slotwiseForward(buffer!, buffer!, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps, pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8);
+      });
+    } else {
+      const px = arena.float32In(x);
+      const pout = arena.reserve(x.length * 4);
+      runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
         const s0 = o0 * groups;
         calls.call('slotwiseForward', [px + s0 * inner * 4, pout + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps,
           pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
-    });
-    arena.float32Out(pout, out);
+      });
+      arena.float32Out(pout, out);
+    }
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
     arena.float64Out(prstd, rstd);
@@ -404,23 +492,31 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     if (!isFloat32(gradOutput, x, weight, bias, threshold, gradX)) return jsKernels.slotwiseBackward(args);
     const params = (groups * inner) / block;
     arena.reset();
-    const pgy = arena.float32In(gradOutput);
-    const px = arena.float32In(x);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(params, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(params, 0);
     const pth = threshold ? arena.float32In(threshold) : 0;
     const pmean = arena.float64In(mean);
     const prstd = arena.float64In(rstd);
-    // With a threshold the gated dy is parked in gradX, so it is reserved even when x needs no gradient.
-    const pgx = gradX || threshold ? arena.reserve(x.length * 4) : 0;
     const pgw = gradWeight ? arena.reserve(params * 8) : 0;
     const pgb = gradBias ? arena.reserve(params * 8) : 0;
     const pgth = gradThreshold ? arena.reserve(params * 8) : 0;
     const pdx = arena.reserve(slots * 8);
     const threads = threadsFor(x.length, parallelThresholds.elements);
     if (threads <= 1) {
-      exports.slotwiseBackward(pgy, px, pw, pb, pth, slots, groups, inner, block, +center, pmean, prstd, pgx, +(gradX !== null), pgw, pgb, pgth, pdx, 0);
+      for (const at of [pgw, pgb, pgth]) if (at !== 0) arena.float64Zero(at, params);
+      // dx (and, with a threshold, the gated dy parked between the passes) overwrites dy in its buffer.
+      const sample = groups * inner;
+      const streamed = [{ data: gradOutput, unitLength: sample }, { data: x, unitLength: sample }];
+      stream(slots / groups, streamed, [{ data: gradX, unitLength: sample, inPlaceOf: 0 }], (o0, o1, [gy, xs]) => {
+        const s0 = o0 * groups;
+        exports.slotwiseBackward(gy!, xs!, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, pmean + s0 * 8, prstd + s0 * 8,
+          gy!, +(gradX !== null), pgw, pgb, pgth, pdx + s0 * 8, 0);
+      });
     } else {
+      const pgy = arena.float32In(gradOutput);
+      const px = arena.float32In(x);
+      // With a threshold the gated dy is parked in gradX, so it is reserved even when x needs no gradient.
+      const pgx = gradX || threshold ? arena.reserve(x.length * 4) : 0;
       // Whole samples per task; each (slot, block)'s parameter terms are added in slot order afterwards.
       const blocks = inner / block;
       const partials = arena.reserve(slots * blocks * 3 * 8);
@@ -440,8 +536,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
           }
         }
       }
+      if (gradX) arena.float32Out(pgx, gradX);
     }
-    if (gradX) arena.float32Out(pgx, gradX);
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
     if (gradThreshold) addFloat64Out(arena, pgth, gradThreshold);
@@ -805,6 +901,35 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.float32Out(pgx, gradX);
   }
 
+  /** Planes stream through the module in chunks; argmax comes back as indices into the whole tensor. */
+  function maxPool2dForward(args: MaxPool2dArgs): void {
+    const { x, out, argmax, planes, height, width, outH, outW, window: w } = args;
+    if (!isFloat32(x, out)) return jsKernels.maxPool2dForward(args);
+    arena.reset();
+    const inPlane = height * width;
+    const outPlane = outH * outW;
+    stream(planes, [{ data: x, unitLength: inPlane }], [{ data: out, unitLength: outPlane }, { data: argmax, unitLength: outPlane }],
+      (p0, p1, [px], [pout, pargmax]) =>
+        exports.maxPool2dForward(px!, pout!, pargmax!, p1 - p0, height, width, outH, outW, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
+          w.dilationH, w.dilationW, p0 * inPlane));
+  }
+
+  function windowAverageForward(args: WindowAverageArgs): void {
+    const { x, out, planes, height, width, rowStart, rowEnd, colStart, colEnd, divisor } = args;
+    if (!isFloat32(x, out)) return jsKernels.windowAverageForward(args);
+    arena.reset();
+    const outH = rowStart.length;
+    const outW = colStart.length;
+    const bounds = [rowStart, rowEnd, colStart, colEnd].map((values) => {
+      const offset = arena.reserve(values.length * 4);
+      (arena.viewLike(values, offset, values.length) as Int32Array).set(values);
+      return offset;
+    });
+    const pdivisor = arena.float64In(divisor);
+    stream(planes, [{ data: x, unitLength: height * width }], [{ data: out, unitLength: outH * outW }], (p0, p1, [px], [pout]) =>
+      exports.windowAverageForward(px!, pout!, p1 - p0, height, width, outH, outW, bounds[0]!, bounds[1]!, bounds[2]!, bounds[3]!, pdivisor));
+  }
+
   return {
     name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
@@ -820,6 +945,14 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     conv2dBackward,
     slotMixForward,
     slotMixBackward,
+    maxPool2dForward,
+    windowAverageForward,
+    // The backward scatters and the resizes are one gather or scatter pass each: copy-bound like the
+    // elementwise ops, so they share the js loops.
+    maxPool2dBackward: jsKernels.maxPool2dBackward,
+    windowAverageBackward: jsKernels.windowAverageBackward,
+    resizeForward: jsKernels.resizeForward,
+    resizeBackward: jsKernels.resizeBackward,
   };
 }
 
