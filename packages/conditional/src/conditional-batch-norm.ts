@@ -1,9 +1,17 @@
-import { BatchNorm, checkBatchNormOptions } from '@normkit/batch';
+import { BatchNorm, batchNormOptionsSchema } from '@normkit/batch';
 import {
-  ContextError, Embedding, Generator, ShapeError, ValueError, checkNumberOption, checkTensor, formatShape, init, isTensor,
-  type Tensor, type DType, type NormalizerContext,
+  ContextError, Embedding, Generator, ShapeError, ValueError, checkTensor, formatShape, init, isTensor, resolveModuleOptions,
+  type Tensor, type DType, type NormalizerContext, type OptionsSchema,
 } from '@normkit/tensor';
-import { ModulatedNorm, checkChannelsFirstInput, perSampleChannel, type ConditionalModulation } from './modulated-norm';
+import { ModulatedNorm, checkChannelsFirstInput, dtypeOption, perSampleChannel, type ConditionalModulation } from './modulated-norm';
+
+/** ConditionalBatchNorm's options besides numFeatures and numClasses: BatchNorm's without affine (the per-class tables are the affine). */
+export const conditionalBatchNormOptionsSchema = {
+  eps: batchNormOptionsSchema.eps,
+  momentum: batchNormOptionsSchema.momentum,
+  trackRunningStats: batchNormOptionsSchema.trackRunningStats,
+  dtype: dtypeOption,
+} as const satisfies OptionsSchema;
 
 export interface ConditionalBatchNormOptions {
   /** C, the size of the channel axis (axis 1). */
@@ -106,10 +114,15 @@ export class ConditionalBatchNorm extends ModulatedNorm<Int32Array> {
   constructor(options: ConditionalBatchNormOptions) {
     super('ConditionalBatchNorm', 'conditionalBatchNormModulate', 'direct');
     const op = 'ConditionalBatchNorm';
-    const resolved = checkBatchNormOptions(op, { ...options, affine: false });
-    this.numClasses = checkNumberOption(op, 'numClasses', options.numClasses, { min: 1, integer: true });
-    ({ numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, trackRunningStats: this.trackRunningStats, dtype: this.dtype } = resolved);
-    this.bn = this.registerModule('bn', new BatchNorm(resolved));
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions(op, options, {
+      schema: conditionalBatchNormOptionsSchema,
+      required: { numFeatures: { min: 1, integer: true }, numClasses: { min: 1, integer: true } },
+    });
+    ({ numFeatures: this.numFeatures, numClasses: this.numClasses, eps: this.eps, momentum: this.momentum, trackRunningStats: this.trackRunningStats } = resolved);
+    this.dtype = resolved.dtype;
+    const { numClasses: _classes, ...batchNormOptions } = resolved;
+    this.bn = this.registerModule('bn', new BatchNorm({ ...batchNormOptions, affine: false }));
     const table = { numEmbeddings: this.numClasses, embeddingDim: this.numFeatures, dtype: this.dtype };
     // Embedding draws N(0, 1) at construction; the rows are set right after, and a private generator
     // keeps those throwaway draws off the default random stream.

@@ -1,13 +1,22 @@
 import type { BatchNorm } from '@normkit/batch';
 import type { InstanceNorm } from '@normkit/group';
 import {
-  Linear, OptionError, ReLU, Sequential, ShapeError, checkModuleDType, checkNumberOption, formatShape, slice,
-  type DType, type Generator, type NormalizerContext, type Tensor,
+  Linear, ReLU, Sequential, ShapeError, checkModuleDType, formatShape, resolveModuleOptions, slice,
+  type DType, type Generator, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import {
-  ModulatedNorm, checkChannelsFirstInput, checkEnumOption, checkNormSettings, createParamFreeNorm, normalizeWithoutAffine,
+  ModulatedNorm, checkChannelsFirstInput, createParamFreeNorm, dtypeOption, epsOption, momentumOption, normalizeWithoutAffine,
   perSampleChannel, refuseMask, requireCondition, type ConditionalModulation, type ParamFreeNormKind,
 } from './modulated-norm';
+
+/** FiLM's options besides numFeatures and conditionDim: the one schema the constructor, the plugin and the docs read. */
+export const filmOptionsSchema = {
+  hidden: { type: 'number', default: null, min: 1, integer: true, nullable: true, description: 'Hidden width of the FiLM generator MLP; null: one Linear.' },
+  norm: { type: 'enum', values: ['none', 'batch', 'instance', 'layer'], default: 'none', description: 'Parameter-free normalizer before the modulation.' },
+  eps: epsOption,
+  momentum: momentumOption,
+  dtype: dtypeOption,
+} as const satisfies OptionsSchema;
 
 export interface FiLMOptions {
   /** C, the channels of x [N, C, *] (axis 1), each modulated by its own gamma and beta. */
@@ -34,8 +43,6 @@ export interface FiLMOptions {
   /** Drives the generator's initialisation (PyTorch's Linear init); the default generator otherwise. */
   generator?: Generator;
 }
-
-const NORM_KINDS = ['none', 'batch', 'instance', 'layer'] as const;
 
 /**
  * FiLM, feature-wise linear modulation (Perez et al., "FiLM: Visual Reasoning with a General
@@ -76,17 +83,15 @@ export class FiLM extends ModulatedNorm<Tensor> {
 
   constructor(options: FiLMOptions) {
     super('FiLM', 'filmModulate', 'direct');
-    const op = 'FiLM';
-    if (typeof options !== 'object' || options === null) {
-      throw new OptionError({ op, expected: 'an options object with numFeatures and conditionDim', given: String(options) });
-    }
-    this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.conditionDim = checkNumberOption(op, 'conditionDim', options.conditionDim, { min: 1, integer: true });
-    this.hidden = options.hidden === undefined || options.hidden === null ? null : checkNumberOption(op, 'hidden', options.hidden, { min: 1, integer: true });
-    this.norm = checkEnumOption(op, 'norm', options.norm, NORM_KINDS, 'none');
-    const settings = checkNormSettings(op, this.numFeatures, options);
-    ({ eps: this.eps, momentum: this.momentum, dtype: this.dtype } = settings);
-    const module = createParamFreeNorm(this.norm, settings);
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions('FiLM', options, {
+      schema: filmOptionsSchema,
+      required: { numFeatures: { min: 1, integer: true }, conditionDim: { min: 1, integer: true } },
+      other: ['generator'],
+    });
+    ({ numFeatures: this.numFeatures, conditionDim: this.conditionDim, hidden: this.hidden, eps: this.eps, momentum: this.momentum, dtype: this.dtype } = resolved);
+    this.norm = resolved.norm;
+    const module = createParamFreeNorm(this.norm, resolved);
     this.normalizer = module ? this.registerModule('param_free_norm', module) : null;
     const linear = (inFeatures: number, outFeatures: number) => new Linear({ inFeatures, outFeatures, dtype: this.dtype, generator: options.generator });
     const outFeatures = 2 * this.numFeatures;

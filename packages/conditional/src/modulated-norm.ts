@@ -5,9 +5,8 @@ import { BatchNorm } from '@normkit/batch';
 import { InstanceNorm } from '@normkit/group';
 import { layerNorm } from '@normkit/layer';
 import {
-  ContextError, Module, OptionError, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, checkTensor, formatShape, isTensor, modulate,
-  reshape,
-  type Tensor, type DType, type Normalizer, type NormalizerContext,
+  ContextError, Module, ShapeError, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, isTensor, modulate, reshape,
+  type Tensor, type DType, type Normalizer, type NormalizerContext, type NumberOptionSpec,
 } from '@normkit/tensor';
 
 /** The parameter-free normalizer applied before the modulation. */
@@ -29,20 +28,17 @@ export interface ParamFreeNormSettings {
   dtype: DType;
 }
 
-/** `eps > 0`, `momentum` in [0, 1], a float dtype; errors name the module being built. */
-export function checkNormSettings(op: string, numFeatures: number, options: { eps?: number; momentum?: number; dtype?: DType }): ParamFreeNormSettings {
-  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
-  const momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
-  return { numFeatures, eps, momentum, dtype: checkDTypeOption(op, options.dtype) };
-}
-
-export function checkEnumOption<T extends string>(op: string, name: string, value: unknown, values: readonly T[], fallback: T): T {
-  const resolved = value ?? fallback;
-  if (!values.includes(resolved as T)) {
-    throw new OptionError({ op, expected: `${name} to be one of ${values.map((v) => `'${v}'`).join(', ')}`, given: `${name} = ${String(value)}` });
-  }
-  return resolved as T;
-}
+/** The option specs the three modules' schemas share (each schema is declared beside its module). */
+export const epsOption = { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance of the normalizer.' } as const satisfies NumberOptionSpec;
+export const momentumOption = {
+  type: 'number',
+  default: 0.1,
+  min: 0,
+  max: 1,
+  description: "Weight of the new batch in the running averages (PyTorch's convention).",
+} as const satisfies NumberOptionSpec;
+/** The dtype option; conditions, too, must have the module's dtype. */
+export const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs and conditions must match.' } as const;
 
 /**
  * The parameter-free normalizer module for a kind: BatchNorm (with running statistics) or

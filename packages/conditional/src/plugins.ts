@@ -1,9 +1,7 @@
-import {
-  OptionError, SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits,
-} from '@normkit/tensor';
-import { ConditionalBatchNorm } from './conditional-batch-norm';
-import { FiLM } from './film';
-import { SPADE } from './spade';
+import { OptionError, SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerSlot, type NormalizerTraits } from '@normkit/tensor';
+import { ConditionalBatchNorm, conditionalBatchNormOptionsSchema } from './conditional-batch-norm';
+import { FiLM, filmOptionsSchema } from './film';
+import { SPADE, spadeOptionsSchema } from './spade';
 
 // Plugins of @normkit/conditional for the registry. Registration is explicit:
 //   import { registerAll } from '@normkit/tensor';
@@ -11,18 +9,6 @@ import { SPADE } from './spade';
 //   registerAll(conditionalPlugins);
 
 const FAMILY = 'conditional';
-
-/** The shared dtype option; conditions, too, must have the module's dtype. */
-const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs and conditions must match.' } as const;
-
-const epsOption = { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance of the normalizer.' } as const;
-const momentumOption = {
-  type: 'number',
-  default: 0.1,
-  min: 0,
-  max: 1,
-  description: "Weight of the new batch in the running averages (PyTorch's convention).",
-} as const;
 
 /** Every conditional normalizer is channels-first; the batch-style ones depend on the batch and keep running statistics. */
 function conditionalTraits(batchStatistics: boolean, overrides: Partial<NormalizerTraits>): NormalizerTraits {
@@ -51,12 +37,7 @@ export const conditionalBatchNormPlugin = defineNormalizer({
   name: 'conditional-batch-norm',
   family: FAMILY,
   description: 'Conditional BatchNorm (de Vries et al. 2017; cGANs, BigGAN): shared batch statistics, per-class gamma and beta rows.',
-  options: {
-    eps: epsOption,
-    momentum: { ...momentumOption, nullable: true, description: `${momentumOption.description} null: cumulative average.` },
-    trackRunningStats: { type: 'boolean', default: true, description: 'Keep running averages for eval; false: batch statistics in eval too.' },
-    dtype: dtypeOption,
-  },
+  options: conditionalBatchNormOptionsSchema,
   traits: (options) => conditionalTraits(true, { hasRunningStats: options.trackRunningStats, needsLabels: true, acceptsMask: true }),
   create: (slot, options) =>
     new ConditionalBatchNorm({ numFeatures: slot.numFeatures, numClasses: requireSlot('conditional-batch-norm', slot, 'numClasses', 'the number of classes'), ...options }),
@@ -69,14 +50,7 @@ export const spadePlugin = defineNormalizer({
   name: 'spade',
   family: FAMILY,
   description: 'SPADE (Park et al. 2019, GauGAN): x * (1 + gamma(m)) + beta(m), gamma and beta per pixel from a segmentation map m.',
-  options: {
-    hiddenChannels: { type: 'number', default: 128, min: 1, integer: true, description: 'Channels of the shared conv (GauGAN: 128).' },
-    kernelSize: { type: 'number', default: 3, min: 1, integer: true, description: 'Kernel size of the three convs; odd.' },
-    paramFreeNorm: { type: 'enum', values: ['batch', 'instance'], default: 'batch', description: 'The parameter-free normalizer before the modulation.' } as const,
-    eps: epsOption,
-    momentum: momentumOption,
-    dtype: dtypeOption,
-  },
+  options: spadeOptionsSchema,
   traits: (options) => conditionalTraits(options.paramFreeNorm === 'batch', { needsCondition: true }),
   create: (slot, options) =>
     new SPADE({
@@ -93,13 +67,7 @@ export const filmPlugin = defineNormalizer({
   name: 'film',
   family: FAMILY,
   description: 'FiLM (Perez et al. 2018): gamma(c) * norm(x) + beta(c), per feature, from a condition vector c.',
-  options: {
-    hidden: { type: 'number', default: null, min: 1, integer: true, nullable: true, description: 'Hidden width of the FiLM generator MLP; null: one Linear.' },
-    norm: { type: 'enum', values: ['none', 'batch', 'instance', 'layer'], default: 'none', description: 'Parameter-free normalizer before the modulation.' } as const,
-    eps: epsOption,
-    momentum: momentumOption,
-    dtype: dtypeOption,
-  },
+  options: filmOptionsSchema,
   traits: (options) => conditionalTraits(options.norm === 'batch', { needsCondition: true }),
   create: (slot, options) =>
     new FiLM({ numFeatures: slot.numFeatures, conditionDim: requireSlot('film', slot, 'conditionDim', 'the width of the condition vector'), ...options }),

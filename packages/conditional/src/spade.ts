@@ -1,13 +1,23 @@
 import type { BatchNorm } from '@normkit/batch';
 import type { InstanceNorm } from '@normkit/group';
 import {
-  Conv2d, OptionError, ReLU, Sequential, ShapeError, checkModuleDType, checkNumberOption, formatShape, interpolate,
-  type DType, type Generator, type NormalizerContext, type Tensor,
+  Conv2d, OptionError, ReLU, Sequential, ShapeError, checkModuleDType, formatShape, interpolate, resolveModuleOptions,
+  type DType, type Generator, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import {
-  ModulatedNorm, checkChannelsFirstInput, checkEnumOption, checkNormSettings, createParamFreeNorm, normalizeWithoutAffine,
+  ModulatedNorm, checkChannelsFirstInput, createParamFreeNorm, dtypeOption, epsOption, momentumOption, normalizeWithoutAffine,
   refuseMask, requireCondition, type ConditionalModulation,
 } from './modulated-norm';
+
+/** SPADE's options besides normChannels and labelChannels: the one schema the constructor, the plugin and the docs read. */
+export const spadeOptionsSchema = {
+  hiddenChannels: { type: 'number', default: 128, min: 1, integer: true, description: 'Channels of the shared conv (GauGAN: 128).' },
+  kernelSize: { type: 'number', default: 3, min: 1, integer: true, description: 'Kernel size of the three convs; odd.' },
+  paramFreeNorm: { type: 'enum', values: ['batch', 'instance'], default: 'batch', description: 'The parameter-free normalizer before the modulation.' },
+  eps: epsOption,
+  momentum: momentumOption,
+  dtype: dtypeOption,
+} as const satisfies OptionsSchema;
 
 export interface SPADEOptions {
   /** C, the channels of the normalised input x [N, C, H, W] (GauGAN's `norm_nc`). */
@@ -76,20 +86,19 @@ export class SPADE extends ModulatedNorm<Tensor> {
   constructor(options: SPADEOptions) {
     super('SPADE', 'spadeModulate', 'one-plus');
     const op = 'SPADE';
-    if (typeof options !== 'object' || options === null) {
-      throw new OptionError({ op, expected: 'an options object with normChannels and labelChannels', given: String(options) });
-    }
-    this.normChannels = checkNumberOption(op, 'normChannels', options.normChannels, { min: 1, integer: true });
-    this.labelChannels = checkNumberOption(op, 'labelChannels', options.labelChannels, { min: 1, integer: true });
-    this.hiddenChannels = checkNumberOption(op, 'hiddenChannels', options.hiddenChannels ?? 128, { min: 1, integer: true });
-    this.kernelSize = checkNumberOption(op, 'kernelSize', options.kernelSize ?? 3, { min: 1, integer: true });
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions(op, options, {
+      schema: spadeOptionsSchema,
+      required: { normChannels: { min: 1, integer: true }, labelChannels: { min: 1, integer: true } },
+      other: ['generator'],
+    });
+    ({ normChannels: this.normChannels, labelChannels: this.labelChannels, hiddenChannels: this.hiddenChannels, kernelSize: this.kernelSize } = resolved);
+    ({ eps: this.eps, momentum: this.momentum, dtype: this.dtype } = resolved);
+    this.paramFreeNorm = resolved.paramFreeNorm;
     if (this.kernelSize % 2 === 0) {
       throw new OptionError({ op, expected: 'an odd kernelSize (padding kernelSize // 2 then keeps the spatial size)', given: `kernelSize = ${this.kernelSize}` });
     }
-    this.paramFreeNorm = checkEnumOption(op, 'paramFreeNorm', options.paramFreeNorm, ['batch', 'instance'] as const, 'batch');
-    const settings = checkNormSettings(op, this.normChannels, options);
-    ({ eps: this.eps, momentum: this.momentum, dtype: this.dtype } = settings);
-    this.normalizer = this.registerModule('param_free_norm', createParamFreeNorm(this.paramFreeNorm, settings)!);
+    this.normalizer = this.registerModule('param_free_norm', createParamFreeNorm(this.paramFreeNorm, { ...resolved, numFeatures: this.normChannels })!);
     const conv = (inChannels: number, outChannels: number) =>
       new Conv2d({ inChannels, outChannels, kernelSize: this.kernelSize, padding: (this.kernelSize - 1) / 2, dtype: this.dtype, generator: options.generator });
     this.mlpShared = this.registerModule('mlp_shared', new Sequential(conv(this.labelChannels, this.hiddenChannels), new ReLU()));

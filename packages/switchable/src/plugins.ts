@@ -1,6 +1,6 @@
 import { SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type OptionsSchema } from '@normkit/tensor';
 import { NormalizerMixture, mixtureTraits, resolveCandidates, type CandidateSpec } from './normalizer-mixture';
-import { SwitchableNorm } from './switchable-norm';
+import { SwitchableNorm, switchableNormOptionsSchema } from './switchable-norm';
 
 // Plugins of @normkit/switchable for the registry. Registration is explicit:
 //   import { registerAll } from '@normkit/tensor';
@@ -10,20 +10,6 @@ import { SwitchableNorm } from './switchable-norm';
 const FAMILY = 'switchable';
 
 const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs must match.' } as const;
-
-export const switchableNormOptionsSchema = {
-  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the mixed variance.' },
-  momentum: {
-    type: 'number',
-    default: 0.1,
-    min: 0,
-    max: 1,
-    description: "Weight of the new batch in the running averages (PyTorch's convention; the paper's code writes 0.9 for the same update).",
-  },
-  usingBatchStats: { type: 'boolean', default: true, description: 'Mix in batch statistics (false: the batch-free IN + LN variant).' },
-  usingMovingAverage: { type: 'boolean', default: true, description: 'Exponential running averages; false: cumulative average over all batches.' },
-  dtype: dtypeOption,
-} as const satisfies OptionsSchema;
 
 /** `switchable-norm`: SwitchableNorm over [N, C, *spatial]. */
 export const switchableNormPlugin = defineNormalizer({

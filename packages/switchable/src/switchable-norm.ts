@@ -1,7 +1,7 @@
 import {
-  ContextError, Module, OptionError, Parameter, ShapeError, Tensor, ValueError, checkDTypeOption, checkModuleDType, checkNumberOption, checkTensor, computeStatistics, customOp,
-  affineBlock, allocate, blockSums, formatShape, isTensor, gradXBlockCentred, mixSlotsBackward, mixSlotsForward, ones, updateRunningStatistics, zeros,
-  type DType, type Normalizer, type NormalizerContext, type TypedArray,
+  Parameter, RunningStatisticsNorm, ShapeError, Tensor, ValueError, checkChannelsFirst, checkEps, checkModuleDType, checkTensor, computeStatistics, customOp,
+  affineBlock, allocate, blockSums, dtypeOptionSpec, formatShape, isTensor, gradXBlockCentred, mixSlotsBackward, mixSlotsForward, ones, refuseMask, resolveModuleOptions, zeros,
+  type ChannelsFirstSizes, type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type TypedArray,
 } from '@normkit/tensor';
 
 /** The statistics SwitchableNorm mixes, in the order of `mean_weight` and `var_weight` (the authors' order). */
@@ -54,15 +54,6 @@ export function softmaxOf(logits: ArrayLike<number>): Float64Array {
   }
   for (let k = 0; k < logits.length; k++) out[k]! /= total;
   return out;
-}
-
-/** [N, C, *spatial] with at least one spatial dim and no empty dim after N. */
-function channelsFirst(op: string, value: unknown): { batch: number; channels: number; spatial: number } {
-  const x = checkTensor(op, value, 'x');
-  if (x.ndim < 3 || x.shape.slice(1).some((d) => d === 0)) {
-    throw new ShapeError({ op, expected: 'an input of shape [N, C, *spatial] with at least one non-empty spatial dim', given: `shape ${formatShape(x.shape)}` });
-  }
-  return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
 /**
@@ -118,7 +109,8 @@ function channelsFirst(op: string, value: unknown): { batch: number; channels: n
  */
 export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptions): SwitchableNormalizeResult {
   const op = options.op ?? 'switchableNorm';
-  const { batch: n, channels: c, spatial: s } = channelsFirst(op, x);
+  const sizes = checkChannelsFirst(op, x, 3);
+  const c = sizes.channels;
   const source = options.batchStatistics ?? 'batch';
   const k = source === 'none' ? 2 : 3;
   const weight = options.weight ?? null;
@@ -147,8 +139,18 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
       }
     }
   }
-  const eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
+  return runSwitchableNormalize(x, sizes, { ...options, op, eps: checkEps(op, options.eps ?? 1e-5) });
+}
 
+/** The fused node on options already checked (by `switchableNormalize` or by SwitchableNorm's constructor and forward). */
+function runSwitchableNormalize(
+  x: Tensor, { batch: n, channels: c, spatial: s }: ChannelsFirstSizes, options: SwitchableNormalizeOptions & { op: string; eps: number },
+): SwitchableNormalizeResult {
+  const { op, eps, meanWeight, varWeight } = options;
+  const source = options.batchStatistics ?? 'batch';
+  const k = source === 'none' ? 2 : 3;
+  const weight = options.weight ?? null;
+  const bias = options.bias ?? null;
   const slots = n * c;
   const a = softmaxOf(meanWeight.data);
   const b = softmaxOf(varWeight.data);
@@ -181,14 +183,9 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
   }
   const { muIn, varIn, muLn, varLn, muBn, varBn, mu, rstd } = stats;
 
-  const inputs: Tensor[] = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
-  inputs.push(meanWeight, varWeight);
-
   const output = customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias, meanWeight, varWeight },
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
@@ -284,11 +281,7 @@ export function switchableNormalize(x: Tensor, options: SwitchableNormalizeOptio
           gradXBlockCentred(gradOutput, xs, gradX, slot * s, slot * s + s, gain, muIn[slot]!, scale, -slope, (-dMuIn / s) * scale);
         }
       }
-      const grads: Array<TypedArray | null> = [gradX];
-      if (weight) grads.push(gradWeight);
-      if (bias) grads.push(gradBias);
-      grads.push(softmaxBackward(a, gradA), softmaxBackward(b, gradB));
-      return grads;
+      return { x: gradX, weight: gradWeight, bias: gradBias, meanWeight: softmaxBackward(a, gradA), varWeight: softmaxBackward(b, gradB) };
     },
   });
 
@@ -452,6 +445,21 @@ function slotGradientSums(
   }
 }
 
+/** SwitchableNorm's options besides numFeatures: the one schema the constructor, the plugin and the docs read. */
+export const switchableNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the mixed variance.' },
+  momentum: {
+    type: 'number',
+    default: 0.1,
+    min: 0,
+    max: 1,
+    description: "Weight of the new batch in the running averages (PyTorch's convention; the paper's code writes 0.9 for the same update).",
+  },
+  usingBatchStats: { type: 'boolean', default: true, description: 'Mix in batch statistics (false: the batch-free IN + LN variant).' },
+  usingMovingAverage: { type: 'boolean', default: true, description: 'Exponential running averages; false: cumulative average over all batches.' },
+  dtype: { ...dtypeOptionSpec, description: 'Parameter and buffer dtype; inputs must match.' },
+} as const satisfies OptionsSchema;
+
 export interface SwitchableNormOptions {
   /** C, the size of the channel axis (axis 1). */
   numFeatures: number;
@@ -505,7 +513,7 @@ export interface SwitchableImportance {
  * const y = sn.forward(randn([8, 64, 16, 16]));
  * console.log(sn.importance()); // { mean: { instance: 0.333, layer: 0.333, batch: 0.333 }, variance: ... }
  */
-export class SwitchableNorm extends Module implements Normalizer {
+export class SwitchableNorm extends RunningStatisticsNorm implements Normalizer {
   readonly numFeatures: number;
   readonly eps: number;
   readonly momentum: number;
@@ -523,20 +531,11 @@ export class SwitchableNorm extends Module implements Normalizer {
 
   constructor(options: SwitchableNormOptions) {
     super();
-    const op = 'SwitchableNorm';
-    if (typeof options !== 'object' || options === null) {
-      throw new OptionError({ op, expected: 'an options object with numFeatures', given: String(options) });
-    }
-    this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.eps = checkNumberOption(op, 'eps', options.eps ?? 1e-5, { min: 0, minExclusive: true });
-    this.momentum = checkNumberOption(op, 'momentum', options.momentum ?? 0.1, { min: 0, max: 1 });
-    this.usingBatchStats = options.usingBatchStats ?? true;
-    this.usingMovingAverage = options.usingMovingAverage ?? true;
-    for (const name of ['usingBatchStats', 'usingMovingAverage'] as const) {
-      if (typeof this[name] !== 'boolean') throw new OptionError({ op, expected: `${name} to be true or false`, given: `${name} = ${String(options[name])}` });
-    }
-    const dtype = checkDTypeOption(op, options.dtype);
-    this.dtype = dtype;
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions('SwitchableNorm', options, { schema: switchableNormOptionsSchema, required: { numFeatures: { min: 1, integer: true } } });
+    ({ numFeatures: this.numFeatures, eps: this.eps, momentum: this.momentum, usingBatchStats: this.usingBatchStats } = resolved);
+    ({ usingMovingAverage: this.usingMovingAverage, dtype: this.dtype } = resolved);
+    const dtype = this.dtype;
     const c = this.numFeatures;
     const k = this.usingBatchStats ? 3 : 2;
     this.weight = this.registerParameter('weight', new Parameter(ones([c], { dtype })));
@@ -544,40 +543,13 @@ export class SwitchableNorm extends Module implements Normalizer {
     // Equal logits: every statistic starts with importance 1/k, as in the paper.
     this.meanWeight = this.registerParameter('mean_weight', new Parameter(ones([k], { dtype })));
     this.varWeight = this.registerParameter('var_weight', new Parameter(ones([k], { dtype })));
-    if (this.usingBatchStats) {
-      this.registerBuffer('running_mean', zeros([c], { dtype }));
-      this.registerBuffer('running_var', ones([c], { dtype }));
-      // A count, in float64 so it stays exact (PyTorch: int64).
-      this.registerBuffer('num_batches_tracked', zeros([], { dtype: 'float64' }));
-    }
-  }
-
-  /** `running_mean`, [C], or null without batch statistics. */
-  get runningMean(): Tensor | null {
-    return this.getBuffer('running_mean') ?? null;
-  }
-
-  /** `running_var` (unbiased), [C], or null without batch statistics. */
-  get runningVar(): Tensor | null {
-    return this.getBuffer('running_var') ?? null;
-  }
-
-  /** `num_batches_tracked`, a scalar, or null without batch statistics. */
-  get numBatchesTracked(): Tensor | null {
-    return this.getBuffer('num_batches_tracked') ?? null;
+    if (this.usingBatchStats) this.registerRunningStatistics(c, dtype);
   }
 
   /** The softmaxed importance of each statistic, for the means and for the variances. */
   importance(): SwitchableImportance {
     const named = (p: Float64Array) => ({ instance: p[0]!, layer: p[1]!, ...(this.usingBatchStats ? { batch: p[2]! } : {}) });
     return { mean: named(softmaxOf(this.meanWeight.data)), variance: named(softmaxOf(this.varWeight.data)) };
-  }
-
-  /** Running mean 0, running variance 1, no batches tracked. */
-  resetRunningStats(): void {
-    this.runningMean?.data.fill(0);
-    this.runningVar?.data.fill(1);
-    this.numBatchesTracked?.data.fill(0);
   }
 
   /** Resets the running statistics, gamma to 1, beta to 0 and the importance logits to equal. */
@@ -591,7 +563,8 @@ export class SwitchableNorm extends Module implements Normalizer {
 
   forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const op = 'SwitchableNorm.forward';
-    const { batch, channels, spatial } = channelsFirst(op, x);
+    const sizes = checkChannelsFirst(op, x, 3);
+    const { batch, channels, spatial } = sizes;
     if (channels !== this.numFeatures) {
       throw new ShapeError({
         op,
@@ -600,9 +573,7 @@ export class SwitchableNorm extends Module implements Normalizer {
       });
     }
     checkModuleDType(op, x, this.dtype);
-    if (context.mask) {
-      throw new ContextError({ op, expected: 'no mask (SwitchableNorm has no masked statistics; BatchNorm and GroupNorm accept one)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
-    }
+    refuseMask(op, context, 'SwitchableNorm has no masked statistics; BatchNorm and GroupNorm accept one');
     const useBatch = this.usingBatchStats && this.training;
     if (useBatch && batch * spatial <= 1) {
       throw new ValueError(
@@ -614,8 +585,8 @@ export class SwitchableNorm extends Module implements Normalizer {
       ? 'none'
       : useBatch
         ? 'batch'
-        : { mean: this.runningMean!.data, variance: this.runningVar!.data };
-    const result = switchableNormalize(x, {
+        : this.runningStatistics();
+    const result = runSwitchableNormalize(x, sizes, {
       op: 'switchableNorm',
       weight: this.weight,
       bias: this.bias,
@@ -631,8 +602,7 @@ export class SwitchableNorm extends Module implements Normalizer {
 
   /** The shared PyTorch update (unbiased variance), momentum or the cumulative average. */
   private updateRunningStats(batch: { count: number; mean: Float64Array; variance: Float64Array }): void {
-    updateRunningStatistics(
-      { runningMean: this.runningMean!.data, runningVar: this.runningVar!.data, numBatchesTracked: this.numBatchesTracked!.data },
+    this.trackBatchStatistics(
       { count: new Float64Array(this.numFeatures).fill(batch.count), mean: batch.mean, variance: batch.variance },
       this.usingMovingAverage ? this.momentum : null,
     );
