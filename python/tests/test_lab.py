@@ -1,0 +1,99 @@
+"""normkit_torch.lab, the claims lab's PyTorch runner: the pieces that must follow normkit's Trainer exactly.
+The whole path (normkit exports, PyTorch trains, the lab compares) is apps/lab/src/torch-replicate.test.ts."""
+import json
+import math
+
+import pytest
+import torch
+
+from normkit_torch import bundle as nb
+from normkit_torch import lab
+from normkit_torch import models
+from normkit_torch import safetensors as st
+
+ARCHITECTURE = {
+    "model": {"name": "mlp", "options": {"width": 4, "depth": 1, "activation": "relu"}},
+    "norms": {"hidden": {"name": "batch-norm"}},
+    "weights": {},
+    "data": {"inputKind": "vector", "sampleShape": [3], "numClasses": 2},
+}
+
+
+def test_accuracy_follows_normkits_first_largest_logit_rule():
+    logits = torch.tensor([[1.0, 1.0, 0.0], [0.0, 2.0, 2.0], [float("nan"), 5.0, 1.0], [0.0, float("nan"), -1.0]])
+    # Ties go to the first class; a NaN never wins; NaN in class 0 keeps class 0 (every comparison with it is false).
+    assert lab.accuracy_of(logits, torch.tensor([0, 1, 0, 0])) == 1.0
+    assert lab.accuracy_of(logits, torch.tensor([1, 2, 1, 1])) == 0.0
+
+
+def test_eval_rows_are_whole_batches_when_there_are_enough():
+    assert lab.eval_rows(2000, 1000, 32) == 992
+    assert lab.eval_rows(50, 500, 32) == 32
+    assert lab.eval_rows(20, 500, 32) == 20
+
+
+def test_gradient_transforms_are_ported_or_refused_with_the_reason():
+    model = models.build(ARCHITECTURE)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 10.0)
+    lab._transform({"name": "clip-grad-norm", "options": {"maxNorm": 0.5}})(model)
+    total = math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in model.parameters()))
+    assert total == pytest.approx(0.5, rel=1e-5)
+    lab._transform({"name": "clip-grad-value", "options": {"value": 0.01}})(model)
+    assert max(float(p.grad.abs().max()) for p in model.parameters()) <= 0.01
+    with pytest.raises(lab.Unsupported, match="'adaptive-gradient-clip' .*excludeFinalLayer.* is not ported"):
+        lab._transform({"name": "adaptive-gradient-clip", "options": {"excludeFinalLayer": True}})
+    with pytest.raises(lab.Unsupported, match="'my-transform'"):
+        lab._transform({"name": "my-transform"})
+
+
+def _export(tmp_path, architecture, steps=6, batch=4, schedule="constant"):
+    """A one-run export as the lab writes it (bundle at step 0, data, batch order)."""
+    torch.manual_seed(0)
+    model = models.build(ARCHITECTURE)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    nb.save_bundle(tmp_path / "runs" / "r", model, optimizer, architecture=architecture)
+    g = torch.Generator().manual_seed(1)
+    data = {"train.inputs": torch.randn(12, 3, generator=g), "train.labels": torch.randint(0, 2, (12,), generator=g).double(),
+            "test.inputs": torch.randn(8, 3, generator=g), "test.labels": torch.randint(0, 2, (8,), generator=g).double()}
+    (tmp_path / "data").mkdir()
+    st.save_file(data, tmp_path / "data" / "0.safetensors")
+    order = torch.stack([torch.randperm(12, generator=g)[:batch] for _ in range(steps)]).double()
+    st.save_file({"indices": order}, tmp_path / "runs" / "r" / "batches.safetensors")
+    run = {"key": "p/0/r", "group": "p", "bundle": "runs/r", "data": "data/0.safetensors", "batches": "runs/r/batches.safetensors",
+           "task": "classification", "steps": steps, "evalEvery": 3, "evalSamples": 8, "batchSize": batch, "gradientTransforms": [],
+           "schedule": {"name": schedule, "options": {}}}
+    (tmp_path / lab.RUNS_FILE).write_text(json.dumps({"format": lab.FORMAT, "version": lab.VERSION, "runs": [run]}))
+    return model, data, order
+
+
+def test_a_run_trains_as_a_plain_torch_loop_and_evaluations_change_nothing(tmp_path):
+    model, data, order = _export(tmp_path, ARCHITECTURE)
+    out = lab.run_all(str(tmp_path))
+    assert out["groups"] == {"p": {"status": "trained", "reason": None}}
+    run = out["runs"]["p/0/r"]
+    assert run["status"] == "done" and run["completedSteps"] == 6 and [e["step"] for e in run["evals"]] == [3, 6]
+    # The same steps by hand: evaluations in between (eval mode, then train mode with buffers restored) leave no trace.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    expected = []
+    for index in order.long():
+        loss = torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        expected.append(float(loss))
+    assert run["losses"] == expected
+    final = run["evals"][-1]
+    model.eval()
+    with torch.no_grad():
+        logits = model(data["test.inputs"])
+    assert final["test"]["accuracy"] == lab.accuracy_of(logits, data["test.labels"].long())
+    assert final["test"]["loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, data["test.labels"].long())), rel=1e-6)
+
+
+def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp_path):
+    _export(tmp_path, {**ARCHITECTURE, "norms": {"hidden": {"name": "my-norm"}}})
+    out = lab.run_all(str(tmp_path))
+    assert out["runs"] == {}
+    assert out["groups"]["p"]["status"] == "unsupported"
+    assert "p/0/r: models: normalizer 'my-norm' is not mapped" in out["groups"]["p"]["reason"]
