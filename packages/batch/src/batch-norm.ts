@@ -78,13 +78,13 @@ export interface BatchStatisticsPlan {
  * are zero for gamma and beta (and empty for x), as PyTorch gives for an empty batch.
  */
 export function emptyNormOutput(op: string, x: Tensor, weight: Tensor | null, bias: Tensor | null): Tensor {
-  const inputs = [x, weight, bias].filter((t): t is Tensor => t !== null);
+  const zerosOf = (t: Tensor | null) => t && allocate(t.dtype, t.size);
   return customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias },
     data: allocate(x.dtype, 0),
     shape: x.shape,
-    backward: () => inputs.map((t) => allocate(t.dtype, t.size)),
+    backward: () => ({ x: zerosOf(x), weight: zerosOf(weight), bias: zerosOf(bias) }),
   });
 }
 

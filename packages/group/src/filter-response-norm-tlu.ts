@@ -1,5 +1,5 @@
 import { Parameter, zeros, type NormalizerContext, type Tensor } from '@normkit/tensor';
-import { FilterResponseNormBase, filterResponseNorm, type FilterResponseNormOptions } from './filter-response-norm';
+import { FilterResponseNormBase, runFilterResponseNorm, type FilterResponseNormOptions } from './filter-response-norm';
 
 export type FilterResponseNormTLUOptions = FilterResponseNormOptions;
 
@@ -37,7 +37,7 @@ export class FilterResponseNormTLU extends FilterResponseNormBase {
   }
 
   forward(x: Tensor, context?: NormalizerContext): Tensor {
-    this.checkInput('FilterResponseNormTLU.forward', x, context);
-    return filterResponseNorm(x, { weight: this.weight, bias: this.bias, eps: this.eps, epsLearned: this.epsLearned, tau: this.tau });
+    const sizes = this.checkInput('FilterResponseNormTLU.forward', x, context);
+    return runFilterResponseNorm(x, sizes, { weight: this.weight, bias: this.bias, eps: this.eps, epsLearned: this.epsLearned, tau: this.tau });
   }
 }

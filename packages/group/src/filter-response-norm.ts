@@ -1,8 +1,15 @@
 import {
-  Module, Parameter, ShapeError, checkDTypeOption, checkModuleDType, checkNumberOption, formatShape, normalize, ones, zeros,
-  type DType, type Normalizer, type NormalizerContext, type Tensor,
+  Module, Parameter, ShapeError, checkModuleDType, dtypeOptionSpec, formatShape, normalize, ones, resolveModuleOptions, zeros,
+  type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
-import { channelsFirst, checkChannels, checkEps, refuseMask } from './input';
+import { channelsFirst, checkChannels, checkEps, refuseMask, type ChannelsFirst } from './input';
+
+/** FilterResponseNorm's and FilterResponseNormTLU's options besides numFeatures: the schema the constructors and the plugin read. */
+export const filterResponseNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-6, min: 0, minExclusive: true, description: 'Fixed epsilon added to the mean square' },
+  learnableEps: { type: 'boolean', default: false, description: "Add the paper's learned epsilon: eps + |eps_learned|, eps_learned starting at 0" },
+  dtype: dtypeOptionSpec,
+} as const satisfies OptionsSchema;
 
 export interface FilterResponseNormFunctionOptions {
   /** Per-channel scale gamma, [C], or null. */
@@ -36,15 +43,24 @@ export interface FilterResponseNormFunctionOptions {
 export function filterResponseNorm(x: Tensor, options: FilterResponseNormFunctionOptions = {}): Tensor {
   const tau = options.tau ?? null;
   const op = tau ? 'filterResponseNormTLU' : 'filterResponseNorm';
-  const { batch, channels, spatial } = channelsFirst(op, x, 2);
+  const sizes = channelsFirst(op, x, 2);
   const eps = checkEps(op, options.eps ?? 1e-6);
   const epsLearned = options.epsLearned ?? null;
   if (epsLearned && epsLearned.size !== 1) {
     throw new ShapeError({ op, expected: 'a one-element epsLearned', given: `shape ${formatShape(epsLearned.shape)}` });
   }
   for (const [name, t] of [['weight', options.weight], ['bias', options.bias], ['tau', tau]] as const) {
-    if (t && t.size !== channels) throw new ShapeError({ op, expected: `${name} with ${channels} elements (one per channel)`, given: `shape ${formatShape(t.shape)}` });
+    if (t && t.size !== sizes.channels) throw new ShapeError({ op, expected: `${name} with ${sizes.channels} elements (one per channel)`, given: `shape ${formatShape(t.shape)}` });
   }
+  return runFilterResponseNorm(x, sizes, { ...options, eps });
+}
+
+/** The kernel call on options already checked (by `filterResponseNorm`, or by the modules' constructors and input checks). */
+export function runFilterResponseNorm(x: Tensor, { batch, channels, spatial }: ChannelsFirst, options: FilterResponseNormFunctionOptions & { eps: number }): Tensor {
+  const tau = options.tau ?? null;
+  const op = tau ? 'filterResponseNormTLU' : 'filterResponseNorm';
+  const { eps } = options;
+  const epsLearned = options.epsLearned ?? null;
   return normalize(x, {
     op,
     layout: { outer: batch, groups: channels, inner: spatial },
@@ -92,10 +108,9 @@ export abstract class FilterResponseNormBase extends Module implements Normalize
 
   protected constructor(op: string, options: FilterResponseNormOptions) {
     super();
-    this.numFeatures = checkNumberOption(op, 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.eps = checkEps(op, options.eps ?? 1e-6);
-    this.learnableEps = options.learnableEps ?? false;
-    this.dtype = checkDTypeOption(op, options.dtype);
+    // Checked once, here, against the schema the plugin uses too; forward trusts these fields.
+    const resolved = resolveModuleOptions(op, options, { schema: filterResponseNormOptionsSchema, required: { numFeatures: { min: 1, integer: true } } });
+    ({ numFeatures: this.numFeatures, eps: this.eps, learnableEps: this.learnableEps, dtype: this.dtype } = resolved);
     const dtype = this.dtype;
     this.weight = this.registerParameter('weight', new Parameter(ones([this.numFeatures], { dtype })));
     this.bias = this.registerParameter('bias', new Parameter(zeros([this.numFeatures], { dtype })));
@@ -114,11 +129,13 @@ export abstract class FilterResponseNormBase extends Module implements Normalize
     this.epsLearned?.data.fill(0);
   }
 
-  protected checkInput(op: string, x: Tensor, context: NormalizerContext | undefined): void {
+  /** Mask, layout, channels and dtype of a forward's input; returns its sizes. */
+  protected checkInput(op: string, x: Tensor, context: NormalizerContext | undefined): ChannelsFirst {
     refuseMask(op, context);
-    channelsFirst(op, x, 2);
+    const sizes = channelsFirst(op, x, 2);
     checkChannels(op, x, this.numFeatures, 'numFeatures');
     checkModuleDType(op, x, this.dtype);
+    return sizes;
   }
 
   abstract override forward(x: Tensor, context?: NormalizerContext): Tensor;
@@ -141,7 +158,7 @@ export class FilterResponseNorm extends FilterResponseNormBase {
   }
 
   forward(x: Tensor, context?: NormalizerContext): Tensor {
-    this.checkInput('FilterResponseNorm.forward', x, context);
-    return filterResponseNorm(x, { weight: this.weight, bias: this.bias, eps: this.eps, epsLearned: this.epsLearned });
+    const sizes = this.checkInput('FilterResponseNorm.forward', x, context);
+    return runFilterResponseNorm(x, sizes, { weight: this.weight, bias: this.bias, eps: this.eps, epsLearned: this.epsLearned });
   }
 }

@@ -3,7 +3,7 @@ export { GroupNorm, groupNorm, groupNormOptionsSchema } from './group-norm';
 export type { GroupNormOptions, GroupNormFunctionOptions } from './group-norm';
 export { InstanceNorm, instanceNorm, instanceNormOptionsSchema } from './instance-norm';
 export type { InstanceNormOptions, InstanceNormFunctionOptions } from './instance-norm';
-export { FilterResponseNorm, FilterResponseNormBase, filterResponseNorm } from './filter-response-norm';
+export { FilterResponseNorm, FilterResponseNormBase, filterResponseNorm, filterResponseNormOptionsSchema } from './filter-response-norm';
 export type { FilterResponseNormOptions, FilterResponseNormFunctionOptions } from './filter-response-norm';
 export { FilterResponseNormTLU } from './filter-response-norm-tlu';
 export type { FilterResponseNormTLUOptions } from './filter-response-norm-tlu';

@@ -1,7 +1,7 @@
-import { SPECIFICATION_VERSION, defineNormalizer, dtypeOptionSpec, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
+import { SPECIFICATION_VERSION, defineNormalizer, type NormalizerPlugin, type NormalizerTraits } from '@normkit/tensor';
 import { EvoNormB0, evoNormB0OptionsSchema } from './evo-norm-b0';
 import { EvoNormS0, evoNormS0OptionsSchema } from './evo-norm-s0';
-import { FilterResponseNorm } from './filter-response-norm';
+import { FilterResponseNorm, filterResponseNormOptionsSchema } from './filter-response-norm';
 import { FilterResponseNormTLU } from './filter-response-norm-tlu';
 import { GroupNorm, groupNormOptionsSchema } from './group-norm';
 import { InstanceNorm, instanceNormOptionsSchema } from './instance-norm';
@@ -44,15 +44,13 @@ export const filterResponseNormPlugin = defineNormalizer({
   family: 'group',
   description: 'Filter Response Normalization with TLU (Singh & Krishnan 2020): mean-square normalisation per sample and channel, learned threshold',
   options: {
-    eps: { type: 'number', default: 1e-6, min: 0, minExclusive: true, description: 'Fixed epsilon added to the mean square' },
-    learnableEps: { type: 'boolean', default: false, description: "Add the paper's learned epsilon: eps + |eps_learned|, eps_learned starting at 0" },
+    ...filterResponseNormOptionsSchema,
     tlu: { type: 'boolean', default: true, description: 'Apply the TLU z = max(y, tau) in the same node (FRN is meant to be used with it)' },
-    dtype: dtypeOptionSpec,
   },
   traits: () => traits({ acceptsMask: false, hasRunningStats: false }),
   create: (slot, options) => {
-    const frnOptions = { numFeatures: slot.numFeatures, eps: options.eps, learnableEps: options.learnableEps, dtype: options.dtype };
-    return options.tlu ? new FilterResponseNormTLU(frnOptions) : new FilterResponseNorm(frnOptions);
+    const { tlu, ...frnOptions } = options;
+    return tlu ? new FilterResponseNormTLU({ numFeatures: slot.numFeatures, ...frnOptions }) : new FilterResponseNorm({ numFeatures: slot.numFeatures, ...frnOptions });
   },
 });
 

@@ -1,5 +1,5 @@
 import {
-  Module, Parameter, ShapeError, allocate, checkDTypeOption, checkModuleDType, checkNumberOption, customOp, formatShape, zeros,
+  Module, Parameter, ShapeError, allocate, checkModuleDType, customOp, dtypeOptionSpec, formatShape, resolveModuleOptions, zeros,
   type DType, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 import { channelsFirst, checkChannels } from './input';
@@ -100,8 +100,10 @@ export class TLU extends Module {
 
   constructor(options: TLUOptions) {
     super();
-    this.numFeatures = checkNumberOption('TLU', 'numFeatures', options.numFeatures, { min: 1, integer: true });
-    this.dtype = checkDTypeOption('TLU', options.dtype);
+    ({ numFeatures: this.numFeatures, dtype: this.dtype } = resolveModuleOptions('TLU', options, {
+      schema: { dtype: dtypeOptionSpec },
+      required: { numFeatures: { min: 1, integer: true } },
+    }));
     this.tau = this.registerParameter('tau', new Parameter(zeros([this.numFeatures], { dtype: this.dtype })));
   }
 

@@ -68,7 +68,7 @@ export function weightNormWeight(g: Tensor, v: Tensor, options: WeightNormWeight
   }
   return customOp({
     op: 'weightNorm',
-    inputs: [g, v],
+    inputs: { g, v },
     data: out,
     shape: v.shape,
     backward: (gradOut) => {
@@ -97,7 +97,7 @@ export function weightNormWeight(g: Tensor, v: Tensor, options: WeightNormWeight
           }
         }
       }
-      return [gradG, gradV];
+      return { g: gradG, v: gradV };
     },
   });
 }

@@ -134,7 +134,7 @@ export function standardizeWeight(weight: Tensor, options: StandardizeWeightOpti
   });
   return customOp({
     op: 'weightStandardization',
-    inputs: gain ? [weight, gain] : [weight],
+    inputs: { weight, gain },
     data: out,
     shape: weight.shape,
     backward: (gradOut) => {
@@ -172,7 +172,7 @@ export function standardizeWeight(weight: Tensor, options: StandardizeWeightOpti
         gradGain = allocate(gain.dtype, units);
         for (let u = 0; u < units; u++) gradGain[u] = scale * gradDotXhat[u]!;
       }
-      return gain ? [gradWeight, gradGain] : [gradWeight];
+      return { weight: gradWeight, gain: gradGain };
     },
   });
 }
