@@ -3,7 +3,9 @@ import { MAX_POOLED_BYTES, MIN_POOLED_LENGTH, clearPool, poolStatistics, recycle
 import { allocate, type TypedArray } from './dtype';
 import { Generator } from './random';
 import { randn } from './creation';
-import { add, concat, matmul, mul, relu, reshape, sum, tanh } from './ops/index';
+import { getBackend, setBackend } from './kernels/backend';
+import { normalize } from './norm/normalize';
+import { add, avgPool2d, concat, conv2d, interpolate, matmul, maxPool2d, mul, relu, reshape, sum, tanh } from './ops/index';
 import { Tensor } from './tensor';
 import { customOp } from './autograd';
 
@@ -147,5 +149,47 @@ describe('caching allocator', () => {
     const reused = run();
     expect(poolStatistics().reused).toBeGreaterThan(0);
     expect(reused).toEqual(fresh);
+  });
+  it('kernel outputs allocated for overwrite never show a recycled array\'s old contents (NaN-filled pool, both backends)', () => {
+    // Every op below takes its output (and most take their input gradient) without a zeroing pass:
+    // masked rows, pooling, resize, conv, activations, broadcasting arithmetic, GroupNorm.
+    const run = () => {
+      const generator = new Generator(5);
+      const x = randn([8, 8, 32, 32], { generator, requiresGrad: true });
+      const w = randn([8, 8, 3, 3], { generator, requiresGrad: true });
+      const h = relu(conv2d(x, w, null, { padding: 1 }));
+      const pooled = add(maxPool2d(h, 2), avgPool2d(h, 2));
+      const up = interpolate(pooled, { scaleFactor: 2 });
+      const grouped = normalize(add(up, h), {
+        op: 'groupNorm', layout: { outer: 8, groups: 4, inner: 2 * 32 * 32 }, acrossOuter: false, center: true, eps: 1e-5,
+        weight: null, bias: null, affineBlock: 1,
+      }).output;
+      const rows = 8 * 8 * 32;
+      const mask = Float32Array.from({ length: rows }, (_, i) => (i % 3 === 0 ? 0 : 1));
+      const rowNormed = normalize(reshape(grouped, [rows, 32]), {
+        op: 'layerNorm', layout: { outer: rows, groups: 1, inner: 32 }, acrossOuter: false, center: true, eps: 1e-5,
+        weight: null, bias: null, affineBlock: 1, mask, maskSpatial: 1,
+      }).output;
+      const loss = sum(mul(tanh(rowNormed), rowNormed));
+      loss.backward();
+      return [rowNormed.data.slice(), x.grad!.data.slice(), w.grad!.data.slice()];
+    };
+    const before = getBackend();
+    try {
+      for (const backend of ['js', 'wasm'] as const) {
+        setBackend(backend);
+        clearPool();
+        const fresh = run();
+        for (const length of [8 * 8 * 32 * 32, 8 * 8 * 16 * 16]) {
+          for (let i = 0; i < 12; i++) recycle(new Float32Array(length).fill(Number.NaN));
+        }
+        const reused = run();
+        expect(poolStatistics().reused, backend).toBeGreaterThan(0);
+        expect(reused, backend).toEqual(fresh);
+      }
+    } finally {
+      setBackend(before);
+      clearPool();
+    }
   });
 });

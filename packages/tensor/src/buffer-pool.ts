@@ -25,15 +25,18 @@ function key(dtype: DType, length: number): string {
   return `${dtype}:${length}`;
 }
 
-/** A zeroed array from the pool, or null when none of this dtype and length is free. */
-export function takePooled(dtype: DType, length: number): TypedArray | null {
+/**
+ * An array from the pool, or null when none of this dtype and length is free: zeroed, or with
+ * `zeroed` false left as it was (for a caller that overwrites every element).
+ */
+export function takePooled(dtype: DType, length: number, zeroed = true): TypedArray | null {
   if (length < MIN_POOLED_LENGTH) return null;
   const list = free.get(key(dtype, length));
   const array = list?.pop();
   if (array === undefined) return null;
   pooledBytes -= array.byteLength;
   counters.reused++;
-  return array.fill(0);
+  return zeroed ? array.fill(0) : array;
 }
 
 /** Gives an array back to the pool; the caller guarantees nothing references it any more. */

@@ -32,6 +32,14 @@ export function allocate(dtype: DType, size: number): TypedArray {
   return takePooled(dtype, size) ?? (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size));
 }
 
+/**
+ * `allocate` for an output that the caller overwrites in full before anyone reads it (a kernel's
+ * result): a recycled array comes back with its old contents instead of paying a zeroing pass.
+ */
+export function allocateForOverwrite(dtype: DType, size: number): TypedArray {
+  return takePooled(dtype, size, false) ?? (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size));
+}
+
 export function dtypeOf(array: TypedArray): DType {
   return array instanceof Float64Array ? 'float64' : 'float32';
 }

@@ -32,6 +32,7 @@ export interface RowwiseBackwardArgs {
   mask: TypedArray | null;
   mean: Float64Array;
   rstd: Float64Array;
+  /** Written in full (0 on padded rows): it may arrive holding anything. */
   gradX: TypedArray | null;
   /** Zero-filled accumulators, or null when not wanted. */
   gradWeight: Float64Array | null;

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, type TypedArray } from '../dtype';
+import { allocateForOverwrite, type TypedArray } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -29,7 +29,7 @@ function normalizeRows(x: Tensor, options: NormalizeOptions, resolved: ResolvedN
   const mean = new Float64Array(rows);
   const variance = new Float64Array(rows);
   const rstd = new Float64Array(rows);
-  const out = allocate(x.dtype, x.size);
+  const out = allocateForOverwrite(x.dtype, x.size);
   const w = weight?.data ?? null;
   const b = bias?.data ?? null;
   activeKernels().rowwiseForward({ x: x.data, out, weight: w, bias: b, rows, inner, center, eps, mask, count, mean, variance, rstd });
@@ -44,7 +44,7 @@ function normalizeRows(x: Tensor, options: NormalizeOptions, resolved: ResolvedN
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
-      const gradX = x.requiresGrad ? allocate(x.dtype, x.size) : null;
+      const gradX = x.requiresGrad ? allocateForOverwrite(x.dtype, x.size) : null;
       const gradWeight = weight ? new Float64Array(inner) : null;
       const gradBias = bias ? new Float64Array(inner) : null;
       activeKernels().rowwiseBackward({ gradOutput, x: xs, weight: w, rows, inner, center, mask, mean, rstd, gradX, gradWeight, gradBias });

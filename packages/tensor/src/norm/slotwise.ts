@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, type TypedArray } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -28,7 +28,7 @@ function normalizeSlots(x: Tensor, options: NormalizeOptions, resolved: Resolved
   const mean = new Float64Array(slots);
   const variance = new Float64Array(slots);
   const rstd = new Float64Array(slots);
-  const out = allocate(x.dtype, x.size);
+  const out = allocateForOverwrite(x.dtype, x.size);
   const w = weight?.data ?? null;
   const b = bias?.data ?? null;
   const th = threshold?.data ?? null;
@@ -47,7 +47,7 @@ function normalizeSlots(x: Tensor, options: NormalizeOptions, resolved: Resolved
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
-      const gradX = x.requiresGrad ? allocate(x.dtype, x.size) : null;
+      const gradX = x.requiresGrad ? allocateForOverwrite(x.dtype, x.size) : null;
       const gradWeight = weight ? new Float64Array(paramCount) : null;
       const gradBias = bias ? new Float64Array(paramCount) : null;
       const gradThreshold = threshold ? new Float64Array(paramCount) : null;

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate } from '../dtype';
+import { allocate, allocateForOverwrite } from '../dtype';
 import { checkTensor, type Tensor } from '../tensor';
 import { activeKernels } from '../kernels/backend';
 import type { ActivationOp } from '../kernels/types';
@@ -29,7 +29,7 @@ export const gelu = (x: Tensor): Tensor => activation('gelu', x);
 function activation(op: ActivationOp, x: Tensor): Tensor {
   checkTensor(op, x, 'x');
   const input = x.data;
-  const data = allocate(x.dtype, input.length);
+  const data = allocateForOverwrite(x.dtype, input.length);
   activeKernels().activation({ op, x: input, out: data });
   return customOp({
     op,
@@ -37,7 +37,7 @@ function activation(op: ActivationOp, x: Tensor): Tensor {
     data,
     shape: x.shape,
     backward: (g) => {
-      const gx = allocate(x.dtype, g.length);
+      const gx = allocateForOverwrite(x.dtype, g.length);
       activeKernels().activationBackward({ op, x: input, out: data, gradOutput: g, gradX: gx });
       return [gx];
     },

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, type DType, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, promoteDTypes, type DType, type TypedArray } from '../dtype';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { activeKernels } from '../kernels/backend';
@@ -124,7 +124,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
 
   const plane = outH * outW;
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
-  const data = allocate(dtype, batch * outChannels * plane);
+  const data = allocateForOverwrite(dtype, batch * outChannels * plane);
   const geometry: ConvGeometryArgs = { batch, inChannels, height, width, outChannels, groups, window, outH, outW };
   const xs = inDType(x.data, dtype);
   const ws = inDType(weight.data, dtype);
@@ -210,7 +210,7 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   const mirror: ConvGeometryArgs = { batch, inChannels: outChannels, height: outH, width: outW, outChannels: inChannels, groups, window, outH: height, outW: width };
   const xs = inDType(x.data, dtype);
   const ws = inDType(weight.data, dtype);
-  const data = allocate(dtype, batch * outChannels * plane);
+  const data = allocateForOverwrite(dtype, batch * outChannels * plane);
   activeKernels().conv2dBackward({ ...mirror, gradOutput: xs, x: null, weight: ws, gradX: data, gradWeight: null });
   if (bias !== null) addBias(data, bias, batch, outChannels, plane);
 

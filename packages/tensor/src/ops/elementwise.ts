@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, promoteDTypes, sameShape, type TypedArray } from '../dtype';
 import { ValueError } from '../errors';
 import { Tensor, checkTensor, checkTensorOrNumber } from '../tensor';
 import { activeKernels } from '../kernels/backend';
@@ -45,7 +45,7 @@ function trimLeadingOnes(shape: readonly number[]): readonly number[] {
 function broadcastApply(op: string, a: Tensor, b: Tensor, kernelOp: BinaryKernelOp | null, fn: BinaryFn): { data: TypedArray; shape: number[] } {
   const dtype = promoteDTypes(a.dtype, b.dtype);
   const shape = sameShape(a.shape, b.shape) ? [...a.shape] : broadcastShapes(op, a.shape, b.shape);
-  const out = allocate(dtype, shape.reduce((p, d) => p * d, 1));
+  const out = allocateForOverwrite(dtype, shape.reduce((p, d) => p * d, 1));
   const broadcast = broadcastKind(a, b, shape, out.length);
   if (kernelOp !== null) {
     activeKernels().binary({ op: kernelOp, a: a.data, b: b.data, out, broadcast });

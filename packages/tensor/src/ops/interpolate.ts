@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate } from '../dtype';
+import { allocate, allocateForOverwrite } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
@@ -118,7 +118,7 @@ export function interpolate(x: Tensor, target: InterpolateTarget, mode: Interpol
   const rows = mode === 'nearest' ? nearestAxis(inH, outH, scaleH) : linearAxis(inH, outH, alignCorners, scaleH);
   const cols = mode === 'nearest' ? nearestAxis(inW, outW, scaleW) : linearAxis(inW, outW, alignCorners, scaleW);
   const geometry = { planes: batch * channels, inH, inW, rows, cols, bilinear: mode === 'bilinear' };
-  const data = allocate(x.dtype, batch * channels * outH * outW);
+  const data = allocateForOverwrite(x.dtype, batch * channels * outH * outW);
   activeKernels().resizeForward({ ...geometry, x: x.data, out: data });
   return customOp({
     op,

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate } from '../dtype';
+import { allocate, allocateForOverwrite } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import { OptionError, ShapeError, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
@@ -98,7 +98,7 @@ function windowAverage(
 ): Tensor {
   const { planes, height, width, leading } = view;
   const geometry = { planes, height, width, rowStart: rows.start, rowEnd: rows.end, colStart: cols.start, colEnd: cols.end, divisor };
-  const data = allocate(x.dtype, planes * rows.start.length * cols.start.length);
+  const data = allocateForOverwrite(x.dtype, planes * rows.start.length * cols.start.length);
   activeKernels().windowAverageForward({ ...geometry, x: x.data, out: data });
   return customOp({
     op,
@@ -153,7 +153,7 @@ export function maxPool2d(x: Tensor, kernelSize: Pair, options: MaxPool2dOptions
   const outH = slidingOutputSize(height, window.kernelH, window.strideH, window.padH, window.dilationH);
   const outW = slidingOutputSize(width, window.kernelW, window.strideW, window.padW, window.dilationW);
   checkOutputSize(op, x, outH, outW, window);
-  const data = allocate(x.dtype, planes * outH * outW);
+  const data = allocateForOverwrite(x.dtype, planes * outH * outW);
   // Flat input index of each output's maximum (-1 when the window has no in-bounds tap).
   const argmax = new Int32Array(planes * outH * outW);
   activeKernels().maxPool2dForward({ x: x.data, out: data, argmax, planes, height, width, outH, outW, window });

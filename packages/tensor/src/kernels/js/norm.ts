@@ -44,9 +44,10 @@ export function rowwiseForward(args: RowwiseForwardArgs): void {
   const scaled = new Float64Array(3);
   const wide = xs instanceof Float64Array;
   for (let row = 0; row < rows; row++) {
-    // Padded rows: no statistics (count 0), output stays 0, like the general kernel.
+    // Padded rows: no statistics (count 0), output 0, like the general kernel.
     if (mask !== null && mask[row] === 0) {
       rstd[row] = 1 / Math.sqrt(eps);
+      out.fill(0, row * inner, (row + 1) * inner);
       continue;
     }
     const base = row * inner;
@@ -81,7 +82,10 @@ export function rowwiseBackward(args: RowwiseBackwardArgs): void {
   const gamma = w ?? new Float64Array(inner).fill(1);
   const sums = new Float64Array(2);
   for (let row = 0; row < rows; row++) {
-    if (mask !== null && mask[row] === 0) continue;
+    if (mask !== null && mask[row] === 0) {
+      gradX?.fill(0, row * inner, (row + 1) * inner);
+      continue;
+    }
     const base = row * inner;
     const m = mean[row]!;
     const r = rstd[row]!;
