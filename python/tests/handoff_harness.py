@@ -34,10 +34,37 @@ def snake(name):
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
+def dtypes_of(case):
+    """The dtypes a case runs in (default both; modules without a dtype option in normkit run in float32 only)."""
+    return case.get("dtypes", list(DTYPES))
+
+
+def _norm_choice(norm):
+    return {"name": norm} if isinstance(norm, str) else norm
+
+
 def build(case, dtype):
     """The normkit_torch module for a case: normkit's camelCase options in snake_case."""
     options = {snake(k): v for k, v in case["options"].items()}
     kind = case["module"]
+    if kind in ("LocalResponseNorm", "L2Norm"):
+        return getattr(nt, kind)(**options)  # no parameters, no dtype
+    if kind == "TransformerBlock":
+        o = case["options"]
+        # normkit's qkNorm / condition options, in this block's argument names (float32 only, as normkit's block).
+        qk = o.get("qkNorm")
+        qk = {"kind": qk} if isinstance(qk, str) else ({snake(k): v for k, v in qk.items()} if qk else None)
+        return nt.TransformerBlock(o["dim"], o["numHeads"], _norm_choice(o["norm"]), o["placement"], o.get("feedforwardDim"),
+                                   o.get("activation", "gelu"), qk, deep_norm=o.get("deepNorm"), layer_scale=o.get("layerScale"),
+                                   embedding_norm=o.get("embeddingNorm", False), condition_dim=(o.get("condition") or {}).get("dim"))
+    if kind == "Residual":
+        from normkit_torch import models
+
+        features = options["features"]
+        make = lambda: models.normalizer(_norm_choice(options["norm"]), features, dtype=dtype)  # noqa: E731
+        return nt.Residual(torch.nn.Linear(features, features, dtype=dtype), make(), options["placement"],
+                           output_norm=make() if options["placement"] == "peri" else None, alpha=options.get("alpha"),
+                           layer_scale=nt.LayerScale(features, options["layer_scale"], dtype=dtype) if "layer_scale" in options else None)
     if kind == "SkipInit":
         return nt.SkipInit(torch.nn.Linear(options["features"], options["features"], dtype=dtype))
     if kind == "WeightNormLinear":
@@ -72,6 +99,8 @@ def context(case, tensors, prefix):
         kwargs["condition"] = tensors[f"{prefix}.condition"]
     if case.get("labels"):
         kwargs["labels"] = tensors[f"{prefix}.labels"].long()
+    if case.get("causal"):
+        kwargs["causal"] = True
     return kwargs
 
 
@@ -83,6 +112,8 @@ def sgd_step(module, case, lr):
         for p in module.parameters():
             if p.grad is not None:
                 p.sub_(lr * p.grad)
+    if case.get("postStep") == "ngpt":
+        nt.normalize_marked_weights(module)
     module.zero_grad(set_to_none=True)
 
 
@@ -133,7 +164,7 @@ def produce(case, dtype_name, seed):
         x = rng.randn(case["input"], dtype).requires_grad_(True)
         out[f"{prefix}.input"] = x.detach().clone()
         if case.get("mask"):
-            shape = case["input"][:-1] if case["mask"] == "rows" else [case["input"][0]] + case["input"][2:]
+            shape = {"rows": case["input"][:-1], "elements": case["input"]}.get(case["mask"], [case["input"][0]] + case["input"][2:])
             out[f"{prefix}.mask"] = make_mask(rng, shape, case).to(dtype)
         if case.get("condition"):
             out[f"{prefix}.condition"] = rng.randn(case["condition"], dtype)
@@ -215,7 +246,7 @@ def write_all(out_dir):
     spec = load_cases()
     os.makedirs(out_dir, exist_ok=True)
     for index, case in enumerate(spec["cases"]):
-        for d, dtype_name in enumerate(DTYPES):
+        for d, dtype_name in enumerate(dtypes_of(case)):
             tensors = st.for_normkit(produce(case, dtype_name, seed=1000 + 10 * index + d))
             metadata = {"producer": "normkit_torch", "torch": torch.__version__, "case": json.dumps(case), "dtype": dtype_name}
             st.save_file(tensors, os.path.join(out_dir, fixture_name(case, dtype_name)), metadata)

@@ -113,10 +113,14 @@ def test_a_bundle_that_does_not_fit_changes_nothing(tmp_path):
 def test_models_build_refuses_what_is_not_ported():
     with pytest.raises(NotImplementedError, match="'vit' family is not ported"):
         models.build({**ARCHITECTURE, "model": {"name": "vit"}})
-    with pytest.raises(NotImplementedError, match="placement 'deepnorm' is not ported"):
-        models.build({**ARCHITECTURE, "model": {"name": "transformer", "options": {"placement": "deepnorm"}},
-                      "norms": {"block": {"name": "layer-norm"}}, "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
+    tokens = {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}
+    with pytest.raises(NotImplementedError, match="block norm 'conditional-batch-norm' is not ported"):
+        models.build({**ARCHITECTURE, "model": {"name": "transformer"}, "norms": {"block": {"name": "conditional-batch-norm"}}, "data": tokens})
+    # DeepNorm is ported: DeepNet's encoder-only constants for the depth, as normkit's transformer family.
+    deep = models.build({**ARCHITECTURE, "model": {"name": "transformer", "options": {"placement": "deepnorm", "depth": 3}},
+                         "norms": {"block": {"name": "layer-norm"}}, "data": tokens})
+    assert deep.blocks[0].deep_norm == {"alpha": 6 ** 0.25, "beta": 24 ** -0.25}
     with pytest.raises(NotImplementedError, match="on 'tokens' inputs"):
         models.build({**ARCHITECTURE, "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
-    with pytest.raises(NotImplementedError, match="normalizer 'evo-norm-s0' is not mapped"):
-        models.build({**ARCHITECTURE, "norms": {"hidden": {"name": "evo-norm-s0"}}})
+    with pytest.raises(NotImplementedError, match="normalizer 'instance-norm' is not mapped"):
+        models.build({**ARCHITECTURE, "norms": {"hidden": {"name": "instance-norm"}}})

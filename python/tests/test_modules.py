@@ -8,10 +8,16 @@ import normkit_torch as nt
 
 
 def test_normalizer_mixture_refuses_a_mask_some_candidate_cannot_take_and_collapses_to_the_argmax():
-    mix = nt.mixture_of(3, ["batch-norm", {"candidate": "group-norm", "options": {"numGroups": 1}}])
     x = torch.randn(4, 3, 5)
-    with pytest.raises(ValueError, match=r"expected no mask \(candidate\(s\) GroupNorm accept none\)"):
-        mix(x, mask=torch.ones(4, 5))
+    # EvoNorm-S0 takes no mask (normkit's traits: acceptsMask false); GroupNorm does, as normkit's group-norm.
+    refusing = nt.mixture_of(3, ["batch-norm", {"candidate": "evo-norm-s0", "options": {"groups": 1}}])
+    with pytest.raises(ValueError, match=r"expected no mask \(candidate\(s\) EvoNormS0 accept none\)"):
+        refusing(x, mask=torch.ones(4, 5))
+    mix = nt.mixture_of(3, ["batch-norm", {"candidate": "group-norm", "options": {"numGroups": 1}}])
+    mask = torch.ones(4, 5)
+    mask[:, 3:] = 0
+    masked = mix(x, mask=mask)
+    assert torch.equal(masked[:, :, 3:], torch.zeros(4, 3, 2))
     with torch.no_grad():
         mix.logits.copy_(torch.tensor([0.2, 0.7]))
     assert mix.collapse() is mix.candidates[1]

@@ -28,9 +28,66 @@ def _mask_rows(y, mask, normalized_dims, op):
     rows = list(y.shape[: y.dim() - normalized_dims])
     if list(mask.shape) != rows:
         raise ValueError(f"{op}: expected a mask of shape {rows} (one value per row), got {list(mask.shape)}")
+    _check_binary(mask, op)
+    return y * mask.to(y.dtype).reshape(rows + [1] * normalized_dims)
+
+
+def _check_binary(mask, op):
     if not bool(((mask == 0) | (mask == 1)).all()):
         raise ValueError(f"{op}: expected mask values 1 (real) or 0 (padding)")
-    return y * mask.to(y.dtype).reshape(rows + [1] * normalized_dims)
+
+
+def element_mask(x, mask, op):
+    """An element-wise mask (Flax's `mask`: x's shape, 1 enters its row's statistics, 0 does not), checked, in x's
+    dtype; None for a row mask (fewer dims) or no mask."""
+    if mask is None or mask.dim() != x.dim():
+        return None
+    if list(mask.shape) != list(x.shape):
+        raise ValueError(f"{op}: expected a mask of shape {list(x.shape)} (an element-wise mask has the input's shape; "
+                         f"a row mask drops the normalised dims), got {list(mask.shape)}")
+    _check_binary(mask, op)
+    return mask.to(x.dtype)
+
+
+def masked_moments(x, m, dims, center):
+    """Mean (0 without `center`) and biased variance over `dims` of the elements where m is 1; a row with no
+    element gives 0 and 0 (its outputs are masked to 0 anyway)."""
+    count = m.sum(dims, keepdim=True).clamp_min(1)
+    mean = (x * m).sum(dims, keepdim=True) / count if center else torch.zeros((), dtype=x.dtype)
+    centred = x - mean
+    return mean, (centred * centred * m).sum(dims, keepdim=True) / count
+
+
+def layer_norm(x, normalized_shape, weight=None, bias=None, eps=1e-5, mask=None, op="layer_norm"):
+    """F.layer_norm with normkit's masks: a row mask (x's shape without the normalised dims) zeroes padded rows; an
+    element mask (x's shape) takes each row's statistics over its unmasked elements, masked outputs 0."""
+    shape = _shape(normalized_shape)
+    m = element_mask(x, mask, op)
+    if m is None:
+        return _mask_rows(F.layer_norm(x, shape, weight, bias, eps), mask, len(shape), op)
+    dims = tuple(range(-len(shape), 0))
+    mean, var = masked_moments(x, m, dims, True)
+    y = (x - mean) * torch.rsqrt(var + eps)
+    if weight is not None:
+        y = y * weight
+    if bias is not None:
+        y = y + bias
+    return y * m
+
+
+class LayerNorm(nn.LayerNorm):
+    """torch.nn.LayerNorm (keys `weight`, `bias`) with normkit's masks, `forward(x, mask=None)`: a row mask (x's shape
+    without the normalised dims, 1 real / 0 padding) makes padded rows 0 with no gradient; an element-wise mask (x's
+    shape, Flax's `mask`) takes each row's statistics over its unmasked elements only, masked outputs 0. `bias=False`
+    drops the bias (normkit's option; torch's own only from 2.1)."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True, dtype=None):
+        super().__init__(normalized_shape, eps=eps, elementwise_affine=elementwise_affine, dtype=dtype)
+        if elementwise_affine and not bias:
+            self.bias = None
+
+    def forward(self, x, mask=None):
+        return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, mask, type(self).__name__)
 
 
 class RMSNorm(nn.Module):
@@ -48,8 +105,15 @@ class RMSNorm(nn.Module):
             self.register_parameter("weight", None)
 
     def forward(self, x, mask=None):
-        """`mask` (x's shape without the normalised dims, 1 real / 0 padding): padded rows give 0 and no gradient, as in normkit."""
-        return _mask_rows(rms_norm(x, self.normalized_shape, self.weight, self.eps), mask, len(self.normalized_shape), type(self).__name__)
+        """`mask`: a row mask (x's shape without the normalised dims, 1 real / 0 padding): padded rows give 0 and no
+        gradient; or an element-wise mask (x's shape): mean(x^2) over each row's unmasked elements, masked outputs 0."""
+        op = type(self).__name__
+        m = element_mask(x, mask, op)
+        if m is None:
+            return _mask_rows(rms_norm(x, self.normalized_shape, self.weight, self.eps), mask, len(self.normalized_shape), op)
+        _, mean_square = masked_moments(x, m, tuple(range(-len(self.normalized_shape), 0)), False)
+        y = x * torch.rsqrt(mean_square + self.eps) * m
+        return y * self.weight if self.weight is not None else y
 
 
 _QK_EPS = {"layer": 1e-5, "rms": 1e-6, "l2": 1e-6}

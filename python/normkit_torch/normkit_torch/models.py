@@ -8,9 +8,8 @@ same state-dict keys, built from a bundle's architecture description:
 (what `saveBundle({ architecture: { model, norms, weights, data } })` stores from an experiment config).
 Families ported: `mlp`, `cnn`, `residual` (plain, NF and SkipInit blocks) on vector and image inputs,
 `conditional-gan` (conditional normalizers: conditional-batch-norm, film, ada-ln) and `transformer` (tokens
-with a padding mask; per-token block norms layer-norm / rms-norm, placements pre, post, peri, output, QK-norm).
-Not yet: DeepNorm and batch-dependent or gated block norms in the transformer, token inputs for mlp and
-residual, and weight parametrizations on the families. A normalization slot holds its normalizer as a child
+with a padding mask; any mapped block norm, placements pre, post, peri, output and deepnorm, QK-norm).
+Not yet: token inputs for mlp and residual, and weight parametrizations on the families. A normalization slot holds its normalizer as a child
 named after the normkit plugin (`layers.0.norm.batch-norm.running_mean`), as normkit's NormSlot does.
 """
 import torch
@@ -21,8 +20,19 @@ import math
 import re
 
 from .batch import BatchNorm, GhostBatchNorm
+from .batch_renorm import BatchRenorm
 from .conditional import FiLM, ConditionalBatchNorm
-from .layer import AdaLN, RMSNorm
+from .deep_norm import deep_norm_init, resolve_deep_norm
+from .dynamic_tanh import DynamicTanh
+from .evo_norm_b0 import EvoNormB0
+from .evo_norm_s0 import EvoNormS0
+from .frozen_batch_norm import FrozenBatchNorm
+from .group_norm import GroupNorm
+from .l2_norm import L2Norm, ScaleNorm
+from .layer import AdaLN, AdaLNZero, LayerNorm, RMSNorm
+from .layer_scale import LayerScale
+from .local_response_norm import LocalResponseNorm
+from .residual import Residual
 
 
 def _options(choice):
@@ -37,7 +47,7 @@ def _snake(options):
 
 
 # Conditional normalizers: what their forward takes from the slot's context (normkit's traits).
-TAKES = {"conditional-batch-norm": "labels", "film": "condition", "ada-ln": "condition"}
+TAKES = {"conditional-batch-norm": "labels", "film": "condition", "ada-ln": "condition", "ada-ln-zero": "condition"}
 
 
 def normalizer(choice, features, dtype=None, condition_dim=None, num_classes=None):
@@ -55,6 +65,10 @@ def normalizer(choice, features, dtype=None, condition_dim=None, num_classes=Non
         return FiLM(features, condition_dim, dtype=dtype, **_snake(o))
     if name == "ada-ln":
         return AdaLN(features, condition_dim, dtype=dtype, **_snake(o))
+    if name == "ada-ln-zero":
+        return AdaLNZero(features, condition_dim, dtype=dtype, **_snake(o))
+    if name in _SNAKE_CASE:
+        return _SNAKE_CASE[name](features, dtype, _snake(o))
     if name == "batch-norm":
         return BatchNorm(features, eps=o.get("eps", 1e-5), momentum=o.get("momentum", 0.1), affine=o.get("affine", True),
                          track_running_stats=o.get("trackRunningStats", True), dtype=dtype)
@@ -63,19 +77,35 @@ def normalizer(choice, features, dtype=None, condition_dim=None, num_classes=Non
                               momentum=o.get("momentum", 0.1), affine=o.get("affine", True),
                               track_running_stats=o.get("trackRunningStats", True), dtype=dtype)
     if name == "layer-norm":
-        if o.get("bias", True) is False:
-            raise NotImplementedError("models: layer-norm with bias=false needs torch>=2.1's nn.LayerNorm(bias=False)")
-        return nn.LayerNorm(features, eps=o.get("eps", 1e-5), elementwise_affine=o.get("elementwiseAffine", True), dtype=dtype)
+        return LayerNorm(features, eps=o.get("eps", 1e-5), elementwise_affine=o.get("elementwiseAffine", True), bias=o.get("bias", True), dtype=dtype)
     if name == "rms-norm":
         return RMSNorm(features, eps=o.get("eps", 1e-6), elementwise_affine=o.get("elementwiseAffine", True), dtype=dtype)
     if name == "group-norm":
-        return nn.GroupNorm(o.get("numGroups", 32), features, eps=o.get("eps", 1e-5), affine=o.get("affine", True), dtype=dtype)
-    raise NotImplementedError(f"models: normalizer {name!r} is not mapped to a normkit_torch module yet "
-                              "(mapped: batch-norm, ghost-batch-norm, layer-norm, rms-norm, group-norm, conditional-batch-norm, film, ada-ln)")
+        return GroupNorm(o.get("numGroups", 32), features, eps=o.get("eps", 1e-5), affine=o.get("affine", True), dtype=dtype)
+    raise NotImplementedError(f"models: normalizer {name!r} is not mapped to a normkit_torch module yet (mapped: {', '.join(sorted(MAPPED))})")
 
+
+# The newer normalizers: normkit's options (and defaults) are the modules' keyword arguments in snake_case.
+_SNAKE_CASE = {
+    "batch-renorm": lambda features, dtype, o: BatchRenorm(features, dtype=dtype, **o),
+    "frozen-batch-norm": lambda features, dtype, o: FrozenBatchNorm(features, dtype=dtype, **o),
+    "local-response-norm": lambda features, dtype, o: LocalResponseNorm(**o),
+    "evo-norm-s0": lambda features, dtype, o: EvoNormS0(features, dtype=dtype, **o),
+    "evo-norm-b0": lambda features, dtype, o: EvoNormB0(features, dtype=dtype, **o),
+    "l2-norm": lambda features, dtype, o: L2Norm(**o),
+    "scale-norm": lambda features, dtype, o: ScaleNorm(features, dtype=dtype, **o),
+    "layer-scale": lambda features, dtype, o: LayerScale(features, dtype=dtype, **o),
+    "dyt": lambda features, dtype, o: DynamicTanh(features, dtype=dtype, **o),
+}
+
+MAPPED = {"batch-norm", "ghost-batch-norm", "layer-norm", "rms-norm", "group-norm", "conditional-batch-norm", "film", "ada-ln",
+          "ada-ln-zero", *_SNAKE_CASE}
 
 # Normalizers that normalise the last axis (normkit traits layout 'channels-last'); the others take [N, C, *].
-CHANNELS_LAST = {"layer-norm", "rms-norm"}
+CHANNELS_LAST = {"layer-norm", "rms-norm", "ada-ln", "ada-ln-zero", "l2-norm", "scale-norm", "layer-scale", "dyt"}
+# Normalizers that take a padding mask (normkit traits acceptsMask), and those whose statistics span the batch.
+ACCEPTS_MASK = {"batch-norm", "ghost-batch-norm", "batch-renorm", "frozen-batch-norm", "group-norm", "layer-norm", "rms-norm", "ada-ln", "ada-ln-zero"}
+BATCH_DEPENDENT = {"batch-norm", "ghost-batch-norm", "batch-renorm", "evo-norm-b0"}
 
 
 class NormSlot(nn.Module):
@@ -276,13 +306,16 @@ class MultiHeadAttention(nn.Module):
     `k_norm` with QK-norm on [N, H, L, head_dim]); `mask` [N, S] is a key padding mask (1 real, 0 padding); a
     query row without any real key gets zero weights."""
 
-    def __init__(self, embed_dim, num_heads, qk_norm=None):
+    def __init__(self, embed_dim, num_heads, qk_norm=None, bias=True, dtype=None):
         super().__init__()
         if embed_dim % num_heads:
             raise ValueError(f"MultiHeadAttention: num_heads {num_heads} must divide embed_dim {embed_dim}")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
-        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(embed_dim, embed_dim) for _ in range(4))
-        if qk_norm is not None:
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(embed_dim, embed_dim, bias=bias, dtype=dtype) for _ in range(4))
+        if callable(qk_norm):
+            # A factory (head_dim, which) -> module, called for 'q' then 'k' (normkit's qkNorm builder).
+            self.q_norm, self.k_norm = qk_norm(self.head_dim, "q"), qk_norm(self.head_dim, "k")
+        elif qk_norm is not None:
             from .layer import QKNorm
 
             self.q_norm = QKNorm(self.head_dim, **qk_norm)
@@ -290,7 +323,8 @@ class MultiHeadAttention(nn.Module):
         else:
             self.q_norm = self.k_norm = None
 
-    def forward(self, x, mask=None):
+    def forward(self, x, mask=None, causal=False):
+        """`causal`: query i attends to keys j <= i; a query row left without any key gets zero weights."""
         n, length, _ = x.shape
         split = lambda t: t.reshape(n, length, self.num_heads, self.head_dim).permute(0, 2, 1, 3)  # noqa: E731
         q, k, v = split(self.q_proj(x)), split(self.k_proj(x)), split(self.v_proj(x))
@@ -298,8 +332,12 @@ class MultiHeadAttention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         logits = q @ k.transpose(-1, -2) * (1 / math.sqrt(self.head_dim))
         row_has_key = None
-        if mask is not None:
-            keep = mask.reshape(n, 1, 1, length) == 1
+        if mask is not None or causal:
+            keep = torch.ones(n, 1, length, length, dtype=torch.bool)
+            if mask is not None:
+                keep = keep & (mask.reshape(n, 1, 1, length) == 1)
+            if causal:
+                keep = keep & torch.ones(length, length, dtype=torch.bool).tril()
             has_key = keep.any(-1, keepdim=True)
             logits = logits.masked_fill(~(keep | ~has_key), float("-inf"))
             row_has_key = has_key.to(x.dtype)
@@ -309,41 +347,92 @@ class MultiHeadAttention(nn.Module):
         return self.out_proj((weights @ v).permute(0, 2, 1, 3).reshape(n, length, self.embed_dim))
 
 
-_BLOCK_NORMS = {"layer-norm", "rms-norm"}
-
-
 class TransformerBlock(nn.Module):
-    """@normkit/layer's TransformerBlock for per-token normalizers (layer-norm, rms-norm) and the placements
-    'pre' x + f(norm(x)), 'post' norm(x + f(x)), 'peri' x + norm_post(f(norm(x))), 'output' x + norm(f(x)).
-    Keys `self_attn.*`, `linear1`, `linear2`, `norm1`, `norm2` (`norm1_post`, `norm2_post` with 'peri')."""
+    """@normkit/layer's TransformerBlock: attention then MLP, each in a `Residual` with any mapped normalizer (`norm`, a
+    normkit plugin choice {"name", "options"}), and the placements
 
-    def __init__(self, dim, num_heads, norm, placement="pre", feedforward_dim=None, activation="gelu", qk_norm=None):
+        pre:      x + f(norm(x))                  post:   norm(x + f(x))
+        peri:     x + norm_post(f(norm(x)))       output: x + norm(f(x))
+        deepnorm: norm(alpha x + f(x)), MLP, value and output projections Xavier-normal with gain beta (query, key gain 1)
+
+    `deep_norm` (placement 'deepnorm'): normkit's {"architecture": "encoder-only", "layers": N} (or decoder-only,
+    encoder-decoder) or {"alpha", "beta"}; `layer_scale`: LayerScale's initial value on both branches (`ls1`, `ls2`);
+    `embedding_norm`: normalise the block's input first (`norm_embed`, Peri-LN's embedding norm); `condition_dim` for
+    ada-ln / ada-ln-zero (adaLN-Zero gates both residuals). Channels-first normalizers (BatchNorm-style) see [N, D, L];
+    the [N, L] mask goes to attention and to normalizers that accept one and whose statistics span tokens.
+    Keys `self_attn.*`, `linear1`, `linear2`, `norm1`, `norm2`, `norm1_post`, `norm2_post`, `norm_embed`, `ls1`, `ls2`."""
+
+    def __init__(self, dim, num_heads, norm, placement="pre", feedforward_dim=None, activation="gelu", qk_norm=None,
+                 deep_norm=None, layer_scale=None, embedding_norm=False, condition_dim=None):
         super().__init__()
-        if norm["name"] not in _BLOCK_NORMS:
-            raise NotImplementedError(f"models: transformer block norm {norm['name']!r} is not ported (per-token: {', '.join(sorted(_BLOCK_NORMS))})")
-        if placement not in ("pre", "post", "peri", "output"):
-            raise NotImplementedError(f"models: transformer placement {placement!r} is not ported (pre, post, peri, output are)")
-        self.placement = placement
+        from .residual import PLACEMENTS
+
+        name = norm["name"]
+        if name not in MAPPED or name in ("conditional-batch-norm", "film"):
+            raise NotImplementedError(f"models: transformer block norm {name!r} is not ported (needs labels, or not mapped)")
+        if placement not in PLACEMENTS:
+            raise ValueError(f"TransformerBlock: expected placement {', '.join(repr(p) for p in PLACEMENTS)}, got {placement!r}")
+        if (placement == "deepnorm") != (deep_norm is not None):
+            raise ValueError("TransformerBlock: expected deep_norm ({'architecture', 'layers'} or {'alpha', 'beta'}) with placement 'deepnorm'"
+                             if placement == "deepnorm" else f"TransformerBlock: expected deep_norm only with placement 'deepnorm', got {placement!r}")
+        if name in TAKES and condition_dim is None:
+            raise ValueError(f"TransformerBlock: expected condition_dim for norm {name!r}, which needs a condition")
+        self.placement, self.norm_name, self.activation_name = placement, name, activation
+        self.deep_norm = resolve_deep_norm(deep_norm) if deep_norm is not None else None
+        feedforward_dim = feedforward_dim or 4 * dim
         self.self_attn = MultiHeadAttention(dim, num_heads, qk_norm)
-        self.linear1 = nn.Linear(dim, feedforward_dim or 4 * dim)
-        self.linear2 = nn.Linear(feedforward_dim or 4 * dim, dim)
-        self.norm1, self.norm2 = normalizer(norm, dim), normalizer(norm, dim)
+        self.linear1 = nn.Linear(dim, feedforward_dim)
+        self.linear2 = nn.Linear(feedforward_dim, dim)
+        make = lambda: normalizer(norm, dim, condition_dim=condition_dim)  # noqa: E731
+        self.norm1, self.norm2 = make(), make()
         if placement == "peri":
-            self.norm1_post, self.norm2_post = normalizer(norm, dim), normalizer(norm, dim)
+            self.norm1_post, self.norm2_post = make(), make()
+        self.norm_embed = make() if embedding_norm else None
+        if layer_scale is not None:
+            self.ls1, self.ls2 = LayerScale(dim, layer_scale), LayerScale(dim, layer_scale)
+        else:
+            self.ls1 = self.ls2 = None
+        if self.deep_norm is not None:
+            deep_norm_init(self.self_attn, [self.linear1, self.linear2], self.deep_norm["beta"])
         self.activation = _ACTIVATIONS[activation]
+        self.layout = "channels-last" if name in CHANNELS_LAST else "channels-first"
+        accepts_mask = name in ACCEPTS_MASK and (name in BATCH_DEPENDENT or self.layout == "channels-first")
+        self.conditional = name in TAKES
+        options = dict(placement=placement, layout=self.layout, accepts_mask=accepts_mask, gate=name == "ada-ln-zero",
+                       alpha=self.deep_norm["alpha"] if self.deep_norm else None)
+        # Unregistered (a tuple): their norms and sublayers are registered above under PyTorch's names.
+        self._residuals = (
+            Residual(self._attend, self.norm1,
+                     output_norm=getattr(self, "norm1_post", None), layer_scale=self.ls1, **options),
+            Residual(self._feedforward_branch, self.norm2, output_norm=getattr(self, "norm2_post", None),
+                     layer_scale=self.ls2, **options),
+        )
+        self._accepts_mask = accepts_mask
 
-    def _residual(self, x, f, norm, post=None):
-        if self.placement == "pre":
-            return x + f(norm(x))
-        if self.placement == "post":
-            return norm(x + f(x))
-        if self.placement == "peri":
-            return x + post(f(norm(x)))
-        return x + norm(f(x))
+    def feedforward(self, x):
+        return self.linear2(self.activation(self.linear1(x)))
 
-    def forward(self, x, mask=None):
-        h = self._residual(x, lambda t: self.self_attn(t, mask), self.norm1, getattr(self, "norm1_post", None))
-        return self._residual(h, lambda t: self.linear2(self.activation(self.linear1(t))), self.norm2, getattr(self, "norm2_post", None))
+    def _attend(self, x, mask=None, causal=False):
+        return self.self_attn(x, mask, causal)
+
+    def _feedforward_branch(self, x, **_context):
+        return self.feedforward(x)
+
+    def forward(self, x, mask=None, causal=False, condition=None):
+        from .residual import apply_norm
+
+        if self.conditional and condition is None:
+            raise ValueError(f"TransformerBlock.forward: expected a condition for norm {self.norm_name!r}")
+        context = {"causal": causal} if causal else {}
+        if self.norm_embed is not None:
+            extra = {}
+            if mask is not None and self._accepts_mask:
+                extra["mask"] = mask
+            if self.conditional:
+                extra["condition"] = condition
+            x = apply_norm(self.norm_embed, x, self.layout, **extra)
+        h = self._residuals[0](x, mask=mask, condition=condition, **context)
+        return self._residuals[1](h, mask=mask, condition=condition, **context)
 
 
 class TinyTransformer(nn.Module):
@@ -355,7 +444,10 @@ class TinyTransformer(nn.Module):
         super().__init__()
         self.embed = nn.Linear(in_features, dim)
         self.position = nn.Parameter(torch.zeros(max_length, dim))
-        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, block_norm or {"name": "layer-norm"}, placement, feedforward_dim, activation, qk_norm)
+        # DeepNorm: DeepNet's encoder-only alpha and beta for `depth` blocks, as normkit's transformer family.
+        deep_norm = {"architecture": "encoder-only", "layers": depth} if placement == "deepnorm" else None
+        self.blocks = nn.ModuleList(TransformerBlock(dim, num_heads, block_norm or {"name": "layer-norm"}, placement, feedforward_dim, activation, qk_norm,
+                                                     deep_norm=deep_norm)
                                     for _ in range(depth))
         self.final_norm = NormSlot(final_norm, dim)
         self.head = nn.Linear(dim, num_classes)

@@ -40,7 +40,15 @@ def convert_sync(module, process_group=None, switchable=False):
     optimizer built before keeps working) and normkit_torch's BatchNorm (also inside
     ConditionalBatchNorm and FiLM). GhostBatchNorm stays local, as in normkit (ghost batches are a
     per-replica regulariser). `switchable=True` also synchronises SwitchableNorm's batch statistics
-    (normkit does not). Returns the module (or its replacement when it is itself a BatchNorm)."""
+    (normkit does not). A BatchRenorm is refused before anything changes. Returns the module (or its replacement
+    when it is itself a BatchNorm)."""
+    from .batch_renorm import BatchRenorm
+
+    for name, m in module.named_modules():
+        if isinstance(m, BatchRenorm):
+            raise ValueError(f"convert_sync: expected batch norms it can synchronise (BatchNorm; GhostBatchNorm stays local), got a "
+                             f"BatchRenorm at {name or '(root)'!r}. Nothing was changed: Batch Renormalization has no synchronised "
+                             "version (converting it would drop its r and d corrections), as in normkit.")
     reduce = functools.partial(_sum_over_processes, group=process_group)
 
     def visit(m):

@@ -8,13 +8,19 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BatchNorm, GhostBatchNorm, batchPlugins } from '@normkit/batch';
+import { BatchNorm, BatchRenorm, FrozenBatchNorm, GhostBatchNorm, batchPlugins } from '@normkit/batch';
 import { ConditionalBatchNorm, FiLM, SPADE } from '@normkit/conditional';
-import { FilterResponseNorm, FilterResponseNormTLU, TLU, groupPlugins } from '@normkit/group';
-import { AdaLN, AdaLNZero, QKNorm, RMSNorm } from '@normkit/layer';
+import { EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, LocalResponseNorm, TLU, groupPlugins } from '@normkit/group';
+import {
+  AdaLN, AdaLNZero, DynamicTanh, L2Norm, LayerNorm, LayerScale, NGPTBlock, QKNorm, RMSNorm, Residual, ScaleNorm, TransformerBlock, layerPlugins,
+  normalizeMarkedWeights, type Placement, type TransformerBlockOptions,
+} from '@normkit/layer';
 import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
 import { NormalizerMixture, SwitchableNorm, type NormalizerMixtureOptions } from '@normkit/switchable';
-import { Conv2d, Generator, Linear, has, noGrad, register, tensor, type DType, type Module, type Tensor, type NormalizerContext, type StateDict } from '@normkit/tensor';
+import {
+  Conv2d, Generator, Linear, createByName, has, noGrad, register, tensor,
+  type DType, type Module, type Tensor, type NormalizerContext, type StateDict,
+} from '@normkit/tensor';
 import { weightNorm, weightStandardization } from '@normkit/weight';
 
 export interface HandoffCase {
@@ -23,8 +29,14 @@ export interface HandoffCase {
   options: Record<string, unknown>;
   input: number[];
   steps?: number;
-  /** true: a padding mask [N, *spatial] (channels on axis 1); 'rows': a row mask, the input's shape without its last dim. */
-  mask?: boolean | 'rows';
+  /** true: a padding mask [N, *spatial] (channels on axis 1); 'rows': a row mask, the input's shape without its last dim; 'elements': the input's shape. */
+  mask?: boolean | 'rows' | 'elements';
+  /** The dtypes the case runs in (default both): modules without a dtype option run in float32 only. */
+  dtypes?: DType[];
+  /** Causal attention (TransformerBlock, NGPTBlock). */
+  causal?: boolean;
+  /** 'ngpt': renormalise the marked weights after each SGD step (nGPT's post-step hook). */
+  postStep?: 'ngpt';
   condition?: number[];
   labels?: number;
   agc?: { clipping?: number; eps?: number };
@@ -49,7 +61,16 @@ export const TOLERANCE: Record<DType, { atol: number; rtol: number }> = {
   float32: { atol: 1e-5, rtol: 1e-5 },
 };
 
-type Forwardable = Module & { forward(x: Tensor, context?: NormalizerContext): Tensor };
+type Forwardable = Module & { forward(x: Tensor, context?: NormalizerContext & { causal?: boolean }): Tensor };
+
+/** The dtypes a case runs in. */
+export function dtypesOf(c: HandoffCase): readonly DType[] {
+  return c.dtypes ?? DTYPES;
+}
+
+function registerFirstParty(): void {
+  for (const plugin of [...batchPlugins, ...groupPlugins, ...layerPlugins]) if (!has(plugin.name)) register(plugin);
+}
 
 /** `new Ctor(options)` with a case's JSON options: the constructor checks them, as it does for any user. */
 function create<O, M>(Ctor: new (options: O) => M, options: Record<string, unknown>): M {
@@ -102,6 +123,36 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
       // Candidates are built by name through the registry.
       for (const plugin of [...batchPlugins, ...groupPlugins]) if (!has(plugin.name)) register(plugin);
       return create(NormalizerMixture, o as unknown as Record<string, unknown> & NormalizerMixtureOptions);
+    case 'BatchRenorm': return create(BatchRenorm, o);
+    case 'FrozenBatchNorm': return create(FrozenBatchNorm, o);
+    // No parameters, no dtype option.
+    case 'LocalResponseNorm': return create(LocalResponseNorm, c.options);
+    case 'L2Norm': return create(L2Norm, c.options);
+    case 'EvoNormB0': return create(EvoNormB0, o);
+    case 'EvoNormS0': return create(EvoNormS0, o);
+    case 'ScaleNorm': return create(ScaleNorm, o);
+    case 'LayerScale': return create(LayerScale, o);
+    case 'DynamicTanh': return create(DynamicTanh, o);
+    case 'LayerNorm': return create(LayerNorm, o);
+    case 'GroupNorm': return create(GroupNorm, o);
+    case 'NGPTBlock': return create(NGPTBlock, g);
+    case 'TransformerBlock':
+      // float32 only: the block has no dtype option.
+      registerFirstParty();
+      return new TransformerBlock({ ...(c.options as unknown as TransformerBlockOptions), generator });
+    case 'Residual': {
+      registerFirstParty();
+      const { features, norm, placement, layerScale, alpha } = c.options as { features: number; norm: string; placement: Placement; layerScale?: number; alpha?: number };
+      const slot = { numFeatures: features, normalizedShape: [features] };
+      const make = (): ReturnType<typeof createByName> => createByName(norm, slot, { dtype });
+      return new Residual(new Linear({ inFeatures: features, outFeatures: features, dtype, generator }), {
+        norm: make(),
+        placement,
+        ...(placement === 'peri' ? { outputNorm: make() } : {}),
+        ...(layerScale !== undefined ? { layerScale: new LayerScale({ dim: features, initValues: layerScale, dtype }) } : {}),
+        ...(alpha !== undefined ? { alpha } : {}),
+      });
+    }
     case 'NFResidualBlock': {
       const features = num(c, 'features');
       const outFeatures = typeof c.options.outFeatures === 'number' ? c.options.outFeatures : features;
@@ -120,6 +171,7 @@ function contextOf(c: HandoffCase, tensors: StateDict, prefix: string): Normaliz
   if (c.mask) context.mask = tensors[`${prefix}.mask`]!;
   if (c.condition) context.condition = tensors[`${prefix}.condition`]!;
   if (c.labels) context.labels = Array.from(tensors[`${prefix}.labels`]!.data);
+  if (c.causal) (context as { causal?: boolean }).causal = true;
   return context;
 }
 
@@ -131,6 +183,7 @@ function sgdStep(module: Module, c: HandoffCase, lr: number): void {
       if (!g) continue;
       for (let i = 0; i < p.data.length; i++) p.data[i] = p.data[i]! - lr * g.data[i]!;
     }
+    if (c.postStep === 'ngpt') normalizeMarkedWeights(module);
   });
   module.zeroGrad();
 }
@@ -185,7 +238,7 @@ export function produce(c: HandoffCase, dtype: DType, seed: number, lr: number):
     const x = rng.tensor(c.input, dtype, () => rng.normal());
     out[`${prefix}.input`] = copyOf(x);
     if (c.mask) {
-      const shape = c.mask === 'rows' ? c.input.slice(0, -1) : [c.input[0]!, ...c.input.slice(2)];
+      const shape = c.mask === 'rows' ? c.input.slice(0, -1) : c.mask === 'elements' ? [...c.input] : [c.input[0]!, ...c.input.slice(2)];
       const perSample = shape.slice(1).reduce((a, b) => a * b, 1);
       // At least two real positions per sample, as the Python producer does.
       out[`${prefix}.mask`] = rng.tensor(shape, dtype, (() => {

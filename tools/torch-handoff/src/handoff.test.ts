@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseSafetensors } from '@normkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DTYPES, check, fixtureName, loadCases } from './cases';
+import { check, dtypesOf, fixtureName, loadCases } from './cases';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const spec = loadCases();
@@ -24,7 +24,7 @@ afterAll(() => {
 
 describe('normkit replays fixtures written by normkit_torch (PyTorch)', () => {
   for (const c of spec.cases) {
-    for (const dtype of DTYPES) {
+    for (const dtype of dtypesOf(c)) {
       it(`${c.name} (${dtype})`, () => {
         const file = parseSafetensors(readFileSync(join(dir, fixtureName(c, dtype))));
         expect(file.metadata?.producer).toBe('normkit_torch');

@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveSafetensors } from '@normkit/tensor';
-import { DTYPES, fixtureName, loadCases, produce } from './cases';
+import { dtypesOf, fixtureName, loadCases, produce } from './cases';
 
 const outDir = process.argv[2];
 if (!outDir) {
@@ -12,7 +12,7 @@ if (!outDir) {
 mkdirSync(outDir, { recursive: true });
 const spec = loadCases();
 spec.cases.forEach((c, index) => {
-  DTYPES.forEach((dtype, d) => {
+  dtypesOf(c).forEach((dtype, d) => {
     const tensors = produce(c, dtype, 2000 + 10 * index + d, spec.lr);
     const metadata = { producer: 'normkit', case: JSON.stringify(c), dtype };
     writeFileSync(join(outDir, fixtureName(c, dtype)), saveSafetensors(tensors, metadata));
