@@ -1,17 +1,14 @@
 // Taking a trained model away from the playground: its weights as safetensors (normkit's state-dict
 // keys, which follow PyTorch's names: `weight`, `bias`, `running_mean`, `running_var`,
-// `num_batches_tracked`), the whole run as a training bundle that continues in PyTorch, and, for the
-// MLP on vector data, the eval model as ONNX through @normkit/onnx. Runs in the worker, which owns
-// the model.
-import { ActivationTap, DenseLayer, Mlp, NormSlot, encodeConfig, type Classifier, type ExperimentConfig, type Trainer } from '@normkit/experiments';
-import { defineLowering, exportOnnx, type AnyLowering } from '@normkit/onnx';
-import { batchLowerings } from '@normkit/onnx/batch';
+// `num_batches_tracked`), the whole run as a training bundle that continues in PyTorch, and the eval
+// classifier as ONNX through @normkit/onnx. Runs in the worker, which owns the model.
+import { encodeConfig, type DataSpec, type ExperimentConfig, type Trainer } from '@normkit/experiments';
+import { exportClassifierOnnx } from '@normkit/experiments/onnx';
 import { conditionalLowerings } from '@normkit/onnx/conditional';
-import { groupLowerings } from '@normkit/onnx/group';
-import { layerLowerings } from '@normkit/onnx/layer';
+import { normFreeLowerings } from '@normkit/onnx/norm-free';
 import { switchableLowerings } from '@normkit/onnx/switchable';
 import { weightLowerings } from '@normkit/onnx/weight';
-import { GELU, Module, ReLU, Tanh, saveBundle, saveSafetensors, type Tensor } from '@normkit/tensor';
+import { saveBundle, saveSafetensors, type Module } from '@normkit/tensor';
 import { zipSync } from 'fflate';
 
 /** The model's state dict as safetensors bytes; the metadata names the config (its link string) and the step. */
@@ -36,65 +33,18 @@ export function exportBundle(trainer: Trainer): Uint8Array {
   return zipSync(files, { level: 6 });
 }
 
-/** The classifier with a plain tensor forward (`Classifier.forward` takes `{ x, mask }`), for exportOnnx. */
-export class TensorInputClassifier extends Module {
-  constructor(readonly model: Module) {
-    super();
-    this.registerModule('model', model);
-  }
-
-  override forward(x: Tensor): Tensor {
-    return (this.model as unknown as Classifier).forward({ x });
-  }
-}
-
-const activations = { relu: new ReLU(), tanh: new Tanh(), gelu: new GELU() } as const;
-
-/** Lowerings of the experiment engine's MLP (vector inputs) and of what it is made of. */
-export const playgroundLowerings: readonly AnyLowering[] = [
-  defineLowering({ loweringVersion: 'v1', module: TensorInputClassifier, lower: (m, [x], ctx) => ctx.lower(m.model, [x!], 'model') }),
-  defineLowering({
-    loweringVersion: 'v1',
-    module: Mlp,
-    lower(m, [x], ctx) {
-      if (m.inputKind !== 'vector') throw ctx.unsupported('an MLP on vector inputs', `inputKind "${m.inputKind}"`);
-      let y = x!;
-      for (const [name, layer] of m.layers.namedChildren()) y = ctx.lower(layer, [y], `layers.${name}`);
-      return ctx.lower(m.head, [y], 'head');
-    },
-  }),
-  defineLowering({
-    loweringVersion: 'v1',
-    module: DenseLayer,
-    lower(m, [x], ctx) {
-      const normalized = ctx.lower(m.norm, [ctx.lower(m.linear, [x!], 'linear')], 'norm');
-      return ctx.lower(activations[m.activation], [normalized], m.activation);
-    },
-  }),
-  defineLowering({
-    loweringVersion: 'v1',
-    module: NormSlot,
-    lower(m, [x], ctx) {
-      if (!m.normalizer || !m.traits) return x!;
-      if (m.layout !== 'features') throw ctx.unsupported('a normalization slot on features [N, C]', `layout "${m.layout}"`);
-      if (m.traits.needsCondition || m.traits.needsLabels) throw ctx.unsupported('a normalizer without condition or labels', `"${m.choice.name}"`);
-      return ctx.lower(m.normalizer, [x!], m.choice.name);
-    },
-  }),
-  defineLowering({ loweringVersion: 'v1', module: ActivationTap, lower: (_m, [x]) => x! }),
-  ...batchLowerings, ...layerLowerings, ...groupLowerings, ...switchableLowerings, ...weightLowerings, ...conditionalLowerings,
-];
+/**
+ * Lowerings of the normalizer families the playground registers beyond batch, group and layer (which
+ * exportClassifierOnnx always includes); DyT's comes with its plugin's `onnx` hook.
+ */
+const familyLowerings = [...switchableLowerings, ...weightLowerings, ...conditionalLowerings, ...normFreeLowerings];
 
 /**
- * The eval model as ONNX (opset 17, batch axis dynamic), input `input` [batch, features] and
- * output `logits` [batch, classes]. A model or normalizer without a lowering fails with
- * @normkit/onnx's error naming the module.
+ * The eval model as ONNX (opset 17, batch axis dynamic) through the engine's model lowerings
+ * (`@normkit/experiments/onnx`): input `input` [batch, ...sampleShape], output `logits`
+ * [batch, classes], for every classifier the playground builds (MLP, CNN, residual net,
+ * Transformer). A normalizer without a lowering fails with @normkit/onnx's error naming the module.
  */
-export function exportModelOnnx(model: Module, features: number): Uint8Array {
-  return exportOnnx(new TensorInputClassifier(model), {
-    inputs: [{ shape: [1, features] }],
-    outputNames: ['logits'],
-    dynamicAxes: { input: { 0: 'batch' } },
-    lowerings: playgroundLowerings,
-  });
+export function exportModelOnnx(model: Module, data: Pick<DataSpec, 'inputKind' | 'sampleShape'>): Uint8Array {
+  return exportClassifierOnnx(model, data, { lowerings: familyLowerings });
 }

@@ -203,7 +203,7 @@ export class RunSession {
         ? exportSafetensors(trainer.model, trainer.config, trainer.completedSteps)
         : format === 'bundle'
           ? exportBundle(trainer)
-          : exportModelOnnx(trainer.model, features);
+          : exportModelOnnx(trainer.model, trainer.dataset);
       const rows = Math.min(64, trainer.dataset.train.count);
       const shape = [rows, ...trainer.dataset.sampleShape];
       const inputs = trainer.dataset.train.inputs.slice(0, rows * features);

@@ -162,6 +162,11 @@ describe('exportClassifierOnnx: every classifier family matches onnxruntime at b
     expect(String(error)).toMatch(/module "model\.layers\.0\.norm" \(NormSlot\).*"group-norm", whose statistics span tokens/);
   });
 
+  it('a conditional GAN is refused, pointing to exportGeneratorOnnx', () => {
+    const gan = build('conditional-gan', { inputKind: 'vector', sampleShape: [2], numClasses: 3 }, {});
+    expect(() => exportClassifierOnnx(gan, vectors)).toThrow(/exportClassifierOnnx: expected a classifier .*exportGeneratorOnnx/);
+  });
+
   it('a block wrapper without its lowerings fails naming the block and where its lowering is', () => {
     const model = build('residual', vectors, {}, { depth: 1 }, 'skip-init');
     expect(() => exportClassifierOnnx(model, vectors)).toThrow(/module "model\.blocks\.0" \(class SkipInit\).*@normkit\/onnx\/norm-free/);

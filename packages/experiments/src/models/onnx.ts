@@ -2,7 +2,7 @@
 // custom forward), and exportClassifierOnnx / exportGeneratorOnnx for a built or trained model.
 // Its own entry ('@normkit/experiments/onnx'), so the engine's bundle does not carry the exporter.
 import {
-  attr, defineLowering, exportOnnx, lowerAdaptiveAvgPool2d, lowerGelu, lowerMaxPool2d,
+  OnnxExportError, attr, defineLowering, exportOnnx, lowerAdaptiveAvgPool2d, lowerGelu, lowerMaxPool2d,
   type AnyLowering, type LoweringContext, type OnnxValue,
 } from '@normkit/onnx';
 import { batchLowerings } from '@normkit/onnx/batch';
@@ -291,6 +291,9 @@ function lowerings(extra: ExportModelOnnxOptions['lowerings']): Array<AnyLowerin
  * const bytes = exportClassifierOnnx(trainer.model, trainer.dataset, { lowerings: normFreeLowerings });
  */
 export function exportClassifierOnnx(model: Module, data: Pick<DataSpec, 'inputKind' | 'sampleShape'>, options: ExportModelOnnxOptions = {}): Uint8Array {
+  if (model instanceof ConditionalGan) {
+    throw new OnnxExportError({ op: 'exportClassifierOnnx', expected: 'a classifier (mlp, cnn, residual, transformer)', given: 'a ConditionalGan: export its generator with exportGeneratorOnnx(model)' });
+  }
   const mask = options.mask === true && data.inputKind === 'tokens';
   return exportOnnx(new ClassifierForExport(model as Classifier), {
     inputs: [{ shape: [1, ...data.sampleShape] }],
