@@ -17,7 +17,7 @@ import {
   type Generator,
   type Normalizer,
   type NormalizerContext,
-  type Tensor,
+  type Tensor, checkOptionKeys,
 } from '@normkit/tensor';
 import { layerNorm } from './layer-norm';
 import { checkEps, checkNormalizedShape, rowLayout } from './row-layout';
@@ -62,6 +62,11 @@ export function broadcastOverTokens(t: Tensor, rank: number): Tensor {
   return reshape(t, [t.shape[0]!, ...new Array<number>(missing).fill(1), ...t.shape.slice(1)]);
 }
 
+/** Every key of AdaLNOptions (the compiler keeps the list complete): the constructors refuse any other. */
+const ADALN_OPTION_KEYS = Object.keys({
+  normalizedShape: true, conditionDim: true, eps: true, zeroInit: true, dtype: true, generator: true,
+} satisfies Record<keyof AdaLNOptions, true>);
+
 export interface AdaLNOptions {
   /** The trailing dims normalised (usually the model width). */
   normalizedShape: number | readonly number[];
@@ -90,6 +95,8 @@ abstract class AdaptiveLayerNorm extends Module implements Normalizer {
 
   protected constructor(private readonly opName: string, options: AdaLNOptions, chunks: number, zeroInit: boolean) {
     super();
+    // AdaLN-Zero always starts at zero: zeroInit is AdaLN's option only.
+    checkOptionKeys(opName, options, opName === 'AdaLN' ? ADALN_OPTION_KEYS : ADALN_OPTION_KEYS.filter((k) => k !== 'zeroInit'));
     this.normalizedShape = Object.freeze(checkNormalizedShape(opName, options.normalizedShape));
     const conditionDim = options.conditionDim;
     if (typeof conditionDim !== 'number' || !Number.isInteger(conditionDim) || conditionDim < 1) {

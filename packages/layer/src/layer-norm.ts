@@ -1,17 +1,25 @@
 import {
   Module,
   Parameter,
-  checkDTypeOption,
-  checkOptionKeys,
   normalize,
   ones,
+  resolveModuleOptions,
   zeros,
   type DType,
   type Normalizer,
   type NormalizerContext,
+  type OptionsSchema,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption } from './row-layout';
+
+/** LayerNorm's options besides normalizedShape: the one schema the constructor, the plugin and the docs read. */
+export const layerNormOptionsSchema = {
+  eps: { type: 'number', default: 1e-5, min: 0, minExclusive: true, description: 'Added to the variance (PyTorch 1e-5, Flax 1e-6).' },
+  elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight (and bias).' },
+  bias: { type: 'boolean', default: true, description: 'Learn the bias (with elementwiseAffine).' },
+  dtype: rowwiseDtypeOption,
+} as const satisfies OptionsSchema;
 
 export interface LayerNormFunctionalOptions {
   /** Per-element scale (gamma), shaped like `normalizedShape`; none when omitted. */
@@ -58,9 +66,6 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
     ...masking,
   }).output;
 }
-
-/** The keys of LayerNormOptions: any other key is refused (it would be silently ignored). */
-const LAYER_NORM_OPTION_KEYS = ['normalizedShape', 'eps', 'elementwiseAffine', 'bias', 'dtype'] as const satisfies readonly (keyof LayerNormOptions)[];
 
 export interface LayerNormOptions {
   /** The trailing dims normalised together: `768`, or `[512, 768]` for the last two dims. */
@@ -112,14 +117,13 @@ export class LayerNorm extends Module implements Normalizer {
   constructor(options: LayerNormOptions) {
     super();
     const op = 'LayerNorm';
-    checkOptionKeys(op, options, LAYER_NORM_OPTION_KEYS);
+    // Checked once, here, against the schema the plugin uses too (any other key is refused: it would be silently ignored).
+    const resolved = resolveModuleOptions(op, options, { schema: layerNormOptionsSchema, other: ['normalizedShape'] });
     this.normalizedShape = Object.freeze(checkNormalizedShape(op, options.normalizedShape));
-    this.eps = checkEps(op, options.eps ?? 1e-5);
-    this.elementwiseAffine = options.elementwiseAffine ?? true;
-    this.dtype = checkDTypeOption(op, options.dtype);
+    ({ eps: this.eps, elementwiseAffine: this.elementwiseAffine, dtype: this.dtype } = resolved);
     this.weight = this.elementwiseAffine ? this.registerParameter('weight', new Parameter(ones(this.normalizedShape, { dtype: this.dtype }))) : null;
     this.bias =
-      this.elementwiseAffine && (options.bias ?? true)
+      this.elementwiseAffine && resolved.bias
         ? this.registerParameter('bias', new Parameter(zeros(this.normalizedShape, { dtype: this.dtype })))
         : null;
   }

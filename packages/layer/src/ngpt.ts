@@ -1,6 +1,6 @@
 import {
   Linear, Module, MultiHeadAttention, OptionError, Parameter, ShapeError, add, checkTensor, definePostStepHook, formatShape, full, mul, noGrad, reshape, silu, sub,
-  checkDTypeOption, type DType, type GradientEntry, type Generator, type PostStepHook, type Tensor, type TensorModule,
+  checkDTypeOption, type DType, type GradientEntry, type Generator, type PostStepHook, type Tensor, type TensorModule, checkOptionKeys,
 } from '@normkit/tensor';
 import { l2Norm } from './l2-norm';
 
@@ -11,6 +11,11 @@ export interface ScaledInit {
   /** The parameter's stored initial value (its effective learning rate is scaled by init / scale). */
   scale: number;
 }
+
+/** Every key of NGPTBlockOptions (the compiler keeps the list complete): the constructor refuses any other. */
+const NGPT_BLOCK_OPTION_KEYS = Object.keys({
+  dim: true, numHeads: true, feedforwardDim: true, alpha: true, sqk: true, su: true, sv: true, generator: true, dtype: true,
+} satisfies Record<keyof NGPTBlockOptions, true>);
 
 export interface NGPTBlockOptions {
   /** Model width d_model; tokens are [N, L, d_model], on the unit sphere. */
@@ -196,6 +201,7 @@ export class NGPTBlock extends Module {
     super();
     const op = 'NGPTBlock';
     if (typeof options !== 'object' || options === null) throw new OptionError({ op, expected: 'an options object with dim and numHeads', given: String(options) });
+    checkOptionKeys(op, options, NGPT_BLOCK_OPTION_KEYS);
     const { dim, numHeads } = options;
     const feedforwardDim = options.feedforwardDim ?? 4 * dim;
     for (const [name, value] of [['dim', dim], ['numHeads', numHeads], ['feedforwardDim', feedforwardDim]] as const) {

@@ -2,7 +2,6 @@ import {
   OptionError,
   SPECIFICATION_VERSION,
   defineNormalizer,
-  dtypeOptionSpec,
   type NormalizerPlugin,
   type NormalizerSlot,
   type NormalizerTraits,
@@ -10,10 +9,11 @@ import {
 import { AdaLN, AdaLNZero } from './ada-ln';
 import { DynamicTanh, dynamicTanhOptionsSchema } from './dynamic-tanh';
 import { L2Norm, l2NormOptionsSchema } from './l2-norm';
-import { LayerNorm } from './layer-norm';
+import { LayerNorm, layerNormOptionsSchema } from './layer-norm';
 import { LayerScale, layerScaleOptionsSchema } from './layer-scale';
 import { QKNorm, QK_NORM_KINDS } from './qk-norm';
-import { RMSNorm } from './rms-norm';
+import { RMSNorm, rmsNormOptionsSchema } from './rms-norm';
+import { rowwiseDtypeOption } from './row-layout';
 import { ScaleNorm, scaleNormOptionsSchema } from './scale-norm';
 
 // Plugins of @normkit/layer for the registry. Registration is explicit:
@@ -48,7 +48,7 @@ function conditionDimOf(name: string, slot: NormalizerSlot): number {
 }
 
 /** The shared dtype option; the row-wise normalizers have parameters but no buffers. */
-const dtypeOption = { ...dtypeOptionSpec, description: 'Parameter dtype; inputs must have the same one.' } as const;
+const dtypeOption = rowwiseDtypeOption;
 
 const positiveEps = (defaultValue: number, description: string) =>
   ({ type: 'number', default: defaultValue, min: 0, minExclusive: true, description }) as const;
@@ -59,12 +59,7 @@ export const layerNormPlugin = defineNormalizer({
   name: 'layer-norm',
   family: FAMILY,
   description: 'LayerNorm: per-token mean and variance over the trailing dims, per-element affine (Ba et al., 2016).',
-  options: {
-    eps: positiveEps(1e-5, 'Added to the variance (PyTorch 1e-5, Flax 1e-6).'),
-    elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight (and bias).' },
-    bias: { type: 'boolean', default: true, description: 'Learn the bias (with elementwiseAffine).' },
-    dtype: dtypeOption,
-  },
+  options: layerNormOptionsSchema,
   traits: () => rowwiseTraits(),
   create: (slot, options) => new LayerNorm({ normalizedShape: normalizedShapeOf(slot), ...options }),
 });
@@ -75,18 +70,7 @@ export const rmsNormPlugin = defineNormalizer({
   name: 'rms-norm',
   family: FAMILY,
   description: 'RMSNorm: x / sqrt(mean(x^2) + eps) * weight, no centring and no bias (Zhang and Sennrich, 2019).',
-  options: {
-    eps: {
-      type: 'number',
-      default: 1e-6,
-      min: 0,
-      minExclusive: true,
-      nullable: true,
-      description: 'Added to mean(x^2): Llama 1e-6 (1) or 1e-5 (2, 3); null = machine epsilon of the dtype, like PyTorch eps=None.',
-    },
-    elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight.' },
-    dtype: dtypeOption,
-  },
+  options: rmsNormOptionsSchema,
   traits: () => rowwiseTraits(),
   create: (slot, options) => new RMSNorm({ normalizedShape: normalizedShapeOf(slot), ...options }),
 });

@@ -11,7 +11,7 @@ import {
   type DType,
   type Normalizer,
   type NormalizerContext,
-  type Tensor,
+  type Tensor, checkOptionKeys,
 } from '@normkit/tensor';
 import { layerNorm } from './layer-norm';
 import { rmsNorm } from './rms-norm';
@@ -24,6 +24,11 @@ export const QK_NORM_KINDS: readonly QKNormKind[] = ['layer', 'rms', 'l2'];
 
 /** Default eps per kind: LayerNorm's 1e-5, RMSNorm's 1e-6, and 1e-6 added to |x|^2 for 'l2'. */
 const DEFAULT_EPS: Record<QKNormKind, number> = { layer: 1e-5, rms: 1e-6, l2: 1e-6 };
+
+/** Every key of QKNormOptions (the compiler keeps the list complete): the constructor refuses any other. */
+const QK_NORM_OPTION_KEYS = Object.keys({
+  headDim: true, kind: true, eps: true, elementwiseAffine: true, logitScale: true, dtype: true,
+} satisfies Record<keyof QKNormOptions, true>);
 
 export interface QKNormOptions {
   /** Width of one head: the dim normalised (the last dim of q and k). */
@@ -82,6 +87,7 @@ export class QKNorm extends Module implements Normalizer {
   constructor(options: QKNormOptions) {
     super();
     const op = 'QKNorm';
+    checkOptionKeys(op, options, QK_NORM_OPTION_KEYS);
     const headDim = options.headDim;
     if (typeof headDim !== 'number' || !Number.isInteger(headDim) || headDim < 1) {
       throw new OptionError({ op, expected: 'headDim to be a positive integer', given: `headDim = ${String(headDim)}` });

@@ -8,7 +8,7 @@ import {
   type Normalizer,
   type NormalizerContext,
   type Tensor,
-  type TensorModule,
+  type TensorModule, checkOptionKeys,
 } from '@normkit/tensor';
 import { broadcastOverTokens, isGatedNormalizer, type GatedModulation, type GatedNormalizer } from './ada-ln';
 import { LayerScale } from './layer-scale';
@@ -27,6 +27,11 @@ export type Placement = 'pre' | 'post' | 'peri' | 'output' | 'deepnorm';
 
 /** Every placement, in the order the docs list them. */
 export const PLACEMENTS: readonly Placement[] = ['pre', 'post', 'peri', 'output', 'deepnorm'];
+
+/** Every key of ResidualOptions (the compiler keeps the list complete): the constructor refuses any other. */
+const RESIDUAL_OPTION_KEYS = Object.keys({
+  norm: true, placement: true, outputNorm: true, alpha: true, layerScale: true, gate: true, layout: true, acceptsMask: true,
+} satisfies Record<keyof ResidualOptions, true>);
 
 export interface ResidualOptions {
   /** The normalizer (any `Normalizer`: LayerNorm, RMSNorm, AdaLN, a registry plugin ...). */
@@ -112,6 +117,7 @@ export class Residual extends Module {
   constructor(sublayer: Sublayer, options: ResidualOptions) {
     super();
     const op = 'residual';
+    checkOptionKeys(op, options, RESIDUAL_OPTION_KEYS);
     if (!PLACEMENTS.includes(options.placement)) {
       throw new OptionError({ op, expected: `placement ${PLACEMENTS.map((p) => `'${p}'`).join(', ')}`, given: `placement = ${JSON.stringify(options.placement)}` });
     }

@@ -1,15 +1,16 @@
 import {
   Module,
   Parameter,
-  checkDTypeOption,
   normalize,
   ones,
+  resolveModuleOptions,
   type DType,
   type Normalizer,
   type NormalizerContext,
+  type OptionsSchema,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption } from './row-layout';
 
 /** PyTorch's `torch.finfo(dtype).eps`: what `nn.RMSNorm(eps=None)` adds. */
 export function machineEpsilon(dtype: DType): number {
@@ -59,6 +60,20 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   }).output;
 }
 
+/** RMSNorm's options besides normalizedShape: the one schema the constructor, the plugin and the docs read. */
+export const rmsNormOptionsSchema = {
+  eps: {
+    type: 'number',
+    default: 1e-6,
+    min: 0,
+    minExclusive: true,
+    nullable: true,
+    description: 'Added to mean(x^2): Llama 1e-6 (1) or 1e-5 (2, 3); null = machine epsilon of the dtype, like PyTorch eps=None.',
+  },
+  elementwiseAffine: { type: 'boolean', default: true, description: 'Learn a per-element weight.' },
+  dtype: rowwiseDtypeOption,
+} as const satisfies OptionsSchema;
+
 export interface RMSNormOptions {
   /** The trailing dims normalised together: `4096`, or an array for several dims. */
   normalizedShape: number | readonly number[];
@@ -103,10 +118,10 @@ export class RMSNorm extends Module implements Normalizer {
   constructor(options: RMSNormOptions) {
     super();
     const op = 'RMSNorm';
+    // Checked once, here, against the schema the plugin uses too; unknown keys are refused.
+    const resolved = resolveModuleOptions(op, options, { schema: rmsNormOptionsSchema, other: ['normalizedShape'] });
     this.normalizedShape = Object.freeze(checkNormalizedShape(op, options.normalizedShape));
-    this.eps = options.eps === null ? null : checkEps(op, options.eps ?? 1e-6);
-    this.elementwiseAffine = options.elementwiseAffine ?? true;
-    this.dtype = checkDTypeOption(op, options.dtype);
+    ({ eps: this.eps, elementwiseAffine: this.elementwiseAffine, dtype: this.dtype } = resolved);
     this.weight = this.elementwiseAffine ? this.registerParameter('weight', new Parameter(ones(this.normalizedShape, { dtype: this.dtype }))) : null;
   }
 

@@ -1,6 +1,6 @@
 // Shared input checks of the row-wise normalizers (LayerNorm, RMSNorm, QKNorm, AdaLN): which
 // trailing dims form a row, which rows a mask keeps. Internal to the package.
-import { DTypeError, OptionError, ShapeError, Tensor, checkPaddingMask, formatShape, type DType, type TypedArray } from '@normkit/tensor';
+import { DTypeError, OptionError, ShapeError, Tensor, checkPaddingMask, dtypeOptionSpec, formatShape, type DType, type TypedArray } from '@normkit/tensor';
 
 /** `normalizedShape` as given by users (`768` or `[512, 768]`), checked: non-empty, positive integers. */
 export function checkNormalizedShape(op: string, normalizedShape: unknown): number[] {
@@ -14,6 +14,9 @@ export function checkNormalizedShape(op: string, normalizedShape: unknown): numb
   }
   return [...(shape as number[])];
 }
+
+/** The dtype option of the row-wise normalizers (parameters, no buffers), for their schemas. */
+export const rowwiseDtypeOption = { ...dtypeOptionSpec, description: 'Parameter dtype; inputs must have the same one.' } as const;
 
 /** The eps check, written once in the core. */
 export { checkEps } from '@normkit/tensor';

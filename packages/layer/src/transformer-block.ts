@@ -15,7 +15,7 @@ import {
   type NormalizerChoice,
   type NormalizerName,
   type NormalizerTraits,
-  type Tensor,
+  type Tensor, checkOptionKeys,
 } from '@normkit/tensor';
 import { QKNorm, QK_NORM_KINDS, type QKNormKind, type QKNormOptions } from './qk-norm';
 import { Residual, PLACEMENTS, applyNorm, type Placement, type ResidualContext } from './residual';
@@ -29,6 +29,12 @@ import { isGatedNormalizer } from './ada-ln';
  * time, `normalizerChoice(name, options)` checks it and returns this type.
  */
 export type NormSpec = NormalizerName | NormalizerChoice;
+
+/** Every key of TransformerBlockOptions (the compiler keeps the list complete): the constructor refuses any other. */
+const TRANSFORMER_BLOCK_OPTION_KEYS = Object.keys({
+  dim: true, numHeads: true, norm: true, placement: true, deepNorm: true, layerScale: true, embeddingNorm: true, qkNorm: true, condition: true,
+  feedforwardDim: true, activation: true, generator: true,
+} satisfies Record<keyof TransformerBlockOptions, true>);
 
 export interface TransformerBlockOptions {
   /** Model width D; tokens are [N, L, D]. */
@@ -159,6 +165,7 @@ export class TransformerBlock extends Module {
   constructor(options: TransformerBlockOptions) {
     super();
     const op = 'TransformerBlock';
+    checkOptionKeys(op, options, TRANSFORMER_BLOCK_OPTION_KEYS);
     const { dim, numHeads } = options;
     for (const [name, value] of [['dim', dim], ['numHeads', numHeads]] as const) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
