@@ -286,3 +286,22 @@ describe('normalize: the shared fused kernel', () => {
     }
   });
 });
+
+describe('normalize: the general loop (no fast path takes a padding mask with a per-channel affine)', () => {
+  it('gradcheck w.r.t. x, weight, bias, a learned eps and the threshold, each gradient by its name', () => {
+    const [n, c, l] = [2, 3, 4];
+    const x = randn([n, c, l], { dtype: 'float64', requiresGrad: true });
+    const weight = randn([c], { dtype: 'float64', requiresGrad: true });
+    const bias = randn([c], { dtype: 'float64', requiresGrad: true });
+    const learned = tensor([0.3], { dtype: 'float64', requiresGrad: true });
+    const threshold = tensor([-0.5, -0.2, -0.8], { dtype: 'float64', requiresGrad: true });
+    const mask = Float64Array.from([1, 1, 1, 0, 1, 1, 0, 0]);
+    const run = (xx: Tensor, w: Tensor, b: Tensor, e: Tensor, t: Tensor) =>
+      normalize(xx, {
+        op: 'general', layout: { outer: n, groups: c, inner: l }, acrossOuter: false, center: true, affineBlock: l,
+        mask, maskSpatial: l, eps: { fixed: 1e-3, learned: e }, weight: w, bias: b, threshold: t,
+      }).output;
+    expect(graphOps(run(x, weight, bias, learned, threshold))).toEqual(['general']);
+    expectGradcheck(gradcheck((xx, w, b, e, t) => run(xx!, w!, b!, e!, t!), [x, weight, bias, learned, threshold]));
+  });
+});

@@ -174,15 +174,9 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
     }
   }
 
-  const inputs: Tensor[] = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
-  if (epsTensor) inputs.push(epsTensor);
-  if (threshold) inputs.push(threshold);
-
   const output = customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias, eps: epsTensor, threshold },
     data: out,
     shape: x.shape,
     backward: (gradOutput) => backwardKernel(gradOutput),
@@ -222,7 +216,7 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
     return gy;
   }
 
-  function backwardKernel(gradOutput: TypedArray): Array<TypedArray | null> {
+  function backwardKernel(gradOutput: TypedArray) {
     const gradThreshold = th ? new Float64Array(paramCount) : null;
     const gy = th ? splitThresholdGradient(gradOutput, th, gradThreshold!) : gradOutput;
     const gradWeight = weight ? new Float64Array(paramCount) : null;
@@ -289,27 +283,18 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
         }
       }
     }
-    const grads: Array<TypedArray | null> = [gradX];
-    if (weight) grads.push(gradWeight ? toDTypeOf(gradWeight, weight) : null);
-    if (bias) grads.push(gradBias ? toDTypeOf(gradBias, bias) : null);
+    let gradEps: Float64Array | null = null;
     if (epsTensor) {
       // d y / d eps through rstd = (var + eps)^(-1/2): dL/deps = sum_slot -0.5 * rstd^2 * sum(dxhat * xhat).
-      let gradEps = 0;
-      for (let s = 0; s < slots; s++) gradEps += -0.5 * rstd[s]! * rstd[s]! * reductions[slots + s]!;
+      let sum = 0;
+      for (let s = 0; s < slots; s++) sum += -0.5 * rstd[s]! * rstd[s]! * reductions[slots + s]!;
       // eps = fixed + |learned|: chain through abs, whose derivative is sign(learned) (0 at 0).
-      gradEps = learnedEpsSign === 0 ? 0 : gradEps * learnedEpsSign;
-      const ge = allocate(epsTensor.dtype, 1);
-      ge[0] = gradEps;
-      grads.push(ge);
+      gradEps = Float64Array.of(learnedEpsSign === 0 ? 0 : sum * learnedEpsSign);
     }
-    if (threshold) grads.push(toDTypeOf(gradThreshold!, threshold));
-    return grads;
+    // Float64 accumulators as they are: the engine casts each to its input's dtype (no copy when it matches).
+    return { x: gradX, weight: gradWeight, bias: gradBias, eps: gradEps, threshold: gradThreshold };
   }
 
   return { output, statistics };
 }
 
-function toDTypeOf(values: Float64Array, like: Tensor): TypedArray {
-  if (like.dtype === 'float64') return values;
-  return Float32Array.from(values);
-}
