@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VERDICTS, presetSeeds, presets, type PresetResult } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
+import { dataParallelRunner } from '@normkit/experiments/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLab, type LabReport } from './lab';
 import { registerLabPlugins } from './plugins';
@@ -21,7 +22,7 @@ beforeAll(async () => {
   report = runLab({
     presets,
     mode: 'reduced',
-    resources: { mnist },
+    resources: { mnist, dataParallel: dataParallelRunner(2) },
     environment: { node: process.version, platform: 'test', arch: 'test', cpu: 'test', cpuCount: 1, plugins },
     onProgress: (event) => progressTypes.add(event.type),
   });

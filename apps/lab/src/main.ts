@@ -4,6 +4,7 @@ import { arch, cpus, platform } from 'node:os';
 import { resolve } from 'node:path';
 import { presets, formatValue, type ExperimentResources } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
+import { dataParallelRunner } from '@normkit/experiments/node';
 import { USAGE, UsageError, parseArguments, selectPresets } from './cli';
 import { runLab } from './lab';
 import { registerLabPlugins } from './plugins';
@@ -38,6 +39,8 @@ async function main(): Promise<number> {
   if (args.torch) console.log(`PyTorch ${torchVersion(pythonCommand())} (${pythonCommand()}) will replicate the presets normkit-torch can run`);
   const resources: ExperimentResources = {};
   if (selected.some((p) => p.requires.resources?.includes('mnist'))) resources.mnist = await loadMnist();
+  // Data-parallel presets train on 2 worker threads (a child process the synchronous preset waits for).
+  if (selected.some((p) => p.requires.resources?.includes('dataParallel'))) resources.dataParallel = dataParallelRunner(2);
 
   // npm runs the workspace script in apps/lab; INIT_CWD is where `npm run lab` was typed.
   const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out ?? 'lab-report');
