@@ -1,5 +1,5 @@
 import {
-  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkTensor,
+  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkOptionKeys, checkTensor,
   createByName, createFromPlugin, customOp, formatShape, isTensor, resolvePlugin, zeros,
   type DType, type Normalizer, type NormalizerContext, type NormalizerName, type NormalizerPlugin, type NormalizerRegistry,
   type NormalizerSlot, type NormalizerTraits, type OptionValues, type OptionsSchema, type PluginOptions, type TypedArray,
@@ -183,6 +183,11 @@ function dot(a: TypedArray, b: TypedArray): number {
   return s0 + s1;
 }
 
+/** Every key of NormalizerMixtureOptions, the slot's included (the compiler keeps the list complete). */
+const MIXTURE_OPTION_KEYS = Object.keys({
+  numFeatures: true, normalizedShape: true, conditionDim: true, numClasses: true, conditionChannels: true, candidates: true, temperature: true, hard: true, dtype: true,
+} satisfies Record<keyof NormalizerMixtureOptions, true>);
+
 export interface NormalizerMixtureOptions extends NormalizerSlot {
   /** The normalizers to mix: registered names, plugin objects, or `{ candidate, options }`. */
   candidates: readonly CandidateSpec[];
@@ -247,6 +252,8 @@ export class NormalizerMixture extends Module implements Normalizer {
     if (typeof options !== 'object' || options === null) {
       throw new OptionError({ op, expected: 'an options object with candidates and numFeatures', given: String(options) });
     }
+    // Any other key would land in the candidates' slot unnoticed: refused instead.
+    checkOptionKeys(op, options, MIXTURE_OPTION_KEYS);
     const { candidates: specs, temperature, hard, dtype: dtypeOption, ...slot } = options;
     this.numFeatures = checkNumberOption(op, 'numFeatures', slot.numFeatures, { min: 1, integer: true });
     const dtype = dtypeOption ?? 'float32';
