@@ -19,7 +19,7 @@ from .models import MultiHeadAttention, TransformerBlock
 from .ngpt import NGPTBlock, mark_unit_norm_weight, ngpt_weight_normalization, normalize_marked_weights
 from .norm_free import (NONLINEARITY_GAMMA, NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
                         clip_grad_norm_, clip_grad_value_, nf_residual_blocks)
-from .residual import PLACEMENTS, Residual, residual
+from .residuals import PLACEMENTS, Residual, residual
 from .switchable import NormalizerMixture, SwitchableNorm, mixture_of
 from .sync import convert_sync
 from .weight import WeightNorm, WeightStandardization, weight_norm, weight_standardization

@@ -35,4 +35,3 @@ class GroupNorm(nn.GroupNorm):
         if self.affine:
             y = y * channel_view(self.weight, x.dim()) + channel_view(self.bias, x.dim()) * m
         return y
-

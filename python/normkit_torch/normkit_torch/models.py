@@ -32,7 +32,7 @@ from .l2_norm import L2Norm, ScaleNorm
 from .layer import AdaLN, AdaLNZero, LayerNorm, RMSNorm
 from .layer_scale import LayerScale
 from .local_response_norm import LocalResponseNorm
-from .residual import Residual
+from .residuals import Residual
 
 
 def _options(choice):
@@ -365,7 +365,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, dim, num_heads, norm, placement="pre", feedforward_dim=None, activation="gelu", qk_norm=None,
                  deep_norm=None, layer_scale=None, embedding_norm=False, condition_dim=None):
         super().__init__()
-        from .residual import PLACEMENTS
+        from .residuals import PLACEMENTS
 
         name = norm["name"]
         if name not in MAPPED or name in ("conditional-batch-norm", "film"):
@@ -419,7 +419,7 @@ class TransformerBlock(nn.Module):
         return self.feedforward(x)
 
     def forward(self, x, mask=None, causal=False, condition=None):
-        from .residual import apply_norm
+        from .residuals import apply_norm
 
         if self.conditional and condition is None:
             raise ValueError(f"TransformerBlock.forward: expected a condition for norm {self.norm_name!r}")

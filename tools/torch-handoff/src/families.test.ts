@@ -43,6 +43,11 @@ const CASES: FamilyCase[] = [
   { name: 'transformer_peri_rms_norm', model: { name: 'transformer', options: { dim: 4, numHeads: 1, depth: 1, placement: 'peri', activation: 'relu', feedforwardMultiplier: 3 } }, norms: { block: { name: 'rms-norm' }, final: { name: 'rms-norm' } }, data: { inputKind: 'tokens', sampleShape: [4, 2], numClasses: 2 } },
   { name: 'transformer_post_ln_qk_l2', model: { name: 'transformer', options: { dim: 6, numHeads: 3, depth: 1, placement: 'post' } }, norms: { block: { name: 'layer-norm' }, qk: { name: 'qk-norm', options: { kind: 'l2' } } }, data: { inputKind: 'tokens', sampleShape: [3, 4], numClasses: 2 } },
   { name: 'residual_skip_init_image', model: { name: 'residual', options: { width: 4, depth: 2, activation: 'tanh' }, blockWrapper: { name: 'skip-init' } }, norms: {}, data: { inputKind: 'image', sampleShape: [1, 2, 2], numClasses: 2 } },
+  { name: 'transformer_deepnorm', model: { name: 'transformer', options: { dim: 8, numHeads: 2, depth: 3, placement: 'deepnorm' } }, norms: { block: { name: 'layer-norm' } }, data: { inputKind: 'tokens', sampleShape: [4, 3], numClasses: 2 } },
+  { name: 'transformer_output_group_norm_dyt', model: { name: 'transformer', options: { dim: 8, numHeads: 2, depth: 1, placement: 'output' } }, norms: { block: { name: 'group-norm', options: { numGroups: 2 } }, final: { name: 'dyt' } }, data: { inputKind: 'tokens', sampleShape: [4, 3], numClasses: 2 } },
+  { name: 'cnn_evo_norm_b0', model: { name: 'cnn', options: { channels: 2, stages: 2, activation: 'relu' } }, norms: { conv: { name: 'evo-norm-b0' } }, data: { inputKind: 'image', sampleShape: [1, 4, 4], numClasses: 2 } },
+  { name: 'mlp_batch_renorm', model: { name: 'mlp', options: { width: 5, depth: 2, activation: 'relu' } }, norms: { hidden: { name: 'batch-renorm', options: { rmax: 2, dmax: 1 } } }, data: { inputKind: 'vector', sampleShape: [3], numClasses: 2 } },
+  { name: 'residual_scale_norm_layer_scale', model: { name: 'residual', options: { width: 4, depth: 2, activation: 'gelu' } }, norms: { block: { name: 'scale-norm' }, final: { name: 'layer-scale', options: { initValues: 0.5 } } }, data: { inputKind: 'vector', sampleShape: [3], numClasses: 2 } },
 ];
 
 /** float32 forward of small models in two frameworks: max |torch - normkit| / (1 + |normkit|). */
