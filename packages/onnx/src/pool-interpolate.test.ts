@@ -1,5 +1,6 @@
-// Pooling and interpolation: @normkit/tensor has them as ops (no modules), so these test modules call
-// the ops and lower through the exported helpers, as a model's own lowering would.
+// Pooling and interpolation called from a custom forward: these test modules call the ops and lower
+// through the exported helpers, as a model's own lowering would (the tensor modules MaxPool2d, AvgPool2d,
+// AdaptiveAvgPool2d and Upsample lower by themselves: layer-modules.test.ts).
 import {
   Generator, Module, adaptiveAvgPool2d, avgPool2d, interpolate, maxPool2d, randn, type Tensor,
 } from '@normkit/tensor';

@@ -1,5 +1,6 @@
-// Small models for the whole-model tests, with pooling modules defined here and lowered through the
-// public registration API, as a third party would (@normkit/tensor has pooling ops but no pooling modules).
+// Small models for the whole-model tests, with pooling modules of their own (calling the ops) lowered
+// through the public registration API, as a third party would; @normkit/tensor's own MaxPool2d and
+// AdaptiveAvgPool2d modules have built-in lowerings (layer-modules.test.ts).
 import { BatchNorm } from '@normkit/batch';
 import { LayerNorm } from '@normkit/layer';
 import {
