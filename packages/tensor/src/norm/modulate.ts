@@ -47,10 +47,9 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
     const s = sc[scaleIndex ? scaleIndex[i]! : i]! + offset;
     out[i] = xs[i]! * s + (sh ? sh[shiftIndex ? shiftIndex[i]! : i]! : 0);
   }
-  const inputs = shift ? [x, scale, shift] : [x, scale];
   return customOp({
     op,
-    inputs,
+    inputs: { x, scale, shift },
     data: out,
     shape: x.shape,
     backward: (g) => {
@@ -65,9 +64,8 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
         for (let i = 0; i < size; i++) full[i] = g[i]! * xs[i]!;
         gScale = reduceToShape(full, x.shape, scale.shape, scale.dtype);
       }
-      const grads: Array<TypedArray | null> = [gx, gScale];
-      if (shift) grads.push(shift.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null);
-      return grads;
+      const gShift = shift?.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null;
+      return { x: gx, scale: gScale, shift: gShift };
     },
   });
 }

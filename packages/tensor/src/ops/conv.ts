@@ -130,10 +130,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
   const ws = inDType(weight.data, dtype);
   activeKernels().conv2dForward({ ...geometry, x: xs, weight: ws, bias: bias === null ? null : inDType(bias.data, dtype), out: data });
 
-  const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias },
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
@@ -142,9 +141,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null, options: 
       if (gx !== null || gw !== null) {
         activeKernels().conv2dBackward({ ...geometry, gradOutput: inDType(gradOutput, dtype), x: xs, weight: ws, gradX: gx, gradWeight: gw });
       }
-      const grads: Array<TypedArray | null> = [gx, gw];
-      if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);
-      return grads;
+      const gb = bias?.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null;
+      return { x: gx, weight: gw, bias: gb };
     },
   });
 }
@@ -214,10 +212,9 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
   activeKernels().conv2dBackward({ ...mirror, gradOutput: xs, x: null, weight: ws, gradX: data, gradWeight: null });
   if (bias !== null) addBias(data, bias, batch, outChannels, plane);
 
-  const inputs = bias === null ? [x, weight] : [x, weight, bias];
   return customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias },
     data,
     shape: [batch, outChannels, outH, outW],
     backward: (gradOutput) => {
@@ -227,9 +224,8 @@ export function convTranspose2d(x: Tensor, weight: Tensor, bias: Tensor | null, 
       if (gx !== null) activeKernels().conv2dForward({ ...mirror, x: g, weight: ws, bias: null, out: gx });
       const gw = weight.requiresGrad ? allocate(dtype, weight.size) : null;
       if (gw !== null) activeKernels().conv2dBackward({ ...mirror, gradOutput: xs, x: g, weight: ws, gradX: null, gradWeight: gw });
-      const grads: Array<TypedArray | null> = [gx, gw];
-      if (bias !== null) grads.push(bias.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null);
-      return grads;
+      const gb = bias?.requiresGrad ? biasGradient(gradOutput, batch, outChannels, plane) : null;
+      return { x: gx, weight: gw, bias: gb };
     },
   });
 }
