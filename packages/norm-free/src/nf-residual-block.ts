@@ -1,8 +1,13 @@
-import { OptionError, Parameter, add, checkDTypeOption, mul, Module, zeros, type DType, type Tensor } from '@normkit/tensor';
+import { OptionError, Parameter, add, checkDTypeOption, checkOptionKeys, mul, Module, zeros, type DType, type Tensor } from '@normkit/tensor';
 import {
   branchDType, callBranch, checkBranch, checkBranchOutput, checkStreamDType,
   type AnyResidualFunction, type BranchArguments, type ResidualFunction,
 } from './skip-init';
+
+/** Every key of NFResidualBlockOptions (the compiler keeps the list complete): the constructor refuses any other. */
+const NF_RESIDUAL_BLOCK_OPTION_KEYS = Object.keys({
+  alpha: true, expectedVariance: true, beta: true, skipInit: true, shortcut: true, dtype: true,
+} satisfies Record<keyof NFResidualBlockOptions, true>);
 
 export interface NFResidualBlockOptions {
   /** The fixed scale of the branch's output (default 0.2, NF-ResNets'); finite, > 0. */
@@ -71,6 +76,7 @@ export class NFResidualBlock<B extends AnyResidualFunction = ResidualFunction> e
   constructor(branch: B, options: NFResidualBlockOptions = {}) {
     super();
     const op = 'NFResidualBlock';
+    checkOptionKeys(op, options, NF_RESIDUAL_BLOCK_OPTION_KEYS);
     checkBranch(op, branch);
     this.alpha = positive(op, 'alpha', options.alpha ?? 0.2);
     if (options.beta !== undefined && options.expectedVariance !== undefined) {

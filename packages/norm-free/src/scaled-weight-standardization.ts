@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, ValueError, noGrad, parametrizationsOf, registerParametrization,
+  Module, OptionError, ValueError, checkOptionKeys, noGrad, parametrizationsOf, registerParametrization,
   type Conv2dLayerOptions, type LinearOptions, type Pair,
 } from '@normkit/tensor';
 import {
@@ -113,6 +113,17 @@ export interface ScaledStdOptions extends GammaOptions {
   epsMode?: EpsMode;
 }
 
+const SCALED_STD_KEYS = { eps: true, epsMode: true, gamma: true, nonlinearity: true } as const satisfies Record<keyof ScaledStdOptions, true>;
+/** Every option key of the scaled-WS layers and parametrization (the compiler keeps the lists complete): any other is refused. */
+const SCALED_STD_CONV2D_OPTION_KEYS = Object.keys({
+  inChannels: true, outChannels: true, kernelSize: true, stride: true, padding: true, dilation: true, groups: true, bias: true, dtype: true, generator: true,
+  ...SCALED_STD_KEYS,
+} satisfies Record<keyof (Conv2dLayerOptions & ScaledStdOptions), true>);
+const SCALED_STD_LINEAR_OPTION_KEYS = Object.keys({
+  inFeatures: true, outFeatures: true, bias: true, dtype: true, generator: true, ...SCALED_STD_KEYS,
+} satisfies Record<keyof (LinearOptions & ScaledStdOptions), true>);
+const SCALED_WS_PARAMETRIZATION_KEYS = Object.keys({ dim: true, ...SCALED_STD_KEYS } satisfies Record<keyof ScaledWeightStandardizationParametrizationOptions, true>);
+
 function refuseFixedOptions(op: string, options: object): void {
   for (const key of ['gain', 'scale']) {
     if (key in options) {
@@ -158,10 +169,12 @@ export class ScaledStdConv2d extends WSConv2d {
   constructor(options: Conv2dLayerOptions & ScaledStdOptions) {
     const op = 'ScaledStdConv2d';
     refuseFixedOptions(op, options);
+    checkOptionKeys(op, options, SCALED_STD_CONV2D_OPTION_KEYS);
     const gamma = resolveGamma(op, options);
     const { eps, epsMode } = resolveStandardization(op, { eps: options.eps ?? 1e-6, epsMode: options.epsMode });
     const fanIn = (options.inChannels / (options.groups ?? 1)) * pairProduct(options.kernelSize);
-    super({ ...options, gain: true, scale: scaleFor(gamma, fanIn), eps, epsMode });
+    const { nonlinearity: _nonlinearity, gamma: _gamma, ...layer } = options;
+    super({ ...layer, gain: true, scale: scaleFor(gamma, fanIn), eps, epsMode });
     this.gamma = gamma;
   }
 }
@@ -182,9 +195,11 @@ export class ScaledStdLinear extends WSLinear {
   constructor(options: LinearOptions & ScaledStdOptions) {
     const op = 'ScaledStdLinear';
     refuseFixedOptions(op, options);
+    checkOptionKeys(op, options, SCALED_STD_LINEAR_OPTION_KEYS);
     const gamma = resolveGamma(op, options);
     const { eps, epsMode } = resolveStandardization(op, { eps: options.eps ?? 1e-6, epsMode: options.epsMode });
-    super({ ...options, gain: true, scale: scaleFor(gamma, options.inFeatures), eps, epsMode });
+    const { nonlinearity: _nonlinearity, gamma: _gamma, ...layer } = options;
+    super({ ...layer, gain: true, scale: scaleFor(gamma, options.inFeatures), eps, epsMode });
     this.gamma = gamma;
   }
 }
@@ -226,6 +241,7 @@ export function createScaledWeightStandardization(
   options: ScaledWeightStandardizationParametrizationOptions = {},
 ): WeightStandardization {
   const op = 'scaledWeightStandardization';
+  checkOptionKeys(op, options, SCALED_WS_PARAMETRIZATION_KEYS);
   const gamma = resolveGamma(op, options);
   const dim = options.dim ?? 0;
   const base = { dim, eps: options.eps ?? 1e-6, epsMode: options.epsMode ?? 'add', gain: true } as const;
@@ -250,6 +266,7 @@ export function createScaledWeightStandardization(
  * const conv = scaledWeightStandardization(new Conv2d({ inChannels: 16, outChannels: 32, kernelSize: 3 }), { nonlinearity: 'relu' });
  */
 export function scaledWeightStandardization<M extends Module>(module: M, options: ScaledWeightStandardizationOptions = {}): M {
+  checkOptionKeys('scaledWeightStandardization', options, ['name', ...SCALED_WS_PARAMETRIZATION_KEYS]);
   const { name = 'weight', ...rest } = options;
   return registerParametrization(module, name, createScaledWeightStandardization(module, name, rest));
 }

@@ -1,5 +1,5 @@
 import {
-  checkDTypeOption, DTypeError, Module, Parameter, ShapeError, ValueError, add, formatShape, mul, sameShape, zeros, type DType, type Tensor,
+  checkDTypeOption, checkOptionKeys, DTypeError, Module, Parameter, ShapeError, ValueError, add, formatShape, mul, sameShape, zeros, type DType, type Tensor,
 } from '@normkit/tensor';
 
 /**
@@ -79,6 +79,7 @@ export class SkipInit<B extends AnyResidualFunction = ResidualFunction> extends 
   constructor(branch: B, options: SkipInitOptions = {}) {
     super();
     const op = 'SkipInit';
+    checkOptionKeys(op, options, ['dtype'] satisfies (keyof SkipInitOptions)[]);
     checkBranch(op, branch);
     const dtype = checkDTypeOption(op, options.dtype ?? branchDType(branch));
     this.branch = this.registerModule('branch', branch);

@@ -1,5 +1,5 @@
 import {
-  ConvTranspose2d, Module, OptionError, ShapeError, allocate, customOp, defaultGenerator, formatShape, noGrad, parametrizationsOf,
+  checkOptionKeys, ConvTranspose2d, Module, OptionError, ShapeError, allocate, customOp, defaultGenerator, formatShape, noGrad, parametrizationsOf,
   registerParametrization, tensor,
   type Generator, type Parametrization, type Tensor, type TypedArray,
 } from '@normkit/tensor';
@@ -235,6 +235,11 @@ function normalizeVector(weight: Tensor, eps: number): { output: Tensor; norm: n
   return { output, norm: divisor };
 }
 
+/** Every key of SpectralNormParametrizationOptions (the compiler keeps the list complete); `spectralNorm` adds `name`. */
+const SPECTRAL_NORM_PARAMETRIZATION_KEYS = Object.keys({
+  nPowerIterations: true, eps: true, dim: true, warmUpIterations: true, generator: true,
+} satisfies Record<keyof SpectralNormParametrizationOptions, true>);
+
 export interface SpectralNormParametrizationOptions {
   /** Power iterations per training read (default 1); must be >= 1. */
   nPowerIterations?: number;
@@ -271,6 +276,7 @@ export class SpectralNorm extends Module implements Parametrization {
   constructor(weight: Tensor, options: SpectralNormParametrizationOptions = {}) {
     super();
     const op = 'SpectralNorm';
+    checkOptionKeys(op, options, SPECTRAL_NORM_PARAMETRIZATION_KEYS);
     this.dim = checkDimOption(op, options.dim ?? 0, { allowNull: false })!;
     this.nPowerIterations = checkIterations(op, 'nPowerIterations', options.nPowerIterations ?? 1, 1);
     this.eps = checkEpsOption(op, options.eps ?? 1e-12);
@@ -400,6 +406,7 @@ export function createSpectralNorm(module: Module, name: string, options: Omit<S
  * critic.forward(x); // uses W / sigma; in training, one power iteration per read
  */
 export function spectralNorm<M extends Module>(module: M, options: SpectralNormOptions = {}): M {
+  checkOptionKeys('spectralNorm', options, ['name', ...SPECTRAL_NORM_PARAMETRIZATION_KEYS]);
   const name = options.name ?? 'weight';
   const { name: _name, ...rest } = options;
   return registerParametrization(module, name, createSpectralNorm(module, name, rest));

@@ -1,5 +1,5 @@
 import {
-  Module, ShapeError, ValueError, allocate, customOp, formatShape, noGrad, parametrizationsOf, registerParametrization, tensor,
+  checkOptionKeys, Module, ShapeError, ValueError, allocate, customOp, formatShape, noGrad, parametrizationsOf, registerParametrization, tensor,
   type Parametrization, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 import { checkDimInRange, checkDimOption, checkNotParametrizedWith, checkMatchingDType, targetTensor, unitLayout, unitShape } from './shared';
@@ -135,6 +135,7 @@ export class WeightNorm extends Module implements Parametrization {
 
   constructor(options: WeightNormParametrizationOptions = {}) {
     super();
+    checkOptionKeys('WeightNorm', options, ['dim'] satisfies (keyof WeightNormParametrizationOptions)[]);
     this.dim = checkDimOption('WeightNorm', options.dim === undefined ? 0 : options.dim, { allowNull: true });
   }
 
@@ -199,6 +200,7 @@ export function createWeightNorm(module: Module, name: string, options: WeightNo
  * removeParametrizations(layer, 'weight'); // back to a plain weight holding g * v / ||v||
  */
 export function weightNorm<M extends Module>(module: M, options: WeightNormOptions = {}): M {
+  checkOptionKeys('weightNorm', options, Object.keys({ name: true, dim: true } satisfies Record<keyof WeightNormOptions, true>));
   const name = options.name ?? 'weight';
   const parametrization = createWeightNorm(module, name, { dim: options.dim === undefined ? 0 : options.dim });
   return registerParametrization(module, name, parametrization);

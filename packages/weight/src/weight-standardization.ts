@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, Parameter, ShapeError, allocate, customOp, formatShape, ones, registerParametrization,
+  checkOptionKeys, Module, OptionError, Parameter, ShapeError, allocate, customOp, formatShape, ones, registerParametrization,
   type Parametrization, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 import { checkDimInRange, checkDimOption, checkEpsOption, checkNotParametrizedWith, checkMatchingDType, targetTensor, unitLayout, unitShape } from './shared';
@@ -199,6 +199,11 @@ export function checkUnitSize(op: string, shape: readonly number[], dim: number)
   }
 }
 
+/** Every key of WeightStandardizationParametrizationOptions (the compiler keeps the list complete); `weightStandardization` adds `name`. */
+const WEIGHT_STANDARDIZATION_PARAMETRIZATION_KEYS = Object.keys({
+  dim: true, eps: true, epsMode: true, gain: true, scale: true,
+} satisfies Record<keyof WeightStandardizationParametrizationOptions, true>);
+
 export interface WeightStandardizationParametrizationOptions extends Omit<StandardizeWeightOptions, 'gain'> {
   /**
    * Learn a per-unit gain, initialised to 1 and shaped `[out, 1, ..., 1]` (ones except along
@@ -226,6 +231,7 @@ export class WeightStandardization extends Module implements Parametrization {
   constructor(weight: Tensor, options: WeightStandardizationParametrizationOptions = {}) {
     super();
     const op = 'WeightStandardization';
+    checkOptionKeys(op, options, WEIGHT_STANDARDIZATION_PARAMETRIZATION_KEYS);
     ({ dim: this.dim, eps: this.eps, epsMode: this.epsMode, scale: this.scale } = resolveStandardization(op, options));
     checkDimInRange(op, this.dim, weight.shape, 'the weight');
     checkUnitSize(op, weight.shape, this.dim);
@@ -280,6 +286,7 @@ export function createWeightStandardization(
  * const block = new Sequential(conv, new GroupNorm({ numGroups: 8, numChannels: 32 }), new ReLU()); // GroupNorm from @normkit/group
  */
 export function weightStandardization<M extends Module>(module: M, options: WeightStandardizationOptions = {}): M {
+  checkOptionKeys('weightStandardization', options, ['name', ...WEIGHT_STANDARDIZATION_PARAMETRIZATION_KEYS]);
   const name = options.name ?? 'weight';
   const { name: _name, ...rest } = options;
   return registerParametrization(module, name, createWeightStandardization(module, name, rest));

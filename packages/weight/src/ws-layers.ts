@@ -1,5 +1,5 @@
 import {
-  Conv2d, DTypeError, Linear, Parameter, ShapeError, add, conv2d, formatShape, matmul, ones, reshape, shapeSize, squeeze, transpose, unsqueeze,
+  Conv2d, DTypeError, Linear, Parameter, ShapeError, add, checkOptionKeys, conv2d, formatShape, matmul, ones, reshape, shapeSize, squeeze, transpose, unsqueeze,
   type Conv2dLayerOptions, type DType, type LinearOptions, type Tensor,
 } from '@normkit/tensor';
 import { checkUnitSize, resolveStandardization, standardizeWeight, type EpsMode } from './weight-standardization';
@@ -17,6 +17,16 @@ export interface WeightStandardizedLayerOptions {
   /** A fixed factor on the standardized weight (default 1), e.g. NFNets' `gamma / sqrt(fanIn)`. */
   scale?: number;
 }
+
+const WS_LAYER_KEYS = { eps: true, epsMode: true, gain: true, scale: true } as const satisfies Record<keyof WeightStandardizedLayerOptions, true>;
+/** Every option key of WSConv2d and WSLinear (the compiler keeps the lists complete): the constructors refuse any other. */
+const WS_CONV2D_OPTION_KEYS = Object.keys({
+  inChannels: true, outChannels: true, kernelSize: true, stride: true, padding: true, dilation: true, groups: true, bias: true, dtype: true, generator: true,
+  ...WS_LAYER_KEYS,
+} satisfies Record<keyof (Conv2dLayerOptions & WeightStandardizedLayerOptions), true>);
+const WS_LINEAR_OPTION_KEYS = Object.keys({
+  inFeatures: true, outFeatures: true, bias: true, dtype: true, generator: true, ...WS_LAYER_KEYS,
+} satisfies Record<keyof (LinearOptions & WeightStandardizedLayerOptions), true>);
 
 function checkDType(op: string, x: Tensor, dtype: DType): void {
   if (x.dtype !== dtype) throw new DTypeError({ op, expected: `a ${dtype} input (the parameters' dtype)`, given: `a ${x.dtype} input` });
@@ -45,6 +55,7 @@ export class WSConv2d extends Conv2d {
   readonly gain: Parameter | null;
 
   constructor(options: Conv2dLayerOptions & WeightStandardizedLayerOptions) {
+    checkOptionKeys('WSConv2d', options, WS_CONV2D_OPTION_KEYS);
     super(options);
     const op = 'WSConv2d';
     ({ eps: this.eps, epsMode: this.epsMode, scale: this.scale } = resolveStandardization(op, options));
@@ -97,6 +108,7 @@ export class WSLinear extends Linear {
   readonly gain: Parameter | null;
 
   constructor(options: LinearOptions & WeightStandardizedLayerOptions) {
+    checkOptionKeys('WSLinear', options, WS_LINEAR_OPTION_KEYS);
     super(options);
     const op = 'WSLinear';
     ({ eps: this.eps, epsMode: this.epsMode, scale: this.scale } = resolveStandardization(op, options));

@@ -103,7 +103,7 @@ export interface ModuleOptionsSpec<S extends OptionsSchema, R extends Record<str
 
 /**
  * A module constructor's options, checked once (`forward` trusts them): `given` must be an object;
- * every key must be known (the `required` ones, the schema's, and `other`), or an OptionError names
+ * every key must be known (the `required` ones, `other`, and the schema's), or an OptionError names
  * the module, the unknown key and the accepted keys, with a did-you-mean for near spellings
  * (`epsilon`, `track_running_stats`); required numbers are checked against their range; schema
  * options are filled with their defaults and checked against their spec. Errors word ranges as
@@ -124,7 +124,7 @@ export function resolveModuleOptions<S extends OptionsSchema, R extends Record<s
     throw new OptionError({ op, expected, given: String(given) });
   }
   const options = given as Record<string, unknown>;
-  checkOptionKeys(op, options, [...required, ...Object.keys(spec.schema), ...(spec.other ?? [])]);
+  checkOptionKeys(op, options, [...required, ...(spec.other ?? []), ...Object.keys(spec.schema)]);
   const resolved: Record<string, unknown> = {};
   for (const key of required) resolved[key] = checkNumberOption(op, key, options[key], spec.required![key]!);
   for (const [key, option] of Object.entries(spec.schema)) {
