@@ -27,6 +27,7 @@ import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
 import { syncBatchNormSmallBatch } from './sync-batch-norm-small-batch';
+import { syncBatchNormTracking } from './sync-batch-norm-tracking';
 import { switchableNormSelection } from './switchable-norm-selection';
 import { weightNormConditioning } from './weight-norm-conditioning';
 import { weightStandardizationFineTuning } from './weight-standardization-fine-tuning';
@@ -39,7 +40,7 @@ export {
   batchNormLossLandscape, instanceNormStyleLeakage, periLnDeep, outputNormDeep, deepNormDeep, layerScaleDeep, frozenBatchNormFineTuning,
   weightStandardizationFineTuning,
 };
-export { conditionalNormGeneration, filmMultiTask, syncBatchNormSmallBatch };
+export { conditionalNormGeneration, filmMultiTask, syncBatchNormSmallBatch, syncBatchNormTracking };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
@@ -86,6 +87,8 @@ export const presets: readonly ClaimPreset[] = [
   layerScaleDeep,
   frozenBatchNormFineTuning,
   weightStandardizationFineTuning,
+  syncBatchNormSmallBatch,
+  syncBatchNormTracking,
 ];
 
 /** The preset called `name`, or undefined. */
