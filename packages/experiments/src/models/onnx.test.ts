@@ -6,7 +6,9 @@ import { normFreeBlockWrappers } from '@normkit/norm-free';
 import { isOnnxExportError } from '@normkit/onnx';
 import { conditionalLowerings } from '@normkit/onnx/conditional';
 import { normFreeLowerings } from '@normkit/onnx/norm-free';
-import { Generator, SGD, Tensor, mean, mul, noGrad, randn, randint, type Module } from '@normkit/tensor';
+import { switchableLowerings } from '@normkit/onnx/switchable';
+import { switchablePlugins } from '@normkit/switchable';
+import { Generator, SGD, Tensor, list, mean, mul, noGrad, normalizerTraits, randn, randint, type Module } from '@normkit/tensor';
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { registerFamilies, registerOnce } from '../test-support';
@@ -19,7 +21,7 @@ import { listBlockWrappers, registerBlockWrapper } from './residual';
 
 beforeAll(() => {
   registerFamilies();
-  for (const plugin of conditionalPlugins) registerOnce(plugin);
+  for (const plugin of [...conditionalPlugins, ...switchablePlugins]) registerOnce(plugin);
   const known = new Set(listBlockWrappers().map((w) => w.name));
   for (const wrapper of normFreeBlockWrappers) if (!known.has(wrapper.name)) registerBlockWrapper(wrapper);
 });
@@ -200,4 +202,37 @@ describe('exportGeneratorOnnx: the conditional GAN generator (z and int64 labels
       }
     });
   }
+});
+
+describe('every registered normalizer without a condition exports inside the engine models (both slot layouts)', () => {
+  // Options that fit these small widths (8 features, 4 channels); each normalizer in turn fills
+  // the MLP's token slots (channels-first ones through Transpose) and the CNN's image slots
+  // (channels-last ones through Transpose).
+  const fitting: Record<string, Record<string, unknown>> = { 'group-norm': { numGroups: 2 }, 'evo-norm-s0': { groups: 2 } };
+  const shapes = [
+    { model: 'mlp', role: 'hidden', data: tokens, options: { width: 8, depth: 2 } },
+    { model: 'cnn', role: 'conv', data: { ...images, sampleShape: [2, 6, 6] }, options: { channels: 4 } },
+  ];
+  it('each matches onnxruntime at batch 3', async () => {
+    const names = list({ kind: 'normalizer' }).map((p) => p.name).filter((name) => {
+      const traits = normalizerTraits(name, fitting[name]);
+      return !traits.needsCondition && !traits.needsLabels;
+    });
+    expect(names.length).toBeGreaterThanOrEqual(20);
+    for (const name of names) {
+      for (const shape of shapes) {
+        const model = build(shape.model, shape.data, { [shape.role]: { name, options: fitting[name] ?? {} } }, shape.options) as Classifier;
+        const x = randn([3, ...shape.data.sampleShape], { generator: new Generator(name.length) });
+        train(model, (n) => model.forward({ x: randn([n, ...shape.data.sampleShape], { generator: new Generator(n) }) }), new Generator(0));
+        const bytes = exportClassifierOnnx(model, shape.data, { lowerings: switchableLowerings });
+        const reference = evalOutput(model, () => model.forward({ x }));
+        const { data } = await runOnnx(bytes, { input: float(x) });
+        try {
+          expectClose(data, reference);
+        } catch (error) {
+          throw new Error(`${name} in ${shape.model}: ${String(error)}`, { cause: error });
+        }
+      }
+    }
+  });
 });
