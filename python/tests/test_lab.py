@@ -97,3 +97,12 @@ def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp
     assert out["runs"] == {}
     assert out["groups"]["p"]["status"] == "unsupported"
     assert "p/0/r: models: normalizer 'my-norm' is not mapped" in out["groups"]["p"]["reason"]
+
+
+def test_an_option_set_away_from_normkits_default_that_is_not_ported_is_refused():
+    run = {"norms": {"hidden": {"name": "group-norm"}}, "nonDefault": {"model": {"width": 8}, "norms": {"hidden": {"numGroups": 2}}}}
+    lab.check_options(run, "mlp")
+    with pytest.raises(lab.Unsupported, match="option\\(s\\) conditionFeatures .* are not ported"):
+        lab.check_options({**run, "nonDefault": {"model": {"conditionFeatures": 3}}}, "mlp")
+    with pytest.raises(lab.Unsupported, match="norms.hidden \\(group-norm\\): option\\(s\\) groupSize"):
+        lab.check_options({**run, "nonDefault": {"norms": {"hidden": {"groupSize": 4}}}}, "mlp")

@@ -3,13 +3,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BatchSampler, createTrainer, streamGenerator,
+  BatchSampler, createTrainer, models, resolveConfig, streamGenerator,
   type ClaimPreset, type ExperimentConfig, type ExperimentResources, type PluginChoice, type PresetMode, type PresetRun, type Split,
 } from '@normkit/experiments';
-import { saveBundle, saveSafetensors, tensor, type Tensor } from '@normkit/tensor';
+import { get, has, saveBundle, saveSafetensors, tensor, type OptionsSchema, type Tensor } from '@normkit/tensor';
 
 /** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
 export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 1, file: 'lab-runs.json' } as const;
+
+/** The PresetRun and config fields the export carries; a run declaring any other is not replicated (it would run differently). */
+const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config']);
+const CARRIED_CONFIG_FIELDS = new Set([
+  'task', 'dataset', 'model', 'norms', 'weights', 'gradientTransforms', 'optimizer', 'lr', 'schedule', 'batchSize', 'seed', 'steps', 'evalEvery', 'evalSamples',
+]);
 
 /** One run as the Python side reads it. */
 export interface ExportedRunSpec {
@@ -31,6 +37,29 @@ export interface ExportedRunSpec {
   gradientTransforms: PluginChoice[];
   /** The config's schedule (the bundle describes it too, except 'constant', which it leaves null). */
   schedule: ExperimentConfig['schedule'];
+  /**
+   * The model's and each normalizer's options that differ from normkit's defaults: normkit_torch.lab refuses
+   * a run with one it does not port, rather than build a model that silently differs.
+   */
+  nonDefault: { model: Record<string, unknown>; norms: Record<string, Record<string, unknown>> };
+}
+
+function differing(options: Record<string, unknown> | undefined, schema: OptionsSchema | undefined): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(options ?? {})) {
+    const spec = schema?.[key] as { default?: unknown } | undefined;
+    if (spec === undefined || JSON.stringify(spec.default) !== JSON.stringify(value)) out[key] = value;
+  }
+  return out;
+}
+
+/** What of `config` the export cannot carry (a reason), or null. */
+function notCarried(run: PresetRun, config: ExperimentConfig): string | null {
+  const runField = Object.keys(run).find((key) => !CARRIED_RUN_FIELDS.has(key) && (run as unknown as Record<string, unknown>)[key] !== undefined);
+  if (runField === 'trace') return `run "${run.id}" traces values read from the live normkit trainer (RunTrace), which the PyTorch runner does not return`;
+  if (runField) return `run "${run.id}" declares ${runField}, which the export to PyTorch does not carry`;
+  const configField = Object.keys(config).find((key) => !CARRIED_CONFIG_FIELDS.has(key));
+  return configField ? `run "${run.id}"'s config has the field ${configField}, which the export to PyTorch does not carry` : null;
 }
 
 /** A run as the lab keeps it to rebuild the record: the spec, and what only normkit knows. */
@@ -69,8 +98,10 @@ export function exportPreset(
 ): PresetExport {
   const plans = options.seeds.map((seed) => ({ seed, runs: preset.plan(options.mode, seed).runs }));
   for (const { runs } of plans) {
-    const traced = runs.find((r) => r.trace);
-    if (traced) return { preset: preset.name, unsupported: `run "${traced.id}" traces values read from the live normkit trainer (RunTrace), which the PyTorch runner does not return` };
+    for (const run of runs) {
+      const reason = notCarried(run, resolveConfig(run.config));
+      if (reason) return { preset: preset.name, unsupported: reason };
+    }
   }
   const runs: ExportedRun[] = [];
   for (const { seed, runs: planned } of plans) {
@@ -106,7 +137,12 @@ export function exportPreset(
       runs.push({
         key: `${preset.name}/${seed}/${run.id}`, group: preset.name, bundle, data, batches, task: config.task, steps: config.steps,
         evalEvery: config.evalEvery, evalSamples: config.evalSamples, batchSize: config.batchSize, gradientTransforms: config.gradientTransforms,
-        schedule: config.schedule, preset: preset.name, seed, run, config, epochs,
+        schedule: config.schedule,
+        nonDefault: {
+          model: differing(config.model.options, models[config.model.name]?.options),
+          norms: Object.fromEntries(Object.entries(config.norms).map(([role, choice]) => [role, differing(choice.options, has(choice.name) ? get(choice.name).options : undefined)])),
+        },
+        preset: preset.name, seed, run, config, epochs,
       });
     }
   }
@@ -118,6 +154,7 @@ export function writeRunList(dir: string, exports: readonly PresetExport[]): voi
   const runs: ExportedRunSpec[] = exports.flatMap((e) => ('runs' in e ? e.runs : [])).map((r) => ({
     key: r.key, group: r.group, bundle: r.bundle, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
     evalSamples: r.evalSamples, batchSize: r.batchSize, gradientTransforms: r.gradientTransforms, schedule: r.schedule,
+    nonDefault: r.nonDefault,
   }));
   writeFileSync(join(dir, RUNS_FORMAT.file), `${JSON.stringify({ format: RUNS_FORMAT.format, version: RUNS_FORMAT.version, runs }, null, 1)}\n`);
 }

@@ -63,7 +63,7 @@ interface TorchRun {
 type Metrics = { loss: number | null; accuracy: number | null };
 interface TorchResults {
   torch: string;
-  groups: Record<string, { status: 'trained' | 'unsupported'; reason: string | null }>;
+  groups: Record<string, { status: 'trained' | 'unsupported' | 'error'; reason: string | null }>;
   runs: Record<string, TorchRun>;
 }
 
@@ -90,7 +90,7 @@ function torchRecord(exported: ExportedRun, run: TorchRun): RunRecord {
   };
 }
 
-/** Thrown when an analysis reads what only a live normkit trainer has (models, probes, activations). */
+/** Thrown when an analysis reads what only a live normkit trainer has (models, probes, activations) or times normkit itself. */
 export class NeedsNormkitTrainer extends Error {
   override name = 'NeedsNormkitTrainer';
 }
@@ -218,7 +218,8 @@ export function compareWithTorch(preset: ClaimPreset, result: PresetResult, expo
     }
     const context: AnalysisContext = {
       mode, seed, runs: records, trainers: noTrainers, evals, resources: {},
-      progress: () => undefined, now: () => performance.now(),
+      // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's.
+      progress: () => undefined, now: () => { throw new NeedsNormkitTrainer('its analysis times normkit\'s own operations (it reads the clock), which says nothing about PyTorch'); },
     };
     let measured: Record<string, number>;
     let details: Record<string, string> | undefined;
@@ -320,6 +321,7 @@ export function replicateInTorch(presets: readonly ClaimPreset[], results: reado
       const group = torch.groups[result.name];
       const preset = presets.find((p) => p.name === result.name)!;
       if (group?.status === 'unsupported') replications.set(result.name, notReplicated(result, `normkit_torch lacks a part: ${group.reason}`));
+      else if (group?.status === 'error') replications.set(result.name, notReplicated(result, `training in PyTorch failed: ${group.reason}`, 'error'));
       else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode));
     }
     return { python, torchVersion: version, runtimeMs: performance.now() - started, replications: results.map((r) => replications.get(r.name)!) };

@@ -16,11 +16,14 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
         "batches": "runs/3/batches.safetensors",   `indices` [steps, batch] (F64): the samples of each step
         "task": "classification", "steps": 48, "evalEvery": 12, "evalSamples": 50, "batchSize": 2,
         "gradientTransforms": [{"name": "clip-grad-norm", "options": {"maxNorm": 1}}],
-        "schedule": {"name": "constant", "options": {}}}]}       the config's schedule (the bundle describes it,
-                                                                   except the constant one, which it leaves null)
+        "schedule": {"name": "constant", "options": {}},       the config's schedule (the bundle describes it,
+                                                                 except the constant one, which it leaves null)
+        "nonDefault": {"model": {"width": 64}, "norms": {"hidden": {"numGroups": 8}}}}]}
+                                                   options away from normkit's defaults: one that is not ported
+                                                   makes the group unsupported
 
-and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported",
-"reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
+and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
+"error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
 "losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}}]}}}
 (non-finite numbers as null). A group whose model, normalizer or gradient transform normkit_torch does not
 have is reported "unsupported" with the reason and none of its runs is trained.
@@ -73,6 +76,36 @@ def _transform(choice):
 
 
 # ----------------------------------------------------------------------------------------------------
+
+# The options normkit_torch.models reads for each family and normalizer (models.build / models.normalizer). A run
+# that sets any other option away from normkit's default is refused: the model would silently differ.
+PORTED_MODEL_OPTIONS = {
+    "mlp": {"width", "depth", "activation"},
+    "cnn": {"channels", "stages", "activation"},
+    "residual": {"width", "depth", "activation"},
+    "transformer": {"dim", "numHeads", "depth", "placement", "feedforwardMultiplier", "activation"},
+}
+PORTED_NORM_OPTIONS = {
+    "batch-norm": {"eps", "momentum", "affine", "trackRunningStats", "dtype"},
+    "ghost-batch-norm": {"virtualBatchSize", "eps", "momentum", "affine", "trackRunningStats", "dtype"},
+    "layer-norm": {"eps", "elementwiseAffine", "bias", "dtype"},
+    "rms-norm": {"eps", "elementwiseAffine", "dtype"},
+    "group-norm": {"numGroups", "eps", "affine", "dtype"},
+    "qk-norm": {"kind", "eps"},
+}
+
+
+def check_options(run, family):
+    declared = run.get("nonDefault") or {}
+    extra = sorted(set(declared.get("model") or {}) - PORTED_MODEL_OPTIONS.get(family, set()))
+    if extra:
+        raise Unsupported(f"the {family} family's option(s) {', '.join(extra)} (set away from normkit's default) are not ported")
+    for role, options in (declared.get("norms") or {}).items():
+        name = ((run.get("norms") or {}).get(role) or {}).get("name")
+        unknown = sorted(set(options) - PORTED_NORM_OPTIONS.get(name, set()))
+        if unknown:
+            raise Unsupported(f"norms.{role} ({name}): option(s) {', '.join(unknown)} set away from normkit's default are not known to be ported")
+
 
 def _forward(model, x, mask):
     return model(x) if mask is None else model(x, mask)
@@ -148,12 +181,16 @@ def prepare(directory, run):
         model = models.build(manifest["architecture"])
     except (NotImplementedError, ValueError) as error:
         raise Unsupported(str(error)) from error
+    check_options({**run, "norms": manifest["architecture"].get("norms")}, manifest["architecture"]["model"]["name"])
     saved = manifest.get("optimizer") or {}
     optimizer_class = getattr(torch.optim, saved.get("type", ""), None)
     if optimizer_class not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
         raise Unsupported(f"optimizer {saved.get('type')!r} is not ported to the lab runner (SGD, Adam, AdamW are)")
     optimizer = optimizer_class(model.parameters(), lr=1.0)
-    manifest = nb.load_bundle(path, model, optimizer)
+    try:
+        manifest = nb.load_bundle(path, model, optimizer)
+    except nb.BundleError as error:
+        raise Unsupported(f"normkit_torch.models builds another model from this architecture ({error})") from error
     if (manifest.get("scheduler") or {}).get("schedule") is None and run.get("schedule", {}).get("name") == "constant":
         # normkit describes its constant schedule (a plain function) as null: the lr stays the bundle's.
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
@@ -225,9 +262,13 @@ def run_all(directory, only=None):
         except Unsupported as error:
             groups[group] = {"status": "unsupported", "reason": f"{run['key']}: {error}"}
             continue
-        for run, parts in zip(members, prepared):
-            print(f"normkit_torch.lab: {run['key']}", file=sys.stderr, flush=True)
-            runs[run["key"]] = train_run(directory, run, parts)
+        try:
+            for run, parts in zip(members, prepared):
+                print(f"normkit_torch.lab: {run['key']}", file=sys.stderr, flush=True)
+                runs[run["key"]] = train_run(directory, run, parts)
+        except Exception as error:  # noqa: BLE001 - one group's failure is reported; the other groups still run
+            groups[group] = {"status": "error", "reason": f"{run['key']}: {type(error).__name__}: {error}"}
+            continue
         groups[group] = {"status": "trained", "reason": None}
     return {"torch": torch.__version__, "groups": groups, "runs": runs}
 
