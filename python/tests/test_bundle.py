@@ -122,5 +122,7 @@ def test_models_build_refuses_what_is_not_ported():
     assert deep.blocks[0].deep_norm == {"alpha": 6 ** 0.25, "beta": 24 ** -0.25}
     with pytest.raises(NotImplementedError, match="on 'tokens' inputs"):
         models.build({**ARCHITECTURE, "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
+    with pytest.raises(NotImplementedError, match="mlp with conditionFeatures"):
+        models.build({**ARCHITECTURE, "model": {"name": "mlp", "options": {"conditionFeatures": 2}}})
     with pytest.raises(NotImplementedError, match="normalizer 'instance-norm' is not mapped"):
         models.build({**ARCHITECTURE, "norms": {"hidden": {"name": "instance-norm"}}})

@@ -507,7 +507,9 @@ def build(architecture):
     for d in shape:
         in_features *= d
     if name == "mlp":
-        o = {"width": 32, "depth": 3, "activation": "relu", **(model.get("options") or {})}
+        o = {"width": 32, "depth": 3, "activation": "relu", "conditionFeatures": 0, **(model.get("options") or {})}
+        if o["conditionFeatures"]:
+            raise NotImplementedError("models.build: mlp with conditionFeatures (condition inputs for conditional normalizers) is not ported yet")
         return Mlp(in_features, data["numClasses"], o["width"], o["depth"], o["activation"], norms.get("hidden"))
     if name == "cnn":
         o = {"channels": 8, "stages": 2, "activation": "relu", **(model.get("options") or {})}

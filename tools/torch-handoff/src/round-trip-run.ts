@@ -28,7 +28,8 @@ export interface Batch {
 export function build(): Classifier {
   for (const plugin of batchPlugins) if (!has(plugin.name)) register(plugin);
   return mlpModel.build({
-    options: ARCHITECTURE.model.options,
+    // conditionFeatures 0 (the family's default): no condition inputs.
+    options: { ...ARCHITECTURE.model.options, conditionFeatures: 0 },
     data: ARCHITECTURE.data,
     norms: ARCHITECTURE.norms,
     generator: new Generator(3),
