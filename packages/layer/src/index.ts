@@ -1,8 +1,8 @@
 // @normkit/layer: LayerNorm, RMSNorm, QKNorm, AdaLN / adaLN-Zero, L2 (unit) norm, ScaleNorm, LayerScale, Dynamic Tanh,
 // residual blocks (Pre-LN, Post-LN, Peri-LN, output-only, DeepNorm), the Transformer block and nGPT's block, with their registry plugins (registration is explicit).
-export { LayerNorm, layerNorm } from './layer-norm';
+export { LayerNorm, layerNorm, layerNormOptionsSchema } from './layer-norm';
 export type { LayerNormOptions, LayerNormFunctionalOptions } from './layer-norm';
-export { RMSNorm, rmsNorm, machineEpsilon } from './rms-norm';
+export { RMSNorm, rmsNorm, machineEpsilon, rmsNormOptionsSchema } from './rms-norm';
 export type { RMSNormOptions, RMSNormFunctionalOptions } from './rms-norm';
 export { QKNorm, qkNormFactory, QK_NORM_KINDS } from './qk-norm';
 export type { QKNormOptions, QKNormKind } from './qk-norm';
