@@ -6,6 +6,8 @@ import { MAX_RUNS } from './drafts';
 
 /** The resources a run's worker loads by itself (so a preset needing them is available here). */
 const LOADED_BY_WORKERS = new Set<string>(['mnist']);
+/** Resources only the lab's analysis uses (the data-parallel comparison); the playground runs the configurations, not the analysis. */
+const ANALYSIS_ONLY = new Set<string>(['dataParallel']);
 
 export function listPresets(): readonly ClaimPreset[] {
   return presets;
@@ -22,7 +24,7 @@ export function presetMissing(preset: ClaimPreset): string[] {
   return [
     ...preset.requires.plugins.filter((name) => !has(name)).map((name) => `plugin "${name}"`),
     ...(preset.requires.blockWrappers ?? []).filter((name) => !wrappers.has(name)).map((name) => `block wrapper "${name}"`),
-    ...(preset.requires.resources ?? []).filter((name) => !LOADED_BY_WORKERS.has(name)).map((name) => `resource "${name}"`),
+    ...(preset.requires.resources ?? []).filter((name) => !LOADED_BY_WORKERS.has(name) && !ANALYSIS_ONLY.has(name)).map((name) => `resource "${name}"`),
   ];
 }
 
