@@ -31,8 +31,8 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
     note: 'frozen-batch-norm-fine-tuning tests the usual fix when fine-tuning at small batch: freezing the pre-trained statistics (FrozenBatchNorm).',
   },
   {
-    section: 'Batch Normalization', claim: 'SyncBatchNorm helps small per-device batches but adds communication overhead', presets: [],
-    note: 'Not tested yet: the planned preset runs 2 workers x batch 2 synchronised vs unsynchronised vs one process at batch 4, with the overhead timed.',
+    section: 'Batch Normalization', claim: 'SyncBatchNorm helps small per-device batches but adds communication overhead', presets: ['sync-batch-norm-small-batch', 'sync-batch-norm-tracking'],
+    note: '2 worker threads x batch 2 (shared-memory process group) synchronised vs not, against one process at batch 4; threads on one machine, not devices on a network, so the overhead is a lower bound.',
   },
   { section: 'Batch Normalization', claim: 'Ghost BatchNorm uses smaller virtual batches within large physical batches (and regularises large-batch training)', presets: ['ghost-batch-norm-large-batch'] },
   { section: 'Batch Normalization', claim: 'BatchNorm statistics are biased toward longer sequences; padding must be masked', presets: ['batch-norm-masked-padding'] },
