@@ -197,6 +197,7 @@ def test_element_masks_take_statistics_over_unmasked_elements_only(norm_type):
 
 def test_layer_norm_bias_false_and_row_masks():
     norm = nt.LayerNorm(4, bias=False)
+    norm.reset_parameters()
     assert list(norm.state_dict()) == ["weight"]
     x = torch.randn(2, 3, 4)
     y = norm(x, mask=torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))

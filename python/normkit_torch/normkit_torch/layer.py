@@ -86,6 +86,12 @@ class LayerNorm(nn.LayerNorm):
         if elementwise_affine and not bias:
             self.bias = None
 
+    def reset_parameters(self):
+        if self.elementwise_affine:
+            nn.init.ones_(self.weight)
+            if self.bias is not None:
+                nn.init.zeros_(self.bias)
+
     def forward(self, x, mask=None):
         return layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps, mask, type(self).__name__)
 
