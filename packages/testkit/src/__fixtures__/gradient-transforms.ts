@@ -1,8 +1,8 @@
 // Gradient-transform plugins written with the public API only: clip by global norm, and variants
 // with one planted fault each.
-import { SPECIFICATION_VERSION, defineGradientTransform, type GradientEntry, type GradientTransformPlugin } from '@normkit/tensor';
+import { SPECIFICATION_VERSION, defineGradientTransform, type GradientEntry, type GradientTransform, type GradientTransformPlugin } from '@normkit/tensor';
 
-type ClipFault = 'none' | 'decays-parameters' | 'nan-on-zero' | 'crashes-on-missing' | 'always-halves';
+type ClipFault = 'none' | 'decays-parameters' | 'nan-on-zero' | 'crashes-on-missing' | 'always-halves' | 'no-apply';
 
 function clipPlugin(name: string, fault: ClipFault): GradientTransformPlugin {
   return defineGradientTransform({
@@ -12,7 +12,7 @@ function clipPlugin(name: string, fault: ClipFault): GradientTransformPlugin {
     family: 'testkit-fixtures',
     description: `clip gradients by their global L2 norm (${fault === 'none' ? 'correct' : `planted fault: ${fault}`})`,
     options: { maxNorm: { type: 'number', default: 1, min: 0, minExclusive: true, description: 'largest allowed global norm' } },
-    create: (options) => ({
+    create: (options) => withFault(fault, {
       name,
       apply(entries: readonly GradientEntry[]) {
         let squares = 0;
@@ -38,8 +38,14 @@ function clipPlugin(name: string, fault: ClipFault): GradientTransformPlugin {
   });
 }
 
+/** The planted fault 'no-apply': the method misnamed (`run`), which the registry refuses. */
+function withFault(fault: ClipFault, transform: GradientTransform): GradientTransform {
+  return fault === 'no-apply' ? ({ name: transform.name, run: transform.apply.bind(transform) } as unknown as GradientTransform) : transform;
+}
+
 export const referenceClip = clipPlugin('fixture-clip', 'none');
 export const decaysParametersClip = clipPlugin('fixture-clip-decays', 'decays-parameters');
 export const nanOnZeroClip = clipPlugin('fixture-clip-nan', 'nan-on-zero');
 export const crashesOnMissingClip = clipPlugin('fixture-clip-crash', 'crashes-on-missing');
 export const alwaysHalvesClip = clipPlugin('fixture-clip-halves', 'always-halves');
+export const noApplyClip = clipPlugin('fixture-clip-no-apply', 'no-apply');

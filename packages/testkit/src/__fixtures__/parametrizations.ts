@@ -5,7 +5,7 @@ import {
   type Tensor, type WeightParametrizationPlugin,
 } from '@normkit/tensor';
 
-type WeightNormFault = 'none' | 'wrong-gradient' | 'no-eps' | 'create-mutates-host';
+type WeightNormFault = 'none' | 'wrong-gradient' | 'no-eps' | 'create-mutates-host' | 'not-a-module';
 
 /** w = g * v / ||v|| per row (dim 0), composed from primitives; rightInverse(w) = [||w||, w]. */
 class TinyWeightNorm extends Module {
@@ -48,6 +48,8 @@ function weightNormPlugin(name: string, fault: WeightNormFault): WeightParametri
         const weight = module.getParameter(tensorName)!;
         weight.data.forEach((value, i, data) => (data[i] = value * 2));
       }
+      // The planted fault: a plain object with a forward, which registerParametrization would take but the registry refuses.
+      if (fault === 'not-a-module') return { forward: (g: Tensor, v: Tensor) => new TinyWeightNorm('none').forward(g, v) } as unknown as TinyWeightNorm;
       return new TinyWeightNorm(fault);
     },
   });
@@ -57,6 +59,7 @@ export const referenceWeightNorm = weightNormPlugin('fixture-weight-norm', 'none
 export const wrongGradientWeightNorm = weightNormPlugin('fixture-weight-norm-wrong-gradient', 'wrong-gradient');
 export const noEpsWeightNorm = weightNormPlugin('fixture-weight-norm-no-eps', 'no-eps');
 export const createMutatesHostWeightNorm = weightNormPlugin('fixture-weight-norm-mutates-host', 'create-mutates-host');
+export const notAModuleWeightNorm = weightNormPlugin('fixture-weight-norm-not-a-module', 'not-a-module');
 
 /**
  * w = W / sigma with sigma = u^T W v from one power iteration per training read (u, v buffers,

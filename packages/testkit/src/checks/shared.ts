@@ -1,6 +1,6 @@
 import {
-  isNormkitError, noGrad, resolveOptions, zeros,
-  type DType, type Module, type OptionsSchema, type OptionValues, type StateDict, type Tensor,
+  Registry, isNormkitError, noGrad, resolveOptions, zeros,
+  type AnyPlugin, type DType, type Module, type OptionsSchema, type OptionValues, type StateDict, type Tensor,
 } from '@normkit/tensor';
 import { describeError, diffSnapshots, formatShapeList, snapshotState } from '../result';
 
@@ -8,20 +8,41 @@ import { describeError, diffSnapshots, formatShapeList, snapshotState } from '..
 export type SuiteOptions = Readonly<Record<string, unknown>> | ((dtype: DType) => Readonly<Record<string, unknown>>);
 
 /**
- * Resolves suite options for one dtype: a function is called with the dtype; with a plain object
- * and an enum option named `dtype` in the schema, `dtype` is set when not given.
+ * The options a suite gives the plugin for one dtype, as given (the registry validates them and
+ * fills defaults): a function is called with the dtype; with a plain object and an enum option
+ * named `dtype` in the schema, `dtype` is set when not given.
  */
-export function resolveSuiteOptions(
-  plugin: { name: string; options: OptionsSchema },
+export function suiteOptionsFor(
+  plugin: { options: OptionsSchema },
   options: SuiteOptions | undefined,
   dtype: DType,
-): OptionValues<OptionsSchema> {
+): Record<string, unknown> {
   const given: Record<string, unknown> = typeof options === 'function' ? { ...options(dtype) } : { ...(options ?? {}) };
   const dtypeSpec = plugin.options.dtype;
   if (typeof options !== 'function' && given.dtype === undefined && dtypeSpec?.type === 'enum' && dtypeSpec.values.includes(dtype)) {
     given.dtype = dtype;
   }
-  return resolveOptions(plugin.name, plugin.options, given);
+  return given;
+}
+
+/** `suiteOptionsFor` validated against the plugin's schema, defaults filled (for traits and reports). */
+export function resolveSuiteOptions(
+  plugin: { name: string; options: OptionsSchema },
+  options: SuiteOptions | undefined,
+  dtype: DType,
+): OptionValues<OptionsSchema> {
+  return resolveOptions(plugin.name, plugin.options, suiteOptionsFor(plugin, options, dtype));
+}
+
+/**
+ * A registry of its own holding just `plugin`, so a suite builds it as users do (`createParametrization`,
+ * `createGradientTransform`: the plugin checked as `register` checks it, options validated against its
+ * schema, the product checked) without touching the global default registry.
+ */
+export function registryWith(plugin: AnyPlugin): Registry {
+  const registry = new Registry();
+  registry.register(plugin);
+  return registry;
 }
 
 /** Deep copies of a state dict's tensors, so loading cannot alias the source. */

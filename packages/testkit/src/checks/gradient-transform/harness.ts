@@ -1,9 +1,9 @@
 import {
   Generator, Parameter, randn,
-  type DType, type GradientEntry, type GradientTransform, type GradientTransformPlugin,
+  type DType, type GradientEntry, type GradientTransform, type GradientTransformPlugin, type Registry,
 } from '@normkit/tensor';
 import type { Tolerance } from '../normalizer/harness';
-import { resolveSuiteOptions, type SuiteOptions } from '../shared';
+import { registryWith, suiteOptionsFor, type SuiteOptions } from '../shared';
 
 export type GradientTransformCheckName = 'gradients-only' | 'deterministic' | 'missing-gradients' | 'finite' | 'report' | 'idempotent';
 
@@ -37,16 +37,20 @@ export interface GradientTransformSuiteConfig {
 
 export class GradientTransformHarness {
   readonly dtypes: readonly DType[];
+  readonly #registry: Registry;
 
   constructor(
     readonly plugin: GradientTransformPlugin,
     readonly config: GradientTransformSuiteConfig,
   ) {
     this.dtypes = config.dtypes ?? ['float32', 'float64'];
+    this.#registry = registryWith(plugin);
   }
 
+  /** Builds the transform as users do, through the registry's `createGradientTransform` (options validated, the product checked). */
   create(dtype: DType): GradientTransform {
-    return this.plugin.create(resolveSuiteOptions(this.plugin, this.config.options, dtype));
+    const options = suiteOptionsFor(this.plugin, this.config.options, dtype);
+    return this.#registry.createGradientTransform(this.plugin.name, options);
   }
 
   /** Fresh entries from the same seed: two calls give equal, independent parameters and gradients. */

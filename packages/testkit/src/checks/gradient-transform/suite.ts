@@ -4,13 +4,15 @@ import { describeChecks, runPlanned, type PlannedCheck } from '../describe';
 import { checkDeterministic } from './deterministic';
 import { checkGradientTransformFinite } from './finite';
 import { checkGradientsOnly } from './gradients-only';
-import type { GradientTransformCheckName, GradientTransformSuiteConfig } from './harness';
+import { GradientTransformHarness, type GradientTransformCheckName, type GradientTransformSuiteConfig } from './harness';
 import { checkIdempotent } from './idempotent';
 import { checkMissingGradients } from './missing-gradients';
 import { checkReport } from './report';
 
 /** The checks `describeGradientTransform` runs, in order (`idempotent` only when declared). */
 export function planGradientTransformChecks(plugin: GradientTransformPlugin, config: GradientTransformSuiteConfig): PlannedCheck<GradientTransformCheckName>[] {
+  // Registers the plugin in the harness's own registry: a plugin `register` refuses fails here, once.
+  new GradientTransformHarness(plugin, config);
   const planned: [GradientTransformCheckName, string, (p: GradientTransformPlugin, c: GradientTransformSuiteConfig) => CheckResult][] = [
     ['gradients-only', 'changes only gradients, keeping shape, dtype and finiteness', checkGradientsOnly],
     ['deterministic', 'equal inputs give bit-identical gradients and reports', checkDeterministic],

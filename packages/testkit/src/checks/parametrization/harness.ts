@@ -1,9 +1,10 @@
 import {
   Generator, parametrizationsOf, registerParametrization,
-  type DType, type Module, type OptionsSchema, type OptionValues, type ParametrizationList, type Tensor, type WeightParametrizationPlugin,
+  type DType, type Module, type Parametrization, type ParametrizationList, type Registry, type Tensor,
+  type WeightParametrizationPlugin,
 } from '@normkit/tensor';
 import type { Tolerance } from '../normalizer/harness';
-import { defaultTolerance, resolveSuiteOptions, type SuiteOptions } from '../shared';
+import { defaultTolerance, registryWith, suiteOptionsFor, type SuiteOptions } from '../shared';
 
 export type ParametrizationCheckName = 'registration' | 'gradients' | 'train-eval' | 'state-dict' | 'removal' | 'finite';
 
@@ -50,6 +51,7 @@ export class ParametrizationHarness {
   readonly tensorName: string;
   readonly dtypes: readonly DType[];
   readonly trainingSteps: number;
+  readonly #registry: Registry;
 
   constructor(
     readonly plugin: WeightParametrizationPlugin,
@@ -58,14 +60,11 @@ export class ParametrizationHarness {
     this.tensorName = config.tensorName ?? 'weight';
     this.dtypes = config.dtypes ?? ['float32', 'float64'];
     this.trainingSteps = config.trainingSteps ?? 3;
+    this.#registry = registryWith(plugin);
   }
 
   generator(salt: number): Generator {
     return new Generator((this.config.seed ?? 0) * 7919 + salt);
-  }
-
-  optionsFor(dtype: DType): OptionValues<OptionsSchema> {
-    return resolveSuiteOptions(this.plugin, this.config.options, dtype);
   }
 
   host(dtype: DType, salt = 0): Module {
@@ -79,10 +78,18 @@ export class ParametrizationHarness {
     return tensor;
   }
 
+  /**
+   * Builds the plugin's parametrization for `module` as users do, through the registry's
+   * `createParametrization` (options validated against the schema, the product checked).
+   */
+  build(module: Module, dtype: DType): Parametrization {
+    const options = suiteOptionsFor(this.plugin, this.config.options, dtype);
+    return this.#registry.createParametrization(this.plugin.name, module, this.tensorName, options);
+  }
+
   /** Registers the plugin's parametrization on `module` (a fresh host by default). */
   parametrize(dtype: DType, module: Module = this.host(dtype)): Parametrized {
-    const parametrization = this.plugin.create(module, this.tensorName, this.optionsFor(dtype));
-    registerParametrization(module, this.tensorName, parametrization);
+    registerParametrization(module, this.tensorName, this.build(module, dtype));
     const list = parametrizationsOf(module, this.tensorName)!;
     const name = this.tensorName;
     return { module, list, read: () => (module as unknown as Record<string, Tensor>)[name]! };

@@ -19,7 +19,7 @@ export function checkRegistration(plugin: WeightParametrizationPlugin, config: P
       const host = harness.host(dtype);
       const before = harness.hostTensor(host).clone();
       const snapshot = snapshotState(host);
-      plugin.create(host, name, harness.optionsFor(dtype));
+      harness.build(host, dtype);
       for (const change of diffSnapshots(snapshot, snapshotState(host))) failures.push(`${dtype}: plugin.create changed the host: ${change}`);
       const target = harness.parametrize(dtype, harness.host(dtype));
       for (const mode of ['train', 'eval'] as const) {

@@ -3,7 +3,7 @@ import type { CheckResult } from '../../result';
 import { describeChecks, runPlanned, type PlannedCheck } from '../describe';
 import { checkParametrizationFinite } from './finite';
 import { checkParametrizationGradients } from './gradients';
-import type { ParametrizationCheckName, ParametrizationSuiteConfig } from './harness';
+import { ParametrizationHarness, type ParametrizationCheckName, type ParametrizationSuiteConfig } from './harness';
 import { checkRegistration } from './registration';
 import { checkRemoval } from './removal';
 import { checkParametrizationStateDict } from './state-dict';
@@ -11,6 +11,8 @@ import { checkParametrizationTrainEval } from './train-eval';
 
 /** The checks `describeParametrization` runs, in order. */
 export function planParametrizationChecks(plugin: WeightParametrizationPlugin, config: ParametrizationSuiteConfig): PlannedCheck<ParametrizationCheckName>[] {
+  // Registers the plugin in the harness's own registry: a plugin `register` refuses fails here, once.
+  new ParametrizationHarness(plugin, config);
   const planned: [ParametrizationCheckName, string, (p: WeightParametrizationPlugin, c: ParametrizationSuiteConfig) => CheckResult][] = [
     ['registration', `registers with PyTorch's state-dict keys, keeping shape and dtype${config.preservesValue ? ' and value' : ''}`, checkRegistration],
     ['gradients', 'gradcheck in float64 of the tensor w.r.t. its originals', checkParametrizationGradients],
