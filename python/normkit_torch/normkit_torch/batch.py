@@ -80,9 +80,11 @@ class BatchNorm(nn.Module):
 class GhostBatchNorm(BatchNorm):
     """Ghost Batch Normalization (Hoffer et al., 2017): BatchNorm statistics per consecutive chunk of
     `virtual_batch_size` samples (the last may be smaller); the running averages update once per
-    chunk, in order, so `num_batches_tracked` counts chunks. normkit's `GhostBatchNorm`."""
+    chunk, in order, so `num_batches_tracked` counts chunks. normkit's `GhostBatchNorm` (virtual_batch_size 128 by default)."""
 
-    def __init__(self, num_features, virtual_batch_size, **kwargs):
+    def __init__(self, num_features, virtual_batch_size=128, **kwargs):
+        if not (isinstance(virtual_batch_size, int) and virtual_batch_size >= 1):
+            raise ValueError(f"GhostBatchNorm: expected virtual_batch_size to be an integer >= 1, got {virtual_batch_size!r}")
         super().__init__(num_features, **kwargs)
         self.virtual_batch_size = virtual_batch_size
 
