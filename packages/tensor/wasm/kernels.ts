@@ -1122,3 +1122,100 @@ export function windowAverageForward(
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Sums over any axes (the twin of src/kernels/js/reduce.ts): x's dims merged into runs, each
+// described at runs + r * 12 by (size, summed?, stride in out), visited as rows of the innermost run.
+
+/** The kept offset of row `row0`, with the run counters set for it (one i32 per run at `counters`). */
+function runsStart(runs: usize, runCount: i32, row0: i32, counters: usize): i32 {
+  let rest = row0;
+  let o: i32 = 0;
+  for (let r = runCount - 2; r >= 0; r--) {
+    const size = load<i32>(runs + <usize>(r * 12));
+    const c = rest % size;
+    rest = rest / size;
+    store<i32>(counters + <usize>(r << 2), c);
+    o += c * load<i32>(runs + <usize>(r * 12), 8);
+  }
+  return o;
+}
+
+/** The kept offset of the next row after the one at `o`, advancing the counters. */
+function runsNext(runs: usize, runCount: i32, counters: usize, o: i32): i32 {
+  for (let r = runCount - 2; r >= 0; r--) {
+    const at = counters + <usize>(r << 2);
+    const size = load<i32>(runs + <usize>(r * 12));
+    const stride = load<i32>(runs + <usize>(r * 12), 8);
+    const c = load<i32>(at) + 1;
+    o += stride;
+    if (c < size) {
+      store<i32>(at, c);
+      return o;
+    }
+    o -= stride * size;
+    store<i32>(at, 0);
+  }
+  return o;
+}
+
+/**
+ * out[kept] += sums over the summed runs for rows [row0, row1) of the innermost run; `x` points at
+ * row0's first element (a caller streaming chunks of rows passes each chunk's start), `counters` is
+ * scratch for one i32 per run. Float64 accumulation; f64x2 lanes along the innermost run.
+ */
+export function sumRuns(x: usize, out: usize, runs: usize, runCount: i32, row0: i32, row1: i32, counters: usize): void {
+  const last = runCount - 1;
+  const inner = load<i32>(runs + <usize>(last * 12));
+  const innerSummed = load<i32>(runs + <usize>(last * 12), 4) != 0;
+  let o = runsStart(runs, runCount, row0, counters);
+  for (let row = row0; row < row1; row++) {
+    const base = (row - row0) * inner;
+    if (innerSummed) {
+      store<f64>(at64(out, o), load<f64>(at64(out, o)) + blockSum(x, base, base + inner));
+    } else {
+      let j = 0;
+      for (; j + 4 <= inner; j += 4) {
+        const v = v128.load(at32(x, base + j));
+        const p = at64(out, o + j);
+        v128.store(p, f64x2.add(v128.load(p), low(v)));
+        v128.store(p, f64x2.add(v128.load(p, 16), high(v)), 16);
+      }
+      for (; j < inner; j++) store<f64>(at64(out, o + j), load<f64>(at64(out, o + j)) + read(x, base + j));
+    }
+    o = runsNext(runs, runCount, counters, o);
+  }
+}
+
+/**
+ * out = x * (scale + offset) + shift with scale and shift (float32, shift 0 for none) broadcast along
+ * the runs marked summed, for rows [row0, row1) (`x` and `out` point at row0's first element). Float64
+ * arithmetic, rounded once, like the js loop.
+ */
+export function modulateRuns(
+  x: usize, out: usize, scale: usize, shift: usize, offset: f64, runs: usize, runCount: i32, row0: i32, row1: i32, counters: usize,
+): void {
+  const last = runCount - 1;
+  const inner = load<i32>(runs + <usize>(last * 12));
+  const innerBroadcast = load<i32>(runs + <usize>(last * 12), 4) != 0;
+  const offsetV = f64x2.splat(offset);
+  let o = runsStart(runs, runCount, row0, counters);
+  for (let row = row0; row < row1; row++) {
+    const base = (row - row0) * inner;
+    if (innerBroadcast) {
+      affineBlock(x, out, base, base + inner, read(scale, o) + offset, shift != 0 ? read(shift, o) : 0);
+    } else {
+      let j = 0;
+      for (; j + 4 <= inner; j += 4) {
+        const v = v128.load(at32(x, base + j));
+        const sv = v128.load(at32(scale, o + j));
+        const tv = shift != 0 ? v128.load(at32(shift, o + j)) : f32x4.splat(0);
+        const y0 = f64x2.add(f64x2.mul(low(v), f64x2.add(low(sv), offsetV)), low(tv));
+        const y1 = f64x2.add(f64x2.mul(high(v), f64x2.add(high(sv), offsetV)), high(tv));
+        v128.store(at32(out, base + j), pack(y0, y1));
+      }
+      for (; j < inner; j++) write(out, base + j, read(x, base + j) * (read(scale, o + j) + offset) + (shift != 0 ? read(shift, o + j) : 0));
+    }
+    o = runsNext(runs, runCount, counters, o);
+  }
+}

@@ -4,6 +4,7 @@ import { Generator } from '../random';
 import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
 import { erf } from './js/math';
 import type { ActivationOp, BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
+import { sumRuns } from '../ops/reduce';
 
 // Every kernel of the table on both backends, against the `js` reference: random shapes (sizes
 // that are not multiples of the SIMD width included), zero-size, large, constant and extreme
@@ -557,6 +558,67 @@ describe('kernel table: pooling', () => {
       const geometry = { planes, height, width, rowStart: rows.start, rowEnd: rows.end, colStart: cols.start, colEnd: cols.end, divisor };
       const [ref, got] = both(() => ({ ...geometry, x, out: new Float32Array(planes * outH * outW) }), (table, a) => table.windowAverageForward(a));
       compareAll(`windowAverage planes ${planes} ${height}x${width} -> ${outH}x${outW} ${fill}`, ref, got);
+    }
+  });
+});
+
+describe('kernel table: sums', () => {
+  it('sums over any axes: wasm against js (float64 accumulators), rows longer than a stream chunk, NaN and ±Inf', () => {
+    const generator = new Generator(33);
+    for (let trial = 0; trial < 150; trial++) {
+      const rank = 1 + (generator.nextUint32() % 5);
+      const shape = Array.from({ length: rank }, () => pick(generator, [1, 2, 3, 5, 8, 17, 33]));
+      while (shape.reduce((a, b) => a * b, 1) > 60_000) shape[shape.indexOf(Math.max(...shape))] = 3;
+      if (trial % 25 === 7) shape.splice(0, rank, ...shape.map(() => 1).slice(1), 20_011);
+      const summed = shape.map(() => generator.nextUint32() % 2 === 0);
+      const runs = sumRuns(shape, summed);
+      let kept = 1;
+      runs.sizes.forEach((size, r) => { if (!runs.reduced[r]) kept *= size; });
+      const fill = pick(generator, FILLS);
+      const x = data(generator, shape.reduce((a, b) => a * b, 1), fill);
+      const [ref, got] = both(() => ({ x, out: new Float64Array(kept), ...runs }), (table, a) => table.sum(a));
+      compareAll(`sum ${JSON.stringify(shape)} over ${JSON.stringify(summed)} ${fill}`, ref, got);
+      // Against a one-line reference: each element added to the output its kept coordinates select.
+      if (fill === 'normal') {
+        const reference = new Float64Array(kept);
+        const keptDims = shape.filter((_, i) => !summed[i]);
+        for (let i = 0; i < x.length; i++) {
+          let rest = i;
+          let o = 0;
+          let stride = 1;
+          const coordinates = shape.map(() => 0);
+          for (let d = rank - 1; d >= 0; d--) { coordinates[d] = rest % shape[d]!; rest = Math.floor(rest / shape[d]!); }
+          for (let d = rank - 1, k = keptDims.length - 1; d >= 0; d--) {
+            if (summed[d]) continue;
+            o += coordinates[d]! * stride;
+            stride *= keptDims[k--]!;
+          }
+          reference[o]! += x[i]!;
+        }
+        expectAgree('sum reference', reference, got.out);
+      }
+    }
+  });
+});
+
+describe('kernel table: modulate', () => {
+  it('x * (scale + offset) + shift broadcast along runs: wasm against js (same float64 arithmetic, same bits)', () => {
+    const generator = new Generator(34);
+    for (let trial = 0; trial < 100; trial++) {
+      const rank = 1 + (generator.nextUint32() % 4);
+      const shape = Array.from({ length: rank }, () => pick(generator, [1, 2, 3, 5, 8, 17, 33, 64]));
+      while (shape.reduce((a, b) => a * b, 1) > 60_000) shape[shape.indexOf(Math.max(...shape))] = 3;
+      const broadcast = shape.map(() => generator.nextUint32() % 2 === 0);
+      const runs = sumRuns(shape, broadcast);
+      let kept = 1;
+      runs.sizes.forEach((size, r) => { if (!runs.reduced[r]) kept *= size; });
+      const fill = pick(generator, FILLS);
+      const x = data(generator, shape.reduce((a, b) => a * b, 1), fill);
+      const scale = data(generator, kept, 'normal');
+      const shift = optional(generator, () => data(generator, kept, 'normal'));
+      const offset = generator.nextUint32() % 2;
+      const [ref, got] = both(() => ({ x, out: new Float32Array(x.length), scale, shift, offset, ...runs }), (table, a) => table.modulate(a));
+      expect(Array.from(got.out), `modulate ${JSON.stringify(shape)} ${JSON.stringify(broadcast)} ${fill}`).toEqual(Array.from(ref.out));
     }
   });
 });

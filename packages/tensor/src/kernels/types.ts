@@ -330,6 +330,32 @@ export interface ResizeBackwardArgs extends ResizeGeometry {
   gradX: TypedArray;
 }
 
+/**
+ * A reduction's geometry: the dims of x merged into runs (adjacent dims summed over, or kept, become
+ * one run), outermost first, so a sum over any axes is a loop over rows of the innermost run.
+ */
+export interface SumRuns {
+  sizes: readonly number[];
+  /** Whether each run is summed over; adjacent runs differ. */
+  reduced: readonly boolean[];
+}
+
+export interface SumArgs extends SumRuns {
+  x: TypedArray;
+  /** One float64 accumulator per kept element, zeroed by the caller; the sums are added. */
+  out: Float64Array;
+}
+
+/** out = x * (scale + offset) + shift, scale and shift broadcast along the runs marked summed (both with the same shape). */
+export interface ModulateArgs extends SumRuns {
+  x: TypedArray;
+  out: TypedArray;
+  scale: TypedArray;
+  shift: TypedArray | null;
+  /** 1 for AdaLN's x * (1 + scale) + shift, 0 for FiLM's gamma * x + beta. */
+  offset: number;
+}
+
 export interface KernelTable {
   readonly name: BackendName;
   readonly rowwiseForward: (args: RowwiseForwardArgs) => void;
@@ -355,4 +381,8 @@ export interface KernelTable {
   readonly windowAverageBackward: (args: WindowAverageBackwardArgs) => void;
   readonly resizeForward: (args: ResizeArgs) => void;
   readonly resizeBackward: (args: ResizeBackwardArgs) => void;
+  /** Sums over the reduced runs, accumulated in float64 (sum, mean, and the adjoint of broadcasting). */
+  readonly sum: (args: SumArgs) => void;
+  /** The modulation of AdaLN, FiLM, SPADE and conditional BatchNorm (`modulate`), float64 arithmetic. */
+  readonly modulate: (args: ModulateArgs) => void;
 }

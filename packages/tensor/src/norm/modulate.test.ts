@@ -6,6 +6,7 @@ import { gradcheck } from '../gradcheck';
 import { add, mul } from '../ops/elementwise';
 import type { Tensor } from '../tensor';
 import { expectClose, expectGradcheck } from '../test-utils';
+import { getBackend, setBackend } from '../kernels/backend';
 import { modulate } from './modulate';
 
 const f64 = { dtype: 'float64' as const, requiresGrad: true };
@@ -33,5 +34,39 @@ describe('modulate', () => {
   it('refuses parameters that would change the shape of x', () => {
     expect(() => modulate(randn([2, 3]), randn([4, 3]), null)).toThrow(ShapeError);
     expect(() => modulate(randn([2, 3]), randn([2, 3]), randn([2, 1, 3]))).toThrow(/modulate: expected scale and shift that broadcast/);
+  });
+  it('matches its one-line reference in float32 on both backends: per channel, per feature, scalar, mixed scale and shift broadcasts', () => {
+    const before = getBackend();
+    try {
+      for (const backend of ['js', 'wasm'] as const) {
+        setBackend(backend);
+        for (const [xShape, scaleShape, shiftShape] of [
+          [[8, 16, 24, 24], [8, 16, 1, 1], [8, 16, 1, 1]],
+          [[4, 300, 64], [4, 1, 64], [4, 1, 64]],
+          [[4, 300, 64], [64], null],
+          [[8, 16, 24, 24], [1, 16, 1, 1], [8, 1, 24, 24]],
+          [[3, 5000], [1], [3, 1]],
+        ] as const) {
+          const x = randn([...xShape]);
+          const scale = randn([...scaleShape]);
+          const shift = shiftShape ? randn([...shiftShape]) : null;
+          const got = modulate(x, scale, shift);
+          // The reference in float64, rounded once.
+          const scaled = mul(x.to('float64'), add(scale.to('float64'), 1));
+          const reference = shift ? add(scaled, shift.to('float64')) : scaled;
+          const label = `${backend} ${JSON.stringify([xShape, scaleShape, shiftShape])}`;
+          // Fused: one rounding to float32 (at most 2^-24 relative); a shift along other dims than the
+          // scale is added in a second pass, after x * (1 + scale) was rounded once already.
+          const twoPasses = shift !== null && JSON.stringify(shiftShape) !== JSON.stringify(scaleShape);
+          for (let i = 0; i < got.size; i++) {
+            const r = reference.data[i]!;
+            const bound = 2 ** -24 * (Math.abs(r) + (twoPasses ? Math.abs(scaled.data[i]!) : 0));
+            if (Math.abs(got.data[i]! - r) > bound) expect.fail(`${label}[${i}]: ${got.data[i]} vs ${r}`);
+          }
+        }
+      }
+    } finally {
+      setBackend(before);
+    }
   });
 });

@@ -1,8 +1,15 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, sameShape, type TypedArray } from '../dtype';
+import { allocateForOverwrite, promoteDTypes, sameShape, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
+import { activeKernels } from '../kernels/backend';
+import type { SumRuns } from '../kernels/types';
 import type { Tensor } from '../tensor';
-import { broadcastIndex, broadcastShapes, reduceToShape } from '../ops/broadcast';
+import { broadcastDims, broadcastShapes, reduceToShape } from '../ops/broadcast';
+import { sumRuns } from '../ops/reduce';
+
+function sumRunsEqual(a: SumRuns, b: SumRuns): boolean {
+  return a.sizes.length === b.sizes.length && a.sizes.every((size, r) => size === b.sizes[r] && a.reduced[r] === b.reduced[r]);
+}
 
 export interface ModulateOptions {
   /**
@@ -36,36 +43,40 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
   }
   const dtype = promoteDTypes(x.dtype, scale.dtype, shift?.dtype ?? x.dtype);
   const size = x.size;
-  const scaleIndex = sameShape(scale.shape, x.shape) ? null : broadcastIndex(scale.shape, x.shape);
-  const shiftIndex = shift && !sameShape(shift.shape, x.shape) ? broadcastIndex(shift.shape, x.shape) : null;
+  const offset = onePlus ? 1 : 0;
+  const scaleRuns = sumRuns(x.shape, broadcastDims(scale.shape, x.shape));
+  const shiftDims = shift ? broadcastDims(shift.shape, x.shape) : null;
+  const shiftAlongScale = shiftDims !== null && sumRunsEqual(scaleRuns, sumRuns(x.shape, shiftDims));
   const xs = x.data;
   const sc = scale.data;
-  const sh = shift?.data;
-  const offset = onePlus ? 1 : 0;
-  const out = allocate(dtype, size);
-  for (let i = 0; i < size; i++) {
-    const s = sc[scaleIndex ? scaleIndex[i]! : i]! + offset;
-    out[i] = xs[i]! * s + (sh ? sh[shiftIndex ? shiftIndex[i]! : i]! : 0);
+  const out = allocateForOverwrite(dtype, size);
+  const kernels = activeKernels();
+  kernels.modulate({ x: xs, out, scale: sc, shift: shiftAlongScale ? shift!.data : null, offset, ...scaleRuns });
+  if (shift && !shiftAlongScale) {
+    // Shift broadcast along other dims than scale: added in a second pass, as out * 1 + shift.
+    kernels.modulate({ x: out, out, scale: new Float64Array(shift.size).fill(1), shift: shift.data, offset: 0, ...sumRuns(x.shape, shiftDims!) });
   }
+  const inputs = shift ? [x, scale, shift] : [x, scale];
   return customOp({
     op,
-    inputs: { x, scale, shift },
+    inputs,
     data: out,
     shape: x.shape,
     backward: (g) => {
       let gx: TypedArray | null = null;
       if (x.requiresGrad) {
-        gx = allocate(x.dtype, size);
-        for (let i = 0; i < size; i++) gx[i] = g[i]! * (sc[scaleIndex ? scaleIndex[i]! : i]! + offset);
+        gx = allocateForOverwrite(x.dtype, size);
+        activeKernels().modulate({ x: g, out: gx, scale: sc, shift: null, offset, ...scaleRuns });
       }
       let gScale: TypedArray | null = null;
       if (scale.requiresGrad) {
-        const full = allocate(scale.dtype, size);
-        for (let i = 0; i < size; i++) full[i] = g[i]! * xs[i]!;
+        const full = allocateForOverwrite(scale.dtype, size);
+        activeKernels().binary({ op: 'mul', a: g, b: xs, out: full, broadcast: { kind: 'same' } });
         gScale = reduceToShape(full, x.shape, scale.shape, scale.dtype);
       }
-      const gShift = shift?.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null;
-      return { x: gx, scale: gScale, shift: gShift };
+      const grads: Array<TypedArray | null> = [gx, gScale];
+      if (shift) grads.push(shift.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null);
+      return grads;
     },
   });
 }

@@ -1,5 +1,6 @@
-import { allocate, sameShape, shapeSize, stridesOf, type DType, type TypedArray } from '../dtype';
+import { allocateForOverwrite, sameShape, shapeSize, stridesOf, type DType, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
+import { sumOver } from './reduce';
 
 /** NumPy broadcasting of two shapes; throws a ShapeError naming the op when they do not broadcast. */
 export function broadcastShapes(op: string, a: readonly number[], b: readonly number[]): number[] {
@@ -50,17 +51,16 @@ export function broadcastIndex(inShape: readonly number[], outShape: readonly nu
   return index;
 }
 
-/** Sums a gradient shaped `outShape` down to `inShape` (the adjoint of broadcasting). */
+/** Which dims of `outShape` an operand shaped `inShape` is broadcast along: the leading dims it lacks and its 1s against larger sizes. */
+export function broadcastDims(inShape: readonly number[], outShape: readonly number[]): boolean[] {
+  const offset = outShape.length - inShape.length;
+  return outShape.map((d, i) => i < offset || (inShape[i - offset] === 1 && d !== 1));
+}
+
+/** Sums a gradient shaped `outShape` down to `inShape` (the adjoint of broadcasting), in float64. */
 export function reduceToShape(grad: TypedArray, outShape: readonly number[], inShape: readonly number[], dtype: DType): TypedArray {
   if (sameShape(outShape, inShape)) return grad;
-  const out = allocate(dtype, shapeSize(inShape));
-  if (out.length === 1) {
-    let total = 0;
-    for (let i = 0; i < grad.length; i++) total += grad[i]!;
-    out[0] = total;
-    return out;
-  }
-  const index = broadcastIndex(inShape, outShape);
-  for (let i = 0; i < grad.length; i++) out[index[i]!]! += grad[i]!;
+  const out = allocateForOverwrite(dtype, shapeSize(inShape));
+  out.set(sumOver(grad, outShape, broadcastDims(inShape, outShape)));
   return out;
 }

@@ -1,5 +1,8 @@
 import { customOp } from '../autograd';
-import { allocate, shapeSize, stridesOf } from '../dtype';
+import { allocate, allocateForOverwrite, shapeSize, stridesOf, type TypedArray } from '../dtype';
+import { activeKernels } from '../kernels/backend';
+import { forEachRunRow } from '../kernels/js/reduce';
+import type { SumRuns } from '../kernels/types';
 import { ShapeError, ValueError, formatShape } from '../errors';
 import { Tensor, checkTensor } from '../tensor';
 
@@ -56,6 +59,51 @@ function planReduction(op: string, shape: readonly number[], axesArg: number | r
   return { outShape, keptShape, index, count };
 }
 
+/**
+ * `shape` merged into the runs of the kernel table's `sum`: dims of size 1 dropped, adjacent dims
+ * of the same kind (summed over or kept) multiplied into one run.
+ */
+export function sumRuns(shape: readonly number[], summed: readonly boolean[]): SumRuns {
+  const sizes: number[] = [];
+  const reduced: boolean[] = [];
+  shape.forEach((size, i) => {
+    if (size === 1) return;
+    const last = sizes.length - 1;
+    if (last >= 0 && reduced[last] === summed[i]) sizes[last]! *= size;
+    else {
+      sizes.push(size);
+      reduced.push(summed[i]!);
+    }
+  });
+  if (sizes.length === 0) return { sizes: [1], reduced: [false] };
+  return { sizes, reduced };
+}
+
+/** Float64 sums of `x` (dense, shaped `shape`) over the dims marked in `summed`, one per kept element in order. */
+export function sumOver(x: TypedArray, shape: readonly number[], summed: readonly boolean[]): Float64Array {
+  const runs = sumRuns(shape, summed);
+  let kept = 1;
+  runs.sizes.forEach((size, r) => {
+    if (!runs.reduced[r]) kept *= size;
+  });
+  const out = new Float64Array(kept);
+  activeKernels().sum({ x, out, ...runs });
+  return out;
+}
+
+/** The adjoint of `sumOver`: every element of `gx` (shaped `shape`) gets its kept element of `g`, times `scale`. */
+export function expandOver(g: TypedArray, shape: readonly number[], summed: readonly boolean[], gx: TypedArray, scale = 1): void {
+  const runs = sumRuns(shape, summed);
+  const inner = runs.sizes[runs.sizes.length - 1]!;
+  if (runs.reduced[runs.sizes.length - 1]) {
+    forEachRunRow(runs, (xBase, outBase) => gx.fill(g[outBase]! * scale, xBase, xBase + inner));
+  } else {
+    forEachRunRow(runs, (xBase, outBase) => {
+      for (let i = 0; i < inner; i++) gx[xBase + i] = g[outBase + i]! * scale;
+    });
+  }
+}
+
 export interface ReduceOptions {
   keepdim?: boolean;
 }
@@ -63,44 +111,44 @@ export interface ReduceOptions {
 /** Sum over `axes` (all by default), accumulated in float64. */
 export function sum(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
   checkTensor('sum', x, 'x');
-  const plan = planReduction('sum', x.shape, axes, options.keepdim ?? false);
-  const accumulator = new Float64Array(shapeSize(plan.outShape));
-  for (let i = 0; i < x.size; i++) accumulator[plan.index[i]!]! += x.data[i]!;
-  const data = allocate(x.dtype, accumulator.length);
-  data.set(accumulator);
+  return sumOrMean('sum', x, axes, options);
+}
+
+export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
+  checkTensor('mean', x, 'x');
+  return sumOrMean('mean', x, axes, options);
+}
+
+/** sum and mean: the kernel table's float64 sum, one node whose backward spreads g (divided by the count for mean). */
+function sumOrMean(op: 'sum' | 'mean', x: Tensor, axes: number | readonly number[] | undefined, options: ReduceOptions): Tensor {
+  const { summed, outShape, count } = reductionShape(op, x.shape, axes, options.keepdim ?? false);
+  if (op === 'mean' && count === 0) throw new ShapeError({ op, expected: 'a non-empty reduction', given: `shape ${formatShape(x.shape)}` });
+  const scale = op === 'mean' ? 1 / count : 1;
+  const totals = sumOver(x.data, x.shape, summed);
+  const data = allocateForOverwrite(x.dtype, totals.length);
+  if (op === 'mean') for (let i = 0; i < data.length; i++) data[i] = totals[i]! / count;
+  else data.set(totals);
   return customOp({
-    op: 'sum',
+    op,
     inputs: [x],
     data,
-    shape: plan.outShape,
+    shape: outShape,
     backward: (g) => {
-      const gx = allocate(x.dtype, x.size);
-      for (let i = 0; i < gx.length; i++) gx[i] = g[plan.index[i]!]!;
+      const gx = allocateForOverwrite(x.dtype, x.size);
+      expandOver(g, x.shape, summed, gx, scale);
       return [gx];
     },
   });
 }
 
-export function mean(x: Tensor, axes?: number | readonly number[], options: ReduceOptions = {}): Tensor {
-  checkTensor('mean', x, 'x');
-  const plan = planReduction('mean', x.shape, axes, options.keepdim ?? false);
-  if (plan.count === 0) throw new ShapeError({ op: 'mean', expected: 'a non-empty reduction', given: `shape ${formatShape(x.shape)}` });
-  const accumulator = new Float64Array(shapeSize(plan.outShape));
-  for (let i = 0; i < x.size; i++) accumulator[plan.index[i]!]! += x.data[i]!;
-  const data = allocate(x.dtype, accumulator.length);
-  for (let i = 0; i < data.length; i++) data[i] = accumulator[i]! / plan.count;
-  return customOp({
-    op: 'mean',
-    inputs: [x],
-    data,
-    shape: plan.outShape,
-    backward: (g) => {
-      const gx = allocate(x.dtype, x.size);
-      const scale = 1 / plan.count;
-      for (let i = 0; i < gx.length; i++) gx[i] = g[plan.index[i]!]! * scale;
-      return [gx];
-    },
-  });
+/** Which dims `axes` sums over, the output shape and the number of values per output. */
+function reductionShape(op: string, shape: readonly number[], axesArg: number | readonly number[] | undefined, keepdim: boolean) {
+  const axes = normalizeAxes(op, axesArg, shape.length);
+  const summed = shape.map((_, i) => axes.includes(i));
+  const outShape = keepdim ? shape.map((d, i) => (summed[i] ? 1 : d)) : shape.filter((_, i) => !summed[i]);
+  let count = 1;
+  for (const a of axes) count *= shape[a]!;
+  return { summed, outShape, count };
 }
 
 export interface VarOptions extends ReduceOptions {

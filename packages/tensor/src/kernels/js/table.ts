@@ -6,6 +6,8 @@ import { gemm } from './gemm';
 import {
   batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotMixBackward, slotMixForward, slotwiseBackward, slotwiseForward,
 } from './norm';
+import { modulate } from './modulate';
+import { sum } from './reduce';
 import { maxPool2dBackward, maxPool2dForward, resizeBackward, resizeForward, windowAverageBackward, windowAverageForward } from './pool';
 
 /** The `js` backend: plain TypeScript loops over typed arrays, the reference for every other backend. */
@@ -31,4 +33,6 @@ export const jsKernels: KernelTable = {
   windowAverageBackward,
   resizeForward,
   resizeBackward,
+  sum,
+  modulate,
 };

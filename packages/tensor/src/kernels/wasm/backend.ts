@@ -1,8 +1,9 @@
 import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
+import { keptStrides } from '../js/reduce';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { requestedThreads } from '../thread-state';
@@ -13,6 +14,9 @@ import { POOL_KERNELS, type PoolKernel } from './pool-protocol';
 /** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
 interface KernelExports {
   heapBase(): number;
+  sumRuns(x: number, out: number, runs: number, runCount: number, row0: number, row1: number, counters: number): void;
+  modulateRuns(x: number, out: number, scale: number, shift: number, offset: number, runs: number, runCount: number, row0: number, row1: number,
+    counters: number): void;
   maxPool2dForward(x: number, out: number, argmax: number, planes: number, height: number, width: number, outH: number, outW: number, kernelH: number,
     kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, indexBase: number): void;
   windowAverageForward(x: number, out: number, planes: number, height: number, width: number, outH: number, outW: number, rowStart: number, rowEnd: number,
@@ -64,6 +68,8 @@ const GEMM_MIN_WORK = 4096;
 export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: Infinity };
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
 const TASKS_PER_THREAD = 4;
+/** Below this many elements a sum or a modulation stays on the js loop (the copies and calls cost more than SIMD saves). */
+const ELEMENTWISE_MIN_ELEMENTS = 4096;
 /** Floats per buffer when a one-thread kernel streams chunks of its operands through the module (64 KiB: two or three buffers stay in a core's L2). */
 const STREAM_FLOATS = 16 * 1024;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
@@ -161,9 +167,14 @@ class Arena {
     this.f64.set(values, offset / 8);
   }
 
+  /** An int32 view of the arena, valid until the next `reserve`. */
+  int32View(offset: number, length: number): Int32Array {
+    return new Int32Array(this.memory.buffer, offset, length);
+  }
+
   /** A view of `length` values at `offset` of the same element type as `like` (Float32Array or Int32Array). */
   viewLike(like: TypedArray | Int32Array, offset: number, length: number): Float32Array | Int32Array {
-    return like instanceof Int32Array ? new Int32Array(this.memory.buffer, offset, length) : this.float32View(offset, length);
+    return like instanceof Int32Array ? this.int32View(offset, length) : this.float32View(offset, length);
   }
 
   float32Out(offset: number, target: TypedArray): void {
@@ -922,12 +933,50 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const outW = colStart.length;
     const bounds = [rowStart, rowEnd, colStart, colEnd].map((values) => {
       const offset = arena.reserve(values.length * 4);
-      (arena.viewLike(values, offset, values.length) as Int32Array).set(values);
+      arena.int32View(offset, values.length).set(values);
       return offset;
     });
     const pdivisor = arena.float64In(divisor);
     stream(planes, [{ data: x, unitLength: height * width }], [{ data: out, unitLength: outH * outW }], (p0, p1, [px], [pout]) =>
       exports.windowAverageForward(px!, pout!, p1 - p0, height, width, outH, outW, bounds[0]!, bounds[1]!, bounds[2]!, bounds[3]!, pdivisor));
+  }
+
+  /** `runs` in the module (size, summed, kept stride per run) and scratch for its counters. */
+  function runsIn(runs: SumRuns): { pruns: number; pcounters: number; runCount: number; rows: number; inner: number } {
+    const { sizes, reduced } = runs;
+    const strides = keptStrides(runs);
+    const runCount = sizes.length;
+    const pruns = arena.reserve(runCount * 12);
+    const view = arena.int32View(pruns, runCount * 3);
+    let elements = 1;
+    for (let r = 0; r < runCount; r++) {
+      view.set([sizes[r]!, reduced[r] ? 1 : 0, strides[r]!], r * 3);
+      elements *= sizes[r]!;
+    }
+    const inner = sizes[runCount - 1]!;
+    return { pruns, pcounters: arena.reserve(runCount * 4), runCount, rows: inner === 0 ? 0 : elements / inner, inner };
+  }
+
+  /** Rows of the innermost run stream through the module; the float64 accumulators stay in it. */
+  function sum(args: SumArgs): void {
+    const { x, out } = args;
+    if (!isFloat32(x) || x.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.sum(args);
+    arena.reset();
+    const { pruns, pcounters, runCount, rows, inner } = runsIn(args);
+    const pout = arena.float64In(out);
+    stream(rows, [{ data: x, unitLength: inner }], [], (r0, r1, [px]) => exports.sumRuns(px!, pout, pruns, runCount, r0, r1, pcounters));
+    arena.float64Out(pout, out);
+  }
+
+  function modulate(args: ModulateArgs): void {
+    const { x, out, scale, shift, offset } = args;
+    if (!isFloat32(x, out, scale, shift) || x.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.modulate(args);
+    arena.reset();
+    const { pruns, pcounters, runCount, rows, inner } = runsIn(args);
+    const pscale = arena.float32In(scale);
+    const pshift = shift === null ? 0 : arena.float32In(shift);
+    stream(rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [px]) =>
+      exports.modulateRuns(px!, px!, pscale, pshift, offset, pruns, runCount, r0, r1, pcounters));
   }
 
   return {
@@ -953,6 +1002,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     windowAverageBackward: jsKernels.windowAverageBackward,
     resizeForward: jsKernels.resizeForward,
     resizeBackward: jsKernels.resizeBackward,
+    sum,
+    modulate,
   };
 }
 
