@@ -187,9 +187,7 @@ export class BatchRenorm extends BatchNorm {
   protected override updateRunningStats(statistics: NormStatistics): void {
     const runningMean = this.runningMean!.data;
     const runningVar = this.runningVar!.data;
-    const tracked = this.numBatchesTracked!.data;
-    tracked[0] = tracked[0]! + 1;
-    const alpha = this.momentum === null ? 1 / tracked[0] : this.momentum;
+    const alpha = this.countTrackedBatch(this.momentum);
     for (let c = 0; c < runningMean.length; c++) {
       const sigma = Math.sqrt(runningVar[c]! + this.eps);
       const sigmaBatch = Math.sqrt(statistics.variance[c]! + this.eps);

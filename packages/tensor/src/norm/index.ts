@@ -4,7 +4,7 @@ export { normalize } from './normalize';
 export type { NormalizeOptions, NormalizeResult, LearnedEpsilon } from './normalize';
 export { modulate } from './modulate';
 export type { ModulateOptions } from './modulate';
-export { RunningStatisticsNorm, updateInstanceRunningStatistics, updateRunningStatistics } from './running-statistics';
+export { RunningStatisticsNorm, countBatch, updateInstanceRunningStatistics, updateRunningStatistics } from './running-statistics';
 export type { RunningStatisticsBuffers } from './running-statistics';
 // Unrolled block loops the fused kernels are made of, for plugin kernels outside the core (SwitchableNorm).
 export { affineBlock, blockSums, gradXBlock, gradXBlockCentred } from '../kernels/js/loops';

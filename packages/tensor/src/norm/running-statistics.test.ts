@@ -4,7 +4,7 @@ import { ValueError } from '../errors';
 import type { Tensor } from '../tensor';
 import { expectClose } from '../test-utils';
 import { normalize } from './normalize';
-import { RunningStatisticsNorm, updateInstanceRunningStatistics, updateRunningStatistics } from './running-statistics';
+import { RunningStatisticsNorm, countBatch, updateInstanceRunningStatistics, updateRunningStatistics } from './running-statistics';
 import type { NormStatistics } from './statistics';
 
 // One-line references in float64: mean, unbiased variance, and the momentum blend.
@@ -150,6 +150,18 @@ describe('updateRunningStatistics', () => {
       'updateRunningStatistics: expected a numBatchesTracked counter for the cumulative average (momentum null), got none',
     );
     expect(buffers.runningVar[0]).toBe(1);
+  });
+});
+
+describe('countBatch', () => {
+  it('counts one batch and returns momentum, or 1 / count for the cumulative average', () => {
+    const counter = new Float64Array([3]);
+    expect(countBatch(counter, 0.25)).toBe(0.25);
+    expect(counter[0]).toBe(4);
+    expect(countBatch(counter, null)).toBe(1 / 5);
+    expect(counter[0]).toBe(5);
+    expect(countBatch(null, 0.1)).toBe(0.1);
+    expect(() => countBatch(null, null)).toThrow(ValueError);
   });
 });
 

@@ -55,11 +55,24 @@ export function updateRunningStatistics(buffers: RunningStatisticsBuffers, stati
   const channels = buffers.runningVar.length;
   const chunks = statistics.mean.length / channels;
   for (let k = 0; k < chunks; k++) {
-    if (numBatchesTracked !== null) numBatchesTracked[0] = numBatchesTracked[0]! + 1;
-    const factor = momentum === null ? 1 / numBatchesTracked![0]! : momentum;
+    const factor = countBatch(numBatchesTracked, momentum);
     const at = k * channels;
     blend(buffers, factor, (c) => statistics.mean[at + c]!, (c) => statistics.variance[at + c]! * besselFactor(statistics.count[at + c]!));
   }
+}
+
+/**
+ * Counts one batch (`num_batches_tracked += 1`, when there is a counter) and returns the weight of
+ * its statistics in the running average: `momentum`, or `1 / num_batches_tracked` when momentum is
+ * null (the cumulative average, which needs the counter).
+ */
+export function countBatch(numBatchesTracked: TypedArray | null, momentum: number | null): number {
+  if (numBatchesTracked === null) {
+    if (momentum === null) throw new ValueError({ op: 'countBatch', expected: 'a numBatchesTracked counter for the cumulative average (momentum null)', given: 'none' });
+    return momentum;
+  }
+  numBatchesTracked[0] = numBatchesTracked[0]! + 1;
+  return momentum === null ? 1 / numBatchesTracked[0] : momentum;
 }
 
 /**
@@ -157,8 +170,15 @@ export abstract class RunningStatisticsNorm extends Module {
 
   /** An empty training batch: counted (PyTorch 1.13's `num_batches_tracked += 1`), the averages unchanged. */
   protected countEmptyBatch(): void {
-    const counter = this.numBatchesTracked!.data;
-    counter[0] = counter[0]! + 1;
+    countBatch(this.numBatchesTracked!.data, 0);
+  }
+
+  /**
+   * Counts a training batch and returns its weight in the running averages (`countBatch`), for a
+   * module with its own averaging rule (BatchRenorm averages sigma, not the variance).
+   */
+  protected countTrackedBatch(momentum: number | null): number {
+    return countBatch(this.numBatchesTracked!.data, momentum);
   }
 
   /** This module's buffers as the update functions take them. Only with running statistics. */
