@@ -104,6 +104,16 @@ describe('every model trains with normalizers from the registry in its slots', (
     expect([...peri.namedModules()].map(([n]) => n)).toContain('blocks.0.norm1_post');
   });
 
+  it('transformer with layerScale: LayerScale on both branches of every block, initialised to the value; none by default', () => {
+    const model = build('transformer', tokens, { block: { name: 'layer-norm' } }, { dim: 8, numHeads: 2, depth: 2, layerScale: 1e-5 }) as TinyTransformer;
+    const gammas = [...model.namedParameters()].filter(([name]) => /^blocks\.\d\.ls[12]\.gamma$/.test(name));
+    expect(gammas.map(([name]) => name)).toEqual(['blocks.0.ls1.gamma', 'blocks.0.ls2.gamma', 'blocks.1.ls1.gamma', 'blocks.1.ls2.gamma']);
+    for (const [, gamma] of gammas) expect(Array.from(gamma.data)).toEqual(new Array(8).fill(Math.fround(1e-5)));
+    expectTrainable(model, tokens);
+    const plain = build('transformer', tokens, { block: { name: 'layer-norm' } }, { dim: 8, numHeads: 2, depth: 2 });
+    expect([...plain.namedParameters()].some(([name]) => name.includes('.ls'))).toBe(false);
+  });
+
   it('transformer with QK-norm: the qk slot maps to the block option, through the qk-norm schema', () => {
     const model = build('transformer', tokens, { block: { name: 'rms-norm' }, qk: { name: 'qk-norm', options: { kind: 'rms' } } }, { dim: 8, numHeads: 2 });
     const names = [...model.namedModules()].map(([n]) => n);
