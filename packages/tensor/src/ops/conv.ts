@@ -4,6 +4,7 @@ import { OptionError, ShapeError, checkNumberOption, formatShape } from '../erro
 import { checkTensor, type Tensor } from '../tensor';
 import { activeKernels } from '../kernels/backend';
 import type { ConvGeometryArgs } from '../kernels/types';
+import { sumOver } from './reduce';
 import { checkImageRank, checkOutputSize, resolvePair, slidingOutputSize, type Pair, type Window2d } from './spatial';
 
 export interface Conv2dOptions {
@@ -66,16 +67,7 @@ function addBias(out: TypedArray, bias: Tensor, batch: number, channels: number,
 
 /** Sum of the output gradient over batch and space, per channel: the bias gradient. */
 function biasGradient(g: TypedArray, batch: number, channels: number, plane: number): Float64Array {
-  const gb = new Float64Array(channels);
-  for (let n = 0; n < batch; n++) {
-    for (let c = 0; c < channels; c++) {
-      const base = (n * channels + c) * plane;
-      let total = 0;
-      for (let p = 0; p < plane; p++) total += g[base + p]!;
-      gb[c]! += total;
-    }
-  }
-  return gb;
+  return sumOver(g, [batch, channels, plane], [true, false, true]);
 }
 
 /**
