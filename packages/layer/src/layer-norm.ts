@@ -11,7 +11,7 @@ import {
   type OptionsSchema,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption, type RowLayout } from './row-layout';
 
 /** LayerNorm's options besides normalizedShape: the one schema the constructor, the plugin and the docs read. */
 export const layerNormOptionsSchema = {
@@ -52,7 +52,14 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   const op = options.op ?? 'layerNorm';
   const shape = checkNormalizedShape(op, normalizedShape);
   const eps = checkEps(op, options.eps ?? 1e-5);
-  const { rows, inner } = rowLayout(op, x, shape);
+  return runLayerNorm(x, shape, rowLayout(op, x, shape), { ...options, op, eps });
+}
+
+/** The kernel call on options already checked (by `layerNorm`, or by LayerNorm's constructor and input check); the mask is checked here. */
+function runLayerNorm(
+  x: Tensor, shape: readonly number[], { rows, inner }: RowLayout, options: LayerNormFunctionalOptions & { op: string; eps: number },
+): Tensor {
+  const { op, eps } = options;
   const masking = options.mask ? checkRowOrElementMask(op, options.mask, x, shape.length, inner) : { mask: undefined, maskSpatial: 1 };
   return normalize(x, {
     op,
@@ -135,7 +142,7 @@ export class LayerNorm extends Module implements Normalizer {
   }
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
-    rowLayout('LayerNorm.forward', x, this.normalizedShape, this.dtype);
-    return layerNorm(x, this.normalizedShape, { weight: this.weight, bias: this.bias, eps: this.eps, mask: context.mask, op: 'layerNorm' });
+    const layout = rowLayout('LayerNorm.forward', x, this.normalizedShape, this.dtype);
+    return runLayerNorm(x, this.normalizedShape, layout, { weight: this.weight, bias: this.bias, eps: this.eps, mask: context.mask, op: 'layerNorm' });
   }
 }

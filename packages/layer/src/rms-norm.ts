@@ -10,7 +10,7 @@ import {
   type OptionsSchema,
   type Tensor,
 } from '@normkit/tensor';
-import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption } from './row-layout';
+import { checkEps, checkNormalizedShape, checkRowOrElementMask, rowLayout, rowwiseDtypeOption, type RowLayout } from './row-layout';
 
 /** PyTorch's `torch.finfo(dtype).eps`: what `nn.RMSNorm(eps=None)` adds. */
 export function machineEpsilon(dtype: DType): number {
@@ -45,8 +45,16 @@ export interface RMSNormFunctionalOptions {
 export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], options: RMSNormFunctionalOptions = {}): Tensor {
   const op = options.op ?? 'rmsNorm';
   const shape = checkNormalizedShape(op, normalizedShape);
-  const eps = options.eps === null ? machineEpsilon(x.dtype) : checkEps(op, options.eps ?? 1e-6);
-  const { rows, inner } = rowLayout(op, x, shape);
+  const eps = options.eps === null ? null : checkEps(op, options.eps ?? 1e-6);
+  return runRmsNorm(x, shape, rowLayout(op, x, shape), { ...options, op, eps });
+}
+
+/** The kernel call on options already checked (by `rmsNorm`, or by RMSNorm's constructor and input check); the mask is checked here. */
+function runRmsNorm(
+  x: Tensor, shape: readonly number[], { rows, inner }: RowLayout, options: RMSNormFunctionalOptions & { op: string; eps: number | null },
+): Tensor {
+  const { op } = options;
+  const eps = options.eps === null ? machineEpsilon(x.dtype) : options.eps;
   const masking = options.mask ? checkRowOrElementMask(op, options.mask, x, shape.length, inner) : { mask: undefined, maskSpatial: 1 };
   return normalize(x, {
     op,
@@ -131,7 +139,7 @@ export class RMSNorm extends Module implements Normalizer {
   }
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
-    rowLayout('RMSNorm.forward', x, this.normalizedShape, this.dtype);
-    return rmsNorm(x, this.normalizedShape, { weight: this.weight, eps: this.eps, mask: context.mask, op: 'rmsNorm' });
+    const layout = rowLayout('RMSNorm.forward', x, this.normalizedShape, this.dtype);
+    return runRmsNorm(x, this.normalizedShape, layout, { weight: this.weight, eps: this.eps, mask: context.mask, op: 'rmsNorm' });
   }
 }
