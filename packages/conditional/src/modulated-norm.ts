@@ -5,7 +5,7 @@ import { BatchNorm } from '@normkit/batch';
 import { InstanceNorm } from '@normkit/group';
 import { layerNorm } from '@normkit/layer';
 import {
-  ContextError, Module, ShapeError, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, isTensor, modulate, reshape,
+  ContextError, Module, ShapeError, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, isTensor, modulate, refuseMask as refuseMaskOnce, reshape,
   type Tensor, type DType, type Normalizer, type NormalizerContext, type NumberOptionSpec,
 } from '@normkit/tensor';
 
@@ -109,9 +109,7 @@ export function requireCondition(op: string, context: NormalizerContext, needed:
 
 /** A mask cannot be honoured by this module: refuse it rather than ignore it. */
 export function refuseMask(op: string, context: NormalizerContext): void {
-  if (context.mask) {
-    throw new ContextError({ op, expected: 'no mask (this module has no masked statistics)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
-  }
+  refuseMaskOnce(op, context, 'this module has no masked statistics');
 }
 
 /**

@@ -1,5 +1,4 @@
-import {
-  ContextError, Module, OptionError, Parameter, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, full, modulate, mul, ones, resolveOptions, tanh, zeros,
+import { refuseMask, Module, OptionError, Parameter, checkModuleDType, checkTensor, dtypeOptionSpec, full, modulate, mul, ones, resolveOptions, tanh, zeros,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import { checkNormalizedShape, rowLayout } from './row-layout';
@@ -95,9 +94,7 @@ export class DynamicTanh extends Module implements Normalizer {
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const op = 'DynamicTanh.forward';
     checkTensor(op, x, 'x');
-    if (context.mask) {
-      throw new ContextError({ op, expected: 'no mask (DyT is element-wise: padded positions never reach the others)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
-    }
+    refuseMask(op, context, 'DyT is element-wise: padded positions never reach the others');
     rowLayout(op, x, this.normalizedShape);
     checkModuleDType(op, x, this.dtype);
     const squashed = tanh(mul(x, this.alpha));

@@ -1,5 +1,4 @@
-import {
-  ContextError, Module, OptionError, ShapeError, allocate, broadcastIndex, checkTensor, customOp, formatShape, normalizeAxes, resolveOptions,
+import { refuseMask, Module, OptionError, ShapeError, allocate, broadcastIndex, checkTensor, customOp, formatShape, normalizeAxes, resolveOptions,
   type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor, type TypedArray,
 } from '@normkit/tensor';
 
@@ -129,7 +128,7 @@ export class L2Norm extends Module implements Normalizer {
   }
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
-    if (context.mask) throw new ContextError({ op: 'L2Norm.forward', expected: 'no mask (each vector is normalised on its own)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
+    refuseMask('L2Norm.forward', context, 'each vector is normalised on its own');
     return l2Norm(x, { axes: this.axes, p: this.p, eps: this.eps });
   }
 }

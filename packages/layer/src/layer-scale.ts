@@ -1,5 +1,4 @@
-import {
-  ContextError, Module, OptionError, Parameter, checkModuleDType, dtypeOptionSpec, formatShape, full, modulate, resolveOptions,
+import { refuseMask, Module, OptionError, Parameter, checkModuleDType, dtypeOptionSpec, full, modulate, resolveOptions,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import { checkNormalizedShape, rowLayout } from './row-layout';
@@ -62,7 +61,7 @@ export class LayerScale extends Module implements Normalizer {
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const op = 'LayerScale.forward';
-    if (context.mask) throw new ContextError({ op, expected: 'no mask', given: `a mask of shape ${formatShape(context.mask.shape)}` });
+    refuseMask(op, context, 'LayerScale is element-wise: padded positions never reach the others');
     rowLayout(op, x, this.dim);
     checkModuleDType(op, x, this.dtype);
     return modulate(x, this.gamma, null, { form: 'direct', op: 'layerScale' });

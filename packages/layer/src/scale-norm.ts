@@ -1,5 +1,4 @@
-import {
-  ContextError, Module, OptionError, Parameter, checkModuleDType, dtypeOptionSpec, formatShape, full, resolveOptions,
+import { refuseMask, Module, OptionError, Parameter, checkModuleDType, dtypeOptionSpec, full, resolveOptions,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor,
 } from '@normkit/tensor';
 import { l2Norm } from './l2-norm';
@@ -66,7 +65,7 @@ export class ScaleNorm extends Module implements Normalizer {
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const op = 'ScaleNorm.forward';
-    if (context.mask) throw new ContextError({ op, expected: 'no mask (each token is normalised on its own)', given: `a mask of shape ${formatShape(context.mask.shape)}` });
+    refuseMask(op, context, 'each token is normalised on its own');
     rowLayout(op, x, this.normalizedShape);
     checkModuleDType(op, x, this.dtype);
     const k = this.normalizedShape.length;

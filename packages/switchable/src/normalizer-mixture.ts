@@ -1,5 +1,5 @@
 import {
-  ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkOptionKeys, checkTensor,
+  refuseMask, ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkOptionKeys, checkTensor,
   createByName, createFromPlugin, customOp, formatShape, isTensor, resolvePlugin, zeros,
   type DType, type Normalizer, type NormalizerContext, type NormalizerName, type NormalizerPlugin, type NormalizerRegistry,
   type NormalizerSlot, type NormalizerTraits, type OptionValues, type OptionsSchema, type PluginOptions, type TypedArray,
@@ -347,9 +347,9 @@ export class NormalizerMixture extends Module implements Normalizer {
     if (this.traits.needsLabels && context.labels === undefined) {
       throw new ContextError({ op, expected: `labels (context.labels) for candidate(s) ${lacking('needsLabels').join(', ')}`, given: 'none' });
     }
-    if (context.mask !== undefined && !this.traits.acceptsMask) {
+    if (!this.traits.acceptsMask) {
       const refusing = this.resolved.filter((c) => !c.traits.acceptsMask).map((c) => c.name);
-      throw new ContextError({ op, expected: `no mask (candidate(s) ${refusing.join(', ')} accept none)`, given: `a mask of shape ${formatShape(context.mask.shape)}` });
+      refuseMask(op, context, `candidate(s) ${refusing.join(', ')} accept none`);
     }
   }
 
