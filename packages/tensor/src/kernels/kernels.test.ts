@@ -5,6 +5,7 @@ import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
 import { erf } from './js/math';
 import type { ActivationOp, BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
 import { sumRuns } from '../ops/reduce';
+import { keptSize } from './js/reduce';
 
 // Every kernel of the table on both backends, against the `js` reference: random shapes (sizes
 // that are not multiples of the SIMD width included), zero-size, large, constant and extreme
@@ -572,8 +573,7 @@ describe('kernel table: sums', () => {
       if (trial % 25 === 7) shape.splice(0, rank, ...shape.map(() => 1).slice(1), 20_011);
       const summed = shape.map(() => generator.nextUint32() % 2 === 0);
       const runs = sumRuns(shape, summed);
-      let kept = 1;
-      runs.sizes.forEach((size, r) => { if (!runs.reduced[r]) kept *= size; });
+      const kept = keptSize(runs);
       const fill = pick(generator, FILLS);
       const x = data(generator, shape.reduce((a, b) => a * b, 1), fill);
       const [ref, got] = both(() => ({ x, out: new Float64Array(kept), ...runs }), (table, a) => table.sum(a));
@@ -610,8 +610,7 @@ describe('kernel table: modulate', () => {
       while (shape.reduce((a, b) => a * b, 1) > 60_000) shape[shape.indexOf(Math.max(...shape))] = 3;
       const broadcast = shape.map(() => generator.nextUint32() % 2 === 0);
       const runs = sumRuns(shape, broadcast);
-      let kept = 1;
-      runs.sizes.forEach((size, r) => { if (!runs.reduced[r]) kept *= size; });
+      const kept = keptSize(runs);
       const fill = pick(generator, FILLS);
       const x = data(generator, shape.reduce((a, b) => a * b, 1), fill);
       const scale = data(generator, kept, 'normal');

@@ -1,7 +1,7 @@
 import { customOp } from '../autograd';
 import { allocate, allocateForOverwrite, shapeSize, stridesOf, type TypedArray } from '../dtype';
 import { activeKernels } from '../kernels/backend';
-import { forEachRunRow } from '../kernels/js/reduce';
+import { forEachRunRow, keptSize } from '../kernels/js/reduce';
 import type { SumRuns } from '../kernels/types';
 import { ShapeError, ValueError, formatShape } from '../errors';
 import { Tensor, checkTensor } from '../tensor';
@@ -82,11 +82,7 @@ export function sumRuns(shape: readonly number[], summed: readonly boolean[]): S
 /** Float64 sums of `x` (dense, shaped `shape`) over the dims marked in `summed`, one per kept element in order. */
 export function sumOver(x: TypedArray, shape: readonly number[], summed: readonly boolean[]): Float64Array {
   const runs = sumRuns(shape, summed);
-  let kept = 1;
-  runs.sizes.forEach((size, r) => {
-    if (!runs.reduced[r]) kept *= size;
-  });
-  const out = new Float64Array(kept);
+  const out = new Float64Array(keptSize(runs));
   activeKernels().sum({ x, out, ...runs });
   return out;
 }

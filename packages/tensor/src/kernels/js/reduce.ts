@@ -6,7 +6,7 @@ import type { SumArgs, SumRuns } from '../types';
  * `visit(xBase, outBase)` gets one row; rows come in memory order.
  */
 export function forEachRunRow(runs: SumRuns, visit: (xBase: number, outBase: number) => void): void {
-  const { sizes, reduced } = runs;
+  const { sizes } = runs;
   const last = sizes.length - 1;
   const inner = sizes[last]!;
   let rows = 1;
@@ -25,6 +25,15 @@ export function forEachRunRow(runs: SumRuns, visit: (xBase: number, outBase: num
       counter[r] = 0;
     }
   }
+}
+
+/** How many elements the reduced array has: the product of the kept runs' sizes. */
+export function keptSize(runs: SumRuns): number {
+  let kept = 1;
+  runs.sizes.forEach((size, r) => {
+    if (!runs.reduced[r]) kept *= size;
+  });
+  return kept;
 }
 
 /** Stride of each run in the reduced array: 0 for a summed run, else the product of the kept sizes inside it. */
