@@ -8,7 +8,9 @@ import { runLab } from './lab';
 import { registerLabPlugins } from './plugins';
 import { renderReport } from './html-report';
 import { exportPreset } from './torch-export';
-import { TorchUnavailableError, replicateInTorch, torchVersion, type TorchSection } from './torch-replicate';
+import {
+  TorchUnavailableError, compareWithTorch, replicateInTorch, torchVersion, type TorchResults, type TorchRun, type TorchSection,
+} from './torch-replicate';
 
 // The reduced forms of two presets (CI's two seeds), run by normkit and again in PyTorch from the exported
 // configuration: a Transformer on token sequences with a warmup schedule, and MLPs with and without
@@ -109,6 +111,24 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(renderReport(report)).toContain('npm run lab -- --torch');
     const traced = exportPreset(presetByName('qk-norm-logits')!, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
     expect(traced).toEqual({ preset: 'qk-norm-logits', unsupported: expect.stringContaining('traces values read from the live normkit trainer') as string });
+  });
+
+  it('does not replicate a preset whose analysis reads the normkit model, its probes, a normkit resource or the clock', () => {
+    const preset = presetByName(NAMES[0]!)!;
+    const result = results[0]!;
+    // PyTorch's series of the first test, handed back without running Python again.
+    const torch: TorchResults = { torch: section.torchVersion, groups: {}, runs: Object.fromEntries(section.replications[0]!.torchRuns.map((r): [string, TorchRun] => [`${preset.name}/${r.config.seed}/${r.id}`, {
+      status: r.status === 'diverged' ? 'diverged' : 'done', reason: r.reason, completedSteps: r.completedSteps, elapsedMs: 0, losses: [1],
+      evals: r.evals.map((e) => ({ step: e.step, train: { loss: e.trainLoss, accuracy: e.trainAccuracy }, test: { loss: e.testLoss, accuracy: e.testAccuracy }, gap: { loss: e.gapLoss, accuracy: e.gapAccuracy } })),
+    }])) };
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: result.seeds, resources: {}, dir, dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const reading = (analyze: ClaimPreset['analyze']) => compareWithTorch({ ...preset, analyze }, result, exported.runs, torch, 'reduced');
+    expect(reading((context) => preset.analyze(context)).status).toBe('replicated');
+    expect(reading((context) => preset.analyze({ ...context, measured: context.trainers.pre!.model } as never)).reason).toMatch(/reads the trained normkit model of run "pre"/);
+    expect(reading((context) => (context.evals.pre!.at(-1)!.probes, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's probes/);
+    expect(reading((context) => (context.resources.mnist, preset.analyze(context))).reason).toMatch(/normkit's resource "mnist"/);
+    expect(reading((context) => (context.now(), preset.analyze(context))).reason).toMatch(/times normkit's own operations/);
   });
 
   it('refuses clearly when the Python has no torch', () => {

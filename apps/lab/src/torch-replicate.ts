@@ -52,7 +52,7 @@ export function torchVersion(python: string): string {
 }
 
 /** What normkit_torch.lab returns for one run (null stands for a non-finite number). */
-interface TorchRun {
+export interface TorchRun {
   status: 'done' | 'diverged';
   reason: string | null;
   completedSteps: number;
@@ -60,8 +60,8 @@ interface TorchRun {
   losses: Array<number | null>;
   evals: Array<{ step: number; train: Metrics; test: Metrics; gap: Metrics }>;
 }
-type Metrics = { loss: number | null; accuracy: number | null };
-interface TorchResults {
+export type Metrics = { loss: number | null; accuracy: number | null };
+export interface TorchResults {
   torch: string;
   groups: Record<string, { status: 'trained' | 'unsupported' | 'error'; reason: string | null }>;
   runs: Record<string, TorchRun>;
@@ -118,6 +118,8 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
 }
 
 const noTrainers = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`the trained normkit model of run "${key}"`) : undefined) });
+/** An analysis that uses a resource (data, or normkit's data-parallel trainer) measures normkit, not the PyTorch runs. */
+const noResources = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined) });
 
 /** One criterion of a preset, as normkit and PyTorch measured it. */
 export interface CriterionAgreement {
@@ -217,7 +219,7 @@ export function compareWithTorch(preset: ClaimPreset, result: PresetResult, expo
       if (normkit) runs.push({ id: e.run.id, seed, label: e.run.label, normkit: summary(normkit), torch: summary(record) });
     }
     const context: AnalysisContext = {
-      mode, seed, runs: records, trainers: noTrainers, evals, resources: {},
+      mode, seed, runs: records, trainers: noTrainers, evals, resources: noResources,
       // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's.
       progress: () => undefined, now: () => { throw new NeedsNormkitTrainer('its analysis times normkit\'s own operations (it reads the clock), which says nothing about PyTorch'); },
     };
