@@ -1,16 +1,12 @@
-// NF blocks, SkipInit, scaled WS and AGC plugged into normkit's experiment engine by name:
-// its residual net's block-wrapper hook, its weight-parametrization roles and its gradient
-// transforms, driven by a plain JSON config.
+// @normkit/norm-free's NF blocks, SkipInit, scaled WS and AGC plugged into the experiment engine by
+// name: its residual net's block-wrapper hook, its weight-parametrization roles and its gradient
+// transforms, driven by a plain JSON config. (Here rather than in norm-free, so norm-free needs no
+// dependency on the engine: the engine depends on norm-free through @normkit/onnx.)
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Generator, graphOps, has, isParametrized, randn, register, relu, unregister } from '@normkit/tensor';
-import {
-  createTrainer, listBlockWrappers, models, registerBlockWrapper, unregisterBlockWrapper,
-  type ExperimentConfigInput, type ModelDefinition, type ResidualNet,
-} from '@normkit/experiments';
-import { nfBlockWrapper, normFreeBlockWrappers, skipInitWrapper } from './block-wrappers';
-import { NFResidualBlock } from './nf-residual-block';
-import { normFreePlugins } from './plugins';
-import { SkipInit } from './skip-init';
+import { NFResidualBlock, SkipInit, nfBlockWrapper, normFreeBlockWrappers, normFreePlugins, skipInitWrapper } from '@normkit/norm-free';
+import { createTrainer, listBlockWrappers, models, registerBlockWrapper, unregisterBlockWrapper } from './index';
+import type { ExperimentConfigInput, ModelDefinition, ResidualNet } from './index';
 
 const registeredHere: string[] = [];
 
