@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, type TypedArray } from '../dtype';
+import { allocate } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -38,12 +38,9 @@ function normalizeBatch(x: Tensor, options: NormalizeOptions, resolved: Resolved
     x: xs, out, weight: w, bias: b, outer, groups, inner, chunk, slots, center, eps, fixed, allReduce,
   });
 
-  const inputs: Tensor[] = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
   const output = customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias },
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
@@ -54,15 +51,9 @@ function normalizeBatch(x: Tensor, options: NormalizeOptions, resolved: Resolved
         gradOutput, x: xs, weight: w, outer, groups, inner, chunk, slots, center, fixed: fixed !== null, count: statistics.count,
         mean: statistics.mean, rstd, gradX, gradWeight, gradBias, allReduce,
       });
-      const grads: Array<TypedArray | null> = [gradX];
-      if (weight) grads.push(ofDType(gradWeight!, weight));
-      if (bias) grads.push(ofDType(gradBias!, bias));
-      return grads;
+      // Float64 accumulators as they are: the engine casts each to its input's dtype.
+      return { x: gradX, weight: gradWeight, bias: gradBias };
     },
   });
   return { output, statistics };
-}
-
-function ofDType(values: Float64Array, like: Tensor): TypedArray {
-  return like.dtype === 'float64' ? values : Float32Array.from(values);
 }

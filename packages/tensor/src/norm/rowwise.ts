@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocateForOverwrite, type TypedArray } from '../dtype';
+import { allocateForOverwrite } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -34,13 +34,10 @@ function normalizeRows(x: Tensor, options: NormalizeOptions, resolved: ResolvedN
   const b = bias?.data ?? null;
   activeKernels().rowwiseForward({ x: x.data, out, weight: w, bias: b, rows, inner, center, eps, mask, count, mean, variance, rstd });
 
-  const inputs: Tensor[] = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
   const xs = x.data;
   const output = customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias },
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
@@ -48,10 +45,8 @@ function normalizeRows(x: Tensor, options: NormalizeOptions, resolved: ResolvedN
       const gradWeight = weight ? new Float64Array(inner) : null;
       const gradBias = bias ? new Float64Array(inner) : null;
       activeKernels().rowwiseBackward({ gradOutput, x: xs, weight: w, rows, inner, center, mask, mean, rstd, gradX, gradWeight, gradBias });
-      const grads: Array<TypedArray | null> = [gradX];
-      if (weight) grads.push(weight.dtype === 'float64' ? gradWeight! : Float32Array.from(gradWeight!));
-      if (bias) grads.push(bias.dtype === 'float64' ? gradBias! : Float32Array.from(gradBias!));
-      return grads;
+      // Float64 accumulators as they are: the engine casts each to its input's dtype.
+      return { x: gradX, weight: gradWeight, bias: gradBias };
     },
   });
   return { output, statistics: { count, mean, variance } };

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, allocateForOverwrite, type TypedArray } from '../dtype';
+import { allocateForOverwrite } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -34,16 +34,11 @@ function normalizeSlots(x: Tensor, options: NormalizeOptions, resolved: Resolved
   const th = threshold?.data ?? null;
   activeKernels().slotwiseForward({ x: x.data, out, weight: w, bias: b, threshold: th, slots, groups, inner, block, center, eps, mean, variance, rstd });
 
-  const inputs: Tensor[] = [x];
-  if (weight) inputs.push(weight);
-  if (bias) inputs.push(bias);
-  if (epsInput) inputs.push(epsInput.tensor);
-  if (threshold) inputs.push(threshold);
   const paramCount = (groups * inner) / block;
   const xs = x.data;
   const output = customOp({
     op,
-    inputs,
+    inputs: { x, weight, bias, eps: epsInput?.tensor, threshold },
     data: out,
     shape: x.shape,
     backward: (gradOutput) => {
@@ -57,24 +52,16 @@ function normalizeSlots(x: Tensor, options: NormalizeOptions, resolved: Resolved
         gradOutput, x: xs, weight: w, bias: b, threshold: th, slots, groups, inner, block, center, mean, rstd, gradX, gradWeight, gradBias,
         gradThreshold, dxhatXhat,
       });
-      const grads: Array<TypedArray | null> = [gradX];
-      if (weight) grads.push(ofDType(gradWeight!, weight));
-      if (bias) grads.push(ofDType(gradBias!, bias));
+      let gradEps: Float64Array | null = null;
       if (epsInput) {
         // rstd = (var + eps)^(-1/2): dL/deps = sum over slots of -0.5 * rstd^2 * sum(dxhat * xhat).
-        let gradEps = 0;
-        for (let s = 0; s < slots; s++) gradEps += -0.5 * rstd[s]! * rstd[s]! * dxhatXhat[s]!;
-        const ge = allocate(epsInput.tensor.dtype, 1);
-        ge[0] = epsInput.derivative === 0 ? 0 : gradEps * epsInput.derivative;
-        grads.push(ge);
+        let sum = 0;
+        for (let s = 0; s < slots; s++) sum += -0.5 * rstd[s]! * rstd[s]! * dxhatXhat[s]!;
+        gradEps = Float64Array.of(epsInput.derivative === 0 ? 0 : sum * epsInput.derivative);
       }
-      if (threshold) grads.push(ofDType(gradThreshold!, threshold));
-      return grads;
+      // Float64 accumulators as they are: the engine casts each to its input's dtype.
+      return { x: gradX, weight: gradWeight, bias: gradBias, eps: gradEps, threshold: gradThreshold };
     },
   });
   return { output, statistics: { count, mean, variance } };
-}
-
-function ofDType(values: Float64Array, like: Tensor): TypedArray {
-  return like.dtype === 'float64' ? values : Float32Array.from(values);
 }
