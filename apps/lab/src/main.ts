@@ -10,7 +10,7 @@ import { runLab } from './lab';
 import { registerLabPlugins } from './plugins';
 import { ProgressPrinter, formatDuration, formatResult } from './progress';
 import { writeReport } from './report-files';
-import { replicateInTorch, torchVersion, pythonCommand } from './torch-replicate';
+import { TorchUnavailableError, pythonCommand, replicateInTorch, torchVersion } from './torch-replicate';
 
 async function main(): Promise<number> {
   let args;
@@ -36,7 +36,15 @@ async function main(): Promise<number> {
   }
 
   // Fail before the normkit runs, not after them, when PyTorch is missing.
-  if (args.torch) console.log(`PyTorch ${torchVersion(pythonCommand())} (${pythonCommand()}) will replicate the presets normkit-torch can run`);
+  if (args.torch) {
+    try {
+      console.log(`PyTorch ${torchVersion(pythonCommand())} (${pythonCommand()}) will replicate the presets normkit-torch can run`);
+    } catch (error) {
+      if (!(error instanceof TorchUnavailableError)) throw error;
+      console.error(error.message);
+      return 2;
+    }
+  }
   const resources: ExperimentResources = {};
   if (selected.some((p) => p.requires.resources?.includes('mnist'))) resources.mnist = await loadMnist();
   // Data-parallel presets train on 2 worker threads (a child process the synchronous preset waits for).
