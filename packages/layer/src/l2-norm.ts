@@ -45,12 +45,17 @@ export function l2Norm(x: Tensor, options: L2NormFunctionalOptions = {}): Tensor
   const op = options.op ?? 'l2Norm';
   const { axes, scale, op: _op, ...rest } = options;
   const { p, eps } = resolveOptions(op, l2NormOptionsSchema, rest);
-  checkTensor(op, x, 'x');
-  if (x.ndim === 0) throw new ShapeError({ op, expected: 'an input of rank 1 or more', given: 'a scalar' });
-  const reduced = normalizeAxes(op, axes ?? -1, x.ndim);
+  const reduced = checkL2NormInput(op, x, axes);
   const g = scale ?? null;
   if (g && g.size !== 1) throw new ShapeError({ op, expected: 'a one-element scale', given: `shape ${formatShape(g.shape)}` });
   return runLpNorm(op, x, reduced, p, eps, g);
+}
+
+/** A tensor of rank 1 or more; returns the normalised axes (default the last). */
+function checkL2NormInput(op: string, x: Tensor, axes: number | readonly number[] | undefined): number[] {
+  checkTensor(op, x, 'x');
+  if (x.ndim === 0) throw new ShapeError({ op, expected: 'an input of rank 1 or more', given: 'a scalar' });
+  return normalizeAxes(op, axes ?? -1, x.ndim);
 }
 
 function runLpNorm(op: string, x: Tensor, axes: readonly number[], p: number, eps: number, scale: Tensor | null): Tensor {
@@ -129,6 +134,7 @@ export class L2Norm extends Module implements Normalizer {
 
   override forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     refuseMask('L2Norm.forward', context, 'each vector is normalised on its own');
-    return l2Norm(x, { axes: this.axes, p: this.p, eps: this.eps });
+    // p and eps were checked by the constructor; only the input is checked here.
+    return runLpNorm('l2Norm', x, checkL2NormInput('l2Norm', x, this.axes), this.p, this.eps, null);
   }
 }

@@ -56,7 +56,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
 }
 
 /** The kernel call on options already checked (by `layerNorm`, or by LayerNorm's constructor and input check); the mask is checked here. */
-function runLayerNorm(
+export function runLayerNorm(
   x: Tensor, shape: readonly number[], { rows, inner }: RowLayout, options: LayerNormFunctionalOptions & { op: string; eps: number },
 ): Tensor {
   const { op, eps } = options;

@@ -13,8 +13,8 @@ import {
   type NormalizerContext,
   type Tensor, checkOptionKeys,
 } from '@normkit/tensor';
-import { layerNorm } from './layer-norm';
-import { rmsNorm } from './rms-norm';
+import { runLayerNorm } from './layer-norm';
+import { runRmsNorm } from './rms-norm';
 import { checkEps, rowLayout } from './row-layout';
 
 /** `'layer'`: LayerNorm (Dehghani et al., 2023); `'rms'`: RMSNorm (OLMo 2, Qwen 3); `'l2'`: unit length (Henry et al., 2020). */
@@ -121,11 +121,12 @@ export class QKNorm extends Module implements Normalizer {
 
   override forward(x: Tensor, context?: NormalizerContext): Tensor {
     const op = 'qkNorm';
-    rowLayout('QKNorm.forward', x, [this.headDim], this.dtype);
+    const layout = rowLayout('QKNorm.forward', x, [this.headDim], this.dtype);
     // The plugin's traits say acceptsMask: false (each head vector is normalised on its own): refuse one rather than ignore it.
     refuseMask('QKNorm.forward', context, 'each query/key head vector is normalised on its own');
-    if (this.kind === 'layer') return layerNorm(x, this.headDim, { weight: this.weight, bias: this.bias, eps: this.eps, op });
-    if (this.kind === 'rms') return rmsNorm(x, this.headDim, { weight: this.weight, eps: this.eps, op });
+    // eps was checked by the constructor: the trusted kernel paths, not the functional forms that check again.
+    if (this.kind === 'layer') return runLayerNorm(x, [this.headDim], layout, { weight: this.weight, bias: this.bias, eps: this.eps, op });
+    if (this.kind === 'rms') return runRmsNorm(x, [this.headDim], layout, { weight: this.weight, eps: this.eps, op });
     // x / sqrt(mean(x^2) + eps / D) = sqrt(D) * x / sqrt(|x|^2 + eps): the RMS form, scaled by one scalar.
     const D = this.headDim;
     return normalize(x, {

@@ -50,7 +50,7 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
 }
 
 /** The kernel call on options already checked (by `rmsNorm`, or by RMSNorm's constructor and input check); the mask is checked here. */
-function runRmsNorm(
+export function runRmsNorm(
   x: Tensor, shape: readonly number[], { rows, inner }: RowLayout, options: RMSNormFunctionalOptions & { op: string; eps: number | null },
 ): Tensor {
   const { op } = options;
