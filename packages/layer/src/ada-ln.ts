@@ -19,7 +19,7 @@ import {
   type NormalizerContext,
   type Tensor, checkOptionKeys,
 } from '@normkit/tensor';
-import { layerNorm } from './layer-norm';
+import { runLayerNorm } from './layer-norm';
 import { checkEps, checkNormalizedShape, rowLayout } from './row-layout';
 
 /** Shift and scale predicted from a condition, each [N, ...normalizedShape]. */
@@ -133,7 +133,7 @@ abstract class AdaptiveLayerNorm extends Module implements Normalizer {
   /** LayerNorm without affine over `normalizedShape`, then `x * (1 + scale) + shift` per sample. */
   normalizeWith(x: Tensor, modulation: Modulation, context: NormalizerContext = {}): Tensor {
     const op = `${this.opName}.forward`;
-    rowLayout(op, x, this.normalizedShape, this.dtype);
+    const layout = rowLayout(op, x, this.normalizedShape, this.dtype);
     const n = modulation.scale.shape[0];
     if (x.ndim < this.normalizedShape.length + 1 || x.shape[0] !== n) {
       throw new ShapeError({
@@ -142,7 +142,8 @@ abstract class AdaptiveLayerNorm extends Module implements Normalizer {
         given: formatShape(x.shape),
       });
     }
-    const normalized = layerNorm(x, this.normalizedShape, { eps: this.eps, mask: context.mask, op: 'adaLN' });
+    // eps was checked by the constructor: the trusted LayerNorm path.
+    const normalized = runLayerNorm(x, this.normalizedShape, layout, { eps: this.eps, mask: context.mask, op: 'adaLN' });
     return modulate(normalized, broadcastOverTokens(modulation.scale, x.ndim), broadcastOverTokens(modulation.shift, x.ndim), {
       form: 'one-plus',
       op: 'adaLNModulate',
