@@ -113,17 +113,43 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(traced).toEqual({ preset: 'qk-norm-logits', unsupported: expect.stringContaining('traces values read from the live normkit trainer') as string });
   });
 
-  it('does not replicate a preset whose analysis reads the normkit model, its probes, a normkit resource or the clock', () => {
+  /** PyTorch's series of the first preset, handed back without running Python again (`edit` may change a run's final test accuracy). */
+  function firstPresetAgain(finalTestAccuracy: Record<string, number> = {}) {
     const preset = presetByName(NAMES[0]!)!;
     const result = results[0]!;
-    // PyTorch's series of the first test, handed back without running Python again.
-    const torch: TorchResults = { torch: section.torchVersion, groups: {}, runs: Object.fromEntries(section.replications[0]!.torchRuns.map((r): [string, TorchRun] => [`${preset.name}/${r.config.seed}/${r.id}`, {
-      status: r.status === 'diverged' ? 'diverged' : 'done', reason: r.reason, completedSteps: r.completedSteps, elapsedMs: 0, losses: [1],
-      evals: r.evals.map((e) => ({ step: e.step, train: { loss: e.trainLoss, accuracy: e.trainAccuracy }, test: { loss: e.testLoss, accuracy: e.testAccuracy }, gap: { loss: e.gapLoss, accuracy: e.gapAccuracy } })),
-    }])) };
+    const torch: TorchResults = { torch: section.torchVersion, groups: {}, runs: Object.fromEntries(section.replications[0]!.torchRuns.map((r): [string, TorchRun] => {
+      const key = `${preset.name}/${r.config.seed}/${r.id}`;
+      return [key, {
+        status: r.status === 'diverged' ? 'diverged' : 'done', reason: r.reason, completedSteps: r.completedSteps, elapsedMs: 0, losses: [1],
+        evals: r.evals.map((e, i) => ({
+          step: e.step, train: { loss: e.trainLoss, accuracy: e.trainAccuracy }, gap: { loss: e.gapLoss, accuracy: e.gapAccuracy },
+          test: { loss: e.testLoss, accuracy: i === r.evals.length - 1 ? finalTestAccuracy[key] ?? e.testAccuracy : e.testAccuracy },
+        })),
+      }];
+    })) };
     const exported = exportPreset(preset, { mode: 'reduced', seeds: result.seeds, resources: {}, dir, dataFiles: new Map() });
     if (!('runs' in exported)) throw new Error(exported.unsupported);
-    const reading = (analyze: ClaimPreset['analyze']) => compareWithTorch({ ...preset, analyze }, result, exported.runs, torch, 'reduced');
+    return { preset, result, reading: (analyze: ClaimPreset['analyze'] = (context) => preset.analyze(context)) => compareWithTorch({ ...preset, analyze }, result, exported.runs, torch, 'reduced') };
+  }
+
+  it('calls a criterion whose seeds differ, and one whose result over seeds differs (a disagreement)', () => {
+    // The control (Post-LN with warmup reaches 0.8) fails on both seeds of the reduced form in normkit.
+    const { result, reading } = firstPresetAgain();
+    const control = result.criteria.find((c) => c.id === 'control')!;
+    expect(control.heldOn).toBe(0);
+    const oneSeed = firstPresetAgain({ [`${NAMES[0]}/${result.seeds[0]}/post-warmup`]: 0.95 }).reading();
+    expect(oneSeed.criteria.find((c) => c.id === 'control')!.agreement).toBe('seeds differ');
+    expect(oneSeed.verdictsAgree).toBe(true);
+    expect(oneSeed.reason).toMatch(/on some seeds one lands on the other side of its threshold: .*\(seeds 0\)/);
+    const both = firstPresetAgain(Object.fromEntries(result.seeds.map((s) => [`${NAMES[0]}/${s}/post-warmup`, 0.95]))).reading();
+    expect(both.criteria.find((c) => c.id === 'control')!.agreement).toBe('disagree');
+    expect(both.verdictsAgree).toBe(false);
+    expect(both.reason).toMatch(/^PyTorch DISAGREES: normkit inconclusive, PyTorch /);
+    expect(reading().verdictsAgree).toBe(true);
+  });
+
+  it('does not replicate a preset whose analysis reads the normkit model, its probes, a normkit resource or the clock', () => {
+    const { preset, reading } = firstPresetAgain();
     expect(reading((context) => preset.analyze(context)).status).toBe('replicated');
     expect(reading((context) => preset.analyze({ ...context, measured: context.trainers.pre!.model } as never)).reason).toMatch(/reads the trained normkit model of run "pre"/);
     expect(reading((context) => (context.evals.pre!.at(-1)!.probes, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's probes/);

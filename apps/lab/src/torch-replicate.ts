@@ -135,8 +135,12 @@ export interface CriterionAgreement {
   maxDifference: number;
   /** Seeds where the criterion held in one implementation and not in the other. */
   seedsDiffering: number[];
-  /** Same result on every seed and values within VALUE_TOLERANCE: 'agree'; same results, values apart: 'values differ'; else 'disagree'. */
-  agreement: 'agree' | 'values differ' | 'disagree';
+  /**
+   * 'agree': the same result on every seed, values within VALUE_TOLERANCE; 'values differ': the same results,
+   * values further apart; 'seeds differ': the same result over seeds (the seed rule), but some seed lands on the
+   * other side of the threshold in one implementation; 'disagree': the result over seeds differs.
+   */
+  agreement: 'agree' | 'values differ' | 'seeds differ' | 'disagree';
 }
 
 /** A preset replicated in PyTorch (or why not). */
@@ -149,7 +153,7 @@ export interface TorchReplication {
   normkitVerdict: Verdict;
   torchVerdict: Verdict | null;
   torchReason: string | null;
-  /** Same verdict and every criterion 'agree' or 'values differ'. */
+  /** The same verdict, and no criterion whose result over seeds differs. */
   verdictsAgree: boolean | null;
   criteria: CriterionAgreement[];
   perSeed: Array<{ seed: number; normkit: Verdict; torch: Verdict }>;
@@ -247,14 +251,16 @@ export function compareWithTorch(preset: ClaimPreset, result: PresetResult, expo
       id: c.id, kind: c.kind, statement: c.statement, metric: c.metric, comparison: c.comparison, threshold: c.threshold, normkit, torch: theirs,
       maxDifference: differences.some((d) => Number.isNaN(d)) ? Number.NaN : Math.max(...differences),
       seedsDiffering,
-      agreement: seedsDiffering.length > 0 || normkit.passed !== theirs.passed ? 'disagree' : close ? 'agree' : 'values differ',
+      agreement: normkit.passed !== theirs.passed ? 'disagree' : seedsDiffering.length > 0 ? 'seeds differ' : close ? 'agree' : 'values differ',
     };
   });
   const verdictsAgree = torchJudgement.verdict === result.verdict && criteria.every((c) => c.agreement !== 'disagree');
   const disagreeing = criteria.filter((c) => c.agreement === 'disagree').map((c) => `"${c.statement}"${c.seedsDiffering.length ? ` (seeds ${c.seedsDiffering.join(', ')})` : ''}`);
   const apart = criteria.filter((c) => c.agreement === 'values differ').length;
+  const bySeed = criteria.filter((c) => c.agreement === 'seeds differ').map((c) => `"${c.statement}" (seeds ${c.seedsDiffering.join(', ')})`);
   const reason = verdictsAgree
-    ? `PyTorch agrees: ${torchJudgement.verdict}, every criterion with the same result on every seed${apart ? ` (${apart} with values further apart than the declared tolerance)` : ''}`
+    ? `PyTorch agrees: ${torchJudgement.verdict}, ${bySeed.length ? `every criterion with the same result over seeds; on some seeds one lands on the other side of its threshold: ${bySeed.join('; ')}` : 'every criterion with the same result on every seed'}` +
+      `${apart ? ` (${apart} with values further apart than the declared tolerance)` : ''}`
     : `PyTorch DISAGREES: normkit ${result.verdict}, PyTorch ${torchJudgement.verdict}${disagreeing.length ? `; criteria that differ: ${disagreeing.join('; ')}` : ''}`;
   return {
     preset: preset.name, status: 'replicated', reason, seeds: result.seeds, normkitVerdict: result.verdict, torchVerdict: torchJudgement.verdict,

@@ -10,7 +10,7 @@ type Badge = (verdict: Verdict) => string;
 
 const show = (value: number): string => (Number.isNaN(value) ? 'n/a' : formatValue(value));
 
-const AGREEMENT_CLASS: Record<CriterionAgreement['agreement'], string> = { agree: 'yes', 'values differ': 'na', disagree: 'no' };
+const AGREEMENT_CLASS: Record<CriterionAgreement['agreement'], string> = { agree: 'yes', 'values differ': 'na', 'seeds differ': 'na', disagree: 'no' };
 
 function agreementCell(replication: TorchReplication): string {
   if (replication.status !== 'replicated') return `<span class="na">${escapeHtml(replication.status)}</span>`;
@@ -32,7 +32,7 @@ export function torchSummary(report: LabReport, badge: Badge): string {
   const replicated = section.replications.filter((r) => r.status === 'replicated');
   const disagreeing = replicated.filter((r) => !r.verdictsAgree).map((r) => r.preset);
   return `<h2>Second implementation (PyTorch)</h2>
-<p>Each preset's runs were exported with their declared configuration (the exact samples, the initial weights as safetensors, the batch order, optimizer and schedule as a training bundle) and trained again in PyTorch ${escapeHtml(section.torchVersion)} by <code>python -m normkit_torch.lab</code> (${escapeHtml(section.python)}); PyTorch returns the raw series (per-step losses and evaluations), and the preset's own analysis, criteria and seed rule turn them into quantities and a verdict, exactly as for normkit. A criterion agrees when it holds on the same seeds in both; its values count as close within ${VALUE_TOLERANCE.absolute} + ${VALUE_TOLERANCE.relative * 100}% of normkit's. ${replicated.length} of ${section.replications.length} presets replicated${disagreeing.length ? `; <b>the implementations disagree on ${disagreeing.map((n) => `<code>${escapeHtml(n)}</code>`).join(', ')}</b>` : replicated.length ? '; every replicated verdict agrees' : ''}. PyTorch part: ${(section.runtimeMs / 1000).toFixed(1)} s.</p>
+<p>Each preset's runs were exported with their declared configuration (the exact samples, the initial weights as safetensors, the batch order, optimizer and schedule as a training bundle) and trained again in PyTorch ${escapeHtml(section.torchVersion)} by <code>python -m normkit_torch.lab</code> (${escapeHtml(section.python)}); PyTorch returns the raw series (per-step losses and evaluations), and the preset's own analysis, criteria and seed rule turn them into quantities and a verdict, exactly as for normkit. A criterion agrees when it holds on the same seeds in both and its values are within ${VALUE_TOLERANCE.absolute} + ${VALUE_TOLERANCE.relative * 100}% of normkit's (else: values differ); <i>seeds differ</i> when its result over seeds is the same but some seed lands on the other side of the threshold in one of them; <i>disagree</i> when its result over seeds differs. The verdicts agree when they are equal and no criterion disagrees. ${replicated.length} of ${section.replications.length} presets replicated${disagreeing.length ? `; <b>the implementations disagree on ${disagreeing.map((n) => `<code>${escapeHtml(n)}</code>`).join(', ')}</b>` : replicated.length ? '; every replicated verdict agrees' : ''}. PyTorch part: ${(section.runtimeMs / 1000).toFixed(1)} s.</p>
 <table class="data"><thead><tr><th>experiment</th><th>PyTorch</th><th>normkit verdict</th><th>PyTorch verdict</th><th>agreement</th><th>detail</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
