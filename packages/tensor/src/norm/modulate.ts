@@ -56,10 +56,9 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
     // Shift broadcast along other dims than scale: added in a second pass, as out * 1 + shift.
     kernels.modulate({ x: out, out, scale: new Float64Array(shift.size).fill(1), shift: shift.data, offset: 0, ...sumRuns(x.shape, shiftDims!) });
   }
-  const inputs = shift ? [x, scale, shift] : [x, scale];
   return customOp({
     op,
-    inputs,
+    inputs: { x, scale, shift },
     data: out,
     shape: x.shape,
     backward: (g) => {
@@ -74,9 +73,8 @@ export function modulate(x: Tensor, scale: Tensor, shift: Tensor | null, options
         activeKernels().binary({ op: 'mul', a: g, b: xs, out: full, broadcast: { kind: 'same' } });
         gScale = reduceToShape(full, x.shape, scale.shape, scale.dtype);
       }
-      const grads: Array<TypedArray | null> = [gx, gScale];
-      if (shift) grads.push(shift.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null);
-      return grads;
+      const gShift = shift?.requiresGrad ? reduceToShape(g, x.shape, shift.shape, shift.dtype) : null;
+      return { x: gx, scale: gScale, shift: gShift };
     },
   });
 }
