@@ -283,7 +283,7 @@ describe('BatchNorm: bad input and options', () => {
     const before = snapshotBuffers(bn);
     expect(() => bn.forward(randn([3]))).toThrow(ShapeError);
     expect(() => bn.forward(randn([3]))).toThrow(/BatchNorm.forward: expected an input of rank 2 or more, \[N, C, \*\], got shape \[3\] \(rank 1\)/);
-    expect(() => bn.forward(randn([2, 4, 5]))).toThrow(/expected 3 channels on axis 1 \(numFeatures\), \[N, 3, \*\], got shape \[2, 4, 5\] with 4 channels/);
+    expect(() => bn.forward(randn([2, 4, 5]))).toThrow(/expected 3 channels on axis 1 \(numFeatures = 3\), \[N, 3, \*\], got shape \[2, 4, 5\] with 4 channels/);
     expect(() => bn.forward(randn([2, 3, 5], f64))).toThrow(DTypeError);
     expect(() => bn.forward(randn([1, 3]))).toThrow(ValueError);
     expect(snapshotBuffers(bn)).toEqual(before);

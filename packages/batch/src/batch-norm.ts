@@ -1,5 +1,5 @@
 import {
-  Parameter, RunningStatisticsNorm, ShapeError, ValueError, allocate, checkTensor, customOp, checkModuleDType, checkPaddingMask, dtypeOptionSpec, formatShape, noGrad,
+  checkChannels, Parameter, RunningStatisticsNorm, ShapeError, ValueError, allocate, checkTensor, customOp, checkModuleDType, checkPaddingMask, dtypeOptionSpec, formatShape, noGrad,
   normalize, ones, resolveModuleOptions, zeros,
   type Tensor, type DType, type ModuleOptionsSpec, type NormLayout, type NormStatistics, type Normalizer, type NormalizerContext, type OptionsSchema, type OptionValues,
   type RequiredNumberOption, type TypedArray,
@@ -240,13 +240,7 @@ export class BatchNorm extends RunningStatisticsNorm implements Normalizer {
     if (x.ndim < 2) {
       throw new ShapeError({ op, expected: 'an input of rank 2 or more, [N, C, *]', given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
     }
-    if (x.shape[1] !== this.numFeatures) {
-      throw new ShapeError({
-        op,
-        expected: `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *]`,
-        given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
-      });
-    }
+    checkChannels(op, x, this.numFeatures, 'numFeatures');
     checkModuleDType(op, x, this.dtype);
     const n = x.shape[0]!;
     const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);

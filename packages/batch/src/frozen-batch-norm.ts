@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, ShapeError, ValueError, checkModuleDType, checkNumberOption, checkPaddingMask, checkTensor, dtypeOptionSpec, formatShape,
+  checkChannels, Module, OptionError, ShapeError, ValueError, checkModuleDType, checkNumberOption, checkPaddingMask, checkTensor, dtypeOptionSpec, formatShape,
   normalize, ones, resolveOptions, zeros,
   type DType, type LoadStateDictOptions, type LoadStateDictResult, type Normalizer, type NormalizerContext, type OptionsSchema, type StateDict, type Tensor,
 } from '@normkit/tensor';
@@ -130,9 +130,7 @@ export class FrozenBatchNorm extends Module implements Normalizer {
     const op = 'FrozenBatchNorm.forward';
     checkTensor(op, x, 'x');
     if (x.ndim < 2) throw new ShapeError({ op, expected: 'an input of rank 2 or more, [N, C, *]', given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
-    if (x.shape[1] !== this.numFeatures) {
-      throw new ShapeError({ op, expected: `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *]`, given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels` });
-    }
+    checkChannels(op, x, this.numFeatures, 'numFeatures');
     checkModuleDType(op, x, this.dtype);
     const spatial = x.shape.slice(2).reduce((a, b) => a * b, 1);
     const mask = context.mask

@@ -173,7 +173,7 @@ describe('ConditionalBatchNorm', () => {
       [() => cbn.forward(x, { labels: [0, 1, 2] }), ShapeError, /expected 6 labels \(the input's batch size\), got 3 labels/],
       [() => cbn.forward(x, { labels: tensor([[0, 1, 2], [3, 4, 0]], f64) }), ShapeError, /labels of shape \[6\].*got labels of shape \[2, 3\]/],
       [() => cbn.forward(randn([N * C]).to('float64'), { labels }), ShapeError, /rank 2 or more|\[N, 3, \*\]/],
-      [() => cbn.forward(randn([N, C + 1, L]).to('float64'), { labels }), ShapeError, /3 channels on axis 1 \(numFeatures = 3\), got shape \[6, 4, 4\] with 4 channels/],
+      [() => cbn.forward(randn([N, C + 1, L]).to('float64'), { labels }), ShapeError, /3 channels on axis 1 \(numFeatures = 3\), \[N, 3, \*\], got shape \[6, 4, 4\] with 4 channels/],
       [() => cbn.forward(randn([N, C, L]), { labels }), DTypeError, /a float64 input/],
       [() => cbn.forward(randn([1, C]).to('float64'), { labels: [0] }), ValueError, /more than 1 value per channel/],
       [() => cbn.forward(x, { labels, mask: tensor([[1, 0]], f64) }), ShapeError, /mask/],

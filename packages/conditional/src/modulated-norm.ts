@@ -5,7 +5,7 @@ import { BatchNorm } from '@normkit/batch';
 import { InstanceNorm } from '@normkit/group';
 import { layerNorm } from '@normkit/layer';
 import {
-  ContextError, Module, ShapeError, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, isTensor, modulate, refuseMask as refuseMaskOnce, reshape,
+  checkChannels, ContextError, Module, ShapeError, checkModuleDType, checkTensor, dtypeOptionSpec, formatShape, isTensor, modulate, refuseMask as refuseMaskOnce, reshape,
   type Tensor, type DType, type Normalizer, type NormalizerContext, type NumberOptionSpec,
 } from '@normkit/tensor';
 
@@ -82,13 +82,7 @@ export function checkChannelsFirstInput(
   if (x.ndim < rank.min || (rank.max !== undefined && x.ndim > rank.max)) {
     throw new ShapeError({ op, expected: `an input ${rank.example}`, given: `shape ${formatShape(x.shape)} (rank ${x.ndim})` });
   }
-  if (x.shape[1] !== channels) {
-    throw new ShapeError({
-      op,
-      expected: `${channels} channels on axis 1 (${optionName} = ${channels})`,
-      given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
-    });
-  }
+  checkChannels(op, x, channels, optionName);
   checkModuleDType(op, x, dtype);
   return x;
 }

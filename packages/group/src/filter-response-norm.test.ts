@@ -203,7 +203,7 @@ describe('FilterResponseNorm (without TLU)', () => {
     expect(() => new FilterResponseNormTLU({ numFeatures: 0 })).toThrow(/numFeatures to be an integer >= 1/);
     const norm = new FilterResponseNormTLU({ numFeatures: 4 });
     expect(() => norm.forward(randn([2, 3, 5]))).toThrow(ShapeError);
-    expect(() => norm.forward(randn([2, 3, 5]))).toThrow(/FilterResponseNormTLU.forward: expected an input of shape \[N, 4, \*\] \(numFeatures = 4\)/);
+    expect(() => norm.forward(randn([2, 3, 5]))).toThrow(/FilterResponseNormTLU.forward: expected 4 channels on axis 1 \(numFeatures = 4\), \[N, 4, \*\]/);
     expect(() => norm.forward(randn([2, 4, 5], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => norm.forward(randn([2, 4, 5]), { mask: tensor([[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]]) })).toThrow(ContextError);
     expect(() => filterResponseNorm(randn([2, 4, 5]), { tau: randn([3]) })).toThrow(/filterResponseNormTLU: expected tau with 4 elements/);

@@ -192,7 +192,7 @@ describe('GroupNorm', () => {
     expect(() => new GroupNorm({ numGroups: 0, numChannels: 4 })).toThrow(/numGroups to be an integer >= 1/);
     const norm = new GroupNorm({ numGroups: 2, numChannels: 4 });
     expect(() => norm.forward(randn([2, 6, 3]))).toThrow(ShapeError);
-    expect(() => norm.forward(randn([2, 6, 3]))).toThrow(/GroupNorm.forward: expected an input of shape \[N, 4, \*\] \(numChannels = 4\), got shape \[2, 6, 3\]/);
+    expect(() => norm.forward(randn([2, 6, 3]))).toThrow(/GroupNorm.forward: expected 4 channels on axis 1 \(numChannels = 4\), \[N, 4, \*\], got shape \[2, 6, 3\] with 6 channels/);
     expect(() => norm.forward(randn([4]))).toThrow(/expected an input of shape \[N, C\] or \[N, C, \*spatial\]/);
     expect(() => norm.forward(randn([2, 4, 3], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => groupNorm(randn([2, 6, 3]), { numGroups: 4 })).toThrow(/groupNorm: expected a channel count divisible by numGroups = 4, got 6 channels/);

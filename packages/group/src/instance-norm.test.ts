@@ -170,7 +170,7 @@ describe('InstanceNorm', () => {
     expect(() => new InstanceNorm({ numFeatures: 4, dtype: 'int8' as 'float32' })).toThrow(OptionError);
     expect(() => new InstanceNorm({ numFeatures: 4, dtype: 'int8' as 'float32' })).toThrow("InstanceNorm: expected dtype 'float32' or 'float64', got dtype = int8");
     expect(() => new InstanceNorm({ numFeatures: 4, momentum: 1.5 })).toThrow(/momentum to be a finite number >= 0 <= 1/);
-    expect(() => new InstanceNorm({ numFeatures: 4 }).forward(randn([2, 3, 5]))).toThrow(/expected an input of shape \[N, 4, \*\] \(numFeatures = 4\), got shape \[2, 3, 5\] with 3 channels/);
+    expect(() => new InstanceNorm({ numFeatures: 4 }).forward(randn([2, 3, 5]))).toThrow(/expected 4 channels on axis 1 \(numFeatures = 4\), \[N, 4, \*\], got shape \[2, 3, 5\] with 3 channels/);
     expect(() => instanceNorm(randn([2, 3, 5]), { runningMean: randn([3]) })).toThrow(/both runningMean and runningVar, or neither/);
     expect(() => instanceNorm(randn([2, 3, 5]), { useInputStats: false })).toThrow(/runningMean and runningVar when useInputStats is false/);
     expect(() => instanceNorm(randn([2, 3, 5]), { runningMean: randn([4]), runningVar: randn([4]) })).toThrow(/runningMean with 3 elements/);

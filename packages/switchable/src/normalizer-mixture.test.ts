@@ -249,7 +249,7 @@ describe('NormalizerMixture', () => {
     expect(() => new NormalizerMixture({ numFeatures: 0, candidates: ['batch-norm'] })).toThrow(/numFeatures to be an integer >= 1/);
     expect(() => new NormalizerMixture({ numFeatures: 2, candidates: ['batch-norm'], temperature: -1 })).toThrow(OptionError);
     const mixture = new NormalizerMixture({ numFeatures: 3, candidates: bnInGn });
-    expect(() => mixture.forward(randn([2, 4, 5]))).toThrow(/NormalizerMixture.forward: expected 3 channels on axis 1 \(numFeatures\), \[N, 3, \*\], got shape \[2, 4, 5\]/);
+    expect(() => mixture.forward(randn([2, 4, 5]))).toThrow(/NormalizerMixture.forward: expected 3 channels on axis 1 \(numFeatures = 3\), \[N, 3, \*\], got shape \[2, 4, 5\] with 4 channels/);
     expect(() => mixture.forward(randn([2, 3, 5], { dtype: 'float64' }))).toThrow(DTypeError);
   });
 

@@ -1,5 +1,5 @@
 import {
-  refuseMask, ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkOptionKeys, checkTensor,
+  refuseMask, checkChannels, ContextError, DTypeError, ModuleList, Module, OptionError, Parameter, ShapeError, Tensor, allocate, checkNumberOption, checkOptionKeys, checkTensor,
   createByName, createFromPlugin, customOp, formatShape, isTensor, resolvePlugin, zeros,
   type DType, type Normalizer, type NormalizerContext, type NormalizerName, type NormalizerPlugin, type NormalizerRegistry,
   type NormalizerSlot, type NormalizerTraits, type OptionValues, type OptionsSchema, type PluginOptions, type TypedArray,
@@ -328,14 +328,13 @@ export class NormalizerMixture extends Module implements Normalizer {
 
   private checkInput(op: string, x: Tensor, context: NormalizerContext): void {
     checkTensor(op, x, 'x');
-    const channelsFirst = this.traits.layout === 'channels-first';
-    const axis = channelsFirst ? 1 : x.ndim - 1;
-    if (x.ndim < (channelsFirst ? 2 : 1) || x.shape[axis] !== this.numFeatures) {
+    if (this.traits.layout === 'channels-first') {
+      if (x.ndim < 2) throw new ShapeError({ op, expected: `an input [N, ${this.numFeatures}, *] (rank 2 or more)`, given: `shape ${formatShape(x.shape)}` });
+      checkChannels(op, x, this.numFeatures, 'numFeatures');
+    } else if (x.ndim < 1 || x.shape[x.ndim - 1] !== this.numFeatures) {
       throw new ShapeError({
         op,
-        expected: channelsFirst
-          ? `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *]`
-          : `${this.numFeatures} features on the last axis (numFeatures), [..., ${this.numFeatures}]`,
+        expected: `${this.numFeatures} features on the last axis (numFeatures = ${this.numFeatures}), [..., ${this.numFeatures}]`,
         given: `shape ${formatShape(x.shape)}`,
       });
     }

@@ -360,7 +360,7 @@ describe('SwitchableNorm', () => {
     const sn = new SwitchableNorm({ numFeatures: 4 });
     sn.forward(randn([2, 4, 3]));
     const before = Object.fromEntries(Object.entries(sn.stateDict()).map(([k, t]) => [k, Array.from(t.data)]));
-    expect(() => sn.forward(randn([2, 3, 3]))).toThrow(/SwitchableNorm.forward: expected 4 channels on axis 1 \(numFeatures\), \[N, 4, \*spatial\], got shape \[2, 3, 3\] with 3 channels/);
+    expect(() => sn.forward(randn([2, 3, 3]))).toThrow(/SwitchableNorm.forward: expected 4 channels on axis 1 \(numFeatures = 4\), \[N, 4, \*\], got shape \[2, 3, 3\] with 3 channels/);
     expect(() => sn.forward(randn([2, 4]))).toThrow(ShapeError);
     expect(() => sn.forward(randn([2, 4, 3], { dtype: 'float64' }))).toThrow(DTypeError);
     expect(() => sn.forward(randn([2, 4, 3]), { mask: ones([2, 3]) })).toThrow(ContextError);

@@ -1,5 +1,5 @@
 import {
-  Parameter, RunningStatisticsNorm, ShapeError, Tensor, ValueError, checkChannelsFirst, checkEps, checkModuleDType, checkTensor, computeStatistics, customOp,
+  checkChannels, Parameter, RunningStatisticsNorm, ShapeError, Tensor, ValueError, checkChannelsFirst, checkEps, checkModuleDType, checkTensor, computeStatistics, customOp,
   affineBlock, allocate, blockSums, dtypeOptionSpec, formatShape, isTensor, gradXBlockCentred, mixSlotsBackward, mixSlotsForward, ones, refuseMask, resolveModuleOptions, zeros,
   type ChannelsFirstSizes, type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type TypedArray,
 } from '@normkit/tensor';
@@ -564,14 +564,8 @@ export class SwitchableNorm extends RunningStatisticsNorm implements Normalizer 
   forward(x: Tensor, context: NormalizerContext = {}): Tensor {
     const op = 'SwitchableNorm.forward';
     const sizes = checkChannelsFirst(op, x, 3);
-    const { batch, channels, spatial } = sizes;
-    if (channels !== this.numFeatures) {
-      throw new ShapeError({
-        op,
-        expected: `${this.numFeatures} channels on axis 1 (numFeatures), [N, ${this.numFeatures}, *spatial]`,
-        given: `shape ${formatShape(x.shape)} with ${channels} channels`,
-      });
-    }
+    const { batch, spatial } = sizes;
+    checkChannels(op, x, this.numFeatures, 'numFeatures');
     checkModuleDType(op, x, this.dtype);
     refuseMask(op, context, 'SwitchableNorm has no masked statistics; BatchNorm and GroupNorm accept one');
     const useBatch = this.usingBatchStats && this.training;

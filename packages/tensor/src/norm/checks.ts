@@ -130,12 +130,12 @@ export function checkChannelsFirst(op: string, x: Tensor, minDims: number): Chan
   return { batch: x.shape[0]!, channels: x.shape[1]!, spatial: x.shape.slice(2).reduce((a, b) => a * b, 1) };
 }
 
-/** Checks a channels-first input's channel count against the module's, naming the option it came from. */
+/** Checks a channels-first input's channel count against the module's, naming the option it came from: every family's one message. */
 export function checkChannels(op: string, x: Tensor, channels: number, optionName: string): void {
   if (x.shape[1] !== channels) {
     throw new ShapeError({
       op,
-      expected: `an input of shape [N, ${channels}, *] (${optionName} = ${channels})`,
+      expected: `${channels} channels on axis 1 (${optionName} = ${channels}), [N, ${channels}, *]`,
       given: `shape ${formatShape(x.shape)} with ${x.shape[1]} channels`,
     });
   }
