@@ -97,7 +97,7 @@ describe('FiLM', () => {
       const ops = graphOps(film.forward(randn([N, C, 4], { requiresGrad: true }), { condition: randn([N, D]) }));
       if (kernel) expect(ops.filter((op) => op === kernel)).toHaveLength(1);
       expect(ops.filter((op) => op === 'filmModulate')).toHaveLength(1);
-      const generatorOps = ['matmul', 'add', 'relu', 'transpose', 'permute', 'reshape', 'slice'];
+      const generatorOps = ['linear', 'matmul', 'add', 'relu', 'transpose', 'permute', 'reshape', 'slice'];
       expect(ops.filter((op) => op !== kernel && op !== 'filmModulate' && !generatorOps.includes(op))).toEqual([]);
     }
     const shapes = (film: FiLM) => Object.fromEntries(Object.entries(film.stateDict()).map(([k, t]) => [k, t.shape]));

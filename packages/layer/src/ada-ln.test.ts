@@ -76,7 +76,7 @@ describe('AdaLN', () => {
     expect(ops.filter((op) => op === 'adaLN')).toHaveLength(1);
     expect(ops.filter((op) => op === 'adaLNModulate')).toHaveLength(1);
     // Nothing else touches the normalised tokens: the remaining nodes are the predictor's.
-    expect(ops.filter((op) => !['adaLN', 'adaLNModulate', 'silu', 'matmul', 'transpose', 'permute', 'add', 'reshape', 'slice'].includes(op))).toEqual([]);
+    expect(ops.filter((op) => !['adaLN', 'adaLNModulate', 'silu', 'linear', 'matmul', 'transpose', 'permute', 'add', 'reshape', 'slice'].includes(op))).toEqual([]);
   });
 
   it('rejects a condition of the wrong width, batch or dtype, a missing condition, and bad options', () => {

@@ -1,9 +1,7 @@
 import { zeros } from '../creation';
-import { shapeSize, type DType } from '../dtype';
+import type { DType } from '../dtype';
 import { ContextError, DTypeError, ShapeError, checkNumberOption, formatShape } from '../errors';
-import { add } from '../ops/elementwise';
-import { matmul } from '../ops/matmul';
-import { reshape, transpose } from '../ops/shape';
+import { linear } from '../ops/linear';
 import type { Generator } from '../random';
 import { checkTensor, type Tensor } from '../tensor';
 import { defaultLayerInit } from './init';
@@ -86,11 +84,6 @@ export class Linear extends Module {
     checkTensor('Linear.forward', x, 'x');
     const weight = this.weight;
     checkLastDim('Linear.forward', x, this.inFeatures, 'inFeatures', weight.dtype);
-    const leading = x.shape.slice(0, -1);
-    // matmul wants rank 2: fold every leading dim into rows, unfold afterwards.
-    const rows = reshape(x, [shapeSize(leading), this.inFeatures]);
-    let y = matmul(rows, transpose(weight));
-    if (this.bias) y = add(y, this.bias);
-    return reshape(y, [...leading, this.outFeatures]);
+    return linear(x, weight, this.bias);
   }
 }

@@ -7,6 +7,7 @@ export { sum, mean, variance, max, min, argmax, normalizeAxis, normalizeAxes } f
 export type { ReduceOptions, VarOptions } from './reduce';
 export { reshape, flatten, unsqueeze, squeeze, permute, transpose, slice, indexSelect, concat, stack, expand, repeat } from './shape';
 export { matmul, gemm } from './matmul';
+export { linear } from './linear';
 export { relu, leakyRelu, tanh, sigmoid, silu, gelu, softmax, logSoftmax, erf, splitAroundAxis } from './activation';
 export { crossEntropy, mse, binaryCrossEntropyWithLogits } from './loss';
 export type { Reduction } from './loss';
