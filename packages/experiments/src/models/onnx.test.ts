@@ -11,6 +11,8 @@ import { switchablePlugins } from '@normkit/switchable';
 import { Generator, SGD, Tensor, list, mean, mul, noGrad, normalizerTraits, randn, randint, type Module } from '@normkit/tensor';
 import { InferenceSession, Tensor as OrtTensor } from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
+// The checker helper of @normkit/onnx's own tests (a test-only module, not part of its public API).
+import { checkWithOnnxChecker, onnxCheckerAvailable } from '../../../onnx/src/test-support';
 import { registerFamilies, registerOnce } from '../test-support';
 import type { ConditionalGan } from './gan';
 import { models } from './index';
@@ -172,6 +174,31 @@ describe('exportClassifierOnnx: every classifier family matches onnxruntime at b
   it('a block wrapper without its lowerings fails naming the block and where its lowering is', () => {
     const model = build('residual', vectors, {}, { depth: 1 }, 'skip-init');
     expect(() => exportClassifierOnnx(model, vectors)).toThrow(/module "model\.blocks\.0" \(class SkipInit\).*@normkit\/onnx\/norm-free/);
+  });
+});
+
+// Debian's python3-onnx 1.12 knows opsets up to 17: the engine's opset-17 exports go through the standard
+// checker too (the exports at other opsets are validated by onnxruntime above).
+const checkerAvailable = onnxCheckerAvailable();
+
+describe('every opset-17 engine export passes onnx.checker.check_model(full_check=True)', () => {
+  if (!checkerAvailable && process.env.CI === 'true') {
+    it('needs python3-onnx in CI', () => {
+      expect.fail('CI=true but /usr/bin/python3 cannot import onnx: .ci/run must install python3-onnx');
+    });
+    return;
+  }
+  it.skipIf(!checkerAvailable)('every classifier family and the conditional GAN generator', () => {
+    const exported = classifierCases.filter((c) => (c.opsets ?? [17]).includes(17)).map((c) => ({
+      name: c.name,
+      bytes: exportClassifierOnnx(build(c.model, c.data, c.norms, c.options, c.blockWrapper) as Classifier, c.data, {
+        opset: 17, ...(c.mask ? { mask: true } : {}), ...(c.lowerings ? { lowerings: c.lowerings } : {}),
+      }),
+    }));
+    const gan = build('conditional-gan', { inputKind: 'vector', sampleShape: [2], numClasses: 3 }, { generator: { name: 'conditional-batch-norm' } }, { width: 16, depth: 2 });
+    exported.push({ name: 'conditional GAN generator', bytes: exportGeneratorOnnx(gan as ConditionalGan, { lowerings: conditionalLowerings }) });
+    expect(exported.length).toBeGreaterThan(10);
+    checkWithOnnxChecker(exported);
   });
 });
 
