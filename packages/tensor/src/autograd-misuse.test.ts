@@ -87,8 +87,9 @@ describe('version counters: modifying a tensor saved for backward', () => {
     optimizer.step();
     const error = errorOf(() => pending.backward());
     expect(error).toBeInstanceOf(AutogradError);
-    // The bias (initialised: version 1, stepped: version 2) is the first saved tensor the sweep checks.
-    expect(error.message).toMatch(/^add \(backward\): .*modified in place after it was saved for backward: Tensor\(\[1\], float32, requiresGrad\) is at version 2; expected version 1/);
+    // Linear is one `linear` node saving x, weight and bias; the weight (initialised: version 1, stepped:
+    // version 2) is the first modified one its check meets.
+    expect(error.message).toMatch(/^linear \(backward\): .*modified in place after it was saved for backward: Tensor\(\[1, 2\], float32, requiresGrad\) is at version 2; expected version 1/);
   });
 
   it('backward refuses a modified saved output too (exp saves its result)', () => {
