@@ -204,13 +204,26 @@ describe('RunSession views', () => {
     expect(views().at(-1)!.inspection).toMatchObject({ step: 3, layer: 'layers.0.norm' });
     await session.handle({ type: 'inspect', layer: 'layers.2.norm' });
     expect(views().at(-1)!.inspection).toMatchObject({ step: 3, layer: 'layers.2.norm' });
+    const beforePlay = views().length;
     await session.handle({ type: 'play' });
     for (let i = 0; i < 40 && fake.scheduled.length > 0; i++) fake.runScheduled();
     const last = views().at(-1)!;
     expect(last.trainMs).toBeGreaterThan(0);
-    expect(views().length).toBeGreaterThan(2);
-    // The share holds up to one view's cost (the estimate is the last view's).
-    expect(last.viewMs).toBeLessThanOrEqual(0.1 * (last.trainMs + last.viewMs) + 50);
+    const playing = views().slice(beforePlay);
+    expect(playing.length).toBeGreaterThan(0);
+    // The rule, checked at every view while playing from what the worker posted: a view is computed only
+    // if the views' time so far plus the estimate of its cost (the previous view's measured cost) stays
+    // within 10% of the worker's time. Checked exactly, not against a fixed allowance: the real cost of a
+    // view on a loaded machine may exceed the estimate, which the rule cannot know in advance.
+    let viewMsBefore = 0;
+    let estimate = 0;
+    for (const view of playing) {
+      expect(viewMsBefore + estimate).toBeLessThanOrEqual(0.1 * (view.trainMs + viewMsBefore + estimate) * (1 + 1e-12));
+      estimate = view.viewMs - viewMsBefore;
+      viewMsBefore = view.viewMs;
+    }
+    // Over the whole play, the share is exceeded by at most the last view's own measured cost.
+    expect(last.viewMs).toBeLessThanOrEqual(0.1 * (last.trainMs + last.viewMs) + estimate);
     expect(fake.lastEvents()).toMatchObject({ playing: true, stepsPerSecond: expect.any(Number) as unknown });
   });
 
