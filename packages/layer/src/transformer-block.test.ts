@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { expectClose } from '@normkit/testkit';
 import {
   ContextError,
+  DTypeError,
   Generator,
   OptionError,
   RegistryError,
@@ -135,6 +136,58 @@ describe('TransformerBlock', () => {
     const b = block.forward(garbage, { mask });
     expectClose(a.data.slice(0, 3 * D), b.data.slice(0, 3 * D), 1e-6);
     expectClose(a.data.slice(L * D), b.data.slice(L * D), 0);
+  });
+
+  it("dtype: every parameter and buffer in it (float32 by default, as PyTorch); float64 blocks compute in float64", () => {
+    const options = { dim: D, numHeads: H, placement: 'peri', embeddingNorm: true, layerScale: 0.5, qkNorm: 'layer', generator: new Generator(3) } as const;
+    const defaults = new TransformerBlock({ ...options, norm: 'layer-norm' });
+    expect(defaults.dtype).toBe('float32');
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const norm of ['layer-norm', 'rms-norm', 'ada-ln-zero'] as const) {
+        const block = new TransformerBlock({ ...options, norm: normalizerChoice(norm), dtype, ...(norm === 'ada-ln-zero' ? { condition: { dim: C }, placement: 'pre' } : {}) });
+        const tensors = [...block.namedParameters(), ...block.namedBuffers()];
+        expect(tensors.length, norm).toBeGreaterThan(20);
+        for (const [name, t] of tensors) expect(t.dtype, `${dtype} ${norm}: ${name}`).toBe(dtype);
+        const condition = norm === 'ada-ln-zero' ? randn([N, C], { dtype }) : undefined;
+        const x = randn([N, L, D], { dtype, requiresGrad: true });
+        const y = block.forward(x, { condition, mask: tensor([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]], { dtype }) });
+        expect(y.dtype, norm).toBe(dtype);
+        y.backward(randn([N, L, D], { dtype }));
+        expect(x.grad!.dtype).toBe(dtype);
+      }
+    }
+    // The same float32 initial weights, in float64: outputs agree to float32 rounding, and float64 is float64-exact
+    // against its own composed pre-LN formula.
+    const wide = new TransformerBlock({ ...options, norm: 'layer-norm', dtype: 'float64', generator: new Generator(3) });
+    for (const [name, t] of defaults.namedParameters()) {
+      const target = [...wide.namedParameters()].find(([n]) => n === name)![1];
+      target.data.set(t.data);
+    }
+    const x32 = randn([N, L, D]);
+    const x64 = tensor(Array.from(x32.data), { shape: [N, L, D], dtype: 'float64' });
+    expectClose(wide.forward(x64).data, defaults.forward(x32).data, 1e-5);
+    const pre = new TransformerBlock({ dim: D, numHeads: H, norm: 'layer-norm', placement: 'pre', dtype: 'float64' });
+    const h = add(x64, pre.selfAttn.forward(pre.norm1.forward(x64)));
+    expectClose(pre.forward(x64), add(h, pre.linear2.forward(gelu(pre.linear1.forward(pre.norm2.forward(h))))), 1e-14);
+  });
+
+  it('dtype: an unknown dtype, a norm or qkNorm naming another dtype, and inputs in another dtype are refused', () => {
+    const base = { dim: D, numHeads: H, norm: 'layer-norm', placement: 'pre' } as const;
+    expect(() => new TransformerBlock({ ...base, dtype: 'float16' as 'float32' })).toThrow(/^TransformerBlock: expected dtype 'float32' or 'float64', got dtype = float16/);
+    expect(() => new TransformerBlock({ ...base, norm: { name: 'rms-norm', options: { dtype: 'float32' } }, dtype: 'float64' })).toThrow(
+      /^TransformerBlock: expected norm options without a dtype or with the block's dtype 'float64', got norm "rms-norm" with dtype = "float32"/,
+    );
+    expect(() => new TransformerBlock({ ...base, qkNorm: { kind: 'rms', dtype: 'float32' }, dtype: 'float64' })).toThrow(/qkNorm without a dtype or with the block's dtype 'float64'/);
+    // A normalizer without a dtype option whose parameters stay float32 (the test BatchNorm) is refused in float64.
+    expect(new TransformerBlock({ ...base, norm: normalizerChoice('test-batch-norm') }).dtype).toBe('float32');
+    expect(() => new TransformerBlock({ ...base, norm: normalizerChoice('test-batch-norm'), dtype: 'float64' })).toThrow(
+      /^TransformerBlock: expected a norm whose parameters and buffers follow the block's dtype 'float64', got norm "test-batch-norm" with norm1.weight in float32/,
+    );
+    const block = new TransformerBlock({ ...base, dtype: 'float64' });
+    expect(() => block.forward(randn([N, L, D]))).toThrow(DTypeError);
+    expect(() => block.forward(randn([N, L, D]))).toThrow(/^TransformerBlock\.forward: expected tokens in the block's dtype float64, got tokens in float32/);
+    const conditional = new TransformerBlock({ ...base, norm: 'ada-ln', condition: { dim: C }, dtype: 'float64' });
+    expect(() => conditional.forward(randn([N, L, D], { dtype: 'float64' }), { condition: randn([N, C]) })).toThrow(/expected condition in the block's dtype float64/);
   });
 
   it('rejects an unknown normalizer name, a missing condition, bad shapes and options with typed errors', () => {

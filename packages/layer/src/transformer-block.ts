@@ -1,5 +1,6 @@
 import {
   ContextError,
+  DTypeError,
   Linear,
   Module,
   MultiHeadAttention,
@@ -8,6 +9,8 @@ import {
   createByName,
   formatShape,
   gelu,
+  get,
+  has,
   normalizerTraits,
   relu,
   type Generator,
@@ -15,7 +18,8 @@ import {
   type NormalizerChoice,
   type NormalizerName,
   type NormalizerTraits,
-  type Tensor, checkOptionKeys,
+  type DType,
+  type Tensor, checkDTypeOption, checkOptionKeys,
 } from '@normkit/tensor';
 import { QKNorm, QK_NORM_KINDS, type QKNormKind, type QKNormOptions } from './qk-norm';
 import { Residual, PLACEMENTS, applyNorm, type Placement, type ResidualContext } from './residual';
@@ -33,7 +37,7 @@ export type NormSpec = NormalizerName | NormalizerChoice;
 /** Every key of TransformerBlockOptions (the compiler keeps the list complete): the constructor refuses any other. */
 const TRANSFORMER_BLOCK_OPTION_KEYS = Object.keys({
   dim: true, numHeads: true, norm: true, placement: true, deepNorm: true, layerScale: true, embeddingNorm: true, qkNorm: true, condition: true,
-  feedforwardDim: true, activation: true, generator: true,
+  feedforwardDim: true, activation: true, generator: true, dtype: true,
 } satisfies Record<keyof TransformerBlockOptions, true>);
 
 export interface TransformerBlockOptions {
@@ -69,6 +73,12 @@ export interface TransformerBlockOptions {
   activation?: 'gelu' | 'relu';
   /** Drives the initialisation of attention and MLP weights. */
   generator?: Generator;
+  /**
+   * Dtype of every parameter and buffer (default 'float32', as PyTorch): attention, MLP, LayerScale,
+   * QK-norm and the normalizers (given to a normalizer whose schema has a `dtype` option; a norm
+   * option naming another dtype is refused). Inputs and conditions must have this dtype.
+   */
+  dtype?: DType;
 }
 
 export interface TransformerBlockContext {
@@ -84,6 +94,20 @@ function resolveNorm(spec: NormSpec): { name: string; options: Readonly<Record<s
   const given = spec as string | { name?: unknown; options?: Readonly<Record<string, unknown>> } | undefined;
   if (typeof given === 'string') return { name: given, options: {} };
   return { name: given?.name as string, options: given?.options ?? {} };
+}
+
+/**
+ * The norm choice with the block's dtype: added for a normalizer whose options schema has `dtype`,
+ * refused when the choice names another one (every parameter and buffer of the block shares one dtype).
+ */
+function withDType(op: string, norm: { name: string; options: Readonly<Record<string, unknown>> }, dtype: DType): { name: string; options: Readonly<Record<string, unknown>> } {
+  const given = norm.options.dtype;
+  if (given !== undefined && given !== dtype) {
+    throw new OptionError({ op, expected: `norm options without a dtype or with the block's dtype '${dtype}'`, given: `norm "${norm.name}" with dtype = ${JSON.stringify(given)}` });
+  }
+  // An unknown name is left for normalizerTraits to refuse with the registry's message.
+  const schema: Readonly<Record<string, unknown>> = typeof norm.name === 'string' && has(norm.name) ? get(norm.name, 'normalizer').options : {};
+  return 'dtype' in schema ? { name: norm.name, options: { ...norm.options, dtype } } : norm;
 }
 
 /** `{ alpha, beta }` as given, or from the paper's formulas; checked. */
@@ -159,6 +183,8 @@ export class TransformerBlock extends Module {
   /** 'deepnorm': the alpha and beta in use, else null. */
   readonly deepNorm: DeepNormConstants | null;
   readonly activation: 'gelu' | 'relu';
+  /** Dtype of every parameter and buffer. */
+  readonly dtype: DType;
   private readonly attentionBlock: Residual;
   private readonly feedforwardBlock: Residual;
 
@@ -194,12 +220,14 @@ export class TransformerBlock extends Module {
       throw new OptionError({ op, expected: "activation 'gelu' or 'relu'", given: `activation = ${JSON.stringify(activation)}` });
     }
     const feedforwardDim = options.feedforwardDim ?? 4 * dim;
+    const dtype = checkDTypeOption(op, options.dtype);
+    this.dtype = dtype;
     this.dim = dim;
     this.numHeads = numHeads;
     this.placement = options.placement;
     this.activation = activation;
 
-    const norm = resolveNorm(options.norm);
+    const norm = withDType(op, resolveNorm(options.norm), dtype);
     this.normTraits = normalizerTraits(norm.name, norm.options, { op: `${op}: norm` });
     this.normName = norm.name;
     if (this.normTraits.needsLabels) {
@@ -219,12 +247,15 @@ export class TransformerBlock extends Module {
       if (typeof qkNorm === 'string' && !QK_NORM_KINDS.includes(qkNorm)) {
         throw new OptionError({ op, expected: `qkNorm to be one of ${QK_NORM_KINDS.map((k) => `'${k}'`).join(', ')} or QKNorm options`, given: `qkNorm = ${JSON.stringify(qkNorm)}` });
       }
-      qkNormFactory = (headDim) => new QKNorm({ ...qkOptions, headDim });
+      if (qkOptions.dtype !== undefined && qkOptions.dtype !== dtype) {
+        throw new OptionError({ op, expected: `qkNorm without a dtype or with the block's dtype '${dtype}'`, given: `qkNorm dtype = ${JSON.stringify(qkOptions.dtype)}` });
+      }
+      qkNormFactory = (headDim) => new QKNorm({ ...qkOptions, headDim, dtype });
     }
 
-    this.selfAttn = this.registerModule('self_attn', new MultiHeadAttention({ embedDim: dim, numHeads, qkNorm: qkNormFactory, generator: options.generator }));
-    this.linear1 = this.registerModule('linear1', new Linear({ inFeatures: dim, outFeatures: feedforwardDim, generator: options.generator }));
-    this.linear2 = this.registerModule('linear2', new Linear({ inFeatures: feedforwardDim, outFeatures: dim, generator: options.generator }));
+    this.selfAttn = this.registerModule('self_attn', new MultiHeadAttention({ embedDim: dim, numHeads, qkNorm: qkNormFactory, generator: options.generator, dtype }));
+    this.linear1 = this.registerModule('linear1', new Linear({ inFeatures: dim, outFeatures: feedforwardDim, generator: options.generator, dtype }));
+    this.linear2 = this.registerModule('linear2', new Linear({ inFeatures: feedforwardDim, outFeatures: dim, generator: options.generator, dtype }));
     const makeNorm = (): Normalizer => createByName(norm.name, slot, norm.options, { op: `${op}: norm` });
     this.norm1 = this.registerModule('norm1', makeNorm());
     this.norm2 = this.registerModule('norm2', makeNorm());
@@ -234,7 +265,7 @@ export class TransformerBlock extends Module {
       this.norm2Post = this.registerModule('norm2_post', makeNorm());
     }
     this.normEmbed = options.embeddingNorm ? this.registerModule('norm_embed', makeNorm()) : null;
-    const layerScale = (): LayerScale | undefined => (options.layerScale === undefined ? undefined : new LayerScale({ dim, initValues: options.layerScale }));
+    const layerScale = (): LayerScale | undefined => (options.layerScale === undefined ? undefined : new LayerScale({ dim, initValues: options.layerScale, dtype }));
     this.ls1 = layerScale();
     this.ls2 = layerScale();
     if (deepNorm) deepNormInit({ attention: this.selfAttn, feedforward: [this.linear1, this.linear2] }, deepNorm.beta, options.generator);
@@ -272,6 +303,13 @@ export class TransformerBlock extends Module {
       this.registerModule('ls1', this.ls1);
       this.registerModule('ls2', this.ls2);
     }
+    // A normalizer without a dtype option builds its own: refuse one that does not follow the block's.
+    // Batch counters (num_batches_tracked) are float64 in every dtype, as PyTorch keeps them int64.
+    for (const [name, t] of [...this.namedParameters(), ...this.namedBuffers()]) {
+      if (t.dtype !== dtype && !name.endsWith('num_batches_tracked')) {
+        throw new OptionError({ op, expected: `a norm whose parameters and buffers follow the block's dtype '${dtype}'`, given: `norm "${norm.name}" with ${name} in ${t.dtype}` });
+      }
+    }
   }
 
   /** linear2(activation(linear1(x))). */
@@ -283,6 +321,11 @@ export class TransformerBlock extends Module {
   override forward(x: Tensor, context: TransformerBlockContext = {}): Tensor {
     if (x.ndim !== 3 || x.shape[2] !== this.dim) {
       throw new ShapeError({ op: 'TransformerBlock.forward', expected: `tokens of shape [N, L, ${this.dim}] (dim = ${this.dim})`, given: formatShape(x.shape) });
+    }
+    for (const [name, t] of [['tokens', x], ['condition', context.condition]] as const) {
+      if (t && t.dtype !== this.dtype) {
+        throw new DTypeError({ op: 'TransformerBlock.forward', expected: `${name} in the block's dtype ${this.dtype}`, given: `${name} in ${t.dtype}` });
+      }
     }
     if (this.normTraits.needsCondition && !context.condition) {
       throw new ContextError({

@@ -7,6 +7,7 @@ import { batchNormLossLandscape } from './batch-norm-loss-landscape';
 import { batchNormMaskedPadding } from './batch-norm-masked-padding';
 import { batchNormSmallBatch } from './batch-norm-small-batch';
 import { batchNormTrainEvalGap } from './batch-norm-train-eval-gap';
+import { batchNormTrainEvalGapBatchOne } from './batch-norm-train-eval-gap-batch-one';
 import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
 import { conditionalNormGeneration } from './conditional-norm-generation';
 import { filmMultiTask } from './film-multi-task';
@@ -27,6 +28,7 @@ import { qkNormLogits } from './qk-norm-logits';
 import { rmsNormSpeed } from './rms-norm-speed';
 import { spectralNormGan } from './spectral-norm-gan';
 import { syncBatchNormSmallBatch } from './sync-batch-norm-small-batch';
+import { syncBatchNormControl } from './sync-batch-norm-control';
 import { syncBatchNormTracking } from './sync-batch-norm-tracking';
 import { switchableNormSelection } from './switchable-norm-selection';
 import { weightNormConditioning } from './weight-norm-conditioning';
@@ -41,6 +43,7 @@ export {
   weightStandardizationFineTuning,
 };
 export { conditionalNormGeneration, filmMultiTask, syncBatchNormSmallBatch, syncBatchNormTracking };
+export { syncBatchNormControl, batchNormTrainEvalGapBatchOne };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
@@ -89,6 +92,8 @@ export const presets: readonly ClaimPreset[] = [
   weightStandardizationFineTuning,
   syncBatchNormSmallBatch,
   syncBatchNormTracking,
+  syncBatchNormControl,
+  batchNormTrainEvalGapBatchOne,
 ];
 
 /** The preset called `name`, or undefined. */
