@@ -4,6 +4,7 @@ import { gradcheck } from '../gradcheck';
 import { expectClose, expectGradcheck } from '../test-utils';
 import { erf, gelu, leakyRelu, logSoftmax, relu, sigmoid, silu, softmax, tanh } from './activation';
 import { sum } from './reduce';
+import erfReference from '../kernels/js/erf-reference.json';
 
 describe('activations', () => {
   it('erf matches reference values to double precision', () => {
@@ -13,6 +14,21 @@ describe('activations', () => {
       [3, 0.9999779095030014], [4, 0.9999999845827421], [-1.5, -0.9661051464753108],
     ];
     for (const [x, expected] of cases) expect(Math.abs(erf(x) - expected)).toBeLessThan(1e-15);
+  });
+
+  it('erf is within 1.5 ulp of 50-digit values on every piece and at the piece edges', () => {
+    const ulp = (v: number): number => {
+      const a = Math.abs(v);
+      if (a < 2.2250738585072014e-308) return 5e-324;
+      return 2 ** (Math.floor(Math.log2(a)) - 52) * (2 ** Math.floor(Math.log2(a)) > a ? 0.5 : 1);
+    };
+    let worst = 0;
+    for (const [x, expected] of erfReference.points as Array<[number, number]>) {
+      worst = Math.max(worst, Math.abs(erf(x) - expected) / ulp(expected));
+    }
+    expect(worst).toBeLessThanOrEqual(1.5);
+    expect(erf(Number.NaN)).toBeNaN();
+    expect([erf(Infinity), erf(-Infinity), Object.is(erf(-0), -0)]).toEqual([1, -1, true]);
   });
 
   it('compute values', () => {
