@@ -12,7 +12,7 @@ import {
 import { datasets } from './datasets/index';
 import type { ConditionalGan } from './models/gan';
 import { models } from './models/index';
-import { applyWeightParametrization, type Classifier } from './models/model';
+import { applyWeightParametrization, modelPostStepHooks, type Classifier } from './models/model';
 import type { ActivationStats } from './models/tap';
 import { accuracyOf, classConditionalMmd, scoreMixture } from './metrics';
 import {
@@ -157,10 +157,10 @@ interface GanState {
   noise: ReturnType<typeof streamGenerator>;
 }
 
-/** Builds the optimizer of the config on `module`'s parameters. */
+/** Builds the optimizer of the config on `module`'s parameters, with the post-step hooks the module asks for (nGPT's projection). */
 export function buildOptimizer(config: ExperimentConfig, module: Module, transforms: readonly GradientTransform[]): Optimizer<OptimizerHyperparameters, object> {
   const o = config.optimizer.options as Record<string, number & boolean>;
-  const common = { lr: config.lr, gradientTransforms: transforms };
+  const common = { lr: config.lr, gradientTransforms: transforms, postStepHooks: modelPostStepHooks(module) };
   switch (config.optimizer.name) {
     case 'sgd':
       return new SGD(module, { ...common, momentum: o.momentum, nesterov: o.nesterov, weightDecay: o.weightDecay });

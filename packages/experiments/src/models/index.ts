@@ -3,6 +3,7 @@ import { cnnModel } from './cnn';
 import { conditionalGanModel } from './gan';
 import type { ModelDefinition } from './model';
 import { mlpModel } from './mlp';
+import { ngptModel } from './ngpt';
 import { residualModel } from './residual';
 import { transformerModel } from './transformer';
 
@@ -11,9 +12,9 @@ export type { NormChoice, PluginChoice, SlotLayout, SlotContext, SlotExtras } fr
 export { ActivationTap, activationStats } from './tap';
 export type { ActivationStats } from './tap';
 export {
-  defineModel, activate, maskedMeanPool, applyWeightParametrization, weightLayers, normFor,
+  defineModel, activate, maskedMeanPool, applyWeightParametrization, weightLayers, normFor, modelPostStepHooks,
 } from './model';
-export type { ModelInput, Classifier, DataSpec, NormRole, ModelBuildContext, ModelDefinition, ActivationName } from './model';
+export type { PostStepHookSource, ModelInput, Classifier, DataSpec, NormRole, ModelBuildContext, ModelDefinition, ActivationName } from './model';
 export { Mlp, DenseLayer, mlpModel } from './mlp';
 export type { MlpOptions } from './mlp';
 export { Cnn, ConvStage, cnnModel } from './cnn';
@@ -25,6 +26,8 @@ export {
 export type { ResidualNetOptions, ResidualBlockModule, BlockInfo, BlockWrapperDefinition } from './residual';
 export { TinyTransformer, transformerModel } from './transformer';
 export type { TinyTransformerOptions } from './transformer';
+export { NGPTClassifier, ngptModel } from './ngpt';
+export type { NGPTClassifierOptions } from './ngpt';
 export { ConditionalGan, ConditionalMlp, conditionalGanModel, oneHot } from './gan';
 export type { ConditionalGanOptions } from './gan';
 
@@ -34,5 +37,6 @@ export const models: Readonly<Record<string, ModelDefinition<OptionsSchema>>> = 
   cnn: cnnModel,
   residual: residualModel,
   transformer: transformerModel,
+  ngpt: ngptModel,
   'conditional-gan': conditionalGanModel,
 } as unknown as Record<string, ModelDefinition<OptionsSchema>>);

@@ -1,7 +1,7 @@
 import {
   Conv2d, Linear, clamp, createParametrization, div, flatten, gelu, mul, registerParametrization, relu,
   sum, tanh, unsqueeze,
-  type Generator, type Module, type OptionValues, type OptionsSchema, type Tensor,
+  type Generator, type Module, type OptionValues, type OptionsSchema, type PostStepHook, type Tensor,
 } from '@normkit/tensor';
 import type { InputKind, TaskKind } from '../datasets/dataset';
 import type { NormChoice, PluginChoice } from './norm-slot';
@@ -68,6 +68,22 @@ export interface ModelDefinition<S extends OptionsSchema = OptionsSchema> {
   /** Parts whose Linear and Conv2d weights a weight parametrization (spectral norm, WS) can take. */
   readonly weightRoles: readonly string[];
   build(context: ModelBuildContext<S>): Module;
+}
+
+/**
+ * A model whose optimizer must run post-step hooks after every update (nGPT's projection of its
+ * weights back onto the unit sphere): the engine's `buildOptimizer` adds them, so a config naming
+ * the model gets them without saying so, and no run can leave them out.
+ */
+export interface PostStepHookSource {
+  /** Fresh hooks for one optimizer, in the order they run. */
+  postStepHooks(): readonly PostStepHook[];
+}
+
+/** The post-step hooks `module` asks for (none unless it is a PostStepHookSource). */
+export function modelPostStepHooks(module: Module): PostStepHook[] {
+  const source = module as Partial<PostStepHookSource>;
+  return typeof source.postStepHooks === 'function' ? [...source.postStepHooks()] : [];
 }
 
 export function defineModel<S extends OptionsSchema>(definition: ModelDefinition<S>): ModelDefinition<S> {
