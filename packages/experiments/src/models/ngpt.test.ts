@@ -1,4 +1,4 @@
-import { Adam, Generator, OptionError, Tensor, crossEntropy, div, matmul, mul, randn, sqrt, sum, transpose, type Module } from '@normkit/tensor';
+import { Adam, Generator, OptionError, Tensor, crossEntropy, div, matmul, mul, randn, sqrt, sum, transpose } from '@normkit/tensor';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig } from '../config';
 import { registerTestPlugins } from '../test-support';
