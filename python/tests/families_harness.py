@@ -7,6 +7,10 @@ with `x.train`, `x.eval` and normkit's outputs `y.train` (a training-mode forwar
 running statistics) and `y.eval` (eval mode afterwards); for conditional-gan also `labels.*` and the
 discriminator's input and output `xd.*`, `yd.*`. Prints JSON {case: {"train": .., "eval": ..}}
 with the largest |torch - normkit| / (1 + |normkit|) per output (run by tools/torch-handoff/src/families.test.ts).
+
+The other direction: each case's `from-torch/` gets a bundle of the PyTorch model's state (moved off normkit's by a
+seeded perturbation, the running statistics as the forwards above left them) and `io.safetensors` with PyTorch's
+outputs of the same two forwards from that state, which the vitest side replays in normkit.
 """
 import json
 import os
@@ -22,36 +26,53 @@ from normkit_torch import models  # noqa: E402
 from normkit_torch import safetensors as st  # noqa: E402
 
 
-def check(case_dir):
-    manifest, _, _ = nb.read_bundle(case_dir)
-    model = models.build(manifest["architecture"])
-    nb.load_bundle(case_dir, model)  # strict: every key of normkit's family, no other
-    io = st.load_file(os.path.join(case_dir, "io.safetensors"))
+def forwards(model, io):
+    """A training-mode forward then an eval forward on the inputs of `io`: {"y.train": .., "yd.train": .., ...}."""
     out = {}
     model.train()
     with torch.no_grad():
         for mode in ("train", "eval"):
             if mode == "eval":
                 model.eval()
-            pairs = []
             if f"labels.{mode}" in io:  # conditional-gan: the generator and the discriminator, with class labels
                 labels = io[f"labels.{mode}"].long()
-                pairs.append((model(io[f"x.{mode}"], labels), io[f"y.{mode}"]))
-                pairs.append((model.discriminate(io[f"xd.{mode}"], labels), io[f"yd.{mode}"]))
-            elif f"mask.{mode}" in io:  # transformer: tokens with a padding mask
-                pairs.append((model(io[f"x.{mode}"], io[f"mask.{mode}"]), io[f"y.{mode}"]))
+                out[f"y.{mode}"] = model(io[f"x.{mode}"], labels)
+                out[f"yd.{mode}"] = model.discriminate(io[f"xd.{mode}"], labels)
+            elif f"mask.{mode}" in io:  # tokens with a padding mask
+                out[f"y.{mode}"] = model(io[f"x.{mode}"], io[f"mask.{mode}"])
             else:
-                pairs.append((model(io[f"x.{mode}"]), io[f"y.{mode}"]))
-            worst = 0.0
-            for y, expected in pairs:
-                if y.shape != expected.shape:
-                    raise AssertionError(f"{case_dir}: {mode} output shape {list(y.shape)} vs normkit's {list(expected.shape)}")
-                worst = max(worst, float(((y.double() - expected.double()).abs() / (1 + expected.double().abs())).max()))
-            out[mode] = worst
+                out[f"y.{mode}"] = model(io[f"x.{mode}"])
+    return out
+
+
+def check(case_dir):
+    manifest, _, _ = nb.read_bundle(case_dir)
+    model = models.build(manifest["architecture"])
+    nb.load_bundle(case_dir, model)  # strict: every key of normkit's family, no other
+    io = st.load_file(os.path.join(case_dir, "io.safetensors"))
+    out = {"train": 0.0, "eval": 0.0}
+    for key, y in forwards(model, io).items():
+        expected = io[key]
+        if y.shape != expected.shape:
+            raise AssertionError(f"{case_dir}: {key} output shape {list(y.shape)} vs normkit's {list(expected.shape)}")
+        mode = key.split(".")[1]
+        out[mode] = max(out[mode], float(((y.double() - expected.double()).abs() / (1 + expected.double().abs())).max()))
+    # Back to normkit: PyTorch's state, moved by a seeded perturbation, and its outputs from there.
+    g = torch.Generator().manual_seed(11)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            # Not running_var (kept positive) nor spectral norm's u and v (unit vectors of the power iteration).
+            if t.is_floating_point() and not key.endswith(("running_var", "._u", "._v")):
+                t.add_(0.1 * torch.randn(t.shape, generator=g, dtype=t.dtype))
+    back = os.path.join(case_dir, "from-torch")
+    os.makedirs(back, exist_ok=True)
+    nb.save_bundle(back, model, architecture=manifest["architecture"])
+    inputs = {k: v for k, v in io.items() if not k.startswith("y")}
+    st.save_file({**inputs, **{k: v.contiguous() for k, v in forwards(model, io).items()}}, os.path.join(back, "io.safetensors"))
     return out
 
 
 if __name__ == "__main__":
     torch.set_num_threads(1)
     root = sys.argv[1]
-    print(json.dumps({name: check(os.path.join(root, name)) for name in sorted(os.listdir(root))}))
+    print(json.dumps({name: check(os.path.join(root, name)) for name in sorted(os.listdir(root)) if os.path.isdir(os.path.join(root, name))}))

@@ -296,3 +296,29 @@ def test_models_map_the_newer_normalizers_by_plugin_name():
     assert built["layer-scale"].init_values == 1e-5 and built["dyt"].alpha_init == 0.5 and built["scale-norm"].eps == 1e-5
     renorm = models.normalizer({"name": "batch-renorm", "options": {"warmupSteps": 5, "rmaxRelaxedAt": 9}}, 4)
     assert (renorm.warmup_steps, renorm.rmax_relaxed_at) == (5, 9)
+
+
+def test_instance_norm_is_torchs_for_any_spatial_rank_and_refuses_what_normkit_refuses():
+    torch.manual_seed(4)
+    for shape, reference in (([3, 4, 5], torch.nn.InstanceNorm1d), ([2, 4, 3, 3], torch.nn.InstanceNorm2d), ([2, 4, 2, 2, 3], torch.nn.InstanceNorm3d)):
+        for affine, track in ((False, False), (True, True)):
+            mine = nt.InstanceNorm(4, momentum=0.3, affine=affine, track_running_stats=track, dtype=torch.float64)
+            theirs = reference(4, momentum=0.3, affine=affine, track_running_stats=track, dtype=torch.float64)
+            with torch.no_grad():
+                for p in mine.parameters():
+                    p.uniform_(0.5, 1.5)
+            theirs.load_state_dict(mine.state_dict(), strict=True)
+            x = torch.randn(shape, dtype=torch.float64, requires_grad=True)
+            y = mine(x)
+            assert torch.allclose(y, theirs(x), rtol=0, atol=1e-13)
+            if track:
+                assert torch.allclose(mine.running_var, theirs.running_var, rtol=0, atol=1e-15) and int(mine.num_batches_tracked) == 0
+                mine.eval(), theirs.eval()
+                assert torch.allclose(mine(x), theirs(x), rtol=0, atol=1e-13)
+    assert torch.autograd.gradcheck(nt.InstanceNorm(2, affine=True, dtype=torch.float64), (torch.randn(2, 2, 3, dtype=torch.float64, requires_grad=True),))
+    with pytest.raises(ValueError, match="expected more than 1 spatial element per channel"):
+        nt.InstanceNorm(3)(torch.randn(2, 3, 1))
+    with pytest.raises(ValueError, match=r"expected \[N, 3, \*spatial\] with a spatial dim, got \[2, 3\]"):
+        nt.InstanceNorm(3)(torch.randn(2, 3))
+    with pytest.raises(ValueError, match="expected eps > 0"):
+        nt.InstanceNorm(3, eps=0)

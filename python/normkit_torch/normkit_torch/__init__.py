@@ -11,11 +11,12 @@ from .evo_norm_s0 import EvoNormS0, evo_norm_s0
 from .frozen_batch_norm import FrozenBatchNorm, freeze_batch_norm, unfreeze_batch_norm
 from .group import TLU, FilterResponseNorm, FilterResponseNormTLU, filter_response_norm
 from .group_norm import GroupNorm
+from .instance_norm import InstanceNorm
 from .l2_norm import L2Norm, ScaleNorm, l2_norm
 from .layer import AdaLN, AdaLNZero, LayerNorm, QKNorm, RMSNorm, layer_norm, rms_norm
 from .layer_scale import LayerScale
 from .local_response_norm import LocalResponseNorm
-from .models import MultiHeadAttention, TransformerBlock
+from .models import MultiHeadAttention, NGPTClassifier, TransformerBlock
 from .ngpt import NGPTBlock, mark_unit_norm_weight, ngpt_weight_normalization, normalize_marked_weights
 from .norm_free import (NONLINEARITY_GAMMA, NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptive_grad_clip_,
                         clip_grad_norm_, clip_grad_value_, nf_residual_blocks)
@@ -35,5 +36,5 @@ __all__ = [
     "LocalResponseNorm", "EvoNormB0", "EvoNormS0", "evo_norm_s0", "L2Norm", "l2_norm", "ScaleNorm", "LayerScale", "DynamicTanh",
     "LayerNorm", "layer_norm", "GroupNorm", "deep_norm_constants", "deep_norm_init", "PLACEMENTS", "Residual", "residual",
     "MultiHeadAttention", "TransformerBlock", "NGPTBlock", "mark_unit_norm_weight", "normalize_marked_weights",
-    "ngpt_weight_normalization",
+    "ngpt_weight_normalization", "InstanceNorm", "NGPTClassifier",
 ]
