@@ -102,7 +102,31 @@ def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp
 def test_an_option_set_away_from_normkits_default_that_is_not_ported_is_refused():
     run = {"norms": {"hidden": {"name": "group-norm"}}, "nonDefault": {"model": {"width": 8}, "norms": {"hidden": {"numGroups": 2}}}}
     lab.check_options(run, "mlp")
-    with pytest.raises(lab.Unsupported, match="option\\(s\\) conditionFeatures .* are not ported"):
-        lab.check_options({**run, "nonDefault": {"model": {"conditionFeatures": 3}}}, "mlp")
+    with pytest.raises(lab.Unsupported, match="option\\(s\\) myOption .* are not ported"):
+        lab.check_options({**run, "nonDefault": {"model": {"myOption": 3}}}, "mlp")
     with pytest.raises(lab.Unsupported, match="norms.hidden \\(group-norm\\): option\\(s\\) groupSize"):
         lab.check_options({**run, "nonDefault": {"norms": {"hidden": {"groupSize": 4}}}}, "mlp")
+
+
+def test_init_from_copies_every_entry_but_the_excepted_through_the_renamed_segments():
+    """PresetRun.initFrom (run-preset.ts's initializeFrom): a BatchNorm run's weights and running statistics into a
+    FrozenBatchNorm run, the head left fresh; a name the source lacks copies nothing."""
+    torch.manual_seed(0)
+    source = models.build(ARCHITECTURE)
+    with torch.no_grad():
+        for b in source.buffers():
+            b.add_(torch.rand_like(b.double()).to(b.dtype) + 1)
+    target = models.build({**ARCHITECTURE, "norms": {"hidden": {"name": "frozen-batch-norm"}}})
+    head = target.head.weight.detach().clone()
+    spec = {"key": "p/0/pretrain", "except": ["head"], "rename": {"frozen-batch-norm": "batch-norm"}}
+    lab.initialize_from(target, source, spec, "p/0/frozen")
+    state, copied = source.state_dict(), target.state_dict()
+    for name, value in copied.items():
+        if name.startswith("head."):
+            continue
+        assert torch.equal(value, state[name.replace("frozen-batch-norm", "batch-norm")]), name
+    assert torch.equal(target.head.weight, head)
+    before = {name: v.clone() for name, v in target.state_dict().items()}
+    with pytest.raises(ValueError, match="initFrom of p/0/frozen: .*names it lacks: layers.0.norm.frozen-batch-norm.weight"):
+        lab.initialize_from(target, source, {**spec, "rename": {}}, "p/0/frozen")
+    assert all(torch.equal(v, before[name]) for name, v in target.state_dict().items())

@@ -109,19 +109,35 @@ ${configs.length ? `<details><summary>Resolved configurations (JSON)</summary><p
 </section>`;
 }
 
-/** Every claim of the seed document with the experiments that test it (and their verdicts in this report), or why none does. */
+/**
+ * Each criterion of `claim` on one line: its values at every seed, their range and on how many seeds it held
+ * ('control single-learns: 0.904, 0.779 (0.779 – 0.904; 1 of 2 ≥ 0.8)'); the seed-document table's per-seed column.
+ */
+export function perSeedSummary(claim: PresetResult): string {
+  return claim.criteria
+    .map((c) => {
+      const values = c.perSeed.map((v) => showNumber(v)).join(', ');
+      const spread = c.perSeed.length > 1 ? `${showNumber(c.spread.min)} – ${showNumber(c.spread.max)}; ` : '';
+      return `${c.kind === 'control' ? 'control ' : ''}${escapeHtml(c.id)}: ${values} (${spread}${c.heldOn} of ${c.perSeed.length} ${c.comparison === '>=' ? '≥' : '≤'} ${showNumber(c.threshold)})`;
+    })
+    .join('<br>');
+}
+
+/** Every claim of the seed document with the experiments that test it (and their verdicts and per-seed values in this report), or why none does. */
 function seedClaimsTable(report: LabReport): string {
   const byName = new Map(report.claims.map((c) => [c.name, c]));
   const rows = SEED_CLAIMS.map((entry) => {
     const tests = entry.presets
       .map((name) => {
         const result = byName.get(name);
-        return result ? `<a href="#${escapeHtml(name)}"><code>${escapeHtml(name)}</code></a> ${badge(result.verdict)}` : `<code>${escapeHtml(name)}</code> <span class="na">(not run in this report)</span>`;
+        return result
+          ? `<a href="#${escapeHtml(name)}"><code>${escapeHtml(name)}</code></a> ${badge(result.verdict)}<div class="detail">${perSeedSummary(result)}</div>`
+          : `<code>${escapeHtml(name)}</code> <span class="na">(not run in this report)</span>`;
       })
       .join('<br>');
     return `<tr><td>${escapeHtml(entry.section)}</td><td>${escapeHtml(entry.claim)}</td><td>${tests || '<span class="na">none</span>'}</td><td>${entry.note ? escapeHtml(entry.note) : ''}</td></tr>`;
   }).join('');
-  return `<table class="data"><thead><tr><th>section</th><th>claim</th><th>experiments (verdict)</th><th>note</th></tr></thead><tbody>${rows}</tbody></table>`;
+  return `<table class="data"><thead><tr><th>section</th><th>claim</th><th>experiments (verdict; each criterion per seed, range, seeds held)</th><th>note</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 const STYLE = `
@@ -169,7 +185,7 @@ ${report.mode === 'reduced' ? '<p class="warning">Reduced mode: every experiment
 <h2>Verdicts</h2>
 <table class="data"><thead><tr><th>claim</th><th>verdict</th><th>measured (claim criteria)</th><th>runtime</th><th>seeds</th></tr></thead><tbody>${summaryRows}</tbody></table>
 <h2>Every claim of the seed document</h2>
-<p>Each claim of "Advanced Normalization Techniques", with the experiments that test it, or why none does.</p>
+<p>Each claim of "Advanced Normalization Techniques", with the experiments that test it (each criterion's value at every seed, their range and on how many seeds it held), or why none does.</p>
 ${seedClaimsTable(report)}
 ${torchSummary(report, badge)}
 ${report.claims.map((claim, i) => claimSection(claim, i, torchClaimSection(report, claim.name, badge))).join('\n')}

@@ -9,10 +9,10 @@ import {
 import { get, has, saveBundle, saveSafetensors, tensor, type OptionsSchema, type Tensor } from '@normkit/tensor';
 
 /** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
-export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 1, file: 'lab-runs.json' } as const;
+export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 2, file: 'lab-runs.json' } as const;
 
 /** The PresetRun and config fields the export carries; a run declaring any other is not replicated (it would run differently). */
-const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config']);
+const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config', 'initFrom']);
 const CARRIED_CONFIG_FIELDS = new Set([
   'task', 'dataset', 'model', 'norms', 'weights', 'gradientTransforms', 'optimizer', 'lr', 'schedule', 'batchSize', 'seed', 'steps', 'evalEvery', 'evalSamples',
 ]);
@@ -42,6 +42,12 @@ export interface ExportedRunSpec {
    * a run with one it does not port, rather than build a model that silently differs.
    */
   nonDefault: { model: Record<string, unknown>; norms: Record<string, Record<string, unknown>> };
+  /**
+   * PresetRun.initFrom: after the bundle's step-0 weights are loaded, every parameter and buffer not under an
+   * `except` prefix is copied from the trained run `key` (same preset and seed, trained before this one), its
+   * name's segments mapped through `rename` (run-preset.ts's initializeFrom); null when the run starts fresh.
+   */
+  initFrom: { key: string; except: string[]; rename: Record<string, string> } | null;
 }
 
 function differing(options: Record<string, unknown> | undefined, schema: OptionsSchema | undefined): Record<string, unknown> {
@@ -98,9 +104,13 @@ export function exportPreset(
 ): PresetExport {
   const plans = options.seeds.map((seed) => ({ seed, runs: preset.plan(options.mode, seed).runs }));
   for (const { runs } of plans) {
-    for (const run of runs) {
+    for (const [index, run] of runs.entries()) {
       const reason = notCarried(run, resolveConfig(run.config));
       if (reason) return { preset: preset.name, unsupported: reason };
+      // runPreset refuses it too (initializeFrom): the source must be trained first.
+      if (run.initFrom && !runs.slice(0, index).some((r) => r.id === run.initFrom!.run)) {
+        return { preset: preset.name, unsupported: `run "${run.id}" starts from run "${run.initFrom.run}", which is not planned before it` };
+      }
     }
   }
   const runs: ExportedRun[] = [];
@@ -142,6 +152,9 @@ export function exportPreset(
           model: differing(config.model.options, models[config.model.name]?.options),
           norms: Object.fromEntries(Object.entries(config.norms).map(([role, choice]) => [role, differing(choice.options, has(choice.name) ? get(choice.name).options : undefined)])),
         },
+        initFrom: run.initFrom
+          ? { key: `${preset.name}/${seed}/${run.initFrom.run}`, except: [...(run.initFrom.except ?? [])], rename: { ...(run.initFrom.rename ?? {}) } }
+          : null,
         preset: preset.name, seed, run, config, epochs,
       });
     }
@@ -154,7 +167,7 @@ export function writeRunList(dir: string, exports: readonly PresetExport[]): voi
   const runs: ExportedRunSpec[] = exports.flatMap((e) => ('runs' in e ? e.runs : [])).map((r) => ({
     key: r.key, group: r.group, bundle: r.bundle, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
     evalSamples: r.evalSamples, batchSize: r.batchSize, gradientTransforms: r.gradientTransforms, schedule: r.schedule,
-    nonDefault: r.nonDefault,
+    nonDefault: r.nonDefault, initFrom: r.initFrom,
   }));
   writeFileSync(join(dir, RUNS_FORMAT.file), `${JSON.stringify({ format: RUNS_FORMAT.format, version: RUNS_FORMAT.version, runs }, null, 1)}\n`);
 }

@@ -20,6 +20,9 @@ const LOSS = 1e-4;
 /** Each evaluation's and each criterion's value: at most one evaluated sample of 32-50 classified differently. */
 const ACCURACY = 0.02 + 1e-9;
 const NAMES = ['pre-ln-vs-post-ln', 'gradient-clipping-substitute'];
+/** Fine-tuning from an earlier run (PresetRun.initFrom): its runs at batch 2 with live BatchNorm are chaotic, the others are compared. */
+const FINE_TUNING = 'frozen-batch-norm-fine-tuning';
+const DETERMINISTIC_FINE_TUNING_RUNS = ['pretrain', 'frozen-b2', 'live-b32'];
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -28,6 +31,11 @@ function plantedFault(preset: ClaimPreset): ClaimPreset {
     name: 'planted-fault',
     plan: (mode, seed) => ({ runs: preset.plan(mode, seed).runs.map((run) => ({ ...run, config: { ...run.config, lr: (run.config.lr ?? 0.01) * 1.1 } })) }),
   };
+}
+
+/** The same runs, each fine-tuning run starting from its own fresh weights: what PyTorch trains if initFrom is lost on the way. */
+function withoutInitFrom(preset: ClaimPreset): ClaimPreset {
+  return { ...preset, name: 'planted-no-init-from', plan: (mode, seed) => ({ runs: preset.plan(mode, seed).runs.map(({ initFrom: _, ...run }) => run) }) };
 }
 
 /** Largest loss-window and evaluation differences between normkit's and PyTorch's records of the same runs. */
@@ -54,6 +62,7 @@ function recordDifferences(normkit: readonly RunRecord[], torch: readonly RunRec
 
 let section: TorchSection;
 let results: PresetResult[];
+let fineTuning: PresetResult;
 let dir: string;
 
 beforeAll(async () => {
@@ -62,8 +71,15 @@ beforeAll(async () => {
   const presets = NAMES.map((name) => presetByName(name)!);
   results = presets.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
   const fault = plantedFault(presets[1]!);
+  const fine = presetByName(FINE_TUNING)!;
+  fineTuning = runPreset(fine, { mode: 'reduced', seeds: presetSeeds(fine, 'reduced'), resources });
+  const lost = withoutInitFrom(fine);
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
-  section = replicateInTorch([...presets, fault], [...results, { ...results[1]!, name: fault.name }], { mode: 'reduced', resources, dir, quiet: true });
+  section = replicateInTorch(
+    [...presets, fault, fine, lost],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }],
+    { mode: 'reduced', resources, dir, quiet: true },
+  );
 }, 240_000);
 
 afterAll(() => {
@@ -99,6 +115,22 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(replication.status).toBe('replicated');
     const differences = recordDifferences(results[1]!.runs, replication.torchRuns);
     expect(differences.loss).toBeGreaterThan(LOSS);
+  });
+
+  it(`${FINE_TUNING}: fine-tuning runs start from the pre-trained run's weights in PyTorch too (initFrom), and losing them is seen`, () => {
+    const replication = section.replications[3]!;
+    expect(replication.preset).toBe(FINE_TUNING);
+    expect(replication.status, replication.reason).toBe('replicated');
+    const compared = (r: RunRecord) => DETERMINISTIC_FINE_TUNING_RUNS.includes(r.id);
+    const differences = recordDifferences(fineTuning.runs.filter(compared), replication.torchRuns.filter(compared));
+    expect(differences.mismatched).toEqual([]);
+    expect(differences.loss).toBeLessThanOrEqual(LOSS);
+    expect(differences.accuracy).toBeLessThanOrEqual(ACCURACY);
+    expect(replication.torchVerdict).toBe(fineTuning.verdict);
+    const lost = section.replications[4]!;
+    expect(lost.status).toBe('replicated');
+    const fresh = (r: RunRecord) => r.id === 'frozen-b2';
+    expect(recordDifferences(fineTuning.runs.filter(fresh), lost.torchRuns.filter(fresh)).loss).toBeGreaterThan(LOSS);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

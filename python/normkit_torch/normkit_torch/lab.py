@@ -6,7 +6,7 @@ the evaluations), so the lab computes the quantities and verdicts with the same 
 
 DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 
-    {"format": "normkit-lab-runs", "version": 1, "runs": [{
+    {"format": "normkit-lab-runs", "version": 2, "runs": [{
         "key": "batch-norm-small-batch/0/bn-b2",   unique; results are keyed by it
         "group": "batch-norm-small-batch",         a group is replicated whole or not at all
         "bundle": "runs/3",                        a normkit training bundle at step 0: architecture,
@@ -18,9 +18,15 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
         "gradientTransforms": [{"name": "clip-grad-norm", "options": {"maxNorm": 1}}],
         "schedule": {"name": "constant", "options": {}},       the config's schedule (the bundle describes it,
                                                                  except the constant one, which it leaves null)
-        "nonDefault": {"model": {"width": 64}, "norms": {"hidden": {"numGroups": 8}}}}]}
+        "nonDefault": {"model": {"width": 64}, "norms": {"hidden": {"numGroups": 8}}},
                                                    options away from normkit's defaults: one that is not ported
                                                    makes the group unsupported
+        "initFrom": {"key": "frozen-batch-norm-fine-tuning/0/pretrain", "except": ["head"],
+                     "rename": {"frozen-batch-norm": "batch-norm"}}}]}
+                                                   or null: after the step-0 weights, every parameter and buffer
+                                                   not under an `except` prefix is copied from that run (same
+                                                   group, trained earlier), each name's segments mapped through
+                                                   `rename` (PresetRun.initFrom)
 
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
@@ -50,7 +56,7 @@ from . import safetensors as st
 from .norm_free import adaptive_grad_clip_
 
 FORMAT = "normkit-lab-runs"
-VERSION = 1
+VERSION = 2
 RUNS_FILE, RESULTS_FILE = "lab-runs.json", "torch-results.json"
 
 
@@ -95,14 +101,26 @@ PORTED_NORM_OPTIONS = {
 }
 
 
+def ported_options():
+    """The model and normalizer options normkit_torch.models honours: its own `support()` where it has one (it then
+    refuses every other option itself), else the lists above."""
+    support = getattr(models, "support", None)
+    if support is None:
+        return PORTED_MODEL_OPTIONS, PORTED_NORM_OPTIONS
+    described = support()
+    return ({name: set(family["options"]) for name, family in described["models"].items()},
+            {name: set(keys) for name, keys in described["normalizers"].items()})
+
+
 def check_options(run, family):
     declared = run.get("nonDefault") or {}
-    extra = sorted(set(declared.get("model") or {}) - PORTED_MODEL_OPTIONS.get(family, set()))
+    model_options, norm_options = ported_options()
+    extra = sorted(set(declared.get("model") or {}) - model_options.get(family, set()))
     if extra:
         raise Unsupported(f"the {family} family's option(s) {', '.join(extra)} (set away from normkit's default) are not ported")
     for role, options in (declared.get("norms") or {}).items():
         name = ((run.get("norms") or {}).get(role) or {}).get("name")
-        unknown = sorted(set(options) - PORTED_NORM_OPTIONS.get(name, set()))
+        unknown = sorted(set(options) - norm_options.get(name, set()))
         if unknown:
             raise Unsupported(f"norms.{role} ({name}): option(s) {', '.join(unknown)} set away from normkit's default are not known to be ported")
 
@@ -199,6 +217,31 @@ def prepare(directory, run):
     return model, optimizer, scheduler, transforms
 
 
+def initialize_from(model, source, spec, key):
+    """PresetRun.initFrom as run-preset.ts's initializeFrom does it: every entry of `model`'s state dict not under
+    an `except` prefix is copied in place (the optimizer keeps its parameters) from the trained `source`, its
+    name's segments mapped through `rename`; a name the source lacks, or a shape that differs, copies nothing."""
+    except_, rename = spec.get("except") or [], spec.get("rename") or {}
+    source_state = source.state_dict()
+    skipped = lambda name: any(name == prefix or name.startswith(prefix + ".") for prefix in except_)  # noqa: E731
+    copies, missing = [], []
+    for name, target in model.state_dict(keep_vars=True).items():
+        if skipped(name):
+            continue
+        source_name = ".".join(rename.get(segment, segment) for segment in name.split("."))
+        if source_name not in source_state:
+            missing.append(source_name)
+        elif tuple(source_state[source_name].shape) != tuple(target.shape):
+            raise ValueError(f"lab: initFrom of {key}: expected {source_name} of shape {list(target.shape)}, got {list(source_state[source_name].shape)}")
+        else:
+            copies.append((target, source_state[source_name]))
+    if missing:
+        raise ValueError(f"lab: initFrom of {key}: expected every parameter and buffer of {spec['key']}'s model, names it lacks: {', '.join(missing)}")
+    with torch.no_grad():
+        for target, value in copies:
+            target.copy_(value)
+
+
 def _first_non_finite_gradient(model):
     for name, p in model.named_parameters():
         if p.grad is not None and not bool(torch.isfinite(p.grad).all()):
@@ -262,10 +305,17 @@ def run_all(directory, only=None):
         except Unsupported as error:
             groups[group] = {"status": "unsupported", "reason": f"{run['key']}: {error}"}
             continue
+        trained = {}
         try:
             for run, parts in zip(members, prepared):
                 print(f"normkit_torch.lab: {run['key']}", file=sys.stderr, flush=True)
+                spec = run.get("initFrom")
+                if spec:
+                    if spec["key"] not in trained:
+                        raise ValueError(f"lab: {run['key']} starts from {spec['key']}, which was not trained before it in this group")
+                    initialize_from(parts[0], trained[spec["key"]], spec, run["key"])
                 runs[run["key"]] = train_run(directory, run, parts)
+                trained[run["key"]] = parts[0]
         except Exception as error:  # noqa: BLE001 - one group's failure is reported; the other groups still run
             groups[group] = {"status": "error", "reason": f"{run['key']}: {type(error).__name__}: {error}"}
             continue
