@@ -1219,3 +1219,125 @@ export function modulateRuns(
     o = runsNext(runs, runCount, counters, o);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Activations (the ones the wasm backend takes: GELU forward and backward, sigmoid forward; the
+// others are one pass over memory or have no formula here, and stay on the js loops). Float64
+// arithmetic per element, rounded once, like the js loops. exp and erf have no instruction:
+// `expLanes` is exp by range reduction and a Taylor polynomial (relative error below 1e-14, exact 0
+// and Infinity at the ends), and erf evaluates the js kernels' own three polynomials, which the caller
+// passes in memory (`erfTable`, laid out as src/kernels/js/math.ts's ERF_TABLE: the coefficients are
+// written once).
+
+const ACTIVATION_SIGMOID = 2;
+const ACTIVATION_GELU = 4;
+const INV_SQRT_2PI: f64 = 0.3989422804014327;
+const LN2_HIGH: f64 = 6.93147180369123816490e-1; // ln 2 to 32 bits: k * LN2_HIGH is exact for |k| < 2^20
+const LN2_LOW: f64 = 1.90821492927058770002e-10; // ln 2 - LN2_HIGH
+
+/** e^x per lane: 0 below -708 (the float32 results it feeds are 0 there too), Infinity above 709.78, NaN for NaN. */
+function expLanes(x: v128): v128 {
+  const clamped = f64x2.max(f64x2.min(x, f64x2.splat(708)), f64x2.splat(-708));
+  const k = f64x2.nearest(f64x2.mul(clamped, f64x2.splat(1.4426950408889634)));
+  const r = f64x2.sub(f64x2.sub(clamped, f64x2.mul(k, f64x2.splat(LN2_HIGH))), f64x2.mul(k, f64x2.splat(LN2_LOW)));
+  // |r| <= ln2 / 2: sum of r^n / n! for n <= 13 (the next term is below 1e-16 relative), by Horner's rule.
+  let p = f64x2.splat(1.6059043836821613e-10);
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.08767569878681e-09));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.505210838544172e-08));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.755731922398589e-07));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.7557319223985893e-06));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.48015873015873e-05));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.0001984126984126984));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.001388888888888889));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.008333333333333333));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.041666666666666664));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.16666666666666666));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
+  const exponent = i64x2.shl(i64x2.add(i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k)), i64x2.splat(1023)), 52);
+  const value = f64x2.mul(p, exponent);
+  const overflow = f64x2.gt(x, f64x2.splat(709.782712893384));
+  return v128.bitselect(f64x2.splat(Infinity), v128.andnot(value, f64x2.lt(x, f64x2.splat(-708))), overflow);
+}
+
+@inline function polynomialLanes(coefficients: usize, count: i32, v: v128): v128 {
+  let result = v128.load64_splat(coefficients);
+  for (let k = 1; k < count; k++) result = f64x2.add(f64x2.mul(result, v), v128.load64_splat(at64(coefficients, k)));
+  return result;
+}
+
+/**
+ * erf per lane, the js kernels' formula (src/kernels/js/math.ts) with this module's exp. ERF_TABLE:
+ * [small count, middle count, tail count, middle centre, tail centre, small..., middle..., tail...].
+ * Each piece is computed only when a lane needs it.
+ */
+function erfLanes(table: usize, z: v128): v128 {
+  const smallCount = <i32>load<f64>(table);
+  const middleCount = <i32>load<f64>(table, 8);
+  const tailCount = <i32>load<f64>(table, 16);
+  const ax = f64x2.abs(z);
+  const one = f64x2.splat(1);
+  const isSmall = f64x2.lt(ax, one);
+  const small = i64x2.all_true(v128.not(isSmall))
+    ? z
+    : f64x2.add(z, f64x2.mul(z, polynomialLanes(table + 40, smallCount, f64x2.mul(z, z))));
+  if (i64x2.all_true(isSmall)) return small;
+  const squared = f64x2.mul(ax, ax);
+  const e = expLanes(f64x2.neg(squared));
+  const isMiddle = f64x2.lt(ax, f64x2.splat(2.5));
+  let value = one;
+  if (v128.any_true(isMiddle)) {
+    const middle = polynomialLanes(at64(table + 40, smallCount), middleCount, f64x2.sub(ax, v128.load64_splat(table + 24)));
+    value = v128.bitselect(f64x2.sub(one, f64x2.mul(e, middle)), one, isMiddle);
+  }
+  const isTail = v128.andnot(v128.or(f64x2.ne(ax, ax), f64x2.lt(ax, f64x2.splat(6))), isMiddle);
+  if (v128.any_true(isTail)) {
+    const tail = polynomialLanes(at64(table + 40, smallCount + middleCount), tailCount, f64x2.sub(f64x2.div(one, squared), v128.load64_splat(table + 32)));
+    value = v128.bitselect(f64x2.sub(one, f64x2.mul(f64x2.div(e, ax), tail)), value, isTail);
+  }
+  // |x| >= 6 keeps 1; NaN went through the tail (NaN).
+  const signed = v128.bitselect(f64x2.neg(value), value, f64x2.lt(z, f64x2.splat(0)));
+  return v128.bitselect(small, signed, isSmall);
+}
+
+function activationLanes(op: i32, v: v128, table: usize): v128 {
+  const one = f64x2.splat(1);
+  if (op == ACTIVATION_SIGMOID) {
+    // exp(-|v|) on both sides: 1 / (1 + e) for v >= 0, e / (1 + e) below (NaN takes the second).
+    const e = expLanes(f64x2.neg(f64x2.abs(v)));
+    const denominator = f64x2.add(one, e);
+    return v128.bitselect(f64x2.div(one, denominator), f64x2.div(e, denominator), f64x2.ge(v, f64x2.splat(0)));
+  }
+  // GELU: 0.5 * v * (1 + erf(v / sqrt 2)).
+  const z = f64x2.div(v, f64x2.splat(Math.SQRT2));
+  return f64x2.mul(f64x2.mul(f64x2.splat(0.5), v), f64x2.add(one, erfLanes(table, z)));
+}
+
+/** out = act(x) for `n` float32 values, `op` sigmoid or GELU. */
+export function activationForward(op: i32, x: usize, out: usize, n: i32, table: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(at32(x, i));
+    v128.store(at32(out, i), pack(activationLanes(op, low(v), table), activationLanes(op, high(v), table)));
+  }
+  for (; i < n; i++) write(out, i, f64x2.extract_lane(activationLanes(op, f64x2.splat(read(x, i)), table), 0));
+}
+
+/** GELU'(v) = 0.5 * (1 + erf(v / sqrt 2)) + v * phi(v). */
+function geluDerivativeLanes(v: v128, table: usize): v128 {
+  const cdf = f64x2.mul(f64x2.splat(0.5), f64x2.add(f64x2.splat(1), erfLanes(table, f64x2.div(v, f64x2.splat(Math.SQRT2)))));
+  const density = f64x2.mul(f64x2.mul(v, f64x2.splat(INV_SQRT_2PI)), expLanes(f64x2.mul(f64x2.mul(f64x2.splat(-0.5), v), v)));
+  return f64x2.add(cdf, density);
+}
+
+/** gradX = gradOutput * GELU'(x) for `n` float32 values; `gradX` may be `gradOutput` itself. */
+export function geluBackward(x: usize, gy: usize, gradX: usize, n: i32, table: usize): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(at32(x, i));
+    const g = v128.load(at32(gy, i));
+    v128.store(at32(gradX, i), pack(f64x2.mul(low(g), geluDerivativeLanes(low(v), table)), f64x2.mul(high(g), geluDerivativeLanes(high(v), table))));
+  }
+  for (; i < n; i++) write(gradX, i, read(gy, i) * f64x2.extract_lane(geluDerivativeLanes(f64x2.splat(read(x, i)), table), 0));
+}

@@ -506,6 +506,77 @@ describe('kernel table: activations', () => {
   });
 });
 
+describe('kernel table: activations on float32 (wasm against js)', () => {
+  // The wasm loops compute in float64 like js, with their own exp (range reduction and a Taylor
+  // polynomial) and the same erf polynomials: results round to the same float32 or the next one.
+  const edges = [0, -0, 1e-40, -1e-40, 0.999, 1.001, 1.414, 1.415, 3.535, 3.536, 8.48, 8.49, 37.6, 37.7, 87.3, 88.8, 103.9, 104, 708, 709.8, 710, 745.2, 3e38];
+  const sizes = [0, 1, 2, 3, 4, 5, 7, 8, 9, 63, 1021, 16 * 1024 + 5, 70_001];
+  const fills = ['normal', 'wide', 'huge', 'special'] as const;
+
+  function values(generator: Generator, size: number, fill: (typeof fills)[number]): Float32Array {
+    if (fill === 'wide') return Float32Array.from({ length: size }, (_, i) => (i < edges.length * 2 ? (i % 2 === 0 ? 1 : -1) * edges[i >> 1]! : 60 * generator.normal()));
+    return data(generator, size, fill);
+  }
+
+  function expectWithinUlp(label: string, ref: Float32Array, got: Float32Array, ulps: number): void {
+    for (let i = 0; i < ref.length; i++) {
+      const r = ref[i]!;
+      const g = got[i]!;
+      if (Number.isNaN(r) || !Number.isFinite(r)) {
+        if (!(Object.is(g, r) || (Number.isNaN(r) && Number.isNaN(g)))) expect.fail(`${label}[${i}]: wasm ${g}, js ${r}`);
+        continue;
+      }
+      if (!(Math.abs(g - r) <= ulps * ulp32(r))) expect.fail(`${label}[${i}]: wasm ${g}, js ${r} (${Math.abs(g - r) / ulp32(r)} ulp)`);
+    }
+  }
+
+  it('every activation and its derivative: within 1 ulp of the js loops, NaN and ±Inf where js has them, on every size and range', () => {
+    const generator = new Generator(23);
+    let compared = 0;
+    for (const size of sizes) {
+      for (const fill of fills) {
+        const x = values(generator, size, fill);
+        const gradOutput = values(generator, size, fill === 'special' ? 'special' : 'normal');
+        for (const op of ['relu', 'tanh', 'sigmoid', 'silu', 'gelu'] as const) {
+          const label = `${op} ${size} ${fill}`;
+          const [ref, got] = [js, wasm].map((table) => {
+            const out = new Float32Array(size);
+            table.activation({ op, x, out });
+            const gradX = new Float32Array(size);
+            // Both backward loops read the same forward output (tanh and sigmoid use it).
+            table.activationBackward({ op, x, out: referenceOut(op, x), gradOutput, gradX });
+            return { out, gradX };
+          });
+          expectWithinUlp(`${label} forward`, ref!.out, got!.out, 1);
+          expectWithinUlp(`${label} backward`, ref!.gradX, got!.gradX, 1);
+          compared += size;
+        }
+      }
+    }
+    expect(compared).toBeGreaterThan(1_000_000);
+  });
+
+  function referenceOut(op: ActivationOp, x: Float32Array): Float32Array {
+    const out = new Float32Array(x.length);
+    js.activation({ op, x, out });
+    return out;
+  }
+
+  it('the wasm forward and backward write their results in place of a streamed chunk without touching the inputs', () => {
+    const generator = new Generator(24);
+    const x = data(generator, 40_000, 'normal');
+    const before = x.slice();
+    const out = new Float32Array(x.length);
+    wasm.activation({ op: 'gelu', x, out });
+    expect(Array.from(x)).toEqual(Array.from(before));
+    const gradOutput = data(generator, x.length, 'normal');
+    const gradBefore = gradOutput.slice();
+    wasm.activationBackward({ op: 'gelu', x, out, gradOutput, gradX: new Float32Array(x.length) });
+    expect(Array.from(gradOutput)).toEqual(Array.from(gradBefore));
+    expect(Array.from(x)).toEqual(Array.from(before));
+  });
+});
+
 describe('kernel table: pooling', () => {
   it('max pooling: same values and argmax as js (exact compares), on border and inner windows, NaN, ±Inf and many planes', () => {
     const generator = new Generator(31);

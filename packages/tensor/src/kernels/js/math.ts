@@ -61,6 +61,15 @@ const ERFCX_TAIL = [
 const ERFCX_MIDDLE_CENTRE = 1.75;
 const ERFCX_TAIL_CENTRE = 0.09388888888888888;
 
+/**
+ * The three polynomials in one array, for the wasm kernels (which read them from memory instead of
+ * keeping a copy): [small count, middle count, tail count, middle centre, tail centre, coefficients...].
+ */
+export const ERF_TABLE = Float64Array.from([
+  ERF_SMALL.length, ERFCX_MIDDLE.length, ERFCX_TAIL.length, ERFCX_MIDDLE_CENTRE, ERFCX_TAIL_CENTRE,
+  ...ERF_SMALL, ...ERFCX_MIDDLE, ...ERFCX_TAIL,
+]);
+
 function polynomial(coefficients: readonly number[], v: number): number {
   let result = coefficients[0]!;
   for (let k = 1; k < coefficients.length; k++) result = result * v + coefficients[k]!;

@@ -1,9 +1,10 @@
 import type { TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { keptStrides } from '../js/reduce';
+import { ERF_TABLE } from '../js/math';
 import { jsKernels } from '../js/table';
 import type {
-  BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  ActivationArgs, ActivationBackwardArgs, BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { requestedThreads } from '../thread-state';
@@ -14,6 +15,8 @@ import { POOL_KERNELS, type PoolKernel } from './pool-protocol';
 /** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
 interface KernelExports {
   heapBase(): number;
+  activationForward(op: number, x: number, out: number, n: number, erfTable: number): void;
+  geluBackward(x: number, gradOutput: number, gradX: number, n: number, erfTable: number): void;
   sumRuns(x: number, out: number, runs: number, runCount: number, row0: number, row1: number, counters: number): void;
   modulateRuns(x: number, out: number, scale: number, shift: number, offset: number, runs: number, runCount: number, row0: number, row1: number,
     counters: number): void;
@@ -57,6 +60,9 @@ interface KernelExports {
 }
 
 const PAGE = 65536;
+/** The module's numbering of the activations it computes (wasm/kernels.ts ACTIVATION_*). */
+const ACTIVATION_SIGMOID = 2;
+const ACTIVATION_GELU = 4;
 /** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
 const GEMM_MIN_WORK = 4096;
 /**
@@ -979,16 +985,37 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       exports.modulateRuns(px!, px!, pscale, pshift, offset, pruns, runCount, r0, r1, pcounters));
   }
 
+  /**
+   * GELU and sigmoid in the module (exp and erf by polynomials: measured about 2x faster than the js
+   * loops); ReLU is one pass over memory, copy-bound, and tanh has no formula here: both stay on js.
+   */
+  function activation(args: ActivationArgs): void {
+    const { op, x, out } = args;
+    if ((op !== 'gelu' && op !== 'sigmoid') || !isFloat32(x, out)) return jsKernels.activation(args);
+    arena.reset();
+    const table = arena.float64In(ERF_TABLE);
+    stream(x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [px]) =>
+      exports.activationForward(op === 'gelu' ? ACTIVATION_GELU : ACTIVATION_SIGMOID, px!, px!, i1 - i0, table));
+  }
+
+  /** GELU's derivative in the module; the others are a product or two per element (from x or the output): js. */
+  function activationBackward(args: ActivationBackwardArgs): void {
+    const { op, x, gradOutput, gradX } = args;
+    if (op !== 'gelu' || !isFloat32(x, gradOutput, gradX)) return jsKernels.activationBackward(args);
+    arena.reset();
+    const table = arena.float64In(ERF_TABLE);
+    // gradX overwrites gradOutput in its buffer (each element read before it is written).
+    stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
+      exports.geluBackward(px!, pg!, pg!, i1 - i0, table));
+  }
+
   return {
     name: 'wasm', rowwiseForward, rowwiseBackward, slotwiseForward, slotwiseBackward, batchForward, batchBackward,
     // One pass over memory: copying operands into the module and the result out costs more than SIMD
     // saves (see the tensor README's backend section), so elementwise ops share the js loops.
     binary: jsKernels.binary,
-    // Transcendentals (tanh, exp, erf) have no SIMD128 instruction: a wasm version would need its own
-    // approximations, differing from the js reference by more than rounding. relu alone is one pass,
-    // copy-bound like binary. All share the js loops.
-    activation: jsKernels.activation,
-    activationBackward: jsKernels.activationBackward,
+    activation,
+    activationBackward,
     gemm,
     conv2dForward,
     conv2dBackward,
