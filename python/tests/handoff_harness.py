@@ -35,7 +35,7 @@ def snake(name):
 
 
 def dtypes_of(case):
-    """The dtypes a case runs in (default both; modules without a dtype option in normkit run in float32 only)."""
+    """The dtypes a case runs in (default both)."""
     return case.get("dtypes", list(DTYPES))
 
 
@@ -51,12 +51,12 @@ def build(case, dtype):
         return getattr(nt, kind)(**options)  # no parameters, no dtype
     if kind == "TransformerBlock":
         o = case["options"]
-        # normkit's qkNorm / condition options, in this block's argument names (float32 only, as normkit's block).
+        # normkit's qkNorm / condition options, in this block's argument names; the block's dtype as normkit's `dtype`.
         qk = o.get("qkNorm")
         qk = {"kind": qk} if isinstance(qk, str) else ({snake(k): v for k, v in qk.items()} if qk else None)
         return nt.TransformerBlock(o["dim"], o["numHeads"], _norm_choice(o["norm"]), o["placement"], o.get("feedforwardDim"),
                                    o.get("activation", "gelu"), qk, deep_norm=o.get("deepNorm"), layer_scale=o.get("layerScale"),
-                                   embedding_norm=o.get("embeddingNorm", False), condition_dim=(o.get("condition") or {}).get("dim"))
+                                   embedding_norm=o.get("embeddingNorm", False), condition_dim=(o.get("condition") or {}).get("dim"), dtype=dtype)
     if kind == "Residual":
         from normkit_torch import models
 
@@ -84,6 +84,15 @@ def build(case, dtype):
         shortcut = torch.nn.Linear(options["features"], out, dtype=dtype) if options.get("shortcut") else None
         block = {k: v for k, v in options.items() if k not in ("features", "out_features", "shortcut")}
         return nt.NFResidualBlock(nt.ScaledStdLinear(options["features"], out, dtype=dtype), shortcut=shortcut, **block)
+    if kind in ("SpectralNormLinear", "ScaledWeightStandardizationLinear", "ScaledWeightStandardizationConv2d"):
+        # The families' weight parametrizations through models.weight_parametrization, with normkit's plugin options.
+        from normkit_torch import models
+
+        o = dict(case["options"])
+        layer = (torch.nn.Linear(o.pop("inFeatures"), o.pop("outFeatures"), dtype=dtype) if kind.endswith("Linear")
+                 else torch.nn.Conv2d(o.pop("inChannels"), o.pop("outChannels"), o.pop("kernelSize"), dtype=dtype))
+        plugin = "spectral-norm" if kind == "SpectralNormLinear" else "scaled-weight-standardization"
+        return models.weight_parametrization(layer, {"name": plugin, "options": o})
     if kind == "WeightNormConv2d":
         conv = torch.nn.Conv2d(options["in_channels"], options["out_channels"], options["kernel_size"], dtype=dtype)
         return nt.weight_norm(conv, dim=options["dim"])

@@ -10,18 +10,18 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BatchNorm, BatchRenorm, FrozenBatchNorm, GhostBatchNorm, batchPlugins } from '@normkit/batch';
 import { ConditionalBatchNorm, FiLM, SPADE } from '@normkit/conditional';
-import { EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, LocalResponseNorm, TLU, groupPlugins } from '@normkit/group';
+import { EvoNormB0, EvoNormS0, FilterResponseNorm, FilterResponseNormTLU, GroupNorm, InstanceNorm, LocalResponseNorm, TLU, groupPlugins } from '@normkit/group';
 import {
   AdaLN, AdaLNZero, DynamicTanh, L2Norm, LayerNorm, LayerScale, NGPTBlock, QKNorm, RMSNorm, Residual, ScaleNorm, TransformerBlock, layerPlugins,
   normalizeMarkedWeights, type Placement, type TransformerBlockOptions,
 } from '@normkit/layer';
-import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip } from '@normkit/norm-free';
+import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip, normFreePlugins } from '@normkit/norm-free';
 import { NormalizerMixture, SwitchableNorm, type NormalizerMixtureOptions } from '@normkit/switchable';
 import {
-  Conv2d, Generator, Linear, createByName, has, noGrad, register, tensor,
+  Conv2d, Generator, Linear, createByName, createParametrization, has, noGrad, register, registerParametrization, tensor,
   type DType, type Module, type Tensor, type NormalizerContext, type StateDict,
 } from '@normkit/tensor';
-import { weightNorm, weightStandardization } from '@normkit/weight';
+import { weightNorm, weightPlugins, weightStandardization } from '@normkit/weight';
 
 export interface HandoffCase {
   name: string;
@@ -137,9 +137,22 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
     case 'GroupNorm': return create(GroupNorm, o);
     case 'NGPTBlock': return create(NGPTBlock, g);
     case 'TransformerBlock':
-      // float32 only: the block has no dtype option.
       registerFirstParty();
-      return new TransformerBlock({ ...(c.options as unknown as TransformerBlockOptions), generator });
+      return new TransformerBlock({ ...(c.options as unknown as TransformerBlockOptions), generator, dtype });
+    case 'InstanceNorm': return create(InstanceNorm, o);
+    case 'SpectralNormLinear':
+    case 'ScaledWeightStandardizationLinear':
+    case 'ScaledWeightStandardizationConv2d': {
+      // The families' weight parametrizations by plugin name, with the plugin's options (as applyWeightParametrization).
+      for (const plugin of [...weightPlugins, ...normFreePlugins]) if (!has(plugin.name)) register(plugin);
+      const { inFeatures, outFeatures, inChannels, outChannels, kernelSize, ...options } = c.options;
+      const layer = c.module.endsWith('Linear')
+        ? new Linear({ inFeatures: inFeatures as number, outFeatures: outFeatures as number, dtype, generator })
+        : new Conv2d({ inChannels: inChannels as number, outChannels: outChannels as number, kernelSize: kernelSize as number, dtype, generator });
+      const name = c.module === 'SpectralNormLinear' ? 'spectral-norm' : 'scaled-weight-standardization';
+      registerParametrization(layer, 'weight', createParametrization(name, layer, 'weight', options, { op: c.name }));
+      return layer as unknown as Forwardable;
+    }
     case 'Residual': {
       registerFirstParty();
       const { features, norm, placement, layerScale, alpha } = c.options as { features: number; norm: string; placement: Placement; layerScale?: number; alpha?: number };
