@@ -48,8 +48,13 @@ export const SEED_CLAIMS: readonly SeedClaim[] = [
   },
   {
     section: 'Layer Normalization', claim: 'Pre-LN is more stable for deep Transformers',
-    presets: ['pre-ln-vs-post-ln', 'pre-ln-vs-post-ln-deep', 'peri-ln-deep', 'output-norm-deep', 'deep-norm-deep', 'layer-scale-deep'],
-    note: 'The last four test, at 24 blocks, what the papers of the later placements claim (Peri-LN, output-only, DeepNorm, LayerScale), each against Pre-LN and Post-LN; their claims are quoted from those papers.',
+    presets: [
+      'pre-ln-vs-post-ln', 'pre-ln-vs-post-ln-deep', 'peri-ln-deep', 'output-norm-deep', 'deep-norm-deep', 'layer-scale-deep',
+      'peri-ln-deep-v2', 'output-norm-deep-v2', 'deep-norm-deep-v2', 'layer-scale-deep-v2', 'ngpt-training-speed',
+    ],
+    note:
+      'The placement presets test, at 24 blocks, what the papers of the later placements claim (Peri-LN, output-only, DeepNorm, LayerScale), each against Pre-LN and Post-LN; ' +
+      'their claims are quoted from those papers. The -v2 versions repeat them at width 64 and lr 0.003; ngpt-training-speed tests nGPT\'s step-count claim against a Pre-LN baseline of the same depth.',
   },
   {
     section: 'Layer Normalization', claim: 'Post-LN can achieve slightly better performance with careful tuning', presets: [],

@@ -28,6 +28,18 @@ export interface DeepSetup {
  */
 export const DEEP = { depth: 24, dim: 16, lr: 0.005, signal: 1.2, steps: 160, evals: 8, evalSamples: 250 } as const satisfies DeepSetup;
 
+/**
+ * The second version (the "-v2" presets), declared before any of its runs: the issue's width 64 at
+ * 24 blocks, and Adam at lr 0.003 (the value the first version's 5-seed results pointed to: at lr
+ * 0.005 and 24 blocks the Pre-LN control sits at the edge of stability and a core rebuild flipped
+ * it on 4 of 5 seeds; 0.003 is where 8-block Post-LN was usually stable, and the regime control
+ * 'post-unstable' still checks that 24-block Post-LN is not). Steps and evaluations are what fits
+ * 60 s of CPU per seed on this 2-core machine: a 24-block, width-64 Pre-LN step measured 0.19 s of
+ * CPU and an evaluation of 200 samples per split 1.8 s (load average 12), so 3 runs of 80 steps and
+ * 4 evaluations of 128 samples per split come to about 60 s.
+ */
+export const DEEP_V2 = { depth: 24, dim: 64, lr: 0.003, signal: 1.2, steps: 80, evals: 4, evalSamples: 128 } as const satisfies DeepSetup;
+
 /** The placement a preset tests: its run id, label and TransformerBlock options. */
 export interface PlacementSubject {
   id: string;

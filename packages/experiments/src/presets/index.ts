@@ -12,15 +12,20 @@ import { batchNormTrainEvalGapCnn } from './batch-norm-train-eval-gap-cnn';
 import { conditionalNormGeneration } from './conditional-norm-generation';
 import { filmMultiTask } from './film-multi-task';
 import { deepNormDeep } from './deep-norm-deep';
+import { deepNormDeepV2 } from './deep-norm-deep-v2';
 import { frnBatchOne } from './frn-batch-one';
 import { frozenBatchNormFineTuning } from './frozen-batch-norm-fine-tuning';
 import { ghostBatchNormLargeBatch } from './ghost-batch-norm-large-batch';
 import { gradientClippingSubstitute } from './gradient-clipping-substitute';
 import { instanceNormStyleLeakage } from './instance-norm-style-leakage';
 import { layerScaleDeep } from './layer-scale-deep';
+import { layerScaleDeepV2 } from './layer-scale-deep-v2';
+import { ngptTrainingSpeed } from './ngpt-training-speed';
 import { normFreeResidual } from './norm-free-residual';
 import { outputNormDeep } from './output-norm-deep';
+import { outputNormDeepV2 } from './output-norm-deep-v2';
 import { periLnDeep } from './peri-ln-deep';
+import { periLnDeepV2 } from './peri-ln-deep-v2';
 import { preLnVsPostLn } from './pre-ln-vs-post-ln';
 import { preLnVsPostLnDeep } from './pre-ln-vs-post-ln-deep';
 import type { ClaimPreset } from './preset';
@@ -43,6 +48,7 @@ export {
   weightStandardizationFineTuning,
 };
 export { conditionalNormGeneration, filmMultiTask, syncBatchNormSmallBatch, syncBatchNormTracking };
+export { periLnDeepV2, outputNormDeepV2, deepNormDeepV2, layerScaleDeepV2, ngptTrainingSpeed };
 export { syncBatchNormControl, batchNormTrainEvalGapBatchOne };
 export { definePreset, judge, checkCriterion, formatValue, VERDICTS } from './preset';
 export type {
@@ -88,6 +94,11 @@ export const presets: readonly ClaimPreset[] = [
   outputNormDeep,
   deepNormDeep,
   layerScaleDeep,
+  periLnDeepV2,
+  outputNormDeepV2,
+  deepNormDeepV2,
+  layerScaleDeepV2,
+  ngptTrainingSpeed,
   frozenBatchNormFineTuning,
   weightStandardizationFineTuning,
   syncBatchNormSmallBatch,
