@@ -1,13 +1,16 @@
 // The kernels CNNs and conditional normalizers spend their remaining time in, besides conv and the
 // normalizers: max and global average pooling, nearest upsampling (SPADE), the per-channel sum every
-// bias gradient is, and modulate (FiLM / AdaLN / conditional BatchNorm's x * (1 + scale) + shift).
-import { Generator, adaptiveAvgPool2d, interpolate, maxPool2d, modulate, randn, sum, type Tensor } from '@normkit/tensor';
+// bias gradient is, modulate (FiLM / AdaLN / conditional BatchNorm's x * (1 + scale) + shift), and
+// GELU, the Transformer MLP's activation.
+import { Generator, adaptiveAvgPool2d, gelu, interpolate, maxPool2d, modulate, randn, sum, type Tensor } from '@normkit/tensor';
 import type { Rank, Tensor4D } from '@tensorflow/tfjs-core';
 import type { BenchCase, Run } from '../harness';
 
 const IMAGE = [32, 64, 32, 32] as const;
 const FEATURES = [32, 256, 8, 8] as const;
 const SMALL_IMAGE = [32, 64, 16, 16] as const;
+/** A Transformer MLP's hidden activation: 8 sequences of 128 tokens, width 768 x 4. */
+const HIDDEN = [8, 128, 3072] as const;
 const count = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 /** NCHW -> NHWC, for tfjs's spatial ops (channels last only). */
 const nhwc = (shape: readonly number[]): [number, number, number, number] => [shape[0]!, shape[2]!, shape[3]!, shape[1]!];
@@ -28,6 +31,21 @@ function forwardBackward(shape: readonly number[], outShape: readonly number[], 
 }
 
 export const cases: BenchCase[] = [
+  {
+    name: `GELU ${HIDDEN.join('x')} fwd+bwd`,
+    elements: count(HIDDEN),
+    normkit: forwardBackward(HIDDEN, HIDDEN, (x) => gelu(x)),
+    tfjs: (tf) => {
+      // tfjs has no exact GELU op: the erf form composed, as tfjs-layers' gelu activation does.
+      const x = tf.randomNormal([...HIDDEN], 0, 1, 'float32', 1);
+      const upstream = tf.randomNormal([...HIDDEN], 0, 1, 'float32', 2);
+      const grad = tf.grad((input) => tf.mul(tf.mul(input, 0.5), tf.add(1, tf.erf(tf.div(input, Math.SQRT2)))));
+      return () => tf.tidy(() => {
+        grad(x, upstream).dataSync();
+      });
+    },
+    torch: { inputs: { x: { shape: HIDDEN, requiresGrad: true } }, forward: 'F.gelu(x)', backward: true },
+  },
   {
     name: `maxPool2d 2x2 ${IMAGE.join('x')} fwd+bwd`,
     elements: count(IMAGE),
