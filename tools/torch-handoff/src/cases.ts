@@ -151,7 +151,7 @@ export function build(c: HandoffCase, dtype: DType): Forwardable {
         : new Conv2d({ inChannels: inChannels as number, outChannels: outChannels as number, kernelSize: kernelSize as number, dtype, generator });
       const name = c.module === 'SpectralNormLinear' ? 'spectral-norm' : 'scaled-weight-standardization';
       registerParametrization(layer, 'weight', createParametrization(name, layer, 'weight', options, { op: c.name }));
-      return layer as unknown as Forwardable;
+      return layer;
     }
     case 'Residual': {
       registerFirstParty();
