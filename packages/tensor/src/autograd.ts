@@ -1,4 +1,4 @@
-import { recycle } from './buffer-pool';
+import { MIN_POOLED_LENGTH, recycle } from './buffer-pool';
 import { castArray, type TypedArray } from './dtype';
 import { AutogradError, DTypeError, ShapeError, ValueError, formatShape } from './errors';
 import { Tensor, checkTensor, describeValue, isGradEnabled, type GraphNode } from './tensor';
@@ -342,20 +342,31 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
   // What goes into `.grad` (leaves and retained intermediates), written only once the whole sweep
   // has succeeded: a rule that throws (a wrong gradient name or size) leaves every `.grad` as it was.
   const gradWrites: Array<{ tensor: Tensor; gradient: TypedArray }> = [];
+  // How many pending arrays (in `grads` or `gradWrites`) use each buffer: counted as they come and
+  // go, so a recycle check is one lookup instead of a scan of everything pending.
+  const pending = new Map<ArrayBufferLike, number>();
+  const addPending = (gradient: TypedArray) => pending.set(gradient.buffer, (pending.get(gradient.buffer) ?? 0) + 1);
+  const removePending = (gradient: TypedArray) => {
+    const count = pending.get(gradient.buffer)! - 1;
+    if (count === 0) pending.delete(gradient.buffer);
+    else pending.set(gradient.buffer, count);
+  };
   const recycleConsumed = (gradient: TypedArray) => {
-    if (!owned.has(gradient) || graphBuffers.has(gradient.buffer)) return;
-    for (const pending of grads.values()) if (pending.buffer === gradient.buffer) return;
-    for (const pending of gradWrites) if (pending.gradient.buffer === gradient.buffer) return;
+    // Arrays below the pool's minimum are never pooled (recycle would drop them): skip the checks.
+    if (gradient.length < MIN_POOLED_LENGTH || !owned.has(gradient) || graphBuffers.has(gradient.buffer) || pending.has(gradient.buffer)) return;
     owned.delete(gradient);
     recycle(gradient);
   };
   grads.set(root, seed);
+  addPending(seed);
   for (const tensor of order) {
     const gradOutput = grads.get(tensor);
     if (gradOutput === undefined) continue;
     grads.delete(tensor);
+    removePending(gradOutput);
     if (tensor.node === null || tensor.retainsGrad) {
       gradWrites.push({ tensor, gradient: gradOutput });
+      addPending(gradOutput);
       if (tensor.node === null) continue;
     }
     const node = tensor.node;
@@ -372,6 +383,7 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
         if (stored === gradOutput || owned.has(stored)) stored = stored.slice();
         owned.add(stored);
         grads.set(input, stored);
+        addPending(stored);
       } else accumulateInto(existing, g);
     }
     // A retained tensor's first .grad may be this very array: it is then in graphBuffers' sense the
@@ -379,6 +391,7 @@ export function runBackward(root: Tensor, seed: TypedArray, options: BackwardOpt
     if (!tensor.retainsGrad) recycleConsumed(gradOutput);
   }
   const writes = gradWrites.splice(0);
+  for (const { gradient } of writes) removePending(gradient);
   const kept = new Set<ArrayBufferLike>();
   const consumed: TypedArray[] = [];
   for (const { tensor, gradient } of writes) {

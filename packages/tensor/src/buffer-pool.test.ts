@@ -135,6 +135,35 @@ describe('caching allocator', () => {
     }
   });
 
+  it('keeps a consumed gradient out of the pool while a leaf\'s pending .grad is a view of it', () => {
+    const n = MIN_POOLED_LENGTH;
+    const generator = new Generator(5);
+    const source = randn([2 * n], { generator, requiresGrad: true });
+    const leaf = randn([n], { generator, requiresGrad: true });
+    const middle = customOp({
+      op: 'scaleWithScratch', inputs: [source], saved: [], data: source.data.map((v) => 2 * v), shape: [2 * n],
+      backward: (g) => {
+        allocate('float32', 2 * n).fill(5);
+        return [g.map((v) => 2 * v)];
+      },
+    });
+    // The join's backward gives `middle` a fresh array W and the leaf a view of W. The sweep reaches
+    // the leaf (its .grad write waits for the end) before `middle`, whose node consumes W: W must stay
+    // out of the pool until the leaf's .grad has been written and for as long as it lives.
+    const joined = customOp({
+      op: 'joinSharing', inputs: [middle, leaf], saved: [], data: Float32Array.from([...middle.data, ...leaf.data]), shape: [3 * n],
+      backward: (g) => {
+        const whole = allocate('float32', 2 * n);
+        whole.set(g.subarray(0, 2 * n));
+        return [whole, whole.subarray(0, n)];
+      },
+    });
+    const upstream = Float32Array.from({ length: 3 * n }, (_, i) => (i % 5) - 2);
+    mul(joined, 1).backward(new Tensor(upstream, [3 * n]));
+    allocate('float32', 2 * n).fill(7);
+    for (let i = 0; i < n; i += 331) expect(leaf.grad!.data[i]).toBe(upstream[i]!);
+  });
+
   it('gives the same gradients whether the pool starts empty or full of used arrays', () => {
     const run = () => {
       const generator = new Generator(3);
