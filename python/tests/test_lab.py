@@ -41,8 +41,16 @@ def test_gradient_transforms_are_ported_or_refused_with_the_reason():
     assert total == pytest.approx(0.5, rel=1e-5)
     lab._transform({"name": "clip-grad-value", "options": {"value": 0.01}})(model)
     assert max(float(p.grad.abs().max()) for p in model.parameters()) <= 0.01
-    with pytest.raises(lab.Unsupported, match="'adaptive-gradient-clip' .*excludeFinalLayer.* is not ported"):
-        lab._transform({"name": "adaptive-gradient-clip", "options": {"excludeFinalLayer": True}})
+    # AGC with excludeFinalLayer (normkit's rule: the layer owning the last parameter with a gradient) leaves the head alone.
+    for p in model.parameters():
+        p.grad = torch.full_like(p, 10.0)
+    lab._transform({"name": "adaptive-gradient-clip", "options": {"excludeFinalLayer": True, "clipping": 0.01}})(model)
+    assert all(bool((p.grad == 10.0).all()) == name.startswith("head.") for name, p in model.named_parameters()), "only the head is left unclipped"
+    assert [n for n, _ in lab._agc_clipped(model, ["layers.0.norm"], False)] == [n for n, _ in model.named_parameters() if not n.startswith("layers.0.norm.")]
+    with pytest.raises(ValueError, match="exclude entries .* got 'nowhere'"):
+        lab._agc_clipped(model, ["nowhere"], False)
+    with pytest.raises(lab.Unsupported, match="'adaptive-gradient-clip' .*myOption.* is not ported"):
+        lab._transform({"name": "adaptive-gradient-clip", "options": {"myOption": True}})
     with pytest.raises(lab.Unsupported, match="'my-transform'"):
         lab._transform({"name": "my-transform"})
 

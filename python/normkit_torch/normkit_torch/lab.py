@@ -75,10 +75,38 @@ def _transform(choice):
         return lambda model: torch.nn.utils.clip_grad_norm_(model.parameters(), o.get("maxNorm", 1.0), math.inf if norm_type is None else norm_type)
     if name == "clip-grad-value":
         return lambda model: torch.nn.utils.clip_grad_value_(model.parameters(), o.get("value", 1.0))
-    if name == "adaptive-gradient-clip" and not o.get("excludeFinalLayer", False):
-        return lambda model: adaptive_grad_clip_(model.parameters(), o.get("clipping", 0.01), o.get("eps", 1e-3))
+    if name == "adaptive-gradient-clip" and set(o) <= {"clipping", "eps", "exclude", "excludeFinalLayer", "nonFinite"}:
+        return lambda model: adaptive_grad_clip_(
+            [p for n, p in _agc_clipped(model, o.get("exclude") or [], o.get("excludeFinalLayer", False))], o.get("clipping", 0.01), o.get("eps", 1e-3))
     raise Unsupported(f"gradient transform {name!r} with options {json.dumps(o, sort_keys=True)} is not ported to the lab runner "
-                      "(ported: clip-grad-norm, clip-grad-value, adaptive-gradient-clip without excludeFinalLayer)")
+                      "(ported: clip-grad-norm, clip-grad-value, adaptive-gradient-clip)")
+
+
+def _owning_layer_path(name):
+    """normkit's owningLayerPath: `head.bias` -> `head`, `head.parametrizations.weight.original` -> `head`, '' for the root's own."""
+    if name.startswith("parametrizations."):
+        return ""
+    if ".parametrizations." in name:
+        return name[:name.index(".parametrizations.")]
+    return name.rpartition(".")[0]
+
+
+def _agc_clipped(model, exclude, exclude_final_layer):
+    """The (name, parameter) pairs with a gradient that AGC clips, as normkit's excludedSet leaves them: minus every
+    `exclude` name or module path, and with `excludeFinalLayer` minus the layer owning the last such parameter."""
+    entries = [(n, p) for n, p in model.named_parameters() if p.grad is not None]
+    under = lambda n, path: n == path or n.startswith(path + ".")  # noqa: E731
+    skipped = set()
+    for item in exclude:
+        matched = [n for n, _ in entries if under(n, item)]
+        if not matched:
+            raise ValueError(f"adaptive-gradient-clip: expected exclude entries that name a parameter or a module path among the parameters with a gradient, got {item!r}")
+        skipped.update(matched)
+    if exclude_final_layer and entries:
+        last = entries[-1][0]
+        path = _owning_layer_path(last)
+        skipped.update([last] if path == "" else [n for n, _ in entries if under(n, path)])
+    return [(n, p) for n, p in entries if n not in skipped]
 
 
 # ----------------------------------------------------------------------------------------------------
