@@ -151,6 +151,8 @@ def test_models_build_refuses_what_is_not_ported():
      "block wrapper 'nf-block': .* unknown 'beta'"),
     ("architecture field", {"optimizer": {"name": "adam"}}, "architecture: .* unknown 'optimizer'"),
     ("data field", {"data": {**ARCHITECTURE["data"], "numClass": 2}}, "data: .* unknown 'numClass'"),
+    ("normalizer dtype", {"norms": {"hidden": {"name": "batch-norm", "options": {"dtype": "float16"}}}},
+     "normalizer 'batch-norm': expected dtype 'float32' or 'float64', got dtype = 'float16'"),
 ])
 def test_models_build_refuses_every_key_it_does_not_honour(where, architecture, message):
     """Nothing normkit_torch would leave out is ignored: an unknown (or not honoured) key anywhere is a ValueError

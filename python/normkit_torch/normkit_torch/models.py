@@ -101,6 +101,8 @@ def normalizer(choice, features, dtype=None, condition_dim=None, num_classes=Non
         raise NotImplementedError(f"models: normalizer {name!r} is refused: {REFUSED_NORMALIZERS[name]}")
     if name in NORMALIZER_OPTIONS:
         _check_keys(f"normalizer {name!r}", o, NORMALIZER_OPTIONS[name])
+    if "dtype" in o and o["dtype"] not in _DTYPES:
+        raise ValueError(f"models: normalizer {name!r}: expected dtype 'float32' or 'float64', got dtype = {o['dtype']!r}")
     dtype = _DTYPES[o.pop("dtype")] if "dtype" in o else dtype
     if name in TAKES and (condition_dim if TAKES[name] == "condition" else num_classes) is None:
         raise ValueError(f"models: {name!r} needs {'a condition' if TAKES[name] == 'condition' else 'class labels'}, which this model does not give")
