@@ -322,3 +322,20 @@ def test_instance_norm_is_torchs_for_any_spatial_rank_and_refuses_what_normkit_r
         nt.InstanceNorm(3)(torch.randn(2, 3))
     with pytest.raises(ValueError, match="expected eps > 0"):
         nt.InstanceNorm(3, eps=0)
+
+
+def test_models_map_the_playgrounds_third_party_dynamic_tanh_plugin_as_dyt():
+    """examples/plugin-dyt's `dynamic-tanh` (registered by the playground) is DyT with the same options and keys."""
+    torch.manual_seed(2)
+    third_party = models.normalizer({"name": "dynamic-tanh", "options": {"alphaInit": 0.8, "dtype": "float64"}}, 4)
+    dyt = models.normalizer({"name": "dyt", "options": {"alphaInit": 0.8, "dtype": "float64"}}, 4)
+    assert type(third_party) is nt.DynamicTanh and list(third_party.state_dict()) == ["alpha", "weight", "bias"]
+    dyt.load_state_dict(third_party.state_dict(), strict=True)
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    assert torch.equal(third_party(x), dyt(x)) and float(third_party.alpha) == 0.8
+    assert list(models.normalizer({"name": "dynamic-tanh", "options": {"elementwiseAffine": False}}, 4).state_dict()) == ["alpha"]
+    slot = models.NormSlot({"name": "dynamic-tanh"}, 3, "image")
+    y = slot(torch.randn(2, 3, 2, 2))  # channels-last: over C of [N, H, W, C]
+    assert y.shape == (2, 3, 2, 2)
+    with pytest.raises(ValueError, match="normalizer 'dynamic-tanh': .* unknown 'alpha'"):
+        models.normalizer({"name": "dynamic-tanh", "options": {"alpha": 1}}, 4)

@@ -70,7 +70,7 @@ NORMALIZER_OPTIONS = {
     "layer-norm": ("eps", "elementwiseAffine", "bias", "dtype"), "rms-norm": ("eps", "elementwiseAffine", "dtype"),
     "qk-norm": ("kind", "eps", "dtype"), "ada-ln": ("eps", "zeroInit", "dtype"), "ada-ln-zero": ("eps", "dtype"),
     "l2-norm": ("p", "eps"), "scale-norm": ("eps", "dtype"), "layer-scale": ("initValues", "dtype"),
-    "dyt": ("alphaInit", "elementwiseAffine", "dtype"),
+    "dyt": ("alphaInit", "elementwiseAffine", "dtype"), "dynamic-tanh": ("alphaInit", "elementwiseAffine", "dtype"),
     "switchable-norm": ("eps", "momentum", "usingBatchStats", "usingMovingAverage", "dtype"),
     "normalizer-mixture": ("temperature", "hard", "dtype"),
 }
@@ -160,13 +160,15 @@ _SNAKE_CASE = {
     "scale-norm": lambda features, dtype, o: ScaleNorm(features, dtype=dtype, **o),
     "layer-scale": lambda features, dtype, o: LayerScale(features, dtype=dtype, **o),
     "dyt": lambda features, dtype, o: DynamicTanh(features, dtype=dtype, **o),
+    # The playground's third-party example plugin (examples/plugin-dyt, `normkit-plugin-dyt`): the same DyT, same keys.
+    "dynamic-tanh": lambda features, dtype, o: DynamicTanh(features, dtype=dtype, **o),
 }
 
 MAPPED = {"batch-norm", "sync-batch-norm", "ghost-batch-norm", "layer-norm", "rms-norm", "group-norm", "instance-norm", "filter-response-norm",
           "switchable-norm", "normalizer-mixture", "qk-norm", "conditional-batch-norm", "film", "ada-ln", "ada-ln-zero", *_SNAKE_CASE}
 
 # Normalizers that normalise the last axis (normkit traits layout 'channels-last'); the others take [N, C, *].
-CHANNELS_LAST = {"layer-norm", "rms-norm", "qk-norm", "ada-ln", "ada-ln-zero", "l2-norm", "scale-norm", "layer-scale", "dyt"}
+CHANNELS_LAST = {"layer-norm", "rms-norm", "qk-norm", "ada-ln", "ada-ln-zero", "l2-norm", "scale-norm", "layer-scale", "dyt", "dynamic-tanh"}
 # Normalizers that take a padding mask (normkit traits acceptsMask), and those whose statistics span the batch.
 ACCEPTS_MASK = {"batch-norm", "sync-batch-norm", "ghost-batch-norm", "batch-renorm", "frozen-batch-norm", "group-norm", "layer-norm", "rms-norm",
                 "ada-ln", "ada-ln-zero"}
