@@ -339,3 +339,14 @@ def test_models_map_the_playgrounds_third_party_dynamic_tanh_plugin_as_dyt():
     assert y.shape == (2, 3, 2, 2)
     with pytest.raises(ValueError, match="normalizer 'dynamic-tanh': .* unknown 'alpha'"):
         models.normalizer({"name": "dynamic-tanh", "options": {"alpha": 1}}, 4)
+
+
+def test_ngpt_family_offers_its_post_step_hook_like_normkits_post_step_hooks():
+    model = models.build({"model": {"name": "ngpt", "options": {"dim": 4, "numHeads": 2, "depth": 1}}, "norms": {}, "weights": {},
+                          "data": {"inputKind": "tokens", "sampleShape": [3, 2], "numClasses": 2}})
+    with torch.no_grad():
+        model.head.weight.mul_(3)
+        model.embed.weight.mul_(2)
+    [hook] = model.post_step_hooks()
+    hook(None, (), {})
+    assert torch.allclose(model.head.weight.norm(dim=1), torch.ones(2)) and torch.allclose(model.embed.weight.norm(dim=0), torch.ones(2))

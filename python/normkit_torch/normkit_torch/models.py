@@ -584,8 +584,8 @@ class NGPTClassifier(nn.Module):
         h_0 = Norm(E x + p),  h_l = NGPTBlock_l(h_{l-1}),  z = s_z sqrt(dim) * (W_head Norm(mean over real tokens of h_L))
 
     `embed` (no bias, columns on the unit sphere), `position` [L, dim] (rows unit), NGPTBlocks, `head` (no bias, rows
-    unit) and `sz` (stored at 1 / sqrt(dim)). After every optimizer step call `normalize_marked_weights(model)` (1.13;
-    on 2.x register `ngpt_weight_normalization(model)` as a step post-hook), as normkit's engine does."""
+    unit) and `sz` (stored at 1 / sqrt(dim)). After every optimizer step call each of `post_step_hooks()` (or
+    `normalize_marked_weights(model)`; on 2.x register them as step post-hooks), as normkit's engine does."""
 
     def __init__(self, in_features, max_length, num_classes, dim=16, num_heads=2, depth=2, feedforward_dim=32, alpha_init=0.05):
         super().__init__()
@@ -602,6 +602,13 @@ class NGPTClassifier(nn.Module):
         mark_unit_norm_weight(self.embed.weight, 0)
         mark_unit_norm_weight(self.position, 1)
         mark_unit_norm_weight(self.head.weight, 1)
+
+    def post_step_hooks(self):
+        """normkit's `postStepHooks()`: the functions to call after every optimizer step (nGPT's projection of the
+        marked weights back onto the sphere); `hook(optimizer, args, kwargs)`, also usable as a 2.x step post-hook."""
+        from .ngpt import ngpt_weight_normalization
+
+        return [ngpt_weight_normalization(self)]
 
     def forward(self, x, mask=None):
         from .l2_norm import l2_norm
