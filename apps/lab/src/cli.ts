@@ -9,6 +9,9 @@ export const USAGE = `usage: npm run lab [-- options]
   --torch          also run every preset whose parts exist in normkit-torch in PyTorch, from the same declared
                    configuration, and report both implementations side by side (/usr/bin/python3 with
                    python3-torch, or $NORMKIT_PYTHON)
+  --jobs <n>       experiments run at a time, each in its own worker thread (default: one per core, as
+                   os.availableParallelism() counts them; 1 runs them one after another in this process)
+  --threads <n>    kernel threads per experiment (default: cores / jobs, at least 1)
   --out <dir>      write report.html and report.json there (default: lab-report/ where npm was started)
   --list           list the experiments and exit
   --help           this text`;
@@ -25,6 +28,10 @@ export interface LabArguments {
   help: boolean;
   /** Replicate the presets in PyTorch (normkit_torch.lab) and report both side by side. */
   torch: boolean;
+  /** Experiments at a time (`--jobs`); null: the default, one per core. */
+  jobs: number | null;
+  /** Kernel threads per experiment (`--threads`); null: cores / jobs. */
+  threads: number | null;
 }
 
 export class UsageError extends Error {
@@ -32,11 +39,16 @@ export class UsageError extends Error {
 }
 
 export function parseArguments(argv: readonly string[]): LabArguments {
-  const parsed: LabArguments = { only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false, torch: false };
+  const parsed: LabArguments = { only: [], mode: 'full', seeds: 'all', out: null, list: false, help: false, torch: false, jobs: null, threads: null };
   const valueOf = (flag: string, index: number): string => {
     const value = argv[index + 1];
     if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`);
     return value;
+  };
+  const countOf = (flag: string, value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1 || !/^\d+$/.test(value)) throw new UsageError(`${flag} needs a whole number of at least 1, got '${value}'`);
+    return n;
   };
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
@@ -44,6 +56,10 @@ export function parseArguments(argv: readonly string[]): LabArguments {
     else if (argument.startsWith('--only=')) parsed.only.push(...argument.slice('--only='.length).split(','));
     else if (argument === '--out') parsed.out = valueOf('--out', i++);
     else if (argument.startsWith('--out=')) parsed.out = argument.slice('--out='.length);
+    else if (argument === '--jobs') parsed.jobs = countOf('--jobs', valueOf('--jobs', i++));
+    else if (argument.startsWith('--jobs=')) parsed.jobs = countOf('--jobs', argument.slice('--jobs='.length));
+    else if (argument === '--threads') parsed.threads = countOf('--threads', valueOf('--threads', i++));
+    else if (argument.startsWith('--threads=')) parsed.threads = countOf('--threads', argument.slice('--threads='.length));
     else if (argument === '--reduced') parsed.mode = 'reduced';
     else if (argument === '--quick') parsed.seeds = 'one';
     else if (argument === '--list') parsed.list = true;

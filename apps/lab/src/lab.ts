@@ -66,6 +66,11 @@ export function runLab(options: RunLabOptions): LabReport {
     claims.push(result);
     options.onResult?.(result, position);
   });
+  return assembleReport(options, seedPass, claims, now() - started);
+}
+
+/** The report of finished claims (in report order), as `runLab` and `runLabParallel` return it. */
+export function assembleReport(options: Pick<RunLabOptions, 'mode' | 'environment' | 'date'>, seedPass: SeedPass, claims: PresetResult[], runtimeMs: number): LabReport {
   const summary: Partial<Record<Verdict, number>> = {};
   for (const claim of claims) summary[claim.verdict] = (summary[claim.verdict] ?? 0) + 1;
   return {
@@ -75,7 +80,7 @@ export function runLab(options: RunLabOptions): LabReport {
     mode: options.mode,
     seedPass,
     environment: options.environment,
-    runtimeMs: now() - started,
+    runtimeMs,
     summary,
     claims,
   };

@@ -1,16 +1,18 @@
 // normkit claims lab: runs the claim experiments and writes lab-report/report.html + report.json.
-// Usage: npm run lab [-- --only <names>] [--quick | --reduced] [--out <dir>] [--list]
+// Usage: npm run lab [-- --only <names>] [--quick | --reduced] [--jobs <n>] [--out <dir>] [--list]
 import { arch, cpus, platform } from 'node:os';
 import { resolve } from 'node:path';
 import { presets, formatValue, type ExperimentResources } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
 import { dataParallelRunner } from '@normkit/experiments/node';
 import { USAGE, UsageError, parseArguments, selectPresets } from './cli';
-import { runLab } from './lab';
+import { runLab, type RunLabOptions } from './lab';
+import { defaultJobs, runLabParallel, threadsPerJob } from './parallel';
 import { registerLabPlugins } from './plugins';
 import { ProgressPrinter, formatDuration, formatResult } from './progress';
 import { writeReport } from './report-files';
 import { TorchUnavailableError, pythonCommand, replicateInTorch, torchVersion } from './torch-replicate';
+import { setNumThreads } from '@normkit/tensor';
 
 async function main(): Promise<number> {
   let args;
@@ -54,9 +56,14 @@ async function main(): Promise<number> {
   const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out ?? 'lab-report');
   const cpu = cpus();
   const seedText = args.seeds === 'all' ? 'every declared seed' : args.seeds === 'one' ? 'one seed (--quick)' : 'two seeds';
-  console.log(`normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, ${seedText}, report to ${outDir}`);
+  const jobs = args.jobs ?? defaultJobs(selected.length);
+  const threads = args.threads ?? threadsPerJob(jobs);
+  console.log(
+    `normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, ${seedText}, ` +
+      `${jobs === 1 ? 'one at a time' : `${jobs} at a time (worker threads)`}, ${threads} kernel thread(s) each, report to ${outDir}`,
+  );
   const printer = new ProgressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
-  const report = runLab({
+  const labOptions: RunLabOptions = {
     presets: selected,
     mode: args.mode,
     seedPass: args.seeds,
@@ -66,7 +73,15 @@ async function main(): Promise<number> {
     onResult: (result) => {
       for (const line of formatResult(result)) console.log(line);
     },
-  });
+  };
+  // In report order either way; in parallel a later experiment's lines wait until those before it are done.
+  let report;
+  if (jobs === 1) {
+    setNumThreads(threads);
+    report = runLab(labOptions);
+  } else {
+    report = await runLabParallel({ ...labOptions, jobs, threads });
+  }
 
   if (args.torch) {
     console.log('\nPyTorch: exporting each preset\'s declared configuration and training it again with normkit_torch.lab');

@@ -55,7 +55,7 @@ export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
   ChartSpec, ChartSeries, ResultTable, RunRecord, EvalSummary,
 } from './preset';
-export { runPreset, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
+export { runPreset, presetErrorResult, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
 export type { PresetProgress, PresetResult, RunPresetOptions, SeedOutcome } from './run-preset';
 export { aggregateCriterion, describeSeedRule, presetSeeds, DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 export type { SeedRule, SeedCriterionResult } from './seed-rule';

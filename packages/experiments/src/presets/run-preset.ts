@@ -200,6 +200,22 @@ function blankResult(preset: ClaimPreset, mode: PresetMode, seeds: readonly numb
 }
 
 /**
+ * The 'error' result of an experiment that never returned a result of its own (for example a lab
+ * worker that crashed while running it): the declared criteria unmeasured, `where` and the error in the reason.
+ */
+export function presetErrorResult(preset: ClaimPreset, mode: PresetMode, seeds: readonly number[], error: unknown, where: string): PresetResult {
+  return markError(blankResult(preset, mode, seeds.length ? seeds : [preset.seed], preset.seedRule ?? MOST_SEEDS), error, where);
+}
+
+function markError(result: PresetResult, error: unknown, where: string): PresetResult {
+  const err = error instanceof Error ? error : new Error(String(error));
+  result.verdict = 'error';
+  result.error = { name: err.name, message: err.message };
+  result.reason = `${where} threw ${err.name}: ${err.message}`;
+  return result;
+}
+
+/**
  * Runs one claim experiment at each of `seeds` (default: the preset's one-seed `seed`): every
  * planned configuration with the engine's trainer (seeded, so the same machine gives the same
  * numbers; only timings vary), then the preset's analysis per seed, each criterion checked per seed,
@@ -228,10 +244,7 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
     return result;
   };
   const fail = (error: unknown, where: string): PresetResult => {
-    const err = error instanceof Error ? error : new Error(String(error));
-    result.verdict = 'error';
-    result.error = { name: err.name, message: err.message };
-    result.reason = `${where} threw ${err.name}: ${err.message}`;
+    markError(result, error, where);
     return finish();
   };
   if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
