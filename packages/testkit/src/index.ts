@@ -42,3 +42,7 @@ export { checkReport } from './checks/gradient-transform/report';
 export { checkIdempotent } from './checks/gradient-transform/idempotent';
 
 export type { SuiteOptions } from './checks/shared';
+
+// Option keys: every constructor refuses a key it does not know
+export { describeUnknownOptions, planUnknownOptionsChecks, checkUnknownOptions } from './checks/options/unknown-options';
+export type { OptionsBuilder, UnknownOptionsConfig } from './checks/options/unknown-options';
