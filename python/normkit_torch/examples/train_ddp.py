@@ -81,9 +81,15 @@ def continue_bundle(args):
         x, y = data[f"x.{k}"], data[f"y.{k}"].long()
         share = x.shape[0] // world
         x, y = x[rank * share : (rank + 1) * share], y[rank * share : (rank + 1) * share]
-        loss = nn.functional.cross_entropy(trained(x), y)
+        # Token families take the [N, L] padding mask (`mask.<k>` in the data file) with the tokens.
+        mask = data.get(f"mask.{k}")
+        logits = trained(x) if mask is None else trained(x, mask[rank * share : (rank + 1) * share])
+        loss = nn.functional.cross_entropy(logits, y)
         loss.backward()
         optimizer.step()
+        # normkit's post-step hooks (the ngpt family's renormalisation onto the sphere), as normkit's engine runs them.
+        for hook in getattr(model, "post_step_hooks", lambda: [])():
+            hook(optimizer, (), {})
         optimizer.zero_grad(set_to_none=True)
         if scheduler is not None:
             scheduler.step()
