@@ -22,10 +22,7 @@ export function checkBatchIndependence(plugin: NormalizerPlugin, config: Normali
       const label = harness.describeCase(shape, dtype, mode);
       attempt(failures, label, () => {
         const generator = harness.generator(41);
-        const first = harness.create(dtype);
-        harness.warmUp(first, shape, dtype, generator);
-        first.train(mode === 'train');
-        const second = harness.replicate(first, dtype);
+        const [first, second] = harness.warmedUpPair(shape, dtype, mode, generator);
         const x = harness.input(shape, dtype, generator);
         const changed = x.clone();
         const sampleSize = x.size / shape[0]!;

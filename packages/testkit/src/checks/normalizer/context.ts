@@ -73,10 +73,7 @@ export function checkContext(plugin: NormalizerPlugin, config: NormalizerSuiteCo
 
 function compareOnesMask(harness: NormalizerHarness, shape: readonly number[], dtype: DType, mode: 'train' | 'eval'): string | null {
   const generator = harness.generator(67);
-  const plain = harness.create(dtype);
-  harness.warmUp(plain, shape, dtype, generator);
-  plain.train(mode === 'train');
-  const masked = harness.replicate(plain, dtype);
+  const [plain, masked] = harness.warmedUpPair(shape, dtype, mode, generator);
   const x = harness.input(shape, dtype, generator);
   const xMasked = x.clone();
   const context = harness.context(shape, dtype, generator) ?? {};

@@ -120,6 +120,14 @@ export class NormalizerHarness {
     return copy;
   }
 
+  /** A module warmed up on `shape` (running statistics moved) then put in `mode`, and a replica with its state. */
+  warmedUpPair(shape: readonly number[], dtype: DType, mode: Mode, generator: Generator): [Normalizer, Normalizer] {
+    const first = this.create(dtype);
+    this.warmUp(first, shape, dtype, generator);
+    first.train(mode === 'train');
+    return [first, this.replicate(first, dtype)];
+  }
+
   generator(salt: number): Generator {
     return new Generator((this.config.seed ?? 0) * 7919 + salt);
   }

@@ -21,10 +21,7 @@ export function checkInvariances(plugin: NormalizerPlugin, config: NormalizerSui
       const label = `${spec.transform} per ${spec.per}, ${harness.describeCase(shape, dtype, mode)}`;
       attempt(failures, label, () => {
         const generator = harness.generator(43);
-        const first = harness.create(dtype);
-        harness.warmUp(first, shape, dtype, generator);
-        first.train(mode === 'train');
-        const second = harness.replicate(first, dtype);
+        const [first, second] = harness.warmedUpPair(shape, dtype, mode, generator);
         // Inputs with a standard deviation near 75: eps / var, which breaks scale invariance
         // slightly, stays far below the tolerance even for groups of two values.
         const x = harness.input(shape, dtype, generator);
