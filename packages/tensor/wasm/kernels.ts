@@ -344,50 +344,6 @@ export function rowwiseBackward(
   }
 }
 
-/**
- * The parameter half of `rowwiseBackward` for columns j0 .. j1 only: dw[j] = sum over rows of
- * dy * (x - m) * r and db[j] = sum of dy (zeroed here), in the same order and arithmetic as the fused
- * loop, so a threaded backward (rows for dx, columns for dw and db) matches it bit for bit.
- */
-export function rowwiseParamGrads(
-  gy: usize, x: usize, rows: i32, inner: i32, j0: i32, j1: i32, mask: usize, mean: usize, rstd: usize, gradW: usize, gradB: usize,
-): void {
-  if (gradW != 0) memory.fill(at64(gradW, j0), 0, <usize>(j1 - j0) << 3);
-  if (gradB != 0) memory.fill(at64(gradB, j0), 0, <usize>(j1 - j0) << 3);
-  // The fused loop vectorises from column 0 in steps of 4 and finishes the tail scalar; the result per
-  // column is the same either way (one float64 lane per column), so only the range matters here.
-  for (let row = 0; row < rows; row++) {
-    if (mask != 0 && load<u8>(mask + <usize>row) == 0) continue;
-    const base = row * inner;
-    const m = load<f64>(at64(mean, row));
-    const r = load<f64>(at64(rstd, row));
-    const mv = f64x2.splat(m);
-    const rv = f64x2.splat(r);
-    let j = j0;
-    for (; j + 4 <= j1; j += 4) {
-      const g = v128.load(at32(gy, base + j));
-      const v = v128.load(at32(x, base + j));
-      const dy0 = low(g);
-      const dy1 = high(g);
-      if (gradW != 0) {
-        const p = at64(gradW, j);
-        v128.store(p, f64x2.add(v128.load(p), f64x2.mul(f64x2.mul(dy0, f64x2.sub(low(v), mv)), rv)));
-        v128.store(p, f64x2.add(v128.load(p, 16), f64x2.mul(f64x2.mul(dy1, f64x2.sub(high(v), mv)), rv)), 16);
-      }
-      if (gradB != 0) {
-        const p = at64(gradB, j);
-        v128.store(p, f64x2.add(v128.load(p), dy0));
-        v128.store(p, f64x2.add(v128.load(p, 16), dy1), 16);
-      }
-    }
-    for (; j < j1; j++) {
-      const dy = read(gy, base + j);
-      if (gradW != 0) store<f64>(at64(gradW, j), load<f64>(at64(gradW, j)) + dy * (read(x, base + j) - m) * r);
-      if (gradB != 0) store<f64>(at64(gradB, j), load<f64>(at64(gradB, j)) + dy);
-    }
-  }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Slot-wise layout (GroupNorm, InstanceNorm, FRN): statistics per (outer, group) slot of `inner`
 // contiguous values, affine per block of `block` values, optional TLU threshold.

@@ -43,8 +43,6 @@ interface KernelExports {
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number, partials: number): void;
   gemm(a: number, aRow: number, aCol: number, b: number, bRow: number, bCol: number, c: number, ldc: number, m: number, k: number, n: number,
     work: number): void;
-  rowwiseParamGrads(gy: number, x: number, rows: number, inner: number, j0: number, j1: number, mask: number, mean: number, rstd: number,
-    gradW: number, gradB: number): void;
   zero(target: number, bytes: number): void;
   gemmWorkFloats(): number;
   slotMoments(x: number, slots: number, inner: number, mean: number, variance: number): void;
@@ -71,7 +69,9 @@ const GEMM_MIN_WORK = 4096;
  * split reads the data twice and measured slower). Mutable for the thread tests only,
  * which set them to 0 to run every partition on small, awkward sizes; not exported from the package.
  */
-export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: Infinity };
+export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: 1 << 20 };
+/** Rows per block of the row-wise backward's parameter-gradient sums: this many values (256 KiB of float32). */
+const ROWWISE_BLOCK_FLOATS = 1 << 16;
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
 const TASKS_PER_THREAD = 4;
 /** Below this many elements a sum or a modulation stays on the js loop (the copies and calls cost more than SIMD saves). */
@@ -435,36 +435,54 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pmask = mask ? arena.maskIn(mask) : 0;
     const pmean = arena.float64In(mean);
     const prstd = arena.float64In(rstd);
-    const pgw = gradWeight ? arena.reserve(inner * 8) : 0;
-    const pgb = gradBias ? arena.reserve(inner * 8) : 0;
-    // Off by default: split in two passes (dx by rows, dw and db by columns) it reads x and dy twice,
-    // and measured slower than the fused single-thread loop on 2 cores (see the tensor README).
+    // dw and db are summed per block of rows (a fixed number of rows for a given row length, whatever
+    // the thread count), then the blocks' sums are added in block order: the same float64 additions
+    // on one thread or many, so the result is the same to the bit, and every thread runs the fused loop.
+    const blockRows = Math.max(1, Math.ceil(ROWWISE_BLOCK_FLOATS / inner));
+    const blocks = Math.ceil(rows / blockRows);
+    const pgw = gradWeight ? arena.reserve(blocks * inner * 8) : 0;
+    const pgb = gradBias ? arena.reserve(blocks * inner * 8) : 0;
+    if (pgw !== 0) arena.float64Zero(pgw, blocks * inner);
+    if (pgb !== 0) arena.float64Zero(pgb, blocks * inner);
+    /** The kernel over rows [r0, r1) of one block, `gy`/`xs`/`gx` pointing at row r0. */
+    const rowsOfBlock = (r0: number, r1: number, gy: number, xs: number, gx: number): number[] => {
+      const block = Math.floor(r0 / blockRows);
+      return [gy, xs, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0, pmean + r0 * 8, prstd + r0 * 8, gx,
+        pgw === 0 ? 0 : pgw + block * inner * 8, pgb === 0 ? 0 : pgb + block * inner * 8];
+    };
     const threads = threadsFor(x.length, parallelThresholds.rowwiseBackwardElements);
     if (threads <= 1) {
-      if (pgw !== 0) arena.float64Zero(pgw, inner);
-      if (pgb !== 0) arena.float64Zero(pgb, inner);
-      // dx overwrites dy in its buffer (each element read before it is written).
-      stream(rows, [{ data: gradOutput, unitLength: inner }, { data: x, unitLength: inner }], [{ data: gradX, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [gy, xs]) =>
-        exports.rowwiseBackward(gy!, xs!, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0, pmean + r0 * 8, prstd + r0 * 8,
-          gradX ? gy! : 0, pgw, pgb));
+      // dx overwrites dy in its buffer (each element read before it is written); chunks split at block edges.
+      stream(rows, [{ data: gradOutput, unitLength: inner }, { data: x, unitLength: inner }], [{ data: gradX, unitLength: inner, inPlaceOf: 0 }], (c0, c1, [gy, xs]) => {
+        for (let r0 = c0; r0 < c1;) {
+          const r1 = Math.min(c1, (Math.floor(r0 / blockRows) + 1) * blockRows);
+          const at = (r0 - c0) * inner * 4;
+          callable.rowwiseBackward(...rowsOfBlock(r0, r1, gy! + at, xs! + at, gradX ? gy! + at : 0));
+          r0 = r1;
+        }
+      });
     } else {
       const pgy = arena.float32In(gradOutput);
       const px = arena.float32In(x);
       const pgx = gradX ? arena.reserve(x.length * 4) : 0;
-      // dx by rows, then dw and db by columns (each column summed over every row in order), so the
-      // result is the fused single-thread loop's to the bit.
-      if (pgx !== 0) {
-        runRanges(threads, rows, 1, (calls, r0, r1) =>
-          calls.call('rowwiseBackward', [pgy + r0 * inner * 4, px + r0 * inner * 4, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0,
-            pmean + r0 * 8, prstd + r0 * 8, pgx + r0 * inner * 4, 0, 0]));
-      }
-      if (pgw !== 0 || pgb !== 0) {
-        runRanges(threads, inner, 4, (calls, j0, j1) => calls.call('rowwiseParamGrads', [pgy, px, rows, inner, j0, j1, pmask, pmean, prstd, pgw, pgb]));
-      }
+      runRanges(threads, blocks, 1, (calls, b0, b1) => {
+        for (let block = b0; block < b1; block++) {
+          const r0 = block * blockRows;
+          const at = r0 * inner * 4;
+          calls.call('rowwiseBackward', rowsOfBlock(r0, Math.min(rows, r0 + blockRows), pgy + at, px + at, pgx === 0 ? 0 : pgx + at));
+        }
+      });
       if (gradX) arena.float32Out(pgx, gradX);
     }
-    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
-    if (gradBias) addFloat64Out(arena, pgb, gradBias);
+    for (const [at, target] of [[pgw, gradWeight], [pgb, gradBias]] as const) {
+      if (at === 0 || target === null || target === undefined) continue;
+      const partials = arena.float64View(at, blocks * inner);
+      const total = new Float64Array(inner);
+      for (let block = 0; block < blocks; block++) {
+        for (let j = 0; j < inner; j++) total[j]! += partials[block * inner + j]!;
+      }
+      for (let j = 0; j < inner; j++) target[j]! += total[j]!;
+    }
   }
 
   function slotwiseForward(args: SlotwiseForwardArgs): void {

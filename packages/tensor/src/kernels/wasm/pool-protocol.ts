@@ -17,7 +17,7 @@
 
 /** The module exports a task may call, by index. */
 export const POOL_KERNELS = [
-  'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'rowwiseParamGrads', 'slotwiseForward', 'slotwiseBackward',
+  'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'slotwiseForward', 'slotwiseBackward',
   'batchSums', 'batchSquares', 'batchForward', 'batchBackwardReductions', 'batchBackwardInput', 'slotMoments', 'slotAffine',
   'slotGradientSums', 'slotGradX', 'depthwiseForward', 'depthwiseBackward',
 ] as const;
