@@ -145,6 +145,22 @@ function scaleFor(gamma: number, fanIn: number): number {
 }
 
 /**
+ * A scaled-WS layer's options, checked once: no gain or scale of its own, known keys only, gamma
+ * resolved; returns the options of the WS layer it is (`gain: true`, `scale = gamma / sqrt(fanIn)`,
+ * `fanIn` read after the checks) and the gamma.
+ */
+function resolveScaledStdLayer<O extends ScaledStdOptions>(
+  op: string, options: O, keys: readonly string[], fanIn: (options: O) => number,
+): { layer: Omit<O, 'nonlinearity' | 'gamma'> & { gain: true; scale: number; eps: number; epsMode: EpsMode }; gamma: number } {
+  refuseFixedOptions(op, options);
+  checkOptionKeys(op, options, keys);
+  const gamma = resolveGamma(op, options);
+  const { eps, epsMode } = resolveStandardization(op, { eps: options.eps ?? 1e-6, epsMode: options.epsMode });
+  const { nonlinearity: _nonlinearity, gamma: _gamma, ...layer } = options;
+  return { layer: { ...layer, gain: true, scale: scaleFor(gamma, fanIn(options)), eps, epsMode }, gamma };
+}
+
+/**
  * A Conv2d with NFNets' scaled weight standardization (Brock et al., 2021, "Characterizing
  * signal propagation to close the performance gap in unnormalized ResNets"), per output channel:
  *
@@ -167,14 +183,8 @@ export class ScaledStdConv2d extends WSConv2d {
   readonly gamma: number;
 
   constructor(options: Conv2dLayerOptions & ScaledStdOptions) {
-    const op = 'ScaledStdConv2d';
-    refuseFixedOptions(op, options);
-    checkOptionKeys(op, options, SCALED_STD_CONV2D_OPTION_KEYS);
-    const gamma = resolveGamma(op, options);
-    const { eps, epsMode } = resolveStandardization(op, { eps: options.eps ?? 1e-6, epsMode: options.epsMode });
-    const fanIn = (options.inChannels / (options.groups ?? 1)) * pairProduct(options.kernelSize);
-    const { nonlinearity: _nonlinearity, gamma: _gamma, ...layer } = options;
-    super({ ...layer, gain: true, scale: scaleFor(gamma, fanIn), eps, epsMode });
+    const { layer, gamma } = resolveScaledStdLayer('ScaledStdConv2d', options, SCALED_STD_CONV2D_OPTION_KEYS, (o) => (o.inChannels / (o.groups ?? 1)) * pairProduct(o.kernelSize));
+    super(layer);
     this.gamma = gamma;
   }
 }
@@ -193,13 +203,8 @@ export class ScaledStdLinear extends WSLinear {
   readonly gamma: number;
 
   constructor(options: LinearOptions & ScaledStdOptions) {
-    const op = 'ScaledStdLinear';
-    refuseFixedOptions(op, options);
-    checkOptionKeys(op, options, SCALED_STD_LINEAR_OPTION_KEYS);
-    const gamma = resolveGamma(op, options);
-    const { eps, epsMode } = resolveStandardization(op, { eps: options.eps ?? 1e-6, epsMode: options.epsMode });
-    const { nonlinearity: _nonlinearity, gamma: _gamma, ...layer } = options;
-    super({ ...layer, gain: true, scale: scaleFor(gamma, options.inFeatures), eps, epsMode });
+    const { layer, gamma } = resolveScaledStdLayer('ScaledStdLinear', options, SCALED_STD_LINEAR_OPTION_KEYS, (o) => o.inFeatures);
+    super(layer);
     this.gamma = gamma;
   }
 }
