@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, ShapeError, ValueError, formatShape,
+  Module, OptionError, ShapeError, ValueError, checkOptionKeys, formatShape,
   type GradientEntry, type GradientTransform, type GradientTransformReport, type Parameter, type TypedArray,
 } from '@normkit/tensor';
 import {
@@ -63,10 +63,7 @@ export function resolveAdaptiveGradientClipOptions(op: string, options: Adaptive
   if (typeof options !== 'object' || options === null) {
     throw new OptionError({ op, expected: 'options { clipping?, eps?, exclude?, excludeFinalLayer?, nonFinite? }', given: String(options) });
   }
-  const known = ['clipping', 'eps', 'exclude', 'excludeFinalLayer', 'nonFinite'];
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) throw new OptionError({ op, expected: `options among ${known.join(', ')}`, given: `unknown option "${key}"` });
-  }
+  checkOptionKeys(op, options, ['clipping', 'eps', 'exclude', 'excludeFinalLayer', 'nonFinite'] satisfies (keyof AdaptiveGradientClipOptions)[]);
   const clipping = checkPositive(op, 'clipping', options.clipping ?? 0.01);
   const eps = checkPositive(op, 'eps', options.eps ?? 1e-3);
   const excludeFinalLayer = options.excludeFinalLayer ?? false;

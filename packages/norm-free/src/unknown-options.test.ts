@@ -1,7 +1,7 @@
 import { Linear } from '@normkit/tensor';
 import { describeUnknownOptions } from '@normkit/testkit';
 import { describe, expect, it } from 'vitest';
-import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, scaledWeightStandardization } from './index';
+import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip, scaledWeightStandardization } from './index';
 
 const branch = () => new Linear({ inFeatures: 3, outFeatures: 3 });
 
@@ -13,6 +13,7 @@ describeUnknownOptions([
   ['ScaledStdConv2d', (extra) => new ScaledStdConv2d({ inChannels: 2, outChannels: 2, kernelSize: 3, ...extra })],
   ['ScaledStdLinear', (extra) => new ScaledStdLinear({ inFeatures: 2, outFeatures: 2, ...extra })],
   ['scaledWeightStandardization', (extra) => scaledWeightStandardization(branch(), { ...extra })],
+  ['adaptiveGradientClip', (extra) => adaptiveGradientClip({ ...extra })],
 ]);
 
 describe('unknown option keys: messages', () => {
@@ -20,5 +21,11 @@ describe('unknown option keys: messages', () => {
     expect(() => new ScaledStdLinear({ inFeatures: 2, outFeatures: 2, nonlinearity: 'relu' })).not.toThrow();
     expect(() => new ScaledStdConv2d({ inChannels: 2, outChannels: 2, kernelSize: 1, gamma: 1.5 })).not.toThrow();
     expect(() => new ScaledStdLinear({ inFeatures: 2, outFeatures: 2, non_linearity: 'relu' } as never)).toThrow(/Did you mean "nonlinearity"\?/);
+  });
+
+  it('adaptiveGradientClip names its keys, with a did-you-mean for a near spelling', () => {
+    expect(() => adaptiveGradientClip({ exclude_final_layer: true } as never)).toThrow(
+      'adaptiveGradientClip: expected options among clipping, eps, exclude, excludeFinalLayer, nonFinite, got unknown option "exclude_final_layer". Did you mean "excludeFinalLayer"?',
+    );
   });
 });
