@@ -138,3 +138,22 @@ def test_init_from_copies_every_entry_but_the_excepted_through_the_renamed_segme
     with pytest.raises(ValueError, match="initFrom of p/0/frozen: .*names it lacks: layers.0.norm.frozen-batch-norm.weight"):
         lab.initialize_from(target, source, {**spec, "rename": {}}, "p/0/frozen")
     assert all(torch.equal(v, before[name]) for name, v in target.state_dict().items())
+
+
+def test_the_models_post_step_hooks_run_after_every_optimizer_step(tmp_path):
+    """normkit's optimizer runs the model's postStepHooks inside step(): nGPT's weights stay on the unit sphere."""
+    torch.manual_seed(0)
+    model = models.build({"model": {"name": "ngpt", "options": {"dim": 8, "numHeads": 2, "depth": 1}}, "norms": {}, "weights": {},
+                          "data": {"inputKind": "tokens", "sampleShape": [4, 3], "numClasses": 2}})
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    g = torch.Generator().manual_seed(1)
+    data = {"train.inputs": torch.randn(8, 4, 3, generator=g), "train.labels": torch.randint(0, 2, (8,), generator=g).double(),
+            "test.inputs": torch.randn(4, 4, 3, generator=g), "test.labels": torch.randint(0, 2, (4,), generator=g).double()}
+    st.save_file(data, tmp_path / "data.safetensors")
+    st.save_file({"indices": torch.stack([torch.randperm(8, generator=g)[:4] for _ in range(3)]).double()}, tmp_path / "batches.safetensors")
+    run = {"key": "p/0/n", "data": "data.safetensors", "batches": "batches.safetensors", "steps": 3, "evalEvery": 3, "evalSamples": 4, "batchSize": 4}
+    out = lab.train_run(str(tmp_path), run, (model, optimizer, scheduler, []))
+    assert out["status"] == "done" and out["completedSteps"] == 3
+    assert torch.allclose(model.head.weight.norm(dim=1), torch.ones(2), atol=1e-5)
+    assert torch.allclose(model.embed.weight.norm(dim=0), torch.ones(3), atol=1e-5)

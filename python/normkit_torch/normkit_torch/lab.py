@@ -36,7 +36,8 @@ have is reported "unsupported" with the reason and none of its runs is trained.
 
 Each run follows @normkit/experiments' Trainer (packages/experiments/src/train.ts) step for step: a
 training-mode forward on the step's batch, mean cross entropy, backward, the gradient transforms, a
-non-finite loss or gradient ends the run as diverged, optimizer step, scheduler step; every `evalEvery`
+non-finite loss or gradient ends the run as diverged, optimizer step and the model's post-step hooks (nGPT's
+renormalisation), scheduler step; every `evalEvery`
 steps and after the last, eval-mode loss and accuracy on the first rows of each split in batches of the
 training batch size, and the train-mode minus eval-mode gap on the same training rows (buffers restored).
 """
@@ -288,6 +289,8 @@ def train_run(directory, run, prepared):
     started = time.perf_counter()
     losses, evals = [], []
     status, reason, done = "done", None, 0
+    # normkit's optimizer runs the model's postStepHooks inside step() (nGPT's renormalisation onto the sphere).
+    hooks = model.post_step_hooks() if hasattr(model, "post_step_hooks") else []
     model.train()
     for step in range(1, steps + 1):
         x, y, mask = train.rows(order[step - 1])
@@ -304,6 +307,8 @@ def train_run(directory, run, prepared):
             status, reason = "diverged", f"non-finite gradient: {bad}"
             break
         optimizer.step()
+        for hook in hooks:
+            hook(optimizer, (), {})
         optimizer.zero_grad(set_to_none=True)
         scheduler.step()
         losses.append(value)
