@@ -191,6 +191,34 @@ describe('evaluation and probes', () => {
     expect(trainer.history.evals[0]!.probes.runningStats).toEqual({});
   });
 
+  it('skips the train-mode pass when the eval-mode pass read no training flag, with the gap the pass gives', () => {
+    for (const [name, skipped] of [['layer-norm', true], ['batch-norm', false]] as const) {
+      const trainer = createTrainer(spirals({ norms: { hidden: { name } }, steps: 10, evalEvery: 1000 }));
+      trainer.runToEnd();
+      const forward = trainer.model.forward.bind(trainer.model);
+      let calls = 0;
+      trainer.model.forward = (input: unknown) => {
+        calls++;
+        return forward(input);
+      };
+      const evaluation = trainer.evaluate();
+      // 192 of the 200 evaluation samples per split, in 12 batches of 16: eval mode on train and test, then train mode on train.
+      expect(calls, name).toBe(skipped ? 24 : 36);
+      for (const [, module] of trainer.model.namedModules()) expect(Object.getOwnPropertyDescriptor(module, 'training')).toMatchObject({ value: true, writable: true });
+      if (!skipped) continue;
+      expect(evaluation.gap).toEqual({ loss: 0, accuracy: 0 });
+      // A flag the watch cannot see through (an accessor) forces the pass: the same evaluation.
+      const norm = [...trainer.model.namedModules()].find(([path]) => path.endsWith('layer-norm'))![1];
+      let mode = norm.training;
+      Object.defineProperty(norm, 'training', { configurable: true, get: () => mode, set: (v: boolean) => (mode = v) });
+      calls = 0;
+      const { elapsedMs: _a, ...full } = trainer.evaluate();
+      const { elapsedMs: _b, ...fast } = evaluation;
+      expect(calls).toBe(36);
+      expect(full).toEqual(fast);
+    }
+  });
+
   it('reads spectral-style sigma from weight parametrizations and gradient-transform reports', () => {
     const trainer = createTrainer(
       spirals({

@@ -1,7 +1,7 @@
 import { convertSyncBatchNorm } from '@normkit/batch';
 import {
   Adam, AdamW, ContextError, CosineAnnealingLR, LRScheduler, LinearWarmup, SGD, StepLR, Tensor, ValueError,
-  add, averageGradients, binaryCrossEntropyWithLogits, broadcastModule, createGradientTransform, crossEntropy, isNormkitError, manualSeed, noGrad, randn,
+  add, averageGradients, binaryCrossEntropyWithLogits, broadcastModule, createGradientTransform, crossEntropy, defaultGenerator, isNormkitError, manualSeed, noGrad, randn,
   type GradientTransform, type JsonValue, type LRSchedule, type Module, type Optimizer,
   type OptimizerHyperparameters, type OptionValues, type OptionsSchema, type ProcessGroup, type StepReport,
 } from '@normkit/tensor';
@@ -519,6 +519,10 @@ export class Trainer {
    * Evaluates the model now (also called every `evalEvery` steps): eval-mode metrics on train and
    * test, the train-mode gap, and the probes. Changes nothing in the run: running statistics
    * updated by the train-mode pass are restored, and no training random stream is drawn from.
+   * The train-mode pass is skipped when the eval-mode pass on the same samples read no module's
+   * `training` flag and drew nothing from the default generator: the model then computes the same
+   * in both modes, so train mode's metrics are the eval-mode ones (the gap is exactly what the
+   * pass would give: 0, or NaN where the metrics are not finite).
    */
   evaluate(): EvalEvent {
     const probes = collectProbes(this.model);
@@ -529,14 +533,25 @@ export class Trainer {
     let trainMode: SplitMetrics;
     try {
       this.model.eval();
-      train = this.measure(this.dataset.train, trainRows);
-      test = this.measure(this.dataset.test, testRows);
-      const snapshot = snapshotBuffers(this.model);
-      this.model.train();
+      const watch = watchTrainingReads(this.model);
+      const generatorBefore = defaultGenerator().getState();
       try {
-        trainMode = this.measure(this.dataset.train, trainRows);
+        train = this.measure(this.dataset.train, trainRows);
       } finally {
-        restoreBuffers(snapshot);
+        watch.stop();
+      }
+      const modeFree = watch.reads === 0 && sameState(generatorBefore, defaultGenerator().getState());
+      test = this.measure(this.dataset.test, testRows);
+      if (modeFree) {
+        trainMode = train;
+      } else {
+        const snapshot = snapshotBuffers(this.model);
+        this.model.train();
+        try {
+          trainMode = this.measure(this.dataset.train, trainRows);
+        } finally {
+          restoreBuffers(snapshot);
+        }
       }
     } finally {
       this.model.train();
@@ -608,6 +623,48 @@ export class Trainer {
     const mmd = classConditionalMmd(generated, labels, real, labels, Math.max(2 * modes.std, 0.05));
     return { loss: mmd, accuracy: score.quality, extra: { modeCoverage: score.modeCoverage } };
   }
+}
+
+/**
+ * Counts reads of the `training` flag of every module of `model` until `stop()` (which puts the
+ * plain flags back with their current values). A module whose flag is not a plain own property
+ * counts as read, so the caller never wrongly concludes that nothing depends on the mode.
+ */
+function watchTrainingReads(model: Module): { readonly reads: number; stop(): void } {
+  let reads = 0;
+  const restore: Array<() => void> = [];
+  for (const [, module] of model.namedModules()) {
+    const own = Object.getOwnPropertyDescriptor(module, 'training');
+    if (!own || !('value' in own) || !own.configurable || !own.writable) {
+      reads++;
+      continue;
+    }
+    let value = own.value as boolean;
+    Object.defineProperty(module, 'training', {
+      configurable: true,
+      enumerable: own.enumerable,
+      get: () => {
+        reads++;
+        return value;
+      },
+      set: (mode: boolean) => {
+        value = mode;
+      },
+    });
+    restore.push(() => Object.defineProperty(module, 'training', { configurable: true, enumerable: own.enumerable, writable: true, value }));
+  }
+  return {
+    get reads() {
+      return reads;
+    },
+    stop() {
+      for (const put of restore) put();
+    },
+  };
+}
+
+function sameState(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 /** Checks a replica's config, swaps in SyncBatchNorm when asked, and starts every rank from rank 0's weights. */
