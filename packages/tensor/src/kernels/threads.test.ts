@@ -190,10 +190,28 @@ describe('thread pool', () => {
       table.rowwiseBackward(b);
       return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
     });
+    // More than one chunk of the threaded stream (256K floats per chunk), chunks and tasks ending mid-block.
+    const bigRows = 1001;
+    const bx = data(generator, bigRows * inner);
+    const bgy = data(generator, bx.length);
+    const bigMask = Float32Array.from({ length: bigRows }, (_, i) => (i % 9 === 4 ? 0 : 1));
+    sameBitsAtEveryThreadCount('rowwise over several threaded chunks', (table) => {
+      const f = {
+        x: bx, out: new Float32Array(bx.length), weight, bias, rows: bigRows, inner, center: true, eps: 1e-5, mask: bigMask,
+        count: new Float64Array(bigRows), mean: new Float64Array(bigRows), variance: new Float64Array(bigRows), rstd: new Float64Array(bigRows),
+      };
+      table.rowwiseForward(f);
+      const b = {
+        gradOutput: bgy, x: bx, weight, rows: bigRows, inner, center: true, mask: bigMask, mean: f.mean, rstd: f.rstd,
+        gradX: new Float32Array(bx.length), gradWeight: new Float64Array(inner), gradBias: new Float64Array(inner),
+      };
+      table.rowwiseBackward(b);
+      return { out: f.out, mean: f.mean, rstd: f.rstd, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
+    });
     const [outer, groups, block, blocks] = [9, 4, 37, 3];
     const slotInner = block * blocks;
     const slots = outer * groups;
-    const sx = data(generator, slots * slotInner * 20);
+    const sx = data(generator, slots * slotInner * 20 * 4);
     const params = groups * blocks;
     sameBitsAtEveryThreadCount('slotwise forward', (table) => {
       const f = {
@@ -204,8 +222,9 @@ describe('thread pool', () => {
       table.slotwiseForward(f);
       return { out: f.out, mean: f.mean, variance: f.variance };
     });
-    // Many samples (streamed in several chunks on one thread), with and without the TLU threshold.
-    const manySlots = 20 * outer * groups;
+    // Many samples (streamed in several chunks on one thread, and in two chunks of the threaded stream),
+    // with and without the TLU threshold.
+    const manySlots = 20 * 4 * outer * groups;
     const mgy = data(generator, sx.length);
     for (const threshold of [null, data(new Generator(3), params)]) {
       sameBitsAtEveryThreadCount(`slotwise forward and backward over many samples, tlu ${threshold !== null}`, (table) => {

@@ -78,6 +78,8 @@ const TASKS_PER_THREAD = 4;
 const ELEMENTWISE_MIN_ELEMENTS = 4096;
 /** Floats per buffer when a one-thread kernel streams chunks of its operands through the module (64 KiB: two or three buffers stay in a core's L2). */
 const STREAM_FLOATS = 16 * 1024;
+/** Chunk size of the threaded stream: each chunk is one job on the pool, so bigger chunks amortise the wake-ups. */
+const THREADED_STREAM_FLOATS = 256 * 1024;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -376,10 +378,12 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   function stream(
     units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[],
     call: (u0: number, u1: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
+    chunkFloats = STREAM_FLOATS, align = 1,
   ): void {
     let widest = 1;
     for (const operand of [...inputs, ...outputs]) widest = Math.max(widest, operand.unitLength);
-    const perChunk = Math.max(1, Math.min(units, Math.floor(STREAM_FLOATS / widest)));
+    // Whole multiples of `align` units per chunk (except the last), at least one multiple.
+    const perChunk = Math.min(units, align * Math.max(1, Math.floor(chunkFloats / widest / align)));
     const inputBuffers = inputs.map((operand) => arena.reserve(perChunk * operand.unitLength * 4));
     const outputBuffers = outputs.map((operand) =>
       operand.inPlaceOf === undefined ? arena.reserve(perChunk * operand.unitLength * 4) : inputBuffers[operand.inPlaceOf]!);
@@ -397,6 +401,25 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
   }
 
+  /**
+   * `stream` on `threads` threads: on one thread exactly `stream`; on more, bigger chunks (copied in
+   * and out by this thread, as on one), each chunk one job on the pool, split into tasks at multiples
+   * of `align` units. `emit` writes one task's calls for units [u0, u1) of the chunk starting at unit
+   * `c0` (its buffers hold units from c0 on). The kernels never see whole operands copied into the
+   * module: the memory traffic stays that of one streamed pass, whatever the thread count.
+   */
+  function streamOnThreads(
+    threads: number, units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[], align: number,
+    emit: (calls: Calls, u0: number, u1: number, c0: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
+  ): void {
+    stream(units, inputs, outputs, (c0, c1, inputBuffers, outputBuffers) => run(threads, 0, (calls) => {
+      for (const [start, end] of pieces(c1 - c0, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, align)) {
+        calls.task();
+        emit(calls, c0 + start, c0 + end, c0, inputBuffers, outputBuffers);
+      }
+    }), threads <= 1 ? STREAM_FLOATS : THREADED_STREAM_FLOATS, threads <= 1 ? 1 : align);
+  }
+
   function rowwiseForward(args: RowwiseForwardArgs): void {
     const { x, out, weight, bias, rows, inner, center, eps, mask, count, mean, variance, rstd } = args;
     if (!isFloat32(x, weight, bias)) return jsKernels.rowwiseForward(args);
@@ -409,18 +432,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    if (threads <= 1) {
-      stream(rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [buffer]) =>
-        exports.rowwiseForward(buffer!, buffer!, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
-          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8));
-    } else {
-      const px = arena.float32In(x);
-      const pout = arena.reserve(x.length * 4);
-      runRanges(threads, rows, 1, (calls, r0, r1) =>
-        calls.call('rowwiseForward', [px + r0 * inner * 4, pout + r0 * inner * 4, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
-          pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]));
-      arena.float32Out(pout, out);
-    }
+    streamOnThreads(threads, rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], 1, (calls, r0, r1, c0, [buffer]) => {
+      const at = buffer! + (r0 - c0) * inner * 4;
+      calls.call('rowwiseForward', [at, at, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
+        pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]);
+    });
     arena.float64Out(pcount, count);
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
@@ -444,36 +460,26 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgb = gradBias ? arena.reserve(blocks * inner * 8) : 0;
     if (pgw !== 0) arena.float64Zero(pgw, blocks * inner);
     if (pgb !== 0) arena.float64Zero(pgb, blocks * inner);
-    /** The kernel over rows [r0, r1) of one block, `gy`/`xs`/`gx` pointing at row r0. */
+    /** The kernel's arguments over rows [r0, r1) of one block, `gy`/`xs`/`gx` pointing at row r0. */
     const rowsOfBlock = (r0: number, r1: number, gy: number, xs: number, gx: number): number[] => {
       const block = Math.floor(r0 / blockRows);
       return [gy, xs, pw, r1 - r0, inner, +center, pmask ? pmask + r0 : 0, pmean + r0 * 8, prstd + r0 * 8, gx,
         pgw === 0 ? 0 : pgw + block * inner * 8, pgb === 0 ? 0 : pgb + block * inner * 8];
     };
     const threads = threadsFor(x.length, parallelThresholds.rowwiseBackwardElements);
-    if (threads <= 1) {
-      // dx overwrites dy in its buffer (each element read before it is written); chunks split at block edges.
-      stream(rows, [{ data: gradOutput, unitLength: inner }, { data: x, unitLength: inner }], [{ data: gradX, unitLength: inner, inPlaceOf: 0 }], (c0, c1, [gy, xs]) => {
-        for (let r0 = c0; r0 < c1;) {
-          const r1 = Math.min(c1, (Math.floor(r0 / blockRows) + 1) * blockRows);
-          const at = (r0 - c0) * inner * 4;
-          callable.rowwiseBackward(...rowsOfBlock(r0, r1, gy! + at, xs! + at, gradX ? gy! + at : 0));
-          r0 = r1;
-        }
-      });
-    } else {
-      const pgy = arena.float32In(gradOutput);
-      const px = arena.float32In(x);
-      const pgx = gradX ? arena.reserve(x.length * 4) : 0;
-      runRanges(threads, blocks, 1, (calls, b0, b1) => {
-        for (let block = b0; block < b1; block++) {
-          const r0 = block * blockRows;
-          const at = r0 * inner * 4;
-          calls.call('rowwiseBackward', rowsOfBlock(r0, Math.min(rows, r0 + blockRows), pgy + at, px + at, pgx === 0 ? 0 : pgx + at));
-        }
-      });
-      if (gradX) arena.float32Out(pgx, gradX);
-    }
+    // dx overwrites dy in its buffer (each element read before it is written). On threads, tasks hold
+    // whole blocks (no two tasks add into one block's sums); on one thread, chunks split at block edges.
+    const inputs = [{ data: gradOutput, unitLength: inner }, { data: x, unitLength: inner }];
+    streamOnThreads(threads, rows, inputs, [{ data: gradX, unitLength: inner, inPlaceOf: 0 }], blockRows, (calls, u0, u1, c0, [gy, xs]) => {
+      // Two tasks adding into one block's sums at once would race: an invariant, checked.
+      if (threads > 1 && u0 % blockRows !== 0) throw new Error(`normkit wasm rowwiseBackward: a task starts at row ${u0}, inside a block of ${blockRows} rows`);
+      for (let r0 = u0; r0 < u1;) {
+        const r1 = Math.min(u1, (Math.floor(r0 / blockRows) + 1) * blockRows);
+        const at = (r0 - c0) * inner * 4;
+        calls.call('rowwiseBackward', rowsOfBlock(r0, r1, gy! + at, xs! + at, gradX ? gy! + at : 0));
+        r0 = r1;
+      }
+    });
     for (const [at, target] of [[pgw, gradWeight], [pgb, gradBias]] as const) {
       if (at === 0 || target === null || target === undefined) continue;
       const partials = arena.float64View(at, blocks * inner);
@@ -498,22 +504,12 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const prstd = arena.reserve(slots * 8);
     // Whole samples per task or chunk, so each call's first slot is group 0.
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    if (threads <= 1) {
-      const sample = groups * inner;
-      stream(slots / groups, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], (o0, o1, [buffer]) => {
-        const s0 = o0 * groups;
-        exports.slotwiseForward(buffer!, buffer!, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps, pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8);
-      });
-    } else {
-      const px = arena.float32In(x);
-      const pout = arena.reserve(x.length * 4);
-      runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
-        const s0 = o0 * groups;
-        calls.call('slotwiseForward', [px + s0 * inner * 4, pout + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps,
-          pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
-      });
-      arena.float32Out(pout, out);
-    }
+    const sample = groups * inner;
+    streamOnThreads(threads, slots / groups, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [buffer]) => {
+      const s0 = o0 * groups;
+      const at = buffer! + (o0 - c0) * sample * 4;
+      calls.call('slotwiseForward', [at, at, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps, pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
+    });
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
     arena.float64Out(prstd, rstd);
@@ -537,31 +533,24 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgth = gradThreshold ? arena.reserve(params * 8) : 0;
     const pdx = arena.reserve(slots * 8);
     const threads = threadsFor(x.length, parallelThresholds.elements);
-    if (threads <= 1) {
-      for (const at of [pgw, pgb, pgth]) if (at !== 0) arena.float64Zero(at, params);
-      // dx (and, with a threshold, the gated dy parked between the passes) overwrites dy in its buffer.
-      const sample = groups * inner;
-      const streamed = [{ data: gradOutput, unitLength: sample }, { data: x, unitLength: sample }];
-      stream(slots / groups, streamed, [{ data: gradX, unitLength: sample, inPlaceOf: 0 }], (o0, o1, [gy, xs]) => {
-        const s0 = o0 * groups;
-        exports.slotwiseBackward(gy!, xs!, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, pmean + s0 * 8, prstd + s0 * 8,
-          gy!, +(gradX !== null), pgw, pgb, pgth, pdx + s0 * 8, 0);
-      });
-    } else {
-      const pgy = arena.float32In(gradOutput);
-      const px = arena.float32In(x);
-      // With a threshold the gated dy is parked in gradX, so it is reserved even when x needs no gradient.
-      const pgx = gradX || threshold ? arena.reserve(x.length * 4) : 0;
-      // Whole samples per task; each (slot, block)'s parameter terms are added in slot order afterwards.
-      const blocks = inner / block;
-      const partials = arena.reserve(slots * blocks * 3 * 8);
-      runRanges(threads, slots / groups, 1, (calls, o0, o1) => {
-          const s0 = o0 * groups;
-          calls.call('slotwiseBackward', [pgy + s0 * inner * 4, px + s0 * inner * 4, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center,
-            pmean + s0 * 8, prstd + s0 * 8, pgx === 0 ? 0 : pgx + s0 * inner * 4, +(gradX !== null), 0, 0, 0, pdx + s0 * 8, partials + s0 * blocks * 24]);
-      });
+    // One thread adds the parameter terms into the sums as it goes; threads write them per slot, added
+    // in slot order afterwards: the same additions in the same order.
+    const blocks = inner / block;
+    const partials = threads > 1 ? arena.reserve(slots * blocks * 3 * 8) : 0;
+    for (const at of [pgw, pgb, pgth]) if (at !== 0) arena.float64Zero(at, params);
+    // dx (and, with a threshold, the gated dy parked between the passes) overwrites dy in its buffer.
+    const sample = groups * inner;
+    const streamed = [{ data: gradOutput, unitLength: sample }, { data: x, unitLength: sample }];
+    streamOnThreads(threads, slots / groups, streamed, [{ data: gradX, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [gy, xs]) => {
+      const s0 = o0 * groups;
+      const at = (o0 - c0) * sample * 4;
+      const sums = partials === 0 ? [pgw, pgb, pgth, pdx + s0 * 8, 0] : [0, 0, 0, pdx + s0 * 8, partials + s0 * blocks * 24];
+      calls.call('slotwiseBackward', [gy! + at, xs! + at, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, pmean + s0 * 8, prstd + s0 * 8,
+        gy! + at, +(gradX !== null), ...sums]);
+    });
+    if (partials !== 0) {
       const terms = arena.float64View(partials, slots * blocks * 3);
-      const accumulators = [pgw, pgb, pgth].map((at) => (at === 0 ? null : arena.float64View(at, params).fill(0)));
+      const accumulators = [pgw, pgb, pgth].map((at) => (at === 0 ? null : arena.float64View(at, params)));
       for (let s = 0; s < slots; s++) {
         const paramBase = (s % groups) * blocks;
         for (let q = 0; q < blocks; q++) {
@@ -571,7 +560,6 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
           }
         }
       }
-      if (gradX) arena.float32Out(pgx, gradX);
     }
     if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
     if (gradBias) addFloat64Out(arena, pgb, gradBias);
