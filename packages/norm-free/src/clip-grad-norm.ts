@@ -1,4 +1,4 @@
-import { OptionError, type GradientEntry, type GradientTransform, type GradientTransformReport, type TypedArray } from '@normkit/tensor';
+import { OptionError, checkOptionKeys, type GradientEntry, type GradientTransform, type GradientTransformReport, type TypedArray } from '@normkit/tensor';
 import {
   checkNonFinitePolicy, checkPositive, isGradientSource, maxAbs, scaleInPlace, screenNonFinite, toGradientEntries, withGradients,
   type GradientSource, type NonFinitePolicy, type SkippedReport,
@@ -44,6 +44,7 @@ export function resolveClipGradNormOptions(op: string, options: ClipGradNormOpti
   if (typeof options !== 'object' || options === null) {
     throw new OptionError({ op, expected: 'options { maxNorm, normType?, nonFinite? }', given: options === undefined ? 'no options' : String(options) });
   }
+  checkOptionKeys(op, options, ['maxNorm', 'normType', 'nonFinite'] satisfies (keyof ClipGradNormOptions)[]);
   const maxNorm = checkPositive(op, 'maxNorm', options.maxNorm);
   const raw = options.normType === undefined ? 2 : options.normType;
   let normType: number;

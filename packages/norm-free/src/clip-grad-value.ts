@@ -1,4 +1,4 @@
-import { OptionError, type GradientEntry, type GradientTransform, type GradientTransformReport } from '@normkit/tensor';
+import { OptionError, checkOptionKeys, type GradientEntry, type GradientTransform, type GradientTransformReport } from '@normkit/tensor';
 import {
   checkNonFinitePolicy, checkPositive, isGradientSource, screenNonFinite, toGradientEntries, withGradients,
   type GradientSource, type NonFinitePolicy, type SkippedReport,
@@ -33,6 +33,7 @@ export function resolveClipGradValueOptions(op: string, options: ClipGradValueOp
   if (typeof options !== 'object' || options === null) {
     throw new OptionError({ op, expected: 'options { value, nonFinite? }', given: options === undefined ? 'no options' : String(options) });
   }
+  checkOptionKeys(op, options, ['value', 'nonFinite'] satisfies (keyof ClipGradValueOptions)[]);
   return { value: checkPositive(op, 'value', options.value), nonFinite: checkNonFinitePolicy(op, options.nonFinite) };
 }
 

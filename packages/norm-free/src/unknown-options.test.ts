@@ -1,7 +1,9 @@
 import { Linear } from '@normkit/tensor';
 import { describeUnknownOptions } from '@normkit/testkit';
 import { describe, expect, it } from 'vitest';
-import { NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip, scaledWeightStandardization } from './index';
+import {
+  NFResidualBlock, ScaledStdConv2d, ScaledStdLinear, SkipInit, adaptiveGradientClip, clipGradNorm, clipGradValue, scaledWeightStandardization,
+} from './index';
 
 const branch = () => new Linear({ inFeatures: 3, outFeatures: 3 });
 
@@ -14,6 +16,8 @@ describeUnknownOptions([
   ['ScaledStdLinear', (extra) => new ScaledStdLinear({ inFeatures: 2, outFeatures: 2, ...extra })],
   ['scaledWeightStandardization', (extra) => scaledWeightStandardization(branch(), { ...extra })],
   ['adaptiveGradientClip', (extra) => adaptiveGradientClip({ ...extra })],
+  ['clipGradNorm', (extra) => clipGradNorm({ maxNorm: 1, ...extra })],
+  ['clipGradValue', (extra) => clipGradValue({ value: 1, ...extra })],
 ]);
 
 describe('unknown option keys: messages', () => {
@@ -23,7 +27,10 @@ describe('unknown option keys: messages', () => {
     expect(() => new ScaledStdLinear({ inFeatures: 2, outFeatures: 2, non_linearity: 'relu' } as never)).toThrow(/Did you mean "nonlinearity"\?/);
   });
 
-  it('adaptiveGradientClip names its keys, with a did-you-mean for a near spelling', () => {
+  it('the gradient transforms name their keys, with a did-you-mean for a near spelling', () => {
+    expect(() => clipGradNorm({ maxNorm: 1, norm_type: 'inf' } as never)).toThrow(
+      'clipGradNorm: expected options among maxNorm, normType, nonFinite, got unknown option "norm_type". Did you mean "normType"?',
+    );
     expect(() => adaptiveGradientClip({ exclude_final_layer: true } as never)).toThrow(
       'adaptiveGradientClip: expected options among clipping, eps, exclude, excludeFinalLayer, nonFinite, got unknown option "exclude_final_layer". Did you mean "excludeFinalLayer"?',
     );
