@@ -197,7 +197,7 @@ describe('evaluation and probes', () => {
       trainer.runToEnd();
       const forward = trainer.model.forward.bind(trainer.model);
       let calls = 0;
-      trainer.model.forward = (input: unknown) => {
+      trainer.model.forward = (input: Parameters<typeof forward>[0]) => {
         calls++;
         return forward(input);
       };
