@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentConfigInput } from './config';
 import type { MnistSource } from './datasets/dataset';
 import { loadMnist } from './mnist';
+import { collectProbes } from './probes';
 import { createTrainer, type EvalEvent, type TrainerEvent } from './train';
 import { registerTestPlugins } from './test-support';
 
@@ -217,6 +218,31 @@ describe('evaluation and probes', () => {
       expect(calls).toBe(36);
       expect(full).toEqual(fast);
     }
+  });
+
+  it('leaves a Transformer as the train-mode pass did: the max-logit its attention kept from the last batch', () => {
+    const config: ExperimentConfigInput = {
+      task: 'sequence-classification',
+      dataset: { name: 'sequences', options: { trainSize: 64, testSize: 48, maxLength: 8 } },
+      model: { name: 'transformer', options: { dim: 8, numHeads: 2, depth: 2 } },
+      norms: { block: { name: 'layer-norm' } },
+      batchSize: 8,
+      steps: 3,
+      evalEvery: 1000,
+    };
+    const fast = createTrainer(config);
+    const full = createTrainer(config);
+    fast.runToEnd();
+    full.runToEnd();
+    // An accessor flag on one module forces the train-mode pass in `full`.
+    const module = [...full.model.namedModules()].at(-1)![1];
+    let mode = module.training;
+    Object.defineProperty(module, 'training', { configurable: true, get: () => mode, set: (v: boolean) => (mode = v) });
+    const { elapsedMs: _a, ...a } = fast.evaluate();
+    const { elapsedMs: _b, ...b } = full.evaluate();
+    expect(a).toEqual(b);
+    expect(Object.keys(collectProbes(fast.model).maxLogit)).toHaveLength(2);
+    expect(collectProbes(fast.model)).toEqual(collectProbes(full.model));
   });
 
   it('reads spectral-style sigma from weight parametrizations and gradient-transform reports', () => {

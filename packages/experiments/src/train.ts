@@ -533,6 +533,9 @@ export class Trainer {
     let trainMode: SplitMetrics;
     try {
       this.model.eval();
+      // Test first: the last forward pass of an evaluation is on the training rows either way, so what
+      // a model keeps of its last pass (an attention layer's max-logit, read by traces) does not change.
+      test = this.measure(this.dataset.test, testRows);
       const watch = watchTrainingReads(this.model);
       const generatorBefore = defaultGenerator().getState();
       try {
@@ -541,7 +544,6 @@ export class Trainer {
         watch.stop();
       }
       const modeFree = watch.reads === 0 && sameState(generatorBefore, defaultGenerator().getState());
-      test = this.measure(this.dataset.test, testRows);
       if (modeFree) {
         trainMode = train;
       } else {
