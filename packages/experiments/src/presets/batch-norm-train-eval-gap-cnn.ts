@@ -1,5 +1,6 @@
-import { RUN_COLUMNS, finalEval, finalTestAccuracy, mean, runRow, show } from './analysis';
+import { finalEval, finalTestAccuracy, mean, show } from './analysis';
 import { SEED_SOURCE } from './common';
+import { trainEvalModeTable } from './batch-norm-train-eval-gap';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
 import { MNIST_CNN, mnistBudgetConfig } from './runs';
 import { DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
@@ -9,12 +10,13 @@ const SMALL = [2, 4] as const;
 const SAMPLES: Record<PresetMode, number> = { full: 8_000, reduced: 48 };
 const BASE_LR = 0.1;
 
-function run(batchSize: number, mode: PresetMode, seed: number): PresetRun {
+/** One BatchNorm CNN run of the CNN train/eval-gap presets: batch 32 is the control, `samples` the budget. */
+export function batchNormCnnRun(batchSize: number, mode: PresetMode, seed: number, samples: Record<PresetMode, number>): PresetRun {
   return {
     id: `bn-b${batchSize}`,
     label: `BatchNorm CNN, batch ${batchSize}`,
     role: batchSize === 32 ? 'control' : 'subject',
-    config: mnistBudgetConfig({ mode, seed, model: MNIST_CNN, norms: { conv: { name: 'batch-norm' } }, batchSize, samples: SAMPLES, baseLr: BASE_LR, evals: 4, evalSamples: { full: 500, reduced: 20 } }),
+    config: mnistBudgetConfig({ mode, seed, model: MNIST_CNN, norms: { conv: { name: 'batch-norm' } }, batchSize, samples, baseLr: BASE_LR, evals: 4, evalSamples: { full: 500, reduced: 20 } }),
   };
 }
 
@@ -55,7 +57,7 @@ export const batchNormTrainEvalGapCnn = definePreset({
       metric: 'mean over batch 2, 4 of (train-mode accuracy - eval-mode accuracy)', comparison: '>=', threshold: 0.01,
     },
   ],
-  plan: (mode, seed = 0) => ({ runs: BATCH_SIZES.map((b) => run(b, mode, seed)) }),
+  plan: (mode, seed = 0) => ({ runs: BATCH_SIZES.map((b) => batchNormCnnRun(b, mode, seed, SAMPLES)) }),
   analyze: ({ runs }) => {
     const last = (b: number) => finalEval(runs[`bn-b${b}`]!);
     const mismatch = (b: number) => Math.abs(last(b)?.gapLoss ?? Number.NaN);
@@ -71,13 +73,7 @@ export const batchNormTrainEvalGapCnn = definePreset({
         'mismatch-grows': `max(${SMALL.map((b) => show(mismatch(b))).join(', ')}) / ${show(mismatch(32))}`,
         'inference-degrades': `mean(${SMALL.map((b) => show(degradation(b))).join(', ')})`,
       },
-      table: {
-        columns: [...RUN_COLUMNS, 'train-mode acc', 'eval-mode acc', '|gap loss|'],
-        rows: Object.values(runs).map((r) => {
-          const e = finalEval(r);
-          return [...runRow(r), e ? Number((e.trainAccuracy + e.gapAccuracy).toFixed(4)) : null, e ? Number(e.trainAccuracy.toFixed(4)) : null, e ? Number(Math.abs(e.gapLoss).toFixed(4)) : null];
-        }),
-      },
+      table: trainEvalModeTable(runs),
       charts: [
         {
           id: 'modes-vs-batch', title: 'Accuracy on training digits: train mode vs eval mode', xLabel: 'batch size', yLabel: 'accuracy', xScale: 'log', xTicks: [...BATCH_SIZES],

@@ -1,6 +1,6 @@
 import { RUN_COLUMNS, finalEval, finalTestAccuracy, mean, runRow, show } from './analysis';
 import { SEED_SOURCE } from './common';
-import { definePreset, type PresetMode, type PresetRun } from './preset';
+import { definePreset, type PresetMode, type PresetRun, type ResultTable, type RunRecord } from './preset';
 import { BN_GN_NORMS, MNIST_MLP, mnistBudgetConfig } from './runs';
 
 const BATCH_SIZES = [2, 4, 8, 16, 32] as const;
@@ -73,13 +73,7 @@ export const batchNormTrainEvalGap = definePreset({
         'mismatch-grows': `max(${SMALL.map((b) => show(mismatch(b))).join(', ')}) / ${show(mismatch(32))}`,
         'inference-degrades': `mean(${SMALL.map((b) => show(degradation(b))).join(', ')})`,
       },
-      table: {
-        columns: [...RUN_COLUMNS, 'train-mode acc', 'eval-mode acc', '|gap loss|'],
-        rows: Object.values(runs).map((r) => {
-          const e = finalEval(r);
-          return [...runRow(r), e ? Number((e.trainAccuracy + e.gapAccuracy).toFixed(4)) : null, e ? Number(e.trainAccuracy.toFixed(4)) : null, e ? Number(Math.abs(e.gapLoss).toFixed(4)) : null];
-        }),
-      },
+      table: trainEvalModeTable(runs),
       charts: [
         { id: 'mismatch-vs-batch', title: 'Train/eval loss mismatch at the end vs batch size', xLabel: 'batch size', yLabel: '|train-mode loss - eval-mode loss|', xScale: 'log', xTicks: [...BATCH_SIZES], series: [byBatch(mismatch, 'BatchNorm')] },
         {
@@ -91,3 +85,14 @@ export const batchNormTrainEvalGap = definePreset({
     };
   },
 });
+
+/** Each run's row with its final accuracy on training digits in train mode and eval mode and the |gap loss| (the train/eval-gap presets' table). */
+export function trainEvalModeTable(runs: Readonly<Record<string, RunRecord>>): ResultTable {
+  return {
+    columns: [...RUN_COLUMNS, 'train-mode acc', 'eval-mode acc', '|gap loss|'],
+    rows: Object.values(runs).map((r) => {
+      const e = finalEval(r);
+      return [...runRow(r), e ? Number((e.trainAccuracy + e.gapAccuracy).toFixed(4)) : null, e ? Number(e.trainAccuracy.toFixed(4)) : null, e ? Number(Math.abs(e.gapLoss).toFixed(4)) : null];
+    }),
+  };
+}
