@@ -22,6 +22,17 @@ describe('checkCriterion and judge', () => {
     expect(checkCriterion(claimB, Number.NaN).passed).toBeNull();
   });
 
+  it('a measured value that equals the threshold up to binary rounding meets it, and one a step away does not', () => {
+    const atLeast: Criterion = { ...claimA, threshold: -0.02 };
+    const atMost: Criterion = { ...claimB, threshold: 0.3 };
+    expect(0.884 - 0.904).toBe(-0.020000000000000018);
+    expect(checkCriterion(atLeast, 0.884 - 0.904).passed).toBe(true);
+    expect(checkCriterion(atLeast, 0.882 - 0.904).passed).toBe(false);
+    expect(0.1 + 0.2).toBe(0.30000000000000004);
+    expect(checkCriterion(atMost, 0.1 + 0.2).passed).toBe(true);
+    expect(checkCriterion(atMost, 0.302).passed).toBe(false);
+  });
+
   it('a failed positive control makes the verdict inconclusive, never "not reproduced"', () => {
     const result = judge([checkCriterion(control, 0.5), checkCriterion(claimA, 0), checkCriterion(claimB, 1)]);
     expect(result.verdict).toBe('inconclusive');

@@ -218,8 +218,17 @@ export interface CriterionResult extends Criterion {
   detail?: string;
 }
 
+/**
+ * Measured values within floating-point rounding of a threshold meet it: a difference of two decimal
+ * accuracies such as 0.884 - 0.904 is -0.020000000000000018 in binary and must meet ">= -0.02". The
+ * allowance (1e-12 relative) is far below any quantity a preset measures (accuracies move in steps of
+ * 1/500 or coarser), so it decides only ties that rounding broke.
+ */
+const ROUNDING_ALLOWANCE = 1e-12;
+
 export function checkCriterion(criterion: Criterion, measured: number, detail?: string): CriterionResult {
-  const passed = Number.isNaN(measured) ? null : criterion.comparison === '>=' ? measured >= criterion.threshold : measured <= criterion.threshold;
+  const slack = ROUNDING_ALLOWANCE * Math.max(1, Math.abs(criterion.threshold));
+  const passed = Number.isNaN(measured) ? null : criterion.comparison === '>=' ? measured >= criterion.threshold - slack : measured <= criterion.threshold + slack;
   return { ...criterion, measured, passed, ...(detail !== undefined ? { detail } : {}) };
 }
 
