@@ -1,10 +1,11 @@
 import { NGPTBlock, l2Norm, markUnitNormWeight, ngptWeightNormalization } from '@normkit/layer';
 import {
-  Linear, Module, ModuleList, OptionError, Parameter, add, full, init, mul, noGrad, zeros,
+  Linear, Module, ModuleList, Parameter, add, full, init, mul, noGrad, zeros,
   type Generator, type PostStepHook, type Tensor,
 } from '@normkit/tensor';
 import { defineModel, maskedMeanPool, type Classifier, type ModelInput } from './model';
 import { ActivationTap } from './tap';
+import { sequenceModelSizes } from './transformer';
 
 export interface NGPTClassifierOptions {
   inFeatures: number;
@@ -101,20 +102,5 @@ export const ngptModel = defineModel({
   inputKinds: ['tokens'],
   normRoles: [],
   weightRoles: [],
-  build: ({ options, data, generator }) => {
-    if (options.dim % options.numHeads !== 0) {
-      throw new OptionError({ op: 'model ngpt', expected: 'dim divisible by numHeads', given: `dim = ${options.dim}, numHeads = ${options.numHeads}` });
-    }
-    return new NGPTClassifier({
-      inFeatures: data.sampleShape[1]!,
-      maxLength: data.sampleShape[0]!,
-      numClasses: data.numClasses,
-      dim: options.dim,
-      numHeads: options.numHeads,
-      depth: options.depth,
-      feedforwardDim: options.feedforwardMultiplier * options.dim,
-      alphaInit: options.alphaInit,
-      generator,
-    });
-  },
+  build: ({ options, data, generator }) => new NGPTClassifier({ ...sequenceModelSizes('ngpt', options, data), alphaInit: options.alphaInit, generator }),
 });

@@ -127,19 +127,10 @@ export const transformerModel = defineModel({
   ],
   weightRoles: ['layers'],
   build: ({ options, data, norms, generator }) => {
-    if (options.dim % options.numHeads !== 0) {
-      throw new OptionError({ op: 'model transformer', expected: 'dim divisible by numHeads', given: `dim = ${options.dim}, numHeads = ${options.numHeads}` });
-    }
     return new TinyTransformer({
-      inFeatures: data.sampleShape[1]!,
-      maxLength: data.sampleShape[0]!,
-      numClasses: data.numClasses,
-      dim: options.dim,
-      numHeads: options.numHeads,
-      depth: options.depth,
+      ...sequenceModelSizes('transformer', options, data),
       placement: options.placement,
       layerScale: options.layerScale,
-      feedforwardDim: options.feedforwardMultiplier * options.dim,
       activation: options.activation as 'gelu' | 'relu',
       blockNorm: norms.block ?? { name: 'layer-norm' },
       qkNorm: normFor(norms, 'qk'),
@@ -148,3 +139,26 @@ export const transformerModel = defineModel({
     });
   },
 });
+
+/**
+ * The sizes every token-sequence classifier takes from its options and data (tokens [length, features]):
+ * checks that the heads divide the width, naming the model.
+ */
+export function sequenceModelSizes(
+  model: string,
+  options: { dim: number; numHeads: number; depth: number; feedforwardMultiplier: number },
+  data: { sampleShape: readonly number[]; numClasses: number },
+): { inFeatures: number; maxLength: number; numClasses: number; dim: number; numHeads: number; depth: number; feedforwardDim: number } {
+  if (options.dim % options.numHeads !== 0) {
+    throw new OptionError({ op: `model ${model}`, expected: 'dim divisible by numHeads', given: `dim = ${options.dim}, numHeads = ${options.numHeads}` });
+  }
+  return {
+    inFeatures: data.sampleShape[1]!,
+    maxLength: data.sampleShape[0]!,
+    numClasses: data.numClasses,
+    dim: options.dim,
+    numHeads: options.numHeads,
+    depth: options.depth,
+    feedforwardDim: options.feedforwardMultiplier * options.dim,
+  };
+}
