@@ -69,7 +69,17 @@ const GEMM_MIN_WORK = 4096;
  * split reads the data twice and measured slower). Mutable for the thread tests only,
  * which set them to 0 to run every partition on small, awkward sizes; not exported from the package.
  */
-export const parallelThresholds = { gemmWork: 1 << 24, elements: 1 << 20, rowwiseBackwardElements: 1 << 20 };
+/**
+ * Work below which a kernel stays on the calling thread, measured on the 2-core machine of the tensor README:
+ * a GEMM or convolution from 2^24 multiply-adds, the row-wise normalization from 2^20 elements (1.05-1.10x on 2
+ * threads). The slot-wise, batch-wise and slot-mix normalization loops measured 0.75-1.01x on 2 threads (the
+ * calling thread's chunk copies and the pool's wake-ups eat the second core's share of these memory-bound
+ * loops), so they stay on one thread; their threaded paths are kept and tested bitwise for larger machines.
+ */
+export const parallelThresholds = {
+  gemmWork: 1 << 24, rowwiseElements: 1 << 20, rowwiseBackwardElements: 1 << 20,
+  slotwiseElements: Infinity, batchElements: Infinity, slotMixElements: Infinity,
+};
 /** Rows per block of the row-wise backward's parameter-gradient sums: this many values (256 KiB of float32). */
 const ROWWISE_BLOCK_FLOATS = 1 << 16;
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
@@ -431,7 +441,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pmean = arena.reserve(rows * 8);
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.rowwiseElements);
     streamOnThreads(threads, rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], 1, (calls, r0, r1, c0, [buffer]) => {
       const at = buffer! + (r0 - c0) * inner * 4;
       calls.call('rowwiseForward', [at, at, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
@@ -503,7 +513,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(slots * 8);
     const prstd = arena.reserve(slots * 8);
     // Whole samples per task or chunk, so each call's first slot is group 0.
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.slotwiseElements);
     const sample = groups * inner;
     streamOnThreads(threads, slots / groups, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [buffer]) => {
       const s0 = o0 * groups;
@@ -532,7 +542,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgb = gradBias ? arena.reserve(params * 8) : 0;
     const pgth = gradThreshold ? arena.reserve(params * 8) : 0;
     const pdx = arena.reserve(slots * 8);
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.slotwiseElements);
     // One thread adds the parameter terms into the sums as it goes; threads write them per slot, added
     // in slot order afterwards: the same additions in the same order.
     const blocks = inner / block;
@@ -575,7 +585,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pout = arena.reserve(x.length * 4);
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.batchElements);
     const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
     const partials = threads <= 1 ? 0 : arena.reserve(outer * groups * 8);
     /** One pass of a batch-wise statistic: the loop itself on one thread, else per-run terms by tasks then added in order of `o`. */
@@ -653,7 +663,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
     const pgb = gradBias ? arena.reserve(groups * 8) : 0;
     const pred = arena.reserve(2 * slots * 8);
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.batchElements);
     const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
     if (threads <= 1) {
       exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred, 0);
@@ -880,7 +890,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(slots * 8);
     const pscale = arena.reserve(slots * 8);
     const pshift = arena.reserve(slots * 8);
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.slotMixElements);
     runRanges(threads, slots, 1, (calls, s0, s1) => calls.call('slotMoments', [px + s0 * inner * 4, s1 - s0, inner, pmean + s0 * 8, pvar + s0 * 8]));
     const mean = new Float64Array(slots);
     const variance = new Float64Array(slots);
@@ -907,7 +917,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pc = arena.reserve(slots * 8);
     const pe = arena.reserve(slots * 8);
     const pgx = gradX ? arena.reserve(x.length * 4) : 0;
-    const threads = threadsFor(x.length, parallelThresholds.elements);
+    const threads = threadsFor(x.length, parallelThresholds.slotMixElements);
     runRanges(threads, slots, 1, (calls, s0, s1) =>
       calls.call('slotGradientSums', [pgy + s0 * inner * 4, px + s0 * inner * 4, s1 - s0, inner, pmean + s0 * 8, psum + s0 * 8, pcentred + s0 * 8]));
     const sumDy = new Float64Array(slots);
