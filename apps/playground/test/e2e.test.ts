@@ -247,11 +247,18 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
     const page = await openPlayground(context, baseUrl);
     await page.setViewportSize({ width: 1280, height: 800 });
     await page.click('[data-run="1"] button:has-text("Remove")');
-    let state = await waitForState(page, (s) => s.runs.length === 1 && s.runs[0]!.status === 'paused' && s.runs[0]!.views.boundary !== null, 'run A with its first map');
+    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+    // The removed run's cores go to the one left: its worker reports the new count a moment after the
+    // removal, so the state is awaited with it (reading the first state after the removal raced it).
+    const threadsAfterRemoval = `${threadsPerRun(cores, 1)} thread${threadsPerRun(cores, 1) === 1 ? '' : 's'}`;
+    let state = await waitForState(
+      page,
+      (s) => s.runs.length === 1 && s.runs[0]!.status === 'paused' && s.runs[0]!.views.boundary !== null && s.runs[0]!.threads === threadsAfterRemoval,
+      'run A with its first map and the removed run\'s cores',
+    );
     expect(state.runs[0]!.description).toBe('hidden: batch-norm · mlp on two-spirals · batch 32 · lr 0.01');
     // Served with COOP/COEP: cross-origin isolated, and the cores go to the one active run.
     expect(state.crossOriginIsolated).toBe(true);
-    const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     expect(state.threadsNote).toBe(`Threads: ${cores} logical cores shared by 1 active run, ${threadsPerRun(cores, 1)} thread${threadsPerRun(cores, 1) === 1 ? '' : 's'} each.`);
     const each = threadsPerRun(cores, 1);
     expect(state.runs[0]!.threads).toBe(`${each} thread${each === 1 ? '' : 's'}`);
