@@ -5,17 +5,10 @@ import {
 } from '@normkit/tensor';
 import { defineModel, maskedMeanPool, type Classifier, type ModelInput } from './model';
 import { ActivationTap } from './tap';
-import { sequenceModelSizes } from './transformer';
+import { sequenceModelSizes, type SequenceModelSizes } from './transformer';
 
-export interface NGPTClassifierOptions {
-  inFeatures: number;
-  maxLength: number;
-  numClasses: number;
-  dim: number;
-  numHeads: number;
-  depth: number;
-  /** Hidden width of each block's gated MLP. */
-  feedforwardDim: number;
+/** `feedforwardDim` is the hidden width of each block's gated MLP. */
+export interface NGPTClassifierOptions extends SequenceModelSizes {
   /** alpha_A and alpha_M's initial value (the paper's alpha_init 0.05; its scale stays 1 / sqrt(dim)). */
   alphaInit: number;
   generator: Generator;

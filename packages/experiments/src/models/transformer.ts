@@ -7,17 +7,22 @@ import { defineModel, maskedMeanPool, normFor, type Classifier, type ModelInput 
 import { NO_NORM, NormSlot, type NormChoice } from './norm-slot';
 import { ActivationTap } from './tap';
 
-export interface TinyTransformerOptions {
+/** The sizes every token-sequence classifier takes (see `sequenceModelSizes`). */
+export interface SequenceModelSizes {
   inFeatures: number;
   maxLength: number;
   numClasses: number;
   dim: number;
   numHeads: number;
   depth: number;
+  /** Hidden width of each block's MLP. */
+  feedforwardDim: number;
+}
+
+export interface TinyTransformerOptions extends SequenceModelSizes {
   placement: Placement;
   /** timm's LayerScale on both branches of every block with this initial value; null: none. */
   layerScale?: number | null;
-  feedforwardDim: number;
   activation: 'gelu' | 'relu';
   /** norm1 and norm2 of every block (role 'block'); a registered normalizer, not 'none'. */
   blockNorm: NormChoice;
@@ -148,7 +153,7 @@ export function sequenceModelSizes(
   model: string,
   options: { dim: number; numHeads: number; depth: number; feedforwardMultiplier: number },
   data: { sampleShape: readonly number[]; numClasses: number },
-): { inFeatures: number; maxLength: number; numClasses: number; dim: number; numHeads: number; depth: number; feedforwardDim: number } {
+): SequenceModelSizes {
   if (options.dim % options.numHeads !== 0) {
     throw new OptionError({ op: `model ${model}`, expected: 'dim divisible by numHeads', given: `dim = ${options.dim}, numHeads = ${options.numHeads}` });
   }
