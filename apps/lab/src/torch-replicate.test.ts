@@ -1,7 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
+import { createTrainer, presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLab } from './lab';
@@ -23,6 +23,10 @@ const NAMES = ['pre-ln-vs-post-ln', 'gradient-clipping-substitute'];
 /** Fine-tuning from an earlier run (PresetRun.initFrom): its runs at batch 2 with live BatchNorm are chaotic, the others are compared. */
 const FINE_TUNING = 'frozen-batch-norm-fine-tuning';
 const DETERMINISTIC_FINE_TUNING_RUNS = ['pretrain', 'frozen-b2', 'live-b32'];
+/** A placement preset: its analysis reads the residual stream's std after each block (normkit's activation taps, lab_taps.py in PyTorch). */
+const PLACEMENT = 'peri-ln-deep';
+/** Each tap's mean and std after the 4 steps of the reduced form: |normkit - PyTorch| <= TAP * (1 + |normkit|) (float32, two frameworks). */
+const TAP = 1e-5;
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -63,6 +67,7 @@ function recordDifferences(normkit: readonly RunRecord[], torch: readonly RunRec
 let section: TorchSection;
 let results: PresetResult[];
 let fineTuning: PresetResult;
+let placement: PresetResult;
 let dir: string;
 
 beforeAll(async () => {
@@ -74,10 +79,12 @@ beforeAll(async () => {
   const fine = presetByName(FINE_TUNING)!;
   fineTuning = runPreset(fine, { mode: 'reduced', seeds: presetSeeds(fine, 'reduced'), resources });
   const lost = withoutInitFrom(fine);
+  const deep = presetByName(PLACEMENT)!;
+  placement = runPreset(deep, { mode: 'reduced', seeds: presetSeeds(deep, 'reduced'), resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }],
+    [...presets, fault, fine, lost, deep],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -131,6 +138,53 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(lost.status).toBe('replicated');
     const fresh = (r: RunRecord) => r.id === 'frozen-b2';
     expect(recordDifferences(fineTuning.runs.filter(fresh), lost.torchRuns.filter(fresh)).loss).toBeGreaterThan(LOSS);
+  });
+
+  it(`${PLACEMENT}: PyTorch's activation taps are normkit's, and the stream-growth criterion reads them`, () => {
+    const replication = section.replications[5]!;
+    expect(replication.preset).toBe(PLACEMENT);
+    expect(replication.status, replication.reason).toBe('replicated');
+    const differences = recordDifferences(placement.runs, replication.torchRuns);
+    expect(differences.mismatched).toEqual([]);
+    expect(differences.loss).toBeLessThanOrEqual(LOSS);
+    const growth = replication.criteria.find((c) => c.id === 'balanced-variance')!;
+    growth.normkit.perSeed.forEach((v, s) => expect(Math.abs(v - growth.torch.perSeed[s]!)).toBeLessThanOrEqual(TAP * (1 + Math.abs(v))));
+    expect(replication.verdictsAgree).toBe(true);
+
+    // Tap by tap, at every evaluation of every run: normkit's trainer against torch-results.json.
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const preset = presetByName(PLACEMENT)!;
+    for (const seed of placement.seeds) {
+      for (const run of preset.plan('reduced', seed).runs) {
+        const trainer = createTrainer(run.config, {});
+        trainer.runToEnd();
+        const torchEvals = raw.runs[`${PLACEMENT}/${seed}/${run.id}`]!.evals;
+        expect(torchEvals).toHaveLength(trainer.history.evals.length);
+        trainer.history.evals.forEach((e, i) => {
+          const theirs = torchEvals[i]!.activations!;
+          expect(Object.keys(theirs)).toEqual(Array.from({ length: run.config.model.options!.depth as number }, (_, b) => `blocks.${b}`));
+          expect(Object.keys(e.activations)).toEqual(Object.keys(theirs));
+          for (const [name, stats] of Object.entries(e.activations)) {
+            expect(Math.abs(stats.std - theirs[name]!.std!), `${seed}/${run.id} ${name}`).toBeLessThanOrEqual(TAP * (1 + stats.std));
+            expect(Math.abs(stats.mean - theirs[name]!.mean!), `${seed}/${run.id} ${name}`).toBeLessThanOrEqual(TAP * (1 + Math.abs(stats.mean)));
+          }
+        });
+      }
+    }
+
+    // Planted faults: Peri-LN's first tap doubled in PyTorch's series is seen; series without taps are not judged.
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: placement.seeds, resources: {}, dir: join(dir, 'placement-again'), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const edited = (edit: (e: TorchRun['evals'][number], key: string) => void): TorchResults => {
+      const copy = JSON.parse(JSON.stringify(raw)) as TorchResults;
+      for (const [key, run] of Object.entries(copy.runs)) for (const e of run.evals) edit(e, key);
+      return copy;
+    };
+    expect(compareWithTorch(preset, placement, exported.runs, raw, 'reduced').verdictsAgree).toBe(true);
+    const doubled = compareWithTorch(preset, placement, exported.runs, edited((e, key) => { if (key.endsWith('/peri')) e.activations!['blocks.0']!.std! *= 2; }), 'reduced');
+    expect(doubled.criteria.find((c) => c.id === 'balanced-variance')!.agreement).not.toBe('agree');
+    const missing = edited((e) => delete e.activations);
+    expect(compareWithTorch(preset, placement, exported.runs, missing, 'reduced').reason).toMatch(/reads the normkit trainer's activations/);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

@@ -58,7 +58,7 @@ export interface TorchRun {
   completedSteps: number;
   elapsedMs: number;
   losses: Array<number | null>;
-  evals: Array<{ step: number; train: Metrics; test: Metrics; gap: Metrics }>;
+  evals: Array<{ step: number; train: Metrics; test: Metrics; gap: Metrics; activations?: Record<string, { mean: number | null; std: number | null }> }>;
 }
 export type Metrics = { loss: number | null; accuracy: number | null };
 export interface TorchResults {
@@ -110,7 +110,10 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
       gap: { loss: num(e.gap.loss), accuracy: num(e.gap.accuracy) },
       elapsedMs: Number.NaN,
     };
-    for (const field of ['activations', 'gradNorms', 'probes'] as const) {
+    // normkit_torch.lab measures the activation taps of the families it knows (lab_taps.py), the same statistics at the same steps.
+    const activations = e.activations ? Object.fromEntries(Object.entries(e.activations).map(([name, s]) => [name, { mean: num(s.mean), std: num(s.std) }])) : undefined;
+    if (activations) Object.assign(event, { activations });
+    for (const field of [...(activations ? [] : ['activations' as const]), 'gradNorms', 'probes'] as const) {
       Object.defineProperty(event, field, { get: () => unavailable(`the normkit trainer's ${field}`), enumerable: false });
     }
     return event as unknown as EvalEvent;

@@ -30,8 +30,9 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
-"losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}}]}}}
-(non-finite numbers as null). A group whose model, normalizer or gradient transform normkit_torch does not
+"losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
+{"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
+probe step's training forward, only for the families lab_taps knows). A group whose model, normalizer or gradient transform normkit_torch does not
 have is reported "unsupported" with the reason and none of its runs is trained.
 
 Each run follows @normkit/experiments' Trainer (packages/experiments/src/train.ts) step for step: a
@@ -42,6 +43,7 @@ steps and after the last, eval-mode loss and accuracy on the first rows of each 
 training batch size, and the train-mode minus eval-mode gap on the same training rows (buffers restored).
 """
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -52,6 +54,7 @@ import torch
 import torch.nn.functional as F
 
 from . import bundle as nb
+from . import lab_taps
 from . import models
 from . import safetensors as st
 from .norm_free import adaptive_grad_clip_
@@ -291,10 +294,18 @@ def train_run(directory, run, prepared):
     status, reason, done = "done", None, 0
     # normkit's optimizer runs the model's postStepHooks inside step() (nGPT's renormalisation onto the sphere).
     hooks = model.post_step_hooks() if hasattr(model, "post_step_hooks") else []
+    # normkit's activation taps record the training forward of each probe step; its evaluations report the last.
+    taps = lab_taps.ActivationTaps(model) if lab_taps.supported(model) else None
+    activations = {}
     model.train()
     for step in range(1, steps + 1):
         x, y, mask = train.rows(order[step - 1])
-        loss = F.cross_entropy(_forward(model, x, mask), y)
+        probe = step % every == 0 or step == steps
+        with taps.recording(mask) if taps is not None and probe else contextlib.nullcontext():
+            logits = _forward(model, x, mask)
+        if taps is not None and probe:
+            activations = taps.read()
+        loss = F.cross_entropy(logits, y)
         value = float(loss)
         if not math.isfinite(value):
             status, reason = "diverged", f"the training loss is {value}"
@@ -313,8 +324,10 @@ def train_run(directory, run, prepared):
         scheduler.step()
         losses.append(value)
         done = step
-        if step % every == 0 or step == steps:
-            evals.append({"step": step, **evaluate(model, train, test, run)})
+        if probe:
+            evals.append({"step": step, **evaluate(model, train, test, run), **({"activations": activations} if taps is not None else {})})
+    if taps is not None:
+        taps.remove()
     return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
             "losses": losses, "evals": evals}
 
