@@ -9,9 +9,10 @@ export const USAGE = `usage: npm run lab [-- options]
   --torch          also run every preset whose parts exist in normkit-torch in PyTorch, from the same declared
                    configuration, and report both implementations side by side (/usr/bin/python3 with
                    python3-torch, or $NORMKIT_PYTHON)
-  --jobs <n>       experiments run at a time, each in its own worker thread (default: one per core, as
-                   os.availableParallelism() counts them; 1 runs them one after another in this process)
-  --threads <n>    kernel threads per experiment (default: cores / jobs, at least 1)
+  --jobs <n>       jobs run at a time, each in its own worker thread: a job is one seed of an experiment, or the
+                   seeds of experiments that share a run (trained once); the longest go first (default: one per
+                   core, as os.availableParallelism() counts them; 1 runs everything one after another in this process)
+  --threads <n>    kernel threads per job (default: cores / jobs, at least 1)
   --out <dir>      write report.html and report.json there (default: lab-report/ where npm was started)
   --list           list the experiments and exit
   --help           this text`;
@@ -28,9 +29,9 @@ export interface LabArguments {
   help: boolean;
   /** Replicate the presets in PyTorch (normkit_torch.lab) and report both side by side. */
   torch: boolean;
-  /** Experiments at a time (`--jobs`); null: the default, one per core. */
+  /** Jobs (seeds of experiments) at a time (`--jobs`); null: the default, one per core. */
   jobs: number | null;
-  /** Kernel threads per experiment (`--threads`); null: cores / jobs. */
+  /** Kernel threads per job (`--threads`); null: cores / jobs. */
   threads: number | null;
 }
 

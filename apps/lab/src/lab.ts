@@ -39,8 +39,8 @@ export interface RunLabOptions {
   seedPass?: SeedPass;
   resources?: ExperimentResources;
   environment: LabEnvironment;
-  /** Receives every preset's progress, with the preset's position in the run. */
-  onProgress?: (event: PresetProgress, position: { index: number; count: number }) => void;
+  /** Receives every preset's progress, with the preset's position in the run (in a parallel run also how many of its seeds are done). */
+  onProgress?: (event: PresetProgress, position: { index: number; count: number; seeds?: { done: number; total: number } }) => void;
   /** Receives each experiment's result as soon as it is done. */
   onResult?: (result: PresetResult, position: { index: number; count: number }) => void;
   now?: () => number;

@@ -2,7 +2,7 @@
 // Usage: npm run lab [-- --only <names>] [--quick | --reduced] [--jobs <n>] [--out <dir>] [--list]
 import { arch, cpus, platform } from 'node:os';
 import { resolve } from 'node:path';
-import { presets, formatValue, type ExperimentResources } from '@normkit/experiments';
+import { presets, presetSeeds, formatValue, type ExperimentResources } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
 import { dataParallelRunner } from '@normkit/experiments/node';
 import { USAGE, UsageError, parseArguments, selectPresets } from './cli';
@@ -56,11 +56,11 @@ async function main(): Promise<number> {
   const outDir = resolve(process.env.INIT_CWD ?? process.cwd(), args.out ?? 'lab-report');
   const cpu = cpus();
   const seedText = args.seeds === 'all' ? 'every declared seed' : args.seeds === 'one' ? 'one seed (--quick)' : 'two seeds';
-  const jobs = args.jobs ?? defaultJobs(selected.length);
+  const jobs = args.jobs ?? defaultJobs(selected.reduce((n, preset) => n + presetSeeds(preset, args.seeds).length, 0));
   const threads = args.threads ?? threadsPerJob(jobs);
   console.log(
     `normkit claims lab: ${selected.length} experiment(s), ${args.mode} mode, ${seedText}, ` +
-      `${jobs === 1 ? 'one at a time' : `${jobs} at a time (worker threads)`}, ${threads} kernel thread(s) each, report to ${outDir}`,
+      `${jobs === 1 ? 'one at a time' : `${jobs} jobs at a time (worker threads; each seed is a job)`}, ${threads} kernel thread(s) each, report to ${outDir}`,
   );
   const printer = new ProgressPrinter((text) => process.stdout.write(text), process.stdout.isTTY === true);
   const labOptions: RunLabOptions = {
@@ -80,7 +80,17 @@ async function main(): Promise<number> {
     setNumThreads(threads);
     report = runLab(labOptions);
   } else {
-    report = await runLabParallel({ ...labOptions, jobs, threads });
+    report = await runLabParallel({
+      ...labOptions, jobs, threads,
+      onSchedule: (schedule) => {
+        const seeds = schedule.reduce((n, job) => n + job.units.length, 0);
+        const grouped = schedule.filter((job) => job.units.length > 1);
+        console.log(
+          `${seeds} seed(s) as ${schedule.length} job(s), longest first` +
+            (grouped.length ? `; ${grouped.length} job(s) run seeds of several experiments that share a run, trained once` : ''),
+        );
+      },
+    });
   }
 
   if (args.torch) {

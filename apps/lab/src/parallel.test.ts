@@ -44,7 +44,7 @@ describe('OrderedRelay', () => {
 
 describe('jobs and threads', () => {
   it('runs one experiment per core, and splits the cores between jobs', () => {
-    expect(defaultJobs(30, 2)).toBe(2);
+    expect(defaultJobs(190, 2)).toBe(2);
     expect(defaultJobs(1, 8)).toBe(1);
     expect(defaultJobs(0, 8)).toBe(1);
     expect(threadsPerJob(2, 2)).toBe(1);
@@ -103,6 +103,41 @@ describe('runLabParallel', () => {
     expect(parallel.claims.map(deterministicPart)).toEqual(sequential.claims.map(deterministicPart));
     expect(parallelEvents).toEqual(sequentialEvents);
     expect(parallel.summary).toEqual(sequential.summary);
+  }, 180_000);
+
+  it('trains a run shared by two experiments once per seed, and gives each the result it has alone, in the sequential order', async () => {
+    const plugins = registerLabPlugins();
+    const environment = { node: process.version, platform: 'test', arch: 'test', cpu: 'test', cpuCount: 1, plugins };
+    // Both train the same Pre-LN and Post-LN runs at each seed (their subjects differ); the sequential runLab trains each preset's own.
+    const sharing = ['output-norm-deep', 'peri-ln-deep'].map((name) => presets.find((p) => p.name === name)!);
+    const sequentialEvents: string[] = [];
+    const sequential = runLab({
+      presets: sharing, mode: 'reduced', environment,
+      onProgress: (event, position) => {
+        if (event.type !== 'run-progress') sequentialEvents.push(eventKey(event, position.index));
+      },
+    });
+    const parallelEvents: string[] = [];
+    const scheduled: string[][] = [];
+    const runs = { trained: 0, shared: 0 };
+    const parallel = await runLabParallel({
+      presets: sharing, mode: 'reduced', environment, jobs: 2, threads: 1,
+      ...fromSources,
+      onSchedule: (jobs) => scheduled.push(...jobs.map((job) => job.units.map((u) => `${u.preset}@${u.seed}`))),
+      onJobEnd: (_job, counts) => {
+        runs.trained += counts.trained;
+        runs.shared += counts.shared;
+      },
+      onProgress: (event, position) => {
+        if (event.type !== 'run-progress') parallelEvents.push(eventKey(event, position.index));
+      },
+    });
+    expect(scheduled).toEqual([['output-norm-deep@0', 'peri-ln-deep@0'], ['output-norm-deep@1', 'peri-ln-deep@1']]);
+    // 2 presets x 2 seeds x 3 runs: Pre-LN and Post-LN trained once per seed.
+    expect(runs).toEqual({ trained: 8, shared: 4 });
+    expect(parallel.claims.map((c) => c.verdict)).not.toContain('error');
+    expect(parallel.claims.map(deterministicPart)).toEqual(sequential.claims.map(deterministicPart));
+    expect(parallelEvents).toEqual(sequentialEvents);
   }, 180_000);
 
   it('reports a job that throws in its worker as an error of its experiment and finishes the others', async () => {

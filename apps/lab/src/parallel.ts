@@ -1,19 +1,25 @@
-// Runs the lab's experiments on a pool of worker threads (tinypool), one experiment per job, and hands
-// their progress and results on in report order, so the output and the report read as a sequential run's.
+// Runs the lab's experiments on a pool of worker threads (tinypool), one job per seed of an experiment
+// (seeds of experiments sharing a run in one job), longest first, and hands their progress and the
+// experiments' combined results on in report order, so the output and the report read as a sequential run's.
 import { availableParallelism } from 'node:os';
 import { MessageChannel } from 'node:worker_threads';
 import Tinypool from 'tinypool';
-import { presetErrorResult, presetSeeds, type MnistSource, type PresetProgress, type PresetResult } from '@normkit/experiments';
+import {
+  combineSeedParts, preparePreset, presetSeeds,
+  type MnistSource, type PresetProgress, type PresetResult, type PreparedPreset, type SeedPart,
+} from '@normkit/experiments';
 import { assembleReport, type LabReport, type RunLabOptions } from './lab';
-import { LAB_JOB_DRAINED, type LabJob, type LabWorkerData } from './lab-worker';
+import { LAB_JOB_DRAINED, type LabJob, type LabJobEvent, type LabJobResult, type LabWorkerData } from './lab-worker';
+import { scheduleJobs, type LabUnit, type ScheduledJob } from './schedule';
 
 /**
- * Experiments at a time by default: one per core (each worker then computes on one kernel thread;
+ * Jobs at a time by default: one per core (each worker then computes on one kernel thread;
  * two one-thread processes run a GEMM side by side at full speed each, two threads in one process
- * about 1.15x for a Linear step: see the lab README), never more than there are experiments.
+ * about 1.15x for a Linear step: see the lab README), never more than there are seeds to run
+ * (every seed of every experiment is a job, or part of one).
  */
-export function defaultJobs(experiments: number, cores = availableParallelism()): number {
-  return Math.max(1, Math.min(cores, experiments));
+export function defaultJobs(seeds: number, cores = availableParallelism()): number {
+  return Math.max(1, Math.min(cores, seeds));
 }
 
 /** Kernel threads per job so that jobs x threads does not exceed the cores (at least one). */
@@ -97,7 +103,7 @@ function shareMnist(source: MnistSource): MnistSource {
 }
 
 export interface ParallelLabOptions extends RunLabOptions {
-  /** Experiments run at a time (worker threads). */
+  /** Jobs run at a time (worker threads). */
   jobs: number;
   /** Kernel threads of each worker (default `threadsPerJob(jobs)`). */
   threads?: number;
@@ -105,31 +111,108 @@ export interface ParallelLabOptions extends RunLabOptions {
   workerUrl?: URL;
   /** Node flags of the workers (tests running from sources pass tsx's loader). */
   execArgv?: string[];
+  /** Estimated seconds per seed of a preset (default the measured `SECONDS_PER_SEED`); only the order of the jobs depends on it. */
+  secondsPerSeed?: (preset: string) => number;
+  /** Receives the jobs in the order they are handed out, before any runs (tests, logs). */
+  onSchedule?: (jobs: readonly ScheduledJob[]) => void;
+  /** Receives each job when it is done, with how many runs it trained and how many it shared (none for a job whose worker died). */
+  onJobEnd?: (job: ScheduledJob, runs: { trained: number; shared: number }) => void;
 }
 
+/** Where the parallel lab stands with one experiment: how many of its seeds are done (in any order). */
+export interface SeedPosition {
+  index: number;
+  count: number;
+  /** Seeds of this experiment finished so far, of `total` (absent for an experiment that did not run). */
+  seeds?: { done: number; total: number };
+}
+
+/** What a unit of the relay delivers: one seed's part, or the whole result of an experiment that could not run. */
+type UnitOutcome = { part: SeedPart } | { result: PresetResult };
+
 /**
- * `runLab` on `jobs` worker threads: each experiment runs whole (every seed) in one worker, with
- * `threads` kernel threads, through the same `runPreset`; `onProgress` and `onResult` see the
- * events and results in the order and with the content a sequential `runLab` gives (the numbers
- * are the same to the last bit: every run is seeded and kernels are deterministic for any thread
- * count; only timings differ). A worker that dies gives that experiment an 'error' result and the
- * others go on.
+ * `runLab` on `jobs` worker threads. Each experiment's seeds run as separate jobs (`runPresetSeed`),
+ * except that seeds of experiments sharing a run (same resolved configuration) run in one job that
+ * trains it once (RunCache); the jobs go longest first (`scheduleJobs`), and each experiment's seeds
+ * are combined with its declared seed rule exactly as `runPreset` does (`combineSeedParts`).
+ * `onProgress` and `onResult` see the events and results in the order and with the content a
+ * sequential `runLab` gives (the numbers are the same to the last bit: every run is seeded and
+ * kernels are deterministic for any thread count; only timings differ), the position also telling
+ * how many of the experiment's seeds are done. A worker that dies gives its seeds' experiments an
+ * 'error' (naming 'its lab worker') and the others go on. An experiment's runtime is the sum of its seeds'.
  */
 export async function runLabParallel(options: ParallelLabOptions): Promise<LabReport> {
   const now = options.now ?? (() => performance.now());
   const started = now();
   const seedPass = options.seedPass ?? (options.mode === 'reduced' ? 'reduced' : 'all');
+  const resources = options.resources ?? {};
   const count = options.presets.length;
   const claims: PresetResult[] = new Array<PresetResult>(count);
-  const relay = new OrderedRelay<PresetProgress, PresetResult>(
-    count,
-    (index, event) => options.onProgress?.(event, { index, count }),
-    (index, result) => {
-      claims[index] = result;
-      options.onResult?.(result, { index, count });
+
+  // Prepared in this thread (requirements and plans), so an experiment that cannot run is reported without a job.
+  const prepared: Array<PreparedPreset | PresetResult> = options.presets.map((preset) => preparePreset(preset, options.mode, presetSeeds(preset, seedPass), resources));
+  const units: Array<LabUnit & { presetIndex: number; seedIndex: number }> = [];
+  const firstUnit: number[] = [];
+  const unitCount: number[] = [];
+  const relayIndex: number[] = [];
+  let relayed = 0;
+  prepared.forEach((p, presetIndex) => {
+    firstUnit.push(relayed);
+    relayIndex.push(relayed);
+    if ('plans' in p) {
+      p.plans.forEach((plan, seedIndex) => units.push({ unit: relayed + seedIndex, preset: options.presets[presetIndex]!.name, seed: plan.seed, runs: plan.runs, presetIndex, seedIndex }));
+      unitCount.push(p.plans.length);
+      relayed += p.plans.length;
+    } else {
+      unitCount.push(1);
+      relayed += 1;
+    }
+  });
+  const presetOfUnit: number[] = [];
+  unitCount.forEach((n, presetIndex) => {
+    for (let i = 0; i < n; i++) presetOfUnit.push(presetIndex);
+  });
+
+  const parts: Array<Array<SeedPart | undefined>> = unitCount.map((n) => new Array<SeedPart | undefined>(n));
+  const seedsDone = unitCount.map(() => 0);
+  const positionOf = (presetIndex: number): SeedPosition => ({
+    index: presetIndex, count,
+    ...('plans' in prepared[presetIndex]! ? { seeds: { done: seedsDone[presetIndex]!, total: unitCount[presetIndex]! } } : {}),
+  });
+  const finish = (presetIndex: number, result: PresetResult): void => {
+    options.onProgress?.({ type: 'preset-end', preset: result.name, verdict: result.verdict, elapsedMs: result.runtimeMs }, positionOf(presetIndex));
+    claims[presetIndex] = result;
+    options.onResult?.(result, positionOf(presetIndex));
+  };
+  const relay = new OrderedRelay<PresetProgress, UnitOutcome>(
+    relayed,
+    (unit, event) => options.onProgress?.(event, positionOf(presetOfUnit[unit]!)),
+    (unit, outcome) => {
+      const presetIndex = presetOfUnit[unit]!;
+      if ('result' in outcome) {
+        finish(presetIndex, outcome.result);
+        return;
+      }
+      const seedParts = parts[presetIndex]!;
+      seedParts[unit - firstUnit[presetIndex]!] = outcome.part;
+      if (unit !== firstUnit[presetIndex]! + unitCount[presetIndex]! - 1) return;
+      const preset = options.presets[presetIndex]!;
+      const ready = prepared[presetIndex] as PreparedPreset;
+      const result = combineSeedParts(preset, options.mode, ready.seeds, seedParts as SeedPart[]);
+      result.runtimeMs = seedParts.reduce((total, part) => total + part!.runtimeMs, 0);
+      finish(presetIndex, result);
     },
   );
-  const resources = options.resources ?? {};
+  // An experiment's start is the first event of its first seed; one that could not run is done already.
+  prepared.forEach((p, presetIndex) => {
+    const preset = options.presets[presetIndex]!;
+    if ('plans' in p) relay.event(firstUnit[presetIndex]!, { type: 'preset-start', preset: preset.name, title: preset.title, runs: p.totalRuns, totalSteps: p.totalSteps });
+    else relay.result(firstUnit[presetIndex]!, { result: p });
+  });
+
+  const schedule = scheduleJobs(units, options.secondsPerSeed);
+  options.onSchedule?.(schedule);
+  if (schedule.length === 0) return assembleReport(options, seedPass, claims, now() - started);
   const workerData: LabWorkerData = {
     threads: options.threads ?? threadsPerJob(options.jobs),
     mnist: resources.mnist ? shareMnist(resources.mnist) : null,
@@ -137,35 +220,53 @@ export async function runLabParallel(options: ParallelLabOptions): Promise<LabRe
   };
   const pool = new Tinypool({
     filename: (options.workerUrl ?? new URL('./lab-worker.js', import.meta.url)).href,
-    minThreads: Math.min(options.jobs, count),
-    maxThreads: Math.min(options.jobs, count),
+    minThreads: Math.min(options.jobs, schedule.length),
+    maxThreads: Math.min(options.jobs, schedule.length),
     workerData,
     ...(options.execArgv ? { execArgv: options.execArgv } : {}),
   });
+  const unitOf = new Map(units.map((u) => [u.unit, u]));
   try {
-    await Promise.all(options.presets.map(async (preset, index) => {
-      const seeds = presetSeeds(preset, seedPass);
+    // Handed to the pool longest first: tinypool starts queued tasks in the order they were submitted.
+    await Promise.all(schedule.map(async (scheduled) => {
       const { port1, port2 } = new MessageChannel();
       const drained = new Promise<void>((resolve) => {
-        port1.on('message', (event: PresetProgress | typeof LAB_JOB_DRAINED) => {
-          if (event === LAB_JOB_DRAINED) resolve();
-          else relay.event(index, event);
+        port1.on('message', (message: LabJobEvent | typeof LAB_JOB_DRAINED) => {
+          if (message === LAB_JOB_DRAINED) resolve();
+          else relay.event(message.unit, message.event);
         });
       });
-      const job: LabJob = { preset: preset.name, mode: options.mode, seeds, port: port2 };
-      let result: PresetResult;
+      const job: LabJob = {
+        units: scheduled.units.map((u) => {
+          const unit = unitOf.get(u.unit)!;
+          return { unit: u.unit, preset: u.preset, seeds: (prepared[unit.presetIndex] as PreparedPreset).seeds, seedIndex: unit.seedIndex };
+        }),
+        mode: options.mode,
+        port: port2,
+      };
+      let jobParts: SeedPart[];
       try {
-        result = (await pool.run(job, { transferList: [port2] })) as PresetResult;
+        const done = (await pool.run(job, { transferList: [port2] })) as LabJobResult;
+        jobParts = done.parts;
         await drained;
+        options.onJobEnd?.(scheduled, { trained: done.trained, shared: done.shared });
       } catch (error) {
-        result = presetErrorResult(preset, options.mode, seeds, error, 'its lab worker');
+        const err = error instanceof Error ? error : new Error(String(error));
+        jobParts = job.units.map((u) => ({
+          seed: unitOf.get(u.unit)!.seed, runs: [], outcome: null, shown: null, runtimeMs: 0,
+          failure: { error: { name: err.name, message: err.message }, where: 'its lab worker' },
+        }));
       } finally {
         port1.close();
       }
-      relay.result(index, result);
+      job.units.forEach((u, i) => {
+        seedsDone[unitOf.get(u.unit)!.presetIndex]!++;
+        relay.result(u.unit, { part: jobParts[i]! });
+      });
     }));
   } finally {
     await pool.destroy();
   }
   return assembleReport(options, seedPass, claims, now() - started);
 }
+

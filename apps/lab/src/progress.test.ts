@@ -23,6 +23,17 @@ describe('progress formatting', () => {
     );
   });
 
+  it('in a parallel run, the run line and a run\'s end say how many of the experiment\'s seeds are done', () => {
+    const at = { index: 6, count: 9, seeds: { done: 2, total: 5 } };
+    expect(formatRunProgress(progress, at)).toBe(
+      '[7/9] qk-norm-logits  run 3/3 QK-norm, lr 0.03  [##########----------]  150/300 steps  4s, ETA 4s (experiment ~4s, 2/5 seeds done)',
+    );
+    expect(formatRunProgress(progress, { ...at, seeds: { done: 0, total: 1 } })).toBe(formatRunProgress(progress, { index: 6, count: 9 }));
+    const piped: string[] = [];
+    new ProgressPrinter((t) => piped.push(t), false).handle({ type: 'run-end', preset: 'p', run: 'r', label: 'seed 3: L', index: 0, status: 'done', reason: null, elapsedMs: 9000 }, at);
+    expect(piped.join('')).toBe('  run 1 seed 3: L: done in 9s (2/5 seeds done)\n');
+  });
+
   it('on a pipe, prints starts, ends and a progress line at most every interval; on a terminal, rewrites one line', () => {
     const piped: string[] = [];
     const pipe = new ProgressPrinter((t) => piped.push(t), false, 5000);

@@ -19,18 +19,31 @@ export function eta(elapsedMs: number, fraction: number): number {
   return fraction > 0 ? (elapsedMs * (1 - fraction)) / fraction : Number.NaN;
 }
 
+/** Where the lab stands: the experiment's place in the report and, in a parallel run, how many of its seeds are done (they run as separate jobs). */
+export interface LabPosition {
+  index: number;
+  count: number;
+  seeds?: { done: number; total: number };
+}
+
+/** ', 2/5 seeds done' in a parallel run, else nothing. */
+function seedsDone(position: LabPosition): string {
+  return position.seeds && position.seeds.total > 1 ? `, ${position.seeds.done}/${position.seeds.total} seeds done` : '';
+}
+
 /**
  * The progress line of a running configuration:
- * `[3/9] batch-norm-learning-rate  run 4/18 BatchNorm, lr 0.08  [#####-----]  150/300 steps  1s, ETA 1s (experiment ~25s)`.
+ * `[3/9] batch-norm-learning-rate  run 4/18 BatchNorm, lr 0.08  [#####-----]  150/300 steps  1s, ETA 1s (experiment ~25s)`;
+ * in a parallel run the experiment's seeds run as separate jobs: `(experiment ~25s, 2/5 seeds done)`.
  * The experiment ETA counts steps, and steps differ in cost between configurations, hence '~'.
  */
-export function formatRunProgress(event: Extract<PresetProgress, { type: 'run-progress' }>, position: { index: number; count: number }): string {
+export function formatRunProgress(event: Extract<PresetProgress, { type: 'run-progress' }>, position: LabPosition): string {
   const runFraction = event.step / event.steps;
   const presetFraction = event.presetStep / event.totalSteps;
   return (
     `[${position.index + 1}/${position.count}] ${event.preset}  run ${event.index + 1}/${event.runs} ${event.label}  ${progressBar(runFraction)}  ` +
     `${event.step}/${event.steps} steps  ${formatDuration(event.runElapsedMs)}, ETA ${formatDuration(eta(event.runElapsedMs, runFraction))} ` +
-    `(experiment ~${formatDuration(eta(event.presetElapsedMs, presetFraction))})`
+    `(experiment ~${formatDuration(eta(event.presetElapsedMs, presetFraction))}${seedsDone(position)})`
   );
 }
 
@@ -91,7 +104,7 @@ export class ProgressPrinter {
     this.lineOpen = true;
   }
 
-  handle(event: PresetProgress, position: { index: number; count: number }): void {
+  handle(event: PresetProgress, position: LabPosition): void {
     switch (event.type) {
       case 'preset-start':
         this.line(`\n[${position.index + 1}/${position.count}] ${event.preset}: ${event.title} (${event.runs} configurations, ${event.totalSteps} steps)`);
@@ -111,7 +124,7 @@ export class ProgressPrinter {
         break;
       }
       case 'run-end':
-        this.line(`  run ${event.index + 1} ${event.label}: ${event.status}${event.reason ? ` (${event.reason})` : ''} in ${formatDuration(event.elapsedMs)}`);
+        this.line(`  run ${event.index + 1} ${event.label}: ${event.status}${event.reason ? ` (${event.reason})` : ''} in ${formatDuration(event.elapsedMs)}${position.seeds && position.seeds.total > 1 ? ` (${position.seeds.done}/${position.seeds.total} seeds done)` : ''}`);
         break;
       case 'analysis':
         if (this.isTTY) this.rewrite(`  analysis: ${event.label} ${progressBar(event.fraction)}`);

@@ -55,8 +55,9 @@ export type {
   ClaimPreset, PresetMode, PresetRun, PresetPlan, RunRole, RunTrace, Criterion, CriterionResult, Verdict, Analysis, AnalysisContext,
   ChartSpec, ChartSeries, ResultTable, RunRecord, EvalSummary,
 } from './preset';
-export { runPreset, presetErrorResult, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
-export type { PresetProgress, PresetResult, RunPresetOptions, SeedOutcome } from './run-preset';
+export { runPreset, preparePreset, runPresetSeed, combineSeedParts, presetErrorResult, missingRequirements, LOSS_POINTS, LOSS_WINDOW } from './run-preset';
+export type { PresetProgress, PresetResult, RunPresetOptions, SeedOutcome, PreparedPreset, SeedPart, TrainedRun, RunSource, RunSeedOptions } from './run-preset';
+export { RunCache, runKey, shareableRun, trainerFingerprint } from './run-cache';
 export { aggregateCriterion, describeSeedRule, presetSeeds, DEFAULT_SEEDS, MOST_SEEDS } from './seed-rule';
 export type { SeedRule, SeedCriterionResult } from './seed-rule';
 export {

@@ -215,77 +215,122 @@ function markError(result: PresetResult, error: unknown, where: string): PresetR
   return result;
 }
 
-/**
- * Runs one claim experiment at each of `seeds` (default: the preset's one-seed `seed`): every
- * planned configuration with the engine's trainer (seeded, so the same machine gives the same
- * numbers; only timings vary), then the preset's analysis per seed, each criterion checked per seed,
- * and the verdict from the criteria after the preset's declared rule over seeds (`seedRule`,
- * default MOST_SEEDS). Tables and charts are those of the first seed. Never throws for a failing
- * experiment: a missing plugin gives 'unavailable', a run or analysis that throws gives 'error'
- * with the message. Synchronous; progress goes to `onProgress` (at most every `progressIntervalMs` during a run).
- *
- * @example
- * const result = runPreset(presetByName('qk-norm-logits'), { mode: 'reduced', seeds: [0, 1], onProgress: console.log });
- * result.perSeed.map((s) => s.verdict); // one verdict per seed; result.verdict applies the preset's seed rule
- */
-export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): PresetResult {
-  const mode = options.mode ?? 'full';
-  const resources = options.resources ?? {};
-  const now = options.now ?? (() => globalThis.performance.now());
-  const emit = options.onProgress ?? (() => undefined);
-  const interval = options.progressIntervalMs ?? 250;
-  const seeds = options.seeds ?? [preset.seed];
-  const rule = preset.seedRule ?? MOST_SEEDS;
-  const started = now();
-  const result = blankResult(preset, mode, seeds.length ? seeds : [preset.seed], rule);
-  const finish = (): PresetResult => {
-    result.runtimeMs = now() - started;
-    emit({ type: 'preset-end', preset: preset.name, verdict: result.verdict, elapsedMs: result.runtimeMs });
-    return result;
-  };
-  const fail = (error: unknown, where: string): PresetResult => {
-    markError(result, error, where);
-    return finish();
-  };
-  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
-    return fail(new RangeError(`runPreset: expected distinct non-negative integer seeds, got [${seeds.join(', ')}]`), 'the seed list');
-  }
+/** A preset ready to run its seeds: each seed's planned runs, and the progress totals over all of them. */
+export interface PreparedPreset {
+  seeds: number[];
+  plans: Array<{ seed: number; runs: PresetRun[]; firstRun: number; stepsBefore: number }>;
+  totalRuns: number;
+  totalSteps: number;
+}
 
+/** What one seed of a preset gave: its runs, its outcome and (for the table-showing first seed) what the analysis showed, or where it failed. */
+export interface SeedPart {
+  seed: number;
+  runs: RunRecord[];
+  outcome: SeedOutcome | null;
+  shown: Pick<PresetResult, 'table' | 'tables' | 'charts' | 'notes' | 'extra'> | null;
+  failure: { error: { name: string; message: string }; where: string } | null;
+  /** Wall time of this seed (its runs, shared ones counting 0, and its analysis). */
+  runtimeMs: number;
+}
+
+/**
+ * Checks the seeds and the requirements and plans every seed: a result (an 'error' for a bad seed
+ * list or a plan that throws, 'unavailable' for a missing requirement; its runtime still 0) when
+ * nothing can run, else the plans. No progress is emitted.
+ */
+export function preparePreset(preset: ClaimPreset, mode: PresetMode, seeds: readonly number[], resources: ExperimentResources = {}): PreparedPreset | PresetResult {
+  const result = blankResult(preset, mode, seeds.length ? seeds : [preset.seed], preset.seedRule ?? MOST_SEEDS);
+  if (seeds.length === 0 || new Set(seeds).size !== seeds.length || !seeds.every((s) => Number.isInteger(s) && s >= 0)) {
+    return markError(result, new RangeError(`runPreset: expected distinct non-negative integer seeds, got [${seeds.join(', ')}]`), 'the seed list');
+  }
   result.missing = missingRequirements(preset, resources);
   if (result.missing.length > 0) {
     result.verdict = 'unavailable';
     result.reason = `not run: missing ${result.missing.join(', ')}`;
-    return finish();
+    return result;
   }
-
-  const many = seeds.length > 1;
-  let plans: Array<{ seed: number; runs: PresetRun[] }>;
+  let planned: Array<{ seed: number; runs: PresetRun[] }>;
   try {
-    plans = seeds.map((seed) => ({ seed, runs: preset.plan(mode, seed).runs }));
+    planned = seeds.map((seed) => ({ seed, runs: preset.plan(mode, seed).runs }));
   } catch (error) {
-    return fail(error, 'the plan');
+    return markError(result, error, 'the plan');
   }
-  const stepsOf = (run: PresetRun): number => run.config.steps ?? 1000;
-  const totalRuns = plans.reduce((n, p) => n + p.runs.length, 0);
-  const totalSteps = plans.reduce((total, p) => total + p.runs.reduce((t, run) => t + stepsOf(run), 0), 0);
-  emit({ type: 'preset-start', preset: preset.name, title: preset.title, runs: totalRuns, totalSteps });
-
+  let firstRun = 0;
   let stepsBefore = 0;
-  let index = 0;
-  for (const { seed, runs: plan } of plans) {
-    const seedStarted = now();
-    const trainers: Record<string, Trainer> = {};
-    const records: Record<string, RunRecord> = {};
-    for (const run of plan) {
-      let trainer: Trainer;
-      try {
-        trainer = createTrainer(run.config, resources);
-        if (run.initFrom) initializeFrom(trainer, run, trainers);
-      } catch (error) {
-        return fail(error, `building run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
-      }
+  const plans = planned.map((p) => {
+    const plan = { ...p, firstRun, stepsBefore };
+    firstRun += p.runs.length;
+    stepsBefore += p.runs.reduce((t, run) => t + runSteps(run), 0);
+    return plan;
+  });
+  return { seeds: [...seeds], plans, totalRuns: firstRun, totalSteps: stepsBefore };
+}
+
+/** A run's steps as progress counts them before its trainer exists. */
+function runSteps(run: PresetRun): number {
+  return run.config.steps ?? 1000;
+}
+
+/** A trained run as a seed keeps it (and a `RunCache` shares it). */
+export interface TrainedRun {
+  trainer: Trainer;
+  trace: RunRecord['trace'];
+  elapsedMs: number;
+}
+
+/** Where trained runs come from: trained here, or shared by runs of the same resolved configuration (see `RunCache`). */
+export interface RunSource {
+  /** The trained run for `run`: `train()`'s, or an identical one trained earlier. */
+  obtain(run: PresetRun, train: () => TrainedRun): TrainedRun;
+}
+
+export interface RunSeedOptions {
+  mode: PresetMode;
+  resources?: ExperimentResources;
+  onProgress?: (event: PresetProgress) => void;
+  progressIntervalMs?: number;
+  now?: () => number;
+  /** When the preset started (progress's presetElapsedMs; default: now). */
+  started?: number;
+  /** Trained runs shared with other presets of the same job (default: every run trained here). */
+  runSource?: RunSource;
+}
+
+/**
+ * Runs one seed of a prepared preset (plan `seedIndex` of `prepared`): its runs, then the analysis
+ * and each criterion at that seed. Progress as `runPreset` emits it for that seed (run indices and
+ * preset steps counted over every seed); no preset-start or preset-end. Never throws: a run or an
+ * analysis that throws gives a part with its `failure`.
+ */
+export function runPresetSeed(preset: ClaimPreset, prepared: PreparedPreset, seedIndex: number, options: RunSeedOptions): SeedPart {
+  const { mode } = options;
+  const resources = options.resources ?? {};
+  const now = options.now ?? (() => globalThis.performance.now());
+  const emit = options.onProgress ?? (() => undefined);
+  const interval = options.progressIntervalMs ?? 250;
+  const started = options.started ?? now();
+  const { seed, runs: plan, firstRun, stepsBefore: stepsBeforeSeed } = prepared.plans[seedIndex]!;
+  const { totalRuns, totalSteps } = prepared;
+  const many = prepared.seeds.length > 1;
+  const seedStarted = now();
+  const part: SeedPart = { seed, runs: [], outcome: null, shown: null, failure: null, runtimeMs: 0 };
+  const fail = (error: unknown, where: string): SeedPart => {
+    const err = error instanceof Error ? error : new Error(String(error));
+    part.failure = { error: { name: err.name, message: err.message }, where };
+    part.runtimeMs = now() - seedStarted;
+    return part;
+  };
+  let stepsBefore = stepsBeforeSeed;
+  let index = firstRun;
+  const trainers: Record<string, Trainer> = {};
+  const records: Record<string, RunRecord> = {};
+  for (const run of plan) {
+    const label = many ? `seed ${seed}: ${run.label}` : run.label;
+    const train = (): TrainedRun => {
+      const trainer = createTrainer(run.config, resources);
+      if (run.initFrom) initializeFrom(trainer, run, trainers);
       const steps = trainer.config.steps;
-      const label = many ? `seed ${seed}: ${run.label}` : run.label;
       emit({ type: 'run-start', preset: preset.name, run: run.id, label, index, runs: totalRuns, steps });
       const runStarted = now();
       let lastProgress = runStarted;
@@ -305,44 +350,79 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
           });
         }
       }
-      const record = recordOf(run, trainer, trace, now() - runStarted);
-      emit({ type: 'run-end', preset: preset.name, run: run.id, label, index, status: record.status, reason: record.reason, elapsedMs: record.elapsedMs });
-      result.runs.push(record);
-      if (trainer.status === 'failed') {
-        return fail(trainer.error ?? new Error(record.reason ?? 'failed'), `run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
-      }
-      trainers[run.id] = trainer;
-      records[run.id] = record;
-      stepsBefore += steps;
-      index++;
-    }
-
-    let analysis: Analysis;
+      return { trainer, trace, elapsedMs: now() - runStarted };
+    };
+    let trained: TrainedRun;
+    let fresh = false;
+    const trainHere = (): TrainedRun => {
+      fresh = true;
+      return train();
+    };
     try {
-      analysis = preset.analyze({
-        mode,
-        seed,
-        runs: records,
-        trainers,
-        evals: Object.fromEntries(Object.entries(trainers).map(([id, t]) => [id, t.history.evals])),
-        resources,
-        progress: (label, fraction) => emit({ type: 'analysis', preset: preset.name, label: many ? `seed ${seed}: ${label}` : label, fraction }),
-        now,
-      });
+      // A run that traces or starts from another run's weights depends on more than its config: never shared.
+      trained = options.runSource && !run.trace && !run.initFrom ? options.runSource.obtain(run, trainHere) : trainHere();
     } catch (error) {
-      return fail(error, `the analysis${many ? ` (seed ${seed})` : ''}`);
+      return fail(error, `building run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
     }
-    const criteria = preset.criteria.map((criterion) => checkCriterion(criterion, analysis.measured[criterion.id] ?? Number.NaN, analysis.details?.[criterion.id]));
-    result.perSeed.push({ seed, ...judge(criteria), criteria, runtimeMs: now() - seedStarted, extra: analysis.extra ?? {} });
-    if (result.perSeed.length === 1) {
-      result.table = analysis.table ?? null;
-      result.tables = analysis.tables ?? [];
-      result.charts = analysis.charts;
-      result.notes = analysis.notes ?? [];
-      result.extra = analysis.extra ?? {};
+    const { trainer } = trained;
+    // A shared run trained elsewhere: its start, as the run would have announced it.
+    if (!fresh) emit({ type: 'run-start', preset: preset.name, run: run.id, label, index, runs: totalRuns, steps: trainer.config.steps });
+    const record = recordOf(run, trainer, trained.trace, trained.elapsedMs);
+    emit({ type: 'run-end', preset: preset.name, run: run.id, label, index, status: record.status, reason: record.reason, elapsedMs: record.elapsedMs });
+    part.runs.push(record);
+    if (trainer.status === 'failed') {
+      return fail(trainer.error ?? new Error(record.reason ?? 'failed'), `run "${run.id}"${many ? ` (seed ${seed})` : ''}`);
     }
+    trainers[run.id] = trainer;
+    records[run.id] = record;
+    stepsBefore += trainer.config.steps;
+    index++;
   }
 
+  let analysis: Analysis;
+  try {
+    analysis = preset.analyze({
+      mode,
+      seed,
+      runs: records,
+      trainers,
+      evals: Object.fromEntries(Object.entries(trainers).map(([id, t]) => [id, t.history.evals])),
+      resources,
+      progress: (label, fraction) => emit({ type: 'analysis', preset: preset.name, label: many ? `seed ${seed}: ${label}` : label, fraction }),
+      now,
+    });
+  } catch (error) {
+    return fail(error, `the analysis${many ? ` (seed ${seed})` : ''}`);
+  }
+  const criteria = preset.criteria.map((criterion) => checkCriterion(criterion, analysis.measured[criterion.id] ?? Number.NaN, analysis.details?.[criterion.id]));
+  part.outcome = { seed, ...judge(criteria), criteria, runtimeMs: now() - seedStarted, extra: analysis.extra ?? {} };
+  part.shown = { table: analysis.table ?? null, tables: analysis.tables ?? [], charts: analysis.charts, notes: analysis.notes ?? [], extra: analysis.extra ?? {} };
+  part.runtimeMs = part.outcome.runtimeMs;
+  return part;
+}
+
+/**
+ * The preset's result from its seeds' parts (in seed order, as `runPreset` runs them): the runs of
+ * every seed, the first seed's tables and charts, each criterion after the declared seed rule, and
+ * the verdict; the first failed part makes it an 'error' there (later parts ignored, as `runPreset`
+ * stops at the first failure). `runtimeMs` is left to the caller.
+ */
+export function combineSeedParts(preset: ClaimPreset, mode: PresetMode, seeds: readonly number[], parts: readonly SeedPart[]): PresetResult {
+  const rule = preset.seedRule ?? MOST_SEEDS;
+  const result = blankResult(preset, mode, seeds, rule);
+  if (parts.length !== seeds.length || parts.some((p, i) => p.seed !== seeds[i])) {
+    throw new RangeError(`combineSeedParts: expected one part per seed in seed order [${seeds.join(', ')}], got [${parts.map((p) => p.seed).join(', ')}]`);
+  }
+  for (const part of parts) {
+    result.runs.push(...part.runs);
+    if (part.failure) {
+      const { error, where } = part.failure;
+      return markError(result, Object.assign(new Error(error.message), { name: error.name }), where);
+    }
+    result.perSeed.push(part.outcome!);
+    if (result.perSeed.length === 1) Object.assign(result, part.shown!);
+  }
+  const many = seeds.length > 1;
   result.criteria = preset.criteria.map((criterion, i) => aggregateCriterion(criterion, result.perSeed.map((s) => s.criteria[i]!), rule));
   const { verdict, reason } = judge(result.criteria);
   result.verdict = verdict;
@@ -354,5 +434,47 @@ export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): 
     result.reason += `; the verdict depends on the seed: ${bySeed}`;
   }
   if (many) result.notes = [`Tables and charts show seed ${seeds[0]}; the criteria table gives every seed's value.`, ...result.notes];
-  return finish();
+  return result;
+}
+
+/**
+ * Runs one claim experiment at each of `seeds` (default: the preset's one-seed `seed`): every
+ * planned configuration with the engine's trainer (seeded, so the same machine gives the same
+ * numbers; only timings vary), then the preset's analysis per seed, each criterion checked per seed,
+ * and the verdict from the criteria after the preset's declared rule over seeds (`seedRule`,
+ * default MOST_SEEDS). Tables and charts are those of the first seed. Never throws for a failing
+ * experiment: a missing plugin gives 'unavailable', a run or analysis that throws gives 'error'
+ * with the message. Synchronous; progress goes to `onProgress` (at most every `progressIntervalMs` during a run).
+ * The same as `preparePreset`, `runPresetSeed` for each seed and `combineSeedParts` (how the lab runs seeds as separate jobs).
+ *
+ * @example
+ * const result = runPreset(presetByName('qk-norm-logits'), { mode: 'reduced', seeds: [0, 1], onProgress: console.log });
+ * result.perSeed.map((s) => s.verdict); // one verdict per seed; result.verdict applies the preset's seed rule
+ */
+export function runPreset(preset: ClaimPreset, options: RunPresetOptions = {}): PresetResult {
+  const mode = options.mode ?? 'full';
+  const resources = options.resources ?? {};
+  const now = options.now ?? (() => globalThis.performance.now());
+  const emit = options.onProgress ?? (() => undefined);
+  const seeds = options.seeds ?? [preset.seed];
+  const started = now();
+  const finish = (result: PresetResult): PresetResult => {
+    result.runtimeMs = now() - started;
+    emit({ type: 'preset-end', preset: preset.name, verdict: result.verdict, elapsedMs: result.runtimeMs });
+    return result;
+  };
+  const prepared = preparePreset(preset, mode, seeds, resources);
+  if (!('plans' in prepared)) return finish(prepared);
+  emit({ type: 'preset-start', preset: preset.name, title: preset.title, runs: prepared.totalRuns, totalSteps: prepared.totalSteps });
+  const parts: SeedPart[] = [];
+  for (let i = 0; i < prepared.plans.length; i++) {
+    const part = runPresetSeed(preset, prepared, i, {
+      mode, resources, onProgress: emit, now, started,
+      ...(options.progressIntervalMs !== undefined ? { progressIntervalMs: options.progressIntervalMs } : {}),
+    });
+    parts.push(part);
+    if (part.failure) break;
+  }
+  const done = parts.at(-1)!.failure ? [...parts, ...prepared.plans.slice(parts.length).map((p): SeedPart => ({ seed: p.seed, runs: [], outcome: null, shown: null, failure: null, runtimeMs: 0 }))] : parts;
+  return finish(combineSeedParts(preset, mode, prepared.seeds, done));
 }
