@@ -17,13 +17,10 @@ export const MIN_POOLED_LENGTH = 1 << 14;
 /** The pool holds at most this many bytes; beyond it, recycled arrays are dropped for the GC. */
 export const MAX_POOLED_BYTES = 256 * 1024 * 1024;
 
-const free = new Map<string, TypedArray[]>();
+/** Free arrays by dtype, then by length. */
+const free = { float32: new Map<number, TypedArray[]>(), float64: new Map<number, TypedArray[]>() };
 let pooledBytes = 0;
 const counters = { reused: 0, recycled: 0 };
-
-function key(dtype: DType, length: number): string {
-  return `${dtype}:${length}`;
-}
 
 /**
  * An array from the pool, or null when none of this dtype and length is free: zeroed, or with
@@ -31,8 +28,7 @@ function key(dtype: DType, length: number): string {
  */
 export function takePooled(dtype: DType, length: number, zeroed = true): TypedArray | null {
   if (length < MIN_POOLED_LENGTH) return null;
-  const list = free.get(key(dtype, length));
-  const array = list?.pop();
+  const array = free[dtype].get(length)?.pop();
   if (array === undefined) return null;
   pooledBytes -= array.byteLength;
   counters.reused++;
@@ -43,11 +39,11 @@ export function takePooled(dtype: DType, length: number, zeroed = true): TypedAr
 export function recycle(array: TypedArray): void {
   if (array.length < MIN_POOLED_LENGTH || array.byteOffset !== 0 || array.byteLength !== array.buffer.byteLength) return;
   if (!(array.buffer instanceof ArrayBuffer) || pooledBytes + array.byteLength > MAX_POOLED_BYTES) return;
-  const k = key(array instanceof Float64Array ? 'float64' : 'float32', array.length);
-  let list = free.get(k);
+  const byLength = free[array instanceof Float64Array ? 'float64' : 'float32'];
+  let list = byLength.get(array.length);
   if (list === undefined) {
     list = [];
-    free.set(k, list);
+    byLength.set(array.length, list);
   }
   list.push(array);
   pooledBytes += array.byteLength;
@@ -61,6 +57,7 @@ export function poolStatistics(): { pooledBytes: number; reused: number; recycle
 
 /** Empties the pool (tests). */
 export function clearPool(): void {
-  free.clear();
+  free.float32.clear();
+  free.float64.clear();
   pooledBytes = 0;
 }

@@ -438,6 +438,166 @@ export function slotwiseBackward(
 // slot across the chunk, affine per group. The statistics come in two phases so the caller can
 // all-reduce between them, exactly as the js kernel does.
 
+// Batch layout with inner = 1 (BatchNorm over [N, C] features, the MLPs' case): one value per (outer,
+// group) run, so the loops run along a row of `groups` values in f64x2 lanes, two groups at a time,
+// instead of calling a block loop per value. Each lane does exactly the scalar arithmetic of the
+// general loops on a one-value run (their block loops start from 0, hence the `0 +` kept below), and
+// the per-slot sums still add in order of `o`: the same bits as the general path.
+
+/**
+ * Per slot, over `o`: with `meanOrZero` = 0, sums = [count..., sum (center) or sum of squares...];
+ * with a mean, target = sum((x - mean)^2) (batchSquares). `target` is zeroed by the caller.
+ */
+function columnSums(x: usize, outer: i32, groups: i32, chunk: i32, slots: i32, center: i32, meanOrZero: usize, target: usize): void {
+  const zero = f64x2.splat(0);
+  const one = f64x2.splat(1);
+  const squares = meanOrZero != 0;
+  const valueOffset = squares ? 0 : slots;
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    const row = o * groups;
+    let g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, row + g)));
+      const slot = slotBase + g;
+      let term: v128;
+      if (squares) {
+        const d = f64x2.sub(v, v128.load(at64(meanOrZero, slot)));
+        term = f64x2.add(zero, f64x2.mul(d, d));
+      } else {
+        term = center ? f64x2.add(zero, v) : f64x2.add(zero, f64x2.mul(v, v));
+        const c = at64(target, slot);
+        v128.store(c, f64x2.add(v128.load(c), one));
+      }
+      const t = at64(target, valueOffset + slot);
+      v128.store(t, f64x2.add(v128.load(t), term));
+    }
+    for (; g < groups; g++) {
+      const v = read(x, row + g);
+      const slot = slotBase + g;
+      let term: f64;
+      if (squares) {
+        const d = v - load<f64>(at64(meanOrZero, slot));
+        term = 0 + d * d;
+      } else {
+        term = center ? 0 + v : 0 + v * v;
+        store<f64>(at64(target, slot), load<f64>(at64(target, slot)) + 1);
+      }
+      store<f64>(at64(target, valueOffset + slot), load<f64>(at64(target, valueOffset + slot)) + term);
+    }
+  }
+}
+
+function columnForward(x: usize, out: usize, w: usize, b: usize, outer: i32, groups: i32, chunk: i32, mean: usize, rstd: usize): void {
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    const row = o * groups;
+    let g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      const slot = slotBase + g;
+      const scale = f64x2.mul(v128.load(at64(rstd, slot)), f64x2.promote_low_f32x4(v128.load64_zero(at32(w, g))));
+      const shift = f64x2.sub(f64x2.promote_low_f32x4(v128.load64_zero(at32(b, g))), f64x2.mul(v128.load(at64(mean, slot)), scale));
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, row + g)));
+      v128.store64_lane(at32(out, row + g), f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(v, scale), shift)), 0);
+    }
+    for (; g < groups; g++) {
+      const slot = slotBase + g;
+      const scale = load<f64>(at64(rstd, slot)) * read(w, g);
+      const shift = read(b, g) - load<f64>(at64(mean, slot)) * scale;
+      write(out, row + g, read(x, row + g) * scale + shift);
+    }
+  }
+}
+
+function columnBackwardReductions(
+  gy: usize, x: usize, w: usize, outer: i32, groups: i32, chunk: i32, slots: i32, mean: usize, rstd: usize,
+  gradW: usize, gradB: usize, reductions: usize,
+): void {
+  const zero = f64x2.splat(0);
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    const row = o * groups;
+    let g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      const slot = slotBase + g;
+      const r = v128.load(at64(rstd, slot));
+      const dy = f64x2.promote_low_f32x4(v128.load64_zero(at32(gy, row + g)));
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, row + g)));
+      const gamma = f64x2.promote_low_f32x4(v128.load64_zero(at32(w, g)));
+      const sumDyLanes = f64x2.add(zero, dy);
+      const centredLanes = f64x2.add(zero, f64x2.mul(dy, f64x2.sub(v, v128.load(at64(mean, slot)))));
+      if (gradW != 0) {
+        const p = at64(gradW, g);
+        v128.store(p, f64x2.add(v128.load(p), f64x2.mul(centredLanes, r)));
+      }
+      if (gradB != 0) {
+        const p = at64(gradB, g);
+        v128.store(p, f64x2.add(v128.load(p), sumDyLanes));
+      }
+      const p0 = at64(reductions, slot);
+      v128.store(p0, f64x2.add(v128.load(p0), f64x2.mul(sumDyLanes, gamma)));
+      const p1 = at64(reductions, slots + slot);
+      v128.store(p1, f64x2.add(v128.load(p1), f64x2.mul(f64x2.mul(centredLanes, gamma), r)));
+    }
+    for (; g < groups; g++) {
+      const slot = slotBase + g;
+      const r = load<f64>(at64(rstd, slot));
+      const dy = read(gy, row + g);
+      const sumDyValue = 0 + dy;
+      const centred = 0 + dy * (read(x, row + g) - load<f64>(at64(mean, slot)));
+      const gamma = read(w, g);
+      if (gradW != 0) store<f64>(at64(gradW, g), load<f64>(at64(gradW, g)) + centred * r);
+      if (gradB != 0) store<f64>(at64(gradB, g), load<f64>(at64(gradB, g)) + sumDyValue);
+      store<f64>(at64(reductions, slot), load<f64>(at64(reductions, slot)) + sumDyValue * gamma);
+      store<f64>(at64(reductions, slots + slot), load<f64>(at64(reductions, slots + slot)) + centred * gamma * r);
+    }
+  }
+}
+
+function columnBackwardInput(
+  gy: usize, x: usize, gradX: usize, w: usize, outer: i32, groups: i32, chunk: i32, slots: i32, center: i32, fixed: i32,
+  count: usize, mean: usize, rstd: usize, reductions: usize,
+): void {
+  const zero = f64x2.splat(0);
+  for (let o = 0; o < outer; o++) {
+    const slotBase = (o / chunk) * groups;
+    const row = o * groups;
+    let g = 0;
+    for (; g + 2 <= groups; g += 2) {
+      const slot = slotBase + g;
+      const r = v128.load(at64(rstd, slot));
+      const m = v128.load(at64(mean, slot));
+      let c = zero;
+      let d = zero;
+      if (!fixed) {
+        const n = v128.load(at64(count, slot));
+        if (center) d = f64x2.div(f64x2.mul(r, v128.load(at64(reductions, slot))), n);
+        c = f64x2.div(f64x2.mul(f64x2.mul(r, r), v128.load(at64(reductions, slots + slot))), n);
+      }
+      const a = f64x2.mul(r, f64x2.promote_low_f32x4(v128.load64_zero(at32(w, g))));
+      const e = f64x2.sub(f64x2.mul(c, m), d);
+      const dy = f64x2.promote_low_f32x4(v128.load64_zero(at32(gy, row + g)));
+      const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, row + g)));
+      const result = f64x2.add(f64x2.sub(f64x2.mul(a, dy), f64x2.mul(c, v)), e);
+      v128.store64_lane(at32(gradX, row + g), f32x4.demote_f64x2_zero(result), 0);
+    }
+    for (; g < groups; g++) {
+      const slot = slotBase + g;
+      const r = load<f64>(at64(rstd, slot));
+      const m = load<f64>(at64(mean, slot));
+      let c: f64 = 0;
+      let d: f64 = 0;
+      if (!fixed) {
+        const n = load<f64>(at64(count, slot));
+        d = center ? (r * load<f64>(at64(reductions, slot))) / n : 0;
+        c = (r * r * load<f64>(at64(reductions, slots + slot))) / n;
+      }
+      const a = r * read(w, g);
+      write(gradX, row + g, a * read(gy, row + g) - c * read(x, row + g) + (c * m - d));
+    }
+  }
+}
+
 /** sums = [count..., sum (or sum of squares without centring)...] per slot. */
 // The batch-wise loops below sum over `outer` into per-slot (or per-group) accumulators. With
 // `partials` != 0 they instead write each (outer, group) run's terms at partials + ((o * groups + g) *
@@ -448,6 +608,10 @@ export function batchSums(
   x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, sums: usize, partials: usize,
 ): void {
   if (partials == 0) memory.fill(sums, 0, <usize>(2 * slots) << 3);
+  if (inner == 1 && partials == 0) {
+    columnSums(x, outer, groups, chunk, slots, center, 0, sums);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
@@ -469,6 +633,10 @@ export function batchSquares(
   x: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, mean: usize, squares: usize, partials: usize,
 ): void {
   if (partials == 0) memory.fill(squares, 0, <usize>slots << 3);
+  if (inner == 1 && partials == 0) {
+    columnSums(x, outer, groups, chunk, slots, 0, mean, squares);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
@@ -482,6 +650,10 @@ export function batchSquares(
 }
 
 export function batchForward(x: usize, out: usize, w: usize, b: usize, outer: i32, groups: i32, inner: i32, chunk: i32, mean: usize, rstd: usize): void {
+  if (inner == 1) {
+    columnForward(x, out, w, b, outer, groups, chunk, mean, rstd);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
@@ -503,6 +675,10 @@ export function batchBackwardReductions(
     if (gradW != 0) memory.fill(gradW, 0, <usize>groups << 3);
     if (gradB != 0) memory.fill(gradB, 0, <usize>groups << 3);
     memory.fill(reductions, 0, <usize>(2 * slots) << 3);
+    if (inner == 1) {
+      columnBackwardReductions(gy, x, w, outer, groups, chunk, slots, mean, rstd, gradW, gradB, reductions);
+      return;
+    }
   }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
@@ -533,6 +709,10 @@ export function batchBackwardInput(
   gy: usize, x: usize, gradX: usize, w: usize, outer: i32, groups: i32, inner: i32, chunk: i32, slots: i32, center: i32, fixed: i32,
   count: usize, mean: usize, rstd: usize, reductions: usize,
 ): void {
+  if (inner == 1) {
+    columnBackwardInput(gy, x, gradX, w, outer, groups, chunk, slots, center, fixed, count, mean, rstd, reductions);
+    return;
+  }
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
