@@ -27,6 +27,9 @@ const DETERMINISTIC_FINE_TUNING_RUNS = ['pretrain', 'frozen-b2', 'live-b32'];
 const PLACEMENT = 'peri-ln-deep';
 /** Each tap's mean and std after the 4 steps of the reduced form: |normkit - PyTorch| <= TAP * (1 + |normkit|) (float32, two frameworks). */
 const TAP = 1e-5;
+/** Switchable Norm's importance probe (lab_probes.py in PyTorch): the batch-statistics share after the reduced form's steps, within IMPORTANCE. */
+const SWITCHABLE = 'switchable-norm-selection';
+const IMPORTANCE = 1e-6;
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -68,6 +71,7 @@ let section: TorchSection;
 let results: PresetResult[];
 let fineTuning: PresetResult;
 let placement: PresetResult;
+let switchable: PresetResult;
 let dir: string;
 
 beforeAll(async () => {
@@ -81,10 +85,12 @@ beforeAll(async () => {
   const lost = withoutInitFrom(fine);
   const deep = presetByName(PLACEMENT)!;
   placement = runPreset(deep, { mode: 'reduced', seeds: presetSeeds(deep, 'reduced'), resources });
+  const mixing = presetByName(SWITCHABLE)!;
+  switchable = runPreset(mixing, { mode: 'reduced', seeds: presetSeeds(mixing, 'reduced'), resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement],
+    [...presets, fault, fine, lost, deep, mixing],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -185,6 +191,19 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(doubled.criteria.find((c) => c.id === 'balanced-variance')!.agreement).not.toBe('agree');
     const missing = edited((e) => delete e.activations);
     expect(compareWithTorch(preset, placement, exported.runs, missing, 'reduced').reason).toMatch(/reads the normkit trainer's activations/);
+  });
+
+  it(`${SWITCHABLE}: the importance probe of Switchable Norm is read from PyTorch's runs`, () => {
+    const replication = section.replications[6]!;
+    expect(replication.preset).toBe(SWITCHABLE);
+    expect(replication.status, replication.reason).toBe('replicated');
+    const adapts = replication.criteria.find((c) => c.id === 'adapts')!;
+    // The reduced form barely moves the importance (about 1e-3 from 1/3): a probe read anywhere else would not match to 1e-6.
+    adapts.normkit.perSeed.forEach((v, s) => {
+      expect(Math.abs(v)).toBeGreaterThan(10 * IMPORTANCE);
+      expect(Math.abs(v - adapts.torch.perSeed[s]!)).toBeLessThanOrEqual(IMPORTANCE);
+    });
+    expect(replication.verdictsAgree).toBe(true);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

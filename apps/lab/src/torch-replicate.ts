@@ -58,7 +58,11 @@ export interface TorchRun {
   completedSteps: number;
   elapsedMs: number;
   losses: Array<number | null>;
-  evals: Array<{ step: number; train: Metrics; test: Metrics; gap: Metrics; activations?: Record<string, { mean: number | null; std: number | null }> }>;
+  evals: Array<{
+    step: number; train: Metrics; test: Metrics; gap: Metrics;
+    activations?: Record<string, { mean: number | null; std: number | null }>;
+    probes?: { importance: Record<string, unknown> };
+  }>;
 }
 export type Metrics = { loss: number | null; accuracy: number | null };
 export interface TorchResults {
@@ -113,7 +117,15 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
     // normkit_torch.lab measures the activation taps of the families it knows (lab_taps.py), the same statistics at the same steps.
     const activations = e.activations ? Object.fromEntries(Object.entries(e.activations).map(([name, s]) => [name, { mean: num(s.mean), std: num(s.std) }])) : undefined;
     if (activations) Object.assign(event, { activations });
-    for (const field of [...(activations ? [] : ['activations' as const]), 'gradNorms', 'probes'] as const) {
+    // And normkit's importance probe where lab_probes.py ports every module that has one; the other probes stay normkit's.
+    if (e.probes) {
+      const probes = { importance: e.probes.importance };
+      for (const field of ['runningStats', 'sigma', 'maxLogit'] as const) {
+        Object.defineProperty(probes, field, { get: () => unavailable(`the normkit trainer's probes.${field}`), enumerable: false });
+      }
+      Object.assign(event, { probes });
+    }
+    for (const field of [...(activations ? [] : ['activations' as const]), 'gradNorms', ...(e.probes ? [] : ['probes' as const])] as const) {
       Object.defineProperty(event, field, { get: () => unavailable(`the normkit trainer's ${field}`), enumerable: false });
     }
     return event as unknown as EvalEvent;

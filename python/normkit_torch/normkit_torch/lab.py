@@ -32,7 +32,8 @@ and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
 "losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
 {"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
-probe step's training forward, only for the families lab_taps knows). A group whose model, normalizer or gradient transform normkit_torch does not
+probe step's training forward, only for the families lab_taps knows; `probes`: {"importance": {module: ...}}, normkit's
+importance probe after the evaluation's step, only when lab_probes ports every module that has one). A group whose model, normalizer or gradient transform normkit_torch does not
 have is reported "unsupported" with the reason and none of its runs is trained.
 
 Each run follows @normkit/experiments' Trainer (packages/experiments/src/train.ts) step for step: a
@@ -54,6 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from . import bundle as nb
+from . import lab_probes
 from . import lab_taps
 from . import models
 from . import safetensors as st
@@ -325,7 +327,9 @@ def train_run(directory, run, prepared):
         losses.append(value)
         done = step
         if probe:
-            evals.append({"step": step, **evaluate(model, train, test, run), **({"activations": activations} if taps is not None else {})})
+            probes = lab_probes.importance_probes(model)
+            evals.append({"step": step, **evaluate(model, train, test, run), **({"activations": activations} if taps is not None else {}),
+                          **({"probes": {"importance": probes}} if probes is not None else {})})
     if taps is not None:
         taps.remove()
     return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
