@@ -203,6 +203,8 @@ export async function runLabParallel(options: ParallelLabOptions): Promise<LabRe
       finish(presetIndex, result);
     },
   );
+  const schedule = scheduleJobs(units, options.secondsPerSeed);
+  options.onSchedule?.(schedule);
   // An experiment's start is the first event of its first seed; one that could not run is done already.
   prepared.forEach((p, presetIndex) => {
     const preset = options.presets[presetIndex]!;
@@ -210,8 +212,6 @@ export async function runLabParallel(options: ParallelLabOptions): Promise<LabRe
     else relay.result(firstUnit[presetIndex]!, { result: p });
   });
 
-  const schedule = scheduleJobs(units, options.secondsPerSeed);
-  options.onSchedule?.(schedule);
   if (schedule.length === 0) return assembleReport(options, seedPass, claims, now() - started);
   const workerData: LabWorkerData = {
     threads: options.threads ?? threadsPerJob(options.jobs),
