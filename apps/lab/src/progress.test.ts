@@ -23,10 +23,10 @@ describe('progress formatting', () => {
     );
   });
 
-  it('in a parallel run, the run line and a run\'s end say how many of the experiment\'s seeds are done', () => {
+  it('in a parallel run, the run line (instead of the experiment ETA) and a run\'s end say how many of the experiment\'s seeds are done', () => {
     const at = { index: 6, count: 9, seeds: { done: 2, total: 5 } };
     expect(formatRunProgress(progress, at)).toBe(
-      '[7/9] qk-norm-logits  run 3/3 QK-norm, lr 0.03  [##########----------]  150/300 steps  4s, ETA 4s (experiment ~4s, 2/5 seeds done)',
+      '[7/9] qk-norm-logits  run 3/3 QK-norm, lr 0.03  [##########----------]  150/300 steps  4s, ETA 4s (2/5 seeds done)',
     );
     expect(formatRunProgress(progress, { ...at, seeds: { done: 0, total: 1 } })).toBe(formatRunProgress(progress, { index: 6, count: 9 }));
     const piped: string[] = [];

@@ -26,16 +26,13 @@ export interface LabPosition {
   seeds?: { done: number; total: number };
 }
 
-/** ', 2/5 seeds done' in a parallel run, else nothing. */
-function seedsDone(position: LabPosition): string {
-  return position.seeds && position.seeds.total > 1 ? `, ${position.seeds.done}/${position.seeds.total} seeds done` : '';
-}
 
 /**
  * The progress line of a running configuration:
- * `[3/9] batch-norm-learning-rate  run 4/18 BatchNorm, lr 0.08  [#####-----]  150/300 steps  1s, ETA 1s (experiment ~25s)`;
- * in a parallel run the experiment's seeds run as separate jobs: `(experiment ~25s, 2/5 seeds done)`.
- * The experiment ETA counts steps, and steps differ in cost between configurations, hence '~'.
+ * `[3/9] batch-norm-learning-rate  run 4/18 BatchNorm, lr 0.08  [#####-----]  150/300 steps  1s, ETA 1s (experiment ~25s)`.
+ * The experiment ETA counts steps, and steps differ in cost between configurations, hence '~'. In a
+ * parallel run an experiment's seeds are separate jobs, running at once or out of order, so instead of
+ * an experiment ETA the line says how many of its seeds are done: `(2/5 seeds done)`.
  */
 export function formatRunProgress(event: Extract<PresetProgress, { type: 'run-progress' }>, position: LabPosition): string {
   const runFraction = event.step / event.steps;
@@ -43,7 +40,9 @@ export function formatRunProgress(event: Extract<PresetProgress, { type: 'run-pr
   return (
     `[${position.index + 1}/${position.count}] ${event.preset}  run ${event.index + 1}/${event.runs} ${event.label}  ${progressBar(runFraction)}  ` +
     `${event.step}/${event.steps} steps  ${formatDuration(event.runElapsedMs)}, ETA ${formatDuration(eta(event.runElapsedMs, runFraction))} ` +
-    `(experiment ~${formatDuration(eta(event.presetElapsedMs, presetFraction))}${seedsDone(position)})`
+    (position.seeds && position.seeds.total > 1
+      ? `(${position.seeds.done}/${position.seeds.total} seeds done)`
+      : `(experiment ~${formatDuration(eta(event.presetElapsedMs, presetFraction))})`)
   );
 }
 
