@@ -152,26 +152,20 @@ export async function runLabParallel(options: ParallelLabOptions): Promise<LabRe
   // Prepared in this thread (requirements and plans), so an experiment that cannot run is reported without a job.
   const prepared: Array<PreparedPreset | PresetResult> = options.presets.map((preset) => preparePreset(preset, options.mode, presetSeeds(preset, seedPass), resources));
   const units: Array<LabUnit & { presetIndex: number; seedIndex: number }> = [];
+  // The relay's units in report order: each experiment's seeds, or one unit for an experiment that cannot run.
   const firstUnit: number[] = [];
   const unitCount: number[] = [];
-  const relayIndex: number[] = [];
-  let relayed = 0;
-  prepared.forEach((p, presetIndex) => {
-    firstUnit.push(relayed);
-    relayIndex.push(relayed);
-    if ('plans' in p) {
-      p.plans.forEach((plan, seedIndex) => units.push({ unit: relayed + seedIndex, preset: options.presets[presetIndex]!.name, seed: plan.seed, runs: plan.runs, presetIndex, seedIndex }));
-      unitCount.push(p.plans.length);
-      relayed += p.plans.length;
-    } else {
-      unitCount.push(1);
-      relayed += 1;
-    }
-  });
   const presetOfUnit: number[] = [];
-  unitCount.forEach((n, presetIndex) => {
-    for (let i = 0; i < n; i++) presetOfUnit.push(presetIndex);
+  prepared.forEach((p, presetIndex) => {
+    const first = presetOfUnit.length;
+    firstUnit.push(first);
+    if ('plans' in p) {
+      p.plans.forEach((plan, seedIndex) => units.push({ unit: first + seedIndex, preset: options.presets[presetIndex]!.name, seed: plan.seed, runs: plan.runs, presetIndex, seedIndex }));
+    }
+    unitCount.push('plans' in p ? p.plans.length : 1);
+    for (let i = 0; i < unitCount[presetIndex]!; i++) presetOfUnit.push(presetIndex);
   });
+  const relayed = presetOfUnit.length;
 
   const parts: Array<Array<SeedPart | undefined>> = unitCount.map((n) => new Array<SeedPart | undefined>(n));
   const seedsDone = unitCount.map(() => 0);
