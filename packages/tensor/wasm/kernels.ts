@@ -344,6 +344,91 @@ export function rowwiseBackward(
   }
 }
 
+// Slot-wise layout with one parameter per value (block = 1: GroupNorm over [N, C] features, whose
+// per-channel affine changes at every value): the affine and backward loops run in f64x2 lanes along
+// the slot instead of calling a block loop per value. Each lane does the scalar arithmetic of a one-value
+// block (whose sums start from 0, hence the `0 +` kept below), and the slot's sums over values still add
+// in value order: the same bits as the per-block loops, which the threaded path keeps.
+
+/** out = x * (r * w) + (b - m * (r * w)) per value of the slot starting at `base`, parameters from `paramBase`. */
+function elementAffine(x: usize, out: usize, w: usize, b: usize, base: i32, inner: i32, paramBase: i32, r: f64, m: f64): void {
+  const rv = f64x2.splat(r);
+  const mv = f64x2.splat(m);
+  let q = 0;
+  for (; q + 4 <= inner; q += 4) {
+    const wv = v128.load(at32(w, paramBase + q));
+    const bv = v128.load(at32(b, paramBase + q));
+    const xv = v128.load(at32(x, base + q));
+    const scale0 = f64x2.mul(rv, low(wv));
+    const scale1 = f64x2.mul(rv, high(wv));
+    const shift0 = f64x2.sub(low(bv), f64x2.mul(mv, scale0));
+    const shift1 = f64x2.sub(high(bv), f64x2.mul(mv, scale1));
+    v128.store(at32(out, base + q), pack(f64x2.add(f64x2.mul(low(xv), scale0), shift0), f64x2.add(f64x2.mul(high(xv), scale1), shift1)));
+  }
+  for (; q < inner; q++) {
+    const scale = r * read(w, paramBase + q);
+    const shift = read(b, paramBase + q) - m * scale;
+    write(out, base + q, read(x, base + q) * scale + shift);
+  }
+}
+
+/**
+ * Per value: dw += dy * (x - m) * r, db += dy (float64 accumulators); sets sumDy = sum(dy * w) and
+ * sumDyCentred = sum(dy * (x - m) * w) over the slot, added in value order.
+ */
+function elementGradientSums(gy: usize, x: usize, w: usize, base: i32, inner: i32, paramBase: i32, r: f64, m: f64, gradW: usize, gradB: usize): void {
+  const zero = f64x2.splat(0);
+  const rv = f64x2.splat(r);
+  const mv = f64x2.splat(m);
+  let dxhat: f64 = 0;
+  let dxhatCentred: f64 = 0;
+  let q = 0;
+  for (; q + 2 <= inner; q += 2) {
+    const p = paramBase + q;
+    const dy = f64x2.add(zero, f64x2.promote_low_f32x4(v128.load64_zero(at32(gy, base + q))));
+    const v = f64x2.promote_low_f32x4(v128.load64_zero(at32(x, base + q)));
+    const centred = f64x2.add(zero, f64x2.mul(dy, f64x2.sub(v, mv)));
+    const gamma = f64x2.promote_low_f32x4(v128.load64_zero(at32(w, p)));
+    if (gradW != 0) v128.store(at64(gradW, p), f64x2.add(v128.load(at64(gradW, p)), f64x2.mul(centred, rv)));
+    if (gradB != 0) v128.store(at64(gradB, p), f64x2.add(v128.load(at64(gradB, p)), dy));
+    const a = f64x2.mul(dy, gamma);
+    const c = f64x2.mul(centred, gamma);
+    dxhat += f64x2.extract_lane(a, 0);
+    dxhat += f64x2.extract_lane(a, 1);
+    dxhatCentred += f64x2.extract_lane(c, 0);
+    dxhatCentred += f64x2.extract_lane(c, 1);
+  }
+  for (; q < inner; q++) {
+    const p = paramBase + q;
+    const dy = 0 + read(gy, base + q);
+    const centred = 0 + dy * (read(x, base + q) - m);
+    const gamma = read(w, p);
+    if (gradW != 0) store<f64>(at64(gradW, p), load<f64>(at64(gradW, p)) + centred * r);
+    if (gradB != 0) store<f64>(at64(gradB, p), load<f64>(at64(gradB, p)) + dy);
+    dxhat += dy * gamma;
+    dxhatCentred += centred * gamma;
+  }
+  sumDy = dxhat;
+  sumDyCentred = dxhatCentred;
+}
+
+/** gradX = (r * w) * dy - c * x + e per value of the slot. */
+function elementGradX(gy: usize, x: usize, gradX: usize, w: usize, base: i32, inner: i32, paramBase: i32, r: f64, c: f64, e: f64): void {
+  const rv = f64x2.splat(r);
+  const cv = f64x2.splat(c);
+  const ev = f64x2.splat(e);
+  let q = 0;
+  for (; q + 4 <= inner; q += 4) {
+    const wv = v128.load(at32(w, paramBase + q));
+    const g = v128.load(at32(gy, base + q));
+    const v = v128.load(at32(x, base + q));
+    const r0 = f64x2.add(f64x2.sub(f64x2.mul(f64x2.mul(rv, low(wv)), low(g)), f64x2.mul(cv, low(v))), ev);
+    const r1 = f64x2.add(f64x2.sub(f64x2.mul(f64x2.mul(rv, high(wv)), high(g)), f64x2.mul(cv, high(v))), ev);
+    v128.store(at32(gradX, base + q), pack(r0, r1));
+  }
+  for (; q < inner; q++) write(gradX, base + q, r * read(w, paramBase + q) * read(gy, base + q) - c * read(x, base + q) + e);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Slot-wise layout (GroupNorm, InstanceNorm, FRN): statistics per (outer, group) slot of `inner`
 // contiguous values, affine per block of `block` values, optional TLU threshold.
@@ -363,6 +448,10 @@ export function slotwiseForward(
     store<f64>(at64(variance, s), v);
     store<f64>(at64(rstd, s), r);
     const paramBase = (s % groups) * blocks;
+    if (block == 1 && th == 0) {
+      elementAffine(x, out, w, b, base, inner, paramBase, r, m);
+      continue;
+    }
     for (let q = 0; q < blocks; q++) {
       const p = paramBase + q;
       const scale = r * read(w, p);
@@ -395,7 +484,11 @@ export function slotwiseBackward(
     const paramBase = (s % groups) * blocks;
     let sumDxhat: f64 = 0;
     let sumDxhatCentred: f64 = 0;
-    for (let q = 0; q < blocks; q++) {
+    if (block == 1 && th == 0 && partials == 0) {
+      elementGradientSums(gy, x, w, base, inner, paramBase, r, m, gradW, gradB);
+      sumDxhat = sumDy;
+      sumDxhatCentred = sumDyCentred;
+    } else for (let q = 0; q < blocks; q++) {
       const p = paramBase + q;
       const gamma = read(w, p);
       const start = base + q * block;
@@ -425,6 +518,10 @@ export function slotwiseBackward(
     const meanDxhatXhat = (sumDxhatCentred * r) / <f64>inner;
     const c = r * r * meanDxhatXhat;
     const d = r * meanDxhat;
+    if (block == 1 && th == 0) {
+      elementGradX(gy, x, gradX, w, base, inner, paramBase, r, c, c * m - d);
+      continue;
+    }
     for (let q = 0; q < blocks; q++) {
       const a = r * read(w, paramBase + q);
       const start = base + q * block;

@@ -408,6 +408,42 @@ describe('kernel table: gemm', () => {
   });
 });
 
+describe('kernel table: gemmBatch', () => {
+  it("gives each entry exactly the bits of that backend's gemm on it, in entry order where entries share C", () => {
+    const generator = new Generator(37);
+    const sizes = [1, 3, 4, 7, 8, 13, 16, 17, 33];
+    for (let trial = 0; trial < 40; trial++) {
+      const m = pick(generator, sizes);
+      const k = pick(generator, sizes);
+      const n = pick(generator, sizes);
+      const transA = generator.nextUint32() % 2 === 0;
+      const transB = generator.nextUint32() % 2 === 0;
+      const count = 1 + (generator.nextUint32() % 6);
+      // A few matrices per operand, picked per entry (repeats: a broadcast operand); C blocks either
+      // one per entry or shared by several entries (a broadcast operand's gradient).
+      const matrices = 1 + (generator.nextUint32() % 3);
+      const offsets = (size: number) => Int32Array.from({ length: count }, () => (generator.nextUint32() % matrices) * size);
+      const aOffsets = offsets(m * k);
+      const bOffsets = offsets(k * n);
+      const shared = generator.nextUint32() % 2 === 0;
+      const cOffsets = shared ? offsets(m * n) : Int32Array.from({ length: count }, (_, i) => i * m * n);
+      const a = data(generator, matrices * m * k, 'normal');
+      const b = data(generator, matrices * k * n, 'normal');
+      const c0 = data(generator, Math.max(count, matrices) * m * n, 'normal');
+      for (const table of [js, wasm]) {
+        const batched = c0.slice();
+        table.gemmBatch({ a, transA, b, transB, c: batched, m, k, n, aOffsets, bOffsets, cOffsets });
+        const perEntry = c0.slice();
+        for (let i = 0; i < count; i++) {
+          table.gemm({ a, aOffset: aOffsets[i]!, transA, b, bOffset: bOffsets[i]!, transB, c: perEntry, cOffset: cOffsets[i]!, m, k, n });
+        }
+        const label = `${table.name} gemmBatch ${count} x ${m}x${k}x${n} transA ${transA} transB ${transB} shared C ${shared}`;
+        for (let i = 0; i < perEntry.length; i++) expect(Object.is(batched[i], perEntry[i]), `${label} [${i}]`).toBe(true);
+      }
+    }
+  });
+});
+
 describe('kernel table: conv2d', () => {
   // Bounds per element from the same convolution of absolute values (sum |w| |x| + |bias|), times the
   // float32 summation bound for the number of terms each output accumulates (see the gemm tests).

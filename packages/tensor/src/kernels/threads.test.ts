@@ -99,6 +99,24 @@ describe('thread pool', () => {
     }
   });
 
+  it('gemmBatch: same bits at 1, 2 and 3 threads (entries spread over threads; shared C blocks stay in entry order)', () => {
+    const generator = new Generator(15);
+    const [m, k, n, count] = [17, 16, 19, 13];
+    const a = data(generator, count * m * k);
+    const b = data(generator, count * k * n);
+    for (const shared of [false, true]) {
+      const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k);
+      const bOffsets = Int32Array.from({ length: count }, (_, i) => i * k * n);
+      const cOffsets = Int32Array.from({ length: count }, (_, i) => (shared ? i % 3 : i) * m * n);
+      const c0 = data(generator, count * m * n);
+      sameBitsAtEveryThreadCount(`gemmBatch shared C ${shared}`, (table) => {
+        const c = c0.slice();
+        table.gemmBatch({ a, transA: false, b, transB: true, c, m, k, n, aOffsets, bOffsets, cOffsets });
+        return { c };
+      });
+    }
+  });
+
   it('conv2d forward and backward: same bits at 1, 2 and 3 threads (groups, stride, dilation), and the js result within the summation bound', () => {
     const generator = new Generator(6);
     const cases = [
@@ -279,8 +297,9 @@ describe('thread pool', () => {
           return { out: f.out, mean: result.statistics.mean, variance: result.statistics.variance, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
         });
         // Slot-wise with TLU, and the slot-mix kernels.
-        const block = pick([1, 2, 5, 8]);
-        const blocks = pick([1, 2, 3]);
+        // block 1 with 9 blocks: the per-value loops (lanes along the slot) against the per-block loops the threaded backward keeps.
+        const block = pick([1, 1, 2, 5, 8]);
+        const blocks = pick([1, 2, 3, 9]);
         const slotInner = block * blocks;
         const slotCount = outer * groups;
         const params = groups * blocks;

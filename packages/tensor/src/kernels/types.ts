@@ -182,6 +182,25 @@ export interface GemmArgs {
   n: number;
 }
 
+/**
+ * `gemm` over a batch of equally sized products: entry i is
+ * C[cOffsets[i]..] += op(A[aOffsets[i]..]) @ op(B[bOffsets[i]..]). Entries may share a block of C
+ * (the gradient of a broadcast operand): those accumulate in entry order.
+ */
+export interface GemmBatchArgs {
+  a: TypedArray;
+  transA: boolean;
+  b: TypedArray;
+  transB: boolean;
+  c: TypedArray;
+  m: number;
+  k: number;
+  n: number;
+  aOffsets: Int32Array;
+  bOffsets: Int32Array;
+  cOffsets: Int32Array;
+}
+
 /** A 2-D sliding window (PyTorch's conv geometry). */
 export interface ConvWindow {
   kernelH: number;
@@ -369,6 +388,8 @@ export interface KernelTable {
   readonly activation: (args: ActivationArgs) => void;
   readonly activationBackward: (args: ActivationBackwardArgs) => void;
   readonly gemm: (args: GemmArgs) => void;
+  /** Batched matmul: one call for every entry (on `wasm`: operands copied in once, entries spread over threads). */
+  readonly gemmBatch: (args: GemmBatchArgs) => void;
   /** conv2d forward (bias included), all operands in one dtype. */
   readonly conv2dForward: (args: Conv2dForwardArgs) => void;
   /** conv2d backward to the input and the weight (the bias gradient is a plain sum, outside). */

@@ -65,7 +65,8 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   const bOffsets = batchOffsets(batchShape, bBatch, k * n);
   const dtype = promoteDTypes(a.dtype, b.dtype);
   const data = allocate(dtype, batch * m * n);
-  for (let i = 0; i < batch; i++) gemm(a.data, aOffsets[i]!, false, b.data, bOffsets[i]!, false, data, i * m * n, m, k, n);
+  const cOffsets = Int32Array.from({ length: batch }, (_, i) => i * m * n);
+  activeKernels().gemmBatch({ a: a.data, transA: false, b: b.data, transB: false, c: data, m, k, n, aOffsets, bOffsets, cOffsets });
   return customOp({
     op: 'matmul',
     inputs: [a, b],
@@ -77,12 +78,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       if (a.requiresGrad) {
         // dA = dC @ B^T, summed over broadcast batch entries.
         ga = allocate(a.dtype, a.size);
-        for (let i = 0; i < batch; i++) gemm(g, i * m * n, false, b.data, bOffsets[i]!, true, ga, aOffsets[i]!, m, n, k);
+        activeKernels().gemmBatch({ a: g, transA: false, b: b.data, transB: true, c: ga, m, k: n, n: k, aOffsets: cOffsets, bOffsets, cOffsets: aOffsets });
       }
       if (b.requiresGrad) {
         // dB = A^T @ dC.
         gb = allocate(b.dtype, b.size);
-        for (let i = 0; i < batch; i++) gemm(a.data, aOffsets[i]!, true, g, i * m * n, false, gb, bOffsets[i]!, k, m, n);
+        activeKernels().gemmBatch({ a: a.data, transA: true, b: g, transB: false, c: gb, m: k, k: m, n, aOffsets, bOffsets: cOffsets, cOffsets: bOffsets });
       }
       return [ga, gb];
     },

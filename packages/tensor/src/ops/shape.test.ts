@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { arange, randn, tensor } from '../creation';
 import { ShapeError, ValueError } from '../errors';
@@ -25,6 +26,28 @@ describe('shape ops', () => {
     expect(p.shape).toEqual([4, 2, 3]);
     expect(p.data[1 * 6 + 1 * 3 + 2]).toBe(t.data[1 * 12 + 2 * 4 + 1]);
     expect(() => permute(t, [0, 0, 1])).toThrow(ShapeError);
+  });
+
+  it('permute: every element where the index formula puts it, for any shape (sizes 0 and 1 included) and order', () => {
+    // Reference: output element at multi-index i takes input element sum_k i[k] * inStride[order[k]].
+    const shapeAndOrder = fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 0, maxLength: 5 }).chain((shape) =>
+      fc.shuffledSubarray(shape.map((_, i) => i), { minLength: shape.length, maxLength: shape.length }).map((order) => ({ shape, order })));
+    fc.assert(fc.property(shapeAndOrder, fc.constantFrom('float32' as const, 'float64' as const), ({ shape, order }, dtype) => {
+      const t = reshape(arange(0, shape.reduce((p, d) => p * d, 1), 1, { dtype }), shape);
+      const p = permute(t, order);
+      const inStrides = shape.map((_, i) => shape.slice(i + 1).reduce((q, d) => q * d, 1));
+      const outShape = order.map((a) => shape[a]!);
+      for (let flat = 0; flat < p.size; flat++) {
+        let rest = flat;
+        let source = 0;
+        for (let k = outShape.length - 1; k >= 0; k--) {
+          source += (rest % outShape[k]!) * inStrides[order[k]!]!;
+          rest = Math.floor(rest / outShape[k]!);
+        }
+        if (p.data[flat] !== source) return false;
+      }
+      return p.dtype === dtype && p.shape.join() === outShape.join();
+    }), { numRuns: 300 });
   });
 
   it('slice, indexSelect, concat, stack', () => {

@@ -52,21 +52,61 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
   return reshape(x, x.shape.filter((_, i) => i !== resolved));
 }
 
-function permuteData(data: TypedArray, shape: readonly number[], order: readonly number[], dtype: 'float32' | 'float64'): TypedArray {
+/**
+ * The output of a permutation as (size, input stride) per output axis, with axes of size 1 dropped and
+ * neighbours that stay neighbours merged (an output axis whose input stride is the next one's stride
+ * times its size): [N, L, H, D] -> [N, H, L, D] stays four runs, [N, C, H, W] -> [N, H, W, C] becomes
+ * [N, H*W, C] with strides [C*H*W, 1, H*W], and the identity becomes one contiguous run.
+ */
+function permutedRuns(shape: readonly number[], order: readonly number[]): { sizes: number[]; strides: number[] } {
   const inStrides = stridesOf(shape);
-  const outShape = order.map((a) => shape[a]!);
-  const strides = order.map((a) => inStrides[a]!);
+  const sizes: number[] = [];
+  const strides: number[] = [];
+  for (const axis of order) {
+    const size = shape[axis]!;
+    const stride = inStrides[axis]!;
+    if (size === 1) continue;
+    const last = sizes.length - 1;
+    if (last >= 0 && strides[last] === stride * size) {
+      sizes[last]! *= size;
+      strides[last] = stride;
+    } else {
+      sizes.push(size);
+      strides.push(stride);
+    }
+  }
+  return { sizes, strides };
+}
+
+/**
+ * Copies `data` (of `shape`) into a new array with its axes in `order`: an odometer over the outer
+ * runs of `permutedRuns`, and a plain loop along the innermost one (a straight copy when that run is
+ * contiguous in the input).
+ */
+function permuteData(data: TypedArray, shape: readonly number[], order: readonly number[], dtype: 'float32' | 'float64'): TypedArray {
   const out = allocate(dtype, data.length);
-  const rank = outShape.length;
-  const counter = new Array<number>(rank).fill(0);
+  if (data.length === 0) return out;
+  const { sizes, strides } = permutedRuns(shape, order);
+  if (sizes.length <= 1 && (strides[0] ?? 1) === 1) {
+    out.set(data);
+    return out;
+  }
+  const outer = sizes.length - 1;
+  const innerSize = sizes[outer]!;
+  const innerStride = strides[outer]!;
+  const counter = new Array<number>(outer).fill(0);
   let offset = 0;
-  for (let i = 0; i < out.length; i++) {
-    out[i] = data[offset]!;
-    for (let axis = rank - 1; axis >= 0; axis--) {
+  for (let i = 0; i < out.length; i += innerSize) {
+    if (innerStride === 1) {
+      for (let j = 0; j < innerSize; j++) out[i + j] = data[offset + j]!;
+    } else {
+      for (let j = 0, source = offset; j < innerSize; j++, source += innerStride) out[i + j] = data[source]!;
+    }
+    for (let axis = outer - 1; axis >= 0; axis--) {
       counter[axis]!++;
       offset += strides[axis]!;
-      if (counter[axis]! < outShape[axis]!) break;
-      offset -= strides[axis]! * outShape[axis]!;
+      if (counter[axis]! < sizes[axis]!) break;
+      offset -= strides[axis]! * sizes[axis]!;
       counter[axis] = 0;
     }
   }

@@ -1,10 +1,16 @@
 import type { TypedArray } from '../../dtype';
-import type { GemmArgs } from '../types';
+import type { GemmArgs, GemmBatchArgs } from '../types';
 
 /** The kernel table's `gemm` on the `js` backend: `gemmLoops` on the arguments. */
 export function gemm(args: GemmArgs): void {
   const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n } = args;
   gemmLoops(a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n);
+}
+
+/** The kernel table's `gemmBatch` on the `js` backend: `gemmLoops` per entry, in entry order. */
+export function gemmBatch(args: GemmBatchArgs): void {
+  const { a, transA, b, transB, c, m, k, n, aOffsets, bOffsets, cOffsets } = args;
+  for (let i = 0; i < cOffsets.length; i++) gemmLoops(a, aOffsets[i]!, transA, b, bOffsets[i]!, transB, c, cOffsets[i]!, m, k, n);
 }
 
 /**

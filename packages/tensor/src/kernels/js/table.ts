@@ -2,7 +2,7 @@ import type { KernelTable } from '../types';
 import { activation, activationBackward } from './activation';
 import { conv2dBackward, conv2dForward } from './conv';
 import { binary } from './elementwise';
-import { gemm } from './gemm';
+import { gemm, gemmBatch } from './gemm';
 import {
   batchBackward, batchForward, rowwiseBackward, rowwiseForward, slotMixBackward, slotMixForward, slotwiseBackward, slotwiseForward,
 } from './norm';
@@ -23,6 +23,7 @@ export const jsKernels: KernelTable = {
   activation,
   activationBackward,
   gemm,
+  gemmBatch,
   conv2dForward,
   conv2dBackward,
   slotMixForward,

@@ -4,7 +4,7 @@ import { keptStrides } from '../js/reduce';
 import { ERF_TABLE } from '../js/math';
 import { jsKernels } from '../js/table';
 import type {
-  ActivationArgs, ActivationBackwardArgs, BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  ActivationArgs, ActivationBackwardArgs, BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, GemmBatchArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { requestedThreads } from '../thread-state';
@@ -748,6 +748,43 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
+   * `gemm` per entry of a batch, with the operands copied in once and the result out once (per-entry
+   * `gemm` calls paid the copies and the call setup per entry: attention's many small products). Each
+   * entry makes the module call `gemm` makes for it on one thread, so the bits are those of per-entry
+   * calls. Entries writing distinct blocks of C spread over threads; entries sharing one (a broadcast
+   * operand's gradient) accumulate in entry order on this thread.
+   */
+  function gemmBatch(args: GemmBatchArgs): void {
+    const { a, transA, b, transB, c, m, k, n, aOffsets, bOffsets, cOffsets } = args;
+    const count = cOffsets.length;
+    if (!isFloat32(a, b, c) || m * n * k < GEMM_MIN_WORK || count === 0) return jsKernels.gemmBatch(args);
+    arena.reset();
+    const pa = arena.float32In(a);
+    const pb = arena.float32In(b);
+    const pc = arena.float32In(c);
+    const opA = strides(transA, m, k);
+    const opB = strides(transB, k, n);
+    let distinct = true;
+    for (let i = 1; i < count && distinct; i++) distinct = cOffsets[i]! > cOffsets[i - 1]!;
+    const threads = distinct ? threadsFor(count * m * n * k, parallelThresholds.gemmWork) : 1;
+    // Entry i's module call, as `gemm` makes it on one thread (C's row stride is n).
+    const entry = (i: number): [number, number, number, number, number, number, number, number, number, number, number] =>
+      [pa + aOffsets[i]! * 4, opA.row, opA.col, pb + bOffsets[i]! * 4, opB.row, opB.col, pc + cOffsets[i]! * 4, n, m, k, n];
+    if (threads <= 1) {
+      const work = arena.reserve(gemmWorkBytes);
+      for (let i = 0; i < count; i++) exports.gemm(...entry(i), work);
+    } else {
+      run(threads, gemmWorkBytes, (calls) => {
+        for (const [e0, e1] of pieces(count, threads * TASKS_PER_THREAD, 1)) {
+          calls.task();
+          for (let i = e0; i < e1; i++) calls.call('gemm', [...entry(i), scratch(0)]);
+        }
+      });
+    }
+    arena.float32Out(pc, c);
+  }
+
+  /**
    * conv2d forward as one module call sequence: x and the weight are copied in once, every sample is
    * unfolded (im2col) and multiplied (gemm) inside the module, and the output is copied out once.
    */
@@ -1033,6 +1070,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     activation,
     activationBackward,
     gemm,
+    gemmBatch,
     conv2dForward,
     conv2dBackward,
     slotMixForward,
