@@ -2,9 +2,9 @@ import { allocate, type DType } from '../dtype';
 import { OptionError, ShapeError, StateDictError, ValueError, checkNumberOption, formatShape } from '../errors';
 import { dropout } from '../ops/dropout';
 import { mul, where } from '../ops/elementwise';
-import { matmul } from '../ops/matmul';
+import { matmul, matmulTransposed } from '../ops/matmul';
 import { softmax } from '../ops/activation';
-import { permute, reshape, transpose } from '../ops/shape';
+import { permute, reshape } from '../ops/shape';
 import type { Generator } from '../random';
 import { Tensor, checkTensor } from '../tensor';
 import { uniform, zeros as fillZeros } from './init';
@@ -153,7 +153,7 @@ export class MultiHeadAttention extends Module {
       q = this.qNorm.forward(q);
       k = this.kNorm.forward(k);
     }
-    let logits = mul(matmul(q, transpose(k)), 1 / Math.sqrt(D)); // [N, H, L, S]
+    let logits = mul(matmulTransposed(q, k), 1 / Math.sqrt(D)); // [N, H, L, S]
     this.lastMaxLogit = maxAbsLogit(logits, allowed, H, L, S);
     if (allowed) logits = where(allowed.keep, logits, -Infinity);
     let weights = softmax(logits, -1);

@@ -3,7 +3,8 @@ import { randn, tensor } from '../creation';
 import { ShapeError } from '../errors';
 import { gradcheck } from '../gradcheck';
 import { expectClose, expectGradcheck } from '../test-utils';
-import { matmul } from './matmul';
+import { matmul, matmulTransposed } from './matmul';
+import { transpose } from './shape';
 
 function naiveMatmul(a: Float64Array, b: Float64Array, m: number, k: number, n: number): Float64Array {
   const c = new Float64Array(m * n);
@@ -42,5 +43,34 @@ describe('matmul', () => {
     expect(() => matmul(randn([2, 3]), randn([4, 2]))).toThrow(ShapeError);
     expect(() => matmul(randn([2, 3]), randn([4, 2]))).toThrow(/matmul: expected inner dimensions to match.*\[2, 3\] @ \[4, 2\]/);
     expect(() => matmul(randn([3]), randn([3, 2]))).toThrow(/rank >= 2/);
+  });
+});
+
+describe('matmulTransposed (a @ b^T without the transpose copy)', () => {
+  it('gives matmul(a, transpose(b)) and its gradients, bit for bit, with batch broadcasting (float32 and float64)', () => {
+    for (const dtype of ['float32', 'float64'] as const) {
+      for (const [aShape, bShape] of [[[5, 7], [9, 7]], [[2, 3, 17, 16], [2, 3, 17, 16]], [[2, 1, 6, 8], [4, 5, 8]], [[3, 33, 20], [33, 20]]]) {
+        const a = randn(aShape!, { dtype, requiresGrad: true });
+        const b = randn(bShape!, { dtype, requiresGrad: true });
+        const direct = matmulTransposed(a, b);
+        const g = randn(direct.shape, { dtype });
+        direct.backward(g);
+        const [ga, gb] = [a.grad!.data.slice(), b.grad!.data.slice()];
+        a.grad = null;
+        b.grad = null;
+        const reference = matmul(a, transpose(b));
+        reference.backward(g);
+        expect(direct.shape).toEqual(reference.shape);
+        expect(Array.from(direct.data), `${dtype} ${aShape} @ ${bShape}^T`).toEqual(Array.from(reference.data));
+        expect(Array.from(ga), 'grad a').toEqual(Array.from(a.grad!.data));
+        expect(Array.from(gb), 'grad b').toEqual(Array.from(b.grad!.data));
+      }
+    }
+  });
+
+  it('passes gradcheck and refuses mismatched last dims', () => {
+    const f64 = { dtype: 'float64' as const, requiresGrad: true };
+    expectGradcheck(gradcheck(matmulTransposed, [randn([2, 1, 3, 4], f64), randn([3, 5, 4], f64)]));
+    expect(() => matmulTransposed(randn([2, 3]), randn([4, 2]))).toThrow(/matmulTransposed: expected a's last dim to match b's last dim \(a @ b\^T\).*\[2, 3\] @ \[4, 2\]/);
   });
 });

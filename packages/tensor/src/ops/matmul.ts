@@ -41,34 +41,48 @@ function batchOffsets(batchShape: readonly number[], inBatch: readonly number[],
 
 /** Batched matrix product with broadcasting over leading dims: [..., m, k] @ [..., k, n]. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
-  checkTensor('matmul', a, 'a');
-  checkTensor('matmul', b, 'b');
+  return batchedProduct('matmul', a, b, false);
+}
+
+/**
+ * a @ b^T over the last two dims, [..., m, k] @ [..., n, k]^T -> [..., m, n], without materialising
+ * the transpose (the GEMM reads b transposed): attention's q @ k^T. Same as
+ * `matmul(a, transpose(b))`, one copy of b and its gradient's copy back fewer.
+ */
+export function matmulTransposed(a: Tensor, b: Tensor): Tensor {
+  return batchedProduct('matmulTransposed', a, b, true);
+}
+
+/** [..., m, k] @ op(b) with op(b) = b ([..., k, n]) or b^T (b of shape [..., n, k]), broadcasting batch dims. */
+function batchedProduct(op: string, a: Tensor, b: Tensor, transB: boolean): Tensor {
+  checkTensor(op, a, 'a');
+  checkTensor(op, b, 'b');
   if (a.ndim < 2 || b.ndim < 2) {
-    throw new ShapeError({ op: 'matmul', expected: 'operands of rank >= 2', given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}` });
+    throw new ShapeError({ op, expected: 'operands of rank >= 2', given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}` });
   }
   const m = a.shape[a.ndim - 2]!;
   const k = a.shape[a.ndim - 1]!;
-  const k2 = b.shape[b.ndim - 2]!;
-  const n = b.shape[b.ndim - 1]!;
+  const k2 = b.shape[b.ndim - (transB ? 1 : 2)]!;
+  const n = b.shape[b.ndim - (transB ? 2 : 1)]!;
   if (k !== k2) {
     throw new ShapeError({
-      op: 'matmul',
-      expected: `inner dimensions to match (a's last dim = b's second-to-last)`,
+      op,
+      expected: transB ? `a's last dim to match b's last dim (a @ b^T)` : `inner dimensions to match (a's last dim = b's second-to-last)`,
       given: `${formatShape(a.shape)} @ ${formatShape(b.shape)}`,
     });
   }
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
-  const batchShape = broadcastShapes('matmul', aBatch, bBatch);
+  const batchShape = broadcastShapes(op, aBatch, bBatch);
   const batch = shapeSize(batchShape);
   const aOffsets = batchOffsets(batchShape, aBatch, m * k);
   const bOffsets = batchOffsets(batchShape, bBatch, k * n);
   const dtype = promoteDTypes(a.dtype, b.dtype);
   const data = allocate(dtype, batch * m * n);
   const cOffsets = Int32Array.from({ length: batch }, (_, i) => i * m * n);
-  activeKernels().gemmBatch({ a: a.data, transA: false, b: b.data, transB: false, c: data, m, k, n, aOffsets, bOffsets, cOffsets });
+  activeKernels().gemmBatch({ a: a.data, transA: false, b: b.data, transB, c: data, m, k, n, aOffsets, bOffsets, cOffsets });
   return customOp({
-    op: 'matmul',
+    op,
     inputs: [a, b],
     data,
     shape: [...batchShape, m, n],
@@ -76,14 +90,19 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
       let ga: TypedArray | null = null;
       let gb: TypedArray | null = null;
       if (a.requiresGrad) {
-        // dA = dC @ B^T, summed over broadcast batch entries.
+        // dA = dC @ op(B)^T, summed over broadcast batch entries.
         ga = allocate(a.dtype, a.size);
-        activeKernels().gemmBatch({ a: g, transA: false, b: b.data, transB: true, c: ga, m, k: n, n: k, aOffsets: cOffsets, bOffsets, cOffsets: aOffsets });
+        activeKernels().gemmBatch({ a: g, transA: false, b: b.data, transB: !transB, c: ga, m, k: n, n: k, aOffsets: cOffsets, bOffsets, cOffsets: aOffsets });
       }
       if (b.requiresGrad) {
-        // dB = A^T @ dC.
         gb = allocate(b.dtype, b.size);
-        activeKernels().gemmBatch({ a: a.data, transA: true, b: g, transB: false, c: gb, m: k, k: m, n, aOffsets, bOffsets: cOffsets, cOffsets: bOffsets });
+        if (transB) {
+          // dB = dC^T @ A ([n, m] @ [m, k]).
+          activeKernels().gemmBatch({ a: g, transA: true, b: a.data, transB: false, c: gb, m: n, k: m, n: k, aOffsets: cOffsets, bOffsets: aOffsets, cOffsets: bOffsets });
+        } else {
+          // dB = A^T @ dC.
+          activeKernels().gemmBatch({ a: a.data, transA: true, b: g, transB: false, c: gb, m: k, k: m, n, aOffsets, bOffsets: cOffsets, cOffsets: bOffsets });
+        }
       }
       return [ga, gb];
     },
