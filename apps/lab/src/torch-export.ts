@@ -9,10 +9,10 @@ import {
 import { get, has, saveBundle, saveSafetensors, tensor, type OptionsSchema, type Tensor } from '@normkit/tensor';
 
 /** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
-export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 2, file: 'lab-runs.json' } as const;
+export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 3, file: 'lab-runs.json' } as const;
 
 /** The PresetRun and config fields the export carries; a run declaring any other is not replicated (it would run differently). */
-const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config', 'initFrom']);
+const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config', 'initFrom', 'trace']);
 const CARRIED_CONFIG_FIELDS = new Set([
   'task', 'dataset', 'model', 'norms', 'weights', 'gradientTransforms', 'optimizer', 'lr', 'schedule', 'batchSize', 'seed', 'steps', 'evalEvery', 'evalSamples',
 ]);
@@ -48,6 +48,11 @@ export interface ExportedRunSpec {
    * name's segments mapped through `rename` (run-preset.ts's initializeFrom); null when the run starts fresh.
    */
   initFrom: { key: string; except: string[]; rename: Record<string, string> } | null;
+  /**
+   * PresetRun.trace: after every `every`-th step (and its evaluation, when it has one), each name's measure
+   * (RunTrace.torch) is taken from the model; null when the run traces nothing.
+   */
+  trace: { every: number; measures: Record<string, string> } | null;
 }
 
 function differing(options: Record<string, unknown> | undefined, schema: OptionsSchema | undefined): Record<string, unknown> {
@@ -62,7 +67,9 @@ function differing(options: Record<string, unknown> | undefined, schema: Options
 /** What of `config` the export cannot carry (a reason), or null. */
 function notCarried(run: PresetRun, config: ExperimentConfig): string | null {
   const runField = Object.keys(run).find((key) => !CARRIED_RUN_FIELDS.has(key) && (run as unknown as Record<string, unknown>)[key] !== undefined);
-  if (runField === 'trace') return `run "${run.id}" traces values read from the live normkit trainer (RunTrace), which the PyTorch runner does not return`;
+  if (run.trace && !run.trace.torch) {
+    return `run "${run.id}" traces values read from the live normkit trainer (RunTrace) without declaring a measure the PyTorch runner takes for them (RunTrace.torch)`;
+  }
   if (runField) return `run "${run.id}" declares ${runField}, which the export to PyTorch does not carry`;
   const configField = Object.keys(config).find((key) => !CARRIED_CONFIG_FIELDS.has(key));
   return configField ? `run "${run.id}"'s config has the field ${configField}, which the export to PyTorch does not carry` : null;
@@ -95,7 +102,8 @@ function splitTensors(prefix: string, split: Split, sampleShape: readonly number
 
 /**
  * Writes `preset`'s runs at `seeds` into `dir` for normkit_torch.lab and returns them, or the reason
- * they cannot be replicated as declared: a run that traces values from the live trainer, or a task a
+ * they cannot be replicated as declared: a run that traces values from the live trainer without a
+ * measure normkit_torch.lab takes for them (RunTrace.torch), or a task a
  * bundle cannot hold (the conditional GAN trains two optimizers). Whether normkit_torch has the
  * model, normalizers and gradient transforms is decided on the Python side.
  */
@@ -155,6 +163,7 @@ export function exportPreset(
         initFrom: run.initFrom
           ? { key: `${preset.name}/${seed}/${run.initFrom.run}`, except: [...(run.initFrom.except ?? [])], rename: { ...(run.initFrom.rename ?? {}) } }
           : null,
+        trace: run.trace?.torch ? { every: run.trace.every, measures: { ...run.trace.torch } } : null,
         preset: preset.name, seed, run, config, epochs,
       });
     }
@@ -167,7 +176,7 @@ export function writeRunList(dir: string, exports: readonly PresetExport[]): voi
   const runs: ExportedRunSpec[] = exports.flatMap((e) => ('runs' in e ? e.runs : [])).map((r) => ({
     key: r.key, group: r.group, bundle: r.bundle, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
     evalSamples: r.evalSamples, batchSize: r.batchSize, gradientTransforms: r.gradientTransforms, schedule: r.schedule,
-    nonDefault: r.nonDefault, initFrom: r.initFrom,
+    nonDefault: r.nonDefault, initFrom: r.initFrom, trace: r.trace,
   }));
   writeFileSync(join(dir, RUNS_FORMAT.file), `${JSON.stringify({ format: RUNS_FORMAT.format, version: RUNS_FORMAT.version, runs }, null, 1)}\n`);
 }

@@ -30,6 +30,16 @@ const TAP = 1e-5;
 /** Switchable Norm's importance probe (lab_probes.py in PyTorch): the batch-statistics share after the reduced form's steps, within IMPORTANCE. */
 const SWITCHABLE = 'switchable-norm-selection';
 const IMPORTANCE = 1e-6;
+/**
+ * A traced run (RunTrace.torch): qk-norm-logits' attention max-logit, read after each even step and its evaluation.
+ * Set after a first reduced run, which showed Adam at lr 0.03 moving the two frameworks' logits apart by up to
+ * 1.5e-3 relative within 6 steps (a near-zero gradient's sign decides a whole lr-sized step); the first point of
+ * the lr-0.003 run agreed to 1e-7 at seed 0 and 1.1e-5 at seed 1 (FIRST_TRACE was 1e-5 before seed 1 was seen).
+ * A read from another forward (another batch or mode) is off by far more.
+ */
+const TRACED = 'qk-norm-logits';
+const TRACE = 1e-2;
+const FIRST_TRACE = 1e-4;
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -72,6 +82,7 @@ let results: PresetResult[];
 let fineTuning: PresetResult;
 let placement: PresetResult;
 let switchable: PresetResult;
+let traced: PresetResult;
 let dir: string;
 
 beforeAll(async () => {
@@ -87,10 +98,12 @@ beforeAll(async () => {
   placement = runPreset(deep, { mode: 'reduced', seeds: presetSeeds(deep, 'reduced'), resources });
   const mixing = presetByName(SWITCHABLE)!;
   switchable = runPreset(mixing, { mode: 'reduced', seeds: presetSeeds(mixing, 'reduced'), resources });
+  const logits = presetByName(TRACED)!;
+  traced = runPreset(logits, { mode: 'reduced', seeds: presetSeeds(logits, 'reduced'), resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable],
+    [...presets, fault, fine, lost, deep, mixing, logits],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -206,6 +219,22 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(replication.verdictsAgree).toBe(true);
   });
 
+  it(`${TRACED}: a run's trace is taken in PyTorch at the same steps, from the same forward`, () => {
+    const replication = section.replications[7]!;
+    expect(replication.preset).toBe(TRACED);
+    expect(replication.status, replication.reason).toBe('replicated');
+    for (const t of replication.torchRuns) {
+      const n = traced.runs.find((r) => r.id === t.id && r.config.seed === t.config.seed)!;
+      const ours = n.trace.maxLogit!;
+      const theirs = t.trace.maxLogit!;
+      expect(theirs.map(([step]) => step)).toEqual(ours.map(([step]) => step));
+      expect(ours.length).toBeGreaterThan(1);
+      ours.forEach(([, v], i) => expect(Math.abs(v - theirs[i]![1]), `${t.config.seed}/${t.id} step ${ours[i]![0]}`).toBeLessThanOrEqual(TRACE * v));
+      if (t.id === 'moderate') expect(Math.abs(ours[0]![1] - theirs[0]![1])).toBeLessThanOrEqual(FIRST_TRACE * ours[0]![1]);
+    }
+    expect(replication.verdictsAgree).toBe(true);
+  });
+
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {
     const report = runLab({ presets: [], mode: 'reduced', environment: { node: '', platform: '', arch: '', cpu: '', cpuCount: 1, plugins: [] } });
     report.claims = results;
@@ -214,8 +243,8 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(html).toContain('per seed (normkit / PyTorch)');
     expect(html).toContain(`PyTorch ${section.torchVersion}`);
     expect(renderReport(report)).toContain('npm run lab -- --torch');
-    const traced = exportPreset(presetByName('qk-norm-logits')!, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
-    expect(traced).toEqual({ preset: 'qk-norm-logits', unsupported: expect.stringContaining('traces values read from the live normkit trainer') as string });
+    const traced = exportPreset(presetByName('batch-norm-loss-landscape')!, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
+    expect(traced).toEqual({ preset: 'batch-norm-loss-landscape', unsupported: expect.stringContaining('traces values read from the live normkit trainer (RunTrace) without declaring a measure') as string });
   });
 
   /** PyTorch's series of the first preset, handed back without running Python again (`edit` may change a run's final test accuracy). */

@@ -58,6 +58,8 @@ export interface TorchRun {
   completedSteps: number;
   elapsedMs: number;
   losses: Array<number | null>;
+  /** The run's trace (PresetRun.trace with RunTrace.torch): [step, value] by name. */
+  trace?: Record<string, Array<[number, number | null]>>;
   evals: Array<{
     step: number; train: Metrics; test: Metrics; gap: Metrics;
     activations?: Record<string, { mean: number | null; std: number | null }>;
@@ -90,7 +92,7 @@ function torchRecord(exported: ExportedRun, run: TorchRun): RunRecord {
       step: e.step, trainLoss: num(e.train.loss), trainAccuracy: num(e.train.accuracy), testLoss: num(e.test.loss),
       testAccuracy: num(e.test.accuracy), gapLoss: num(e.gap.loss), gapAccuracy: num(e.gap.accuracy), extra: {},
     })),
-    trace: {},
+    trace: Object.fromEntries(Object.entries(run.trace ?? {}).map(([name, points]) => [name, points.map(([step, value]) => [step, num(value)] as [number, number])])),
   };
 }
 

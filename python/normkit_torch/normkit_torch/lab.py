@@ -6,7 +6,7 @@ the evaluations), so the lab computes the quantities and verdicts with the same 
 
 DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 
-    {"format": "normkit-lab-runs", "version": 2, "runs": [{
+    {"format": "normkit-lab-runs", "version": 3, "runs": [{
         "key": "batch-norm-small-batch/0/bn-b2",   unique; results are keyed by it
         "group": "batch-norm-small-batch",         a group is replicated whole or not at all
         "bundle": "runs/3",                        a normkit training bundle at step 0: architecture,
@@ -22,15 +22,18 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
                                                    options away from normkit's defaults: one that is not ported
                                                    makes the group unsupported
         "initFrom": {"key": "frozen-batch-norm-fine-tuning/0/pretrain", "except": ["head"],
-                     "rename": {"frozen-batch-norm": "batch-norm"}}}]}
+                     "rename": {"frozen-batch-norm": "batch-norm"}},
                                                    or null: after the step-0 weights, every parameter and buffer
                                                    not under an `except` prefix is copied from that run (same
                                                    group, trained earlier), each name's segments mapped through
                                                    `rename` (PresetRun.initFrom)
+        "trace": {"every": 2, "measures": {"maxLogit": "max-attention-logit"}}}]}
+                                                   or null: after every `every`-th step (and its evaluation) each
+                                                   name's measure (lab_traces.py) is taken (PresetRun.trace)
 
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
-"losses": [...], "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
+"losses": [...], "trace": {name: [[step, value], ...]}, "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
 {"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
 probe step's training forward, only for the families lab_taps knows; `probes`: {"importance": {module: ...}}, normkit's
 importance probe after the evaluation's step, only when lab_probes ports every module that has one). A group whose model, normalizer or gradient transform normkit_torch does not
@@ -57,12 +60,13 @@ import torch.nn.functional as F
 from . import bundle as nb
 from . import lab_probes
 from . import lab_taps
+from . import lab_traces
 from . import models
 from . import safetensors as st
 from .norm_free import adaptive_grad_clip_
 
 FORMAT = "normkit-lab-runs"
-VERSION = 2
+VERSION = 3
 RUNS_FILE, RESULTS_FILE = "lab-runs.json", "torch-results.json"
 
 
@@ -227,6 +231,11 @@ def prepare(directory, run):
     if run["task"] not in ("classification", "sequence-classification"):
         raise Unsupported(f"task {run['task']!r} is not ported to the lab runner (classification tasks are)")
     transforms = [_transform(t) for t in run.get("gradientTransforms") or []]
+    for name, measure in ((run.get("trace") or {}).get("measures") or {}).items():
+        try:
+            lab_traces.check(measure)
+        except ValueError as error:
+            raise Unsupported(f"trace {name!r}: {error}") from error
     path = os.path.join(directory, run["bundle"])
     manifest, _, _ = nb.read_bundle(path)
     try:
@@ -291,8 +300,9 @@ def train_run(directory, run, prepared):
     steps, every = run["steps"], run["evalEvery"]
     if tuple(order.shape) != (steps, run["batchSize"]):
         raise ValueError(f"lab: {run['key']}: expected batch indices of shape [{steps}, {run['batchSize']}], got {list(order.shape)}")
+    trace_spec = run.get("trace")
     started = time.perf_counter()
-    losses, evals = [], []
+    losses, evals, trace = [], [], {name: [] for name in ((trace_spec or {}).get("measures") or {})}
     status, reason, done = "done", None, 0
     # normkit's optimizer runs the model's postStepHooks inside step() (nGPT's renormalisation onto the sphere).
     hooks = model.post_step_hooks() if hasattr(model, "post_step_hooks") else []
@@ -330,10 +340,14 @@ def train_run(directory, run, prepared):
             probes = lab_probes.importance_probes(model)
             evals.append({"step": step, **evaluate(model, train, test, run), **({"activations": activations} if taps is not None else {}),
                           **({"probes": {"importance": probes}} if probes is not None else {})})
+        # run-preset.ts reads a run's trace after the step (and its evaluation), from the model's last forward.
+        if trace_spec and step % trace_spec["every"] == 0:
+            for name, measure in trace_spec["measures"].items():
+                trace[name].append([step, lab_traces.measure(measure, model)])
     if taps is not None:
         taps.remove()
     return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
-            "losses": losses, "evals": evals}
+            "losses": losses, "evals": evals, "trace": trace}
 
 
 def run_all(directory, only=None):

@@ -419,7 +419,10 @@ class ConditionalGan(nn.Module):
 class MultiHeadAttention(nn.Module):
     """normkit's MultiHeadAttention (batch first, keys `q_proj`, `k_proj`, `v_proj`, `out_proj`, and `q_norm`,
     `k_norm` with QK-norm on [N, H, L, head_dim]); `mask` [N, S] is a key padding mask (1 real, 0 padding); a
-    query row without any real key gets zero weights."""
+    query row without any real key gets zero weights. `last_max_logit`: normkit's `lastMaxLogit`, the largest
+    |q.k / sqrt(head_dim)| over the allowed pairs of the last forward (NaN before the first)."""
+
+    last_max_logit = math.nan
 
     def __init__(self, embed_dim, num_heads, qk_norm=None, bias=True, dtype=None):
         super().__init__()
@@ -446,6 +449,9 @@ class MultiHeadAttention(nn.Module):
         if self.q_norm is not None:
             q, k = self.q_norm(q), self.k_norm(k)
         logits = q @ k.transpose(-1, -2) * (1 / math.sqrt(self.head_dim))
+        # normkit's lastMaxLogit: the largest |logit| over the allowed pairs (0 when none is; a NaN never wins).
+        magnitude = logits.detach().abs()
+        magnitude = torch.where(torch.isnan(magnitude), torch.zeros_like(magnitude), magnitude)
         row_has_key = None
         if mask is not None or causal:
             keep = torch.ones(n, 1, length, length, dtype=torch.bool)
@@ -454,8 +460,10 @@ class MultiHeadAttention(nn.Module):
             if causal:
                 keep = keep & torch.ones(length, length, dtype=torch.bool).tril()
             has_key = keep.any(-1, keepdim=True)
+            magnitude = magnitude.masked_fill(~keep, 0.0)
             logits = logits.masked_fill(~(keep | ~has_key), float("-inf"))
             row_has_key = has_key.to(x.dtype)
+        self.last_max_logit = float(magnitude.max()) if magnitude.numel() else 0.0
         weights = torch.softmax(logits, -1)
         if row_has_key is not None:
             weights = weights * row_has_key

@@ -21,6 +21,12 @@ export type RunRole = 'control' | 'subject' | 'reference';
 export interface RunTrace {
   every: number;
   read(trainer: Trainer): Record<string, number>;
+  /**
+   * For the PyTorch replication (`npm run lab -- --torch`): each name `read` returns, mapped to the measure
+   * normkit_torch.lab takes at the same moment ('max-attention-logit': the largest |q.k / sqrt(d)| over the allowed
+   * pairs of every attention layer's last forward). A traced run without it is not replicated.
+   */
+  torch?: Record<string, 'max-attention-logit'>;
 }
 
 /** One training run of an experiment. */

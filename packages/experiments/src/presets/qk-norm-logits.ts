@@ -28,7 +28,7 @@ function run(id: 'moderate' | 'plain-high' | 'qk-high', mode: PresetMode, seed: 
       seed,
     },
     // The largest |q.k / sqrt(d)| of the step's forward, every 2 steps.
-    trace: { every: 2, read: (trainer) => ({ maxLogit: maxAttentionLogit(trainer.model) }) },
+    trace: { every: 2, read: (trainer) => ({ maxLogit: maxAttentionLogit(trainer.model) }), torch: { maxLogit: 'max-attention-logit' } },
   };
 }
 
