@@ -529,7 +529,7 @@ describe('kernel table: conv2d', () => {
 
 describe('kernel table: activations', () => {
   const forward: Record<ActivationOp, (v: number) => number> = {
-    relu: (v) => (v > 0 ? v : 0),
+    relu: (v) => (v < 0 ? 0 : v), // PyTorch's clamp_min(x, 0): NaN and -0 pass through
     tanh: Math.tanh,
     sigmoid: (v) => 1 / (1 + Math.exp(-v)),
     silu: (v) => v / (1 + Math.exp(-v)),

@@ -42,6 +42,16 @@ describe('activations', () => {
     expectClose(gelu(x), [-2 * 0.022750131948179195, -0.5 * 0.3085375387259869, 0, 1.5 * 0.9331927987311419], 1e-12);
   });
 
+  it("relu follows PyTorch at NaN, ±0 and ±Inf, forward and backward (values printed by torch 1.13's relu)", () => {
+    // torch.relu([nan, -0., 0., -1., 2., inf, -inf]) and the gradient of sum(relu(x)).
+    const x = tensor([Number.NaN, -0, 0, -1, 2, Infinity, -Infinity], { dtype: 'float64', requiresGrad: true });
+    const y = relu(x);
+    expect(Array.from(y.data).map(String)).toEqual(['NaN', '0', '0', '0', '2', 'Infinity', '0']);
+    expect(Object.is(y.data[1], -0)).toBe(true);
+    sum(y).backward();
+    expect(Array.from(x.grad!.data)).toEqual([1, 0, 0, 0, 1, 1, 0]);
+  });
+
   it('softmax rows sum to one and logSoftmax is its log', () => {
     const x = randn([3, 5], { dtype: 'float64' });
     const s = softmax(x, 1);

@@ -10,7 +10,8 @@ export function activation(args: ActivationArgs): void {
   const n = out.length;
   switch (op) {
     case 'relu':
-      for (let i = 0; i < n; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+      // PyTorch's relu (clamp_min(x, 0)): NaN stays NaN (a diverged value is not hidden), -0 stays -0.
+      for (let i = 0; i < n; i++) out[i] = x[i]! < 0 ? 0 : x[i]!;
       return;
     case 'tanh':
       for (let i = 0; i < n; i++) out[i] = Math.tanh(x[i]!);
@@ -36,7 +37,8 @@ export function activationBackward(args: ActivationBackwardArgs): void {
   const n = gradX.length;
   switch (op) {
     case 'relu':
-      for (let i = 0; i < n; i++) gradX[i] = g[i]! * (x[i]! > 0 ? 1 : 0);
+      // PyTorch's threshold_backward: the gradient passes unless x <= 0 (so it passes at NaN).
+      for (let i = 0; i < n; i++) gradX[i] = x[i]! <= 0 ? 0 : g[i]!;
       return;
     case 'tanh':
       for (let i = 0; i < n; i++) gradX[i] = g[i]! * (1 - out[i]! * out[i]!);
