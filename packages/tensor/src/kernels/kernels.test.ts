@@ -617,6 +617,30 @@ describe('kernel table: activations on float32 (wasm against js)', () => {
     expect(compared).toBeGreaterThan(1_000_000);
   });
 
+  it('relu and its gradient: the bits of the js loops (comparisons only), -0, NaN, ±Inf and subnormals included, sizes around the lane width and chunks', () => {
+    const generator = new Generator(25);
+    const edge = [Number.NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 1, -1];
+    for (const size of [0, 1, 2, 3, 4, 5, 7, 8, 9, 33, 1_000_003]) {
+      const x = data(generator, size, 'normal');
+      const gradOutput = data(generator, size, 'special');
+      for (let i = 0; i < size; i++) if (generator.nextUint32() % 3 === 0) x[i] = edge[generator.nextUint32() % edge.length]!;
+      const [ref, got] = [js, wasm].map((table) => {
+        const out = new Float32Array(size);
+        table.activation({ op: 'relu', x, out });
+        const gradX = new Float32Array(size);
+        table.activationBackward({ op: 'relu', x, out, gradOutput, gradX });
+        return { out, gradX };
+      });
+      const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+      for (let i = 0; i < size; i++) {
+        if (!Object.is(ref!.out[i], got!.out[i])) expect.fail(`relu(${show(x[i]!)}) at ${i} of ${size}: wasm ${show(got!.out[i]!)}, js ${show(ref!.out[i]!)}`);
+        if (!Object.is(ref!.gradX[i], got!.gradX[i])) {
+          expect.fail(`relu'(${show(x[i]!)}) * ${show(gradOutput[i]!)} at ${i} of ${size}: wasm ${show(got!.gradX[i]!)}, js ${show(ref!.gradX[i]!)}`);
+        }
+      }
+    }
+  });
+
   function referenceOut(op: ActivationOp, x: Float32Array): Float32Array {
     const out = new Float32Array(x.length);
     js.activation({ op, x, out });
@@ -628,13 +652,15 @@ describe('kernel table: activations on float32 (wasm against js)', () => {
     const x = data(generator, 40_000, 'normal');
     const before = x.slice();
     const out = new Float32Array(x.length);
-    wasm.activation({ op: 'gelu', x, out });
-    expect(Array.from(x)).toEqual(Array.from(before));
-    const gradOutput = data(generator, x.length, 'normal');
-    const gradBefore = gradOutput.slice();
-    wasm.activationBackward({ op: 'gelu', x, out, gradOutput, gradX: new Float32Array(x.length) });
-    expect(Array.from(gradOutput)).toEqual(Array.from(gradBefore));
-    expect(Array.from(x)).toEqual(Array.from(before));
+    for (const op of ['gelu', 'relu'] as const) {
+      wasm.activation({ op, x, out });
+      expect(Array.from(x)).toEqual(Array.from(before));
+      const gradOutput = data(generator, x.length, 'normal');
+      const gradBefore = gradOutput.slice();
+      wasm.activationBackward({ op, x, out, gradOutput, gradX: new Float32Array(x.length) });
+      expect(Array.from(gradOutput)).toEqual(Array.from(gradBefore));
+      expect(Array.from(x)).toEqual(Array.from(before));
+    }
   });
 });
 

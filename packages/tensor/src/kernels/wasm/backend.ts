@@ -17,6 +17,8 @@ interface KernelExports {
   heapBase(): number;
   activationForward(op: number, x: number, out: number, n: number, erfTable: number): void;
   geluBackward(x: number, gradOutput: number, gradX: number, n: number, erfTable: number): void;
+  reluForward(x: number, out: number, n: number): void;
+  reluBackward(x: number, gradOutput: number, gradX: number, n: number): void;
   sumRuns(x: number, out: number, runs: number, runCount: number, row0: number, row1: number, counters: number): void;
   modulateRuns(x: number, out: number, scale: number, shift: number, offset: number, runs: number, runCount: number, row0: number, row1: number,
     counters: number): void;
@@ -1051,6 +1053,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
    */
   function activation(args: ActivationArgs): void {
     const { op, x, out } = args;
+    if (op === 'relu' && isFloat32(x, out)) {
+      arena.reset();
+      stream(x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [px]) => exports.reluForward(px!, px!, i1 - i0));
+      return;
+    }
     if ((op !== 'gelu' && op !== 'sigmoid') || !isFloat32(x, out)) return jsKernels.activation(args);
     arena.reset();
     const table = arena.float64In(ERF_TABLE);
@@ -1058,9 +1065,18 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       exports.activationForward(op === 'gelu' ? ACTIVATION_GELU : ACTIVATION_SIGMOID, px!, px!, i1 - i0, table));
   }
 
-  /** GELU's derivative in the module; the others are a product or two per element (from x or the output): js. */
+  /**
+   * ReLU's gate and GELU's derivative in the module; the others are a product or two per element (from x
+   * or the output): js.
+   */
   function activationBackward(args: ActivationBackwardArgs): void {
     const { op, x, gradOutput, gradX } = args;
+    if (op === 'relu' && isFloat32(x, gradOutput, gradX)) {
+      arena.reset();
+      stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
+        exports.reluBackward(px!, pg!, pg!, i1 - i0));
+      return;
+    }
     if (op !== 'gelu' || !isFloat32(x, gradOutput, gradX)) return jsKernels.activationBackward(args);
     arena.reset();
     const table = arena.float64In(ERF_TABLE);
