@@ -61,7 +61,7 @@ describe('matmulTransposed (a @ b^T without the transpose copy)', () => {
         const reference = matmul(a, transpose(b));
         reference.backward(g);
         expect(direct.shape).toEqual(reference.shape);
-        expect(Array.from(direct.data), `${dtype} ${aShape} @ ${bShape}^T`).toEqual(Array.from(reference.data));
+        expect(Array.from(direct.data), `${dtype} [${aShape!.join(", ")}] @ [${bShape!.join(", ")}]^T`).toEqual(Array.from(reference.data));
         expect(Array.from(ga), 'grad a').toEqual(Array.from(a.grad!.data));
         expect(Array.from(gb), 'grad b').toEqual(Array.from(b.grad!.data));
       }
