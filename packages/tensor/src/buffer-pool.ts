@@ -1,7 +1,7 @@
 import type { DType, TypedArray } from './dtype';
 
 /**
- * The caching allocator: large arrays the autograd engine is done with (the gradients flowing
+ * The caching allocator: arrays the autograd engine is done with (the gradients flowing
  * between nodes during backward, once their node has consumed them) go back to a pool by dtype and
  * length, and `allocate` hands them out again, zeroed, instead of a fresh array. A fresh large typed
  * array costs its first touch of new memory (page faults: about one scalar pass over it); a reused
@@ -12,8 +12,14 @@ import type { DType, TypedArray } from './dtype';
  * gradient still shares (src/autograd.ts decides; buffer-pool.test.ts and the autograd tests check).
  */
 
-/** Arrays shorter than this are left to the engine's allocator (small typed arrays are cheap). */
-export const MIN_POOLED_LENGTH = 1 << 14;
+/**
+ * Arrays shorter than this are left to the engine's allocator. V8 keeps typed arrays of up to 64 bytes
+ * on its heap (about 30 ns each); larger ones get a zeroed backing store and GC bookkeeping of their own
+ * (measured on Node 20: 0.7 us at 32 floats, 1.3 us at 1,024, 4.3 us at 4,096), which a pooled array
+ * replaces with a fill. From 32 elements: a 16-layer MLP step of width 32 took 17% less time than with
+ * the earlier 16K minimum (1,190 against 1,430 us, medians of 12 interleaved rounds).
+ */
+export const MIN_POOLED_LENGTH = 32;
 /** The pool holds at most this many bytes; beyond it, recycled arrays are dropped for the GC. */
 export const MAX_POOLED_BYTES = 256 * 1024 * 1024;
 

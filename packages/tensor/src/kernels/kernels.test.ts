@@ -409,7 +409,7 @@ describe('kernel table: gemm', () => {
 });
 
 describe('kernel table: gemmBatch', () => {
-  it("gives each entry the js result within gemm's summation bound, and the bits of that backend's gemm where gemm runs it the same way", () => {
+  it('every entry within the float32 summation bound of a float64 reference on both backends; on wasm the bits of gemm where gemm runs the entry in the module, and the same bits whatever the batch around an entry', () => {
     const generator = new Generator(37);
     const sizes = [1, 3, 4, 7, 8, 13, 16, 17, 33];
     for (let trial = 0; trial < 40; trial++) {
@@ -430,41 +430,69 @@ describe('kernel table: gemmBatch', () => {
       const a = data(generator, matrices * m * k, 'normal');
       const b = data(generator, matrices * k * n, 'normal');
       const c0 = data(generator, Math.max(count, matrices) * m * n, 'normal');
-      const results = [js, wasm].map((table) => {
-        const batched = c0.slice();
-        table.gemmBatch({ a, transA, b, transB, c: batched, m, k, n, aOffsets, bOffsets, cOffsets });
-        const perEntry = c0.slice();
-        for (let i = 0; i < count; i++) {
-          table.gemm({ a, aOffset: aOffsets[i]!, transA, b, bOffset: bOffsets[i]!, transB, c: perEntry, cOffset: cOffsets[i]!, m, k, n });
-        }
-        return { table, batched, perEntry };
-      });
       const label = `gemmBatch ${count} x ${m}x${k}x${n} transA ${transA} transB ${transB} shared C ${shared}`;
-      for (const { table, batched, perEntry } of results) {
-        // js always, wasm where gemm sends the entry to the module too (from 4096 multiply-adds; smaller
-        // entries gemm leaves to the js loops, gemmBatch runs in the module from 512).
-        if (table === js || m * k * n >= 4096) {
-          for (let i = 0; i < perEntry.length; i++) expect(Object.is(batched[i], perEntry[i]), `${table.name} ${label} [${i}]`).toBe(true);
-        }
-      }
-      // Every entry against the js result within the float32 summation bound of its C block's terms.
-      const bound = new Float64Array(c0.length);
+      // The one-line reference: every C element plus its entries' products, summed in float64.
+      const reference = Float64Array.from(c0);
+      const bound = Float64Array.from(c0, Math.abs);
       const terms = new Float64Array(c0.length);
-      for (let i = 0; i < c0.length; i++) bound[i] = Math.abs(c0[i]!);
       for (let e = 0; e < count; e++) {
         for (let i = 0; i < m; i++) {
           for (let j = 0; j < n; j++) {
-            let total = 0;
+            const at = cOffsets[e]! + i * n + j;
             for (let p = 0; p < k; p++) {
-              total += Math.abs(a[aOffsets[e]! + (transA ? p * m + i : i * k + p)]! * b[bOffsets[e]! + (transB ? j * k + p : p * n + j)]!);
+              const product = a[aOffsets[e]! + (transA ? p * m + i : i * k + p)]! * b[bOffsets[e]! + (transB ? j * k + p : p * n + j)]!;
+              reference[at]! += product;
+              bound[at]! += Math.abs(product);
             }
-            bound[cOffsets[e]! + i * n + j]! += total;
-            terms[cOffsets[e]! + i * n + j]! += k;
+            terms[at]! += k + 1;
           }
         }
       }
       for (let i = 0; i < bound.length; i++) bound[i] = 2 * (terms[i]! + 1) * 2 ** -24 * bound[i]!;
-      expectGemmAgreement(label, results[0]!.batched, results[1]!.batched, bound);
+      const roundedReference = Float32Array.from(reference);
+      for (const table of [js, wasm]) {
+        const batched = c0.slice();
+        table.gemmBatch({ a, transA, b, transB, c: batched, m, k, n, aOffsets, bOffsets, cOffsets });
+        expectGemmAgreement(`${table.name} ${label}`, roundedReference, batched, bound);
+        if (table !== wasm) continue;
+        if (m * k * n >= 4096) {
+          const perEntry = c0.slice();
+          for (let i = 0; i < count; i++) {
+            wasm.gemm({ a, aOffset: aOffsets[i]!, transA, b, bOffset: bOffsets[i]!, transB, c: perEntry, cOffset: cOffsets[i]!, m, k, n });
+          }
+          for (let i = 0; i < perEntry.length; i++) expect(Object.is(batched[i], perEntry[i]), `wasm ${label} against gemm [${i}]`).toBe(true);
+        }
+        if (!shared) {
+          // Each entry alone (a batch of one) gives the bits it got in the batch.
+          for (let e = 0; e < count; e++) {
+            const alone = c0.slice();
+            wasm.gemmBatch({ a, transA, b, transB, c: alone, m, k, n, aOffsets: aOffsets.subarray(e, e + 1), bOffsets: bOffsets.subarray(e, e + 1), cOffsets: cOffsets.subarray(e, e + 1) });
+            for (let i = cOffsets[e]!; i < cOffsets[e]! + m * n; i++) expect(Object.is(alone[i], batched[i]), `wasm ${label}: entry ${e} alone [${i}]`).toBe(true);
+          }
+        }
+      }
+    }
+  });
+});
+
+describe('kernel table: gemmBatch over several groups', () => {
+  it('a batch larger than one group of operands in the module (16 MiB) gives per-entry gemm bits, with distinct and with shared C blocks', () => {
+    const generator = new Generator(38);
+    const [m, k, n, count] = [65, 65, 65, 400]; // 400 entries x 50.7 KB of blocks: two groups
+    const a = data(generator, count * m * k, 'normal');
+    const b = data(generator, count * k * n, 'normal');
+    const aOffsets = Int32Array.from({ length: count }, (_, i) => i * m * k);
+    const bOffsets = Int32Array.from({ length: count }, (_, i) => ((i * 7) % count) * k * n);
+    for (const shared of [false, true]) {
+      const cOffsets = Int32Array.from({ length: count }, (_, i) => (shared ? i % 5 : i) * m * n);
+      const c0 = data(generator, count * m * n, 'normal');
+      const batched = c0.slice();
+      wasm.gemmBatch({ a, transA: false, b, transB: true, c: batched, m, k, n, aOffsets, bOffsets, cOffsets });
+      const perEntry = c0.slice();
+      for (let i = 0; i < count; i++) wasm.gemm({ a, aOffset: aOffsets[i]!, transA: false, b, bOffset: bOffsets[i]!, transB: true, c: perEntry, cOffset: cOffsets[i]!, m, k, n });
+      let differing = 0;
+      for (let i = 0; i < perEntry.length; i++) if (!Object.is(batched[i], perEntry[i])) differing++;
+      expect(differing, `shared C ${shared}: elements differing from per-entry gemm`).toBe(0);
     }
   });
 });

@@ -185,7 +185,8 @@ export interface GemmArgs {
 /**
  * `gemm` over a batch of equally sized products: entry i is
  * C[cOffsets[i]..] += op(A[aOffsets[i]..]) @ op(B[bOffsets[i]..]). Entries may share a block of C
- * (the gradient of a broadcast operand): those accumulate in entry order.
+ * (the gradient of a broadcast operand): those accumulate in entry order. Two entries' C blocks are
+ * either the same block or disjoint (offsets are multiples of m * n, as `matmul` makes them).
  */
 export interface GemmBatchArgs {
   a: TypedArray;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { randn, tensor } from '../creation';
 import { ShapeError } from '../errors';
+import { getBackend, setBackend } from '../kernels/index';
 import { gradcheck } from '../gradcheck';
 import { expectClose, expectGradcheck } from '../test-utils';
 import { matmul, matmulTransposed } from './matmul';
@@ -47,7 +48,19 @@ describe('matmul', () => {
 });
 
 describe('matmulTransposed (a @ b^T without the transpose copy)', () => {
-  it('gives matmul(a, transpose(b)) and its gradients, bit for bit, with batch broadcasting (float32 and float64)', () => {
+  it('gives matmul(a, transpose(b)) and its gradients, bit for bit, with batch broadcasting (float32 and float64, both backends)', () => {
+    const before = getBackend();
+    try {
+      for (const backend of ['js', 'wasm'] as const) {
+        setBackend(backend);
+        checkAgainstMatmul(backend);
+      }
+    } finally {
+      setBackend(before);
+    }
+  });
+
+  function checkAgainstMatmul(backend: string): void {
     for (const dtype of ['float32', 'float64'] as const) {
       for (const [aShape, bShape] of [[[5, 7], [9, 7]], [[2, 3, 17, 16], [2, 3, 17, 16]], [[2, 1, 6, 8], [4, 5, 8]], [[3, 33, 20], [33, 20]]]) {
         const a = randn(aShape!, { dtype, requiresGrad: true });
@@ -61,12 +74,13 @@ describe('matmulTransposed (a @ b^T without the transpose copy)', () => {
         const reference = matmul(a, transpose(b));
         reference.backward(g);
         expect(direct.shape).toEqual(reference.shape);
-        expect(Array.from(direct.data), `${dtype} [${aShape!.join(", ")}] @ [${bShape!.join(", ")}]^T`).toEqual(Array.from(reference.data));
-        expect(Array.from(ga), 'grad a').toEqual(Array.from(a.grad!.data));
-        expect(Array.from(gb), 'grad b').toEqual(Array.from(b.grad!.data));
+        const label = `${backend} ${dtype} [${aShape!.join(', ')}] @ [${bShape!.join(', ')}]^T`;
+        expect(Array.from(direct.data), label).toEqual(Array.from(reference.data));
+        expect(Array.from(ga), `${label} grad a`).toEqual(Array.from(a.grad!.data));
+        expect(Array.from(gb), `${label} grad b`).toEqual(Array.from(b.grad!.data));
       }
     }
-  });
+  }
 
   it('passes gradcheck and refuses mismatched last dims', () => {
     const f64 = { dtype: 'float64' as const, requiresGrad: true };

@@ -70,6 +70,8 @@ const GEMM_MIN_WORK = 4096;
  * per batch): 1.3x faster than the js loops at 9x8x9, 2x at 17x8x17, 0.76x at 5x4x5 (256 and 128 entries).
  */
 const GEMM_BATCH_ENTRY_MIN_WORK = 512;
+/** A batched product's operands go into the module this many bytes at a time (the arena never shrinks). */
+const GEMM_BATCH_GROUP_BYTES = 16 * 1024 * 1024;
 /**
  * From which size a kernel splits over threads (measured on 2 cores: see the tensor README): multiply-adds
  * for a GEMM or a convolution, elements for the normalization loops; the row-wise backward never (its
@@ -755,42 +757,83 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * `gemm` per entry of a batch, with the operands copied in once and the result out once (per-entry
-   * `gemm` calls paid the copies and the call setup per entry: attention's many small products). Each
-   * entry makes the module call `gemm` makes for it on one thread, so an entry `gemm` would send to the
-   * module gets the same bits; smaller entries, which `gemm` leaves to the js loops, run in the module
-   * too from GEMM_BATCH_ENTRY_MIN_WORK on (no copy per entry to pay). Entries writing distinct blocks
-   * of C spread over threads; entries sharing one (a broadcast operand's gradient) accumulate in entry
-   * order on this thread.
+   * `gemm` per entry of a batch, the entries' blocks of A, B and C copied into the module by groups of
+   * at most GEMM_BATCH_GROUP_BYTES (each block once per group, however many entries use it) and C's
+   * blocks copied out once per group: per-entry `gemm` calls paid the copies and the call setup per
+   * entry (attention's many small products). Which loops an entry gets depends on its size only, never
+   * on the batch around it: below GEMM_BATCH_ENTRY_MIN_WORK multiply-adds the js loops, above it the
+   * module call `gemm` makes for the entry on one thread, so entries `gemm` would also send to the module
+   * (from GEMM_MIN_WORK) get its bits. A single product, and products sharing one C block that are large
+   * enough for threads, go through `gemm` itself, which splits each into blocks of C over the pool (the
+   * same bits at any thread count). Otherwise entries writing distinct blocks of C spread over threads,
+   * and entries sharing one (a broadcast operand's gradient) accumulate in entry order on one thread.
    */
   function gemmBatch(args: GemmBatchArgs): void {
     const { a, transA, b, transB, c, m, k, n, aOffsets, bOffsets, cOffsets } = args;
     const count = cOffsets.length;
-    if (!isFloat32(a, b, c) || count === 0 || m * n * k < GEMM_BATCH_ENTRY_MIN_WORK || count * m * n * k < GEMM_MIN_WORK) return jsKernels.gemmBatch(args);
-    arena.reset();
-    const pa = arena.float32In(a);
-    const pb = arena.float32In(b);
-    const pc = arena.float32In(c);
-    const opA = strides(transA, m, k);
-    const opB = strides(transB, k, n);
+    const work = m * n * k;
+    if (!isFloat32(a, b, c) || count === 0 || work < GEMM_BATCH_ENTRY_MIN_WORK) return jsKernels.gemmBatch(args);
     let distinct = true;
     for (let i = 1; i < count && distinct; i++) distinct = cOffsets[i]! > cOffsets[i - 1]!;
-    const threads = distinct ? threadsFor(count * m * n * k, parallelThresholds.gemmWork) : 1;
-    // Entry i's module call, as `gemm` makes it on one thread (C's row stride is n).
-    const entry = (i: number): [number, number, number, number, number, number, number, number, number, number, number] =>
-      [pa + aOffsets[i]! * 4, opA.row, opA.col, pb + bOffsets[i]! * 4, opB.row, opB.col, pc + cOffsets[i]! * 4, n, m, k, n];
-    if (threads <= 1) {
-      const work = arena.reserve(gemmWorkBytes);
-      for (let i = 0; i < count; i++) exports.gemm(...entry(i), work);
-    } else {
-      run(threads, gemmWorkBytes, (calls) => {
-        for (const [e0, e1] of pieces(count, threads * TASKS_PER_THREAD, 1)) {
-          calls.task();
-          for (let i = e0; i < e1; i++) calls.call('gemm', [...entry(i), scratch(0)]);
-        }
-      });
+    // One product, or products into one C block (in entry order), large enough for threads: `gemm`
+    // splits each into blocks of C over the pool, which spreading entries over threads cannot.
+    if ((count === 1 || !distinct) && work >= parallelThresholds.gemmWork) {
+      for (let i = 0; i < count; i++) gemm({ a, aOffset: aOffsets[i]!, transA, b, bOffset: bOffsets[i]!, transB, c, cOffset: cOffsets[i]!, m, k, n });
+      return;
     }
-    arena.float32Out(pc, c);
+    const opA = strides(transA, m, k);
+    const opB = strides(transB, k, n);
+    const blockBytes = (m * k + k * n + m * n) * 4;
+    const perGroup = Math.max(1, Math.floor(GEMM_BATCH_GROUP_BYTES / blockBytes));
+    for (let e0 = 0; e0 < count; e0 += perGroup) {
+      const e1 = Math.min(count, e0 + perGroup);
+      arena.reset();
+      const [pa, pb, pc] = [placeBlocks(a, aOffsets, m * k, e0, e1), placeBlocks(b, bOffsets, k * n, e0, e1), placeBlocks(c, cOffsets, m * n, e0, e1)];
+      const calls: Array<[number, number, number, number, number, number, number, number, number, number, number]> = [];
+      for (let i = e0; i < e1; i++) calls.push([pa.at(i), opA.row, opA.col, pb.at(i), opB.row, opB.col, pc.at(i), n, m, k, n]);
+      const threads = distinct ? threadsFor(calls.length * work, parallelThresholds.gemmWork) : 1;
+      if (threads <= 1) {
+        const scratchOffset = arena.reserve(gemmWorkBytes);
+        for (const call of calls) exports.gemm(...call, scratchOffset);
+      } else {
+        run(threads, gemmWorkBytes, (job) => {
+          for (const [t0, t1] of pieces(calls.length, threads * TASKS_PER_THREAD, 1)) {
+            job.task();
+            for (let t = t0; t < t1; t++) job.call('gemm', [...calls[t]!, scratch(0)]);
+          }
+        });
+      }
+      pc.copyOut(c);
+    }
+  }
+
+  /**
+   * The blocks `offsets[e0..e1)` of `source` (each `size` long) in the module, each distinct block once:
+   * one copy when they are consecutive (an operand of the full batch), else block by block (a broadcast
+   * operand repeats blocks; a broadcast operand's gradient accumulates entries into one C block).
+   */
+  function placeBlocks(source: TypedArray, offsets: Int32Array, size: number, e0: number, e1: number): { at(entry: number): number; copyOut(target: TypedArray): void } {
+    let consecutive = true;
+    for (let e = e0 + 1; e < e1 && consecutive; e++) consecutive = offsets[e]! === offsets[e0]! + (e - e0) * size;
+    if (consecutive) {
+      const first = offsets[e0]!;
+      const base = arena.float32In(source.subarray(first, first + (e1 - e0) * size));
+      return {
+        at: (entry) => base + (entry - e0) * size * 4,
+        copyOut: (target) => target.set(arena.viewLike(target, base, (e1 - e0) * size), first),
+      };
+    }
+    const placed = new Map<number, number>();
+    for (let e = e0; e < e1; e++) {
+      const offset = offsets[e]!;
+      if (!placed.has(offset)) placed.set(offset, arena.float32In(source.subarray(offset, offset + size)));
+    }
+    return {
+      at: (entry) => placed.get(offsets[entry]!)!,
+      copyOut: (target) => {
+        for (const [offset, at] of placed) target.set(arena.viewLike(target, at, size), offset);
+      },
+    };
   }
 
   /**
@@ -1048,8 +1091,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * GELU and sigmoid in the module (exp and erf by polynomials: measured about 2x faster than the js
-   * loops); ReLU is one pass over memory, copy-bound, and tanh has no formula here: both stay on js.
+   * ReLU (branch-free lanes), GELU and sigmoid (exp and erf by polynomials: about 2x faster than the
+   * js loops) in the module; tanh and SiLU have no formula here and stay on js.
    */
   function activation(args: ActivationArgs): void {
     const { op, x, out } = args;
