@@ -651,6 +651,30 @@ function columnBackwardReductions(
   }
 }
 
+// The batch-wise input gradient's coefficients for one slot, dx = gradA * dy - gradC * x + gradE: gradA =
+// r * w, gradC = r^2 * mean(dxhat * xhat), gradE = gradC * m - r * mean(dxhat) (the mean term only with
+// centring; both means 0 with fixed statistics). Module globals: no allocation, no multi-value returns.
+let gradA: f64 = 0;
+let gradC: f64 = 0;
+let gradE: f64 = 0;
+
+@inline function inputGradientCoefficients(
+  slot: i32, g: i32, w: usize, slots: i32, center: i32, fixed: i32, count: usize, mean: usize, rstd: usize, reductions: usize,
+): void {
+  const r = load<f64>(at64(rstd, slot));
+  const m = load<f64>(at64(mean, slot));
+  let c: f64 = 0;
+  let d: f64 = 0;
+  if (!fixed) {
+    const n = load<f64>(at64(count, slot));
+    d = center ? (r * load<f64>(at64(reductions, slot))) / n : 0;
+    c = (r * r * load<f64>(at64(reductions, slots + slot))) / n;
+  }
+  gradA = r * read(w, g);
+  gradC = c;
+  gradE = c * m - d;
+}
+
 function columnBackwardInput(
   gy: usize, x: usize, gradX: usize, w: usize, outer: i32, groups: i32, chunk: i32, slots: i32, center: i32, fixed: i32,
   count: usize, mean: usize, rstd: usize, reductions: usize,
@@ -679,18 +703,8 @@ function columnBackwardInput(
       v128.store64_lane(at32(gradX, row + g), f32x4.demote_f64x2_zero(result), 0);
     }
     for (; g < groups; g++) {
-      const slot = slotBase + g;
-      const r = load<f64>(at64(rstd, slot));
-      const m = load<f64>(at64(mean, slot));
-      let c: f64 = 0;
-      let d: f64 = 0;
-      if (!fixed) {
-        const n = load<f64>(at64(count, slot));
-        d = center ? (r * load<f64>(at64(reductions, slot))) / n : 0;
-        c = (r * r * load<f64>(at64(reductions, slots + slot))) / n;
-      }
-      const a = r * read(w, g);
-      write(gradX, row + g, a * read(gy, row + g) - c * read(x, row + g) + (c * m - d));
+      inputGradientCoefficients(slotBase + g, g, w, slots, center, fixed, count, mean, rstd, reductions);
+      write(gradX, row + g, gradA * read(gy, row + g) - gradC * read(x, row + g) + gradE);
     }
   }
 }
@@ -813,19 +827,9 @@ export function batchBackwardInput(
   for (let o = 0; o < outer; o++) {
     const slotBase = (o / chunk) * groups;
     for (let g = 0; g < groups; g++) {
-      const slot = slotBase + g;
-      const r = load<f64>(at64(rstd, slot));
-      const m = load<f64>(at64(mean, slot));
-      let c: f64 = 0;
-      let d: f64 = 0;
-      if (!fixed) {
-        const n = load<f64>(at64(count, slot));
-        d = center ? (r * load<f64>(at64(reductions, slot))) / n : 0;
-        c = (r * r * load<f64>(at64(reductions, slots + slot))) / n;
-      }
-      const a = r * read(w, g);
+      inputGradientCoefficients(slotBase + g, g, w, slots, center, fixed, count, mean, rstd, reductions);
       const base = (o * groups + g) * inner;
-      gradXBlock(gy, x, gradX, base, base + inner, a, c, c * m - d);
+      gradXBlock(gy, x, gradX, base, base + inner, gradA, gradC, gradE);
     }
   }
 }
