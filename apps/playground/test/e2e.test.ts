@@ -276,7 +276,14 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
       120_000,
     );
     await page.click('#play');
-    state = await waitForState(page, (s) => s.runs[0]!.status === 'paused' && s.runs[0]!.views.boundary?.step === s.runs[0]!.completedSteps, 'run A to pause with a map of its last step');
+    // Paused, or finished when the run reached its last step (2,000 in its link) before the click landed: on
+    // the wasm backend the whole run takes about 5 s, so the click races the end. Either way the map must
+    // show the step the run stopped at.
+    state = await waitForState(page, (s) => {
+      const r = s.runs[0]!;
+      const stopped = r.status === 'paused' || (r.status === 'done' && r.completedSteps === 2000);
+      return stopped && r.views.boundary?.step === r.completedSteps;
+    }, 'run A to stop (paused, or done at its 2,000th step) with a map of its last step');
     const run = state.runs[0]!;
     expect(trained.runs[0]!.speed).toMatch(/^\d+(\.\d+)? steps\/s$/);
     expect(Number.parseFloat(trained.runs[0]!.speed!)).toBeGreaterThan(0);
