@@ -246,6 +246,9 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
   it('shows what a BatchNorm MLP learned on two spirals, how fast it trains, and lets the model be taken away', async () => {
     const page = await openPlayground(context, baseUrl);
     await page.setViewportSize({ width: 1280, height: 800 });
+    // Both runs built (workers started, models made, first views drawn) before the card layout is
+    // clicked: once, in CI's busiest pass, the Remove button never settled while the cards were filling in.
+    await waitForState(page, (s) => s.runs.length === 2 && s.runs.every((r) => r.status === 'paused'), 'both runs to be built');
     await page.click('[data-run="1"] button:has-text("Remove")');
     const cores = await page.evaluate(() => navigator.hardwareConcurrency);
     // The removed run's cores go to the one left: its worker reports the new count a moment after the
