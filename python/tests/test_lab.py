@@ -99,6 +99,29 @@ def test_a_run_trains_as_a_plain_torch_loop_and_evaluations_change_nothing(tmp_p
     assert final["test"]["loss"] == pytest.approx(float(torch.nn.functional.cross_entropy(logits, data["test.labels"].long())), rel=1e-6)
 
 
+def test_each_run_returns_its_trained_state_dict_in_normkits_keys_and_dtypes(tmp_path):
+    """What the lab loads into the same normkit model for analyses that read the trained model: the weights and buffers
+    after the last step (not the bundle's step-0 ones), counters as F64 (normkit reads no integer tensors)."""
+    model, _, _ = _export(tmp_path, ARCHITECTURE)
+    initial = {name: t.clone() for name, t in model.state_dict().items()}
+    out = lab.run_all(str(tmp_path))
+    run = out["runs"]["p/0/r"]
+    assert run["trained"] == "runs/r/trained.safetensors"
+    trained = st.load_file(tmp_path / run["trained"])
+    assert sorted(trained) == sorted(initial)
+    assert all(t.is_floating_point() for t in trained.values())
+    assert not torch.equal(trained["head.weight"], initial["head.weight"].to(trained["head.weight"].dtype))
+    # The same steps by hand end at the same weights.
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    data = st.load_file(tmp_path / "data" / "0.safetensors")
+    for index in st.load_file(tmp_path / "runs" / "r" / "batches.safetensors")["indices"].long():
+        torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long()).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    for name, value in model.state_dict().items():
+        assert torch.equal(trained[name], value.to(trained[name].dtype)), name
+
+
 def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp_path):
     _export(tmp_path, {**ARCHITECTURE, "norms": {"hidden": {"name": "my-norm"}}})
     out = lab.run_all(str(tmp_path))

@@ -8,6 +8,7 @@ import torch
 from normkit_torch import lab
 from normkit_torch import lab_probes
 from normkit_torch import models
+from normkit_torch import safetensors as st
 from test_lab import _export
 
 
@@ -46,4 +47,26 @@ def test_the_runner_reports_the_importance_after_each_evaluations_step(tmp_path)
     _export(tmp_path, {"model": {"name": "mlp", "options": {"width": 4, "depth": 1, "activation": "relu"}}, "norms": {"hidden": {"name": "batch-norm"}},
                        "weights": {}, "data": {"inputKind": "vector", "sampleShape": [3], "numClasses": 2}})
     run = lab.run_all(str(tmp_path))["runs"]["p/0/r"]
-    assert [e["probes"] for e in run["evals"]] == [{"importance": {}}, {"importance": {}}]
+    assert [e["probes"]["importance"] for e in run["evals"]] == [{}, {}]
+
+
+def test_running_stats_are_every_modules_own_running_buffers_by_normkits_module_path():
+    model = cnn({"name": "batch-norm"})
+    with torch.no_grad():
+        model.stages[1].norm.get_submodule("batch-norm").running_mean.copy_(torch.tensor([0.25, -2.0, 1.5, 3.0]))
+    got = lab_probes.running_stats(model)
+    assert list(got) == ["stages.0.norm.batch-norm", "stages.1.norm.batch-norm"]
+    assert got["stages.1.norm.batch-norm"] == {"mean": [0.25, -2.0, 1.5, 3.0], "var": [1.0] * 4}
+    assert lab_probes.running_stats(cnn({"name": "group-norm", "options": {"numGroups": 1}})) == {}
+
+
+def test_the_runner_reports_the_running_stats_after_each_evaluations_step_and_the_last_are_the_trained_buffers(tmp_path):
+    """An evaluation's running statistics are the model's after that step (the evaluation itself restores them), so the
+    last evaluation's are the trained state dict's."""
+    _export(tmp_path, {"model": {"name": "mlp", "options": {"width": 4, "depth": 1, "activation": "relu"}}, "norms": {"hidden": {"name": "batch-norm"}},
+                       "weights": {}, "data": {"inputKind": "vector", "sampleShape": [3], "numClasses": 2}})
+    run = lab.run_all(str(tmp_path))["runs"]["p/0/r"]
+    first, last = (e["probes"]["runningStats"]["layers.0.norm.batch-norm"] for e in run["evals"])
+    assert first != last
+    trained = st.load_file(tmp_path / run["trained"])
+    assert last == {"mean": trained["layers.0.norm.batch-norm.running_mean"].tolist(), "var": trained["layers.0.norm.batch-norm.running_var"].tolist()}

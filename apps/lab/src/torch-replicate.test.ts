@@ -1,15 +1,16 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createTrainer, presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
+import { loadSafetensors, saveSafetensors, type StateDict } from '@normkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLab } from './lab';
 import { registerLabPlugins } from './plugins';
 import { renderReport } from './html-report';
-import { exportPreset } from './torch-export';
+import { exportPreset, type ExportedRun } from './torch-export';
 import {
-  TorchUnavailableError, compareWithTorch, replicateInTorch, torchVersion, type TorchResults, type TorchRun, type TorchSection,
+  TorchUnavailableError, VALUE_TOLERANCE, compareWithTorch, replicateInTorch, torchVersion, type TorchReplication, type TorchResults, type TorchRun, type TorchSection,
 } from './torch-replicate';
 
 // The reduced forms of two presets (CI's two seeds), run by normkit and again in PyTorch from the exported
@@ -40,6 +41,21 @@ const IMPORTANCE = 1e-6;
 const TRACED = 'qk-norm-logits';
 const TRACE = 1e-2;
 const FIRST_TRACE = 1e-4;
+/**
+ * Presets whose analyses read the trained model (its outputs, weights or buffers): normkit loads PyTorch's trained
+ * state dict (normkit_torch.lab's `trained`) into the same normkit model and the preset's own analysis measures it.
+ */
+const MODEL_READING = ['batch-norm-masked-padding', 'instance-norm-style-leakage', 'film-multi-task'] as const;
+/** Where they sit in the section (after the eight presets above). */
+const MODEL_READING_AT = 8;
+/**
+ * Its BatchNorm runs' evaluations are not compared (their training losses are): Adam moves each Linear's bias before
+ * a BatchNorm, whose exact gradient is zero, by about lr per step in a direction float rounding decides (seen after a
+ * first reduced run: biases apart by up to 0.04, every other weight within 2e-5), so the running means, and the
+ * eval-mode losses read through them, differ by about 1e-3 while the training forward, which subtracts the batch mean,
+ * agrees to 1e-7.
+ */
+const BIAS_BEFORE_BATCH_NORM = 'batch-norm-masked-padding';
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -83,11 +99,13 @@ let fineTuning: PresetResult;
 let placement: PresetResult;
 let switchable: PresetResult;
 let traced: PresetResult;
+let modelReading: PresetResult[];
+let resources: { mnist: Awaited<ReturnType<typeof loadMnist>> };
 let dir: string;
 
 beforeAll(async () => {
   registerLabPlugins();
-  const resources = { mnist: await loadMnist() };
+  resources = { mnist: await loadMnist() };
   const presets = NAMES.map((name) => presetByName(name)!);
   results = presets.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
   const fault = plantedFault(presets[1]!);
@@ -100,10 +118,12 @@ beforeAll(async () => {
   switchable = runPreset(mixing, { mode: 'reduced', seeds: presetSeeds(mixing, 'reduced'), resources });
   const logits = presetByName(TRACED)!;
   traced = runPreset(logits, { mode: 'reduced', seeds: presetSeeds(logits, 'reduced'), resources });
+  const readers = MODEL_READING.map((name) => presetByName(name)!);
+  modelReading = readers.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing, logits],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced],
+    [...presets, fault, fine, lost, deep, mixing, logits, ...readers],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -233,6 +253,101 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
       if (t.id === 'moderate') expect(Math.abs(ours[0]![1] - theirs[0]![1])).toBeLessThanOrEqual(FIRST_TRACE * ours[0]![1]);
     }
     expect(replication.verdictsAgree).toBe(true);
+  });
+
+  /** A model-reading preset's PyTorch series again, each run's trained weights taken from `weightsOf(run)` (a file in `dir`) when given. */
+  function modelReadingAgain(name: (typeof MODEL_READING)[number], weightsOf?: (run: ExportedRun) => string) {
+    const preset = presetByName(name)!;
+    const result = modelReading[MODEL_READING.indexOf(name)]!;
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: result.seeds, resources, dir: join(dir, `${name}-again`), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    if (weightsOf) for (const run of exported.runs) raw.runs[run.key]!.trained = weightsOf(run);
+    return {
+      preset, result, raw, runs: exported.runs,
+      reading: (analyze: ClaimPreset['analyze'] = (context) => preset.analyze(context)) => compareWithTorch({ ...preset, analyze }, result, exported.runs, raw, 'reduced', { dir, resources }),
+    };
+  }
+  const numbers = (dict: StateDict) => Object.fromEntries(Object.entries(dict).map(([key, t]) => [key, Array.from(t.data)]));
+
+  for (const [offset, name] of MODEL_READING.entries()) {
+    it(`${name}: the preset's own analysis measures normkit's model holding PyTorch's trained weights, bit for bit`, () => {
+      const replication = section.replications[MODEL_READING_AT + offset]!;
+      const result = modelReading[offset]!;
+      expect(replication.preset).toBe(name);
+      expect(replication.status, replication.reason).toBe('replicated');
+      const trainingOnly = (r: RunRecord) => (name === BIAS_BEFORE_BATCH_NORM && r.config.norms.hidden!.name === 'batch-norm' ? { ...r, evals: [] } : r);
+      const differences = recordDifferences(result.runs.map(trainingOnly), replication.torchRuns.map(trainingOnly));
+      expect(differences.mismatched).toEqual([]);
+      expect(differences.loss).toBeLessThanOrEqual(LOSS);
+      expect(differences.accuracy).toBeLessThanOrEqual(ACCURACY);
+      expect(replication.criteria.filter((c) => c.agreement === 'disagree').map((c) => c.id)).toEqual([]);
+      expect(replication.verdictsAgree).toBe(true);
+
+      // The model of every run the analysis reads holds the state dict PyTorch returned, not the step-0 weights.
+      const { preset, raw, runs, reading } = modelReadingAgain(name);
+      const seen: Record<string, Record<string, number[]>> = {};
+      const again = reading((context) => {
+        for (const run of runs.filter((r) => r.seed === context.seed)) seen[run.key] = numbers(context.trainers[run.run.id]!.model.stateDict());
+        return preset.analyze(context);
+      });
+      expect(again.criteria.map((c) => c.torch.perSeed)).toEqual(replication.criteria.map((c) => c.torch.perSeed));
+      expect(Object.keys(seen).sort()).toEqual(runs.map((r) => r.key).sort());
+      for (const run of runs) {
+        const trained = numbers(loadSafetensors(readFileSync(join(dir, raw.runs[run.key]!.trained!))));
+        expect(seen[run.key], run.key).toEqual(trained);
+        const initial = numbers(loadSafetensors(readFileSync(join(dir, run.bundle, 'model.safetensors'))));
+        expect(Object.keys(initial).sort()).toEqual(Object.keys(trained).sort());
+        expect(Object.keys(trained).filter((key) => JSON.stringify(trained[key]) !== JSON.stringify(initial[key])).length, run.key).toBeGreaterThan(0);
+      }
+    });
+  }
+
+  it('batch-norm-masked-padding: the running statistics it reads are PyTorch\'s, and its last ones are the trained model\'s buffers', () => {
+    const { raw, runs } = modelReadingAgain('batch-norm-masked-padding');
+    for (const run of runs.filter((r) => !r.run.id.startsWith('layer-norm'))) {
+      const trained = loadSafetensors(readFileSync(join(dir, raw.runs[run.key]!.trained!)));
+      const last = raw.runs[run.key]!.evals.at(-1)!.probes!.runningStats!['layers.0.norm.batch-norm']!;
+      expect(last.mean, run.key).toEqual(Array.from(trained['layers.0.norm.batch-norm.running_mean']!.data));
+      expect(last.var, run.key).toEqual(Array.from(trained['layers.0.norm.batch-norm.running_var']!.data));
+    }
+  });
+
+  it('measures whichever trained weights it is given: normkit\'s own give normkit\'s values exactly, the step-0 ones others', () => {
+    const name = 'instance-norm-style-leakage';
+    const replication = section.replications[MODEL_READING_AT + MODEL_READING.indexOf(name)]!;
+    const leaks = (r: TorchReplication) => r.criteria.find((c) => c.id === 'bn-leaks')!;
+    const normkitLeaks = leaks(replication).normkit.perSeed;
+    // Float32 rounding in the two frameworks' 4 steps already moves PyTorch's leakage off normkit's in the last digits.
+    expect(leaks(replication).torch.perSeed).not.toEqual(normkitLeaks);
+    // normkit's own trained weights, written where PyTorch's were: the analysis then gives normkit's values exactly.
+    mkdirSync(join(dir, 'normkit-trained'), { recursive: true });
+    const normkitTrained = modelReadingAgain(name, (run) => {
+      const trainer = createTrainer(run.config, resources);
+      trainer.runToEnd();
+      const file = join('normkit-trained', `${run.seed}.${run.run.id}.safetensors`);
+      writeFileSync(join(dir, file), saveSafetensors(trainer.model.stateDict()));
+      return file;
+    }).reading();
+    expect(leaks(normkitTrained).torch.perSeed).toEqual(normkitLeaks);
+    // The step-0 weights (what an analysis of an unloaded model reads) give values the report would not call close (VALUE_TOLERANCE).
+    const initial = (run: ExportedRun) => join(run.bundle, 'model.safetensors');
+    leaks(modelReadingAgain(name, initial).reading()).torch.perSeed.forEach((v, s) => {
+      const theirs = leaks(replication).torch.perSeed[s]!;
+      expect(Math.abs(v - theirs)).toBeGreaterThan(VALUE_TOLERANCE.absolute + VALUE_TOLERANCE.relative * Math.abs(theirs));
+    });
+    // In masked padding's running-mean error, 6 Adam steps move the model less (the running statistics are PyTorch's
+    // probes either way), but the step-0 weights still move it further than normkit and PyTorch are apart.
+    const biased = section.replications[MODEL_READING_AT]!.criteria.find((c) => c.id === 'unmasked-biased')!;
+    const unloaded = modelReadingAgain('batch-norm-masked-padding', initial).reading().criteria.find((c) => c.id === 'unmasked-biased')!;
+    unloaded.torch.perSeed.forEach((v, s) => expect(Math.abs(v - biased.torch.perSeed[s]!)).toBeGreaterThan(10 * Math.abs(biased.normkit.perSeed[s]! - biased.torch.perSeed[s]!)));
+  });
+
+  it('refuses what only normkit\'s own trainer has: its history, and the model of a run PyTorch returned no weights for', () => {
+    const { preset, reading, raw, runs } = modelReadingAgain('film-multi-task');
+    expect(reading((context) => (context.trainers.film!.history, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's history \(run "film"; only its model/);
+    delete raw.runs[runs.find((r) => r.run.id === 'shared')!.key]!.trained;
+    expect(reading().reason).toMatch(/reads the trained normkit model of run "shared"/);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

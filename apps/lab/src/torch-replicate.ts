@@ -7,10 +7,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, describeSeedRule, downsampleMean, finalTestAccuracy, judge,
+  LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, createTrainer, describeSeedRule, downsampleMean, finalTestAccuracy, judge,
   type AnalysisContext, type ClaimPreset, type CriterionResult, type EvalEvent, type ExperimentResources, type PresetMode, type PresetResult,
-  type RunRecord, type SeedCriterionResult, type Verdict,
+  type RunRecord, type SeedCriterionResult, type Trainer, type Verdict,
 } from '@normkit/experiments';
+import { loadSafetensors } from '@normkit/tensor';
 import { exportPreset, writeRunList, type DataFiles, type ExportedRun, type PresetExport } from './torch-export';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -60,10 +61,12 @@ export interface TorchRun {
   losses: Array<number | null>;
   /** The run's trace (PresetRun.trace with RunTrace.torch): [step, value] by name. */
   trace?: Record<string, Array<[number, number | null]>>;
+  /** The trained model's state dict (safetensors, normkit's keys), relative to the export directory. */
+  trained?: string;
   evals: Array<{
     step: number; train: Metrics; test: Metrics; gap: Metrics;
     activations?: Record<string, { mean: number | null; std: number | null }>;
-    probes?: { importance: Record<string, unknown> };
+    probes?: { importance?: Record<string, unknown>; runningStats?: Record<string, { mean: Array<number | null>; var: Array<number | null> }> };
   }>;
 }
 export type Metrics = { loss: number | null; accuracy: number | null };
@@ -96,7 +99,7 @@ function torchRecord(exported: ExportedRun, run: TorchRun): RunRecord {
   };
 }
 
-/** Thrown when an analysis reads what only a live normkit trainer has (models, probes, activations) or times normkit itself. */
+/** Thrown when an analysis reads what only a live normkit trainer has (its history, probes PyTorch does not take) or times normkit itself. */
 export class NeedsNormkitTrainer extends Error {
   override name = 'NeedsNormkitTrainer';
 }
@@ -119,11 +122,15 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
     // normkit_torch.lab measures the activation taps of the families it knows (lab_taps.py), the same statistics at the same steps.
     const activations = e.activations ? Object.fromEntries(Object.entries(e.activations).map(([name, s]) => [name, { mean: num(s.mean), std: num(s.std) }])) : undefined;
     if (activations) Object.assign(event, { activations });
-    // And normkit's importance probe where lab_probes.py ports every module that has one; the other probes stay normkit's.
+    // And normkit's probes that lab_probes.py ports (running statistics; importance where it ports every module that has one).
     if (e.probes) {
-      const probes = { importance: e.probes.importance };
-      for (const field of ['runningStats', 'sigma', 'maxLogit'] as const) {
-        Object.defineProperty(probes, field, { get: () => unavailable(`the normkit trainer's probes.${field}`), enumerable: false });
+      const probes: Record<string, unknown> = {};
+      if (e.probes.runningStats) {
+        probes.runningStats = Object.fromEntries(Object.entries(e.probes.runningStats).map(([name, s]) => [name, { mean: s.mean.map(num), var: s.var.map(num) }]));
+      }
+      if (e.probes.importance) probes.importance = e.probes.importance;
+      for (const field of ['runningStats', 'importance', 'sigma', 'maxLogit'] as const) {
+        if (!(field in probes)) Object.defineProperty(probes, field, { get: () => unavailable(`the normkit trainer's probes.${field}`), enumerable: false });
       }
       Object.assign(event, { probes });
     }
@@ -134,7 +141,42 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
   });
 }
 
-const noTrainers = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`the trained normkit model of run "${key}"`) : undefined) });
+/** Where PyTorch's trained weights are (the export directory) and what a normkit trainer of the same config needs to build its data. */
+export interface TrainedWeights {
+  dir: string;
+  resources: ExperimentResources;
+}
+
+/** What an analysis may read of a trainer holding PyTorch's trained weights; the rest (history, optimizer, steps) would be a fresh normkit run's. */
+const TRAINED_MODEL_FIELDS = new Set<PropertyKey>(['model', 'dataset', 'config', 'task']);
+
+/**
+ * The `trainers` an analysis of PyTorch's runs sees: for a run PyTorch returned trained weights for, a normkit trainer of
+ * the same config (the same data set and model) with PyTorch's trained parameters and buffers loaded (every key, or an
+ * error), built on first use, so the preset's own analysis measures PyTorch's trained model with normkit's code. Any
+ * other field of it, and the trainer of a run without weights, are refused (NeedsNormkitTrainer).
+ */
+function trainedModels(runs: ReadonlyArray<{ exported: ExportedRun; run: TorchRun }>, weights: TrainedWeights | undefined): Record<string, Trainer> {
+  const built = new Map<string, Trainer>();
+  const build = (id: string): Trainer => {
+    const entry = runs.find((r) => r.exported.run.id === id);
+    if (!weights || !entry?.run.trained) return unavailable(`the trained normkit model of run "${id}"`);
+    const trainer = createTrainer(entry.exported.config, weights.resources);
+    trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, entry.run.trained))));
+    return new Proxy(trainer, {
+      get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown
+        : typeof key === 'string' ? unavailable(`the normkit trainer's ${key} (run "${id}"; only its model, holding PyTorch's trained weights, and its data are PyTorch's run)`) : undefined),
+    });
+  };
+  return new Proxy<Record<string, Trainer>>({}, {
+    get: (_target, key) => {
+      if (typeof key !== 'string') return undefined;
+      if (!built.has(key)) built.set(key, build(key));
+      return built.get(key);
+    },
+  });
+}
+
 /** An analysis that uses a resource (data, or normkit's data-parallel trainer) measures normkit, not the PyTorch runs. */
 const noResources = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined) });
 
@@ -219,7 +261,9 @@ function notReplicated(result: PresetResult, reason: string, status: TorchReplic
  * by the preset's own `analyze`, judged with the declared criteria and seed rule exactly as runPreset
  * judges normkit's, and compared with normkit's `result`.
  */
-export function compareWithTorch(preset: ClaimPreset, result: PresetResult, exported: readonly ExportedRun[], torch: TorchResults, mode: PresetMode): TorchReplication {
+export function compareWithTorch(
+  preset: ClaimPreset, result: PresetResult, exported: readonly ExportedRun[], torch: TorchResults, mode: PresetMode, weights?: TrainedWeights,
+): TorchReplication {
   const rule = result.seedRule ?? MOST_SEEDS;
   const perSeed: Array<{ seed: number; criteria: CriterionResult[]; verdict: Verdict }> = [];
   const runs: TorchReplication['runs'] = [];
@@ -228,9 +272,11 @@ export function compareWithTorch(preset: ClaimPreset, result: PresetResult, expo
   for (const seed of result.seeds) {
     const records: Record<string, RunRecord> = {};
     const evals: Record<string, EvalEvent[]> = {};
+    const trained: Array<{ exported: ExportedRun; run: TorchRun }> = [];
     for (const e of exported.filter((r) => r.seed === seed)) {
       const run = torch.runs[e.key];
       if (!run) return notReplicated(result, `PyTorch returned no result for run ${e.key}`, 'error');
+      trained.push({ exported: e, run });
       const record = torchRecord(e, run);
       records[e.run.id] = record;
       torchRuns.push(record);
@@ -240,7 +286,7 @@ export function compareWithTorch(preset: ClaimPreset, result: PresetResult, expo
       if (normkit) runs.push({ id: e.run.id, seed, label: e.run.label, normkit: summary(normkit), torch: summary(record) });
     }
     const context: AnalysisContext = {
-      mode, seed, runs: records, trainers: noTrainers, evals, resources: noResources,
+      mode, seed, runs: records, trainers: trainedModels(trained, weights), evals, resources: noResources,
       // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's.
       progress: () => undefined, now: () => { throw new NeedsNormkitTrainer('its analysis times normkit\'s own operations (it reads the clock), which says nothing about PyTorch'); },
     };
@@ -347,7 +393,7 @@ export function replicateInTorch(presets: readonly ClaimPreset[], results: reado
       const preset = presets.find((p) => p.name === result.name)!;
       if (group?.status === 'unsupported') replications.set(result.name, notReplicated(result, `normkit_torch lacks a part: ${group.reason}`));
       else if (group?.status === 'error') replications.set(result.name, notReplicated(result, `training in PyTorch failed: ${group.reason}`, 'error'));
-      else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode));
+      else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode, { dir, resources: options.resources }));
     }
     return { python, torchVersion: version, runtimeMs: performance.now() - started, replications: results.map((r) => replications.get(r.name)!) };
   } finally {

@@ -33,10 +33,12 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
-"losses": [...], "trace": {name: [[step, value], ...]}, "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
+"losses": [...], "trace": {name: [[step, value], ...]}, "trained": "runs/3/trained.safetensors", "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
 {"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
-probe step's training forward, only for the families lab_taps knows; `probes`: {"importance": {module: ...}}, normkit's
-importance probe after the evaluation's step, only when lab_probes ports every module that has one). A group whose model, normalizer or gradient transform normkit_torch does not
+probe step's training forward, only for the families lab_taps knows; `probes`: {"runningStats": {module: {"mean", "var"}},
+"importance": {module: ...}}, normkit's probes after the evaluation's step, `importance` only when lab_probes ports every
+module that has one; `trained`: the trained model's state dict in normkit's keys, relative to DIR, which the lab loads
+into the same normkit model for analyses that read the trained model). A group whose model, normalizer or gradient transform normkit_torch does not
 have is reported "unsupported" with the reason and none of its runs is trained.
 
 Each run follows @normkit/experiments' Trainer (packages/experiments/src/train.ts) step for step: a
@@ -67,7 +69,7 @@ from .norm_free import adaptive_grad_clip_
 
 FORMAT = "normkit-lab-runs"
 VERSION = 3
-RUNS_FILE, RESULTS_FILE = "lab-runs.json", "torch-results.json"
+RUNS_FILE, RESULTS_FILE, TRAINED_FILE = "lab-runs.json", "torch-results.json", "trained.safetensors"
 
 
 class Unsupported(Exception):
@@ -337,9 +339,12 @@ def train_run(directory, run, prepared):
         losses.append(value)
         done = step
         if probe:
-            probes = lab_probes.importance_probes(model)
+            probes = {"runningStats": lab_probes.running_stats(model)}
+            importance = lab_probes.importance_probes(model)
+            if importance is not None:
+                probes["importance"] = importance
             evals.append({"step": step, **evaluate(model, train, test, run), **({"activations": activations} if taps is not None else {}),
-                          **({"probes": {"importance": probes}} if probes is not None else {})})
+                          "probes": probes})
         # run-preset.ts reads a run's trace after the step (and its evaluation), from the model's last forward.
         if trace_spec and step % trace_spec["every"] == 0:
             for name, measure in trace_spec["measures"].items():
@@ -348,6 +353,15 @@ def train_run(directory, run, prepared):
         taps.remove()
     return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
             "losses": losses, "evals": evals, "trace": trace}
+
+
+def save_trained(directory, run, model):
+    """Writes the trained model's state dict (parameters and buffers, normkit's keys, counters as F64) beside the run's
+    bundle and returns its path relative to `directory`: the lab loads it into the same normkit model, so an analysis
+    that reads the trained model (its outputs, weights or buffers) measures PyTorch's run with normkit's own code."""
+    path = os.path.join(run["bundle"], TRAINED_FILE)
+    st.save_file(st.for_normkit({name: t.detach() for name, t in model.state_dict().items()}), os.path.join(directory, path))
+    return path
 
 
 def run_all(directory, only=None):
@@ -378,7 +392,7 @@ def run_all(directory, only=None):
                     if spec["key"] not in trained:
                         raise ValueError(f"lab: {run['key']} starts from {spec['key']}, which was not trained before it in this group")
                     initialize_from(parts[0], trained[spec["key"]], spec, run["key"])
-                runs[run["key"]] = train_run(directory, run, parts)
+                runs[run["key"]] = {**train_run(directory, run, parts), "trained": save_trained(directory, run, parts[0])}
                 trained[run["key"]] = parts[0]
         except Exception as error:  # noqa: BLE001 - one group's failure is reported; the other groups still run
             groups[group] = {"status": "error", "reason": f"{run['key']}: {type(error).__name__}: {error}"}
