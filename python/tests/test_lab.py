@@ -122,6 +122,30 @@ def test_each_run_returns_its_trained_state_dict_in_normkits_keys_and_dtypes(tmp
         assert torch.equal(trained[name], value.to(trained[name].dtype)), name
 
 
+def test_a_trace_without_measures_saves_the_state_dict_after_each_traced_step(tmp_path):
+    """RunTrace.read without RunTrace.torch: the lab runs the preset's own read on these state dicts in normkit."""
+    model, data, order = _export(tmp_path, ARCHITECTURE)
+    spec = json.loads((tmp_path / lab.RUNS_FILE).read_text())
+    spec["runs"][0]["trace"] = {"every": 2, "measures": {}, "snapshots": True}
+    (tmp_path / lab.RUNS_FILE).write_text(json.dumps(spec))
+    run = lab.run_all(str(tmp_path))["runs"]["p/0/r"]
+    assert run["trace"] == {}
+    assert [step for step, _ in run["snapshots"]] == [2, 4, 6]
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for step, index in enumerate(order.long(), start=1):
+        torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long()).backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        if step % 2 == 0:
+            saved = st.load_file(tmp_path / dict(run["snapshots"])[step])
+            assert sorted(saved) == sorted(model.state_dict())
+            for name, value in model.state_dict().items():
+                assert torch.equal(saved[name], value.to(saved[name].dtype)), (step, name)
+    spec["runs"][0]["trace"] = {"every": 2, "measures": {}, "snapshots": False}
+    (tmp_path / lab.RUNS_FILE).write_text(json.dumps(spec))
+    assert "snapshots" not in lab.run_all(str(tmp_path))["runs"]["p/0/r"]
+
+
 def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp_path):
     _export(tmp_path, {**ARCHITECTURE, "norms": {"hidden": {"name": "my-norm"}}})
     out = lab.run_all(str(tmp_path))

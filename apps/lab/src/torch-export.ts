@@ -9,7 +9,7 @@ import {
 import { get, has, saveBundle, saveSafetensors, tensor, type OptionsSchema, type Tensor } from '@normkit/tensor';
 
 /** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
-export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 3, file: 'lab-runs.json' } as const;
+export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 4, file: 'lab-runs.json' } as const;
 
 /** The PresetRun and config fields the export carries; a run declaring any other is not replicated (it would run differently). */
 const CARRIED_RUN_FIELDS = new Set(['id', 'label', 'role', 'config', 'initFrom', 'trace']);
@@ -50,9 +50,10 @@ export interface ExportedRunSpec {
   initFrom: { key: string; except: string[]; rename: Record<string, string> } | null;
   /**
    * PresetRun.trace: after every `every`-th step (and its evaluation, when it has one), each name's measure
-   * (RunTrace.torch) is taken from the model; null when the run traces nothing.
+   * (RunTrace.torch) is taken from the model; without them (`snapshots`) the model's state dict is saved there and
+   * the lab runs the trace's own `read` on it, loaded into the same normkit model; null when the run traces nothing.
    */
-  trace: { every: number; measures: Record<string, string> } | null;
+  trace: { every: number; measures: Record<string, string>; snapshots: boolean } | null;
 }
 
 function differing(options: Record<string, unknown> | undefined, schema: OptionsSchema | undefined): Record<string, unknown> {
@@ -67,9 +68,6 @@ function differing(options: Record<string, unknown> | undefined, schema: Options
 /** What of `config` the export cannot carry (a reason), or null. */
 function notCarried(run: PresetRun, config: ExperimentConfig): string | null {
   const runField = Object.keys(run).find((key) => !CARRIED_RUN_FIELDS.has(key) && (run as unknown as Record<string, unknown>)[key] !== undefined);
-  if (run.trace && !run.trace.torch) {
-    return `run "${run.id}" traces values read from the live normkit trainer (RunTrace) without declaring a measure the PyTorch runner takes for them (RunTrace.torch)`;
-  }
   if (runField) return `run "${run.id}" declares ${runField}, which the export to PyTorch does not carry`;
   const configField = Object.keys(config).find((key) => !CARRIED_CONFIG_FIELDS.has(key));
   return configField ? `run "${run.id}"'s config has the field ${configField}, which the export to PyTorch does not carry` : null;
@@ -102,9 +100,8 @@ function splitTensors(prefix: string, split: Split, sampleShape: readonly number
 
 /**
  * Writes `preset`'s runs at `seeds` into `dir` for normkit_torch.lab and returns them, or the reason
- * they cannot be replicated as declared: a run that traces values from the live trainer without a
- * measure normkit_torch.lab takes for them (RunTrace.torch), or a task a
- * bundle cannot hold (the conditional GAN trains two optimizers). Whether normkit_torch has the
+ * they cannot be replicated as declared: a run field or config field the export does not carry, or a
+ * task a bundle cannot hold (the conditional GAN trains two optimizers). Whether normkit_torch has the
  * model, normalizers and gradient transforms is decided on the Python side.
  */
 export function exportPreset(
@@ -163,7 +160,7 @@ export function exportPreset(
         initFrom: run.initFrom
           ? { key: `${preset.name}/${seed}/${run.initFrom.run}`, except: [...(run.initFrom.except ?? [])], rename: { ...(run.initFrom.rename ?? {}) } }
           : null,
-        trace: run.trace?.torch ? { every: run.trace.every, measures: { ...run.trace.torch } } : null,
+        trace: run.trace ? { every: run.trace.every, measures: { ...run.trace.torch }, snapshots: !run.trace.torch } : null,
         preset: preset.name, seed, run, config, epochs,
       });
     }

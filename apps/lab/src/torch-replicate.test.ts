@@ -56,6 +56,13 @@ const MODEL_READING_AT = 8;
  * agrees to 1e-7.
  */
 const BIAS_BEFORE_BATCH_NORM = 'batch-norm-masked-padding';
+/**
+ * A run traced by the preset's own `read` (RunTrace without RunTrace.torch): Santurkar et al.'s landscape probe at
+ * displaced weights. PyTorch returns its state dict after each traced step; the probe runs on normkit's model holding it.
+ */
+const LANDSCAPE = 'batch-norm-loss-landscape';
+/** These four run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
+const ONE_SEED = [0];
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
 function plantedFault(preset: ClaimPreset): ClaimPreset {
@@ -100,6 +107,7 @@ let placement: PresetResult;
 let switchable: PresetResult;
 let traced: PresetResult;
 let modelReading: PresetResult[];
+let landscape: PresetResult;
 let resources: { mnist: Awaited<ReturnType<typeof loadMnist>> };
 let dir: string;
 
@@ -119,11 +127,13 @@ beforeAll(async () => {
   const logits = presetByName(TRACED)!;
   traced = runPreset(logits, { mode: 'reduced', seeds: presetSeeds(logits, 'reduced'), resources });
   const readers = MODEL_READING.map((name) => presetByName(name)!);
-  modelReading = readers.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
+  modelReading = readers.map((preset) => runPreset(preset, { mode: 'reduced', seeds: ONE_SEED, resources }));
+  const probed = presetByName(LANDSCAPE)!;
+  landscape = runPreset(probed, { mode: 'reduced', seeds: ONE_SEED, resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing, logits, ...readers],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading],
+    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -350,6 +360,47 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(reading().reason).toMatch(/reads the trained normkit model of run "shared"/);
   });
 
+  it(`${LANDSCAPE}: its trace is the preset's own probe on normkit's model holding PyTorch's weights after each traced step`, () => {
+    const replication = section.replications[MODEL_READING_AT + MODEL_READING.length]!;
+    expect(replication.preset).toBe(LANDSCAPE);
+    expect(replication.status, replication.reason).toBe('replicated');
+    const differences = recordDifferences(landscape.runs, replication.torchRuns);
+    expect(differences.mismatched).toEqual([]);
+    expect(differences.loss).toBeLessThanOrEqual(LOSS);
+    for (const t of replication.torchRuns) {
+      const n = landscape.runs.find((r) => r.id === t.id && r.config.seed === t.config.seed)!;
+      expect(Object.keys(t.trace).sort()).toEqual(['beta', 'gradientChange', 'lossVariation']);
+      for (const [name, points] of Object.entries(n.trace)) {
+        expect(t.trace[name]!.map(([step]) => step)).toEqual(points.map(([step]) => step));
+        points.forEach(([step, v], i) => expect(Math.abs(v - t.trace[name]![i]![1]), `${t.config.seed}/${t.id} ${name} at ${step}`).toBeLessThanOrEqual(LOSS * (1 + Math.abs(v))));
+      }
+    }
+    expect(replication.verdictsAgree).toBe(true);
+
+    // The probe reads the state dict PyTorch saved after each traced step, bit for bit; the step-0 weights give another trace.
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const preset = presetByName(LANDSCAPE)!;
+    const seen: Array<Record<string, number[]>> = [];
+    const watched: ClaimPreset = {
+      ...preset,
+      plan: (mode, seed) => ({ runs: preset.plan(mode, seed).runs.map((run) => ({ ...run, trace: { ...run.trace!, read: (trainer) => (seen.push(numbers(trainer.model.stateDict())), run.trace!.read(trainer)) } })) }),
+    };
+    const exported = exportPreset(watched, { mode: 'reduced', seeds: landscape.seeds, resources, dir: join(dir, 'landscape-again'), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const again = compareWithTorch(watched, landscape, exported.runs, raw, 'reduced', { dir, resources });
+    expect(again.torchRuns.map((r) => r.trace)).toEqual(replication.torchRuns.map((r) => r.trace));
+    const snapshots = exported.runs.flatMap((run) => raw.runs[run.key]!.snapshots!.map(([, file]) => numbers(loadSafetensors(readFileSync(join(dir, file))))));
+    expect(snapshots).toHaveLength(4);
+    expect(seen).toEqual(snapshots);
+    const initial = JSON.parse(JSON.stringify(raw)) as TorchResults;
+    for (const run of exported.runs) initial.runs[run.key]!.snapshots = initial.runs[run.key]!.snapshots!.map(([step]) => [step, join(run.bundle, 'model.safetensors')]);
+    const unloaded = compareWithTorch(preset, landscape, exported.runs, initial, 'reduced', { dir, resources });
+    const bn = (r: TorchReplication) => r.torchRuns.find((t) => t.id === 'bn')!.trace.lossVariation!.map(([, v]) => v);
+    bn(unloaded).forEach((v, i) => expect(Math.abs(v - bn(replication)[i]!)).toBeGreaterThan(VALUE_TOLERANCE.absolute + VALUE_TOLERANCE.relative * bn(replication)[i]!));
+    // Without the export directory there is nothing to run the probe on: not replicated, and said why.
+    expect(compareWithTorch(preset, landscape, exported.runs, raw, 'reduced').reason).toMatch(/run "plain"'s trace reads the live normkit trainer of run "plain" \(its trace\)/);
+  });
+
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {
     const report = runLab({ presets: [], mode: 'reduced', environment: { node: '', platform: '', arch: '', cpu: '', cpuCount: 1, plugins: [] } });
     report.claims = results;
@@ -358,8 +409,9 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(html).toContain('per seed (normkit / PyTorch)');
     expect(html).toContain(`PyTorch ${section.torchVersion}`);
     expect(renderReport(report)).toContain('npm run lab -- --torch');
-    const traced = exportPreset(presetByName('batch-norm-loss-landscape')!, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
-    expect(traced).toEqual({ preset: 'batch-norm-loss-landscape', unsupported: expect.stringContaining('traces values read from the live normkit trainer (RunTrace) without declaring a measure') as string });
+    const unknownField = presetByName(NAMES[0]!)!;
+    const planned = exportPreset({ ...unknownField, plan: (mode, seed) => ({ runs: unknownField.plan(mode, seed).runs.map((run) => ({ ...run, repeat: 2 })) }) }, { mode: 'reduced', seeds: [0], resources: {}, dir, dataFiles: new Map() });
+    expect(planned).toEqual({ preset: NAMES[0], unsupported: expect.stringContaining('declares repeat, which the export to PyTorch does not carry') as string });
   });
 
   /** PyTorch's series of the first preset, handed back without running Python again (`edit` may change a run's final test accuracy). */

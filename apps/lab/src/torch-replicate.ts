@@ -63,6 +63,8 @@ export interface TorchRun {
   trace?: Record<string, Array<[number, number | null]>>;
   /** The trained model's state dict (safetensors, normkit's keys), relative to the export directory. */
   trained?: string;
+  /** A trace without PyTorch measures (RunTrace.read): [step, state dict after that step], relative to the export directory. */
+  snapshots?: Array<[number, string]>;
   evals: Array<{
     step: number; train: Metrics; test: Metrics; gap: Metrics;
     activations?: Record<string, { mean: number | null; std: number | null }>;
@@ -151,22 +153,47 @@ export interface TrainedWeights {
 const TRAINED_MODEL_FIELDS = new Set<PropertyKey>(['model', 'dataset', 'config', 'task']);
 
 /**
- * The `trainers` an analysis of PyTorch's runs sees: for a run PyTorch returned trained weights for, a normkit trainer of
- * the same config (the same data set and model) with PyTorch's trained parameters and buffers loaded (every key, or an
- * error), built on first use, so the preset's own analysis measures PyTorch's trained model with normkit's code. Any
- * other field of it, and the trainer of a run without weights, are refused (NeedsNormkitTrainer).
+ * A normkit trainer of `exported`'s config (the same data set and model) seen as an analysis or a trace may read it:
+ * `load` puts a state dict PyTorch saved into its model (every key, or an error); any field but its model, data set and
+ * config is refused (NeedsNormkitTrainer).
+ */
+function modelReader(exported: ExportedRun, weights: TrainedWeights): { view: Trainer; load(file: string): void } {
+  const trainer = createTrainer(exported.config, weights.resources);
+  const view = new Proxy(trainer, {
+    get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown
+      : typeof key === 'string' ? unavailable(`the normkit trainer's ${key} (run "${exported.run.id}"; only its model, holding PyTorch's weights, and its data are PyTorch's run)`) : undefined),
+  });
+  return { view, load: (file) => trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, file)))) };
+}
+
+/**
+ * A run's trace without PyTorch measures (RunTrace.read): the preset's own `read` on normkit's model holding PyTorch's
+ * weights and buffers after each traced step, as run-preset.ts reads it from the live trainer after that step.
+ */
+function snapshotTrace(exported: ExportedRun, snapshots: ReadonlyArray<[number, string]>, weights: TrainedWeights | undefined): RunRecord['trace'] {
+  if (!weights) return unavailable(`the live normkit trainer of run "${exported.run.id}" (its trace)`);
+  const reader = modelReader(exported, weights);
+  const trace: RunRecord['trace'] = {};
+  for (const [step, file] of snapshots) {
+    reader.load(file);
+    for (const [name, value] of Object.entries(exported.run.trace!.read(reader.view))) (trace[name] ??= []).push([step, value]);
+  }
+  return trace;
+}
+
+/**
+ * The `trainers` an analysis of PyTorch's runs sees: for a run PyTorch returned trained weights for, modelReader's view
+ * of a normkit trainer holding them, built on first use, so the preset's own analysis measures PyTorch's trained model
+ * with normkit's code. The trainer of a run without weights is refused (NeedsNormkitTrainer).
  */
 function trainedModels(runs: ReadonlyArray<{ exported: ExportedRun; run: TorchRun }>, weights: TrainedWeights | undefined): Record<string, Trainer> {
   const built = new Map<string, Trainer>();
   const build = (id: string): Trainer => {
     const entry = runs.find((r) => r.exported.run.id === id);
     if (!weights || !entry?.run.trained) return unavailable(`the trained normkit model of run "${id}"`);
-    const trainer = createTrainer(entry.exported.config, weights.resources);
-    trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, entry.run.trained))));
-    return new Proxy(trainer, {
-      get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown
-        : typeof key === 'string' ? unavailable(`the normkit trainer's ${key} (run "${id}"; only its model, holding PyTorch's trained weights, and its data are PyTorch's run)`) : undefined),
-    });
+    const reader = modelReader(entry.exported, weights);
+    reader.load(entry.run.trained);
+    return reader.view;
   };
   return new Proxy<Record<string, Trainer>>({}, {
     get: (_target, key) => {
@@ -278,6 +305,14 @@ export function compareWithTorch(
       if (!run) return notReplicated(result, `PyTorch returned no result for run ${e.key}`, 'error');
       trained.push({ exported: e, run });
       const record = torchRecord(e, run);
+      if (run.snapshots) {
+        try {
+          record.trace = { ...record.trace, ...snapshotTrace(e, run.snapshots, weights) };
+        } catch (error) {
+          if (error instanceof NeedsNormkitTrainer) return notReplicated(result, `run "${e.run.id}"'s trace ${error.message.replace(/^its analysis /, '')}`);
+          throw error;
+        }
+      }
       records[e.run.id] = record;
       torchRuns.push(record);
       evals[e.run.id] = torchEvalEvents(e, run);

@@ -6,7 +6,7 @@ the evaluations), so the lab computes the quantities and verdicts with the same 
 
 DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 
-    {"format": "normkit-lab-runs", "version": 3, "runs": [{
+    {"format": "normkit-lab-runs", "version": 4, "runs": [{
         "key": "batch-norm-small-batch/0/bn-b2",   unique; results are keyed by it
         "group": "batch-norm-small-batch",         a group is replicated whole or not at all
         "bundle": "runs/3",                        a normkit training bundle at step 0: architecture,
@@ -27,13 +27,16 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
                                                    not under an `except` prefix is copied from that run (same
                                                    group, trained earlier), each name's segments mapped through
                                                    `rename` (PresetRun.initFrom)
-        "trace": {"every": 2, "measures": {"maxLogit": "max-attention-logit"}}}]}
+        "trace": {"every": 2, "measures": {"maxLogit": "max-attention-logit"}, "snapshots": false}}]}
                                                    or null: after every `every`-th step (and its evaluation) each
-                                                   name's measure (lab_traces.py) is taken (PresetRun.trace)
+                                                   name's measure (lab_traces.py) is taken (PresetRun.trace); with
+                                                   "snapshots" the model's state dict is saved there instead, and the
+                                                   lab runs the preset's own `read` on it in normkit
 
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
-"losses": [...], "trace": {name: [[step, value], ...]}, "trained": "runs/3/trained.safetensors", "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
+"losses": [...], "trace": {name: [[step, value], ...]}, "snapshots": [[step, "runs/3/step-2.safetensors"], ...],
+"trained": "runs/3/trained.safetensors", "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
 {"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
 probe step's training forward, only for the families lab_taps knows; `probes`: {"runningStats": {module: {"mean", "var"}},
 "importance": {module: ...}}, normkit's probes after the evaluation's step, `importance` only when lab_probes ports every
@@ -68,7 +71,7 @@ from . import safetensors as st
 from .norm_free import adaptive_grad_clip_
 
 FORMAT = "normkit-lab-runs"
-VERSION = 3
+VERSION = 4
 RUNS_FILE, RESULTS_FILE, TRAINED_FILE = "lab-runs.json", "torch-results.json", "trained.safetensors"
 
 
@@ -304,7 +307,7 @@ def train_run(directory, run, prepared):
         raise ValueError(f"lab: {run['key']}: expected batch indices of shape [{steps}, {run['batchSize']}], got {list(order.shape)}")
     trace_spec = run.get("trace")
     started = time.perf_counter()
-    losses, evals, trace = [], [], {name: [] for name in ((trace_spec or {}).get("measures") or {})}
+    losses, evals, trace, snapshots = [], [], {name: [] for name in ((trace_spec or {}).get("measures") or {})}, []
     status, reason, done = "done", None, 0
     # normkit's optimizer runs the model's postStepHooks inside step() (nGPT's renormalisation onto the sphere).
     hooks = model.post_step_hooks() if hasattr(model, "post_step_hooks") else []
@@ -349,17 +352,19 @@ def train_run(directory, run, prepared):
         if trace_spec and step % trace_spec["every"] == 0:
             for name, measure in trace_spec["measures"].items():
                 trace[name].append([step, lab_traces.measure(measure, model)])
+            if trace_spec.get("snapshots"):
+                snapshots.append([step, save_state(directory, os.path.join(run["bundle"], f"step-{step}.safetensors"), model)])
     if taps is not None:
         taps.remove()
     return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
-            "losses": losses, "evals": evals, "trace": trace}
+            "losses": losses, "evals": evals, "trace": trace, **({"snapshots": snapshots} if (trace_spec or {}).get("snapshots") else {})}
 
 
-def save_trained(directory, run, model):
-    """Writes the trained model's state dict (parameters and buffers, normkit's keys, counters as F64) beside the run's
-    bundle and returns its path relative to `directory`: the lab loads it into the same normkit model, so an analysis
-    that reads the trained model (its outputs, weights or buffers) measures PyTorch's run with normkit's own code."""
-    path = os.path.join(run["bundle"], TRAINED_FILE)
+def save_state(directory, path, model):
+    """Writes `model`'s state dict (parameters and buffers, normkit's keys, counters as F64) at `path` (relative to
+    `directory`) and returns `path`: the lab loads it into the same normkit model, so an analysis or trace that reads
+    the model (its outputs, weights or buffers) measures PyTorch's run with normkit's own code. The trained model's
+    goes beside the run's bundle (TRAINED_FILE), a traced step's as `step-<n>.safetensors`."""
     st.save_file(st.for_normkit({name: t.detach() for name, t in model.state_dict().items()}), os.path.join(directory, path))
     return path
 
@@ -392,7 +397,7 @@ def run_all(directory, only=None):
                     if spec["key"] not in trained:
                         raise ValueError(f"lab: {run['key']} starts from {spec['key']}, which was not trained before it in this group")
                     initialize_from(parts[0], trained[spec["key"]], spec, run["key"])
-                runs[run["key"]] = {**train_run(directory, run, parts), "trained": save_trained(directory, run, parts[0])}
+                runs[run["key"]] = {**train_run(directory, run, parts), "trained": save_state(directory, os.path.join(run["bundle"], TRAINED_FILE), parts[0])}
                 trained[run["key"]] = parts[0]
         except Exception as error:  # noqa: BLE001 - one group's failure is reported; the other groups still run
             groups[group] = {"status": "error", "reason": f"{run['key']}: {type(error).__name__}: {error}"}
