@@ -75,6 +75,17 @@ def _export(tmp_path, architecture, steps=6, batch=4, schedule="constant"):
     return model, data, order
 
 
+def _steps_by_hand(model, data, order):
+    """The exported run as a plain torch loop (SGD lr 0.1, momentum 0.9: _export's optimizer): (step, loss) after each step."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    for step, index in enumerate(order.long(), start=1):
+        loss = torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        yield step, float(loss)
+
+
 def test_a_run_trains_as_a_plain_torch_loop_and_evaluations_change_nothing(tmp_path):
     model, data, order = _export(tmp_path, ARCHITECTURE)
     out = lab.run_all(str(tmp_path))
@@ -82,15 +93,7 @@ def test_a_run_trains_as_a_plain_torch_loop_and_evaluations_change_nothing(tmp_p
     run = out["runs"]["p/0/r"]
     assert run["status"] == "done" and run["completedSteps"] == 6 and [e["step"] for e in run["evals"]] == [3, 6]
     # The same steps by hand: evaluations in between (eval mode, then train mode with buffers restored) leave no trace.
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    expected = []
-    for index in order.long():
-        loss = torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long())
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        expected.append(float(loss))
-    assert run["losses"] == expected
+    assert run["losses"] == [loss for _, loss in _steps_by_hand(model, data, order)]
     final = run["evals"][-1]
     model.eval()
     with torch.no_grad():
@@ -102,7 +105,7 @@ def test_a_run_trains_as_a_plain_torch_loop_and_evaluations_change_nothing(tmp_p
 def test_each_run_returns_its_trained_state_dict_in_normkits_keys_and_dtypes(tmp_path):
     """What the lab loads into the same normkit model for analyses that read the trained model: the weights and buffers
     after the last step (not the bundle's step-0 ones), counters as F64 (normkit reads no integer tensors)."""
-    model, _, _ = _export(tmp_path, ARCHITECTURE)
+    model, data, order = _export(tmp_path, ARCHITECTURE)
     initial = {name: t.clone() for name, t in model.state_dict().items()}
     out = lab.run_all(str(tmp_path))
     run = out["runs"]["p/0/r"]
@@ -112,12 +115,8 @@ def test_each_run_returns_its_trained_state_dict_in_normkits_keys_and_dtypes(tmp
     assert all(t.is_floating_point() for t in trained.values())
     assert not torch.equal(trained["head.weight"], initial["head.weight"].to(trained["head.weight"].dtype))
     # The same steps by hand end at the same weights.
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    data = st.load_file(tmp_path / "data" / "0.safetensors")
-    for index in st.load_file(tmp_path / "runs" / "r" / "batches.safetensors")["indices"].long():
-        torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long()).backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    for _ in _steps_by_hand(model, data, order):
+        pass
     for name, value in model.state_dict().items():
         assert torch.equal(trained[name], value.to(trained[name].dtype)), name
 
@@ -131,11 +130,7 @@ def test_a_trace_without_measures_saves_the_state_dict_after_each_traced_step(tm
     run = lab.run_all(str(tmp_path))["runs"]["p/0/r"]
     assert run["trace"] == {}
     assert [step for step, _ in run["snapshots"]] == [2, 4, 6]
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    for step, index in enumerate(order.long(), start=1):
-        torch.nn.functional.cross_entropy(model(data["train.inputs"][index]), data["train.labels"][index].long()).backward()
-        optimizer.step()
-        optimizer.zero_grad()
+    for step, _ in _steps_by_hand(model, data, order):
         if step % 2 == 0:
             saved = st.load_file(tmp_path / dict(run["snapshots"])[step])
             assert sorted(saved) == sorted(model.state_dict())
