@@ -888,8 +888,12 @@ function packA(a: usize, aRow: i32, aCol: i32, i0: i32, mc: i32, p0: i32, kc: i3
 /** The scratch tile an edge micro-kernel writes before its valid part is added into C. */
 let edgeTile: usize = 0;
 
-/** C[i .. i+rows, j .. j+cols] += packed A panel (4 x kc) @ packed B panel (kc x 8). */
-function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32): void {
+/**
+ * C[i .. i+rows, j .. j+cols] += packed A panel (4 x kc) @ packed B panel (kc x 8); with `overwrite` the
+ * tile is set to +0 + the product instead (the bits C would get from a block of +0: a -0 sum becomes +0)
+ * and C is not read.
+ */
+function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = c00;
   let c10 = c00;
@@ -919,6 +923,21 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
   const rowBytes = <usize>ldc << 2;
   if (rows == 4 && cols == 8) {
     let r = c;
+    if (overwrite) {
+      const zero = f32x4.splat(0);
+      v128.store(r, f32x4.add(zero, c00));
+      v128.store(r, f32x4.add(zero, c01), 16);
+      r += rowBytes;
+      v128.store(r, f32x4.add(zero, c10));
+      v128.store(r, f32x4.add(zero, c11), 16);
+      r += rowBytes;
+      v128.store(r, f32x4.add(zero, c20));
+      v128.store(r, f32x4.add(zero, c21), 16);
+      r += rowBytes;
+      v128.store(r, f32x4.add(zero, c30));
+      v128.store(r, f32x4.add(zero, c31), 16);
+      return;
+    }
     v128.store(r, f32x4.add(v128.load(r), c00));
     v128.store(r, f32x4.add(v128.load(r, 16), c01), 16);
     r += rowBytes;
@@ -944,7 +963,7 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const target = c + <usize>i * rowBytes + (<usize>j << 2);
-      store<f32>(target, load<f32>(target) + load<f32>(t + (<usize>(i * 8 + j) << 2)));
+      store<f32>(target, (overwrite ? <f32>0 : load<f32>(target)) + load<f32>(t + (<usize>(i * 8 + j) << 2)));
     }
   }
 }
@@ -957,9 +976,11 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
  *
  * Every C element is summed in the same order whatever part of C a call covers (k blocks of KC from
  * p = 0, sequential inside a block), so splitting C by rows or columns over threads changes no bit.
+ * `overwrite` (nonzero): C is not read; the first k block sets it to +0 + its sum, the bits a C of +0
+ * would get (and m x n with k = 0 is left as it is: the caller zeroes it).
  */
 export function gemm(
-  a: usize, aRow: i32, aCol: i32, b: usize, bRow: i32, bCol: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32, work: usize,
+  a: usize, aRow: i32, aCol: i32, b: usize, bRow: i32, bCol: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32, work: usize, overwrite: i32,
 ): void {
   const packedA = work;
   const packedB = work + (<usize>(MC * KC) << 2);
@@ -978,7 +999,7 @@ export function gemm(
           for (let ii = 0; ii < mc; ii += 4) {
             const pa = packedA + (<usize>((ii >> 2) * kc * 4) << 2);
             const rows = min(4, mc - ii);
-            microKernel(pa, pb, kc, c + (<usize>((i0 + ii) * ldc + j0 + jj) << 2), ldc, rows, cols);
+            microKernel(pa, pb, kc, c + (<usize>((i0 + ii) * ldc + j0 + jj) << 2), ldc, rows, cols, overwrite != 0 && p0 == 0);
           }
         }
       }

@@ -408,6 +408,43 @@ describe('kernel table: gemm', () => {
   });
 });
 
+describe('kernel table: gemm with overwrite', () => {
+  it('gives the bits of accumulating into +0 on both backends, never reading C (garbage, NaN and -0 before it), -0 sums included, and leaves C outside its block alone', () => {
+    const generator = new Generator(47);
+    const sizes = [1, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33, 64, 65, 129, 300];
+    for (let trial = 0; trial < 60; trial++) {
+      const [m, k, n] = [pick(generator, sizes), pick(generator, sizes), pick(generator, sizes)];
+      const transA = generator.nextUint32() % 2 === 0;
+      const transB = generator.nextUint32() % 2 === 0;
+      const cOffset = generator.nextUint32() % 3;
+      // Every third row of op(A) is -0 and B is positive, so those sums are -0: +0 + -0 is +0.
+      const a = data(generator, m * k, pick(generator, ['normal', 'special'] as Fill[]));
+      for (let i = 1; i < m; i += 3) for (let p = 0; p < k; p++) a[transA ? p * m + i : i * k + p] = -0;
+      const b = data(generator, k * n, 'normal').map(Math.abs);
+      const label = `gemm overwrite ${m}x${k}x${n} transA ${transA} transB ${transB}`;
+      for (const table of [js, wasm]) {
+        const zeroed = new Float32Array(cOffset + m * n + 2);
+        table.gemm({ a, aOffset: 0, transA, b, bOffset: 0, transB, c: zeroed, cOffset, m, k, n });
+        const garbage = Float32Array.from({ length: zeroed.length }, (_, i) => [Number.NaN, -0, 2 ** 100, -7][i % 4]!);
+        table.gemm({ a, aOffset: 0, transA, b, bOffset: 0, transB, c: garbage, cOffset, m, k, n, overwrite: true });
+        for (let i = 0; i < m * n; i++) {
+          if (!Object.is(garbage[cOffset + i], zeroed[cOffset + i])) expect.fail(`${table.name} ${label}[${i}]: ${garbage[cOffset + i]} where +0 + the product is ${zeroed[cOffset + i]}`);
+        }
+        const outside = [...Array.from({ length: cOffset }, (_, i) => i), cOffset + m * n, cOffset + m * n + 1];
+        for (const i of outside) expect(Object.is(garbage[i], [Number.NaN, -0, 2 ** 100, -7][i % 4]), `${table.name} ${label}: C[${i}] outside the block`).toBe(true);
+      }
+    }
+  });
+
+  it('with k = 0 sets the block to +0 on both backends', () => {
+    for (const table of [js, wasm]) {
+      const c = Float32Array.of(Number.NaN, -0, 5, 6);
+      table.gemm({ a: new Float32Array(0), aOffset: 0, transA: false, b: new Float32Array(0), bOffset: 0, transB: false, c, cOffset: 0, m: 2, k: 0, n: 2, overwrite: true });
+      expect(Array.from(c).map((v) => Object.is(v, 0)), table.name).toEqual([true, true, true, true]);
+    }
+  });
+});
+
 describe('kernel table: gemmBatch', () => {
   it('every entry within the float32 summation bound of a float64 reference on both backends; on wasm the bits of gemm where gemm runs the entry in the module, and the same bits whatever the batch around an entry', () => {
     const generator = new Generator(37);

@@ -94,6 +94,14 @@ describe('thread pool', () => {
       };
       const label = `gemm transA ${transA} transB ${transB}`;
       const { c } = sameBitsAtEveryThreadCount(label, (table) => ({ c: run(table, a, b, c0) }));
+      // Overwriting C: the same bits at every thread count, and those of accumulating into +0.
+      const overwritten = sameBitsAtEveryThreadCount(`${label} overwrite`, (table) => {
+        const garbage = c0.map((v) => v * Number.NaN);
+        table.gemm({ a, aOffset: 0, transA, b, bOffset: 0, transB, c: garbage, cOffset: 0, m, k, n, overwrite: true });
+        return { c: garbage };
+      });
+      const intoZero = run(wasm, a, b, new Float32Array(m * n));
+      expect((overwritten.c as Float32Array).every((v, i) => Object.is(v, intoZero[i])), `${label}: overwrite against accumulating into +0`).toBe(true);
       const abs = (v: Float32Array) => v.map(Math.abs);
       expectWithinSummationBound(label, run(js, a, b, c0), c as Float32Array, run(js, abs(a), abs(b), abs(c0)), k);
     }

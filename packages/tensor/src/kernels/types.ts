@@ -180,6 +180,11 @@ export interface GemmArgs {
   m: number;
   k: number;
   n: number;
+  /**
+   * C's block is set to the product instead of added to: the bits it would get if it held +0 first
+   * (so the caller need not zero it; a -0 sum still becomes +0). Default false.
+   */
+  overwrite?: boolean;
 }
 
 /**

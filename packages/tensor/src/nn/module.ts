@@ -96,8 +96,16 @@ export abstract class Module {
 
   /** This module and every descendant, with dotted names ('' for this one). */
   *namedModules(prefix = ''): Generator<[string, Module]> {
-    yield [prefix, this];
-    for (const [name, child] of this.moduleEntries) yield* child.namedModules(prefix ? `${prefix}.${name}` : name);
+    // Collected by a plain recursion, then yielded once: nested `yield*` passes every module through
+    // one generator per level above it (a training step walks the model for train(), the optimizer
+    // and buffer snapshots).
+    const found: Array<[string, Module]> = [];
+    const visit = (module: Module, name: string): void => {
+      found.push([name, module]);
+      for (const [childName, child] of module.moduleEntries) visit(child, name ? `${name}.${childName}` : childName);
+    };
+    visit(this, prefix);
+    yield* found;
   }
 
   *namedParameters(prefix = ''): Generator<[string, Parameter]> {

@@ -30,25 +30,54 @@ export function broadcastStrides(inShape: readonly number[], outShape: readonly 
   return strides;
 }
 
-/** Flat input index for every output element under broadcasting. */
+/**
+ * Flat input index for every output element under broadcasting. Output dims that read the input
+ * contiguously (or all broadcast) merge into one run, so the index is written a run at a time: a fill
+ * where the run is broadcast, a count where it is contiguous. Ops on the same shapes every step
+ * (a per-row scale, an attention mask) built it with one odometer step per element before.
+ */
 export function broadcastIndex(inShape: readonly number[], outShape: readonly number[]): Int32Array {
-  const size = shapeSize(outShape);
-  const index = new Int32Array(size);
-  const strides = broadcastStrides(inShape, outShape);
-  const rank = outShape.length;
-  const counter = new Array<number>(rank).fill(0);
+  const index = new Int32Array(shapeSize(outShape));
+  if (index.length === 0) return index;
+  const { sizes, strides } = mergedRuns(broadcastStrides(inShape, outShape), outShape);
+  const last = sizes.length - 1;
+  const runLength = sizes[last]!;
+  const runStride = strides[last]!;
+  const counter = new Array<number>(last).fill(0);
   let offset = 0;
-  for (let i = 0; i < size; i++) {
-    index[i] = offset;
-    for (let axis = rank - 1; axis >= 0; axis--) {
+  for (let start = 0; start < index.length; start += runLength) {
+    if (runStride === 0) index.fill(offset, start, start + runLength);
+    else for (let j = 0; j < runLength; j++) index[start + j] = offset + j * runStride;
+    for (let axis = last - 1; axis >= 0; axis--) {
       counter[axis]!++;
       offset += strides[axis]!;
-      if (counter[axis]! < outShape[axis]!) break;
-      offset -= strides[axis]! * outShape[axis]!;
+      if (counter[axis]! < sizes[axis]!) break;
+      offset -= strides[axis]! * sizes[axis]!;
       counter[axis] = 0;
     }
   }
   return index;
+}
+
+/** The output dims of a strided read with size-1 dims dropped and neighbours that step as one merged (at least one dim). */
+function mergedRuns(strides: readonly number[], shape: readonly number[]): { sizes: number[]; strides: number[] } {
+  const sizes: number[] = [];
+  const merged: number[] = [];
+  for (let axis = 0; axis < shape.length; axis++) {
+    const size = shape[axis]!;
+    if (size === 1) continue;
+    const stride = strides[axis]!;
+    const previous = sizes.length - 1;
+    if (previous >= 0 && merged[previous] === stride * size) {
+      sizes[previous]! *= size;
+      merged[previous] = stride;
+    } else {
+      sizes.push(size);
+      merged.push(stride);
+    }
+  }
+  if (sizes.length === 0) return { sizes: [1], strides: [0] };
+  return { sizes, strides: merged };
 }
 
 /** Which dims of `outShape` an operand shaped `inShape` is broadcast along: the leading dims it lacks and its 1s against larger sizes. */

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, allocateForOverwrite, promoteDTypes, sameShape, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, promoteDTypes, sameShape, shapeSize, type TypedArray } from '../dtype';
 import { ValueError } from '../errors';
 import { Tensor, checkTensor, checkTensorOrNumber } from '../tensor';
 import { activeKernels } from '../kernels/backend';
@@ -22,14 +22,15 @@ type BinaryFn = (x: number, y: number) => number;
  * How the output reads `a` and `b` under broadcasting to `shape`, from the cheapest kind that fits:
  * equal shapes, a scalar operand, b repeating along the output (a bias), or flat indices.
  */
-function broadcastKind(a: Tensor, b: Tensor, shape: readonly number[], size: number): BinaryBroadcast {
-  if (sameShape(a.shape, b.shape)) return { kind: 'same' };
-  if (b.size === 1 && size === a.size) return { kind: 'scalar-b' };
-  if (a.size === 1 && size === b.size) return { kind: 'scalar-a' };
-  if (size === a.size && b.size > 0 && sameShape(trimLeadingOnes(b.shape), shape.slice(shape.length - trimLeadingOnes(b.shape).length))) {
-    return { kind: 'rows-b', period: b.size };
+function broadcastKind(aShape: readonly number[], bShape: readonly number[], shape: readonly number[]): BinaryBroadcast {
+  if (sameShape(aShape, bShape)) return { kind: 'same' };
+  const [aSize, bSize, size] = [shapeSize(aShape), shapeSize(bShape), shapeSize(shape)];
+  if (bSize === 1 && size === aSize) return { kind: 'scalar-b' };
+  if (aSize === 1 && size === bSize) return { kind: 'scalar-a' };
+  if (size === aSize && bSize > 0 && sameShape(trimLeadingOnes(bShape), shape.slice(shape.length - trimLeadingOnes(bShape).length))) {
+    return { kind: 'rows-b', period: bSize };
   }
-  return { kind: 'index', a: broadcastIndex(a.shape, shape), b: broadcastIndex(b.shape, shape) };
+  return { kind: 'index', a: broadcastIndex(aShape, shape), b: broadcastIndex(bShape, shape) };
 }
 
 function trimLeadingOnes(shape: readonly number[]): readonly number[] {
@@ -46,7 +47,7 @@ function broadcastApply(op: string, a: Tensor, b: Tensor, kernelOp: BinaryKernel
   const dtype = promoteDTypes(a.dtype, b.dtype);
   const shape = sameShape(a.shape, b.shape) ? [...a.shape] : broadcastShapes(op, a.shape, b.shape);
   const out = allocateForOverwrite(dtype, shape.reduce((p, d) => p * d, 1));
-  const broadcast = broadcastKind(a, b, shape, out.length);
+  const broadcast = broadcastKind(a.shape, b.shape, shape);
   if (kernelOp !== null) {
     activeKernels().binary({ op: kernelOp, a: a.data, b: b.data, out, broadcast });
     return { data: out, shape };
@@ -67,11 +68,15 @@ function broadcastApply(op: string, a: Tensor, b: Tensor, kernelOp: BinaryKernel
 /** Gathers `t` broadcast to `shape` (for backward rules that need the other operand per element). */
 function expandData(t: Tensor, shape: readonly number[]): TypedArray {
   if (sameShape(t.shape, shape)) return t.data;
+  const out = allocate(t.dtype, shapeSize(shape));
+  if (t.size === 1) return out.fill(t.data[0]!);
   const index = broadcastIndex(t.shape, shape);
-  const out = allocate(t.dtype, index.length);
   for (let i = 0; i < index.length; i++) out[i] = t.data[index[i]!]!;
   return out;
 }
+
+/** A gradient rule of a binary op: per element from (g, x, y, out), or g (op) the other operand on the kernel table. */
+type BinaryGradient = ((g: number, x: number, y: number, out: number) => number) | { kernel: BinaryKernelOp };
 
 function binary(
   op: string,
@@ -79,8 +84,8 @@ function binary(
   aLike: TensorLike,
   bLike: TensorLike,
   fn: BinaryFn,
-  gradA: ((g: number, x: number, y: number, out: number) => number) | null,
-  gradB: ((g: number, x: number, y: number, out: number) => number) | null,
+  gradA: BinaryGradient | null,
+  gradB: BinaryGradient | null,
 ): Tensor {
   checkTensorOrNumber(op, aLike, 'a'); checkTensorOrNumber(op, bLike, 'b');
   const a = asTensor(aLike, bLike instanceof Tensor ? bLike : undefined);
@@ -93,20 +98,24 @@ function binary(
     data,
     shape,
     backward: (g) => {
-      const xs = expandData(a, shape);
-      const ys = expandData(b, shape);
-      const grads: Array<TypedArray | null> = [null, null];
-      if (a.requiresGrad && gradA) {
+      let operands: { xs: TypedArray; ys: TypedArray } | null = null;
+      const gradient = (rule: BinaryGradient, other: Tensor): TypedArray => {
+        if (typeof rule !== 'function') {
+          // g (op) the other operand read under broadcasting: the forward's own loops, no gather.
+          const full = allocateForOverwrite(dtype, g.length);
+          activeKernels().binary({ op: rule.kernel, a: g, b: other.data, out: full, broadcast: broadcastKind(shape, other.shape, shape) });
+          return full;
+        }
+        operands ??= { xs: expandData(a, shape), ys: expandData(b, shape) };
+        const { xs, ys } = operands;
         const full = allocate(dtype, g.length);
-        for (let i = 0; i < g.length; i++) full[i] = gradA(g[i]!, xs[i]!, ys[i]!, data[i]!);
-        grads[0] = reduceToShape(full, shape, a.shape, a.dtype);
-      }
-      if (b.requiresGrad && gradB) {
-        const full = allocate(dtype, g.length);
-        for (let i = 0; i < g.length; i++) full[i] = gradB(g[i]!, xs[i]!, ys[i]!, data[i]!);
-        grads[1] = reduceToShape(full, shape, b.shape, b.dtype);
-      }
-      return grads;
+        for (let i = 0; i < g.length; i++) full[i] = rule(g[i]!, xs[i]!, ys[i]!, data[i]!);
+        return full;
+      };
+      return [
+        a.requiresGrad && gradA ? reduceToShape(gradient(gradA, b), shape, a.shape, a.dtype) : null,
+        b.requiresGrad && gradB ? reduceToShape(gradient(gradB, a), shape, b.shape, b.dtype) : null,
+      ];
     },
   });
 }
@@ -147,11 +156,11 @@ export function sub(a: TensorLike, b: TensorLike): Tensor {
 }
 
 export function mul(a: TensorLike, b: TensorLike): Tensor {
-  return binary('mul', 'mul', a, b, (x, y) => x * y, (g, _x, y) => g * y, (g, x) => g * x);
+  return binary('mul', 'mul', a, b, (x, y) => x * y, { kernel: 'mul' }, { kernel: 'mul' });
 }
 
 export function div(a: TensorLike, b: TensorLike): Tensor {
-  return binary('div', 'div', a, b, (x, y) => x / y, (g, _x, y) => g / y, (g, x, y) => (-g * x) / (y * y));
+  return binary('div', 'div', a, b, (x, y) => x / y, { kernel: 'div' }, (g, x, y) => (-g * x) / (y * y));
 }
 
 /** `a ** b`; the gradient to the exponent uses log(a) and is 0 where a <= 0. */

@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, shapeSize, type TypedArray } from '../dtype';
+import { allocateForOverwrite, promoteDTypes, shapeSize, type TypedArray } from '../dtype';
 import { ShapeError, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { reduceToShape } from './broadcast';
@@ -31,8 +31,9 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const leading = x.shape.slice(0, -1);
   const rows = shapeSize(leading);
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
-  const data = allocate(dtype, rows * outFeatures);
-  gemm(x.data, 0, false, weight.data, 0, true, data, 0, rows, inFeatures, outFeatures);
+  // Every output is written by the GEMM (overwrite: no zeroing pass, and C is not copied into the module).
+  const data = allocateForOverwrite(dtype, rows * outFeatures);
+  gemm(x.data, 0, false, weight.data, 0, true, data, 0, rows, inFeatures, outFeatures, true);
   if (bias !== null) {
     const b = bias.data;
     for (let r = 0; r < rows; r++) {
@@ -49,12 +50,12 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
       let gx: TypedArray | null = null;
       let gw: TypedArray | null = null;
       if (x.requiresGrad) {
-        gx = allocate(x.dtype, x.size);
-        gemm(g, 0, false, weight.data, 0, false, gx, 0, rows, outFeatures, inFeatures);
+        gx = allocateForOverwrite(x.dtype, x.size);
+        gemm(g, 0, false, weight.data, 0, false, gx, 0, rows, outFeatures, inFeatures, true);
       }
       if (weight.requiresGrad) {
-        gw = allocate(weight.dtype, weight.size);
-        gemm(g, 0, true, x.data, 0, false, gw, 0, outFeatures, rows, inFeatures);
+        gw = allocateForOverwrite(weight.dtype, weight.size);
+        gemm(g, 0, true, x.data, 0, false, gw, 0, outFeatures, rows, inFeatures, true);
       }
       const gb = bias?.requiresGrad ? reduceToShape(g, [rows, outFeatures], [outFeatures], bias.dtype) : null;
       return { x: gx, weight: gw, bias: gb };

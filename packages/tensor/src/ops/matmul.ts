@@ -7,16 +7,18 @@ import { broadcastShapes } from './broadcast';
 
 /**
  * C[m, n] += op(A)[m, k] @ op(B)[k, n] with op = optional transpose; offsets select one matrix of a
- * batch. The kernel table's `gemm`: float64 accumulation on `js`, a packed SIMD128 sgemm on `wasm`
- * for float32 operands.
+ * batch; with `overwrite`, C = +0 + the product and C's old contents are never read (an output from
+ * `allocateForOverwrite`). The kernel table's `gemm`: float64 accumulation on `js`, a packed SIMD128
+ * sgemm on `wasm` for float32 operands.
  */
 export function gemm(
   a: TypedArray, aOffset: number, transA: boolean,
   b: TypedArray, bOffset: number, transB: boolean,
   c: TypedArray, cOffset: number,
   m: number, k: number, n: number,
+  overwrite = false,
 ): void {
-  activeKernels().gemm({ a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n });
+  activeKernels().gemm({ a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite });
 }
 
 function batchOffsets(batchShape: readonly number[], inBatch: readonly number[], matrixSize: number): Int32Array {

@@ -433,6 +433,26 @@ describe('non-finite gradients', () => {
     expect(optimizer.stateOf(a)!.step).toBe(2);
   });
 
+  it('finds a -Infinity among many values, and takes the largest finite values, -0 and subnormals as finite', () => {
+    const big = param(new Array<number>(1000).fill(0));
+    const odd = param([0, 0, 0]);
+    const optimizer = new SGD([['big', big], ['odd', odd]], { lr: 0.1, skipNonFinite: true });
+    setGrad(big, Array.from({ length: 1000 }, (_, i) => (i === 777 ? Number.NEGATIVE_INFINITY : 3.4e38 * (i % 2 ? 1 : -1))));
+    setGrad(odd, [-0, 1e-45, -3.4e38]);
+    expect(optimizer.step().nonFinite).toEqual(['big']);
+    setGrad(big, Array.from({ length: 1000 }, (_, i) => 3.4e38 * (i % 2 ? 1 : -1)));
+    expect(optimizer.step()).toMatchObject({ skipped: false, nonFinite: [], updated: 2 });
+    // A non-finite value is found wherever it sits (every lane of the check, and its tail).
+    const seven = param(new Array<number>(7).fill(0));
+    const small = new SGD([['seven', seven]], { lr: 0.1, skipNonFinite: true });
+    for (let at = 0; at < 7; at++) {
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        setGrad(seven, Array.from({ length: 7 }, (_, i) => (i === at ? bad : i + 1)));
+        expect(small.step().nonFinite, `${bad} at ${at}`).toEqual(['seven']);
+      }
+    }
+  });
+
   it('a transform that produces a non-finite gradient is named', () => {
     const p = param([1]);
     const optimizer = new SGD([p], {

@@ -4,6 +4,7 @@ import type { GemmArgs, GemmBatchArgs } from '../types';
 /** The kernel table's `gemm` on the `js` backend: `gemmLoops` on the arguments. */
 export function gemm(args: GemmArgs): void {
   const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n } = args;
+  if (args.overwrite) c.fill(0, cOffset, cOffset + m * n);
   gemmLoops(a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n);
 }
 

@@ -44,7 +44,7 @@ interface KernelExports {
   batchBackwardReductions(gy: number, x: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     mean: number, rstd: number, gradW: number, gradB: number, reductions: number, partials: number): void;
   gemm(a: number, aRow: number, aCol: number, b: number, bRow: number, bCol: number, c: number, ldc: number, m: number, k: number, n: number,
-    work: number): void;
+    work: number, overwrite: number): void;
   zero(target: number, bytes: number): void;
   gemmWorkFloats(): number;
   slotMoments(x: number, slots: number, inner: number, mean: number, variance: number): void;
@@ -728,13 +728,14 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   const gemmWorkBytes = exports.gemmWorkFloats() * 4;
 
   function gemm(args: GemmArgs): void {
-    const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n } = args;
+    const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite = false } = args;
     // Below this many multiply-adds the copies and the call cost more than the loops save.
     if (!isFloat32(a, b, c) || m * n * k < GEMM_MIN_WORK) return jsKernels.gemm(args);
     arena.reset();
     const pa = arena.float32In(a.subarray(aOffset, aOffset + m * k));
     const pb = arena.float32In(b.subarray(bOffset, bOffset + k * n));
-    const pc = arena.float32In(c.subarray(cOffset, cOffset + m * n));
+    // An overwritten C is not copied in: the module's first k block writes every element (k > 0 here).
+    const pc = overwrite ? arena.reserve(m * n * 4) : arena.float32In(c.subarray(cOffset, cOffset + m * n));
     const opA = strides(transA, m, k);
     const opB = strides(transB, k, n);
     const threads = threadsFor(m * n * k, parallelThresholds.gemmWork);
@@ -749,7 +750,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
         for (const [j0, j1] of columnBlocks) {
           calls.task();
           calls.call('gemm', [pa + i0 * opA.row * 4, opA.row, opA.col, pb + j0 * opB.col * 4, opB.row, opB.col, pc + (i0 * n + j0) * 4, n, i1 - i0, k, j1 - j0,
-            scratch(0)]);
+            scratch(0), +overwrite]);
         }
       }
     });
@@ -794,12 +795,12 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       const threads = distinct ? threadsFor(calls.length * work, parallelThresholds.gemmWork) : 1;
       if (threads <= 1) {
         const scratchOffset = arena.reserve(gemmWorkBytes);
-        for (const call of calls) exports.gemm(...call, scratchOffset);
+        for (const call of calls) exports.gemm(...call, scratchOffset, 0);
       } else {
         run(threads, gemmWorkBytes, (job) => {
           for (const [t0, t1] of pieces(calls.length, threads * TASKS_PER_THREAD, 1)) {
             job.task();
-            for (let t = t0; t < t1; t++) job.call('gemm', [...calls[t]!, scratch(0)]);
+            for (let t = t0; t < t1; t++) job.call('gemm', [...calls[t]!, scratch(0), 0]);
           }
         });
       }
@@ -884,7 +885,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
               w.dilationH, w.dilationW, outH, outW, scratch(0)]);
           }
           calls.call('gemm', [pw + g * groupOutChannels * patch * 4, patch, 1, pointwise ? px + xOffset * 4 : scratch(0), plane, 1,
-            pout + (n * outChannels + g * groupOutChannels) * plane * 4, plane, groupOutChannels, patch, plane, scratch(colBytes)]);
+            pout + (n * outChannels + g * groupOutChannels) * plane * 4, plane, groupOutChannels, patch, plane, scratch(colBytes), 0]);
         }
       }
     });
@@ -947,16 +948,16 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
                   w.dilationH, w.dilationW, outH, outW, scratch(0)]);
               }
               calls.call('gemm', [pgy + gOffset * 4, plane, 1, pointwise ? px + xOffset * 4 : scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch,
-                groupOutChannels, plane, rows, scratch(colBytes)]);
+                groupOutChannels, plane, rows, scratch(colBytes), 0]);
             }
             if (gradX && pointwise) {
               // dx's rows are the unfolded rows themselves: accumulate W^T dy straight into them (dx starts at zero).
               calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, pgx + xOffset * 4, plane, rows, groupOutChannels,
-                plane, scratch(colBytes)]);
+                plane, scratch(colBytes), 0]);
             } else if (gradX) {
-              calls.call('zero', [scratch(0), rows * plane * 4]);
+              // The unfolded rows start as +0 + W^T dy (overwrite: no zeroing pass; groupOutChannels > 0 here).
               calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, scratch(0), plane, rows, groupOutChannels,
-                plane, scratch(colBytes)]);
+                plane, scratch(colBytes), 1]);
               calls.call('col2im', [scratch(0), c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
                 w.dilationH, w.dilationW, outH, outW, pgx + xOffset * 4]);
             }
