@@ -141,6 +141,73 @@ def test_a_trace_without_measures_saves_the_state_dict_after_each_traced_step(tm
     assert "snapshots" not in lab.run_all(str(tmp_path))["runs"]["p/0/r"]
 
 
+GAN = {"model": {"name": "conditional-gan", "options": {"latentDim": 2, "width": 4, "depth": 1, "discriminatorWidth": 4, "discriminatorDepth": 1}},
+       "norms": {"generator": {"name": "batch-norm"}}, "weights": {}, "data": {"inputKind": "vector", "sampleShape": [2], "numClasses": 2}}
+
+
+def _export_gan(tmp_path, steps=4, batch=4, gradient_transforms=()):
+    """A one-run conditional-GAN export as the lab writes it: two bundles (one per optimizer), data, batch order, noise."""
+    torch.manual_seed(0)
+    model = models.build(GAN)
+    for net, path in ((model.generator, tmp_path / "runs" / "g"), (model.discriminator, tmp_path / "runs" / "g" / "discriminator")):
+        nb.save_bundle(path, model, torch.optim.Adam(net.parameters(), lr=0.01), architecture=GAN)
+    g = torch.Generator().manual_seed(1)
+    data = {"train.inputs": torch.randn(12, 2, generator=g), "train.labels": torch.randint(0, 2, (12,), generator=g).double(),
+            "test.inputs": torch.randn(8, 2, generator=g), "test.labels": torch.randint(0, 2, (8,), generator=g).double()}
+    st.save_file(data, tmp_path / "data.safetensors")
+    order = torch.stack([torch.randperm(12, generator=g)[:batch] for _ in range(steps)]).double()
+    noise = torch.randn(steps, 2, batch, 2, generator=g)
+    st.save_file({"indices": order}, tmp_path / "runs" / "g" / "batches.safetensors")
+    st.save_file({"noise": noise}, tmp_path / "runs" / "g" / "noise.safetensors")
+    run = {"key": "p/0/g", "group": "p", "bundle": "runs/g", "discriminatorBundle": "runs/g/discriminator", "noise": "runs/g/noise.safetensors",
+           "data": "data.safetensors", "batches": "runs/g/batches.safetensors", "task": "conditional-generation", "steps": steps, "evalEvery": 2,
+           "evalSamples": 8, "batchSize": batch, "gradientTransforms": list(gradient_transforms), "schedule": {"name": "constant", "options": {}}}
+    (tmp_path / lab.RUNS_FILE).write_text(json.dumps({"format": lab.FORMAT, "version": lab.VERSION, "runs": [run]}))
+    return model, data, order.long(), noise
+
+
+def test_a_conditional_gan_trains_as_normkits_gan_step_on_the_exported_noise(tmp_path):
+    """Trainer.ganStep: the discriminator on real (1) and generated (0, z = noise[step, 0], no gradient into the
+    generator), then the generator's -log D(G(z)) with z = noise[step, 1], the discriminator's gradients from it dropped;
+    its state dict after every evaluated step is returned for normkit to evaluate."""
+    model, data, order, noise = _export_gan(tmp_path)
+    out = lab.run_all(str(tmp_path))
+    assert out["groups"]["p"] == {"status": "trained", "reason": None}
+    run = out["runs"]["p/0/g"]
+    assert run["status"] == "done" and run["evals"] == [] and [step for step, _ in run["evalSnapshots"]] == [2, 4]
+    bce = torch.nn.functional.binary_cross_entropy_with_logits
+    g_optimizer, d_optimizer = torch.optim.Adam(model.generator.parameters(), lr=0.01), torch.optim.Adam(model.discriminator.parameters(), lr=0.01)
+    model.train()
+    expected = []
+    for step, index in enumerate(order):
+        x, y = data["train.inputs"][index], data["train.labels"][index].long()
+        with torch.no_grad():
+            fake = model.generate(noise[step, 0], y)
+        real_logits, fake_logits = model.discriminate(x, y), model.discriminate(fake, y)
+        (bce(real_logits, torch.ones_like(real_logits)) + bce(fake_logits, torch.zeros_like(fake_logits))).backward()
+        d_optimizer.step()
+        d_optimizer.zero_grad()
+        logits = model.discriminate(model.generate(noise[step, 1], y), y)
+        loss = bce(logits, torch.ones_like(logits))
+        loss.backward()
+        g_optimizer.step()
+        g_optimizer.zero_grad()
+        d_optimizer.zero_grad()
+        expected.append(float(loss))
+    assert run["losses"] == expected
+    for path in (dict(run["evalSnapshots"])[4], run["trained"]):
+        saved = st.load_file(tmp_path / path)
+        for name, value in model.state_dict().items():
+            assert torch.equal(saved[name], value.to(saved[name].dtype)), (path, name)
+
+
+def test_a_conditional_gan_with_gradient_transforms_is_refused(tmp_path):
+    _export_gan(tmp_path, gradient_transforms=[{"name": "clip-grad-norm", "options": {"maxNorm": 1}}])
+    out = lab.run_all(str(tmp_path))
+    assert out["runs"] == {} and out["groups"]["p"]["status"] == "unsupported"
+    assert "gradient transforms on a conditional-generation run" in out["groups"]["p"]["reason"]
+
+
 def test_a_group_with_a_part_normkit_torch_lacks_is_reported_and_not_trained(tmp_path):
     _export(tmp_path, {**ARCHITECTURE, "norms": {"hidden": {"name": "my-norm"}}})
     out = lab.run_all(str(tmp_path))

@@ -3,10 +3,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  BatchSampler, createTrainer, models, resolveConfig, streamGenerator,
-  type ClaimPreset, type ExperimentConfig, type ExperimentResources, type PluginChoice, type PresetMode, type PresetRun, type Split,
+  BatchSampler, buildOptimizer, buildSchedule, createTrainer, models, resolveConfig, streamGenerator,
+  type ClaimPreset, type ExperimentConfig, type ExperimentResources, type PluginChoice, type PresetMode, type PresetRun, type Split, type Trainer,
 } from '@normkit/experiments';
-import { get, has, saveBundle, saveSafetensors, tensor, type OptionsSchema, type Tensor } from '@normkit/tensor';
+import { LRScheduler, get, has, randn, saveBundle, saveSafetensors, tensor, type Module, type OptionsSchema, type Tensor } from '@normkit/tensor';
 
 /** What python/normkit_torch/normkit_torch/lab.py reads (its docstring describes every field). */
 export const RUNS_FORMAT = { format: 'normkit-lab-runs', version: 4, file: 'lab-runs.json' } as const;
@@ -25,6 +25,10 @@ export interface ExportedRunSpec {
   group: string;
   /** Directory of the step-0 training bundle (architecture, initial weights, optimizer, schedule), relative to the export. */
   bundle: string;
+  /** A conditional GAN: `bundle` holds the generator's optimizer, this bundle the discriminator's; null otherwise. */
+  discriminatorBundle: string | null;
+  /** A conditional GAN: `noise` [steps, 2, batchSize, latentDim], the z normkit's Trainer draws at each step; null otherwise. */
+  noise: string | null;
   /** The exact samples (train.inputs, train.labels, train.masks, test.*), shared by runs with the same data. */
   data: string;
   /** `indices` [steps, batchSize]: the training samples of every step, in order. */
@@ -98,10 +102,35 @@ function splitTensors(prefix: string, split: Split, sampleShape: readonly number
   return out;
 }
 
+type BundleParts = NonNullable<ReturnType<Trainer['bundleParts']>>;
+
+/**
+ * A conditional GAN's training as normkit's Trainer sets it up (Trainer.build, ganStep): the generator's and the
+ * discriminator's optimizer, each with its scheduler, built from the config as the trainer builds them, the
+ * architecture as bundleParts describes a classifier's, and the z of every step in the order ganStep draws them from
+ * the 'noise' stream (the discriminator's generated batch, then the generator's): PyTorch cannot draw normkit's.
+ */
+function ganParts(trainer: Trainer): { generator: BundleParts; discriminator: BundleParts; noise: Tensor } {
+  const config = trainer.config;
+  const gan = trainer.model as Module & { generatorNet: Module; discriminatorNet: Module; latentDim: number };
+  const { model, norms, weights } = config;
+  const { inputKind, sampleShape, numClasses } = trainer.dataset;
+  const architecture = JSON.parse(JSON.stringify({ model, norms, weights, data: { inputKind, sampleShape, numClasses } })) as BundleParts['architecture'];
+  const partsOf = (net: Module): BundleParts => {
+    const optimizer = buildOptimizer(config, net, []);
+    return { architecture, optimizer, scheduler: new LRScheduler(optimizer, buildSchedule(config)) };
+  };
+  const stream = streamGenerator(config.seed, 'noise');
+  const draw = config.batchSize * gan.latentDim;
+  const noise = new Float32Array(config.steps * 2 * draw);
+  for (let i = 0; i < 2 * config.steps; i++) noise.set(randn([config.batchSize, gan.latentDim], { generator: stream }).data, i * draw);
+  return { generator: partsOf(gan.generatorNet), discriminator: partsOf(gan.discriminatorNet), noise: tensor(noise, { shape: [config.steps, 2, config.batchSize, gan.latentDim] }) };
+}
+
 /**
  * Writes `preset`'s runs at `seeds` into `dir` for normkit_torch.lab and returns them, or the reason
- * they cannot be replicated as declared: a run field or config field the export does not carry, or a
- * task a bundle cannot hold (the conditional GAN trains two optimizers). Whether normkit_torch has the
+ * they cannot be replicated as declared: a run field or config field the export does not carry. A
+ * conditional GAN gets two bundles (one per optimizer) and the noise of every step (ganParts). Whether normkit_torch has the
  * model, normalizers and gradient transforms is decided on the Python side.
  */
 export function exportPreset(
@@ -122,12 +151,19 @@ export function exportPreset(
   for (const { seed, runs: planned } of plans) {
     for (const run of planned) {
       const trainer = createTrainer(run.config, options.resources);
-      const parts = trainer.bundleParts();
-      if (!parts) return { preset: preset.name, unsupported: `run "${run.id}" is a ${trainer.task} run (two optimizers); the PyTorch runner trains classifiers` };
+      const gan = trainer.task === 'conditional-generation' ? ganParts(trainer) : null;
+      const parts = gan?.generator ?? trainer.bundleParts()!;
       const config = trainer.config;
       const bundle = join('runs', `${preset.name}.${seed}.${run.id}`.replace(/[^A-Za-z0-9._-]/g, '_'));
-      mkdirSync(join(options.dir, bundle), { recursive: true });
-      for (const [name, bytes] of Object.entries(saveBundle({ model: trainer.model, ...parts }))) writeFileSync(join(options.dir, bundle, name), bytes);
+      const writeBundle = (directory: string, bundleParts: typeof parts) => {
+        mkdirSync(join(options.dir, directory), { recursive: true });
+        for (const [name, bytes] of Object.entries(saveBundle({ model: trainer.model, ...bundleParts }))) writeFileSync(join(options.dir, directory, name), bytes);
+      };
+      writeBundle(bundle, parts);
+      const discriminatorBundle = gan ? join(bundle, 'discriminator') : null;
+      if (gan) writeBundle(discriminatorBundle!, gan.discriminator);
+      const noise = gan ? join(bundle, 'noise.safetensors') : null;
+      if (gan) writeFileSync(join(options.dir, noise!), saveSafetensors({ noise: gan.noise }));
 
       const dataKey = JSON.stringify({ dataset: config.dataset, seed: config.seed });
       let data = options.dataFiles.get(dataKey);
@@ -150,7 +186,7 @@ export function exportPreset(
       const batches = join(bundle, 'batches.safetensors');
       writeFileSync(join(options.dir, batches), saveSafetensors({ indices: tensor(indices, { shape: [config.steps, config.batchSize] }) }));
       runs.push({
-        key: `${preset.name}/${seed}/${run.id}`, group: preset.name, bundle, data, batches, task: config.task, steps: config.steps,
+        key: `${preset.name}/${seed}/${run.id}`, group: preset.name, bundle, discriminatorBundle, noise, data, batches, task: config.task, steps: config.steps,
         evalEvery: config.evalEvery, evalSamples: config.evalSamples, batchSize: config.batchSize, gradientTransforms: config.gradientTransforms,
         schedule: config.schedule,
         nonDefault: {
@@ -171,7 +207,7 @@ export function exportPreset(
 /** Writes the run list Python reads (the specs only). */
 export function writeRunList(dir: string, exports: readonly PresetExport[]): void {
   const runs: ExportedRunSpec[] = exports.flatMap((e) => ('runs' in e ? e.runs : [])).map((r) => ({
-    key: r.key, group: r.group, bundle: r.bundle, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
+    key: r.key, group: r.group, bundle: r.bundle, discriminatorBundle: r.discriminatorBundle, noise: r.noise, data: r.data, batches: r.batches, task: r.task, steps: r.steps, evalEvery: r.evalEvery,
     evalSamples: r.evalSamples, batchSize: r.batchSize, gradientTransforms: r.gradientTransforms, schedule: r.schedule,
     nonDefault: r.nonDefault, initFrom: r.initFrom, trace: r.trace,
   }));

@@ -61,7 +61,12 @@ const BIAS_BEFORE_BATCH_NORM = 'batch-norm-masked-padding';
  * displaced weights. PyTorch returns its state dict after each traced step; the probe runs on normkit's model holding it.
  */
 const LANDSCAPE = 'batch-norm-loss-landscape';
-/** These four run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
+/**
+ * A conditional GAN (two optimizers): PyTorch trains it with the z normkit draws at every step (exported), and normkit
+ * evaluates PyTorch's weights after each evaluated step (its MMD and mixture score are normkit's code).
+ */
+const GAN = 'spectral-norm-gan';
+/** These five run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
 const ONE_SEED = [0];
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
@@ -108,6 +113,7 @@ let switchable: PresetResult;
 let traced: PresetResult;
 let modelReading: PresetResult[];
 let landscape: PresetResult;
+let gan: PresetResult;
 let resources: { mnist: Awaited<ReturnType<typeof loadMnist>> };
 let dir: string;
 
@@ -130,10 +136,12 @@ beforeAll(async () => {
   modelReading = readers.map((preset) => runPreset(preset, { mode: 'reduced', seeds: ONE_SEED, resources }));
   const probed = presetByName(LANDSCAPE)!;
   landscape = runPreset(probed, { mode: 'reduced', seeds: ONE_SEED, resources });
+  const adversarial = presetByName(GAN)!;
+  gan = runPreset(adversarial, { mode: 'reduced', seeds: ONE_SEED, resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape],
+    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed, adversarial],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape, gan],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -398,7 +406,37 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     const bn = (r: TorchReplication) => r.torchRuns.find((t) => t.id === 'bn')!.trace.lossVariation!.map(([, v]) => v);
     bn(unloaded).forEach((v, i) => expect(Math.abs(v - bn(replication)[i]!)).toBeGreaterThan(VALUE_TOLERANCE.absolute + VALUE_TOLERANCE.relative * bn(replication)[i]!));
     // Without the export directory there is nothing to run the probe on: not replicated, and said why.
-    expect(compareWithTorch(preset, landscape, exported.runs, raw, 'reduced').reason).toMatch(/run "plain"'s trace reads the live normkit trainer of run "plain" \(its trace\)/);
+    expect(compareWithTorch(preset, landscape, exported.runs, raw, 'reduced').reason).toMatch(/run "plain" reads the live normkit trainer of run "plain" \(its trace\)/);
+  });
+
+  it(`${GAN}: a conditional GAN trains in PyTorch on normkit's noise, and normkit evaluates PyTorch's weights`, () => {
+    const replication = section.replications[MODEL_READING_AT + MODEL_READING.length + 1]!;
+    expect(replication.preset).toBe(GAN);
+    expect(replication.status, replication.reason).toBe('replicated');
+    // The generator's losses (every step draws its own z) and each evaluation's MMD^2 and on-mode share.
+    const differences = recordDifferences(gan.runs, replication.torchRuns);
+    expect(differences.mismatched).toEqual([]);
+    expect(differences.loss).toBeLessThanOrEqual(LOSS);
+    expect(differences.accuracy).toBeLessThanOrEqual(ACCURACY);
+    for (const t of replication.torchRuns) {
+      const n = gan.runs.find((r) => r.id === t.id)!;
+      expect(t.evals.map((e) => Object.keys(e.extra))).toEqual(n.evals.map((e) => Object.keys(e.extra)));
+    }
+    // The analysis reads the trained discriminator's weights: the Lipschitz bound of spectral norm's run.
+    const lipschitz = replication.criteria.find((c) => c.id === 'lipschitz')!;
+    lipschitz.normkit.perSeed.forEach((v, s) => expect(Math.abs(v - lipschitz.torch.perSeed[s]!)).toBeLessThanOrEqual(LOSS * (1 + Math.abs(v))));
+    expect(replication.verdictsAgree).toBe(true);
+
+    // The evaluations are of PyTorch's weights after each evaluated step: the step-0 weights give others.
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const preset = presetByName(GAN)!;
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: gan.seeds, resources, dir: join(dir, 'gan-again'), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const initial = JSON.parse(JSON.stringify(raw)) as TorchResults;
+    for (const run of exported.runs) initial.runs[run.key]!.evalSnapshots = initial.runs[run.key]!.evalSnapshots!.map(([step]) => [step, join(run.bundle, 'model.safetensors')]);
+    const unloaded = compareWithTorch(preset, gan, exported.runs, initial, 'reduced', { dir, resources });
+    expect(recordDifferences(gan.runs, unloaded.torchRuns).loss).toBeGreaterThan(10 * differences.loss);
+    expect(compareWithTorch(preset, gan, exported.runs, raw, 'reduced').reason).toMatch(/run "plain" reads the live normkit trainer of run "plain" \(its evaluations\)/);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

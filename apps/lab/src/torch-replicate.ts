@@ -65,8 +65,12 @@ export interface TorchRun {
   trained?: string;
   /** A trace without PyTorch measures (RunTrace.read): [step, state dict after that step], relative to the export directory. */
   snapshots?: Array<[number, string]>;
+  /** Evaluations left to normkit (a conditional GAN's): [step, state dict after that step]; `evals` is then empty. */
+  evalSnapshots?: Array<[number, string]>;
   evals: Array<{
     step: number; train: Metrics; test: Metrics; gap: Metrics;
+    /** The test split's extra metrics (a GAN's mode coverage), as normkit's records keep them. */
+    extra?: Record<string, number>;
     activations?: Record<string, { mean: number | null; std: number | null }>;
     probes?: { importance?: Record<string, unknown>; runningStats?: Record<string, { mean: Array<number | null>; var: Array<number | null> }> };
   }>;
@@ -95,7 +99,7 @@ function torchRecord(exported: ExportedRun, run: TorchRun): RunRecord {
     loss: downsampleMean(losses, Math.min(LOSS_POINTS, Math.ceil(losses.length / LOSS_WINDOW))),
     evals: run.evals.map((e) => ({
       step: e.step, trainLoss: num(e.train.loss), trainAccuracy: num(e.train.accuracy), testLoss: num(e.test.loss),
-      testAccuracy: num(e.test.accuracy), gapLoss: num(e.gap.loss), gapAccuracy: num(e.gap.accuracy), extra: {},
+      testAccuracy: num(e.test.accuracy), gapLoss: num(e.gap.loss), gapAccuracy: num(e.gap.accuracy), extra: { ...e.extra },
     })),
     trace: Object.fromEntries(Object.entries(run.trace ?? {}).map(([name, points]) => [name, points.map(([step, value]) => [step, num(value)] as [number, number])])),
   };
@@ -157,13 +161,29 @@ const TRAINED_MODEL_FIELDS = new Set<PropertyKey>(['model', 'dataset', 'config',
  * `load` puts a state dict PyTorch saved into its model (every key, or an error); any field but its model, data set and
  * config is refused (NeedsNormkitTrainer).
  */
-function modelReader(exported: ExportedRun, weights: TrainedWeights): { view: Trainer; load(file: string): void } {
+function modelReader(exported: ExportedRun, weights: TrainedWeights): { view: Trainer; load(file: string): void; evaluate(): EvalEvent } {
   const trainer = createTrainer(exported.config, weights.resources);
   const view = new Proxy(trainer, {
     get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown
       : typeof key === 'string' ? unavailable(`the normkit trainer's ${key} (run "${exported.run.id}"; only its model, holding PyTorch's weights, and its data are PyTorch's run)`) : undefined),
   });
-  return { view, load: (file) => trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, file)))) };
+  return { view, load: (file) => trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, file)))), evaluate: () => trainer.evaluate() };
+}
+
+/**
+ * A run whose evaluations PyTorch leaves to normkit (a conditional GAN's: MMD and the mixture score are normkit's
+ * code): normkit's Trainer.evaluate on normkit's model holding PyTorch's weights after each evaluated step.
+ */
+function normkitEvaluations(exported: ExportedRun, run: TorchRun, weights: TrainedWeights | undefined): TorchRun {
+  if (!run.evalSnapshots) return run;
+  if (!weights) return unavailable(`the live normkit trainer of run "${exported.run.id}" (its evaluations)`);
+  const reader = modelReader(exported, weights);
+  const evals = run.evalSnapshots.map(([step, file]) => {
+    reader.load(file);
+    const { train, test, gap } = reader.evaluate();
+    return { step, train, test, gap, extra: { ...test.extra } };
+  });
+  return { ...run, evals };
 }
 
 /**
@@ -301,18 +321,20 @@ export function compareWithTorch(
     const evals: Record<string, EvalEvent[]> = {};
     const trained: Array<{ exported: ExportedRun; run: TorchRun }> = [];
     for (const e of exported.filter((r) => r.seed === seed)) {
-      const run = torch.runs[e.key];
-      if (!run) return notReplicated(result, `PyTorch returned no result for run ${e.key}`, 'error');
+      const returned = torch.runs[e.key];
+      if (!returned) return notReplicated(result, `PyTorch returned no result for run ${e.key}`, 'error');
+      let run: TorchRun;
+      let trace: RunRecord['trace'];
+      try {
+        run = normkitEvaluations(e, returned, weights);
+        trace = run.snapshots ? snapshotTrace(e, run.snapshots, weights) : {};
+      } catch (error) {
+        if (error instanceof NeedsNormkitTrainer) return notReplicated(result, `run "${e.run.id}" ${error.message.replace(/^its analysis /, '')}`);
+        throw error;
+      }
       trained.push({ exported: e, run });
       const record = torchRecord(e, run);
-      if (run.snapshots) {
-        try {
-          record.trace = { ...record.trace, ...snapshotTrace(e, run.snapshots, weights) };
-        } catch (error) {
-          if (error instanceof NeedsNormkitTrainer) return notReplicated(result, `run "${e.run.id}"'s trace ${error.message.replace(/^its analysis /, '')}`);
-          throw error;
-        }
-      }
+      record.trace = { ...record.trace, ...trace };
       records[e.run.id] = record;
       torchRuns.push(record);
       evals[e.run.id] = torchEvalEvents(e, run);

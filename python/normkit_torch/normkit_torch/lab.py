@@ -14,6 +14,10 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
         "data": "data/1.safetensors",              the exact samples: train.inputs, train.labels (F64),
                                                    train.masks (token tasks), test.*
         "batches": "runs/3/batches.safetensors",   `indices` [steps, batch] (F64): the samples of each step
+        "discriminatorBundle": null, "noise": null, a conditional GAN's (task "conditional-generation"): the bundle
+                                                   holding the discriminator's optimizer ("bundle" holds the
+                                                   generator's) and `noise` [steps, 2, batch, latent], the z normkit's
+                                                   Trainer draws at each step (the discriminator's, the generator's)
         "task": "classification", "steps": 48, "evalEvery": 12, "evalSamples": 50, "batchSize": 2,
         "gradientTransforms": [{"name": "clip-grad-norm", "options": {"maxNorm": 1}}],
         "schedule": {"name": "constant", "options": {}},       the config's schedule (the bundle describes it,
@@ -36,7 +40,7 @@ DIR (written by apps/lab/src/torch-export.ts) holds `lab-runs.json`:
 and gets `torch-results.json`: {"torch": version, "groups": {group: {"status": "trained" | "unsupported" |
 "error", "reason"}}, "runs": {key: {"status": "done" | "diverged", "reason", "completedSteps", "elapsedMs",
 "losses": [...], "trace": {name: [[step, value], ...]}, "snapshots": [[step, "runs/3/step-2.safetensors"], ...],
-"trained": "runs/3/trained.safetensors", "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
+"trained": "runs/3/trained.safetensors", "evalSnapshots": [[step, path], ...] (a GAN's: normkit evaluates them), "evals": [{"step", "train": {"loss", "accuracy"}, "test": {...}, "gap": {...}, "activations": {"blocks.0":
 {"mean", "std"}, ...}}]}}} (non-finite numbers as null; `activations`, normkit's per-layer tap statistics of the last
 probe step's training forward, only for the families lab_taps knows; `probes`: {"runningStats": {module: {"mean", "var"}},
 "importance": {module: ...}}, normkit's probes after the evaluation's step, `importance` only when lab_probes ports every
@@ -49,7 +53,9 @@ training-mode forward on the step's batch, mean cross entropy, backward, the gra
 non-finite loss or gradient ends the run as diverged, optimizer step and the model's post-step hooks (nGPT's
 renormalisation), scheduler step; every `evalEvery`
 steps and after the last, eval-mode loss and accuracy on the first rows of each split in batches of the
-training batch size, and the train-mode minus eval-mode gap on the same training rows (buffers restored).
+training batch size, and the train-mode minus eval-mode gap on the same training rows (buffers restored). A
+conditional GAN follows Trainer.ganStep (train_gan) and leaves its evaluations (MMD, mixture score) to normkit, which
+evaluates the state dict saved after each evaluated step.
 """
 import argparse
 import contextlib
@@ -230,11 +236,35 @@ def evaluate(model, train, test, run):
     return {"train": train_metrics, "test": test_metrics, "gap": gap}
 
 
+def _optimizer_from_bundle(path, model, parameters, run):
+    """A torch optimizer over `parameters` and its scheduler, both as the bundle at `path` holds them (its model
+    weights are loaded into `model` too)."""
+    manifest, _, _ = nb.read_bundle(path)
+    saved = manifest.get("optimizer") or {}
+    optimizer_class = getattr(torch.optim, saved.get("type", ""), None)
+    if optimizer_class not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
+        raise Unsupported(f"optimizer {saved.get('type')!r} is not ported to the lab runner (SGD, Adam, AdamW are)")
+    optimizer = optimizer_class(parameters, lr=1.0)
+    try:
+        manifest = nb.load_bundle(path, model, optimizer)
+    except nb.BundleError as error:
+        raise Unsupported(f"normkit_torch.models builds another model from this architecture ({error})") from error
+    if (manifest.get("scheduler") or {}).get("schedule") is None and run.get("schedule", {}).get("name") == "constant":
+        # normkit describes its constant schedule (a plain function) as null: the lr stays the bundle's.
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    else:
+        scheduler = nb.scheduler_from_bundle(optimizer, manifest)
+    return optimizer, scheduler
+
+
 def prepare(directory, run):
-    """The model (initial weights loaded), optimizer, scheduler and gradient transforms of a run; raises
-    Unsupported for what normkit_torch does not have."""
-    if run["task"] not in ("classification", "sequence-classification"):
-        raise Unsupported(f"task {run['task']!r} is not ported to the lab runner (classification tasks are)")
+    """The model (initial weights loaded), optimizer, scheduler and gradient transforms of a run (a GAN: the
+    generator's and the discriminator's optimizers and schedulers, as pairs); raises Unsupported for what
+    normkit_torch does not have."""
+    if run["task"] not in ("classification", "sequence-classification", "conditional-generation"):
+        raise Unsupported(f"task {run['task']!r} is not ported to the lab runner (classification and conditional generation are)")
+    if run["task"] == "conditional-generation" and run.get("gradientTransforms"):
+        raise Unsupported("gradient transforms on a conditional-generation run (one per optimizer) are not ported to the lab runner")
     transforms = [_transform(t) for t in run.get("gradientTransforms") or []]
     for name, measure in ((run.get("trace") or {}).get("measures") or {}).items():
         try:
@@ -248,20 +278,11 @@ def prepare(directory, run):
     except (NotImplementedError, ValueError) as error:
         raise Unsupported(str(error)) from error
     check_options({**run, "norms": manifest["architecture"].get("norms")}, manifest["architecture"]["model"]["name"])
-    saved = manifest.get("optimizer") or {}
-    optimizer_class = getattr(torch.optim, saved.get("type", ""), None)
-    if optimizer_class not in (torch.optim.SGD, torch.optim.Adam, torch.optim.AdamW):
-        raise Unsupported(f"optimizer {saved.get('type')!r} is not ported to the lab runner (SGD, Adam, AdamW are)")
-    optimizer = optimizer_class(model.parameters(), lr=1.0)
-    try:
-        manifest = nb.load_bundle(path, model, optimizer)
-    except nb.BundleError as error:
-        raise Unsupported(f"normkit_torch.models builds another model from this architecture ({error})") from error
-    if (manifest.get("scheduler") or {}).get("schedule") is None and run.get("schedule", {}).get("name") == "constant":
-        # normkit describes its constant schedule (a plain function) as null: the lr stays the bundle's.
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
-    else:
-        scheduler = nb.scheduler_from_bundle(optimizer, manifest)
+    if run["task"] == "conditional-generation":
+        generator = _optimizer_from_bundle(path, model, model.generator.parameters(), run)
+        discriminator = _optimizer_from_bundle(os.path.join(directory, run["discriminatorBundle"]), model, model.discriminator.parameters(), run)
+        return model, (generator[0], discriminator[0]), (generator[1], discriminator[1]), transforms
+    optimizer, scheduler = _optimizer_from_bundle(path, model, model.parameters(), run)
     return model, optimizer, scheduler, transforms
 
 
@@ -297,7 +318,73 @@ def _first_non_finite_gradient(model):
     return None
 
 
+def _bce_with_logits(logits, target):
+    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, target))
+
+
+def _gan_half_step(loss, net, optimizer, name):
+    """One half of ganStep: a non-finite loss or gradient of `net` ends the run (the reason is returned), else backward
+    and `optimizer`'s step (None)."""
+    value = float(loss)
+    if not math.isfinite(value):
+        return f"the {name} loss is {value}"
+    loss.backward()
+    bad = _first_non_finite_gradient(net)
+    if bad is not None:
+        return f"non-finite gradient: {name}.{bad}"
+    optimizer.step()
+    return None
+
+
+def train_gan(directory, run, prepared):
+    """A conditional GAN run as normkit's Trainer.ganStep trains it: the discriminator on real (1) and generated
+    (0, no gradient into the generator) points, then the generator with the non-saturating loss -log D(G(z)), the
+    discriminator's gradients from it dropped; both schedulers step. z comes from the export (normkit's 'noise'
+    stream: the discriminator's batch, then the generator's). The evaluations are normkit's own: after every
+    `evalEvery`-th step and the last, the state dict is saved (`evalSnapshots`) and the lab evaluates it in normkit."""
+    model, (g_optimizer, d_optimizer), schedulers, _ = prepared
+    data = st.load_file(os.path.join(directory, run["data"]))
+    train = Split(data, "train")
+    order = st.load_file(os.path.join(directory, run["batches"]))["indices"].long()
+    noise = st.load_file(os.path.join(directory, run["noise"]))["noise"]
+    steps, every = run["steps"], run["evalEvery"]
+    if tuple(order.shape) != (steps, run["batchSize"]) or tuple(noise.shape[:3]) != (steps, 2, run["batchSize"]):
+        raise ValueError(f"lab: {run['key']}: expected batch indices [{steps}, {run['batchSize']}] and noise [{steps}, 2, {run['batchSize']}, latent], "
+                         f"got {list(order.shape)} and {list(noise.shape)}")
+    started = time.perf_counter()
+    losses, snapshots = [], []
+    status, reason, done = "done", None, 0
+    model.train()
+    for step in range(1, steps + 1):
+        real, labels, _ = train.rows(order[step - 1])
+        with torch.no_grad():
+            fake = model.generate(noise[step - 1, 0], labels)
+        d_loss = _bce_with_logits(model.discriminate(real, labels), 1.0) + _bce_with_logits(model.discriminate(fake, labels), 0.0)
+        reason = _gan_half_step(d_loss, model.discriminator, d_optimizer, "discriminator")
+        if reason is not None:
+            status = "diverged"
+            break
+        d_optimizer.zero_grad(set_to_none=True)
+        g_loss = _bce_with_logits(model.discriminate(model.generate(noise[step - 1, 1], labels), labels), 1.0)
+        reason = _gan_half_step(g_loss, model.generator, g_optimizer, "generator")
+        if reason is not None:
+            status = "diverged"
+            break
+        g_optimizer.zero_grad(set_to_none=True)
+        d_optimizer.zero_grad(set_to_none=True)
+        for scheduler in schedulers:
+            scheduler.step()
+        losses.append(float(g_loss))
+        done = step
+        if step % every == 0 or step == steps:
+            snapshots.append([step, save_state(directory, os.path.join(run["bundle"], f"eval-{step}.safetensors"), model)])
+    return {"status": status, "reason": reason, "completedSteps": done, "elapsedMs": (time.perf_counter() - started) * 1000,
+            "losses": losses, "evals": [], "evalSnapshots": snapshots, "trace": {}}
+
+
 def train_run(directory, run, prepared):
+    if run.get("task") == "conditional-generation":
+        return train_gan(directory, run, prepared)
     model, optimizer, scheduler, transforms = prepared
     data = st.load_file(os.path.join(directory, run["data"]))
     train, test = Split(data, "train"), Split(data, "test")
