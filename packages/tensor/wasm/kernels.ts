@@ -859,11 +859,38 @@ function packB(b: usize, bRow: i32, bCol: i32, p0: i32, kc: i32, j0: i32, nc: i3
       if (width == 8 && bCol == 1) {
         v128.store(row, v128.load(src));
         v128.store(row, v128.load(src, 16), 16);
+      } else if (width == 8 && bRow == 1 && p + 4 <= kc) {
+        // op(B) = a row-major matrix read transposed (Linear's weight): each of the 8 columns is
+        // contiguous along p, so 4 steps of p come from 8 vector loads and two 4x4 transposes.
+        const columnBytes = <usize>bCol << 2;
+        transposeStore(src, columnBytes, row, 32);
+        transposeStore(src + columnBytes * 4, columnBytes, row + 16, 32);
+        p += 3;
       } else {
         for (let t = 0; t < 8; t++) store<f32>(row + (<usize>t << 2), t < width ? load<f32>(src + (<usize>(t * bCol) << 2)) : 0);
       }
     }
   }
+}
+
+/**
+ * Reads 4 floats at each of `src`, `src + srcStride`, `src + 2 srcStride`, `src + 3 srcStride` (four
+ * rows) and stores their transpose: column i of the four rows as 4 floats at `out + i * outStride`.
+ * Data movement only: packing with it changes no bit of a product.
+ */
+@inline function transposeStore(src: usize, srcStride: usize, out: usize, outStride: usize): void {
+  const v0 = v128.load(src);
+  const v1 = v128.load(src + srcStride);
+  const v2 = v128.load(src + srcStride * 2);
+  const v3 = v128.load(src + srcStride * 3);
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + outStride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + outStride * 2, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + outStride * 3, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
 }
 
 /** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 4-high panels: panel r holds kc columns of 4 floats (zero padded). */
@@ -878,6 +905,11 @@ function packA(a: usize, aRow: i32, aCol: i32, i0: i32, mc: i32, p0: i32, kc: i3
       const src = a + (<usize>(iBase * aRow + (p0 + p) * aCol) << 2);
       if (height == 4 && aRow == 1) {
         v128.store(col, v128.load(src));
+      } else if (height == 4 && aCol == 1 && p + 4 <= kc) {
+        // op(A) row-major (x in x @ W^T): each of the 4 rows is contiguous along p, so 4 steps of p
+        // are one 4x4 transpose.
+        transposeStore(src, <usize>aRow << 2, col, 16);
+        p += 3;
       } else {
         for (let t = 0; t < 4; t++) store<f32>(col + (<usize>t << 2), t < height ? load<f32>(src + (<usize>(t * aRow) << 2)) : 0);
       }

@@ -39,7 +39,9 @@ export function broadcastStrides(inShape: readonly number[], outShape: readonly 
 export function broadcastIndex(inShape: readonly number[], outShape: readonly number[]): Int32Array {
   const index = new Int32Array(shapeSize(outShape));
   if (index.length === 0) return index;
-  const { sizes, strides } = mergedRuns(broadcastStrides(inShape, outShape), outShape);
+  const runs = mergeRuns(outShape, broadcastStrides(inShape, outShape));
+  // Every dim of size 1: one element, read at 0.
+  const { sizes, strides } = runs.sizes.length > 0 ? runs : { sizes: [1], strides: [0] };
   const last = sizes.length - 1;
   const runLength = sizes[last]!;
   const runStride = strides[last]!;
@@ -59,25 +61,28 @@ export function broadcastIndex(inShape: readonly number[], outShape: readonly nu
   return index;
 }
 
-/** The output dims of a strided read with size-1 dims dropped and neighbours that step as one merged (at least one dim). */
-function mergedRuns(strides: readonly number[], shape: readonly number[]): { sizes: number[]; strides: number[] } {
-  const sizes: number[] = [];
-  const merged: number[] = [];
-  for (let axis = 0; axis < shape.length; axis++) {
-    const size = shape[axis]!;
+/**
+ * The dims of a strided read (`sizes[i]` steps of `strides[i]` elements, outermost first) with
+ * size-1 dims dropped and neighbours that step as one merged: a dim whose stride is its inner
+ * neighbour's stride times that neighbour's size joins it (all-broadcast neighbours, stride 0, too).
+ * Empty when every dim has size 1.
+ */
+export function mergeRuns(sizes: readonly number[], strides: readonly number[]): { sizes: number[]; strides: number[] } {
+  const merged = { sizes: [] as number[], strides: [] as number[] };
+  for (let axis = 0; axis < sizes.length; axis++) {
+    const size = sizes[axis]!;
     if (size === 1) continue;
     const stride = strides[axis]!;
-    const previous = sizes.length - 1;
-    if (previous >= 0 && merged[previous] === stride * size) {
-      sizes[previous]! *= size;
-      merged[previous] = stride;
+    const last = merged.sizes.length - 1;
+    if (last >= 0 && merged.strides[last] === stride * size) {
+      merged.sizes[last]! *= size;
+      merged.strides[last] = stride;
     } else {
-      sizes.push(size);
-      merged.push(stride);
+      merged.sizes.push(size);
+      merged.strides.push(stride);
     }
   }
-  if (sizes.length === 0) return { sizes: [1], strides: [0] };
-  return { sizes, strides: merged };
+  return merged;
 }
 
 /** Which dims of `outShape` an operand shaped `inShape` is broadcast along: the leading dims it lacks and its 1s against larger sizes. */

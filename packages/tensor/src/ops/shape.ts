@@ -2,7 +2,7 @@ import { customOp } from '../autograd';
 import { allocate, promoteDTypes, shapeSize, stridesOf, type TypedArray } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
-import { broadcastIndex, broadcastShapes, reduceToShape } from './broadcast';
+import { broadcastIndex, broadcastShapes, mergeRuns, reduceToShape } from './broadcast';
 import { normalizeAxis } from './reduce';
 
 /** Same data, new shape; one dim may be -1. Shares the data array (a view). */
@@ -60,22 +60,7 @@ export function squeeze(x: Tensor, axis?: number): Tensor {
  */
 function permutedRuns(shape: readonly number[], order: readonly number[]): { sizes: number[]; strides: number[] } {
   const inStrides = stridesOf(shape);
-  const sizes: number[] = [];
-  const strides: number[] = [];
-  for (const axis of order) {
-    const size = shape[axis]!;
-    const stride = inStrides[axis]!;
-    if (size === 1) continue;
-    const last = sizes.length - 1;
-    if (last >= 0 && strides[last] === stride * size) {
-      sizes[last]! *= size;
-      strides[last] = stride;
-    } else {
-      sizes.push(size);
-      strides.push(stride);
-    }
-  }
-  return { sizes, strides };
+  return mergeRuns(order.map((axis) => shape[axis]!), order.map((axis) => inStrides[axis]!));
 }
 
 /**
