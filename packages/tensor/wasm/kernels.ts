@@ -1177,6 +1177,22 @@ export function slotGradX(gy: usize, x: usize, gradX: usize, slots: i32, inner: 
 }
 
 /** Zeroes `bytes` bytes at `target` (a task step before a GEMM accumulates into a scratch buffer). */
+/** c[r, j] += bias[j] over `rows` rows of `n` floats: each sum rounded once to float32, the bits of the js loop's store. */
+export function addRowBias(c: usize, bias: usize, rows: i32, n: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const row = c + (<usize>(r * n) << 2);
+    let j = 0;
+    for (; j + 4 <= n; j += 4) {
+      const at = row + (<usize>j << 2);
+      v128.store(at, f32x4.add(v128.load(at), v128.load(bias + (<usize>j << 2))));
+    }
+    for (; j < n; j++) {
+      const at = row + (<usize>j << 2);
+      store<f32>(at, load<f32>(at) + load<f32>(bias + (<usize>j << 2)));
+    }
+  }
+}
+
 export function zero(target: usize, bytes: i32): void {
   memory.fill(target, 0, <usize>bytes);
 }

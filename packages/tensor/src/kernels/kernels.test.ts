@@ -436,6 +436,31 @@ describe('kernel table: gemm with overwrite', () => {
     }
   });
 
+  it('with a bias: the bits of the product followed by adding the bias to each row, rounded once, on both backends (odd widths, offsets, NaN and -0 in the bias)', () => {
+    const generator = new Generator(53);
+    const sizes = [1, 3, 4, 5, 8, 13, 17, 33, 64, 129];
+    for (let trial = 0; trial < 40; trial++) {
+      const [m, k, n] = [pick(generator, sizes), pick(generator, [1, 7, 64, 300]), pick(generator, sizes)];
+      const transB = generator.nextUint32() % 2 === 0;
+      const cOffset = generator.nextUint32() % 3;
+      const a = data(generator, m * k, 'normal');
+      const b = data(generator, k * n, 'normal');
+      const bias = data(generator, n, pick(generator, ['normal', 'special', 'huge'] as Fill[]));
+      for (const table of [js, wasm]) {
+        const expected = new Float32Array(cOffset + m * n);
+        table.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB, c: expected, cOffset, m, k, n });
+        for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) expected[cOffset + r * n + j]! += bias[j]!;
+        const got = new Float32Array(cOffset + m * n).fill(Number.NaN);
+        for (let i = 0; i < cOffset; i++) got[i] = i;
+        table.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB, c: got, cOffset, m, k, n, overwrite: true, bias });
+        for (let i = 0; i < cOffset; i++) expect(got[i], `${table.name}: C before its offset`).toBe(i);
+        for (let i = cOffset; i < got.length; i++) {
+          if (!Object.is(got[i], expected[i])) expect.fail(`${table.name} gemm + bias ${m}x${k}x${n} transB ${transB} [${i}]: ${got[i]}, product then bias ${expected[i]}`);
+        }
+      }
+    }
+  });
+
   it('with k = 0 sets the block to +0 on both backends', () => {
     for (const table of [js, wasm]) {
       const c = Float32Array.of(Number.NaN, -0, 5, 6);

@@ -185,6 +185,8 @@ export interface GemmArgs {
    * (so the caller need not zero it; a -0 sum still becomes +0). Default false.
    */
   overwrite?: boolean;
+  /** n values added to every row of C's block after the product (Linear's bias), each sum rounded once to C's dtype. */
+  bias?: TypedArray | null;
 }
 
 /**

@@ -31,16 +31,10 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   const leading = x.shape.slice(0, -1);
   const rows = shapeSize(leading);
   const dtype = promoteDTypes(x.dtype, weight.dtype, bias?.dtype ?? x.dtype);
-  // Every output is written by the GEMM (overwrite: no zeroing pass, and C is not copied into the module).
+  // Every output is written by the GEMM (overwrite: no zeroing pass, and C is not copied into the
+  // module), then gets the bias added to each row, rounded once (inside the module on wasm).
   const data = allocateForOverwrite(dtype, rows * outFeatures);
-  gemm(x.data, 0, false, weight.data, 0, true, data, 0, rows, inFeatures, outFeatures, true);
-  if (bias !== null) {
-    const b = bias.data;
-    for (let r = 0; r < rows; r++) {
-      const base = r * outFeatures;
-      for (let j = 0; j < outFeatures; j++) data[base + j] = data[base + j]! + b[j]!;
-    }
-  }
+  gemm(x.data, 0, false, weight.data, 0, true, data, 0, rows, inFeatures, outFeatures, true, bias?.data ?? null);
   return customOp({
     op,
     inputs: { x, weight, bias },

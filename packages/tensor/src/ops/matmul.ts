@@ -8,7 +8,7 @@ import { broadcastShapes } from './broadcast';
 /**
  * C[m, n] += op(A)[m, k] @ op(B)[k, n] with op = optional transpose; offsets select one matrix of a
  * batch; with `overwrite`, C = +0 + the product and C's old contents are never read (an output from
- * `allocateForOverwrite`). The kernel table's `gemm`: float64 accumulation on `js`, a packed SIMD128
+ * `allocateForOverwrite`); `bias` (n values) is then added to every row. The kernel table's `gemm`: float64 accumulation on `js`, a packed SIMD128
  * sgemm on `wasm` for float32 operands.
  */
 export function gemm(
@@ -17,8 +17,9 @@ export function gemm(
   c: TypedArray, cOffset: number,
   m: number, k: number, n: number,
   overwrite = false,
+  bias: TypedArray | null = null,
 ): void {
-  activeKernels().gemm({ a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite });
+  activeKernels().gemm({ a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite, bias });
 }
 
 function batchOffsets(batchShape: readonly number[], inBatch: readonly number[], matrixSize: number): Int32Array {

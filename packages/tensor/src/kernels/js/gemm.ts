@@ -6,6 +6,15 @@ export function gemm(args: GemmArgs): void {
   const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n } = args;
   if (args.overwrite) c.fill(0, cOffset, cOffset + m * n);
   gemmLoops(a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n);
+  if (args.bias) addRowBias(c, cOffset, args.bias, m, n);
+}
+
+/** c[r, j] += bias[j] over the m x n block at cOffset. */
+function addRowBias(c: TypedArray, cOffset: number, bias: TypedArray, m: number, n: number): void {
+  for (let r = 0; r < m; r++) {
+    const base = cOffset + r * n;
+    for (let j = 0; j < n; j++) c[base + j] = c[base + j]! + bias[j]!;
+  }
 }
 
 /** The kernel table's `gemmBatch` on the `js` backend: `gemmLoops` per entry, in entry order. */

@@ -46,6 +46,7 @@ interface KernelExports {
   gemm(a: number, aRow: number, aCol: number, b: number, bRow: number, bCol: number, c: number, ldc: number, m: number, k: number, n: number,
     work: number, overwrite: number): void;
   zero(target: number, bytes: number): void;
+  addRowBias(c: number, bias: number, rows: number, n: number): void;
   gemmWorkFloats(): number;
   slotMoments(x: number, slots: number, inner: number, mean: number, variance: number): void;
   slotAffine(x: number, out: number, slots: number, inner: number, scale: number, shift: number): void;
@@ -728,9 +729,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   const gemmWorkBytes = exports.gemmWorkFloats() * 4;
 
   function gemm(args: GemmArgs): void {
-    const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite = false } = args;
+    const { a, aOffset, transA, b, bOffset, transB, c, cOffset, m, k, n, overwrite = false, bias = null } = args;
     // Below this many multiply-adds the copies and the call cost more than the loops save.
-    if (!isFloat32(a, b, c) || m * n * k < GEMM_MIN_WORK) return jsKernels.gemm(args);
+    if (!isFloat32(a, b, c) || (bias && !isFloat32(bias)) || m * n * k < GEMM_MIN_WORK) return jsKernels.gemm(args);
     arena.reset();
     const pa = arena.float32In(a.subarray(aOffset, aOffset + m * k));
     const pb = arena.float32In(b.subarray(bOffset, bOffset + k * n));
@@ -754,6 +755,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
         }
       }
     });
+    // The bias joins in the module, before the one copy out.
+    if (bias) exports.addRowBias(pc, arena.float32In(bias), m, n);
     arena.float32Out(pc, c.subarray(cOffset, cOffset + m * n));
   }
 
