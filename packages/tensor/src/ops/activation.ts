@@ -57,17 +57,24 @@ function softmaxKernel(op: 'softmax' | 'logSoftmax', x: Tensor, axisArg: number)
   const axis = normalizeAxis(op, axisArg, x.ndim);
   const { outer, length, inner } = splitAroundAxis(x.shape, axis);
   const input = x.data;
-  const data = allocate(x.dtype, input.length);
+  const data = allocateForOverwrite(x.dtype, input.length);
+  // Each exp of a row once, kept in float64 for the division (the output rounds once, as before).
+  const exps = new Float64Array(length);
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < inner; j++) {
       const base = o * length * inner + j;
       let max = -Infinity;
       for (let k = 0; k < length; k++) max = Math.max(max, input[base + k * inner]!);
       let total = 0;
-      for (let k = 0; k < length; k++) total += Math.exp(input[base + k * inner]! - max);
       if (op === 'softmax') {
-        for (let k = 0; k < length; k++) data[base + k * inner] = Math.exp(input[base + k * inner]! - max) / total;
+        for (let k = 0; k < length; k++) {
+          const e = Math.exp(input[base + k * inner]! - max);
+          exps[k] = e;
+          total += e;
+        }
+        for (let k = 0; k < length; k++) data[base + k * inner] = exps[k]! / total;
       } else {
+        for (let k = 0; k < length; k++) total += Math.exp(input[base + k * inner]! - max);
         const logTotal = Math.log(total) + max;
         for (let k = 0; k < length; k++) data[base + k * inner] = input[base + k * inner]! - logTotal;
       }
