@@ -1,8 +1,9 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTrainer, presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
+import { createTrainer, median, presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
+import { dataParallelRunner } from '@normkit/experiments/node';
 import { loadSafetensors, saveSafetensors, type StateDict } from '@normkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runLab } from './lab';
@@ -66,7 +67,18 @@ const LANDSCAPE = 'batch-norm-loss-landscape';
  * evaluates PyTorch's weights after each evaluated step (its MMD and mixture score are normkit's code).
  */
 const GAN = 'spectral-norm-gan';
-/** These five run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
+/**
+ * SyncBatchNorm (2 ranks x 2 rows of each batch of 4): its analysis trains the run data-parallel on the `dataParallel`
+ * resource, which PyTorch provides for PyTorch's runs (normkit_torch.lab_ddp, 2 processes on gloo).
+ */
+const SYNC = 'sync-batch-norm-small-batch';
+/**
+ * Synchronised, the ranks' mean shard loss is the one-process batch loss up to float32 summation order (sync.convert_sync's
+ * statistics over both ranks); at batch 2 per rank, local statistics move it by percents from the first step.
+ */
+const SYNCHRONISED = 1e-5;
+const LOCAL = 1e-2;
+/** These six run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
 const ONE_SEED = [0];
 
 /** The same runs with every learning rate 10% higher: PyTorch then trains something else, which the checks must see. */
@@ -114,12 +126,13 @@ let traced: PresetResult;
 let modelReading: PresetResult[];
 let landscape: PresetResult;
 let gan: PresetResult;
-let resources: { mnist: Awaited<ReturnType<typeof loadMnist>> };
+let dataParallel: PresetResult;
+let resources: { mnist: Awaited<ReturnType<typeof loadMnist>>; dataParallel: ReturnType<typeof dataParallelRunner> };
 let dir: string;
 
 beforeAll(async () => {
   registerLabPlugins();
-  resources = { mnist: await loadMnist() };
+  resources = { mnist: await loadMnist(), dataParallel: dataParallelRunner(2) };
   const presets = NAMES.map((name) => presetByName(name)!);
   results = presets.map((preset) => runPreset(preset, { mode: 'reduced', seeds: presetSeeds(preset, 'reduced'), resources }));
   const fault = plantedFault(presets[1]!);
@@ -138,10 +151,12 @@ beforeAll(async () => {
   landscape = runPreset(probed, { mode: 'reduced', seeds: ONE_SEED, resources });
   const adversarial = presetByName(GAN)!;
   gan = runPreset(adversarial, { mode: 'reduced', seeds: ONE_SEED, resources });
+  const parallel = presetByName(SYNC)!;
+  dataParallel = runPreset(parallel, { mode: 'reduced', seeds: ONE_SEED, resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed, adversarial],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape, gan],
+    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed, adversarial, parallel],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape, gan, dataParallel],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -361,9 +376,14 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     unloaded.torch.perSeed.forEach((v, s) => expect(Math.abs(v - biased.torch.perSeed[s]!)).toBeGreaterThan(10 * Math.abs(biased.normkit.perSeed[s]! - biased.torch.perSeed[s]!)));
   });
 
-  it('refuses what only normkit\'s own trainer has: its history, and the model of a run PyTorch returned no weights for', () => {
+  it('refuses what only normkit\'s own trainer has: its history but the per-step losses, and the model of a run PyTorch returned no weights for', () => {
     const { preset, reading, raw, runs } = modelReadingAgain('film-multi-task');
-    expect(reading((context) => (context.trainers.film!.history, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's history \(run "film"; only its model/);
+    expect(reading((context) => (context.trainers.film!.history.evals, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's history\.evals \(run "film"; only its model/);
+    expect(reading((context) => (context.trainers.film!.history.steps[0]!.accuracy, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's history\.steps\[\]\.accuracy \(run "film"/);
+    expect(reading((context) => (context.trainers.film!.completedSteps, preset.analyze(context))).reason).toMatch(/reads the normkit trainer's completedSteps \(run "film"/);
+    let losses: number[] = [];
+    expect(reading((context) => (losses = context.trainers.film!.history.steps.map((s) => s.loss), preset.analyze(context))).status).toBe('replicated');
+    expect(losses).toEqual(raw.runs[runs.find((r) => r.run.id === 'film')!.key]!.losses);
     delete raw.runs[runs.find((r) => r.run.id === 'shared')!.key]!.trained;
     expect(reading().reason).toMatch(/reads the trained normkit model of run "shared"/);
   });
@@ -437,6 +457,51 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     const unloaded = compareWithTorch(preset, gan, exported.runs, initial, 'reduced', { dir, resources });
     expect(recordDifferences(gan.runs, unloaded.torchRuns).loss).toBeGreaterThan(10 * differences.loss);
     expect(compareWithTorch(preset, gan, exported.runs, raw, 'reduced').reason).toMatch(/run "plain" reads the live normkit trainer of run "plain" \(its evaluations\)/);
+  });
+
+  it(`${SYNC}: the data-parallel runs the analysis compares are PyTorch's (2 processes, SyncBatchNorm synchronised, local BatchNorm not)`, () => {
+    const replication = section.replications.find((r) => r.preset === SYNC)!;
+    expect(replication.status, replication.reason).toBe('replicated');
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const key = `${SYNC}/${ONE_SEED[0]}/single`;
+    const single = raw.runs[key]!.losses as number[];
+    const ranks = (JSON.parse(readFileSync(join(dir, 'data-parallel', `${key.replaceAll('/', '.')}.json`), 'utf8')) as {
+      ranks: Array<Array<{ id: string; rank: number; status: string; losses: number[]; stepMs: number[]; buffers: Record<string, number[]> }>>;
+    }).ranks;
+    expect(ranks.map((replicas) => replicas.map((r) => `${r.rank}/${r.id}/${r.status}`))).toEqual([['0/sync/done', '0/local/done'], ['1/sync/done', '1/local/done']]);
+    const variant = (id: string) => ranks.map((replicas) => replicas.find((r) => r.id === id)!);
+    const batchLosses = (id: string) => single.map((_, step) => (variant(id)[0]!.losses[step]! + variant(id)[1]!.losses[step]!) / 2);
+    const relative = (id: string) => batchLosses(id).map((v, step) => Math.abs(v - single[step]!) / single[step]!);
+    // Synchronised: the two ranks' shards (each its own loss) make the one-process batch; local: two rows' statistics part at once.
+    expect(variant('sync')[0]!.losses).not.toEqual(variant('sync')[1]!.losses);
+    expect(Math.max(...relative('sync'))).toBeLessThanOrEqual(SYNCHRONISED);
+    expect(relative('local')[0]).toBeGreaterThan(LOCAL);
+    expect(variant('sync')[0]!.buffers).toEqual(variant('sync')[1]!.buffers);
+    expect(variant('local')[0]!.buffers).not.toEqual(variant('local')[1]!.buffers);
+    const trained = loadSafetensors(readFileSync(join(dir, raw.runs[key]!.trained!)));
+    for (const [name, values] of Object.entries(variant('sync')[0]!.buffers).filter(([name]) => /running_(mean|var)$/.test(name))) {
+      values.forEach((v, i) => expect(Math.abs(v - trained[name]!.data[i]!), name).toBeLessThanOrEqual(SYNCHRONISED * (1 + Math.abs(v))));
+    }
+    // The preset's own criteria measured these series (PyTorch's single run against PyTorch's ranks) and PyTorch's step times.
+    const measured = (id: string) => replication.criteria.find((c) => c.id === id)!.torch.perSeed[0];
+    expect(measured('sync-losses')).toBe(median(relative('sync')));
+    expect(measured('local-losses')).toBe(median(relative('local')));
+    const stepMs = (id: string) => median(variant(id).flatMap((r) => r.stepMs.slice(0, -1)));
+    expect(measured('overhead')).toBe(stepMs('sync') / stepMs('local'));
+    // normkit's ranks train the same batches: the loss criteria agree to float32 rounding, not bit for bit.
+    for (const id of ['sync-losses', 'local-losses']) {
+      const c = replication.criteria.find((k) => k.id === id)!;
+      expect(Math.abs(c.torch.perSeed[0]! - c.normkit.perSeed[0]!), id).toBeLessThanOrEqual(LOSS);
+    }
+    // A data-parallel request for a config PyTorch was not given, or without the export directory, is refused.
+    const preset = presetByName(SYNC)!;
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: ONE_SEED, resources, dir: join(dir, 'sync-again'), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const other = (context: Parameters<ClaimPreset['analyze']>[0]) =>
+      (context.resources.dataParallel!.train({ config: { ...context.runs.single!.config, steps: 7 }, variants: [] }), preset.analyze(context));
+    expect(compareWithTorch({ ...preset, analyze: other }, dataParallel, exported.runs, raw, 'reduced', { dir, resources }).reason)
+      .toMatch(/normkit's data-parallel training of a config none of its exported runs has/);
+    expect(compareWithTorch(preset, dataParallel, exported.runs, raw, 'reduced').reason).toMatch(/data-parallel training of a config without the export directory/);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

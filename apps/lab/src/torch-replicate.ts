@@ -2,14 +2,15 @@
 // from the same declared configuration, their measured series analysed by the presets' own code, and the
 // two implementations' quantities and verdicts compared criterion by criterion.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { isDeepStrictEqual } from 'node:util';
 import {
-  LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, createTrainer, describeSeedRule, downsampleMean, finalTestAccuracy, judge,
-  type AnalysisContext, type ClaimPreset, type CriterionResult, type EvalEvent, type ExperimentResources, type PresetMode, type PresetResult,
-  type RunRecord, type SeedCriterionResult, type Trainer, type Verdict,
+  LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, createTrainer, describeSeedRule, downsampleMean, finalTestAccuracy, judge, resolveConfig,
+  type AnalysisContext, type ClaimPreset, type CriterionResult, type DataParallelRequest, type DataParallelRunner, type EvalEvent, type ExperimentResources,
+  type PresetMode, type PresetResult, type ReplicaRun, type RunRecord, type SeedCriterionResult, type StepEvent, type Trainer, type TrainerHistory, type Verdict,
 } from '@normkit/experiments';
 import { loadSafetensors } from '@normkit/tensor';
 import { exportPreset, writeRunList, type DataFiles, type ExportedRun, type PresetExport } from './torch-export';
@@ -151,21 +152,40 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
 export interface TrainedWeights {
   dir: string;
   resources: ExperimentResources;
+  /** The Python that trains the `dataParallel` resource's requests (default pythonCommand()). */
+  python?: string;
 }
 
-/** What an analysis may read of a trainer holding PyTorch's trained weights; the rest (history, optimizer, steps) would be a fresh normkit run's. */
+/** What an analysis may read of a trainer holding PyTorch's trained weights; the rest (optimizer, steps) would be a fresh normkit run's. */
 const TRAINED_MODEL_FIELDS = new Set<PropertyKey>(['model', 'dataset', 'config', 'task']);
+
+/** Only these fields of a record are PyTorch's run: reading any other string key is refused (NeedsNormkitTrainer) as `what`.key. */
+function onlyFields<T extends object>(target: T, what: string, run: ExportedRun): T {
+  return new Proxy(target, {
+    get: (t, key) => (Object.hasOwn(t, key) ? Reflect.get(t, key) as unknown
+      : typeof key === 'string' ? unavailable(`the normkit trainer's ${what}${key} (run "${run.run.id}"; only its model, holding PyTorch's weights, its data and, where given, its per-step losses are PyTorch's run)`) : undefined),
+  });
+}
+
+/**
+ * A trainer's history as an analysis of a PyTorch run may read it: `steps`, each with its step number and PyTorch's
+ * training loss of that step (the record keeps window means only); any other field would be normkit's run's.
+ */
+function lossHistory(exported: ExportedRun, losses: ReadonlyArray<number | null>): TrainerHistory {
+  const steps = losses.map((loss, i) => onlyFields({ step: i + 1, loss: num(loss) } as StepEvent, 'history.steps[].', exported));
+  return onlyFields({ steps } as TrainerHistory, 'history.', exported);
+}
 
 /**
  * A normkit trainer of `exported`'s config (the same data set and model) seen as an analysis or a trace may read it:
- * `load` puts a state dict PyTorch saved into its model (every key, or an error); any field but its model, data set and
- * config is refused (NeedsNormkitTrainer).
+ * `load` puts a state dict PyTorch saved into its model (every key, or an error); with `losses` (PyTorch's per-step
+ * training losses) its history holds them (lossHistory); any other field is refused (NeedsNormkitTrainer).
  */
-function modelReader(exported: ExportedRun, weights: TrainedWeights): { view: Trainer; load(file: string): void; evaluate(): EvalEvent } {
+function modelReader(exported: ExportedRun, weights: TrainedWeights, losses?: ReadonlyArray<number | null>): { view: Trainer; load(file: string): void; evaluate(): EvalEvent } {
   const trainer = createTrainer(exported.config, weights.resources);
+  const readable = onlyFields(losses ? { history: lossHistory(exported, losses) } : {}, '', exported);
   const view = new Proxy(trainer, {
-    get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown
-      : typeof key === 'string' ? unavailable(`the normkit trainer's ${key} (run "${exported.run.id}"; only its model, holding PyTorch's weights, and its data are PyTorch's run)`) : undefined),
+    get: (target, key) => (TRAINED_MODEL_FIELDS.has(key) ? Reflect.get(target, key) as unknown : Reflect.get(readable, key) as unknown),
   });
   return { view, load: (file) => trainer.model.loadStateDict(loadSafetensors(readFileSync(join(weights.dir, file)))), evaluate: () => trainer.evaluate() };
 }
@@ -211,7 +231,7 @@ function trainedModels(runs: ReadonlyArray<{ exported: ExportedRun; run: TorchRu
   const build = (id: string): Trainer => {
     const entry = runs.find((r) => r.exported.run.id === id);
     if (!weights || !entry?.run.trained) return unavailable(`the trained normkit model of run "${id}"`);
-    const reader = modelReader(entry.exported, weights);
+    const reader = modelReader(entry.exported, weights, entry.run.losses);
     reader.load(entry.run.trained);
     return reader.view;
   };
@@ -224,8 +244,62 @@ function trainedModels(runs: ReadonlyArray<{ exported: ExportedRun; run: TorchRu
   });
 }
 
-/** An analysis that uses a resource (data, or normkit's data-parallel trainer) measures normkit, not the PyTorch runs. */
-const noResources = new Proxy({}, { get: (_target, key) => (typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined) });
+/** What normkit_torch.lab_ddp writes: every rank's replica runs (null for a non-finite number). */
+interface TorchDataParallel {
+  torch: string;
+  ranks: Array<Array<Omit<ReplicaRun, 'losses' | 'stepMs' | 'final' | 'buffers'> & {
+    losses: Array<number | null>;
+    stepMs: number[];
+    final: { testAccuracy: number | null; testLoss: number | null; trainAccuracy: number | null } | null;
+    buffers: Record<string, Array<number | null>>;
+  }>>;
+}
+
+/**
+ * normkit's `dataParallel` resource trained in PyTorch (normkit_torch.lab_ddp: `size` processes over
+ * torch.distributed on gloo, SyncBatchNorm by sync.convert_sync), for an analysis of PyTorch's runs: a request
+ * whose config is one of the exported `runs`' trains that run's bundle, data and batches on the ranks, and
+ * returns PyTorch's replica runs (losses, step times measured in PyTorch, buffers, final evaluation). A config
+ * no exported run has is refused (PyTorch trains what was exported, nothing else).
+ */
+function torchDataParallel(runs: readonly ExportedRun[], weights: TrainedWeights | undefined, size: number): DataParallelRunner {
+  return {
+    size,
+    train: (request: DataParallelRequest): ReplicaRun[][] => {
+      const config = resolveConfig(request.config);
+      const run = runs.find((r) => isDeepStrictEqual(r.config, config));
+      if (!weights || !run) return unavailable(`normkit's data-parallel training of a config ${run ? 'without the export directory' : 'none of its exported runs has'}`);
+      const base = join(weights.dir, 'data-parallel', run.key.replaceAll('/', '.'));
+      mkdirSync(dirname(base), { recursive: true });
+      writeFileSync(`${base}.request.json`, JSON.stringify({ key: run.key, size, variants: request.variants }));
+      const python = weights.python ?? pythonCommand();
+      try {
+        execFileSync(python, ['-m', 'normkit_torch.lab_ddp', weights.dir, `${base}.request.json`, `${base}.json`], { env: pythonEnv(), stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
+        throw new Error(`${python} -m normkit_torch.lab_ddp (${run.key}) failed: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`, { cause: error });
+      }
+      const trained = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as TorchDataParallel;
+      return trained.ranks.map((replicas) => replicas.map((r) => ({
+        ...r,
+        losses: r.losses.map(num),
+        final: r.final && { testAccuracy: num(r.final.testAccuracy), testLoss: num(r.final.testLoss), trainAccuracy: num(r.final.trainAccuracy) },
+        buffers: Object.fromEntries(Object.entries(r.buffers).map(([name, values]) => [name, values.map(num)])),
+      })));
+    },
+  };
+}
+
+/**
+ * The resources an analysis of PyTorch's runs sees: `dataParallel` trained in PyTorch (torchDataParallel, as many
+ * ranks as normkit's); any other (data, normkit's trainers) would measure normkit, not the PyTorch runs.
+ */
+function torchResources(runs: readonly ExportedRun[], weights: TrainedWeights | undefined): ExperimentResources {
+  const dataParallel = torchDataParallel(runs, weights, weights?.resources.dataParallel?.size ?? 2);
+  return new Proxy({}, {
+    get: (_target, key) => (key === 'dataParallel' ? dataParallel : typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined),
+  });
+}
 
 /** One criterion of a preset, as normkit and PyTorch measured it. */
 export interface CriterionAgreement {
@@ -343,7 +417,7 @@ export function compareWithTorch(
       if (normkit) runs.push({ id: e.run.id, seed, label: e.run.label, normkit: summary(normkit), torch: summary(record) });
     }
     const context: AnalysisContext = {
-      mode, seed, runs: records, trainers: trainedModels(trained, weights), evals, resources: noResources,
+      mode, seed, runs: records, trainers: trainedModels(trained, weights), evals, resources: torchResources(exported.filter((r) => r.seed === seed), weights),
       // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's.
       progress: () => undefined, now: () => { throw new NeedsNormkitTrainer('its analysis times normkit\'s own operations (it reads the clock), which says nothing about PyTorch'); },
     };
@@ -450,7 +524,7 @@ export function replicateInTorch(presets: readonly ClaimPreset[], results: reado
       const preset = presets.find((p) => p.name === result.name)!;
       if (group?.status === 'unsupported') replications.set(result.name, notReplicated(result, `normkit_torch lacks a part: ${group.reason}`));
       else if (group?.status === 'error') replications.set(result.name, notReplicated(result, `training in PyTorch failed: ${group.reason}`, 'error'));
-      else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode, { dir, resources: options.resources }));
+      else replications.set(result.name, compareWithTorch(preset, result, exported.runs, torch, options.mode, { dir, resources: options.resources, python }));
     }
     return { python, torchVersion: version, runtimeMs: performance.now() - started, replications: results.map((r) => replications.get(r.name)!) };
   } finally {
