@@ -7,7 +7,7 @@ import { getBackend, kernelsOf, setBackend } from './backend';
 import { getNumThreads, setNumThreads, threadSupport } from './threads';
 import { requestedThreads } from './thread-state';
 import type { KernelTable } from './types';
-import { parallelThresholds, wasmThreadPoolStatistics } from './wasm/backend';
+import { leaveTasksToWorkers, parallelThresholds, wasmThreadPoolStatistics } from './wasm/backend';
 
 // The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
 // (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
@@ -25,28 +25,47 @@ function data(generator: Generator, size: number): Float32Array {
 
 /**
  * Runs `compute` on the wasm backend at 1, 2 and 3 threads, with every thread threshold at 0 so each
- * call really splits, and expects bitwise-identical outputs; returns the 1-thread outputs.
+ * call really splits, and expects bitwise-identical outputs; returns the 1-thread outputs. The 2- and
+ * 3-thread passes run twice: as in use (the calling thread claims tasks beside the workers, and runs
+ * them all while workers are still starting), and with every task left to the workers (one, then two
+ * of them at once), which must have run tasks (unless `hasWork` is false: zero-size operands), so
+ * worker threads' results are compared too.
  */
-function sameBitsAtEveryThreadCount(label: string, compute: (table: KernelTable) => Record<string, Float32Array | Float64Array | null>) {
+function sameBitsAtEveryThreadCount(
+  label: string, compute: (table: KernelTable) => Record<string, Float32Array | Float64Array | null>, { hasWork = true } = {},
+) {
   const saved = { ...parallelThresholds };
   Object.assign(parallelThresholds, Object.fromEntries(Object.keys(parallelThresholds).map((key) => [key, 0])));
+  const passes = [
+    { threads: 1, workersOnly: false },
+    { threads: 2, workersOnly: false },
+    { threads: 3, workersOnly: false },
+    { threads: 2, workersOnly: true },
+    { threads: 3, workersOnly: true },
+  ];
   let outputs: Array<Record<string, Float32Array | Float64Array | null>>;
   try {
-    outputs = [1, 2, 3].map((threads) => {
+    outputs = passes.map(({ threads, workersOnly }) => {
       setNumThreads(threads);
-      return compute(wasm);
+      leaveTasksToWorkers(workersOnly);
+      const before = wasmThreadPoolStatistics()!.workerTasks;
+      const result = compute(wasm);
+      if (workersOnly && hasWork) expect(wasmThreadPoolStatistics()!.workerTasks - before, `${label}: tasks the workers ran at ${threads} threads`).toBeGreaterThan(0);
+      return result;
     });
   } finally {
+    leaveTasksToWorkers(false);
     Object.assign(parallelThresholds, saved);
   }
   for (const [key, reference] of Object.entries(outputs[0]!)) {
     if (reference === null) continue;
-    for (const [index, threads] of [2, 3].entries()) {
-      const other = outputs[index + 1]![key]!;
+    passes.forEach(({ threads, workersOnly }, index) => {
+      if (index === 0) return;
+      const other = outputs[index]![key]!;
       let differing = 0;
       for (let i = 0; i < reference.length; i++) if (!Object.is(reference[i], other[i])) differing++;
-      expect(differing, `${label} ${key}: elements differing between 1 and ${threads} threads`).toBe(0);
-    }
+      expect(differing, `${label} ${key}: elements differing between 1 and ${threads} threads${workersOnly ? ' (workers only)' : ''}`).toBe(0);
+    });
   }
   return outputs[0]!;
 }
@@ -303,7 +322,7 @@ describe('thread pool', () => {
           };
           table.batchBackward(b);
           return { out: f.out, mean: result.statistics.mean, variance: result.statistics.variance, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
-        });
+        }, { hasWork: x.length > 0 });
         // Slot-wise with TLU, and the slot-mix kernels.
         // block 1 with 9 blocks: the per-value loops (lanes along the slot) against the per-block loops the threaded backward keeps.
         const block = pick([1, 1, 2, 5, 8]);
@@ -344,7 +363,7 @@ describe('thread pool', () => {
             mix: (sumDy, sumDyCentred) => ({ a: sumDy.map(() => 0.5), c: sumDyCentred.map((t) => t / slotInner), e: sumDy.map((t) => t / slotInner) }),
           });
           return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias, gradThreshold: b.gradThreshold, dxhatXhat: b.dxhatXhat, mixed, mixedGradX };
-        });
+        }, { hasWork: sx.length > 0 });
         // Row-wise with masks (GEMMs and convolutions this small stay on the js loops; the cases above cover them).
         const rows = pick([0, 1, 2, 5, 9]);
         const rowInner = pick([1, 3, 4, 5, 17]);
@@ -363,7 +382,7 @@ describe('thread pool', () => {
           };
           table.rowwiseBackward(b);
           return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
-        });
+        }, { hasWork: rx.length > 0 });
       }
     }
   });

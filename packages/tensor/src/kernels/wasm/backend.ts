@@ -1222,6 +1222,14 @@ export function wasmThreadPoolStatistics(): ReturnType<ThreadPool['statistics']>
   return wasmKernels() !== null && pool !== null ? pool.statistics() : null;
 }
 
+/**
+ * Tests only: with true, the calling thread leaves every task of a threaded kernel to the pool's
+ * workers (see `ThreadPool.callerRunsTasks`). No effect without a pool.
+ */
+export function leaveTasksToWorkers(leave: boolean): void {
+  if (wasmKernels() !== null && pool !== null) pool.callerRunsTasks = !leave;
+}
+
 /** Whether the wasm backend runs kernels on a thread pool here (false until the backend is first used, or where threads are unavailable). */
 export function wasmHasThreadPool(): boolean {
   return wasmKernels() !== null && pool !== null;

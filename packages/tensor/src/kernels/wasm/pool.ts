@@ -91,6 +91,11 @@ export class ThreadPool {
   private readonly kernels: KernelFunction[];
   private workers = 0;
   private generation = 0;
+  /**
+   * Whether the calling thread claims tasks too (always, but in tests: with false it leaves every task
+   * of a job to the workers and only waits, so a test can show that the workers' results are the caller's).
+   */
+  callerRunsTasks = true;
 
   constructor(
     private readonly module: WebAssembly.Module,
@@ -128,7 +133,7 @@ export class ThreadPool {
     Atomics.store(control, CLAIM, generation << 16);
     Atomics.store(control, GEN, this.generation);
     Atomics.notify(control, GEN);
-    runClaims(control, this.memory, this.kernels, 0);
+    if (this.callerRunsTasks) runClaims(control, this.memory, this.kernels, 0);
     for (;;) {
       const done = Atomics.load(control, DONE);
       if (done >= taskCount) break;
