@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as families from './cases/index';
 import {
-  compileFloorRun, fastestOutcome, floorInstances, formatRatio, measure, measureFloor, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize, threadScalingTable,
+  compileFloorRun, copyFloor, fastestOutcome, floorInstances, formatRatio, measure, measureFloor, measureOutcome, overheadTable, quantile, ratio, resultsTable, scalarFloor, summarize, threadScalingTable,
   type CaseResult, type Outcome,
 } from './harness';
 
@@ -102,6 +102,18 @@ describe('scalarFloor', () => {
     }]);
     expect(table).toContain('3.00x');
     expect(table).not.toContain('15.0x');
+  });
+});
+
+describe('copyFloor', () => {
+  it('copies its input into a fresh array on every run', () => {
+    const run = copyFloor(37);
+    const first = run() as Float32Array;
+    const second = run() as Float32Array;
+    expect(first).not.toBe(second);
+    expect(first).toHaveLength(37);
+    expect([...first]).toEqual([...second]);
+    expect(first[36]).toBe(Math.fround(Math.sin(36)));
   });
 });
 

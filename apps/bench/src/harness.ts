@@ -119,6 +119,11 @@ export interface CaseResult {
    * run, like normkit): a pure memory-speed pass, kept in the results file only, not in the table.
    */
   floorPreallocated?: Outcome;
+  /**
+   * The copy floor, `new Float32Array(elements).set(x)` per run (see `copyFloor`): the floor the
+   * compute-backend issue states its elementwise target against; results file only.
+   */
+  floorCopy?: Outcome;
   /** normkit on the wasm backend by thread count (1 is `normkit`), for cases with `threadScaling`. */
   threads?: Record<number, Outcome>;
   /** PyTorch with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset, for cases with `threadScaling`. */
@@ -262,6 +267,24 @@ export function fastestOutcome(outcomes: readonly Outcome[]): Outcome {
   const first = outcomes[0];
   if (first === undefined) throw new RangeError('fastestOutcome needs at least one outcome');
   return best ?? first;
+}
+
+/**
+ * The copy floor: an allocating copy of `elements` float32 values, `new Float32Array(n).set(x)` (a
+ * memcpy into fresh memory), the least any op that returns a fresh output of that size can cost. The
+ * compute-backend issue's elementwise target ("add within 1.5x of it") is read against this one.
+ *
+ * @example
+ * const timing = measure(copyFloor(3_145_728));
+ */
+export function copyFloor(elements: number): Run {
+  const x = new Float32Array(elements);
+  for (let i = 0; i < elements; i++) x[i] = Math.sin(i);
+  return () => {
+    const y = new Float32Array(elements);
+    y.set(x);
+    return y;
+  };
 }
 
 /** How many independent floor instances a case times (each for its share of `targetMs`). */

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { getBackend, getNumThreads, setBackend, setNumThreads, threadSupport } from '@normkit/tensor';
 import * as families from './cases/index';
 import {
-  comparatorNames, defaultTiming, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, threadScalingTable, writeResults,
+  comparatorNames, copyFloor, defaultTiming, floorInstances, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, threadScalingTable, writeResults,
   type BenchCase, type CaseResult, type ComparatorName, type Outcome, type TimingOptions,
 } from './harness';
 import { scopedFactory, tfjsInfo, useTfjsBackend, type TfjsBackend } from './tfjs';
@@ -141,10 +141,12 @@ async function main(): Promise<void> {
     console.log(`[${index + 1}/${selected.length}] ${family}/${benchCase.name} (${benchCase.elements.toLocaleString('en-US')} elements)`);
     // The floors run right before normkit, each the fastest of a few instances with their own freshly
     // compiled loop, so they see the machine as normkit does. 'floor' allocates its output per run like a normkit op (the table's
-    // column); 'floor-pre' reuses one output (a pure memory pass, results file only).
+    // column); 'floor-pre' reuses one output (a pure memory pass, results file only); 'floor-copy' is an
+    // allocating copy, new Float32Array(n).set(x) (results file only).
     const comparators = {} as Record<ComparatorName, Outcome>;
     const floorPreallocated = await timed('floor-pre', () => measureFloor(benchCase.elements, 'preallocated', timing));
     comparators.floor = await timed('floor', () => measureFloor(benchCase.elements, 'fresh', timing));
+    const floorCopy = await timed('floor-copy', () => measureOutcome(() => copyFloor(benchCase.elements), { ...timing, targetMs: timing.targetMs / floorInstances }));
     // Each backend builds the case afresh (setup runs on the backend being timed).
     setBackend('js');
     const normkitJs = await timed('normkit js', () => measureOutcome(benchCase.normkit, timing));
@@ -178,7 +180,7 @@ async function main(): Promise<void> {
     }
     comparators.torch = skipped('not run yet');
     results.push({
-      family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, normkitJs, comparators, floorPreallocated,
+      family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, normkitJs, comparators, floorPreallocated, floorCopy,
       ...(benchCase.baseline === undefined ? {} : { baseline: benchCase.baseline }),
       ...(threads === undefined ? {} : { threads }),
     });
