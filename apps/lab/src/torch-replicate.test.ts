@@ -1,15 +1,18 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTrainer, median, presetByName, presetSeeds, runPreset, type ClaimPreset, type PresetResult, type RunRecord } from '@normkit/experiments';
+import {
+  createTrainer, formatValue, mean, median, presetByName, presetSeeds, runPreset, type ClaimPreset, type NormTimingRequest, type PresetResult, type RunRecord,
+} from '@normkit/experiments';
 import { loadMnist } from '@normkit/experiments/mnist';
 import { dataParallelRunner } from '@normkit/experiments/node';
 import { loadSafetensors, saveSafetensors, type StateDict } from '@normkit/tensor';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runLab } from './lab';
+import { runLab, type LabReport } from './lab';
 import { registerLabPlugins } from './plugins';
 import { renderReport } from './html-report';
 import { exportPreset, type ExportedRun } from './torch-export';
+import { torchClaimSection } from './torch-report';
 import {
   TorchUnavailableError, VALUE_TOLERANCE, compareWithTorch, replicateInTorch, torchVersion, type TorchReplication, type TorchResults, type TorchRun, type TorchSection,
 } from './torch-replicate';
@@ -78,6 +81,12 @@ const SYNC = 'sync-batch-norm-small-batch';
  */
 const SYNCHRONISED = 1e-5;
 const LOCAL = 1e-2;
+/**
+ * Its speed criterion is a timing its analysis requests (`normTiming`: LayerNorm against RMSNorm, forward + backward,
+ * interleaved rounds, medians): for PyTorch's runs it is timed on PyTorch's clock (normkit_torch.lab_timing: PyTorch's
+ * LayerNorm, normkit_torch's RMSNorm, one thread), each implementation judged on its own; its runs train as any preset's.
+ */
+const SPEED = 'rms-norm-speed';
 /** These six run at one seed of the reduced form (CI's first): what they check is per run, and the file stays fast. */
 const ONE_SEED = [0];
 
@@ -127,6 +136,7 @@ let modelReading: PresetResult[];
 let landscape: PresetResult;
 let gan: PresetResult;
 let dataParallel: PresetResult;
+let speed: PresetResult;
 let resources: { mnist: Awaited<ReturnType<typeof loadMnist>>; dataParallel: ReturnType<typeof dataParallelRunner> };
 let dir: string;
 
@@ -153,10 +163,12 @@ beforeAll(async () => {
   gan = runPreset(adversarial, { mode: 'reduced', seeds: ONE_SEED, resources });
   const parallel = presetByName(SYNC)!;
   dataParallel = runPreset(parallel, { mode: 'reduced', seeds: ONE_SEED, resources });
+  const timed = presetByName(SPEED)!;
+  speed = runPreset(timed, { mode: 'reduced', seeds: ONE_SEED, resources });
   dir = mkdtempSync(join(tmpdir(), 'normkit-lab-torch-test-'));
   section = replicateInTorch(
-    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed, adversarial, parallel],
-    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape, gan, dataParallel],
+    [...presets, fault, fine, lost, deep, mixing, logits, ...readers, probed, adversarial, parallel, timed],
+    [...results, { ...results[1]!, name: fault.name }, fineTuning, { ...fineTuning, name: lost.name }, placement, switchable, traced, ...modelReading, landscape, gan, dataParallel, speed],
     { mode: 'reduced', resources, dir, quiet: true },
   );
 }, 240_000);
@@ -502,6 +514,59 @@ describe('the lab replicated in PyTorch (normkit_torch.lab), reduced forms', () 
     expect(compareWithTorch({ ...preset, analyze: other }, dataParallel, exported.runs, raw, 'reduced', { dir, resources }).reason)
       .toMatch(/normkit's data-parallel training of a config none of its exported runs has/);
     expect(compareWithTorch(preset, dataParallel, exported.runs, raw, 'reduced').reason).toMatch(/data-parallel training of a config without the export directory/);
+  });
+
+  it(`${SPEED}: the timing its analysis requests is PyTorch's (normkit_torch.lab_timing), its runs are trained in PyTorch`, () => {
+    const replication = section.replications.find((r) => r.preset === SPEED)!;
+    expect(replication.status, replication.reason).toBe('replicated');
+    const differences = recordDifferences(speed.runs, replication.torchRuns);
+    expect(differences.mismatched).toEqual([]);
+    expect(differences.loss).toBeLessThanOrEqual(LOSS);
+    expect(differences.accuracy).toBeLessThanOrEqual(ACCURACY);
+    // The request reached Python: normkit's timing protocol (its shapes, rounds and calls per sample; warm-up 1 in the reduced form).
+    const normkitTiming = speed.perSeed[0]!.extra.timing as Array<{ implementation: string; shape: number[]; rounds: number; callsPerSample: number; medianMs: Record<string, number> }>;
+    expect(normkitTiming.map((t) => t.implementation)).toEqual(['normkit']);
+    const base = join(dir, 'norm-timing', `${SPEED}.0.0`);
+    const request = JSON.parse(readFileSync(`${base}.request.json`, 'utf8')) as NormTimingRequest;
+    expect(request).toEqual({
+      normalizers: ['layer-norm', 'rms-norm'], shapes: normkitTiming.map((t) => t.shape), pass: 'forward+backward',
+      rounds: normkitTiming[0]!.rounds, calls: normkitTiming[0]!.callsPerSample, warmup: 1,
+    });
+    const timed = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as {
+      torch: string; threads: number; modules: Record<string, string>; timings: Array<{ shape: number[]; samples: Record<string, number[]> }>;
+    };
+    expect(timed.torch).toBe(section.torchVersion);
+    expect(timed.threads).toBe(1);
+    expect(timed.modules).toEqual({ 'layer-norm': 'torch.nn.modules.normalization.LayerNorm', 'rms-norm': 'normkit_torch.layer.RMSNorm' });
+    // The speed criterion PyTorch's side measured is the ratio of the medians of lab_timing's samples, bit for bit, not normkit's.
+    const faster = replication.criteria.find((c) => c.id === 'faster')!;
+    const speedup = (medians: Array<Record<string, number>>) => Math.exp(mean(medians.map((m) => Math.log(m['layer-norm']! / m['rms-norm']!))));
+    expect(faster.torch.perSeed[0]).toBe(speedup(timed.timings.map((t) => ({ 'layer-norm': median(t.samples['layer-norm']!), 'rms-norm': median(t.samples['rms-norm']!) }))));
+    expect(faster.normkit.perSeed[0]).toBe(speedup(normkitTiming.map((t) => t.medianMs)));
+    expect(timed.timings.map((t) => median(t.samples['layer-norm']!))).not.toEqual(normkitTiming.map((t) => t.medianMs['layer-norm']));
+    const [layerMs, rmsMs] = ['layer-norm', 'rms-norm'].map((name) => median(timed.timings[0]!.samples[name]!));
+    expect(replication.perSeed[0]!.torchDetails.faster).toBe(`[64, 32]: ${formatValue(layerMs!)} ms / ${formatValue(rmsMs!)} ms = ${formatValue(layerMs! / rmsMs!)}`);
+    expect(torchClaimSection({ torch: section } as LabReport, SPEED, String)).toContain(`<td>${replication.perSeed[0]!.torchDetails.faster}</td>`);
+    // The accuracy criteria read PyTorch's runs, which agree with normkit's.
+    for (const id of ['control', 'equal-accuracy']) {
+      const c = replication.criteria.find((k) => k.id === id)!;
+      expect(Math.abs(c.torch.perSeed[0]! - c.normkit.perSeed[0]!), id).toBeLessThanOrEqual(ACCURACY);
+    }
+    // Without Python, with a Python that refuses the request, or without the export directory: a clear error, no timing of normkit's.
+    const preset = presetByName(SPEED)!;
+    const exported = exportPreset(preset, { mode: 'reduced', seeds: ONE_SEED, resources, dir: join(dir, 'speed-again'), dataFiles: new Map() });
+    if (!('runs' in exported)) throw new Error(exported.unsupported);
+    const raw = JSON.parse(readFileSync(join(dir, 'torch-results.json'), 'utf8')) as TorchResults;
+    const failing = join(dir, 'speed-failing');
+    const missing = compareWithTorch(preset, speed, exported.runs, raw, 'reduced', { dir: failing, resources, python: '/nonexistent/python3' });
+    expect(missing.status).toBe('error');
+    expect(missing.reason).toMatch(/^the analysis of the PyTorch runs \(seed 0\) threw Error: \/nonexistent\/python3 -m normkit_torch\.lab_timing \(rms-norm-speed\.0\) failed: .*ENOENT/);
+    const refusing = (context: Parameters<ClaimPreset['analyze']>[0]) =>
+      (context.resources.normTiming!.time({ ...request, normalizers: ['layer-norm', 'batch-norm'] }), preset.analyze(context));
+    const refused = compareWithTorch({ ...preset, analyze: refusing }, speed, exported.runs, raw, 'reduced', { dir: failing, resources });
+    expect(refused.status).toBe('error');
+    expect(refused.reason).toMatch(/-m normkit_torch\.lab_timing \(rms-norm-speed\.0\) failed: [^]*ValueError: lab_timing: expected normalizers a list of distinct names of \['layer-norm', 'rms-norm'\], got \['layer-norm', 'batch-norm'\]/);
+    expect(compareWithTorch(preset, speed, exported.runs, raw, 'reduced').reason).toMatch(/reads normkit's timing of normalizers without the export directory/);
   });
 
   it('says which presets are not replicated and why, and puts both implementations in the HTML report', () => {

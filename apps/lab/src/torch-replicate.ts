@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { isDeepStrictEqual } from 'node:util';
 import {
   LOSS_POINTS, LOSS_WINDOW, MOST_SEEDS, aggregateCriterion, checkCriterion, createTrainer, describeSeedRule, downsampleMean, finalTestAccuracy, judge, resolveConfig,
-  type AnalysisContext, type ClaimPreset, type CriterionResult, type DataParallelRequest, type DataParallelRunner, type EvalEvent, type ExperimentResources,
-  type PresetMode, type PresetResult, type ReplicaRun, type RunRecord, type SeedCriterionResult, type StepEvent, type Trainer, type TrainerHistory, type Verdict,
+  median, type AnalysisContext, type ClaimPreset, type CriterionResult, type DataParallelRequest, type DataParallelRunner, type EvalEvent, type ExperimentResources,
+  type InterleavedTiming, type NormTimer, type NormTimingRequest, type PresetMode, type PresetResult, type ReplicaRun, type RunRecord, type SeedCriterionResult, type StepEvent, type Trainer, type TrainerHistory, type Verdict,
 } from '@normkit/experiments';
 import { loadSafetensors } from '@normkit/tensor';
 import { exportPreset, writeRunList, type DataFiles, type ExportedRun, type PresetExport } from './torch-export';
@@ -152,7 +152,7 @@ function torchEvalEvents(exported: ExportedRun, run: TorchRun): EvalEvent[] {
 export interface TrainedWeights {
   dir: string;
   resources: ExperimentResources;
-  /** The Python that trains the `dataParallel` resource's requests (default pythonCommand()). */
+  /** The Python that answers the `dataParallel` and `normTiming` resources' requests (default pythonCommand()). */
   python?: string;
 }
 
@@ -290,14 +290,61 @@ function torchDataParallel(runs: readonly ExportedRun[], weights: TrainedWeights
   };
 }
 
+/** What normkit_torch.lab_timing writes: every shape's samples (ms per call, one per round) by normalizer. */
+interface TorchNormTiming {
+  torch: string;
+  threads: number;
+  modules: Record<string, string>;
+  timings: Array<{ shape: [number, number]; samples: Record<string, number[]> }>;
+}
+
+/**
+ * normkit's `normTiming` resource on PyTorch's own operations (normkit_torch.lab_timing, one thread): the same
+ * request (normalizers, shapes, pass, rounds, calls, warmup) timed on PyTorch's clock, PyTorch's LayerNorm (its
+ * fused kernel) against normkit_torch's RMSNorm. The samples are PyTorch's; their medians are taken here, by the
+ * same `median` as timeInterleaved's, so the statistic is normkit's. The request files go to the export directory
+ * under `prefix` (the preset and seed); without the directory, or when Python fails, it throws.
+ */
+function torchNormTimer(weights: TrainedWeights | undefined, prefix: string): NormTimer {
+  let count = 0;
+  return {
+    implementation: 'PyTorch (normkit_torch.lab_timing)',
+    time: (request: NormTimingRequest): InterleavedTiming[] => {
+      if (!weights) return unavailable('normkit\'s timing of normalizers without the export directory');
+      const base = join(weights.dir, 'norm-timing', `${prefix}.${count++}`);
+      mkdirSync(dirname(base), { recursive: true });
+      writeFileSync(`${base}.request.json`, JSON.stringify(request));
+      const python = weights.python ?? pythonCommand();
+      try {
+        execFileSync(python, ['-m', 'normkit_torch.lab_timing', `${base}.request.json`, `${base}.json`], { env: pythonEnv(), stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+      } catch (error) {
+        const stderr = (error as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
+        throw new Error(`${python} -m normkit_torch.lab_timing (${prefix}) failed: ${(error as Error).message}${stderr ? `\n${stderr}` : ''}`, { cause: error });
+      }
+      const timed = JSON.parse(readFileSync(`${base}.json`, 'utf8')) as TorchNormTiming;
+      return request.shapes.map((shape, i) => {
+        const samples = timed.timings[i]?.samples;
+        const complete = isDeepStrictEqual(timed.timings[i]?.shape, [...shape]) && samples !== undefined &&
+          request.normalizers.every((name) => samples[name]?.length === request.rounds && samples[name].every((v) => Number.isFinite(v)));
+        if (!complete) throw new Error(`normkit_torch.lab_timing (${prefix}): expected ${request.rounds} finite samples of ${request.normalizers.join(', ')} at shape [${shape.join(', ')}], got ${JSON.stringify(timed.timings[i] ?? null).slice(0, 200)}`);
+        return { samples, medians: Object.fromEntries(request.normalizers.map((name) => [name, median(samples[name]!)])), rounds: request.rounds, callsPerSample: request.calls };
+      });
+    },
+  };
+}
+
 /**
  * The resources an analysis of PyTorch's runs sees: `dataParallel` trained in PyTorch (torchDataParallel, as many
- * ranks as normkit's); any other (data, normkit's trainers) would measure normkit, not the PyTorch runs.
+ * ranks as normkit's) and `normTiming` timed in PyTorch (torchNormTimer); any other (data, normkit's trainers)
+ * would measure normkit, not the PyTorch runs.
  */
 function torchResources(runs: readonly ExportedRun[], weights: TrainedWeights | undefined): ExperimentResources {
-  const dataParallel = torchDataParallel(runs, weights, weights?.resources.dataParallel?.size ?? 2);
+  const replaced: ExperimentResources = {
+    dataParallel: torchDataParallel(runs, weights, weights?.resources.dataParallel?.size ?? 2),
+    normTiming: torchNormTimer(weights, (runs[0]?.key ?? 'timing').split('/').slice(0, 2).join('.')),
+  };
   return new Proxy({}, {
-    get: (_target, key) => (key === 'dataParallel' ? dataParallel : typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined),
+    get: (_target, key) => (Object.hasOwn(replaced, key) ? Reflect.get(replaced, key) as unknown : typeof key === 'string' ? unavailable(`normkit's resource "${key}"`) : undefined),
   });
 }
 
@@ -336,7 +383,8 @@ export interface TorchReplication {
   /** The same verdict, and no criterion whose result over seeds differs. */
   verdictsAgree: boolean | null;
   criteria: CriterionAgreement[];
-  perSeed: Array<{ seed: number; normkit: Verdict; torch: Verdict }>;
+  /** Each seed's verdicts, and the details PyTorch's analysis gave with its measured quantities (by criterion id; e.g. the timings behind a ratio). */
+  perSeed: Array<{ seed: number; normkit: Verdict; torch: Verdict; torchDetails: Record<string, string> }>;
   runs: Array<{ id: string; seed: number; label: string; normkit: RunSummary; torch: RunSummary }>;
   /** PyTorch's runs as records (the same fields as normkit's `runs` of the preset result; `config.seed` tells seeds apart). */
   torchRuns: RunRecord[];
@@ -386,7 +434,7 @@ export function compareWithTorch(
   preset: ClaimPreset, result: PresetResult, exported: readonly ExportedRun[], torch: TorchResults, mode: PresetMode, weights?: TrainedWeights,
 ): TorchReplication {
   const rule = result.seedRule ?? MOST_SEEDS;
-  const perSeed: Array<{ seed: number; criteria: CriterionResult[]; verdict: Verdict }> = [];
+  const perSeed: Array<{ seed: number; criteria: CriterionResult[]; verdict: Verdict; details: Record<string, string> }> = [];
   const runs: TorchReplication['runs'] = [];
   const torchRuns: RunRecord[] = [];
   let trainingMs = 0;
@@ -418,7 +466,8 @@ export function compareWithTorch(
     }
     const context: AnalysisContext = {
       mode, seed, runs: records, trainers: trainedModels(trained, weights), evals, resources: torchResources(exported.filter((r) => r.seed === seed), weights),
-      // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's.
+      // An analysis that reads the clock times normkit's own operations: its numbers would not be PyTorch's (a timing
+      // declared as a `normTiming` request is PyTorch's, through torchResources).
       progress: () => undefined, now: () => { throw new NeedsNormkitTrainer('its analysis times normkit\'s own operations (it reads the clock), which says nothing about PyTorch'); },
     };
     let measured: Record<string, number>;
@@ -431,7 +480,7 @@ export function compareWithTorch(
       return notReplicated(result, `the analysis of the PyTorch runs (seed ${seed}) threw ${err.name}: ${err.message}`, 'error');
     }
     const criteria = preset.criteria.map((c) => checkCriterion(c, measured[c.id] ?? Number.NaN, details?.[c.id]));
-    perSeed.push({ seed, criteria, verdict: judge(criteria).verdict });
+    perSeed.push({ seed, criteria, verdict: judge(criteria).verdict, details: { ...details } });
   }
   const aggregated = preset.criteria.map((c, i) => aggregateCriterion(c, perSeed.map((s) => s.criteria[i]!), rule));
   const torchJudgement = judge(aggregated);
@@ -459,7 +508,7 @@ export function compareWithTorch(
   return {
     preset: preset.name, status: 'replicated', reason, seeds: result.seeds, normkitVerdict: result.verdict, torchVerdict: torchJudgement.verdict,
     torchReason: result.seeds.length > 1 ? `${torchJudgement.reason} (${describeSeedRule(rule)}, ${result.seeds.length} seeds)` : torchJudgement.reason,
-    verdictsAgree, criteria, perSeed: perSeed.map((s, i) => ({ seed: s.seed, normkit: result.perSeed[i]!.verdict, torch: s.verdict })), runs, torchRuns, torchTrainingMs: trainingMs,
+    verdictsAgree, criteria, perSeed: perSeed.map((s, i) => ({ seed: s.seed, normkit: result.perSeed[i]!.verdict, torch: s.verdict, torchDetails: s.details })), runs, torchRuns, torchTrainingMs: trainingMs,
   };
 }
 

@@ -44,6 +44,13 @@ function criterionRows(c: CriterionAgreement, seeds: readonly number[]): string 
     `<td class="num">${show(c.maxDifference)}</td><td class="${AGREEMENT_CLASS[c.agreement]}">${escapeHtml(c.agreement)}${c.seedsDiffering.length ? ` (seeds ${c.seedsDiffering.join(', ')})` : ''}</td></tr>`;
 }
 
+/** What PyTorch's analysis said with its measured quantities, seed by seed (e.g. the timings behind a ratio). */
+function torchDetails(r: TorchReplication): string {
+  const rows = r.perSeed.flatMap((s) => Object.entries(s.torchDetails).map(([id, detail]) =>
+    `<tr><td>${s.seed}</td><td>${escapeHtml(r.criteria.find((c) => c.id === id)?.statement ?? id)}</td><td>${escapeHtml(detail)}</td></tr>`));
+  return rows.length ? `<details><summary>PyTorch's analysis, per seed (the details behind its measured values)</summary><table class="data"><thead><tr><th>seed</th><th>criterion</th><th>PyTorch</th></tr></thead><tbody>${rows.join('')}</tbody></table></details>` : '';
+}
+
 /** The preset's PyTorch replication inside its section (empty without `--torch`). */
 export function torchClaimSection(report: LabReport, preset: string, badge: Badge): string {
   const r = report.torch?.replications.find((x) => x.preset === preset);
@@ -59,5 +66,5 @@ export function torchClaimSection(report: LabReport, preset: string, badge: Badg
 <p class="reason">normkit ${badge(r.normkitVerdict)} · PyTorch ${r.torchVerdict ? badge(r.torchVerdict) : ''} — ${escapeHtml(r.reason)}</p>
 <table class="data"><thead><tr><th>criterion</th><th>threshold</th><th>per seed (normkit / PyTorch)</th><th>normkit</th><th>PyTorch</th><th>largest difference</th><th>agreement</th></tr></thead><tbody>${criteria}
 <tr><td>verdict of each seed (normkit / PyTorch)</td><td></td><td colspan="5"><table><tr>${seeds}</tr></table></td></tr></tbody></table>
-<details><summary>Runs side by side (status, final test accuracy, first and last training-loss window: normkit / PyTorch)</summary><table class="data"><thead><tr><th>seed</th><th>run</th><th>status</th><th>test accuracy</th><th>first loss</th><th>last loss</th></tr></thead><tbody>${runs}</tbody></table></details>`;
+${torchDetails(r)}<details><summary>Runs side by side (status, final test accuracy, first and last training-loss window: normkit / PyTorch)</summary><table class="data"><thead><tr><th>seed</th><th>run</th><th>status</th><th>test accuracy</th><th>first loss</th><th>last loss</th></tr></thead><tbody>${runs}</tbody></table></details>`;
 }

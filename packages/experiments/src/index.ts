@@ -15,6 +15,8 @@ export type {
 } from './train';
 export { trainReplica } from './data-parallel';
 export type { DataParallelRequest, DataParallelRunner, ReplicaRun } from './data-parallel';
+export { normkitNormTimer } from './norm-timing';
+export type { NormTimer, NormTimingRequest } from './norm-timing';
 export { accuracyOf, scoreMixture, classConditionalMmd } from './metrics';
 export type { MixtureScore } from './metrics';
 export {

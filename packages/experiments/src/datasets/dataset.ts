@@ -3,6 +3,7 @@ import {
   type Generator, type OptionValues, type OptionsSchema,
 } from '@normkit/tensor';
 import type { DataParallelRunner } from '../data-parallel';
+import type { NormTimer } from '../norm-timing';
 
 /** What the model is trained to do; decides the loss and the metrics. */
 export type TaskKind = 'classification' | 'sequence-classification' | 'conditional-generation';
@@ -51,6 +52,8 @@ export interface ExperimentResources {
   mnist?: MnistSource;
   /** Data-parallel training on worker threads (Node: `dataParallelRunner()` of `@normkit/experiments/node`). */
   dataParallel?: DataParallelRunner;
+  /** Times normalizers' forward + backward for an analysis (none: normkit's own, `normkitNormTimer` on the analysis's clock). */
+  normTiming?: NormTimer;
 }
 
 /**

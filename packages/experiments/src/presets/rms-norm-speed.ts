@@ -1,5 +1,5 @@
-import { Generator, create, randn, type Normalizer, type Tensor } from '@normkit/tensor';
-import { RUN_COLUMNS, evalSeries, finalTestAccuracy, mean, quantile, runRow, show, timeInterleaved, type InterleavedTiming } from './analysis';
+import { normkitNormTimer, type NormTimingRequest } from '../norm-timing';
+import { RUN_COLUMNS, evalSeries, finalTestAccuracy, mean, quantile, runRow, show } from './analysis';
 import { SEED_SOURCE, evalEveryFor } from './common';
 import { definePreset, type PresetMode, type PresetRun } from './preset';
 
@@ -36,32 +36,11 @@ function run(norm: 'layer-norm' | 'rms-norm', seed: number, mode: PresetMode, ou
   };
 }
 
-/** Forward + backward of a normalizer on fixed data, gradients reset first (no accumulation into old buffers). */
-function forwardBackward(norm: Normalizer, x: Tensor, upstream: Tensor): () => void {
-  const parameters = [...norm.parameters()];
-  return () => {
-    x.grad = null;
-    for (const p of parameters) p.grad = null;
-    norm.forward(x).backward(upstream);
-  };
-}
-
-function timeShape(rows: number, features: number, mode: PresetMode, now: () => number, onRound: (round: number) => void): InterleavedTiming {
-  const generator = new Generator(rows * 7919 + features);
-  const x = randn([rows, features], { generator });
-  x.requiresGrad = true;
-  const upstream = randn([rows, features], { generator });
-  const slot = { numFeatures: features, normalizedShape: [features] };
-  return timeInterleaved(
-    { 'layer-norm': forwardBackward(create('layer-norm', slot, {}), x, upstream), 'rms-norm': forwardBackward(create('rms-norm', slot, {}), x, upstream) },
-    { ...TIMING[mode], now, onRound },
-  );
-}
-
 /**
  * RMSNorm vs LayerNorm: time of the normalizer's forward + backward on the same data (medians of
  * interleaved rounds, compared as a ratio: the machine's load changes, the ratio much less), and
- * the accuracy of the same Transformer trained with each.
+ * the accuracy of the same Transformer trained with each. The timing is a request to the `normTiming`
+ * resource (normkit's own operations when there is none; the lab's PyTorch replication times PyTorch's).
  */
 export const rmsNormSpeed = definePreset({
   name: 'rms-norm-speed',
@@ -84,11 +63,12 @@ export const rmsNormSpeed = definePreset({
     { id: 'equal-accuracy', kind: 'claim', statement: 'RMSNorm matches LayerNorm accuracy within 2 points', metric: '|test accuracy RMSNorm - LayerNorm| (mean of 2 seeds)', comparison: '<=', threshold: 0.02 },
   ],
   plan: (mode, seed = 0) => ({ runs: SEEDS.flatMap((s) => [run('layer-norm', s, mode, seed), run('rms-norm', s, mode, seed)]) }),
-  analyze: ({ runs, mode, now, progress }) => {
+  analyze: ({ runs, mode, now, progress, resources }) => {
     const shapes = SHAPES[mode];
-    const timings = shapes.map(([rows, features], index) =>
-      timeShape(rows, features, mode, now, (round) => progress(`timing [${rows}, ${features}]`, (index + (round + 1) / TIMING[mode].rounds) / shapes.length)),
-    );
+    const request: NormTimingRequest = { normalizers: ['layer-norm', 'rms-norm'], shapes, pass: 'forward+backward', ...TIMING[mode] };
+    const timer = resources.normTiming ?? normkitNormTimer(now);
+    const timings = timer.time(request, (index, round) =>
+      progress(`timing [${shapes[index]!.join(', ')}]`, (index + (round + 1) / TIMING[mode].rounds) / shapes.length));
     const speedups = timings.map((t) => t.medians['layer-norm']! / t.medians['rms-norm']!);
     const speedup = Math.exp(mean(speedups.map((s) => Math.log(s))));
     const accuracy = (norm: string) => mean(SEEDS.map((s) => finalTestAccuracy(runs[`${norm}-s${s}`]!, 0.5)));
@@ -115,6 +95,7 @@ export const rmsNormSpeed = definePreset({
       ],
       extra: {
         timing: timings.map((t, i) => ({
+          implementation: timer.implementation,
           shape: shapes[i],
           rounds: t.rounds,
           callsPerSample: t.callsPerSample,
