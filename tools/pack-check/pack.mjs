@@ -86,7 +86,7 @@ export function verifyTarball(tarball, into) {
   }
   // Files a test run or the pack must never leave in a package.
   for (const file of files) {
-    if (/\.test\.ts$|__fixtures__|\.typecheck\.ts$|\.tsbuildinfo$/.test(file)) problems.push(`ships ${file}`);
+    if (/\.test\.ts$|\.fixture\.ts$|__fixtures__|\.typecheck\.ts$|\.tsbuildinfo$/.test(file)) problems.push(`ships ${file}`);
   }
   console.log(`${pkg.name}@${pkg.version}: ${files.length} files, ${maps.length} source maps naming ${sources} sources: ${problems.length === 0 ? 'LICENSE, engines and every mapped source present' : `${problems.length} problem(s)`}`);
   return problems;

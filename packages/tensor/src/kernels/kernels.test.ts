@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { TypedArray } from '../dtype';
 import { Generator } from '../random';
 import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
@@ -873,6 +875,24 @@ describe('kernel table: modulate', () => {
 describe('backend choice', () => {
   it('defaults to wasm in Node (or to what NORMKIT_BACKEND names)', () => {
     expect(getBackend()).toBe(process.env.NORMKIT_BACKEND || 'wasm');
+  });
+
+  it('falls back to js quietly and correctly where WebAssembly or its SIMD128 is missing', () => {
+    const script = fileURLToPath(new URL('./no-simd.fixture.ts', import.meta.url));
+    const tsx = fileURLToPath(new URL('../../../../node_modules/tsx/dist/cli.mjs', import.meta.url));
+    for (const mode of ['missing', 'no-simd']) {
+      const env: NodeJS.ProcessEnv = { ...process.env, MODE: mode };
+      delete env.NORMKIT_BACKEND;
+      const result = spawnSync(process.execPath, [tsx, script], { encoding: 'utf8', timeout: 60_000, env });
+      expect(result.status, `${mode}: ${result.stderr}`).toBe(0);
+      expect(result.stderr, `${mode}: nothing printed to stderr`).toBe('');
+      expect(JSON.parse(result.stdout), mode).toEqual({
+        backend: 'js',
+        product: [19, 22, 43, 50],
+        refusal: "ValueError: setBackend: expected a runtime with WebAssembly SIMD128 for the wasm backend, got none here",
+        after: 'js',
+      });
+    }
   });
 
   it('setBackend switches the active table and refuses unknown names', () => {
