@@ -406,6 +406,60 @@ describe('thread pool', () => {
     expect(wasmThreadPoolStatistics()!.jobs).toBe(after.jobs);
   });
 
+  it('each kernel goes to the pool only from its measured size threshold; slot-wise and batch-wise never', () => {
+    setNumThreads(2);
+    const generator = new Generator(12);
+    const jobsOf = (call: () => void) => {
+      const before = wasmThreadPoolStatistics()!.jobs;
+      call();
+      return wasmThreadPoolStatistics()!.jobs - before;
+    };
+    // Row-wise forward and backward: 2^20 elements (rows of 256).
+    const rowwise = (rows: number) => {
+      const inner = 256;
+      const x = data(generator, rows * inner);
+      const f = {
+        x, out: new Float32Array(x.length), weight: null, bias: null, rows, inner, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+      };
+      const forwardJobs = jobsOf(() => wasm.rowwiseForward(f));
+      const backwardJobs = jobsOf(() => wasm.rowwiseBackward({
+        gradOutput: x, x, weight: null, rows, inner, center: true, mask: null, mean: f.mean, rstd: f.rstd,
+        gradX: new Float32Array(x.length), gradWeight: new Float64Array(inner), gradBias: new Float64Array(inner),
+      }));
+      return [forwardJobs, backwardJobs];
+    };
+    expect(parallelThresholds.rowwiseElements).toBe(1 << 20);
+    expect(parallelThresholds.rowwiseBackwardElements).toBe(1 << 20);
+    expect(rowwise((1 << 12) - 1), 'row-wise just below 2^20 elements: no job').toEqual([0, 0]);
+    const [forwardJobs, backwardJobs] = rowwise(1 << 12);
+    expect(forwardJobs, 'row-wise forward at 2^20 elements').toBeGreaterThan(0);
+    expect(backwardJobs, 'row-wise backward at 2^20 elements').toBeGreaterThan(0);
+    // Convolution: on the pool from 2^24 multiply-adds (batch x outChannels x patch x plane), like the GEMM.
+    const conv = (batch: number) => {
+      const [inChannels, outChannels, size] = [16, 32, 16];
+      const window = { kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1 };
+      const geometry = { batch, inChannels, height: size, width: size, outChannels, groups: 1, window, outH: size, outW: size };
+      const x = data(generator, batch * inChannels * size * size);
+      const out = new Float32Array(batch * outChannels * size * size);
+      return jobsOf(() => wasm.conv2dForward({ ...geometry, x, weight: data(generator, outChannels * inChannels * 9), bias: null, out }));
+    };
+    // 32 outputs x 144 patch x 256 positions = 1,179,648 multiply-adds per sample: 14 samples stay under 2^24, 15 do not.
+    expect(parallelThresholds.gemmWork).toBe(1 << 24);
+    expect(conv(14), 'conv2d just under the threshold: no job').toBe(0);
+    expect(conv(15), 'conv2d over the threshold').toBeGreaterThan(0);
+    // Slot-wise (GroupNorm) and batch-wise (BatchNorm) stay on one thread at any size (no gain measured).
+    const [slots, inner] = [64, 1 << 15];
+    const x = data(generator, slots * inner);
+    expect(jobsOf(() => wasm.slotwiseForward({
+      x, out: new Float32Array(x.length), weight: null, bias: null, threshold: null, slots, groups: 1, inner, block: inner, center: true, eps: 1e-5,
+      mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
+    })), 'slot-wise on 2^21 elements').toBe(0);
+    expect(jobsOf(() => wasm.batchForward({
+      x, out: new Float32Array(x.length), weight: null, bias: null, outer: slots, groups: 1, inner, chunk: slots, slots: 1, center: true, eps: 1e-5, fixed: null,
+    })), 'batch-wise on 2^21 elements').toBe(0);
+  });
+
   it('never keeps a Node process alive after its work is done', () => {
     const script = fileURLToPath(new URL('./threads-exit.fixture.ts', import.meta.url));
     const tsx = fileURLToPath(new URL('../../../../node_modules/tsx/dist/cli.mjs', import.meta.url));
