@@ -1429,6 +1429,154 @@ export function windowAverageForward(
   }
 }
 
+/**
+ * gradX[argmax[o] - indexBase] += gradOutput[o] over `outputs` outputs, in output order, each sum
+ * rounded to float32 like the js loop's Float32Array (float64 sums of two float32 values round to the
+ * float32 sum exactly); argmax -1 (a window with no in-bounds tap) adds nothing.
+ */
+export function maxPool2dBackward(gy: usize, argmax: usize, gradX: usize, outputs: i32, indexBase: i32): void {
+  for (let o = 0; o < outputs; o++) {
+    const index = load<i32>(at32(argmax, o));
+    if (index < 0) continue;
+    const target = at32(gradX, index - indexBase);
+    store<f32>(target, load<f32>(target) + load<f32>(at32(gy, o)));
+  }
+}
+
+/**
+ * Spreads each output gradient, divided by its divisor (float64), over its window: the twin of the js
+ * loop, the same float64 share added to each float32 gradient in the same order.
+ */
+export function windowAverageBackward(
+  gy: usize, gradX: usize, planes: i32, imageH: i32, imageW: i32, gridH: i32, gridW: i32, rowStart: usize, rowEnd: usize, colStart: usize,
+  colEnd: usize, divisor: usize,
+): void {
+  const plane = imageH * imageW;
+  for (let p = 0; p < planes; p++) {
+    const base = p * plane;
+    const outBase = p * gridH * gridW;
+    for (let oh = 0; oh < gridH; oh++) {
+      const h0 = load<i32>(at32(rowStart, oh));
+      const h1 = load<i32>(at32(rowEnd, oh));
+      for (let ow = 0; ow < gridW; ow++) {
+        const share = read(gy, outBase + oh * gridW + ow) / load<f64>(at64(divisor, oh * gridW + ow));
+        const w0 = load<i32>(at32(colStart, ow));
+        const w1 = load<i32>(at32(colEnd, ow));
+        for (let ih = h0; ih < h1; ih++) {
+          const row = base + ih * imageW;
+          for (let iw = w0; iw < w1; iw++) write(gradX, row + iw, read(gradX, row + iw) + share);
+        }
+      }
+    }
+  }
+}
+
+/** Whether the nearest columns double every input column in order (index0[ow] = ow >> 1, outW = 2 inW): 2x upsampling. */
+function doublesColumns(colIndex0: usize, inW: i32, outW: i32): bool {
+  if (outW != 2 * inW) return false;
+  for (let ow = 0; ow < outW; ow++) if (load<i32>(at32(colIndex0, ow)) != ow >> 1) return false;
+  return true;
+}
+
+/**
+ * Nearest or bilinear resize of `planes` planes (the js loop's arithmetic: bilinear blends in float64,
+ * (1 - a)((1 - b) x00 + b x01) + a((1 - b) x10 + b x11), then rounds). Nearest copies values; an output
+ * row whose source row is the previous output row's is a copy of that row, and 2x column doubling
+ * writes eight outputs per four inputs.
+ */
+export function resizeForward(
+  x: usize, out: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  rowIndex0: usize, rowIndex1: usize, rowLambda: usize, colIndex0: usize, colIndex1: usize, colLambda: usize, bilinear: i32,
+): void {
+  const inPlane = inH * inW;
+  const outPlane = outH * outW;
+  const doubled = !bilinear && doublesColumns(colIndex0, inW, outW);
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < outH; oh++) {
+      const source = load<i32>(at32(rowIndex0, oh));
+      const row0 = p * inPlane + source * inW;
+      const outRow = p * outPlane + oh * outW;
+      if (!bilinear) {
+        if (oh > 0 && load<i32>(at32(rowIndex0, oh - 1)) == source) {
+          memory.copy(at32(out, outRow), at32(out, outRow - outW), <usize>outW << 2);
+          continue;
+        }
+        let ow = 0;
+        if (doubled) {
+          for (; ow + 8 <= outW; ow += 8) {
+            const v = v128.load(at32(x, row0 + (ow >> 1)));
+            v128.store(at32(out, outRow + ow), i32x4.shuffle(v, v, 0, 0, 1, 1));
+            v128.store(at32(out, outRow + ow), i32x4.shuffle(v, v, 2, 2, 3, 3), 16);
+          }
+        }
+        for (; ow < outW; ow++) store<f32>(at32(out, outRow + ow), load<f32>(at32(x, row0 + load<i32>(at32(colIndex0, ow)))));
+        continue;
+      }
+      const a = load<f64>(at64(rowLambda, oh));
+      const row1 = p * inPlane + load<i32>(at32(rowIndex1, oh)) * inW;
+      for (let ow = 0; ow < outW; ow++) {
+        const b = load<f64>(at64(colLambda, ow));
+        const w0 = load<i32>(at32(colIndex0, ow));
+        const w1 = load<i32>(at32(colIndex1, ow));
+        const top = (1 - b) * read(x, row0 + w0) + b * read(x, row0 + w1);
+        const bottom = (1 - b) * read(x, row1 + w0) + b * read(x, row1 + w1);
+        write(out, outRow + ow, (1 - a) * top + a * bottom);
+      }
+    }
+  }
+}
+
+/**
+ * Scatters each output gradient back with the forward's indices and weights, in the js loop's order
+ * and arithmetic (float64 products added to the float32 gradient, then rounded; a float32 sum of two
+ * float32 values is the float64 sum rounded, so the nearest path adds in float32, four lanes at a time
+ * for 2x column doubling).
+ */
+export function resizeBackward(
+  gy: usize, gradX: usize, planes: i32, inH: i32, inW: i32, outH: i32, outW: i32,
+  rowIndex0: usize, rowIndex1: usize, rowLambda: usize, colIndex0: usize, colIndex1: usize, colLambda: usize, bilinear: i32,
+): void {
+  const inPlane = inH * inW;
+  const outPlane = outH * outW;
+  const doubled = !bilinear && doublesColumns(colIndex0, inW, outW);
+  for (let p = 0; p < planes; p++) {
+    for (let oh = 0; oh < outH; oh++) {
+      const row0 = p * inPlane + load<i32>(at32(rowIndex0, oh)) * inW;
+      const outRow = p * outPlane + oh * outW;
+      if (!bilinear) {
+        let ow = 0;
+        if (doubled) {
+          // Each input column gets its two outputs in order (even, then odd), as in the scalar loop.
+          for (; ow + 8 <= outW; ow += 8) {
+            const lo = v128.load(at32(gy, outRow + ow));
+            const hi = v128.load(at32(gy, outRow + ow), 16);
+            const target = at32(gradX, row0 + (ow >> 1));
+            const even = f32x4.add(v128.load(target), i32x4.shuffle(lo, hi, 0, 2, 4, 6));
+            v128.store(target, f32x4.add(even, i32x4.shuffle(lo, hi, 1, 3, 5, 7)));
+          }
+        }
+        for (; ow < outW; ow++) {
+          const target = at32(gradX, row0 + load<i32>(at32(colIndex0, ow)));
+          store<f32>(target, load<f32>(target) + load<f32>(at32(gy, outRow + ow)));
+        }
+        continue;
+      }
+      const a = load<f64>(at64(rowLambda, oh));
+      const row1 = p * inPlane + load<i32>(at32(rowIndex1, oh)) * inW;
+      for (let ow = 0; ow < outW; ow++) {
+        const b = load<f64>(at64(colLambda, ow));
+        const w0 = load<i32>(at32(colIndex0, ow));
+        const w1 = load<i32>(at32(colIndex1, ow));
+        const go = read(gy, outRow + ow);
+        write(gradX, row0 + w0, read(gradX, row0 + w0) + (1 - a) * (1 - b) * go);
+        write(gradX, row0 + w1, read(gradX, row0 + w1) + (1 - a) * b * go);
+        write(gradX, row1 + w0, read(gradX, row1 + w0) + a * (1 - b) * go);
+        write(gradX, row1 + w1, read(gradX, row1 + w1) + a * b * go);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Sums over any axes (the twin of src/kernels/js/reduce.ts): x's dims merged into runs, each
 // described at runs + r * 12 by (size, summed?, stride in out), visited as rows of the innermost run.

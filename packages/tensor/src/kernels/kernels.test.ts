@@ -815,6 +815,62 @@ describe('kernel table: pooling', () => {
   });
 });
 
+describe('kernel table: resize', () => {
+  /** Every element the same float32 value (NaN for NaN), -0 apart from +0. */
+  function expectSameBits(label: string, ref: Float32Array, got: Float32Array): void {
+    expect(got.length, `${label}: length`).toBe(ref.length);
+    for (let i = 0; i < ref.length; i++) {
+      if (!Object.is(got[i], ref[i])) expect.fail(`${label}[${i}]: wasm ${got[i]}, js ${ref[i]}`);
+    }
+  }
+
+  it('nearest (2x doubling, repeated source rows, any ratio) and bilinear, forward and backward: wasm gives the js bits, NaN and ±Inf included', () => {
+    const generator = new Generator(34);
+    const unit = () => generator.nextUint32() / 2 ** 32;
+    let reachedWasm = 0;
+    for (let trial = 0; trial < 160; trial++) {
+      const bilinear = trial % 3 === 2;
+      const inH = pick(generator, [1, 2, 5, 16, 33]);
+      const inW = pick(generator, [1, 3, 4, 8, 17]);
+      const outH = pick(generator, [1, inH, 2 * inH, 2 * inH, 3 * inH + 1, Math.max(1, inH >> 1)]);
+      const outW = pick(generator, [1, inW, 2 * inW, 2 * inW, 3 * inW + 2, Math.max(1, inW >> 1)]);
+      // Source indices as interpolate builds them (2x: dst >> 1; else floor(dst * in / out)); bilinear: the next pixel and any weight.
+      const axis = (inSize: number, outSize: number) => {
+        const index0 = Int32Array.from({ length: outSize }, (_, d) => (outSize === 2 * inSize ? d >> 1 : Math.min(Math.floor((d * inSize) / outSize), inSize - 1)));
+        if (!bilinear) return { index0, index1: index0, lambda: new Float64Array(0) };
+        const index1 = index0.map((i) => Math.min(i + 1, inSize - 1));
+        return { index0, index1, lambda: Float64Array.from({ length: outSize }, () => pick(generator, [0, 1, unit(), unit()])) };
+      };
+      const rows = axis(inH, outH);
+      const cols = axis(inW, outW);
+      // Enough planes now and then for the wasm path (4,096 outputs and more) and several streamed chunks.
+      const planes = pick(generator, [0, 1, 3, 40, 130, 130, 300]);
+      const fill = pick(generator, FILLS);
+      const x = data(generator, planes * inH * inW, fill);
+      const gradOutput = data(generator, planes * outH * outW, pick(generator, FILLS));
+      const geometry = { planes, inH, inW, rows, cols, bilinear };
+      const label = `${bilinear ? 'bilinear' : 'nearest'} planes ${planes} ${inH}x${inW} -> ${outH}x${outW} ${fill}`;
+      const [ref, got] = both(() => ({ ...geometry, x, out: new Float32Array(gradOutput.length) }), (table, a) => table.resizeForward(a));
+      expectSameBits(`${label} forward`, ref.out, got.out);
+      const [refBack, gotBack] = both(() => ({ ...geometry, gradOutput, gradX: new Float32Array(x.length) }), (table, a) => table.resizeBackward(a));
+      expectSameBits(`${label} backward`, refBack.gradX, gotBack.gradX);
+      if (gradOutput.length >= 4096) reachedWasm++;
+    }
+    expect(reachedWasm, 'trials large enough to run in WebAssembly').toBeGreaterThanOrEqual(25);
+  });
+
+  it('the backward adds into gradX rather than overwriting it', () => {
+    const generator = new Generator(35);
+    const axis = { index0: Int32Array.from({ length: 32 }, (_, d) => d >> 1), index1: Int32Array.from({ length: 32 }, (_, d) => d >> 1), lambda: new Float64Array(0) };
+    const gradOutput = data(generator, 8 * 32 * 32, 'normal');
+    const start = data(generator, 8 * 16 * 16, 'normal');
+    const [ref, got] = both(() => ({ planes: 8, inH: 16, inW: 16, rows: axis, cols: axis, bilinear: false, gradOutput, gradX: start.slice() }),
+      (table, a) => table.resizeBackward(a));
+    expectSameBits('nearest 2x backward into a non-zero gradX', ref.gradX, got.gradX);
+    expect(ref.gradX[0]).not.toBe(Math.fround(gradOutput[0]! + gradOutput[1]! + gradOutput[32]! + gradOutput[33]!));
+  });
+});
+
 describe('kernel table: sums', () => {
   it('sums over any axes: wasm against js (float64 accumulators), rows longer than a stream chunk, NaN and ±Inf', () => {
     const generator = new Generator(33);

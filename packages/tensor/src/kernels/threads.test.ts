@@ -456,7 +456,7 @@ describe('thread pool', () => {
       mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
     })), 'slot-wise on 2^21 elements').toBe(0);
     expect(jobsOf(() => wasm.batchForward({
-      x, out: new Float32Array(x.length), weight: null, bias: null, outer: slots, groups: 1, inner, chunk: slots, slots: 1, center: true, eps: 1e-5, fixed: null,
+      x, out: new Float32Array(x.length), weight: null, bias: null, outer: slots, groups: 1, inner, chunk: slots, slots: 1, center: true, eps: 1e-5, fixed: null, allReduce: null,
     })), 'batch-wise on 2^21 elements').toBe(0);
   });
 

@@ -4,7 +4,7 @@ import { keptStrides } from '../js/reduce';
 import { ERF_TABLE } from '../js/math';
 import { jsKernels } from '../js/table';
 import type {
-  ActivationArgs, ActivationBackwardArgs, BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, GemmBatchArgs, KernelTable, MaxPool2dArgs, ModulateArgs, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
+  ActivationArgs, ActivationBackwardArgs, BatchBackwardArgs, BatchForwardArgs, BatchForwardResult, Conv2dBackwardArgs, Conv2dForwardArgs, GemmArgs, GemmBatchArgs, KernelTable, MaxPool2dArgs, ModulateArgs, ResizeArgs, ResizeBackwardArgs, ResizeGeometry, SumArgs, SumRuns, WindowAverageArgs, SlotMixBackwardArgs, SlotMixForwardArgs, RowwiseBackwardArgs, RowwiseForwardArgs, SlotwiseBackwardArgs,
   SlotwiseForwardArgs,
 } from '../types';
 import { requestedThreads } from '../thread-state';
@@ -26,6 +26,10 @@ interface KernelExports {
     kernelW: number, strideH: number, strideW: number, padH: number, padW: number, dilationH: number, dilationW: number, indexBase: number): void;
   windowAverageForward(x: number, out: number, planes: number, height: number, width: number, outH: number, outW: number, rowStart: number, rowEnd: number,
     colStart: number, colEnd: number, divisor: number): void;
+  resizeForward(x: number, out: number, planes: number, inH: number, inW: number, outH: number, outW: number, rowIndex0: number, rowIndex1: number,
+    rowLambda: number, colIndex0: number, colIndex1: number, colLambda: number, bilinear: number): void;
+  resizeBackward(gradOutput: number, gradX: number, planes: number, inH: number, inW: number, outH: number, outW: number, rowIndex0: number,
+    rowIndex1: number, rowLambda: number, colIndex0: number, colIndex1: number, colLambda: number, bilinear: number): void;
   rowwiseForward(x: number, out: number, w: number, b: number, rows: number, inner: number, center: number, eps: number, mask: number,
     count: number, mean: number, variance: number, rstd: number): void;
   rowwiseBackward(gy: number, x: number, w: number, rows: number, inner: number, center: number, mask: number, mean: number, rstd: number,
@@ -168,6 +172,12 @@ class Arena {
   /** Copies float32 values to an offset reserved before. */
   float32Write(offset: number, values: ArrayLike<number>): void {
     this.f32.set(values, offset / 4);
+  }
+
+  /** Copies float32 or int32 values, as they are, to an offset reserved before. */
+  write(offset: number, values: Float32Array | Float64Array | Int32Array): void {
+    if (values instanceof Int32Array) this.int32View(offset, values.length).set(values);
+    else this.float32Write(offset, values);
   }
 
   /** `length` zeros of float64 at `offset`. */
@@ -411,7 +421,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.reserve(64);
     for (let u0 = 0; u0 < units; u0 += perChunk) {
       const u1 = Math.min(units, u0 + perChunk);
-      inputs.forEach((operand, i) => arena.float32Write(inputBuffers[i]!, operand.data.subarray(u0 * operand.unitLength, u1 * operand.unitLength)));
+      inputs.forEach((operand, i) => arena.write(inputBuffers[i]!, operand.data.subarray(u0 * operand.unitLength, u1 * operand.unitLength)));
       call(u0, u1, inputBuffers, outputBuffers);
       outputs.forEach((operand, i) => {
         if (operand.data !== null) {
@@ -1056,6 +1066,43 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       exports.windowAverageForward(px!, pout!, p1 - p0, height, width, outH, outW, bounds[0]!, bounds[1]!, bounds[2]!, bounds[3]!, pdivisor));
   }
 
+  /** A resize's source indices and weights in the module: [index0, index1, lambda] of the rows, then of the columns. */
+  function resizeAxesIn({ rows, cols }: ResizeGeometry): number[] {
+    return [rows, cols].flatMap(({ index0, index1, lambda }) => {
+      const offsets = [index0, index1].map((values) => {
+        const offset = arena.reserve(values.length * 4);
+        arena.int32View(offset, values.length).set(values);
+        return offset;
+      });
+      return [...offsets, arena.float64In(lambda)];
+    });
+  }
+
+  /** Planes stream through the module (nearest: rows copied, 2x columns in lanes; bilinear: the js loop's float64 arithmetic). */
+  function resizeForward(args: ResizeArgs): void {
+    const { x, out, planes, inH, inW, rows, cols, bilinear } = args;
+    if (!isFloat32(x, out) || out.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.resizeForward(args);
+    arena.reset();
+    const outH = rows.index0.length;
+    const outW = cols.index0.length;
+    const axes = resizeAxesIn(args);
+    stream(planes, [{ data: x, unitLength: inH * inW }], [{ data: out, unitLength: outH * outW }], (p0, p1, [px], [pout]) =>
+      exports.resizeForward(px!, pout!, p1 - p0, inH, inW, outH, outW, axes[0]!, axes[1]!, axes[2]!, axes[3]!, axes[4]!, axes[5]!, +bilinear));
+  }
+
+  /** gradX (zero-filled by the caller, accumulated into) streams through the module beside gradOutput, plane by plane. */
+  function resizeBackward(args: ResizeBackwardArgs): void {
+    const { gradOutput, gradX, planes, inH, inW, rows, cols, bilinear } = args;
+    if (!isFloat32(gradOutput, gradX) || gradOutput.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.resizeBackward(args);
+    arena.reset();
+    const outH = rows.index0.length;
+    const outW = cols.index0.length;
+    const axes = resizeAxesIn(args);
+    const inputs = [{ data: gradOutput, unitLength: outH * outW }, { data: gradX, unitLength: inH * inW }];
+    stream(planes, inputs, [{ data: gradX, unitLength: inH * inW, inPlaceOf: 1 }], (p0, p1, [pgy, pgx]) =>
+      exports.resizeBackward(pgy!, pgx!, p1 - p0, inH, inW, outH, outW, axes[0]!, axes[1]!, axes[2]!, axes[3]!, axes[4]!, axes[5]!, +bilinear));
+  }
+
   /** `runs` in the module (size, summed, kept stride per run) and scratch for its counters. */
   function runsIn(runs: SumRuns): { pruns: number; pcounters: number; runCount: number; rows: number; inner: number } {
     const { sizes, reduced } = runs;
@@ -1151,8 +1198,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     // elementwise ops, so they share the js loops.
     maxPool2dBackward: jsKernels.maxPool2dBackward,
     windowAverageBackward: jsKernels.windowAverageBackward,
-    resizeForward: jsKernels.resizeForward,
-    resizeBackward: jsKernels.resizeBackward,
+    resizeForward,
+    resizeBackward,
     sum,
     modulate,
   };
