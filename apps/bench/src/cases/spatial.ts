@@ -89,6 +89,23 @@ export const cases: BenchCase[] = [
     torch: { inputs: { x: { shape: SMALL_IMAGE, requiresGrad: true } }, forward: "F.interpolate(x, scale_factor=2, mode='nearest')", backward: true },
   },
   {
+    name: `bilinear upsample 2x ${SMALL_IMAGE.join('x')} fwd+bwd`,
+    elements: count(SMALL_IMAGE),
+    normkit: forwardBackward(SMALL_IMAGE, [32, 64, 32, 32], (x) => interpolate(x, { scaleFactor: 2 }, 'bilinear')),
+    // PyTorch's align_corners=False is tfjs's halfPixelCenters.
+    tfjs: (tf) => {
+      const x = tf.randomNormal<Rank.R4>(nhwc(SMALL_IMAGE), 0, 1, 'float32', 1);
+      const upstream = tf.randomNormal(nhwc([32, 64, 32, 32]), 0, 1, 'float32', 2);
+      const grad = tf.grad((input) => tf.image.resizeBilinear(input as Tensor4D, [32, 32], false, true));
+      return () => tf.tidy(() => {
+        grad(x, upstream).dataSync();
+      });
+    },
+    torch: {
+      inputs: { x: { shape: SMALL_IMAGE, requiresGrad: true } }, forward: "F.interpolate(x, scale_factor=2, mode='bilinear', align_corners=False)", backward: true,
+    },
+  },
+  {
     name: `sum over N,H,W ${IMAGE.join('x')} fwd`,
     elements: count(IMAGE),
     normkit: () => {

@@ -113,6 +113,12 @@ describe('interpolate (errors)', () => {
     expect(() => interpolate(randn([1, 1, 4, 4]), { scaleFactor: 0 })).toThrow(/scaleFactor to be a finite number > 0/);
     expect(() => interpolate(randn([1, 1, 4, 4]), { scaleFactor: 0.2 })).toThrow(/non-empty input and output spatial sizes, got input \[1, 1, 4, 4\] resized to \[0, 0\]/);
     expect(() => interpolate(randn([1, 1, 4, 4]), {} as InterpolateTarget)).toThrow(/exactly one of size or scaleFactor, got neither/);
+    // Options that belong elsewhere or do not exist are refused, not ignored.
+    const withMode = { scaleFactor: 2, mode: 'bilinear' } as InterpolateTarget;
+    expect(() => interpolate(randn([1, 1, 4, 4]), withMode)).toThrow(OptionError);
+    expect(() => interpolate(randn([1, 1, 4, 4]), withMode)).toThrow(/got mode inside the target.*interpolate's third argument/);
+    expect(() => interpolate(randn([1, 1, 4, 4]), { size: [2, 2], alignCorners: true } as InterpolateTarget)).toThrow(/interpolate's fourth argument/);
+    expect(() => interpolate(randn([1, 1, 4, 4]), { scale_factor: 2 } as unknown as InterpolateTarget)).toThrow(/unknown option "scale_factor".*Did you mean "scaleFactor"/);
     expect(() => interpolate(randn([1, 1, 4, 4]), { size: [2, 2], scaleFactor: 2 } as unknown as InterpolateTarget)).toThrow(/got both/);
   });
 });

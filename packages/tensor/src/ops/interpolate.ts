@@ -4,6 +4,7 @@ import { activeKernels } from '../kernels/backend';
 import { OptionError, ShapeError, checkNumberOption, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import type { ResizeAxis } from '../kernels/types';
+import { checkOptionKeys } from '../plugin/options';
 import { checkImageRank, resolvePair } from './spatial';
 
 export type InterpolateMode = 'nearest' | 'bilinear';
@@ -85,6 +86,15 @@ export function interpolate(x: Tensor, target: InterpolateTarget, mode: Interpol
   if (alignCorners && mode === 'nearest') {
     throw new OptionError({ op, expected: "alignCorners only with mode 'bilinear' (nearest has no corners to align)", given: 'alignCorners = true' });
   }
+  for (const [key, position] of [['mode', 'third'], ['alignCorners', 'fourth']] as const) {
+    if (target !== null && typeof target === 'object' && key in target) {
+      throw new OptionError(
+        { op, expected: 'a target of size or scaleFactor only', given: `${key} inside the target` },
+        `${key} is interpolate's ${position} argument: interpolate(x, { scaleFactor: 2 }, 'bilinear', false).`,
+      );
+    }
+  }
+  checkOptionKeys(op, target, ['size', 'scaleFactor']);
   const [batch, channels, inH, inW] = x.shape as [number, number, number, number];
   const hasSize = 'size' in target && target.size !== undefined;
   const hasScale = 'scaleFactor' in target && target.scaleFactor !== undefined;
