@@ -1,8 +1,9 @@
 """PyTorch reference values for @normkit/tensor's nn layers and safetensors reader/writer.
 
 Writes packages/tensor/src/__fixtures__/nn-layers.json (forward outputs and gradients of
-Linear, Conv2d, ConvTranspose2d, Embedding and nn.MultiheadAttention in float64, plus PyTorch's
-state-dict key names) and packages/tensor/src/__fixtures__/torch.safetensors (written by
+Linear, Conv2d, ConvTranspose2d, Embedding and nn.MultiheadAttention in float64, PyTorch's
+state-dict key names, and `convSweep`: convolutions over the geometries the wasm kernels choose
+between, from float32-representable operands, for float32 checks on both backends) and packages/tensor/src/__fixtures__/torch.safetensors (written by
 safetensors.torch.save_file).
 
 Run from the repo root with Debian's PyTorch (apt-get install -y python3-torch) and the
@@ -117,6 +118,66 @@ model = torch.nn.Sequential(
     torch.nn.Embedding(3, 2),
 )
 cases['sequentialStateDictKeys'] = list(model.state_dict().keys())
+
+
+
+def float32_values(*shape):
+    """Random values exactly representable in float32, so a float32 tensor holds PyTorch's float64 inputs."""
+    return torch.randn(*shape).float().double()
+
+
+def rounded_entry(t, digits):
+    """A tensor entry with `digits` significant digits: 9 give back a float32 value exactly (read it
+    through Math.fround), 12 keep a float64 result far inside any float32 tolerance; the file stays small."""
+    return {'shape': list(t.shape), 'data': [float(f'{v:.{digits}g}') for v in flat(t)]}
+
+
+def conv_sweep_case(kind, x_shape, out_channels, kernel, options):
+    """One convolution in float64 from float32-representable inputs and upstream, so a float32
+    implementation sees exactly PyTorch's operands and can be held to the float32 summation bound
+    (inputs stored to 9 significant digits, results to 12)."""
+    in_channels = x_shape[1]
+    groups = options.get('groups', 1)
+    if kind == 'conv2d':
+        w_shape = (out_channels, in_channels // groups, *kernel)
+        fn = F.conv2d
+    else:
+        w_shape = (in_channels, out_channels // groups, *kernel)
+        fn = F.conv_transpose2d
+    tensors = {'x': float32_values(*x_shape), 'weight': float32_values(*w_shape), 'bias': float32_values(out_channels)}
+    for t in tensors.values():
+        t.requires_grad_(True)
+    out = fn(tensors['x'], tensors['weight'], tensors['bias'], **options)
+    upstream = float32_values(*out.shape)
+    (out * upstream).sum().backward()
+    return {
+        'kind': kind,
+        'outChannels': out_channels,
+        'kernel': list(kernel),
+        'options': options,
+        'inputs': {name: rounded_entry(t, 9) for name, t in tensors.items()},
+        'output': rounded_entry(out, 12),
+        'upstream': rounded_entry(upstream, 9),
+        'grads': {name: rounded_entry(t.grad, 12) for name, t in tensors.items()},
+    }
+
+
+# Convolutions large enough for the wasm backend's module (float32, above its 4,096 multiply-add gate), over
+# the geometries its kernels pick between: im2col + GEMM, 1x1 without im2col, the depthwise loop, groups,
+# dilation, odd sizes, asymmetric windows, and the transposed convolution. Small, so the file stays small.
+cases['convSweep'] = [
+    conv_sweep_case('conv2d', (1, 8, 7, 6), 8, (3, 3), dict(stride=1, padding=1, dilation=1, groups=1)),
+    conv_sweep_case('conv2d', (1, 6, 9, 8), 8, (3, 3), dict(stride=1, padding=2, dilation=2, groups=1)),
+    conv_sweep_case('conv2d', (2, 4, 9, 7), 6, (5, 5), dict(stride=2, padding=2, dilation=1, groups=1)),
+    conv_sweep_case('conv2d', (1, 24, 5, 7), 16, (1, 1), dict(stride=1, padding=0, dilation=1, groups=1)),
+    conv_sweep_case('conv2d', (1, 32, 7, 8), 12, (1, 1), dict(stride=2, padding=0, dilation=1, groups=1)),
+    conv_sweep_case('conv2d', (2, 8, 8, 7), 8, (3, 3), dict(stride=1, padding=1, dilation=1, groups=8)),
+    conv_sweep_case('conv2d', (2, 6, 13, 11), 6, (5, 5), dict(stride=2, padding=2, dilation=2, groups=6)),
+    conv_sweep_case('conv2d', (1, 16, 6, 6), 16, (3, 3), dict(stride=1, padding=1, dilation=1, groups=4)),
+    conv_sweep_case('conv2d', (1, 12, 9, 10), 12, (3, 2), dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2), groups=2)),
+    conv_sweep_case('convTranspose2d', (1, 8, 4, 5), 6, (4, 4), dict(stride=2, padding=1, output_padding=0, dilation=1, groups=1)),
+    conv_sweep_case('convTranspose2d', (1, 8, 7, 6), 6, (3, 3), dict(stride=2, padding=1, output_padding=1, dilation=1, groups=2)),
+]
 
 OUT.mkdir(parents=True, exist_ok=True)
 (OUT / 'nn-layers.json').write_text(json.dumps(cases, separators=(',', ':')) + '\n')

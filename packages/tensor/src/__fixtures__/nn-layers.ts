@@ -1,4 +1,5 @@
-// Typed access to nn-layers.json, written by tools/torch-parity/nn_layers.py (PyTorch 1.13, float64).
+// Typed access to nn-layers.json, written by tools/torch-parity/nn_layers.py (PyTorch 1.13, float64; the conv sweep from
+// float32-representable operands).
 import { readFileSync } from 'node:fs';
 import { Tensor } from '../tensor';
 
@@ -19,6 +20,14 @@ export interface FixtureCase {
   stateDictKeys?: string[];
 }
 
+/** A convolution in float64 from float32-representable operands (stored to 9 significant digits: read them through Math.fround). */
+export interface ConvSweepCase extends Omit<FixtureCase, 'options'> {
+  kind: 'conv2d' | 'convTranspose2d';
+  outChannels: number;
+  kernel: [number, number];
+  options: { stride: number | [number, number]; padding: number | [number, number]; dilation: number | [number, number]; groups: number; output_padding?: number };
+}
+
 export interface NnLayerFixtures {
   linear: FixtureCase;
   conv2d: FixtureCase;
@@ -28,6 +37,8 @@ export interface NnLayerFixtures {
   attentionCross: FixtureCase;
   attentionMaskedCausal: FixtureCase;
   sequentialStateDictKeys: string[];
+  /** Convolutions large enough for the wasm backend's module, over the geometries its kernels choose between. */
+  convSweep: ConvSweepCase[];
 }
 
 export const nnLayerFixtures = JSON.parse(readFileSync(new URL('./nn-layers.json', import.meta.url), 'utf8')) as NnLayerFixtures;

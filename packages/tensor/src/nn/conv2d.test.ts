@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { fixtureTensor, nnLayerFixtures, type FixtureCase } from '../__fixtures__/nn-layers';
+import { fixtureTensor, nnLayerFixtures, type ConvSweepCase, type FixtureCase } from '../__fixtures__/nn-layers';
+import { getBackend, setBackend } from '../kernels/backend';
 import { randn } from '../creation';
 import { DTypeError, OptionError, ShapeError } from '../errors';
 import { gradcheck } from '../gradcheck';
 import { mul } from '../ops/elementwise';
 import { unsqueeze } from '../ops/shape';
 import { Generator } from '../random';
-import type { Tensor } from '../tensor';
+import { Tensor } from '../tensor';
 import { expectClose, expectGradcheck } from '../test-utils';
 import { Conv2d, ConvTranspose2d } from './conv2d';
 
@@ -167,5 +168,76 @@ describe('ConvTranspose2d', () => {
     const deconv = new ConvTranspose2d({ inChannels: 2, outChannels: 3, kernelSize: 3 });
     expect(() => deconv.forward(randn([1, 3, 4, 4]))).toThrow(/\[N, 2, H, W\] or \[2, H, W\].*got \[1, 3, 4, 4\]/);
     expect(() => new ConvTranspose2d({ inChannels: 2, outChannels: 3, kernelSize: 3, stride: 2, outputPadding: 2 })).toThrow(OptionError);
+  });
+});
+
+describe('Conv2d and ConvTranspose2d in float32 against PyTorch, on both backends', () => {
+  const pair = (value: number | [number, number]): [number, number] => (typeof value === 'number' ? [value, value] : value);
+
+  function build(c: ConvSweepCase, dtype: 'float32' | 'float64'): Conv2d | ConvTranspose2d {
+    const [inChannels, kernelSize] = [c.inputs.x!.shape[1]!, c.kernel];
+    const { stride, padding, dilation, groups } = c.options;
+    const common = { inChannels, outChannels: c.outChannels, kernelSize, stride: pair(stride), padding: pair(padding), dilation: pair(dilation), groups, dtype };
+    return c.kind === 'conv2d' ? new Conv2d(common) : new ConvTranspose2d({ ...common, outputPadding: c.options.output_padding ?? 0 });
+  }
+
+  /** Output and gradients of `module` on (x, upstream), with its weight and bias set. */
+  function run(module: Conv2d | ConvTranspose2d, x: Tensor, weight: Tensor, bias: Tensor, upstream: Tensor) {
+    module.loadStateDict({ weight, bias });
+    const y = module.forward(x);
+    y.backward(upstream);
+    return { output: y.data, x: x.grad!.data, weight: module.weight.grad!.data, bias: module.bias!.grad!.data };
+  }
+
+  /** The wasm backend's gate: a convolution under 4,096 multiply-adds per group (depthwise: in all) runs the js loops there. */
+  function reachesWasm(c: ConvSweepCase): boolean {
+    const [, inChannels, height, width] = c.inputs.x!.shape as [number, number, number, number];
+    const outShape = c.output.shape as [number, number, number, number];
+    const groups = c.options.groups;
+    // ConvTranspose2d runs as the mirrored convolution (its output is that convolution's input).
+    const [convIn, convOut, plane] = c.kind === 'conv2d' ? [inChannels, c.outChannels, outShape[2] * outShape[3]] : [c.outChannels, inChannels, height * width];
+    const patch = (convIn / groups) * c.kernel[0] * c.kernel[1];
+    const depthwise = groups === convIn && groups === convOut;
+    return (depthwise ? outShape[0] * convOut * patch * plane : (convOut / groups) * patch * plane) >= 4096;
+  }
+
+  it('every result within the float32 summation bound of PyTorch float64 result (im2col, 1x1, depthwise, groups, dilation, transposed)', () => {
+    const before = getBackend();
+    try {
+      for (const c of nnLayerFixtures.convSweep) {
+        const label = `${c.kind} x ${c.inputs.x!.shape.join('x')} -> ${c.outChannels} kernel ${c.kernel.join('x')} ${JSON.stringify(c.options)}`;
+        expect(reachesWasm(c), `${label}: large enough for the wasm module`).toBe(true);
+        const operands = (dtype: 'float32' | 'float64', absolute: boolean) => {
+          const make = (entry: { data: number[]; shape: number[] }, requiresGrad = false) => {
+            const values = entry.data.map((v) => (absolute ? Math.abs(Math.fround(v)) : Math.fround(v)));
+            return new Tensor(dtype === 'float32' ? Float32Array.from(values) : Float64Array.from(values), entry.shape, requiresGrad);
+          };
+          return [make(c.inputs.x!, true), make(c.inputs.weight!), make(c.inputs.bias!), make(c.upstream)] as const;
+        };
+        // The magnitude of every result: the same computation on |operands| (every term non-negative), in float64.
+        const magnitude = run(build(c, 'float64'), ...operands('float64', true));
+        const [groups, [kH, kW]] = [c.options.groups, c.kernel];
+        const inChannels = c.inputs.x!.shape[1]!;
+        const outPlane = c.output.shape[2]! * c.output.shape[3]! * c.output.shape[0]!;
+        const inPlane = c.inputs.x!.shape[2]! * c.inputs.x!.shape[3]! * c.inputs.x!.shape[0]!;
+        // Terms per result, an upper bound for each (an output sums a patch and the bias; weights sum over every position).
+        const terms = { output: ((c.kind === 'conv2d' ? inChannels : c.outChannels) / groups) * kH * kW + 1, x: (c.outChannels + inChannels) * kH * kW, weight: Math.max(outPlane, inPlane), bias: outPlane };
+        const reference = { output: c.output.data, x: c.grads.x!.data, weight: c.grads.weight!.data, bias: c.grads.bias!.data };
+        for (const backend of ['js', 'wasm'] as const) {
+          setBackend(backend);
+          const got = run(build(c, 'float32'), ...operands('float32', false));
+          for (const key of ['output', 'x', 'weight', 'bias'] as const) {
+            expect(got[key].length, `${label} ${key} length`).toBe(reference[key].length);
+            for (let i = 0; i < got[key].length; i++) {
+              const bound = 2 * (terms[key] + 2) * 2 ** -24 * magnitude[key][i]! + 1e-6 * 2 ** -24;
+              const error = Math.abs(got[key][i]! - reference[key][i]!);
+              if (!(error <= bound)) expect.fail(`${backend} ${label} ${key}[${i}]: ${got[key][i]}, PyTorch ${reference[key][i]}, |diff| ${error} > ${bound}`);
+            }
+          }
+        }
+      }
+    } finally {
+      setBackend(before);
+    }
   });
 });
