@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { randn, tensor } from '../creation';
 import { ContextError, ShapeError } from '../errors';
@@ -11,6 +12,25 @@ import { CollectiveAbortedError, WorkerProcessGroup, runWorkers } from './worker
 const fixture = new URL('./__fixtures__/replicas.worker.ts', import.meta.url);
 
 describe('WorkerProcessGroup: worker threads over a SharedArrayBuffer', () => {
+  it('gives each replica max(1, floor(cores / size)) kernel threads, threadsPerReplica when set, or the NORMKIT_THREADS it inherits', async () => {
+    const cores = availableParallelism();
+    const saved = process.env.NORMKIT_THREADS;
+    try {
+      delete process.env.NORMKIT_THREADS;
+      const shared = await runWorkers<{ rank: number; threads: number }>({ size: 2, module: fixture, exportName: 'threadCount' });
+      expect(shared.map((r) => r.threads)).toEqual([Math.max(1, Math.floor(cores / 2)), Math.max(1, Math.floor(cores / 2))]);
+      const three = await runWorkers<{ rank: number; threads: number }>({ size: 3, module: fixture, exportName: 'threadCount', threadsPerReplica: 3 });
+      expect(three.map((r) => r.threads)).toEqual([3, 3, 3]);
+      process.env.NORMKIT_THREADS = '5';
+      const inherited = await runWorkers<{ rank: number; threads: number }>({ size: 2, module: fixture, exportName: 'threadCount' });
+      expect(inherited.map((r) => r.threads)).toEqual([5, 5]);
+    } finally {
+      if (saved === undefined) delete process.env.NORMKIT_THREADS;
+      else process.env.NORMKIT_THREADS = saved;
+    }
+    await expect(runWorkers({ size: 2, module: fixture, exportName: 'threadCount', threadsPerReplica: 0 })).rejects.toThrow(/threadsPerReplica to be a whole number of threads from 1 to 1024, got threadsPerReplica = 0/);
+  });
+
   it('allReduce (in several rounds when longer than the capacity), broadcast and barrier across 3 workers', async () => {
     const length = 10;
     const results = await runWorkers<{ sum: number[]; fromRoot: number[] }>({

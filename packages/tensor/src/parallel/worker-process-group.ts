@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { machineParallelism, parseThreadCount } from '../kernels/thread-state';
 import {
   ContextError, DTypeError, OptionError, RegistryError, ShapeError, StateDictError, ValueError, type ErrorDetails, type NormkitError,
 } from '../errors';
@@ -308,11 +309,32 @@ export interface RunWorkersOptions<D = unknown> extends SharedGroupOptions {
   /** Extra Node options for the workers. */
   execArgv?: readonly string[];
   /**
+   * Intra-op threads for each replica (its `getNumThreads()` default; a replica may still call
+   * `setNumThreads`). Default: `max(1, floor(cores / size))`, so replicas and their kernel threads do
+   * not oversubscribe the machine; when this process's environment sets NORMKIT_THREADS, the replicas
+   * inherit that instead.
+   */
+  threadsPerReplica?: number;
+  /**
    * Milliseconds the other workers get, once a rank has failed, to notice it (at their next
    * collective, or by finishing) before they are terminated (default 10 000). A rank that spins
    * outside any collective never notices: this bounds how long `runWorkers` stays pending.
    */
   gracePeriodMs?: number;
+}
+
+/** Each replica's intra-op thread count, or null to let the replicas inherit NORMKIT_THREADS from this process. */
+function replicaThreads(op: string, options: RunWorkersOptions): number | null {
+  if (options.threadsPerReplica !== undefined) {
+    const threads = parseThreadCount(options.threadsPerReplica);
+    if (threads === null) {
+      throw new OptionError({ op, expected: 'threadsPerReplica to be a whole number of threads from 1 to 1024', given: `threadsPerReplica = ${String(options.threadsPerReplica)}` });
+    }
+    return threads;
+  }
+  const inherited = process.env.NORMKIT_THREADS;
+  if (inherited !== undefined && inherited !== '') return null;
+  return Math.max(1, Math.floor(machineParallelism() / options.size));
 }
 
 /** Default `gracePeriodMs` of `runWorkers`. */
@@ -454,6 +476,7 @@ export async function runWorkers<T = unknown, D = unknown>(options: RunWorkersOp
   const tsxApi = needsTsx ? resolveTsxApi([moduleUrl, selfUrl, pathToFileURL(path.join(process.cwd(), 'package.json'))]) : null;
   const conditions = options.conditions ?? (fromSources ? ['source'] : []);
   const execArgv = [...conditions.map((c) => `--conditions=${c}`), ...(options.execArgv ?? [])];
+  const threads = replicaThreads(op, options);
   const handle = WorkerProcessGroup.createShared(options.size, options);
   const entry = new URL(`data:text/javascript,${encodeURIComponent(WORKER_ENTRY)}`);
 
@@ -501,6 +524,7 @@ export async function runWorkers<T = unknown, D = unknown>(options: RunWorkersOp
         tsxApi, groupModule: selfUrl.href, module: moduleUrl.href, exportName: options.exportName ?? 'default', handle, rank, data: options.data,
       },
       execArgv,
+      env: threads === null ? process.env : { ...process.env, NORMKIT_THREADS: String(threads) },
     });
     workers.push(worker);
     const reply = new Promise<WorkerReply>((resolve) => {

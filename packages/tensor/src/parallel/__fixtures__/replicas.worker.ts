@@ -1,5 +1,5 @@
 // Replica functions run by worker-process-group.test.ts in real worker threads (through runWorkers).
-import { DataParallel, Generator, Linear, ReLU, SGD, Sequential, ShapeError, mse, tensor } from '@normkit/tensor';
+import { DataParallel, Generator, Linear, ReLU, SGD, Sequential, ShapeError, getNumThreads, mse, tensor } from '@normkit/tensor';
 import type { ProcessGroup } from '@normkit/tensor';
 
 export function collectives(group: ProcessGroup, data: { length: number }): { sum: number[]; fromRoot: number[] } {
@@ -98,4 +98,9 @@ export function finishesUnevenly(group: ProcessGroup): number {
     while (Date.now() < until);
   }
   return group.rank;
+}
+
+/** The replica's intra-op thread count (what runWorkers gave it). */
+export function threadCount(group: ProcessGroup): { rank: number; threads: number } {
+  return { rank: group.rank, threads: getNumThreads() };
 }
