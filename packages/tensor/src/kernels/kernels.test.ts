@@ -874,6 +874,8 @@ describe('kernel table: resize', () => {
 describe('kernel table: sums', () => {
   it('sums over any axes: wasm against js (float64 accumulators), rows longer than a stream chunk, NaN and ±Inf', () => {
     const generator = new Generator(33);
+    // Sums under 4,096 elements run the js loop on the wasm backend too; count the others.
+    let reachedWasm = 0;
     for (let trial = 0; trial < 150; trial++) {
       const rank = 1 + (generator.nextUint32() % 5);
       const shape = Array.from({ length: rank }, () => pick(generator, [1, 2, 3, 5, 8, 17, 33]));
@@ -884,6 +886,7 @@ describe('kernel table: sums', () => {
       const kept = keptSize(runs);
       const fill = pick(generator, FILLS);
       const x = data(generator, shape.reduce((a, b) => a * b, 1), fill);
+      if (x.length >= 4096) reachedWasm++;
       const [ref, got] = both(() => ({ x, out: new Float64Array(kept), ...runs }), (table, a) => table.sum(a));
       compareAll(`sum ${JSON.stringify(shape)} over ${JSON.stringify(summed)} ${fill}`, ref, got);
       // Against a one-line reference: each element added to the output its kept coordinates select.
@@ -906,12 +909,15 @@ describe('kernel table: sums', () => {
         expectAgree('sum reference', reference, got.out);
       }
     }
+    expect(reachedWasm, 'sums large enough to run in WebAssembly').toBeGreaterThanOrEqual(25);
   });
 });
 
 describe('kernel table: modulate', () => {
   it('x * (scale + offset) + shift broadcast along runs: wasm against js (same float64 arithmetic, same bits)', () => {
     const generator = new Generator(34);
+    // Modulations under 4,096 elements run the js loop on the wasm backend too; count the others.
+    let reachedWasm = 0;
     for (let trial = 0; trial < 100; trial++) {
       const rank = 1 + (generator.nextUint32() % 4);
       const shape = Array.from({ length: rank }, () => pick(generator, [1, 2, 3, 5, 8, 17, 33, 64]));
@@ -924,9 +930,11 @@ describe('kernel table: modulate', () => {
       const scale = data(generator, kept, 'normal');
       const shift = optional(generator, () => data(generator, kept, 'normal'));
       const offset = generator.nextUint32() % 2;
+      if (x.length >= 4096) reachedWasm++;
       const [ref, got] = both(() => ({ x, out: new Float32Array(x.length), scale, shift, offset, ...runs }), (table, a) => table.modulate(a));
       expect(Array.from(got.out), `modulate ${JSON.stringify(shape)} ${JSON.stringify(broadcast)} ${fill}`).toEqual(Array.from(ref.out));
     }
+    expect(reachedWasm, 'modulations large enough to run in WebAssembly').toBeGreaterThanOrEqual(15);
   });
 });
 
