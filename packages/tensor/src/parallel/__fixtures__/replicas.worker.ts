@@ -1,5 +1,5 @@
 // Replica functions run by worker-process-group.test.ts in real worker threads (through runWorkers).
-import { DataParallel, Generator, Linear, ReLU, SGD, Sequential, ShapeError, getNumThreads, mse, tensor } from '@normkit/tensor';
+import { DataParallel, Generator, Linear, ReLU, SGD, Sequential, ShapeError, getNumThreads, mse, setBackend, tensor } from '@normkit/tensor';
 import type { ProcessGroup } from '@normkit/tensor';
 
 export function collectives(group: ProcessGroup, data: { length: number }): { sum: number[]; fromRoot: number[] } {
@@ -100,7 +100,8 @@ export function finishesUnevenly(group: ProcessGroup): number {
   return group.rank;
 }
 
-/** The replica's intra-op thread count (what runWorkers gave it). */
+/** The replica's intra-op thread count (what runWorkers gave it), read on the wasm backend (js runs one thread whatever the count). */
 export function threadCount(group: ProcessGroup): { rank: number; threads: number } {
+  setBackend('wasm');
   return { rank: group.rank, threads: getNumThreads() };
 }
