@@ -7,7 +7,7 @@ import { getBackend, kernelsOf, setBackend } from './backend';
 import { getNumThreads, setNumThreads, threadSupport } from './threads';
 import { requestedThreads } from './thread-state';
 import type { KernelTable } from './types';
-import { leaveTasksToWorkers, parallelThresholds, wasmThreadPoolStatistics } from './wasm/backend';
+import { leaveTasksToWorkers, parallelThresholds, unsharedWasmKernels, wasmHasThreadPool, wasmThreadPoolStatistics } from './wasm/backend';
 
 // The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
 // (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
@@ -458,6 +458,53 @@ describe('thread pool', () => {
     expect(jobsOf(() => wasm.batchForward({
       x, out: new Float32Array(x.length), weight: null, bias: null, outer: slots, groups: 1, inner, chunk: slots, slots: 1, center: true, eps: 1e-5, fixed: null, allReduce: null,
     })), 'batch-wise on 2^21 elements').toBe(0);
+  });
+
+  it('the one-thread module (browser main threads, pages without cross-origin isolation) gives the shared module\'s bits', () => {
+    setNumThreads(1);
+    expect(wasmHasThreadPool(), 'Node runs the shared-memory module').toBe(true);
+    const unshared = unsharedWasmKernels();
+    expect(unshared, 'the one-thread module instantiates').not.toBeNull();
+    expect(unshared, 'a table of its own').not.toBe(wasm);
+    const generator = new Generator(13);
+    const [m, k, n] = [67, 45, 131];
+    const a = data(generator, m * k);
+    const b = data(generator, k * n);
+    const [rows, inner] = [37, 200];
+    const x = data(generator, rows * inner);
+    const weight = data(generator, inner);
+    const bias = data(generator, inner);
+    const gradOutput = data(generator, x.length);
+    const window = { kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1 };
+    const geometry = { batch: 2, inChannels: 8, height: 11, width: 9, outChannels: 12, groups: 1, window, outH: 11, outW: 9 };
+    const image = data(generator, 2 * 8 * 11 * 9);
+    const filters = data(generator, 12 * 8 * 9);
+    const filterBias = data(generator, 12);
+    const compute = (table: KernelTable) => {
+      const c = new Float32Array(m * n);
+      table.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB: true, c, cOffset: 0, m, k, n });
+      const f = {
+        x, out: new Float32Array(x.length), weight, bias, rows, inner, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+      };
+      table.rowwiseForward(f);
+      const gradX = new Float32Array(x.length);
+      table.rowwiseBackward({
+        gradOutput, x, weight, rows, inner, center: true, mask: null, mean: f.mean, rstd: f.rstd, gradX, gradWeight: new Float64Array(inner), gradBias: new Float64Array(inner),
+      });
+      const conv = new Float32Array(2 * 12 * 11 * 9);
+      table.conv2dForward({ ...geometry, x: image, weight: filters, bias: filterBias, out: conv });
+      const gelu = new Float32Array(x.length);
+      table.activation({ op: 'gelu', x, out: gelu });
+      return { c, out: f.out, gradX, conv, gelu };
+    };
+    const shared = compute(wasm);
+    const one = compute(unshared!);
+    for (const key of Object.keys(shared) as Array<keyof typeof shared>) {
+      let differing = 0;
+      for (let i = 0; i < shared[key].length; i++) if (!Object.is(shared[key][i], one[key][i])) differing++;
+      expect(differing, `${key}: elements differing between the shared and the one-thread module`).toBe(0);
+    }
   });
 
   it('never keeps a Node process alive after its work is done', () => {

@@ -1264,6 +1264,14 @@ export function wasmKernels(): KernelTable | null {
   return instantiated;
 }
 
+/**
+ * Tests only: a fresh instance of the one-thread module (its own memory, no pool), the table browsers'
+ * main threads and non-isolated pages run, beside `wasmKernels()`'s shared-memory one in Node.
+ */
+export function unsharedWasmKernels(): KernelTable | null {
+  return instantiateSingle();
+}
+
 /** The wasm backend's thread pool counters (see `ThreadPool.statistics`), or null without a pool: for tests and diagnostics. */
 export function wasmThreadPoolStatistics(): ReturnType<ThreadPool['statistics']> | null {
   return wasmKernels() !== null && pool !== null ? pool.statistics() : null;
