@@ -63,9 +63,14 @@ export type FromWorker =
   /**
    * ...the model's views at a step: the decision boundary (2-D data), the generated samples per
    * class (2-D generation), and the chosen layer's
-   * histograms. `trainMs`/`viewMs`: worker time spent training and computing views while playing.
+   * histograms. `trainMs`/`viewMs`: worker time spent training and computing views while playing;
+   * `longestViewMs`: the longest single view among those (the views' share can exceed its budget by at
+   * most one view that took longer than the last one, the scheduler's estimate).
    */
-  | { type: 'views'; boundary: BoundaryMap | null; generated: GeneratedView | null; inspection: LayerInspection | null; problem: string | null; trainMs: number; viewMs: number }
+  | {
+    type: 'views'; boundary: BoundaryMap | null; generated: GeneratedView | null; inspection: LayerInspection | null; problem: string | null;
+    trainMs: number; viewMs: number; longestViewMs: number;
+  }
   /** ...how many threads it uses now. */
   | { type: 'threads'; info: ThreadInfo }
   /** ...the trained model in the format asked for. */

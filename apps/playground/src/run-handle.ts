@@ -45,7 +45,7 @@ export class RunHandle {
   inspection: LayerInspection | null = null;
   viewProblem: string | null = null;
   /** Worker time spent training and on views while playing (the views' share is throttled to 10%). */
-  viewTime = { trainMs: 0, viewMs: 0 };
+  viewTime = { trainMs: 0, viewMs: 0, longestViewMs: 0 };
   private worker: Worker | null = null;
   private threadCount = 1;
   private nextExportId = 1;
@@ -172,7 +172,7 @@ export class RunHandle {
         this.generated = message.generated;
         this.inspection = message.inspection;
         this.viewProblem = message.problem;
-        this.viewTime = { trainMs: message.trainMs, viewMs: message.viewMs };
+        this.viewTime = { trainMs: message.trainMs, viewMs: message.viewMs, longestViewMs: message.longestViewMs };
         break;
       case 'threads':
         this.threads = message.info;

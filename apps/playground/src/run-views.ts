@@ -23,7 +23,7 @@ export interface RunViewsSnapshot {
   };
   histogram: null | { layer: string; step: number; bars: number; layers: string[] };
   generated: null | { step: number; samples: number };
-  viewTime: { trainMs: number; viewMs: number };
+  viewTime: { trainMs: number; viewMs: number; longestViewMs: number };
   onnx: OnnxCheck | null;
   downloads: string | null;
 }

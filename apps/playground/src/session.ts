@@ -60,6 +60,8 @@ export class RunSession {
   /** Worker time while playing: training slices, and the views computed between them. */
   private trainMs = 0;
   private viewMs = 0;
+  /** The longest single view while playing. */
+  private longestViewMs = 0;
   /** The last view's cost, as the estimate of the next one's. */
   private viewCost = 0;
   private lastViewAt = -Infinity;
@@ -127,6 +129,7 @@ export class RunSession {
   private resetViews(): void {
     this.trainMs = 0;
     this.viewMs = 0;
+    this.longestViewMs = 0;
     this.viewCost = 0;
     this.lastViewAt = -Infinity;
     this.viewedStep = -1;
@@ -175,7 +178,9 @@ export class RunSession {
       ...(boundary ? [boundary.classes.buffer, boundary.confidence.buffer, boundary.points.buffer, boundary.labels.buffer, boundary.predicted.buffer] : []),
       ...(generated ? [generated.generated.buffer, generated.generatedLabels.buffer, generated.real.buffer, generated.realLabels.buffer] : []),
     ];
-    this.host.post({ type: 'views', boundary, generated, inspection, problem: problems.length > 0 ? problems.join(' ') : null, trainMs: this.trainMs, viewMs: this.viewMs + (this.playing ? cost : 0) }, transfer as Transferable[]);
+    this.host.post({ type: 'views', boundary, generated, inspection, problem: problems.length > 0 ? problems.join(' ') : null, trainMs: this.trainMs, viewMs: this.viewMs + (this.playing ? cost : 0),
+      longestViewMs: this.playing ? Math.max(this.longestViewMs, cost) : this.longestViewMs,
+    }, transfer as Transferable[]);
     return cost;
   }
 
@@ -190,6 +195,7 @@ export class RunSession {
     if (this.viewMs + this.viewCost > budget) return;
     const cost = this.postViews(false);
     this.viewMs += cost;
+    this.longestViewMs = Math.max(this.longestViewMs, cost);
     this.viewCost = cost;
     this.lastViewAt = at;
   }

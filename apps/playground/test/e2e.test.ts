@@ -306,10 +306,13 @@ describe.skipIf(!haveChromium && !inCi)('playground in a real browser', () => {
       const i = 4 * (Math.floor(point.py) * Math.sqrt(finalMap.length / 4) + Math.floor(point.px));
       if (classOfPixel(finalMap.slice(i, i + 4), boundary.classColors) === point.predicted) agree++;
     }
-    console.log(`[playground e2e] map colour = predicted class under ${agree}/${boundary.points.length} training points at step ${boundary.step}; training accuracy ${(100 * run.trainAccuracy!).toFixed(1)}%; ${trained.runs[0]!.speed}; views took ${run.views.viewTime.viewMs.toFixed(0)} ms of ${(run.views.viewTime.trainMs + run.views.viewTime.viewMs).toFixed(0)} ms while playing`);
+    console.log(`[playground e2e] map colour = predicted class under ${agree}/${boundary.points.length} training points at step ${boundary.step}; training accuracy ${(100 * run.trainAccuracy!).toFixed(1)}%; ${trained.runs[0]!.speed}; views took ${run.views.viewTime.viewMs.toFixed(0)} ms of ${(run.views.viewTime.trainMs + run.views.viewTime.viewMs).toFixed(0)} ms while playing (longest ${run.views.viewTime.longestViewMs.toFixed(0)} ms)`);
     expect(agree / boundary.points.length).toBeGreaterThanOrEqual(0.95);
-    // The views took at most 10% of the worker's time while playing (one view's worth of slack).
-    expect(run.views.viewTime.viewMs).toBeLessThanOrEqual(0.1 * (run.views.viewTime.trainMs + run.views.viewTime.viewMs) + 100);
+    // The views took at most 10% of the worker's time while playing, give or take one view (the scheduler's
+    // guarantee: it starts a view only when the last view's cost still fits, so one slower view can overshoot).
+    const { trainMs, viewMs, longestViewMs } = run.views.viewTime;
+    expect(longestViewMs).toBeGreaterThan(0);
+    expect(viewMs).toBeLessThanOrEqual(0.1 * (trainMs + viewMs) + longestViewMs);
 
     // The histograms of the chosen layer, before and after its BatchNorm, with running statistics.
     expect(run.views.histogram).not.toBeNull();
