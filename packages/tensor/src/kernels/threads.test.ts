@@ -406,6 +406,46 @@ describe('thread pool', () => {
     expect(wasmThreadPoolStatistics()!.jobs).toBe(after.jobs);
   });
 
+  it('a thread count that changes between consecutive jobs (3, then 2, workers only or not) keeps the 1-thread bits and never hangs', () => {
+    // A worker of a 3-thread job that wakes late must not take part in the next, 2-thread job, whose
+    // scratch has no region for it (see runClaims). The race is a matter of timing, so this runs many
+    // consecutive jobs; pool-protocol.test.ts pins the rule itself.
+    const saved = { ...parallelThresholds };
+    Object.assign(parallelThresholds, Object.fromEntries(Object.keys(parallelThresholds).map((key) => [key, 0])));
+    try {
+      const generator = new Generator(21);
+      const [m, k, n] = [40, 24, 56];
+      const a = data(generator, m * k);
+      const b = data(generator, k * n);
+      const window = { kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1 };
+      const geometry = { batch: 2, inChannels: 4, height: 7, width: 6, outChannels: 6, groups: 1, window, outH: 7, outW: 6 };
+      const image = data(generator, 2 * 4 * 7 * 6);
+      const filters = data(generator, 6 * 4 * 9);
+      const compute = () => {
+        const c = new Float32Array(m * n);
+        wasm.gemm({ a, aOffset: 0, transA: false, b, bOffset: 0, transB: false, c, cOffset: 0, m, k, n });
+        const conv = new Float32Array(2 * 6 * 7 * 6);
+        wasm.conv2dForward({ ...geometry, x: image, weight: filters, bias: null, out: conv });
+        return [c, conv];
+      };
+      setNumThreads(1);
+      const reference = compute();
+      let differing = 0;
+      for (let i = 0; i < 1500; i++) {
+        setNumThreads(i % 2 === 0 ? 3 : 2);
+        leaveTasksToWorkers(i % 4 === 1);
+        const outputs = compute();
+        outputs.forEach((output, which) => {
+          if (output.some((value, index) => !Object.is(value, reference[which]![index]))) differing++;
+        });
+      }
+      expect(differing, 'outputs differing from 1 thread').toBe(0);
+    } finally {
+      leaveTasksToWorkers(false);
+      Object.assign(parallelThresholds, saved);
+    }
+  });
+
   it('each kernel goes to the pool only from its measured size threshold; slot-wise and batch-wise never', () => {
     setNumThreads(2);
     const generator = new Generator(12);

@@ -42,17 +42,28 @@ export const MAX_TASKS = 0xfffe;
 type KernelFunction = (...args: number[]) => void;
 
 /**
- * Claims and runs tasks of the current job until none are left. `generation` is the job's
- * generation (low 16 bits); a thread that was late for an earlier job stops at the first claim
- * because the claim word carries the generation it belongs to.
+ * Claims and runs tasks of the current job until none are left, if `thread` takes part in it.
+ *
+ * Everything a claim relies on is read after the job's generation, in this order: GEN, then ACTIVE
+ * and PROGRAM, then CLAIM (the caller writes them in the reverse order, PROGRAM and ACTIVE before
+ * CLAIM before GEN, all sequentially consistent). A claim only succeeds while the job read from GEN
+ * is still open, and the caller writes the next job's ACTIVE and PROGRAM only after closing it, so a
+ * thread that claims a task saw that job's ACTIVE and PROGRAM, never an earlier or a later job's.
+ * (Reading ACTIVE before GEN, as the worker loop once did, let a worker decide to take part from a
+ * 3-thread job's ACTIVE and then claim tasks of the next, 2-thread job, whose scratch has no region
+ * for thread 2: its im2col and GEMM panels overwrote the job's program, which failed or hung.)
+ * A thread late for an earlier job stops at its first claim, because the claim word carries the
+ * generation (low 16 bits) it belongs to and GEN must still hold the whole generation it read.
  */
 export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kernels: readonly KernelFunction[], thread: number): void {
-  const generation = Atomics.load(control, GEN) & 0xffff;
+  const fullGeneration = Atomics.load(control, GEN);
+  if (thread >= Atomics.load(control, ACTIVE)) return;
+  const generation = fullGeneration & 0xffff;
   const program = new Float64Array(memory.buffer);
   const base = Atomics.load(control, PROGRAM) / 8;
   for (;;) {
     const word = Atomics.load(control, CLAIM);
-    if (word >>> 16 !== generation) return;
+    if (word >>> 16 !== generation || Atomics.load(control, GEN) !== fullGeneration) return;
     const index = word & 0xffff;
     if (index >= program[base + 2]!) return;
     if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;

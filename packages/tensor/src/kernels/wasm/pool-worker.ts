@@ -5,7 +5,7 @@
  * unref'd in Node) never keeps a process alive. Bundled by scripts/build-wasm.mjs into
  * worker-source.ts; not imported by the package itself.
  */
-import { ACTIVE, GEN, POOL_KERNELS, READY, runClaims } from './pool-protocol';
+import { GEN, POOL_KERNELS, READY, runClaims } from './pool-protocol';
 
 interface Start {
   module: WebAssembly.Module;
@@ -29,7 +29,8 @@ function serve({ module, memory, control: buffer, thread }: Start): void {
   Atomics.add(control, READY, 1);
   for (;;) {
     const seen = Atomics.load(control, GEN);
-    if (thread < Atomics.load(control, ACTIVE)) runClaims(control, memory, kernels, thread);
+    // runClaims decides whether this thread takes part (ACTIVE), from the job it claims in.
+    runClaims(control, memory, kernels, thread);
     Atomics.wait(control, GEN, seen);
   }
 }
