@@ -1675,6 +1675,87 @@ export function modulateRuns(
 }
 
 // ---------------------------------------------------------------------------------------------
+// Elementwise binary ops in float32 lanes. For + - * / of two float32 values, one float32 rounding
+// (f32x4) and the js loops' float64 arithmetic rounded to float32 give the same value (float64 has
+// more than 2 * 24 + 2 bits, so rounding twice is exact for these ops); maximum and minimum are the js
+// loops' comparisons (x >= y ? x : y: a NaN in y wins, a NaN in x loses), so the results are the js
+// bits. Numbering: src/kernels/wasm/backend.ts BINARY_OPS.
+
+const BINARY_ADD = 0;
+const BINARY_SUB = 1;
+const BINARY_MUL = 2;
+const BINARY_DIV = 3;
+const BINARY_MAXIMUM = 4;
+/** b's values pair with a's, restarting at b's first value on each row (same shape: one row). */
+const BINARY_PAIRWISE = 0;
+/** b is one value for every element of a. */
+const BINARY_SCALAR_B = 1;
+/** a is one value for every element of b. */
+const BINARY_SCALAR_A = 2;
+
+@inline function binaryLanes(op: i32, x: v128, y: v128): v128 {
+  if (op == BINARY_ADD) return f32x4.add(x, y);
+  if (op == BINARY_SUB) return f32x4.sub(x, y);
+  if (op == BINARY_MUL) return f32x4.mul(x, y);
+  if (op == BINARY_DIV) return f32x4.div(x, y);
+  if (op == BINARY_MAXIMUM) return v128.bitselect(x, y, f32x4.ge(x, y));
+  return v128.bitselect(x, y, f32x4.le(x, y));
+}
+
+@inline function binaryOne(op: i32, x: f32, y: f32): f32 {
+  if (op == BINARY_ADD) return x + y;
+  if (op == BINARY_SUB) return x - y;
+  if (op == BINARY_MUL) return x * y;
+  if (op == BINARY_DIV) return x / y;
+  if (op == BINARY_MAXIMUM) return x >= y ? x : y;
+  return x <= y ? x : y;
+}
+
+/** The loops of one op and one kind (both constants where inlined). */
+@inline function binaryRows(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const pa = kind == BINARY_SCALAR_A ? a : at32(a, r * period);
+    const pb = kind == BINARY_SCALAR_B ? b : kind == BINARY_SCALAR_A ? at32(b, r * period) : b;
+    const po = at32(out, r * period);
+    const xs = f32x4.splat(load<f32>(a));
+    const ys = f32x4.splat(load<f32>(b));
+    let i = 0;
+    for (; i + 4 <= period; i += 4) {
+      const x = kind == BINARY_SCALAR_A ? xs : v128.load(at32(pa, i));
+      const y = kind == BINARY_SCALAR_B ? ys : v128.load(at32(pb, i));
+      v128.store(at32(po, i), binaryLanes(op, x, y));
+    }
+    for (; i < period; i++) {
+      const x = kind == BINARY_SCALAR_A ? load<f32>(pa) : load<f32>(at32(pa, i));
+      const y = kind == BINARY_SCALAR_B ? load<f32>(pb) : load<f32>(at32(pb, i));
+      store<f32>(at32(po, i), binaryOne(op, x, y));
+    }
+  }
+}
+
+/**
+ * out = a (op) b over `rows` rows of `period` float32 values, op 0-5 = add, sub, mul, div, maximum,
+ * minimum; `kind` says which operand is a single value or restarts each row (BINARY_PAIRWISE: b's
+ * `period` values repeat along a, as a bias row; a same-shape op is one row). `out` may be the
+ * streamed operand itself: each element is read before it is written.
+ */
+export function binaryForward(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
+  if (op == BINARY_ADD) binaryKinds(BINARY_ADD, a, b, out, rows, period, kind);
+  else if (op == BINARY_SUB) binaryKinds(BINARY_SUB, a, b, out, rows, period, kind);
+  else if (op == BINARY_MUL) binaryKinds(BINARY_MUL, a, b, out, rows, period, kind);
+  else if (op == BINARY_DIV) binaryKinds(BINARY_DIV, a, b, out, rows, period, kind);
+  else if (op == BINARY_MAXIMUM) binaryKinds(BINARY_MAXIMUM, a, b, out, rows, period, kind);
+  else binaryKinds(5, a, b, out, rows, period, kind);
+}
+
+/** One op's loops for each kind, each inlined with both constant, so no loop branches on either. */
+@inline function binaryKinds(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
+  if (kind == BINARY_PAIRWISE) binaryRows(op, a, b, out, rows, period, BINARY_PAIRWISE);
+  else if (kind == BINARY_SCALAR_B) binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_B);
+  else binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_A);
+}
+
+// ---------------------------------------------------------------------------------------------
 // Activations (the ones the wasm backend takes: GELU forward and backward, sigmoid forward; the
 // others are one pass over memory or have no formula here, and stay on the js loops). Float64
 // arithmetic per element, rounded once, like the js loops. exp and erf have no instruction:

@@ -938,6 +938,72 @@ describe('kernel table: modulate', () => {
   });
 });
 
+describe('kernel table: elementwise binary ops', () => {
+  const OPS = ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as const;
+  // -0, NaN, ±Inf, subnormals, overflow (3.4e38 * 2) and 0 / 0 among ordinary values.
+  const EDGE = [Number.NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -3.4e38, 1, -1];
+  const show = (v: number) => (Object.is(v, -0) ? '-0' : String(v));
+
+  function operand(generator: Generator, size: number): Float32Array {
+    const values = data(generator, size, 'normal');
+    for (let i = 0; i < size; i++) if (generator.nextUint32() % 4 === 0) values[i] = EDGE[generator.nextUint32() % EDGE.length]!;
+    return values;
+  }
+
+  it('add, sub, mul, div, maximum, minimum on float32: wasm gives the js bits for same shapes, scalars either side and bias rows, sizes around the lane width, the js threshold and stream chunks', () => {
+    const generator = new Generator(41);
+    // Binary ops under 4,096 elements run the js loop on the wasm backend too; count the others.
+    let reachedWasm = 0;
+    let cases = 0;
+    for (const size of [1, 7, 4095, 4096, 4097, 4099, 16_384, 16_387, 40_001]) {
+      for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b'] as const) {
+        // Bias rows: a period that divides the size, from 1 (one value per row) to the whole array.
+        const periods = [1, 3, 7, 768, 20_000].filter((p) => size % p === 0);
+        const period = kind === 'rows-b' ? (periods[generator.nextUint32() % periods.length] ?? size) : size;
+        const a = operand(generator, kind === 'scalar-a' ? 1 : size);
+        const b = operand(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : size);
+        const broadcast = kind === 'rows-b' ? { kind, period } : { kind };
+        if (size >= 4096) reachedWasm++;
+        cases++;
+        for (const op of OPS) {
+          const [ref, got] = [js, wasm].map((table) => {
+            const out = new Float32Array(size);
+            table.binary({ op, a, b, out, broadcast });
+            return out;
+          });
+          for (let i = 0; i < size; i++) {
+            if (Object.is(ref![i], got![i])) continue;
+            const x = a[kind === 'scalar-a' ? 0 : i]!;
+            const y = b[kind === 'scalar-b' ? 0 : kind === 'rows-b' ? i % period : i]!;
+            expect.fail(`${op} ${kind} (size ${size}) at ${i}: ${show(x)}, ${show(y)}: wasm ${show(got![i]!)}, js ${show(ref![i]!)}`);
+          }
+        }
+      }
+    }
+    expect(reachedWasm, 'cases large enough to run in WebAssembly').toBe(24);
+    expect(cases).toBe(36);
+  });
+
+  it('writes in place of either operand (out = a or out = b) and leaves the other intact', () => {
+    const generator = new Generator(42);
+    for (const op of OPS) {
+      const a = operand(generator, 40_001);
+      const b = operand(generator, 40_001);
+      const expected = new Float32Array(a.length);
+      js.binary({ op, a, b, out: expected, broadcast: { kind: 'same' } });
+      for (const into of ['a', 'b'] as const) {
+        const [x, y] = [a.slice(), b.slice()];
+        const out = into === 'a' ? x : y;
+        wasm.binary({ op, a: x, b: y, out, broadcast: { kind: 'same' } });
+        expect(out.every((v, i) => Object.is(v, expected[i])), `${op} into ${into}`).toBe(true);
+        const other = into === 'a' ? y : x;
+        const original = into === 'a' ? b : a;
+        expect(other.every((v, i) => Object.is(v, original[i])), `${op}: the other operand untouched`).toBe(true);
+      }
+    }
+  });
+});
+
 describe('backend choice', () => {
   it('defaults to wasm in Node (or to what NORMKIT_BACKEND names)', () => {
     expect(getBackend()).toBe(process.env.NORMKIT_BACKEND || 'wasm');
