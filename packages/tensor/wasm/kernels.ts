@@ -1692,6 +1692,8 @@ const BINARY_PAIRWISE = 0;
 const BINARY_SCALAR_B = 1;
 /** a is one value for every element of b. */
 const BINARY_SCALAR_A = 2;
+/** Row r (counted from `firstRow`) of a reads b's value (firstRow + r) % bCount: a per-channel [C, 1, 1] against [N, C, H, W]. */
+const BINARY_RUNS_B = 3;
 
 @inline function binaryLanes(op: i32, x: v128, y: v128): v128 {
   if (op == BINARY_ADD) return f32x4.add(x, y);
@@ -1712,47 +1714,52 @@ const BINARY_SCALAR_A = 2;
 }
 
 /** The loops of one op and one kind (both constants where inlined). */
-@inline function binaryRows(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
+@inline function binaryRows(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32, firstRow: i32, bCount: i32): void {
+  let run = kind == BINARY_RUNS_B ? firstRow % bCount : 0;
   for (let r = 0; r < rows; r++) {
     const pa = kind == BINARY_SCALAR_A ? a : at32(a, r * period);
-    const pb = kind == BINARY_SCALAR_B ? b : kind == BINARY_SCALAR_A ? at32(b, r * period) : b;
+    const pb = kind == BINARY_SCALAR_A ? at32(b, r * period) : kind == BINARY_RUNS_B ? at32(b, run) : b;
     const po = at32(out, r * period);
-    const xs = f32x4.splat(load<f32>(a));
-    const ys = f32x4.splat(load<f32>(b));
+    // The single value of a scalar kind (read once per row; unused by the others).
+    const xs = f32x4.splat(load<f32>(pa));
+    const ys = f32x4.splat(load<f32>(pb));
     let i = 0;
     for (; i + 4 <= period; i += 4) {
       const x = kind == BINARY_SCALAR_A ? xs : v128.load(at32(pa, i));
-      const y = kind == BINARY_SCALAR_B ? ys : v128.load(at32(pb, i));
+      const y = kind == BINARY_SCALAR_B || kind == BINARY_RUNS_B ? ys : v128.load(at32(pb, i));
       v128.store(at32(po, i), binaryLanes(op, x, y));
     }
     for (; i < period; i++) {
       const x = kind == BINARY_SCALAR_A ? load<f32>(pa) : load<f32>(at32(pa, i));
-      const y = kind == BINARY_SCALAR_B ? load<f32>(pb) : load<f32>(at32(pb, i));
+      const y = kind == BINARY_SCALAR_B || kind == BINARY_RUNS_B ? load<f32>(pb) : load<f32>(at32(pb, i));
       store<f32>(at32(po, i), binaryOne(op, x, y));
     }
+    if (kind == BINARY_RUNS_B) run = run + 1 == bCount ? 0 : run + 1;
   }
 }
 
 /**
  * out = a (op) b over `rows` rows of `period` float32 values, op 0-5 = add, sub, mul, div, maximum,
- * minimum; `kind` says which operand is a single value or restarts each row (BINARY_PAIRWISE: b's
- * `period` values repeat along a, as a bias row; a same-shape op is one row). `out` may be the
- * streamed operand itself: each element is read before it is written.
+ * minimum; `kind` says how b (or a) is read: BINARY_PAIRWISE, b's `period` values repeat along a (a
+ * bias row; a same-shape op is one row); BINARY_SCALAR_B / _A, one value for everything;
+ * BINARY_RUNS_B, one of b's `bCount` values per row, starting at `firstRow % bCount`. `out` may be
+ * the streamed operand itself: each element is read before it is written.
  */
-export function binaryForward(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
-  if (op == BINARY_ADD) binaryKinds(BINARY_ADD, a, b, out, rows, period, kind);
-  else if (op == BINARY_SUB) binaryKinds(BINARY_SUB, a, b, out, rows, period, kind);
-  else if (op == BINARY_MUL) binaryKinds(BINARY_MUL, a, b, out, rows, period, kind);
-  else if (op == BINARY_DIV) binaryKinds(BINARY_DIV, a, b, out, rows, period, kind);
-  else if (op == BINARY_MAXIMUM) binaryKinds(BINARY_MAXIMUM, a, b, out, rows, period, kind);
-  else binaryKinds(5, a, b, out, rows, period, kind);
+export function binaryForward(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32, firstRow: i32, bCount: i32): void {
+  if (op == BINARY_ADD) binaryKinds(BINARY_ADD, a, b, out, rows, period, kind, firstRow, bCount);
+  else if (op == BINARY_SUB) binaryKinds(BINARY_SUB, a, b, out, rows, period, kind, firstRow, bCount);
+  else if (op == BINARY_MUL) binaryKinds(BINARY_MUL, a, b, out, rows, period, kind, firstRow, bCount);
+  else if (op == BINARY_DIV) binaryKinds(BINARY_DIV, a, b, out, rows, period, kind, firstRow, bCount);
+  else if (op == BINARY_MAXIMUM) binaryKinds(BINARY_MAXIMUM, a, b, out, rows, period, kind, firstRow, bCount);
+  else binaryKinds(5, a, b, out, rows, period, kind, firstRow, bCount);
 }
 
 /** One op's loops for each kind, each inlined with both constant, so no loop branches on either. */
-@inline function binaryKinds(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32): void {
-  if (kind == BINARY_PAIRWISE) binaryRows(op, a, b, out, rows, period, BINARY_PAIRWISE);
-  else if (kind == BINARY_SCALAR_B) binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_B);
-  else binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_A);
+@inline function binaryKinds(op: i32, a: usize, b: usize, out: usize, rows: i32, period: i32, kind: i32, firstRow: i32, bCount: i32): void {
+  if (kind == BINARY_PAIRWISE) binaryRows(op, a, b, out, rows, period, BINARY_PAIRWISE, firstRow, bCount);
+  else if (kind == BINARY_SCALAR_B) binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_B, firstRow, bCount);
+  else if (kind == BINARY_RUNS_B) binaryRows(op, a, b, out, rows, period, BINARY_RUNS_B, firstRow, bCount);
+  else binaryRows(op, a, b, out, rows, period, BINARY_SCALAR_A, firstRow, bCount);
 }
 
 // ---------------------------------------------------------------------------------------------

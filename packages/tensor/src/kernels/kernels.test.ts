@@ -316,19 +316,23 @@ describe('kernel table: elementwise binary ops', () => {
     const generator = new Generator(21);
     for (const table of [js, wasm]) {
       for (const op of Object.keys(reference) as BinaryKernelOp[]) {
-        for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b', 'index'] as const) {
+        for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b', 'runs-b', 'index'] as const) {
           const period = 5;
           const n = 35;
+          // runs-b: runs of 7 cycling through 3 values (the fourth and fifth runs start over).
+          const [inner, runPeriod] = [7, 3];
           const a = data(generator, kind === 'scalar-a' ? 1 : n, 'special');
-          const b = data(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : n, 'special');
+          const b = data(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : kind === 'runs-b' ? runPeriod : n, 'special');
           // index: a transposed read of a and b, the general broadcasting path.
           const index = Int32Array.from({ length: n }, (_, i) => (i % 7) * 5 + Math.floor(i / 7));
-          const broadcast: BinaryBroadcast = kind === 'rows-b' ? { kind, period } : kind === 'index' ? { kind, a: index, b: index } : { kind };
+          const broadcast: BinaryBroadcast = kind === 'rows-b' ? { kind, period } : kind === 'runs-b' ? { kind, inner, period: runPeriod }
+            : kind === 'index' ? { kind, a: index, b: index } : { kind };
           const out = new Float32Array(n);
           table.binary({ op, a, b, out, broadcast });
           for (let i = 0; i < n; i++) {
             const x = kind === 'scalar-a' ? a[0]! : kind === 'index' ? a[index[i]!]! : a[i]!;
-            const y = kind === 'scalar-b' ? b[0]! : kind === 'rows-b' ? b[i % period]! : kind === 'index' ? b[index[i]!]! : b[i]!;
+            const y = kind === 'scalar-b' ? b[0]! : kind === 'rows-b' ? b[i % period]! : kind === 'runs-b' ? b[Math.floor(i / inner) % runPeriod]!
+              : kind === 'index' ? b[index[i]!]! : b[i]!;
             expect(Object.is(out[i], Math.fround(reference[op](x, y))), `${table.name} ${op} ${kind} [${i}]: ${out[i]} for (${x}, ${y})`).toBe(true);
           }
         }
@@ -950,19 +954,22 @@ describe('kernel table: elementwise binary ops', () => {
     return values;
   }
 
-  it('add, sub, mul, div, maximum, minimum on float32: wasm gives the js bits for same shapes, scalars either side and bias rows, sizes around the lane width, the js threshold and stream chunks', () => {
+  it('add, sub, mul, div, maximum, minimum on float32: wasm gives the js bits for same shapes, scalars either side, bias rows and per-channel runs, sizes around the lane width, the js threshold and stream chunks', () => {
     const generator = new Generator(41);
     // Binary ops under 4,096 elements run the js loop on the wasm backend too; count the others.
     let reachedWasm = 0;
     let cases = 0;
     for (const size of [1, 7, 4095, 4096, 4097, 4099, 16_384, 16_387, 40_001]) {
-      for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b'] as const) {
+      for (const kind of ['same', 'scalar-b', 'scalar-a', 'rows-b', 'runs-b'] as const) {
         // Bias rows: a period that divides the size, from 1 (one value per row) to the whole array.
-        const periods = [1, 3, 7, 768, 20_000].filter((p) => size % p === 0);
-        const period = kind === 'rows-b' ? (periods[generator.nextUint32() % periods.length] ?? size) : size;
+        // Runs: a run length that divides the size (runs straddle stream chunks), cycling through 1-64 values.
+        const divisors = [1, 3, 7, 768, 20_000].filter((p) => size % p === 0);
+        const period = kind === 'rows-b' ? (divisors[generator.nextUint32() % divisors.length] ?? size) : size;
+        const inner = kind === 'runs-b' ? divisors[generator.nextUint32() % divisors.length]! : 1;
+        const runPeriod = [1, 2, 3, 64][generator.nextUint32() % 4]!;
         const a = operand(generator, kind === 'scalar-a' ? 1 : size);
-        const b = operand(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : size);
-        const broadcast = kind === 'rows-b' ? { kind, period } : { kind };
+        const b = operand(generator, kind === 'scalar-b' ? 1 : kind === 'rows-b' ? period : kind === 'runs-b' ? runPeriod : size);
+        const broadcast: BinaryBroadcast = kind === 'rows-b' ? { kind, period } : kind === 'runs-b' ? { kind, inner, period: runPeriod } : { kind };
         if (size >= 4096) reachedWasm++;
         cases++;
         for (const op of OPS) {
@@ -974,14 +981,36 @@ describe('kernel table: elementwise binary ops', () => {
           for (let i = 0; i < size; i++) {
             if (Object.is(ref![i], got![i])) continue;
             const x = a[kind === 'scalar-a' ? 0 : i]!;
-            const y = b[kind === 'scalar-b' ? 0 : kind === 'rows-b' ? i % period : i]!;
+            const y = b[kind === 'scalar-b' ? 0 : kind === 'rows-b' ? i % period : kind === 'runs-b' ? Math.floor(i / inner) % runPeriod : i]!;
             expect.fail(`${op} ${kind} (size ${size}) at ${i}: ${show(x)}, ${show(y)}: wasm ${show(got![i]!)}, js ${show(ref![i]!)}`);
           }
         }
       }
     }
-    expect(reachedWasm, 'cases large enough to run in WebAssembly').toBe(24);
-    expect(cases).toBe(36);
+    expect(reachedWasm, 'cases large enough to run in WebAssembly').toBe(30);
+    expect(cases).toBe(45);
+  });
+
+  it('per-channel runs whose stream chunks start part-way through b\'s cycle: wasm gives the js bits', () => {
+    const generator = new Generator(43);
+    // A chunk holds floor(16,384 / inner) runs (one run when longer): none of these counts is a
+    // multiple of the periods, so every chunk after the first starts mid-cycle.
+    for (const inner of [1, 3, 7, 100, 20_000]) {
+      for (const period of [3, 5, 64]) {
+        const rows = inner === 20_000 ? 7 : 10_001;
+        const a = operand(generator, inner * rows);
+        const b = operand(generator, period);
+        for (const op of OPS) {
+          const [ref, got] = [js, wasm].map((table) => {
+            const out = new Float32Array(a.length);
+            table.binary({ op, a, b, out, broadcast: { kind: 'runs-b', inner, period } });
+            return out;
+          });
+          const first = ref!.findIndex((v, i) => !Object.is(v, got![i]));
+          expect(first, `${op} runs of ${inner} over ${period} values: first element differing`).toBe(-1);
+        }
+      }
+    }
   });
 
   it('writes in place of either operand (out = a or out = b) and leaves the other intact', () => {

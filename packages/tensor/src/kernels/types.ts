@@ -136,6 +136,12 @@ export type BinaryBroadcast =
   | { kind: 'scalar-a' }
   /** b's `period` values repeat along the output (b's shape is the output's trailing dims). */
   | { kind: 'rows-b'; period: number }
+  /**
+   * Each of b's `period` values holds for a run of `inner` output elements, the runs cycling through b
+   * (b's shape is a block of the output's dims followed by ones: a per-channel [C, 1, 1] against
+   * [N, C, H, W] has inner H * W and period C): output i reads b[floor(i / inner) % period].
+   */
+  | { kind: 'runs-b'; inner: number; period: number }
   /** General broadcasting: flat operand indices per output element. */
   | { kind: 'index'; a: Int32Array; b: Int32Array };
 

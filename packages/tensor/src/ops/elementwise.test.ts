@@ -3,8 +3,10 @@ import { randn, rand, tensor } from '../creation';
 import { ShapeError, ValueError } from '../errors';
 import { gradcheck } from '../gradcheck';
 import { expectClose, expectGradcheck } from '../test-utils';
+import { Generator } from '../random';
+import { broadcastIndex, broadcastShapes } from './broadcast';
 import {
-  abs, add, clamp, cos, div, exp, log, maximum, minimum, mul, neg, pow, rsqrt, sin, sqrt, square, sub, where,
+  abs, add, broadcastKind, clamp, cos, div, exp, log, maximum, minimum, mul, neg, pow, rsqrt, sin, sqrt, square, sub, where,
 } from './elementwise';
 
 const f64 = { dtype: 'float64' as const, requiresGrad: true };
@@ -20,6 +22,45 @@ describe('binary elementwise ops', () => {
     expect(pow(tensor([2, 3]), 2).toArray()).toEqual([4, 9]);
     expect(maximum(tensor([1, 5]), tensor([3, 2])).toArray()).toEqual([3, 5]);
     expect(minimum(tensor([1, 5]), tensor([3, 2])).toArray()).toEqual([1, 2]);
+  });
+
+  it('pick the cheapest read for each broadcast: per-channel runs ([C, 1, 1] against [N, C, H, W]) without flat indices', () => {
+    const kind = (a: number[], b: number[]) => broadcastKind(a, b, broadcastShapes('test', a, b));
+    expect(kind([2, 3, 4, 5], [3, 1, 1])).toEqual({ kind: 'runs-b', inner: 20, period: 3 });
+    expect(kind([2, 3, 4, 5], [1, 3, 1, 1])).toEqual({ kind: 'runs-b', inner: 20, period: 3 });
+    expect(kind([2, 3, 4, 5], [2, 3, 1, 1]), 'per sample and channel').toEqual({ kind: 'runs-b', inner: 20, period: 6 });
+    expect(kind([2, 3, 4, 5], [4, 1]), 'per row of a plane').toEqual({ kind: 'runs-b', inner: 5, period: 4 });
+    expect(kind([2, 3, 4, 5], [5])).toEqual({ kind: 'rows-b', period: 5 });
+    expect(kind([2, 3, 4, 5], [3, 1, 5]).kind, 'two separate blocks').toBe('index');
+    expect(kind([2, 3, 4, 5], [2, 1, 1, 1]), 'per sample').toEqual({ kind: 'runs-b', inner: 60, period: 2 });
+    expect(kind([3, 1, 1], [2, 3, 4, 5]).kind, 'the broadcast operand first').toBe('index');
+  });
+
+  it('every broadcast kind gives what reading both operands through flat indices gives (random shapes, all six ops)', () => {
+    const generator = new Generator(5);
+    const ops = { add, sub, mul, div, maximum, minimum };
+    const reference = { add: (x: number, y: number) => x + y, sub: (x: number, y: number) => x - y, mul: (x: number, y: number) => x * y,
+      div: (x: number, y: number) => x / y, maximum: (x: number, y: number) => (x >= y ? x : y), minimum: (x: number, y: number) => (x <= y ? x : y) };
+    const kinds = new Set<string>();
+    for (let trial = 0; trial < 300; trial++) {
+      const rank = 1 + (generator.nextUint32() % 4);
+      const shape = Array.from({ length: rank }, () => [1, 2, 3, 5, 16, 33][generator.nextUint32() % 6]!);
+      // b: a suffix of the dims, each kept or set to 1 (at random), sometimes with leading ones.
+      const dropped = generator.nextUint32() % rank;
+      const bShape = shape.slice(dropped).map((d) => (generator.nextUint32() % 2 === 0 ? d : 1));
+      const a = randn(shape, { generator });
+      const b = randn(bShape, { generator });
+      kinds.add(broadcastKind(shape, bShape, shape).kind);
+      const [ai, bi] = [broadcastIndex(shape, shape), broadcastIndex(bShape, shape)];
+      for (const [name, op] of Object.entries(ops) as Array<[keyof typeof ops, typeof add]>) {
+        const got = op(a, b).data;
+        for (let i = 0; i < got.length; i++) {
+          const expected = Math.fround(reference[name](a.data[ai[i]!]!, b.data[bi[i]!]!));
+          if (!Object.is(got[i], expected)) expect.fail(`${name} ${JSON.stringify(shape)} with ${JSON.stringify(bShape)} at ${i}: ${got[i]}, expected ${expected}`);
+        }
+      }
+    }
+    expect([...kinds].sort(), 'kinds reached').toEqual(['index', 'rows-b', 'runs-b', 'same', 'scalar-b']);
   });
 
   it('promote float32 with float64 to float64', () => {

@@ -22,7 +22,7 @@ type BinaryFn = (x: number, y: number) => number;
  * How the output reads `a` and `b` under broadcasting to `shape`, from the cheapest kind that fits:
  * equal shapes, a scalar operand, b repeating along the output (a bias), or flat indices.
  */
-function broadcastKind(aShape: readonly number[], bShape: readonly number[], shape: readonly number[]): BinaryBroadcast {
+export function broadcastKind(aShape: readonly number[], bShape: readonly number[], shape: readonly number[]): BinaryBroadcast {
   if (sameShape(aShape, bShape)) return { kind: 'same' };
   const [aSize, bSize, size] = [shapeSize(aShape), shapeSize(bShape), shapeSize(shape)];
   if (bSize === 1 && size === aSize) return { kind: 'scalar-b' };
@@ -30,7 +30,24 @@ function broadcastKind(aShape: readonly number[], bShape: readonly number[], sha
   if (size === aSize && bSize > 0 && sameShape(trimLeadingOnes(bShape), shape.slice(shape.length - trimLeadingOnes(bShape).length))) {
     return { kind: 'rows-b', period: bSize };
   }
+  const runs = size === aSize && bSize > 0 ? runsOf(bShape, shape) : null;
+  if (runs !== null) return { kind: 'runs-b', ...runs };
   return { kind: 'index', a: broadcastIndex(aShape, shape), b: broadcastIndex(bShape, shape) };
+}
+
+/**
+ * Where `bShape`, aligned to the right of `shape`, is one block of `shape`'s dims followed by ones (a
+ * per-channel [C, 1, 1] against [N, C, H, W]), the length of the runs each of b's values holds for
+ * (the trailing dims' product) and how many values b cycles through; else null.
+ */
+function runsOf(bShape: readonly number[], shape: readonly number[]): { inner: number; period: number } | null {
+  const offset = shape.length - bShape.length;
+  let inner = 1;
+  let d = shape.length - 1;
+  for (; d >= offset && bShape[d - offset] === 1; d--) inner *= shape[d]!;
+  for (; d >= offset && bShape[d - offset] !== 1; d--) if (bShape[d - offset] !== shape[d]) return null;
+  for (; d >= offset; d--) if (bShape[d - offset] !== 1) return null;
+  return inner > 1 ? { inner, period: shapeSize(bShape) } : null;
 }
 
 function trimLeadingOnes(shape: readonly number[]): readonly number[] {
@@ -60,6 +77,7 @@ function broadcastApply(op: string, a: Tensor, b: Tensor, kernelOp: BinaryKernel
     case 'scalar-b': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[0]!); break;
     case 'scalar-a': for (let i = 0; i < n; i++) out[i] = fn(ad[0]!, bd[i]!); break;
     case 'rows-b': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[i % broadcast.period]!); break;
+    case 'runs-b': for (let i = 0; i < n; i++) out[i] = fn(ad[i]!, bd[Math.floor(i / broadcast.inner) % broadcast.period]!); break;
     case 'index': for (let i = 0; i < n; i++) out[i] = fn(ad[broadcast.a[i]!]!, bd[broadcast.b[i]!]!); break;
   }
   return { data: out, shape };

@@ -13,6 +13,7 @@ export function binary(args: BinaryArgs): void {
     case 'scalar-b': return scalarB(op, a, b[0]!, out);
     case 'scalar-a': return scalarA(op, a[0]!, b, out);
     case 'rows-b': return rowsB(op, a, b, out, broadcast.period);
+    case 'runs-b': return runsB(op, a, b, out, broadcast.inner, broadcast.period);
     case 'index': return indexed(op, a, b, out, broadcast.a, broadcast.b);
   }
 }
@@ -63,6 +64,21 @@ function rowsB(op: BinaryKernelOp, a: TypedArray, b: TypedArray, out: TypedArray
       case 'div': for (let j = 0; j < period; j++) out[base + j] = a[base + j]! / b[j]!; break;
       case 'maximum': for (let j = 0; j < period; j++) out[base + j] = a[base + j]! >= b[j]! ? a[base + j]! : b[j]!; break;
       case 'minimum': for (let j = 0; j < period; j++) out[base + j] = a[base + j]! <= b[j]! ? a[base + j]! : b[j]!; break;
+    }
+  }
+}
+
+/** Each of b's `period` values holds for a run of `inner` elements of out, the runs cycling through b (a per-channel [C, 1, 1] against [N, C, H, W]). */
+function runsB(op: BinaryKernelOp, a: TypedArray, b: TypedArray, out: TypedArray, inner: number, period: number): void {
+  for (let base = 0, run = 0; base < out.length; base += inner, run = run + 1 === period ? 0 : run + 1) {
+    const y = b[run]!;
+    switch (op) {
+      case 'add': for (let j = base; j < base + inner; j++) out[j] = a[j]! + y; break;
+      case 'sub': for (let j = base; j < base + inner; j++) out[j] = a[j]! - y; break;
+      case 'mul': for (let j = base; j < base + inner; j++) out[j] = a[j]! * y; break;
+      case 'div': for (let j = base; j < base + inner; j++) out[j] = a[j]! / y; break;
+      case 'maximum': for (let j = base; j < base + inner; j++) out[j] = a[j]! >= y ? a[j]! : y; break;
+      case 'minimum': for (let j = base; j < base + inner; j++) out[j] = a[j]! <= y ? a[j]! : y; break;
     }
   }
 }

@@ -19,7 +19,7 @@ interface KernelExports {
   geluBackward(x: number, gradOutput: number, gradX: number, n: number, erfTable: number): void;
   reluForward(x: number, out: number, n: number): void;
   reluBackward(x: number, gradOutput: number, gradX: number, n: number): void;
-  binaryForward(op: number, a: number, b: number, out: number, rows: number, period: number, kind: number): void;
+  binaryForward(op: number, a: number, b: number, out: number, rows: number, period: number, kind: number, firstRow: number, bCount: number): void;
   sumRuns(x: number, out: number, runs: number, runCount: number, row0: number, row1: number, counters: number): void;
   modulateRuns(x: number, out: number, scale: number, shift: number, offset: number, runs: number, runCount: number, row0: number, row1: number,
     counters: number): void;
@@ -74,6 +74,7 @@ const BINARY_OPS: Record<BinaryKernelOp, number> = { add: 0, sub: 1, mul: 2, div
 const BINARY_PAIRWISE = 0;
 const BINARY_SCALAR_B = 1;
 const BINARY_SCALAR_A = 2;
+const BINARY_RUNS_B = 3;
 /** Multiply-adds below which `gemm` stays on the js loops (measured: see the tensor README). */
 const GEMM_MIN_WORK = 4096;
 /**
@@ -1186,7 +1187,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * Float32 binary ops in f32x4 lanes, the operands streamed through the module in cache-sized chunks
+   * Float32 binary ops in f32x4 lanes (same shape, scalars, bias rows, per-channel runs), the operands streamed through the module in cache-sized chunks
    * (the js bits; about 2x faster than the js loop on large arrays, whose float32 loads and stores are
    * scalar). General broadcasting (`index`), float64 and small arrays stay on the js loops.
    */
@@ -1199,25 +1200,32 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     switch (broadcast.kind) {
       case 'same':
         stream(n, [{ data: a, unitLength: 1 }, { data: b, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pa, pb]) =>
-          exports.binaryForward(code, pa!, pb!, pa!, 1, i1 - i0, BINARY_PAIRWISE));
+          exports.binaryForward(code, pa!, pb!, pa!, 1, i1 - i0, BINARY_PAIRWISE, 0, 1));
         return;
       case 'rows-b': {
         const period = broadcast.period;
         const pb = arena.float32In(b.subarray(0, period));
         stream(n / period, [{ data: a, unitLength: period }], [{ data: out, unitLength: period, inPlaceOf: 0 }], (r0, r1, [pa]) =>
-          exports.binaryForward(code, pa!, pb, pa!, r1 - r0, period, BINARY_PAIRWISE));
+          exports.binaryForward(code, pa!, pb, pa!, r1 - r0, period, BINARY_PAIRWISE, 0, 1));
+        return;
+      }
+      case 'runs-b': {
+        const { inner, period } = broadcast;
+        const pb = arena.float32In(b.subarray(0, period));
+        stream(n / inner, [{ data: a, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], (r0, r1, [pa]) =>
+          exports.binaryForward(code, pa!, pb, pa!, r1 - r0, inner, BINARY_RUNS_B, r0, period));
         return;
       }
       case 'scalar-b': {
         const pb = arena.float32In(b.subarray(0, 1));
         stream(n, [{ data: a, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pa]) =>
-          exports.binaryForward(code, pa!, pb, pa!, 1, i1 - i0, BINARY_SCALAR_B));
+          exports.binaryForward(code, pa!, pb, pa!, 1, i1 - i0, BINARY_SCALAR_B, 0, 1));
         return;
       }
       case 'scalar-a': {
         const pa = arena.float32In(a.subarray(0, 1));
         stream(n, [{ data: b, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pb]) =>
-          exports.binaryForward(code, pa, pb!, pb!, 1, i1 - i0, BINARY_SCALAR_A));
+          exports.binaryForward(code, pa, pb!, pb!, 1, i1 - i0, BINARY_SCALAR_A, 0, 1));
         return;
       }
     }
