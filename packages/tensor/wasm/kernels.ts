@@ -1772,6 +1772,7 @@ export function binaryForward(op: i32, a: usize, b: usize, out: usize, rows: i32
 // written once).
 
 const ACTIVATION_SIGMOID = 2;
+const ACTIVATION_SILU = 3;
 const ACTIVATION_GELU = 4;
 const INV_SQRT_2PI: f64 = 0.3989422804014327;
 const LN2_HIGH: f64 = 6.93147180369123816490e-1; // ln 2 to 32 bits: k * LN2_HIGH is exact for |k| < 2^20
@@ -1851,12 +1852,14 @@ function activationLanes(op: i32, v: v128, table: usize): v128 {
     const denominator = f64x2.add(one, e);
     return v128.bitselect(f64x2.div(one, denominator), f64x2.div(e, denominator), f64x2.ge(v, f64x2.splat(0)));
   }
+  // SiLU: v / (1 + exp(-v)), the js loop's formula (exp(-v) overflows to Infinity below about -709: -0).
+  if (op == ACTIVATION_SILU) return f64x2.div(v, f64x2.add(one, expLanes(f64x2.neg(v))));
   // GELU: 0.5 * v * (1 + erf(v / sqrt 2)).
   const z = f64x2.div(v, f64x2.splat(Math.SQRT2));
   return f64x2.mul(f64x2.mul(f64x2.splat(0.5), v), f64x2.add(one, erfLanes(table, z)));
 }
 
-/** out = act(x) for `n` float32 values, `op` sigmoid or GELU. */
+/** out = act(x) for `n` float32 values, `op` sigmoid, SiLU or GELU. */
 export function activationForward(op: i32, x: usize, out: usize, n: i32, table: usize): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -1882,6 +1885,24 @@ export function geluBackward(x: usize, gy: usize, gradX: usize, n: i32, table: u
     v128.store(at32(gradX, i), pack(f64x2.mul(low(g), geluDerivativeLanes(low(v), table)), f64x2.mul(high(g), geluDerivativeLanes(high(v), table))));
   }
   for (; i < n; i++) write(gradX, i, read(gy, i) * f64x2.extract_lane(geluDerivativeLanes(f64x2.splat(read(x, i)), table), 0));
+}
+
+/** SiLU'(v) = s (1 + v (1 - s)) with s = 1 / (1 + exp(-v)), the js loop's formula. */
+function siluDerivativeLanes(v: v128): v128 {
+  const one = f64x2.splat(1);
+  const s = f64x2.div(one, f64x2.add(one, expLanes(f64x2.neg(v))));
+  return f64x2.mul(s, f64x2.add(one, f64x2.mul(v, f64x2.sub(one, s))));
+}
+
+/** gradX = gradOutput * SiLU'(x) for `n` float32 values; `gradX` may be `gradOutput` itself. */
+export function siluBackward(x: usize, gy: usize, gradX: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v = v128.load(at32(x, i));
+    const g = v128.load(at32(gy, i));
+    v128.store(at32(gradX, i), pack(f64x2.mul(low(g), siluDerivativeLanes(low(v))), f64x2.mul(high(g), siluDerivativeLanes(high(v)))));
+  }
+  for (; i < n; i++) write(gradX, i, read(gy, i) * f64x2.extract_lane(siluDerivativeLanes(f64x2.splat(read(x, i))), 0));
 }
 
 // ReLU in f32x4 lanes, the js loops' comparisons exactly (no arithmetic, so the same bits): out = x < 0 ?

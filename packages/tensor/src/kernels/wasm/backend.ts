@@ -17,6 +17,7 @@ interface KernelExports {
   heapBase(): number;
   activationForward(op: number, x: number, out: number, n: number, erfTable: number): void;
   geluBackward(x: number, gradOutput: number, gradX: number, n: number, erfTable: number): void;
+  siluBackward(x: number, gradOutput: number, gradX: number, n: number): void;
   reluForward(x: number, out: number, n: number): void;
   reluBackward(x: number, gradOutput: number, gradX: number, n: number): void;
   binaryForward(op: number, a: number, b: number, out: number, rows: number, period: number, kind: number, firstRow: number, bCount: number): void;
@@ -68,6 +69,7 @@ interface KernelExports {
 const PAGE = 65536;
 /** The module's numbering of the activations it computes (wasm/kernels.ts ACTIVATION_*). */
 const ACTIVATION_SIGMOID = 2;
+const ACTIVATION_SILU = 3;
 const ACTIVATION_GELU = 4;
 /** The module's numbering of the binary ops and of their operand kinds (wasm/kernels.ts BINARY_*). */
 const BINARY_OPS: Record<BinaryKernelOp, number> = { add: 0, sub: 1, mul: 2, div: 3, maximum: 4, minimum: 5 };
@@ -1149,8 +1151,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * ReLU (branch-free lanes), GELU and sigmoid (exp and erf by polynomials: about 2x faster than the
-   * js loops) in the module; tanh and SiLU have no formula here and stay on js.
+   * ReLU (branch-free lanes), GELU, sigmoid and SiLU (exp and erf by polynomials: about 2x faster than
+   * the js loops) in the module; tanh has no formula here (2 sigmoid(2x) - 1 loses tiny inputs) and stays on js.
    */
   function activation(args: ActivationArgs): void {
     const { op, x, out } = args;
@@ -1159,16 +1161,17 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       stream(x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [px]) => exports.reluForward(px!, px!, i1 - i0));
       return;
     }
-    if ((op !== 'gelu' && op !== 'sigmoid') || !isFloat32(x, out)) return jsKernels.activation(args);
+    if ((op !== 'gelu' && op !== 'sigmoid' && op !== 'silu') || !isFloat32(x, out)) return jsKernels.activation(args);
     arena.reset();
     const table = arena.float64In(ERF_TABLE);
+    const code = op === 'gelu' ? ACTIVATION_GELU : op === 'silu' ? ACTIVATION_SILU : ACTIVATION_SIGMOID;
     stream(x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [px]) =>
-      exports.activationForward(op === 'gelu' ? ACTIVATION_GELU : ACTIVATION_SIGMOID, px!, px!, i1 - i0, table));
+      exports.activationForward(code, px!, px!, i1 - i0, table));
   }
 
   /**
-   * ReLU's gate and GELU's derivative in the module; the others are a product or two per element (from x
-   * or the output): js.
+   * ReLU's gate and GELU's and SiLU's derivatives (from x, with exp) in the module; tanh's and sigmoid's
+   * are a product or two per element of the output: js.
    */
   function activationBackward(args: ActivationBackwardArgs): void {
     const { op, x, gradOutput, gradX } = args;
@@ -1176,6 +1179,12 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       arena.reset();
       stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
         exports.reluBackward(px!, pg!, pg!, i1 - i0));
+      return;
+    }
+    if (op === 'silu' && isFloat32(x, gradOutput, gradX)) {
+      arena.reset();
+      stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
+        exports.siluBackward(px!, pg!, pg!, i1 - i0));
       return;
     }
     if (op !== 'gelu' || !isFloat32(x, gradOutput, gradX)) return jsKernels.activationBackward(args);
