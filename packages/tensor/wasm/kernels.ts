@@ -1779,34 +1779,71 @@ const LN2_HIGH: f64 = 6.93147180369123816490e-1; // ln 2 to 32 bits: k * LN2_HIG
 const LN2_LOW: f64 = 1.90821492927058770002e-10; // ln 2 - LN2_HIGH
 
 /** e^x per lane: 0 below -708 (the float32 results it feeds are 0 there too), Infinity above 709.78, NaN for NaN. */
-function expLanes(x: v128): v128 {
-  const clamped = f64x2.max(f64x2.min(x, f64x2.splat(708)), f64x2.splat(-708));
-  const k = f64x2.nearest(f64x2.mul(clamped, f64x2.splat(1.4426950408889634)));
-  const r = f64x2.sub(f64x2.sub(clamped, f64x2.mul(k, f64x2.splat(LN2_HIGH))), f64x2.mul(k, f64x2.splat(LN2_LOW)));
-  // |r| <= ln2 / 2: sum of r^n / n! for n <= 13 (the next term is below 1e-16 relative), by Horner's rule.
-  let p = f64x2.splat(1.6059043836821613e-10);
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.08767569878681e-09));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.505210838544172e-08));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.755731922398589e-07));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.7557319223985893e-06));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(2.48015873015873e-05));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.0001984126984126984));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.001388888888888889));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.008333333333333333));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.041666666666666664));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.16666666666666666));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(0.5));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  p = f64x2.add(f64x2.mul(p, r), f64x2.splat(1.0));
-  const exponent = i64x2.shl(i64x2.add(i64x2.extend_low_i32x4_s(i32x4.trunc_sat_f64x2_s_zero(k)), i64x2.splat(1023)), 52);
-  const value = f64x2.mul(p, exponent);
-  const overflow = f64x2.gt(x, f64x2.splat(709.782712893384));
-  return v128.bitselect(f64x2.splat(Infinity), v128.andnot(value, f64x2.lt(x, f64x2.splat(-708))), overflow);
+/**
+ * exp's constants in a static data segment, read with one load each: V8 builds a v128 constant from
+ * immediates with several instructions at every use inside a loop, which made them about a sixth of
+ * SiLU's time. In order: 708, -708, 1.4426950408889634, 6755399441055744.0, LN2_HIGH, LN2_LOW, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05, 2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08, 2.08767569878681e-09, 1.6059043836821613e-10, 709.782712893384, Infinity.
+ */
+const EXP_CONSTANTS = memory.data<f64>([708, -708, 1.4426950408889634, 6755399441055744.0, LN2_HIGH, LN2_LOW, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05, 2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08, 2.08767569878681e-09, 1.6059043836821613e-10, 709.782712893384, Infinity]);
+
+@inline function expConstant(index: i32): v128 {
+  return v128.load64_splat(EXP_CONSTANTS + (<usize>index << 3));
 }
 
+function expLanes(x: v128): v128 {
+  // pmin / pmax (one instruction each) keep x when x is NaN: x is their first operand.
+  const clamped = f64x2.pmax(f64x2.pmin(x, expConstant(0)), expConstant(1));
+  // k = round(clamped / ln 2) by adding and subtracting 1.5 * 2^52 (ties to even, as f64x2.nearest): the
+  // sum's low mantissa bits hold k as a two's-complement integer, so 2^k is the sum's bits shifted into the
+  // exponent field, with no float-to-integer conversion.
+  const shifted = f64x2.add(f64x2.mul(clamped, expConstant(2)), expConstant(3));
+  const k = f64x2.sub(shifted, expConstant(3));
+  const r = f64x2.sub(f64x2.sub(clamped, f64x2.mul(k, expConstant(4))), f64x2.mul(k, expConstant(5)));
+  // |r| <= ln2 / 2: sum of r^n / n! for n <= 13 (the next term is below 1e-16 relative), by Estrin's
+  // scheme: pairs, then pairs of pairs with r^2, r^4 and r^8, so the dependency chain is four
+  // multiply-adds deep instead of Horner's thirteen (this function bounds sigmoid, SiLU and GELU).
+  const r2 = f64x2.mul(r, r);
+  const r4 = f64x2.mul(r2, r2);
+  const r8 = f64x2.mul(r4, r4);
+  const q0 = f64x2.add(expConstant(6), r);
+  const q1 = f64x2.add(expConstant(7), f64x2.mul(expConstant(8), r));
+  const q2 = f64x2.add(expConstant(9), f64x2.mul(expConstant(10), r));
+  const q3 = f64x2.add(expConstant(11), f64x2.mul(expConstant(12), r));
+  const q4 = f64x2.add(expConstant(13), f64x2.mul(expConstant(14), r));
+  const q5 = f64x2.add(expConstant(15), f64x2.mul(expConstant(16), r));
+  const q6 = f64x2.add(expConstant(17), f64x2.mul(expConstant(18), r));
+  const s0 = f64x2.add(q0, f64x2.mul(q1, r2));
+  const s1 = f64x2.add(q2, f64x2.mul(q3, r2));
+  const s2 = f64x2.add(q4, f64x2.mul(q5, r2));
+  const t0 = f64x2.add(s0, f64x2.mul(s1, r4));
+  const t1 = f64x2.add(s2, f64x2.mul(q6, r4));
+  const p = f64x2.add(t0, f64x2.mul(t1, r8));
+  const exponent = i64x2.add(i64x2.shl(shifted, 52), i64x2.splat(0x3ff0000000000000));
+  const value = f64x2.mul(p, exponent);
+  const overflow = f64x2.gt(x, expConstant(19));
+  return v128.bitselect(expConstant(20), v128.andnot(value, f64x2.lt(x, expConstant(1))), overflow);
+}
+
+/**
+ * The polynomial with `count` coefficients (highest degree first, as the js kernels' Horner loop) at
+ * v, by Horner's rule in v^2 over pairs (c_k v + c_(k+1)): each pair is independent of the running sum,
+ * so the dependency chain is half as long as plain Horner's (the same value to float64 rounding).
+ */
 @inline function polynomialLanes(coefficients: usize, count: i32, v: v128): v128 {
-  let result = v128.load64_splat(coefficients);
-  for (let k = 1; k < count; k++) result = f64x2.add(f64x2.mul(result, v), v128.load64_splat(at64(coefficients, k)));
+  const v2 = f64x2.mul(v, v);
+  let result: v128;
+  let k: i32;
+  if (count & 1) {
+    result = v128.load64_splat(coefficients);
+    k = 1;
+  } else {
+    result = f64x2.add(f64x2.mul(v128.load64_splat(coefficients), v), v128.load64_splat(at64(coefficients, 1)));
+    k = 2;
+  }
+  for (; k < count; k += 2) {
+    const pair = f64x2.add(f64x2.mul(v128.load64_splat(at64(coefficients, k)), v), v128.load64_splat(at64(coefficients, k + 1)));
+    result = f64x2.add(f64x2.mul(result, v2), pair);
+  }
   return result;
 }
 
