@@ -290,6 +290,24 @@ describe('thread pool', () => {
     }
   });
 
+  it('sigmoid, SiLU and GELU forward and backward: same bits at 1, 2 and 3 threads, NaN and ±Inf included', () => {
+    const generator = new Generator(17);
+    for (const size of [0, 1, 5, 67, 4099, 40_001]) {
+      const x = data(generator, size);
+      for (let i = 0; i < size; i += 7) x[i] = [Number.NaN, Infinity, -Infinity, -0, 750, -750][i % 6]!;
+      const gradOutput = data(generator, size);
+      for (const op of ['sigmoid', 'silu', 'gelu'] as const) {
+        sameBitsAtEveryThreadCount(`${op} ${size}`, (table) => {
+          const out = new Float32Array(size);
+          table.activation({ op, x, out });
+          const gradX = new Float32Array(size);
+          table.activationBackward({ op, x, out, gradOutput, gradX });
+          return { out, gradX };
+        }, { hasWork: size > 0 });
+      }
+    }
+  });
+
   it('every threaded kernel on small, awkward sizes: same bits at 1, 2 and 3 threads', () => {
     {
       const generator = new Generator(9);
@@ -446,7 +464,7 @@ describe('thread pool', () => {
     }
   });
 
-  it('each kernel goes to the pool only from its measured size threshold; slot-wise and batch-wise never', () => {
+  it('each kernel goes to the pool only from its measured size threshold; slot-wise, batch-wise and ReLU never', () => {
     setNumThreads(2);
     const generator = new Generator(12);
     const jobsOf = (call: () => void) => {
@@ -488,6 +506,16 @@ describe('thread pool', () => {
     expect(parallelThresholds.gemmWork).toBe(1 << 24);
     expect(conv(14), 'conv2d just under the threshold: no job').toBe(0);
     expect(conv(15), 'conv2d over the threshold').toBeGreaterThan(0);
+    // Activations with exp or erf (sigmoid, SiLU, GELU): from 2^15 elements; ReLU (a compare) never.
+    expect(parallelThresholds.activationElements).toBe(1 << 15);
+    const activationJobs = (size: number, op: 'gelu' | 'relu') => {
+      const x = data(generator, size);
+      return jobsOf(() => wasm.activation({ op, x, out: new Float32Array(size) }))
+        + jobsOf(() => wasm.activationBackward({ op, x, out: x, gradOutput: x, gradX: new Float32Array(size) }));
+    };
+    expect(activationJobs((1 << 15) - 1, 'gelu'), 'GELU just below 2^15 elements: no job').toBe(0);
+    expect(activationJobs(1 << 15, 'gelu'), 'GELU forward and backward at 2^15 elements').toBeGreaterThanOrEqual(2);
+    expect(activationJobs(1 << 20, 'relu'), 'ReLU on 2^20 elements').toBe(0);
     // Slot-wise (GroupNorm) and batch-wise (BatchNorm) stay on one thread at any size (no gain measured).
     const [slots, inner] = [64, 1 << 15];
     const x = data(generator, slots * inner);

@@ -98,10 +98,12 @@ const GEMM_BATCH_GROUP_BYTES = 16 * 1024 * 1024;
  * threads). The slot-wise, batch-wise and slot-mix normalization loops measured 0.75-1.01x on 2 threads (the
  * calling thread's chunk copies and the pool's wake-ups eat the second core's share of these memory-bound
  * loops), so they stay on one thread; their threaded paths are kept and tested bitwise for larger machines.
+ * Sigmoid, SiLU and GELU (compute-bound: exp and erf) from 2^15 elements (1.2-1.3x there, 1.4-1.7x from 2^17).
  */
 export const parallelThresholds = {
   gemmWork: 1 << 24, rowwiseElements: 1 << 20, rowwiseBackwardElements: 1 << 20,
   slotwiseElements: Infinity, batchElements: Infinity, slotMixElements: Infinity,
+  activationElements: 1 << 15,
 };
 /** Rows per block of the row-wise backward's parameter-gradient sums: this many values (256 KiB of float32). */
 const ROWWISE_BLOCK_FLOATS = 1 << 16;
@@ -1165,8 +1167,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.reset();
     const table = arena.float64In(ERF_TABLE);
     const code = op === 'gelu' ? ACTIVATION_GELU : op === 'silu' ? ACTIVATION_SILU : ACTIVATION_SIGMOID;
-    stream(x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [px]) =>
-      exports.activationForward(code, px!, px!, i1 - i0, table));
+    const threads = threadsFor(x.length, parallelThresholds.activationElements);
+    streamOnThreads(threads, x.length, [{ data: x, unitLength: 1 }], [{ data: out, unitLength: 1, inPlaceOf: 0 }], 4, (calls, i0, i1, c0, [buffer]) => {
+      const at = buffer! + (i0 - c0) * 4;
+      calls.call('activationForward', [code, at, at, i1 - i0, table]);
+    });
   }
 
   /**
@@ -1181,18 +1186,17 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
         exports.reluBackward(px!, pg!, pg!, i1 - i0));
       return;
     }
-    if (op === 'silu' && isFloat32(x, gradOutput, gradX)) {
-      arena.reset();
-      stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
-        exports.siluBackward(px!, pg!, pg!, i1 - i0));
-      return;
-    }
-    if (op !== 'gelu' || !isFloat32(x, gradOutput, gradX)) return jsKernels.activationBackward(args);
+    if ((op !== 'gelu' && op !== 'silu') || !isFloat32(x, gradOutput, gradX)) return jsKernels.activationBackward(args);
     arena.reset();
-    const table = arena.float64In(ERF_TABLE);
+    const table = op === 'gelu' ? arena.float64In(ERF_TABLE) : 0;
+    const threads = threadsFor(x.length, parallelThresholds.activationElements);
     // gradX overwrites gradOutput in its buffer (each element read before it is written).
-    stream(x.length, [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }], [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], (i0, i1, [pg, px]) =>
-      exports.geluBackward(px!, pg!, pg!, i1 - i0, table));
+    const streamed = [{ data: gradOutput, unitLength: 1 }, { data: x, unitLength: 1 }];
+    streamOnThreads(threads, x.length, streamed, [{ data: gradX, unitLength: 1, inPlaceOf: 0 }], 4, (calls, i0, i1, c0, [pg, px]) => {
+      const offset = (i0 - c0) * 4;
+      if (op === 'gelu') calls.call('geluBackward', [px! + offset, pg! + offset, pg! + offset, i1 - i0, table]);
+      else calls.call('siluBackward', [px! + offset, pg! + offset, pg! + offset, i1 - i0]);
+    });
   }
 
   /**
