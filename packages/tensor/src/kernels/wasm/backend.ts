@@ -1200,13 +1200,13 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * Float32 binary ops in f32x4 lanes (same shape, scalars, bias rows, per-channel runs), the operands streamed through the module in cache-sized chunks
-   * (the js bits; about 2x faster than the js loop on large arrays, whose float32 loads and stores are
-   * scalar). General broadcasting (`index`), float64 and small arrays stay on the js loops.
+   * Float32 binary ops in f32x4 lanes (same shape, scalars, bias rows, per-channel runs), the operands
+   * streamed through the module in cache-sized chunks (the js bits; 2-4x faster than the js loops on
+   * large arrays). General broadcasting (`index`), float64 and small arrays stay on the js loops.
    */
   function binary(args: BinaryArgs): void {
     const { op, a, b, out, broadcast } = args;
-    if (broadcast.kind === 'index' || !isFloat32(a, b, out) || out.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.binary(args);
+    if (!isFloat32(a, b, out) || out.length < ELEMENTWISE_MIN_ELEMENTS) return jsKernels.binary(args);
     arena.reset();
     const code = BINARY_OPS[op];
     const n = out.length;
@@ -1241,6 +1241,8 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
           exports.binaryForward(code, pa, pb!, pb!, 1, i1 - i0, BINARY_SCALAR_A, 0, 1));
         return;
       }
+      default:
+        return jsKernels.binary(args);
     }
   }
 
