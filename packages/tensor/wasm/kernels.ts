@@ -1771,6 +1771,7 @@ export function binaryForward(op: i32, a: usize, b: usize, out: usize, rows: i32
 // passes in memory (`erfTable`, laid out as src/kernels/js/math.ts's ERF_TABLE: the coefficients are
 // written once).
 
+const ACTIVATION_TANH = 1;
 const ACTIVATION_SIGMOID = 2;
 const ACTIVATION_SILU = 3;
 const ACTIVATION_GELU = 4;
@@ -1881,8 +1882,31 @@ function erfLanes(table: usize, z: v128): v128 {
   return v128.bitselect(small, signed, isSmall);
 }
 
+/**
+ * tanh per lane: sign(v) (1 - 2 / (exp(2|v|) + 1)) from |v| = 1/16, where that subtraction loses at
+ * most 1e-13 relative, and the odd Taylor series to v^9 below (the next term is under 1e-14 relative
+ * there); Math.tanh's values rounded to float32, within 1 ulp. NaN passes; ±Infinity gives ±1 (exp
+ * overflows to Infinity); -0 stays -0.
+ */
+function tanhLanes(v: v128): v128 {
+  const one = f64x2.splat(1);
+  const magnitude = f64x2.abs(v);
+  const e = expLanes(f64x2.add(magnitude, magnitude));
+  const large = f64x2.sub(one, f64x2.div(f64x2.splat(2), f64x2.add(e, one)));
+  const v2 = f64x2.mul(v, v);
+  let series = f64x2.splat(62.0 / 2835.0);
+  series = f64x2.add(f64x2.mul(series, v2), f64x2.splat(-17.0 / 315.0));
+  series = f64x2.add(f64x2.mul(series, v2), f64x2.splat(2.0 / 15.0));
+  series = f64x2.add(f64x2.mul(series, v2), f64x2.splat(-1.0 / 3.0));
+  series = f64x2.add(f64x2.mul(series, v2), one);
+  const small = f64x2.mul(v, series);
+  const signed = v128.bitselect(f64x2.neg(large), large, f64x2.lt(v, f64x2.splat(0)));
+  return v128.bitselect(small, signed, f64x2.lt(magnitude, f64x2.splat(0.0625)));
+}
+
 function activationLanes(op: i32, v: v128, table: usize): v128 {
   const one = f64x2.splat(1);
+  if (op == ACTIVATION_TANH) return tanhLanes(v);
   if (op == ACTIVATION_SIGMOID) {
     // exp(-|v|) on both sides: 1 / (1 + e) for v >= 0, e / (1 + e) below (NaN takes the second).
     const e = expLanes(f64x2.neg(f64x2.abs(v)));
@@ -1896,7 +1920,7 @@ function activationLanes(op: i32, v: v128, table: usize): v128 {
   return f64x2.mul(f64x2.mul(f64x2.splat(0.5), v), f64x2.add(one, erfLanes(table, z)));
 }
 
-/** out = act(x) for `n` float32 values, `op` sigmoid, SiLU or GELU. */
+/** out = act(x) for `n` float32 values, `op` tanh, sigmoid, SiLU or GELU. */
 export function activationForward(op: i32, x: usize, out: usize, n: i32, table: usize): void {
   let i = 0;
   for (; i + 4 <= n; i += 4) {

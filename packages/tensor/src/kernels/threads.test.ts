@@ -290,13 +290,13 @@ describe('thread pool', () => {
     }
   });
 
-  it('sigmoid, SiLU and GELU forward and backward: same bits at 1, 2 and 3 threads, NaN and ±Inf included', () => {
+  it('tanh, sigmoid, SiLU and GELU forward and backward: same bits at 1, 2 and 3 threads, NaN and ±Inf included', () => {
     const generator = new Generator(17);
     for (const size of [0, 1, 5, 67, 4099, 40_001]) {
       const x = data(generator, size);
       for (let i = 0; i < size; i += 7) x[i] = [Number.NaN, Infinity, -Infinity, -0, 750, -750][i % 6]!;
       const gradOutput = data(generator, size);
-      for (const op of ['sigmoid', 'silu', 'gelu'] as const) {
+      for (const op of ['tanh', 'sigmoid', 'silu', 'gelu'] as const) {
         sameBitsAtEveryThreadCount(`${op} ${size}`, (table) => {
           const out = new Float32Array(size);
           table.activation({ op, x, out });
