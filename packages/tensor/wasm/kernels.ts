@@ -1783,9 +1783,14 @@ const LN2_LOW: f64 = 1.90821492927058770002e-10; // ln 2 - LN2_HIGH
 /**
  * exp's constants in a static data segment, read with one load each: V8 builds a v128 constant from
  * immediates with several instructions at every use inside a loop, which made them about a sixth of
- * SiLU's time. In order: 708, -708, 1.4426950408889634, 6755399441055744.0, LN2_HIGH, LN2_LOW, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05, 2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08, 2.08767569878681e-09, 1.6059043836821613e-10, 709.782712893384, Infinity.
+ * SiLU's time. In order: the clamp (708, -708), 1 / ln 2, the rounding shift 1.5 * 2^52, ln 2 in two parts,
+ * 1 / n! for n = 0, 2, 3, ..., 13 (1 / 1! is the 1 in q0), the overflow threshold, Infinity.
  */
-const EXP_CONSTANTS = memory.data<f64>([708, -708, 1.4426950408889634, 6755399441055744.0, LN2_HIGH, LN2_LOW, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05, 2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08, 2.08767569878681e-09, 1.6059043836821613e-10, 709.782712893384, Infinity]);
+const EXP_CONSTANTS = memory.data<f64>([
+  708, -708, 1.4426950408889634, 6755399441055744.0, LN2_HIGH, LN2_LOW,
+  1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333, 0.001388888888888889, 0.0001984126984126984,
+  2.48015873015873e-05, 2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08, 2.08767569878681e-09, 1.6059043836821613e-10, 709.782712893384, Infinity,
+]);
 
 @inline function expConstant(index: i32): v128 {
   return v128.load64_splat(EXP_CONSTANTS + (<usize>index << 3));
@@ -1802,7 +1807,7 @@ function expLanes(x: v128): v128 {
   const r = f64x2.sub(f64x2.sub(clamped, f64x2.mul(k, expConstant(4))), f64x2.mul(k, expConstant(5)));
   // |r| <= ln2 / 2: sum of r^n / n! for n <= 13 (the next term is below 1e-16 relative), by Estrin's
   // scheme: pairs, then pairs of pairs with r^2, r^4 and r^8, so the dependency chain is four
-  // multiply-adds deep instead of Horner's thirteen (this function bounds sigmoid, SiLU and GELU).
+  // multiply-adds deep instead of Horner's thirteen (this function bounds tanh, sigmoid, SiLU and GELU).
   const r2 = f64x2.mul(r, r);
   const r4 = f64x2.mul(r2, r2);
   const r8 = f64x2.mul(r4, r4);
