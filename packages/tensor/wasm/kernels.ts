@@ -952,6 +952,16 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
     c30 = f32x4.add(c30, f32x4.mul(a3, b0));
     c31 = f32x4.add(c31, f32x4.mul(a3, b1));
   }
+  storeTile(c, ldc, rows, cols, overwrite, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+/**
+ * Adds a 4x8 tile of accumulators (rows of two f32x4) into C[0 .. rows, 0 .. cols] (row stride ldc); with
+ * `overwrite`, sets it to +0 + the tile instead (the bits C would get from a block of +0) without reading C.
+ */
+@inline function storeTile(
+  c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool, c00: v128, c01: v128, c10: v128, c11: v128, c20: v128, c21: v128, c30: v128, c31: v128,
+): void {
   const rowBytes = <usize>ldc << 2;
   if (rows == 4 && cols == 8) {
     let r = c;
@@ -1130,6 +1140,101 @@ export function col2im(
             }
           }
           colIndex += gridW;
+        }
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Indirect convolution (stride 1 along rows of the image): the GEMM of `gemm` with op(B) = the unfolded
+// input read straight from a zero-padded copy of the image instead of an im2col matrix and its packed
+// panels. Output columns come in strips of 8 along an output row; for a strip, op(B)'s row p (channel c,
+// tap i, j) is 8 contiguous floats of the padded image at the strip's base + offsets[p]. A is packed once
+// per call (`packRows`), k is summed in the same KC blocks and order as `gemm`, so every output gets the
+// bits `gemm` gives it on the im2col matrix.
+
+/** A row-major [rows x k] matrix as 4-row panels over all of k (panel r: k columns of 4 floats, zero padded). */
+export function packRows(a: usize, rows: i32, k: i32, out: usize): void {
+  packA(a, k, 1, 0, rows, 0, k, out);
+}
+
+/** `planes` planes of h x w as planes of (h + 2 padH) x (w + 2 padW) with zeros around them. */
+export function padPlanes(src: usize, planes: i32, h: i32, w: i32, padH: i32, padW: i32, dst: usize): void {
+  const outW = w + 2 * padW;
+  const outH = h + 2 * padH;
+  const rowBytes = <usize>outW << 2;
+  let out = dst;
+  for (let q = 0; q < planes; q++) {
+    const plane = src + (<usize>(q * h * w) << 2);
+    memory.fill(out, 0, rowBytes * <usize>padH);
+    out += rowBytes * <usize>padH;
+    for (let y = 0; y < h; y++) {
+      memory.fill(out, 0, <usize>padW << 2);
+      memory.copy(out + (<usize>padW << 2), plane + (<usize>(y * w) << 2), <usize>w << 2);
+      memory.fill(out + (<usize>(padW + w) << 2), 0, <usize>padW << 2);
+      out += rowBytes;
+    }
+    memory.fill(out, 0, rowBytes * <usize>(outH - padH - h));
+    out += rowBytes * <usize>(outH - padH - h);
+  }
+}
+
+/** The micro-kernel of `gemm` with op(B)'s row p read at base + offsets[p] (bytes) instead of from a packed panel. */
+function microKernelIndirect(pa: usize, base: usize, offsets: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool): void {
+  let c00 = f32x4.splat(0);
+  let c01 = c00;
+  let c10 = c00;
+  let c11 = c00;
+  let c20 = c00;
+  let c21 = c00;
+  let c30 = c00;
+  let c31 = c00;
+  for (let p = 0; p < kc; p++) {
+    const bp = base + <usize>load<i32>(offsets + (<usize>p << 2));
+    const ap = pa + (<usize>(p * 4) << 2);
+    const b0 = v128.load(bp);
+    const b1 = v128.load(bp, 16);
+    const a0 = v128.load32_splat(ap);
+    const a1 = v128.load32_splat(ap, 4);
+    const a2 = v128.load32_splat(ap, 8);
+    const a3 = v128.load32_splat(ap, 12);
+    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
+    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
+    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
+    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
+    c20 = f32x4.add(c20, f32x4.mul(a2, b0));
+    c21 = f32x4.add(c21, f32x4.mul(a2, b1));
+    c30 = f32x4.add(c30, f32x4.mul(a3, b0));
+    c31 = f32x4.add(c31, f32x4.mul(a3, b1));
+  }
+  storeTile(c, ldc, rows, cols, overwrite, c00, c01, c10, c11, c20, c21, c30, c31);
+}
+
+/**
+ * C[i, oh * gridW + ow] (row stride ldc) += sum_p A[i, p] * image[base(oh, ow) + offsets[p]], for i < m, p < k:
+ * `panels` is A packed by `packRows`; output (oh, ow) reads the padded image from
+ * image + oh * rowStepBytes + ow * 4 (stride 1 along a row). A strip's last lanes past gridW read up to 7
+ * floats beyond the row (the caller leaves 8 floats of slack after the image) and are never stored. `work`:
+ * 32 floats of scratch for the edge tile. `overwrite` as in `gemm`.
+ */
+export function convIndirect(
+  panels: usize, m: i32, k: i32, image: usize, offsets: usize, rowStepBytes: i32, gridH: i32, gridW: i32, c: usize, ldc: i32, work: usize,
+  overwrite: i32,
+): void {
+  edgeTile = work;
+  for (let p0 = 0; p0 < k; p0 += KC) {
+    const kc = min(KC, k - p0);
+    const blockOffsets = offsets + (<usize>p0 << 2);
+    for (let oh = 0; oh < gridH; oh++) {
+      const rowBase = image + <usize>oh * <usize>rowStepBytes;
+      for (let ow = 0; ow < gridW; ow += 8) {
+        const cols = min(8, gridW - ow);
+        const base = rowBase + (<usize>ow << 2);
+        const tile = c + (<usize>(oh * gridW + ow) << 2);
+        for (let ii = 0; ii < m; ii += 4) {
+          const pa = panels + (<usize>((ii >> 2) * k * 4 + p0 * 4) << 2);
+          microKernelIndirect(pa, base, blockOffsets, kc, tile + (<usize>(ii * ldc) << 2), ldc, min(4, m - ii), cols, overwrite != 0 && p0 == 0);
         }
       }
     }

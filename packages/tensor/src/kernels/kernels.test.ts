@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { TypedArray } from '../dtype';
 import { Generator } from '../random';
 import { activeKernels, getBackend, kernelsOf, setBackend } from './backend';
+import { convolutionPaths } from './wasm/backend';
 import { erf } from './js/math';
 import type { ActivationOp, BinaryBroadcast, BinaryKernelOp, KernelTable } from './types';
 import { sumRuns } from '../ops/reduce';
@@ -622,6 +623,77 @@ describe('kernel table: conv2d', () => {
       expectGemmAgreement(`${label} gradWeight`, ref.gradWeight, got.gradWeight, Float64Array.from(magnitude.gradWeight, (v) => 2 * (termsW + 2) * 2 ** -24 * v));
     }
     expect(largeEnough, 'convolutions large enough to run in WebAssembly').toBeGreaterThanOrEqual(10);
+  });
+});
+
+describe('kernel table: conv2d on the indirect path', () => {
+  // Stride 1 along rows: the forward reads the unfolded input from a padded copy of the image (no im2col
+  // matrix, no packed B), in the same k blocks and order as the GEMM, so it must give the im2col path's
+  // bits; dx of a stride-1 convolution is the convolution of dy with the flipped, transposed weight (another
+  // summation order than col2im: checked against js within the bound); dW keeps its loops (same bits).
+  const abs = (values: Float32Array) => values.map(Math.abs);
+  const sameBits = (label: string, a: Float32Array, b: Float32Array) => {
+    const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
+    const ub = new Uint32Array(b.buffer, b.byteOffset, b.length);
+    for (let i = 0; i < a.length; i++) {
+      if (ua[i] !== ub[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) expect.fail(`${label}[${i}]: ${a[i]} against ${b[i]}`);
+    }
+  };
+
+  it('forward: the bits of the im2col path; dx: js within the summation bound; dW: unchanged (partial strips, groups, dilation, two k blocks, NaN and ±Inf)', () => {
+    const generator = new Generator(47);
+    const callsBefore = { ...convolutionPaths.calls };
+    let trials = 0;
+    for (let trial = 0; trial < 48; trial++) {
+      const groups = pick(generator, [1, 1, 2, 4]);
+      const inChannels = groups * pick(generator, [1, 3, 8, 32]); // 32 channels x 9 taps: k = 288, two blocks of 256
+      const outChannels = groups * pick(generator, [1, 5, 8, 13]);
+      const kernelH = pick(generator, [1, 2, 3, 5]);
+      const kernelW = pick(generator, [1, 3, 5]);
+      const window = {
+        kernelH, kernelW, strideH: pick(generator, [1, 1, 2]), strideW: 1, padH: pick(generator, [0, 1, 2, 3]), padW: pick(generator, [0, 1, 2, 3]),
+        dilationH: pick(generator, [1, 2]), dilationW: pick(generator, [1, 2]),
+      };
+      const batch = pick(generator, [1, 2]);
+      const height = pick(generator, [6, 9, 16]);
+      const width = pick(generator, [8, 9, 13, 14, 16, 24, 29]);
+      const outH = Math.floor((height + 2 * window.padH - window.dilationH * (kernelH - 1) - 1) / window.strideH) + 1;
+      const outW = width + 2 * window.padW - window.dilationW * (kernelW - 1);
+      if (outH < 1 || outW < 1) continue;
+      trials++;
+      const geometry = { batch, inChannels, height, width, outChannels, groups, window, outH, outW };
+      const fill = pick<Fill>(generator, ['normal', 'normal', 'special']);
+      const x = data(generator, batch * inChannels * height * width, fill);
+      const weight = data(generator, outChannels * (inChannels / groups) * kernelH * kernelW, 'normal');
+      const bias = generator.nextUint32() % 2 === 0 ? data(generator, outChannels, 'normal') : null;
+      const gy = data(generator, batch * outChannels * outH * outW, fill);
+      const label = `conv ${JSON.stringify(geometry)} ${fill}`;
+      const both = (table: KernelTable, xs: Float32Array, ws: Float32Array, gys: Float32Array) => {
+        const out = new Float32Array(gy.length);
+        table.conv2dForward({ ...geometry, x: xs, weight: ws, bias, out });
+        const gradX = new Float32Array(x.length);
+        const gradWeight = new Float32Array(weight.length);
+        table.conv2dBackward({ ...geometry, gradOutput: gys, x: xs, weight: ws, gradX, gradWeight });
+        return { out, gradX, gradWeight };
+      };
+      const indirect = both(wasm, x, weight, gy);
+      convolutionPaths.indirect = false;
+      let unfolded: ReturnType<typeof both>;
+      try {
+        unfolded = both(wasm, x, weight, gy);
+      } finally {
+        convolutionPaths.indirect = true;
+      }
+      sameBits(`${label} forward`, indirect.out, unfolded.out);
+      sameBits(`${label} gradWeight`, indirect.gradWeight, unfolded.gradWeight);
+      const ref = both(js, x, weight, gy);
+      const magnitude = both(js, abs(x), abs(weight), abs(gy));
+      const termsX = (outChannels / groups) * kernelH * kernelW;
+      expectGemmAgreement(`${label} gradX`, ref.gradX, indirect.gradX, Float64Array.from(magnitude.gradX, (v) => 2 * (termsX + 2) * 2 ** -24 * v));
+    }
+    expect(trials).toBeGreaterThanOrEqual(30);
+    expect(convolutionPaths.calls.forward - callsBefore.forward, 'forward calls on the indirect path').toBeGreaterThanOrEqual(15);
+    expect(convolutionPaths.calls.gradX - callsBefore.gradX, 'dx calls as a convolution of dy').toBeGreaterThanOrEqual(10);
   });
 });
 

@@ -150,6 +150,9 @@ describe('thread pool', () => {
       { batch: 3, inChannels: 12, height: 19, width: 17, outChannels: 24, groups: 1, kernel: 3, stride: 1, pad: 1, dilation: 1 },
       { batch: 2, inChannels: 16, height: 23, width: 21, outChannels: 32, groups: 2, kernel: 3, stride: 2, pad: 2, dilation: 2 },
       { batch: 5, inChannels: 3, height: 32, width: 32, outChannels: 64, groups: 1, kernel: 5, stride: 1, pad: 2, dilation: 1 },
+      // Stride 1 along rows with 12 outputs per row: the indirect path with partial strips (8 + 4 lanes), groups
+      // and dilation, dx as a convolution of dy; the case above (32 wide, 5x5) takes it with full strips.
+      { batch: 3, inChannels: 12, height: 15, width: 14, outChannels: 20, groups: 2, kernel: 3, stride: 1, pad: 1, dilation: 2 },
       // 1x1, stride 1, no padding: multiplied without im2col.
       { batch: 4, inChannels: 32, height: 16, width: 18, outChannels: 48, groups: 2, kernel: 1, stride: 1, pad: 0, dilation: 1 },
       // Depthwise: the direct loop, vectorised along rows (stride 1) or scalar (stride 2, dilation 2).

@@ -64,6 +64,10 @@ interface KernelExports {
     padH: number, padW: number, dilationH: number, dilationW: number, gridH: number, gridW: number, dst: number): void;
   batchBackwardInput(gy: number, x: number, gradX: number, w: number, outer: number, groups: number, inner: number, chunk: number, slots: number,
     center: number, fixed: number, count: number, mean: number, rstd: number, reductions: number): void;
+  packRows(a: number, rows: number, k: number, out: number): void;
+  padPlanes(src: number, planes: number, h: number, w: number, padH: number, padW: number, dst: number): void;
+  convIndirect(panels: number, m: number, k: number, image: number, offsets: number, rowStepBytes: number, gridH: number, gridW: number, c: number,
+    ldc: number, work: number, overwrite: number): void;
 }
 
 const PAGE = 65536;
@@ -106,6 +110,15 @@ export const parallelThresholds = {
   slotwiseElements: Infinity, batchElements: Infinity, slotMixElements: Infinity,
   activationElements: 1 << 15,
 };
+/**
+ * Which convolution loops the wasm backend may use: `indirect` (stride 1 along rows) reads the unfolded input
+ * straight from a padded copy of the image instead of an im2col matrix, forward and, for stride 1, backward
+ * to the input (a convolution of the output gradient with the flipped, transposed weight). Mutable for the
+ * tests only, which compare both paths and count the calls that took this one; not exported from the package.
+ */
+export const convolutionPaths = { indirect: true, calls: { forward: 0, gradX: 0 } };
+/** Floats past a padded image that an indirect strip's unused lanes may read (never stored). */
+const INDIRECT_SLACK_FLOATS = 8;
 /** Rows per block of the row-wise backward's parameter-gradient sums: this many values (256 KiB of float32). */
 const ROWWISE_BLOCK_FLOATS = 1 << 16;
 /** Tasks per thread in a job, so threads that start late or run slower still share the work evenly. */
@@ -288,6 +301,13 @@ interface StreamOutput {
   inPlaceOf?: number;
 }
 
+/** Where `convIndirect` finds a convolution's packed weight (per group) and its taps' offsets. */
+interface IndirectPlan {
+  panels: number;
+  groupPanelBytes: number;
+  offsets: number;
+}
+
 /** One input and one output channel per group: the depthwise loop instead of a 1-row GEMM per channel. */
 function isDepthwise(args: { inChannels: number; outChannels: number; groups: number }): boolean {
   return args.groups > 1 && args.groups === args.inChannels && args.outChannels === args.groups;
@@ -351,6 +371,36 @@ class Job {
     task[0]!++;
     return this;
   }
+}
+
+/** Bytes of the edge tile a `convIndirect` call writes partial strips through (32 floats). */
+const EDGE_TILE_BYTES = 128;
+
+/**
+ * Whether the indirect convolution suits a grid `gridW` wide: stride 1 along rows (a strip of 8 outputs
+ * reads 8 contiguous floats per tap), and at least 3/4 of the strips' lanes in use (a 4-wide grid would
+ * waste half of them; im2col packs its columns across rows).
+ */
+function indirectFits(strideW: number, gridW: number): boolean {
+  return convolutionPaths.indirect && strideW === 1 && gridW * 4 >= Math.ceil(gridW / 8) * 8 * 3;
+}
+
+/**
+ * The weight of the convolution that gives dx from dy at stride 1: [inChannels, outChannels / groups, kH, kW],
+ * each group's [outChannels/g, inChannels/g] block transposed and every window flipped in both directions.
+ */
+function flippedTransposedWeight(weight: TypedArray, groups: number, groupOutChannels: number, groupInChannels: number, taps: number): Float32Array {
+  const flipped = new Float32Array(weight.length);
+  for (let g = 0; g < groups; g++) {
+    for (let co = 0; co < groupOutChannels; co++) {
+      for (let ci = 0; ci < groupInChannels; ci++) {
+        const from = ((g * groupOutChannels + co) * groupInChannels + ci) * taps;
+        const to = ((g * groupInChannels + ci) * groupOutChannels + co) * taps + taps - 1;
+        for (let t = 0; t < taps; t++) flipped[to - t] = weight[from + t]!;
+      }
+    }
+  }
+  return flipped;
 }
 
 function align(offset: number): number {
@@ -866,6 +916,28 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
    * conv2d forward as one module call sequence: x and the weight are copied in once, every sample is
    * unfolded (im2col) and multiplied (gemm) inside the module, and the output is copied out once.
    */
+  /**
+   * A convolution's operands for `convIndirect`: the weight (rows of `groups` x `rows` output channels,
+   * `channels` x kH x kW taps each, at `pweight` in the module) packed into 4-row panels per group, and
+   * each tap's byte offset into a padded image of `paddedH` x `paddedW` planes.
+   */
+  function indirectPlan(pweight: number, groups: number, rows: number, channels: number, w: Conv2dForwardArgs['window'], paddedH: number,
+    paddedW: number): IndirectPlan {
+    const k = channels * w.kernelH * w.kernelW;
+    const groupPanelBytes = Math.ceil(rows / 4) * 4 * k * 4;
+    const panels = arena.reserve(groups * groupPanelBytes);
+    for (let g = 0; g < groups; g++) exports.packRows(pweight + g * rows * k * 4, rows, k, panels + g * groupPanelBytes);
+    const offsets = arena.reserve(k * 4);
+    const view = arena.int32View(offsets, k);
+    let p = 0;
+    for (let c = 0; c < channels; c++) {
+      for (let i = 0; i < w.kernelH; i++) {
+        for (let j = 0; j < w.kernelW; j++) view[p++] = ((c * paddedH + i * w.dilationH) * paddedW + j * w.dilationW) * 4;
+      }
+    }
+    return { panels, groupPanelBytes, offsets };
+  }
+
   function conv2dForward(args: Conv2dForwardArgs): void {
     const { x, weight, bias, out, batch, inChannels, height, width, outChannels, groups, window: w, outH, outW } = args;
     const groupInChannels = inChannels / groups;
@@ -898,6 +970,27 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
     // A 1x1 convolution with stride 1 and no padding multiplies the input planes as they are: no im2col.
     const pointwise = isPointwise(w);
+    if (!pointwise && indirectFits(w.strideW, outW)) {
+      // One task per sample: pad it into the thread's scratch and multiply, per group, reading the
+      // unfolded input from the padded planes.
+      const paddedH = height + 2 * w.padH;
+      const paddedW = width + 2 * w.padW;
+      const plan = indirectPlan(pw, groups, groupOutChannels, groupInChannels, w, paddedH, paddedW);
+      convolutionPaths.calls.forward++;
+      const imageBytes = align((inChannels * paddedH * paddedW + INDIRECT_SLACK_FLOATS) * 4);
+      run(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), imageBytes + EDGE_TILE_BYTES, (calls) => {
+        for (let n = 0; n < batch; n++) {
+          calls.task();
+          calls.call('padPlanes', [px + n * inChannels * inPlane * 4, inChannels, height, width, w.padH, w.padW, scratch(0)]);
+          for (let g = 0; g < groups; g++) {
+            calls.call('convIndirect', [plan.panels + g * plan.groupPanelBytes, groupOutChannels, patch, scratch(g * groupInChannels * paddedH * paddedW * 4),
+              plan.offsets, w.strideH * paddedW * 4, outH, outW, pout + (n * outChannels + g * groupOutChannels) * plane * 4, plane, scratch(imageBytes), 0]);
+          }
+        }
+      });
+      arena.float32Out(pout, out);
+      return;
+    }
     const colBytes = pointwise ? 0 : align(patch * plane * 4);
     // One task per sample: unfold it (im2col into the thread's scratch) and multiply, per group.
     run(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), colBytes + gemmWorkBytes, (calls) => {
@@ -941,7 +1034,16 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pgy = arena.float32In(gradOutput);
     const px = gradWeight && x ? arena.float32In(x) : 0;
     const pw = arena.float32In(weight);
-    const pgx = gradX ? arena.float32Fill(gradX.length, 0) : 0;
+    const pointwise = isPointwise(w);
+    // For stride 1, dx is the convolution of dy, padded by d (k - 1) - p, with the weight flipped and
+    // transposed (its output is exactly the input's size): the forward's indirect loop, one task per
+    // sample, writing dx in full, instead of W^T dy unfolded and folded back (col2im) into a zeroed dx
+    // per block of input channels.
+    const transposedPadH = w.dilationH * (w.kernelH - 1) - w.padH;
+    const transposedPadW = w.dilationW * (w.kernelW - 1) - w.padW;
+    const gradXByConvolution = gradX !== null && !depthwise && !pointwise && w.strideH === 1 && transposedPadH >= 0 && transposedPadW >= 0 &&
+      indirectFits(w.strideW, width);
+    const pgx = gradX ? (gradXByConvolution ? arena.reserve(gradX.length * 4) : arena.float32Fill(gradX.length, 0)) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
     if (depthwise) {
       runRanges(threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork), inChannels, 1, (calls, c0, c1) => {
@@ -955,10 +1057,33 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       if (gradWeight) arena.float32Out(pgw, gradWeight);
       return;
     }
-    const pointwise = isPointwise(w);
     const colBytes = pointwise ? 0 : align(patch * plane * 4);
     const threads = threadsFor(batch * outChannels * patch * plane, parallelThresholds.gemmWork);
-    run(threads, colBytes + gemmWorkBytes, (calls) => {
+    let transposed: { plan: IndirectPlan; paddedH: number; paddedW: number; imageBytes: number } | null = null;
+    if (gradXByConvolution) {
+      const paddedH = outH + 2 * transposedPadH;
+      const paddedW = outW + 2 * transposedPadW;
+      const pflipped = arena.float32In(flippedTransposedWeight(weight, groups, groupOutChannels, groupInChannels, taps));
+      const plan = indirectPlan(pflipped, groups, groupInChannels, groupOutChannels, w, paddedH, paddedW);
+      convolutionPaths.calls.gradX++;
+      transposed = { plan, paddedH, paddedW, imageBytes: align((outChannels * paddedH * paddedW + INDIRECT_SLACK_FLOATS) * 4) };
+    }
+    const scratchBytes = Math.max(colBytes + gemmWorkBytes, transposed === null ? 0 : transposed.imageBytes + EDGE_TILE_BYTES);
+    run(threads, scratchBytes, (calls) => {
+      if (transposed !== null) {
+        const { plan, paddedH, paddedW, imageBytes } = transposed;
+        const transposedPatch = groupOutChannels * taps;
+        for (let n = 0; n < batch; n++) {
+          calls.task();
+          calls.call('padPlanes', [pgy + n * outChannels * plane * 4, outChannels, outH, outW, transposedPadH, transposedPadW, scratch(0)]);
+          for (let g = 0; g < groups; g++) {
+            calls.call('convIndirect', [plan.panels + g * plan.groupPanelBytes, groupInChannels, transposedPatch,
+              scratch(g * groupOutChannels * paddedH * paddedW * 4), plan.offsets, paddedW * 4, height, width,
+              pgx + (n * inChannels + g * groupInChannels) * inPlane * 4, inPlane, scratch(imageBytes), 1]);
+          }
+        }
+        if (!gradWeight) return;
+      }
       for (let g = 0; g < groups; g++) {
         const wOffset = g * groupOutChannels * patch;
         for (const [c0, c1] of pieces(groupInChannels, threads <= 1 ? 1 : threads, 1)) {
@@ -975,6 +1100,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
               calls.call('gemm', [pgy + gOffset * 4, plane, 1, pointwise ? px + xOffset * 4 : scratch(0), 1, plane, pgw + (wOffset + c0 * taps) * 4, patch,
                 groupOutChannels, plane, rows, scratch(colBytes), 0]);
             }
+            if (gradXByConvolution) continue;
             if (gradX && pointwise) {
               // dx's rows are the unfolded rows themselves: accumulate W^T dy straight into them (dx starts at zero).
               calls.call('gemm', [pw + (wOffset + c0 * taps) * 4, 1, patch, pgy + gOffset * 4, plane, 1, pgx + xOffset * 4, plane, rows, groupOutChannels,
