@@ -52,6 +52,22 @@ describe('LocalResponseNorm', () => {
     }
   });
 
+  it('d^-beta without Math.pow: within (|beta ln d| + 4) ulp of it for beta 0.75 and 0.5 (square roots) and any other beta (exp and log), d from 1e-300 to 1e300', () => {
+    // alpha = 0 makes d = k exactly, so out / x is the power itself.
+    for (const beta of [0.75, 0.5, 1.2, 2, 0.1, -0.5]) {
+      for (const k of [1e-300, 1e-30, 3.7e-5, 0.37, 1, 1 + 2 ** -40, 7.5, 123456.789, 1e30, 1e150]) {
+        const expected = Math.pow(k, -beta);
+        const got = localResponseNorm(tensor([[1], [1]], { dtype: 'float64' }), { size: 3, alpha: 0, beta, k }).data[0]!;
+        if (!Number.isFinite(expected)) {
+          expect(got, `beta ${beta}, d ${k}`).toBe(expected);
+          continue;
+        }
+        const ulps = Math.abs(beta * Math.log(k)) + 4;
+        expect(Math.abs(got - expected), `beta ${beta}, d ${k}: ${got} against Math.pow's ${expected}`).toBeLessThanOrEqual(ulps * 2 ** -52 * expected);
+      }
+    }
+  });
+
   it('has PyTorch defaults (alpha 1e-4, beta 0.75, k 1), no parameters or state, and is the identity up to k^-beta when alpha = 0', () => {
     const lrn = new LocalResponseNorm({ size: 3 });
     expect([lrn.size, lrn.alpha, lrn.beta, lrn.k]).toEqual([3, 1e-4, 0.75, 1]);
