@@ -118,12 +118,19 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
   const xs = x.data;
   const [w, b, vs] = [weight.data, bias.data, v.data];
   const out = allocate(x.dtype, x.size);
+  // sigmoid(v x) per element, in float64, kept for the backward's two passes (an exp costs more than
+  // reading 8 bytes back): the same bits as computing it again there.
+  const gates = new Float64Array(x.size);
   const channelsPerGroup = channels / groups;
   for (let n = 0; n < batch; n++) {
     for (let c = 0; c < channels; c++) {
       const r = rstd[n * groups + Math.floor(c / channelsPerGroup)]!;
       const base = (n * channels + c) * spatial;
-      for (let i = base; i < base + spatial; i++) out[i] = xs[i]! * sigmoid(vs[c]! * xs[i]!) * r * w[c]! + b[c]!;
+      for (let i = base; i < base + spatial; i++) {
+        const s = sigmoid(vs[c]! * xs[i]!);
+        gates[i] = s;
+        out[i] = xs[i]! * s * r * w[c]! + b[c]!;
+      }
     }
   }
 
@@ -142,7 +149,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         let rs = 0;
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
-          const s = sigmoid(vs[c]! * xi);
+          const s = gates[i]!;
           const z = xi * s;
           const dz = gy[i]! * w[c]! * r;
           rs += gy[i]! * z;
@@ -163,7 +170,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         const base = (n * channels + c) * spatial;
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
-          const s = sigmoid(vs[c]! * xi);
+          const s = gates[i]!;
           gx[i] = gy[i]! * w[c]! * r * (s + vs[c]! * xi * s * (1 - s)) - varianceTerm * (xi - m);
         }
       }
