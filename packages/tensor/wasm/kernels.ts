@@ -1024,6 +1024,16 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
 export function gemm(
   a: usize, aRow: i32, aCol: i32, b: usize, bRow: i32, bCol: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32, work: usize, overwrite: i32,
 ): void {
+  gemmBlocks(a, aRow, aCol, b, bRow, bCol, c, ldc, m, k, n, work, overwrite, false);
+}
+
+/**
+ * `gemm`'s blocking; with `imageB`, op(B)[p, j] is read from a padded image by `packBFromImage` (b is the
+ * image, the strides unused) instead of from a matrix: the same panels, so the same bits.
+ */
+function gemmBlocks(
+  a: usize, aRow: i32, aCol: i32, b: usize, bRow: i32, bCol: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32, work: usize, overwrite: i32, imageB: bool,
+): void {
   const packedA = work;
   const packedB = work + (<usize>(MC * KC) << 2);
   edgeTile = packedB + (<usize>(KC * (NC + 8)) << 2);
@@ -1031,7 +1041,8 @@ export function gemm(
     const nc = min(NC, n - j0);
     for (let p0 = 0; p0 < k; p0 += KC) {
       const kc = min(KC, k - p0);
-      packB(b, bRow, bCol, p0, kc, j0, nc, packedB);
+      if (imageB) packBFromImage(b, p0, kc, j0, nc, packedB);
+      else packB(b, bRow, bCol, p0, kc, j0, nc, packedB);
       for (let i0 = 0; i0 < m; i0 += MC) {
         const mc = min(MC, m - i0);
         packA(a, aRow, aCol, i0, mc, p0, kc, packedA);
@@ -1239,6 +1250,82 @@ export function convIndirect(
       }
     }
   }
+}
+
+/** The geometry `packBFromImage` reads for the current `gemmImageB` call (set per call: each thread has its own). */
+let imageOffsets: usize = 0;
+let imageGridW: i32 = 0;
+let imageRowStepBytes: usize = 0;
+
+/**
+ * Reads 4 floats at each of s0 .. s3 (four rows) and stores their transpose: column i as 4 floats at
+ * out + i * outStride. `transposeStore` with rows at any addresses.
+ */
+@inline function transposeRows(s0: usize, s1: usize, s2: usize, s3: usize, out: usize, outStride: usize): void {
+  const v0 = v128.load(s0);
+  const v1 = v128.load(s1);
+  const v2 = v128.load(s2);
+  const v3 = v128.load(s3);
+  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
+  const t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
+  const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
+  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
+  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
+  v128.store(out + outStride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
+  v128.store(out + outStride * 2, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
+  v128.store(out + outStride * 3, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+}
+
+/**
+ * `packB` for op(B)[p, j] = the unfolded input's column j at output position p (the transposed im2col
+ * matrix the weight gradient multiplies by), read from the padded image at
+ * image + (p / gridW) * rowStep + (p % gridW) * 4 + offsets[j]: 4 positions along an output row and 4
+ * taps at a time by register transposes, scalar where the 4 positions cross a row.
+ */
+function packBFromImage(image: usize, p0: i32, kc: i32, j0: i32, nc: i32, out: usize): void {
+  const panels = (nc + 7) >> 3;
+  for (let q = 0; q < panels; q++) {
+    const jBase = j0 + (q << 3);
+    const width = min(8, j0 + nc - jBase);
+    const panel = out + (<usize>(q * kc * 8) << 2);
+    const tap = imageOffsets + (<usize>jBase << 2);
+    let oh = p0 / imageGridW;
+    let ow = p0 - oh * imageGridW;
+    for (let p = 0; p < kc; ) {
+      const row = panel + (<usize>(p * 8) << 2);
+      const position = image + <usize>oh * imageRowStepBytes + (<usize>ow << 2);
+      if (width == 8 && p + 4 <= kc && ow + 4 <= imageGridW) {
+        transposeRows(position + <usize>load<i32>(tap), position + <usize>load<i32>(tap, 4), position + <usize>load<i32>(tap, 8),
+          position + <usize>load<i32>(tap, 12), row, 32);
+        transposeRows(position + <usize>load<i32>(tap, 16), position + <usize>load<i32>(tap, 20), position + <usize>load<i32>(tap, 24),
+          position + <usize>load<i32>(tap, 28), row + 16, 32);
+        p += 4;
+        ow += 4;
+      } else {
+        for (let t = 0; t < 8; t++) store<f32>(row + (<usize>t << 2), t < width ? load<f32>(position + <usize>load<i32>(tap + (<usize>t << 2))) : 0);
+        p++;
+        ow++;
+      }
+      if (ow == imageGridW) {
+        ow = 0;
+        oh++;
+      }
+    }
+  }
+}
+
+/**
+ * `gemm` with op(B)[p, j] = image[(p / gridW) * rowStepBytes + (p % gridW) * 4 + offsets[j]] (bytes): the
+ * weight gradient's product dy @ unfold(x)^T read from a padded copy of x (stride 1 along rows), no im2col.
+ */
+export function gemmImageB(
+  a: usize, aRow: i32, aCol: i32, image: usize, offsets: usize, gridW: i32, rowStepBytes: i32, c: usize, ldc: i32, m: i32, k: i32, n: i32,
+  work: usize, overwrite: i32,
+): void {
+  imageOffsets = offsets;
+  imageGridW = gridW;
+  imageRowStepBytes = <usize>rowStepBytes;
+  gemmBlocks(a, aRow, aCol, image, 0, 0, c, ldc, m, k, n, work, overwrite, true);
 }
 
 // ---------------------------------------------------------------------------------------------

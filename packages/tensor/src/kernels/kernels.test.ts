@@ -630,7 +630,8 @@ describe('kernel table: conv2d on the indirect path', () => {
   // Stride 1 along rows: the forward reads the unfolded input from a padded copy of the image (no im2col
   // matrix, no packed B), in the same k blocks and order as the GEMM, so it must give the im2col path's
   // bits; dx of a stride-1 convolution is the convolution of dy with the flipped, transposed weight (another
-  // summation order than col2im: checked against js within the bound); dW keeps its loops (same bits).
+  // summation order than col2im: checked against js within the bound); dW packs its panels from a padded
+  // copy of the image instead of an im2col matrix (the same panels: the same bits).
   const abs = (values: Float32Array) => values.map(Math.abs);
   const sameBits = (label: string, a: Float32Array, b: Float32Array) => {
     const ua = new Uint32Array(a.buffer, a.byteOffset, a.length);
@@ -640,7 +641,7 @@ describe('kernel table: conv2d on the indirect path', () => {
     }
   };
 
-  it('forward: the bits of the im2col path; dx: js within the summation bound; dW: unchanged (partial strips, groups, dilation, two k blocks, NaN and ±Inf)', () => {
+  it('forward and dW: the bits of the im2col path; dx: js within the summation bound (partial strips, groups, dilation, two k blocks, NaN and ±Inf)', () => {
     const generator = new Generator(47);
     const callsBefore = { ...convolutionPaths.calls };
     let trials = 0;
@@ -694,6 +695,7 @@ describe('kernel table: conv2d on the indirect path', () => {
     expect(trials).toBeGreaterThanOrEqual(30);
     expect(convolutionPaths.calls.forward - callsBefore.forward, 'forward calls on the indirect path').toBeGreaterThanOrEqual(15);
     expect(convolutionPaths.calls.gradX - callsBefore.gradX, 'dx calls as a convolution of dy').toBeGreaterThanOrEqual(10);
+    expect(convolutionPaths.calls.gradWeight - callsBefore.gradWeight, 'dW calls reading the padded image').toBeGreaterThanOrEqual(15);
   });
 });
 

@@ -68,6 +68,8 @@ interface KernelExports {
   padPlanes(src: number, planes: number, h: number, w: number, padH: number, padW: number, dst: number): void;
   convIndirect(panels: number, m: number, k: number, image: number, offsets: number, rowStepBytes: number, gridH: number, gridW: number, c: number,
     ldc: number, work: number, overwrite: number): void;
+  gemmImageB(a: number, aRow: number, aCol: number, image: number, offsets: number, gridW: number, rowStepBytes: number, c: number, ldc: number,
+    m: number, k: number, n: number, work: number, overwrite: number): void;
 }
 
 const PAGE = 65536;
@@ -116,7 +118,7 @@ export const parallelThresholds = {
  * to the input (a convolution of the output gradient with the flipped, transposed weight). Mutable for the
  * tests only, which compare both paths and count the calls that took this one; not exported from the package.
  */
-export const convolutionPaths = { indirect: true, calls: { forward: 0, gradX: 0 } };
+export const convolutionPaths = { indirect: true, calls: { forward: 0, gradX: 0, gradWeight: 0 } };
 /** Floats past a padded image that an indirect strip's unused lanes may read (never stored). */
 const INDIRECT_SLACK_FLOATS = 8;
 /** Rows per block of the row-wise backward's parameter-gradient sums: this many values (256 KiB of float32). */
@@ -401,6 +403,16 @@ function flippedTransposedWeight(weight: TypedArray, groups: number, groupOutCha
     }
   }
   return flipped;
+}
+
+/** Each tap's (channel, row, column of the window) byte offset into `channels` padded planes of paddedH x paddedW, in unfold order. */
+function tapOffsets(view: Int32Array, channels: number, w: Conv2dForwardArgs['window'], paddedH: number, paddedW: number): void {
+  let p = 0;
+  for (let c = 0; c < channels; c++) {
+    for (let i = 0; i < w.kernelH; i++) {
+      for (let j = 0; j < w.kernelW; j++) view[p++] = ((c * paddedH + i * w.dilationH) * paddedW + j * w.dilationW) * 4;
+    }
+  }
 }
 
 function align(offset: number): number {
@@ -928,13 +940,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const panels = arena.reserve(groups * groupPanelBytes);
     for (let g = 0; g < groups; g++) exports.packRows(pweight + g * rows * k * 4, rows, k, panels + g * groupPanelBytes);
     const offsets = arena.reserve(k * 4);
-    const view = arena.int32View(offsets, k);
-    let p = 0;
-    for (let c = 0; c < channels; c++) {
-      for (let i = 0; i < w.kernelH; i++) {
-        for (let j = 0; j < w.kernelW; j++) view[p++] = ((c * paddedH + i * w.dilationH) * paddedW + j * w.dilationW) * 4;
-      }
-    }
+    tapOffsets(arena.int32View(offsets, k), channels, w, paddedH, paddedW);
     return { panels, groupPanelBytes, offsets };
   }
 
@@ -1068,7 +1074,20 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       convolutionPaths.calls.gradX++;
       transposed = { plan, paddedH, paddedW, imageBytes: align((outChannels * paddedH * paddedW + INDIRECT_SLACK_FLOATS) * 4) };
     }
-    const scratchBytes = Math.max(colBytes + gemmWorkBytes, transposed === null ? 0 : transposed.imageBytes + EDGE_TILE_BYTES);
+    // dW's product dy @ unfold(x)^T reads the unfolded rows from a padded copy of each block of input
+    // channels (stride 1 along rows) instead of an im2col matrix: the same packed panels, the same bits.
+    const weightFromImage = gradWeight !== null && px !== 0 && !pointwise && w.strideW === 1 && convolutionPaths.indirect;
+    let image: { offsets: number; paddedW: number; bytes: number } | null = null;
+    if (weightFromImage) {
+      const paddedH = height + 2 * w.padH;
+      const paddedW = width + 2 * w.padW;
+      const offsets = arena.reserve(patch * 4);
+      tapOffsets(arena.int32View(offsets, patch), groupInChannels, w, paddedH, paddedW);
+      convolutionPaths.calls.gradWeight++;
+      image = { offsets, paddedW, bytes: align((groupInChannels * paddedH * paddedW + INDIRECT_SLACK_FLOATS) * 4) };
+    }
+    const scratchBytes = Math.max(colBytes + gemmWorkBytes, transposed === null ? 0 : transposed.imageBytes + EDGE_TILE_BYTES,
+      image === null ? 0 : image.bytes + gemmWorkBytes);
     run(threads, scratchBytes, (calls) => {
       if (transposed !== null) {
         const { plan, paddedH, paddedW, imageBytes } = transposed;
@@ -1092,7 +1111,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
           for (let n = 0; n < batch; n++) {
             const gOffset = (n * outChannels + g * groupOutChannels) * plane;
             const xOffset = (n * inChannels + g * groupInChannels + c0) * inPlane;
-            if (gradWeight && px !== 0) {
+            if (image !== null) {
+              calls.call('padPlanes', [px + xOffset * 4, c1 - c0, height, width, w.padH, w.padW, scratch(0)]);
+              calls.call('gemmImageB', [pgy + gOffset * 4, plane, 1, scratch(0), image.offsets, outW, w.strideH * image.paddedW * 4,
+                pgw + (wOffset + c0 * taps) * 4, patch, groupOutChannels, plane, rows, scratch(image.bytes), 0]);
+            } else if (gradWeight && px !== 0) {
               if (!pointwise) {
                 calls.call('im2col', [px + xOffset * 4, c1 - c0, height, width, w.kernelH, w.kernelW, w.strideH, w.strideW, w.padH, w.padW,
                   w.dilationH, w.dilationW, outH, outW, scratch(0)]);

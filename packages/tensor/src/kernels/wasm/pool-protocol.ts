@@ -20,7 +20,7 @@ export const POOL_KERNELS = [
   'gemm', 'im2col', 'col2im', 'zero', 'rowwiseForward', 'rowwiseBackward', 'slotwiseForward', 'slotwiseBackward',
   'batchSums', 'batchSquares', 'batchForward', 'batchBackwardReductions', 'batchBackwardInput', 'slotMoments', 'slotAffine',
   'slotGradientSums', 'slotGradX', 'depthwiseForward', 'depthwiseBackward', 'activationForward', 'geluBackward', 'siluBackward',
-  'padPlanes', 'convIndirect',
+  'padPlanes', 'convIndirect', 'gemmImageB',
 ] as const;
 export type PoolKernel = (typeof POOL_KERNELS)[number];
 
