@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_POOLED_BYTES, MIN_POOLED_LENGTH, clearPool, poolStatistics, recycle, takePooled } from './buffer-pool';
-import { allocate, type TypedArray } from './dtype';
+import { allocate, allocateForOverwrite, uninitializedArrays, type TypedArray } from './dtype';
 import { Generator } from './random';
 import { randn } from './creation';
 import { getBackend, setBackend } from './kernels/backend';
@@ -215,10 +215,40 @@ describe('caching allocator', () => {
         const reused = run();
         expect(poolStatistics().reused, backend).toBeGreaterThan(0);
         expect(reused, backend).toEqual(fresh);
+        // Fresh arrays for overwrite are not zeroed in Node (malloc'd): poisoned with NaN, same results.
+        clearPool();
+        uninitializedArrays.poison = true;
+        try {
+          expect(run(), `${backend}, fresh outputs NaN-filled`).toEqual(fresh);
+        } finally {
+          uninitializedArrays.poison = false;
+        }
       }
     } finally {
       setBackend(before);
       clearPool();
+    }
+  });
+
+  it('fresh arrays: zeroed from allocate at every size, uninitialized (NaN when poisoned) from allocateForOverwrite, whole buffers the pool takes back', () => {
+    uninitializedArrays.poison = true;
+    try {
+      for (const size of [1, 1023, 1024, 5000, 32 * 1024, 100_000]) {
+        for (const dtype of ['float32', 'float64'] as const) {
+          const zeroed = allocate(dtype, size);
+          expect(zeroed.every((v) => v === 0), `allocate ${dtype} ${size}`).toBe(true);
+          const overwrite = allocateForOverwrite(dtype, size);
+          expect(overwrite.length).toBe(size);
+          expect(overwrite instanceof (dtype === 'float64' ? Float64Array : Float32Array)).toBe(true);
+          // From 1024 elements, Node's malloc'd memory: NaN here. Below, V8's zeroed arrays.
+          expect(overwrite.every((v) => (size >= 1024 ? Number.isNaN(v) : v === 0)), `allocateForOverwrite ${dtype} ${size}`).toBe(true);
+          expect(overwrite.byteOffset === 0 && overwrite.byteLength === overwrite.buffer.byteLength, 'a whole buffer').toBe(true);
+          recycle(overwrite);
+          expect(takePooled(dtype, size, false), `pooled ${dtype} ${size}`).toBe(size >= MIN_POOLED_LENGTH ? overwrite : null);
+        }
+      }
+    } finally {
+      uninitializedArrays.poison = false;
     }
   });
 });
