@@ -120,16 +120,17 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
   const out = allocate(x.dtype, x.size);
   // sigmoid(v x) per element, in float64, kept for the backward's two passes (an exp costs more than
   // reading 8 bytes back): the same bits as computing it again there.
-  const gates = new Float64Array(x.size);
+  const gates = allocate('float64', x.size) as Float64Array;
   const channelsPerGroup = channels / groups;
   for (let n = 0; n < batch; n++) {
     for (let c = 0; c < channels; c++) {
       const r = rstd[n * groups + Math.floor(c / channelsPerGroup)]!;
       const base = (n * channels + c) * spatial;
+      const [slope, scale, shift] = [vs[c]!, r * w[c]!, b[c]!];
       for (let i = base; i < base + spatial; i++) {
-        const s = sigmoid(vs[c]! * xs[i]!);
+        const s = sigmoid(slope * xs[i]!);
         gates[i] = s;
-        out[i] = xs[i]! * s * r * w[c]! + b[c]!;
+        out[i] = xs[i]! * s * scale + shift;
       }
     }
   }
@@ -146,17 +147,25 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         const slot = n * groups + Math.floor(c / channelsPerGroup);
         const r = rstd[slot]!;
         const base = (n * channels + c) * spatial;
+        // Per (sample, channel) sums in locals, added into the per-channel gradients in sample order.
         let rs = 0;
+        let sw = 0;
+        let sb = 0;
+        let sv = 0;
+        const scale = w[c]! * r;
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
           const s = gates[i]!;
+          const g = gy[i]!;
           const z = xi * s;
-          const dz = gy[i]! * w[c]! * r;
-          rs += gy[i]! * z;
-          gw[c]! += gy[i]! * z * r;
-          gb[c]! += gy[i]!;
-          gv[c]! += dz * xi * xi * s * (1 - s);
+          rs += g * z;
+          sw += g * z * r;
+          sb += g;
+          sv += g * scale * xi * xi * s * (1 - s);
         }
+        gw[c]! += sw;
+        gb[c]! += sb;
+        gv[c]! += sv;
         groupSum[slot]! += rs * w[c]!;
       }
     }
@@ -168,10 +177,11 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         const varianceTerm = (groupSum[slot]! * r * r * r) / perGroup;
         const m = mean[slot]!;
         const base = (n * channels + c) * spatial;
+        const [slope, scale] = [vs[c]!, w[c]! * r];
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
           const s = gates[i]!;
-          gx[i] = gy[i]! * w[c]! * r * (s + vs[c]! * xi * s * (1 - s)) - varianceTerm * (xi - m);
+          gx[i] = gy[i]! * scale * (s + slope * xi * s * (1 - s)) - varianceTerm * (xi - m);
         }
       }
     }
