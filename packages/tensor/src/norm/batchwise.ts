@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate } from '../dtype';
+import { allocateForOverwrite } from '../dtype';
 import { activeKernels } from '../kernels/backend';
 import type { Tensor } from '../tensor';
 import type { NormalizeOptions, NormalizeResult } from './normalize';
@@ -33,7 +33,8 @@ function normalizeBatch(x: Tensor, options: NormalizeOptions, resolved: Resolved
   const xs = x.data;
   const w = weight?.data ?? null;
   const b = bias?.data ?? null;
-  const out = allocate(x.dtype, x.size);
+  // Both kernels write every element of out and gradX: no zeroing pass (NaN-poisoned in CI's test passes).
+  const out = allocateForOverwrite(x.dtype, x.size);
   const { statistics, rstd } = activeKernels().batchForward({
     x: xs, out, weight: w, bias: b, outer, groups, inner, chunk, slots, center, eps, fixed, allReduce,
   });
@@ -46,7 +47,7 @@ function normalizeBatch(x: Tensor, options: NormalizeOptions, resolved: Resolved
     backward: (gradOutput) => {
       const gradWeight = weight ? new Float64Array(groups) : null;
       const gradBias = bias ? new Float64Array(groups) : null;
-      const gradX = x.requiresGrad ? allocate(x.dtype, x.size) : null;
+      const gradX = x.requiresGrad ? allocateForOverwrite(x.dtype, x.size) : null;
       activeKernels().batchBackward({
         gradOutput, x: xs, weight: w, outer, groups, inner, chunk, slots, center, fixed: fixed !== null, count: statistics.count,
         mean: statistics.mean, rstd, gradX, gradWeight, gradBias, allReduce,

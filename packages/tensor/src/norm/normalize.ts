@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, type TypedArray } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
 import { Tensor } from '../tensor';
 import {
@@ -141,7 +141,8 @@ export function normalize(x: Tensor, options: NormalizeOptions): NormalizeResult
   const mask = options.mask;
   const maskSpatial = options.maskSpatial ?? inner;
   const blocks = inner / affineBlock;
-  const out = allocate(x.dtype, x.size);
+  // Every element is written below (masked ones set to 0 after): no zeroing pass.
+  const out = allocateForOverwrite(x.dtype, x.size);
 
   for (let o = 0; o < outer; o++) {
     for (let g = 0; g < groups; g++) {

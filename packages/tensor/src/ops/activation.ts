@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, allocateForOverwrite } from '../dtype';
+import { allocateForOverwrite } from '../dtype';
 import { checkTensor, type Tensor } from '../tensor';
 import { activeKernels } from '../kernels/backend';
 import type { ActivationOp } from '../kernels/types';
@@ -86,7 +86,7 @@ function softmaxKernel(op: 'softmax' | 'logSoftmax', x: Tensor, axisArg: number)
     data,
     shape: x.shape,
     backward: (g) => {
-      const gx = allocate(x.dtype, g.length);
+      const gx = allocateForOverwrite(x.dtype, g.length);
       for (let o = 0; o < outer; o++) {
         for (let j = 0; j < inner; j++) {
           const base = o * length * inner + j;

@@ -126,7 +126,7 @@ function binary(
         }
         operands ??= { xs: expandData(a, shape), ys: expandData(b, shape) };
         const { xs, ys } = operands;
-        const full = allocate(dtype, g.length);
+        const full = allocateForOverwrite(dtype, g.length);
         for (let i = 0; i < g.length; i++) full[i] = rule(g[i]!, xs[i]!, ys[i]!, data[i]!);
         return full;
       };

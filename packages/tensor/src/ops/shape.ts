@@ -1,5 +1,5 @@
 import { customOp } from '../autograd';
-import { allocate, promoteDTypes, shapeSize, stridesOf, type TypedArray } from '../dtype';
+import { allocate, allocateForOverwrite, promoteDTypes, shapeSize, stridesOf, type TypedArray } from '../dtype';
 import { ShapeError, ValueError, formatShape } from '../errors';
 import { checkTensor, type Tensor } from '../tensor';
 import { broadcastIndex, broadcastShapes, mergeRuns, reduceToShape } from './broadcast';
@@ -69,7 +69,7 @@ function permutedRuns(shape: readonly number[], order: readonly number[]): { siz
  * contiguous in the input).
  */
 function permuteData(data: TypedArray, shape: readonly number[], order: readonly number[], dtype: 'float32' | 'float64'): TypedArray {
-  const out = allocate(dtype, data.length);
+  const out = allocateForOverwrite(dtype, data.length);
   if (data.length === 0) return out;
   const { sizes, strides } = permutedRuns(shape, order);
   if (sizes.length <= 1 && (strides[0] ?? 1) === 1) {
