@@ -879,18 +879,7 @@ function packB(b: usize, bRow: i32, bCol: i32, p0: i32, kc: i32, j0: i32, nc: i3
  * Data movement only: packing with it changes no bit of a product.
  */
 @inline function transposeStore(src: usize, srcStride: usize, out: usize, outStride: usize): void {
-  const v0 = v128.load(src);
-  const v1 = v128.load(src + srcStride);
-  const v2 = v128.load(src + srcStride * 2);
-  const v3 = v128.load(src + srcStride * 3);
-  const t0 = v128.shuffle<f32>(v0, v1, 0, 4, 1, 5);
-  const t1 = v128.shuffle<f32>(v0, v1, 2, 6, 3, 7);
-  const t2 = v128.shuffle<f32>(v2, v3, 0, 4, 1, 5);
-  const t3 = v128.shuffle<f32>(v2, v3, 2, 6, 3, 7);
-  v128.store(out, v128.shuffle<f32>(t0, t2, 0, 1, 4, 5));
-  v128.store(out + outStride, v128.shuffle<f32>(t0, t2, 2, 3, 6, 7));
-  v128.store(out + outStride * 2, v128.shuffle<f32>(t1, t3, 0, 1, 4, 5));
-  v128.store(out + outStride * 3, v128.shuffle<f32>(t1, t3, 2, 3, 6, 7));
+  transposeRows(src, src + srcStride, src + srcStride * 2, src + srcStride * 3, out, outStride);
 }
 
 /** Packs op(A)[i0 .. i0+mc, p0 .. p0+kc] into 4-high panels: panel r holds kc columns of 4 floats (zero padded). */
@@ -926,6 +915,18 @@ let edgeTile: usize = 0;
  * and C is not read.
  */
 function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool): void {
+  microKernelOf<PackedRows>(pa, pb, 0, kc, c, ldc, rows, cols, overwrite);
+}
+
+/** Where the micro-kernel finds op(B)'s row p: a packed panel (8 floats per row) or base + offsets[p] (`convIndirect`). */
+type PackedRows = u8;
+type OffsetRows = u16;
+
+/**
+ * The 4x8 micro-kernel (eight f32x4 accumulators), op(B)'s row p of 8 floats read from b + 32 p (Rows =
+ * PackedRows) or from b + offsets[p] bytes (Rows = OffsetRows); the choice is made at compile time.
+ */
+@inline function microKernelOf<Rows>(pa: usize, b: usize, offsets: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool): void {
   let c00 = f32x4.splat(0);
   let c01 = c00;
   let c10 = c00;
@@ -935,7 +936,7 @@ function microKernel(pa: usize, pb: usize, kc: i32, c: usize, ldc: i32, rows: i3
   let c30 = c00;
   let c31 = c00;
   for (let p = 0; p < kc; p++) {
-    const bp = pb + (<usize>(p * 8) << 2);
+    const bp = sizeof<Rows>() == sizeof<OffsetRows>() ? b + <usize>load<i32>(offsets + (<usize>p << 2)) : b + (<usize>(p * 8) << 2);
     const ap = pa + (<usize>(p * 4) << 2);
     const b0 = v128.load(bp);
     const b1 = v128.load(bp, 16);
@@ -1193,33 +1194,7 @@ export function padPlanes(src: usize, planes: i32, h: i32, w: i32, padH: i32, pa
 
 /** The micro-kernel of `gemm` with op(B)'s row p read at base + offsets[p] (bytes) instead of from a packed panel. */
 function microKernelIndirect(pa: usize, base: usize, offsets: usize, kc: i32, c: usize, ldc: i32, rows: i32, cols: i32, overwrite: bool): void {
-  let c00 = f32x4.splat(0);
-  let c01 = c00;
-  let c10 = c00;
-  let c11 = c00;
-  let c20 = c00;
-  let c21 = c00;
-  let c30 = c00;
-  let c31 = c00;
-  for (let p = 0; p < kc; p++) {
-    const bp = base + <usize>load<i32>(offsets + (<usize>p << 2));
-    const ap = pa + (<usize>(p * 4) << 2);
-    const b0 = v128.load(bp);
-    const b1 = v128.load(bp, 16);
-    const a0 = v128.load32_splat(ap);
-    const a1 = v128.load32_splat(ap, 4);
-    const a2 = v128.load32_splat(ap, 8);
-    const a3 = v128.load32_splat(ap, 12);
-    c00 = f32x4.add(c00, f32x4.mul(a0, b0));
-    c01 = f32x4.add(c01, f32x4.mul(a0, b1));
-    c10 = f32x4.add(c10, f32x4.mul(a1, b0));
-    c11 = f32x4.add(c11, f32x4.mul(a1, b1));
-    c20 = f32x4.add(c20, f32x4.mul(a2, b0));
-    c21 = f32x4.add(c21, f32x4.mul(a2, b1));
-    c30 = f32x4.add(c30, f32x4.mul(a3, b0));
-    c31 = f32x4.add(c31, f32x4.mul(a3, b1));
-  }
-  storeTile(c, ldc, rows, cols, overwrite, c00, c01, c10, c11, c20, c21, c30, c31);
+  microKernelOf<OffsetRows>(pa, base, offsets, kc, c, ldc, rows, cols, overwrite);
 }
 
 /**
