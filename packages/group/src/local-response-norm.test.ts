@@ -54,7 +54,10 @@ describe('LocalResponseNorm', () => {
 
   it('d^-beta without Math.pow: within (|beta ln d| + 4) ulp of it for beta 0.75 and 0.5 (square roots) and any other beta (exp and log), d from 1e-300 to 1e300', () => {
     // alpha = 0 makes d = k exactly, so out / x is the power itself.
-    for (const beta of [0.75, 0.5, 1.2, 2, 0.1, -0.5]) {
+    // beta = 0: the identity whatever d is, an infinite d (an infinite input) included, as Math.pow(Infinity, 0) = 1.
+    const identity = localResponseNorm(tensor([[Infinity], [2]], { dtype: 'float64' }), { size: 3, alpha: 1, beta: 0, k: 1 }).data;
+    expect([...identity]).toEqual([Infinity, 2]);
+    for (const beta of [0.75, 0.5, 1.2, 2, 0.1, -0.5, 0]) {
       for (const k of [1e-300, 1e-30, 3.7e-5, 0.37, 1, 1 + 2 ** -40, 7.5, 123456.789, 1e30, 1e150]) {
         const expected = Math.pow(k, -beta);
         const got = localResponseNorm(tensor([[1], [1]], { dtype: 'float64' }), { size: 3, alpha: 0, beta, k }).data[0]!;

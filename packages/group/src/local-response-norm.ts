@@ -41,7 +41,10 @@ interface LrnLoopArgs extends LocalResponseNormSettings {
  * below float32's rounding of the output (PyTorch computes this power in float32).
  */
 function negativePower(d: Float64Array, factor: Float64Array, start: number, end: number, beta: number): void {
-  if (beta === 0.75) {
+  if (beta === 0) {
+    // d^0 is 1 for every d, Inf and NaN included (Math.pow's rule); exp(-0 * ln d) would be NaN there.
+    factor.fill(1, start, end);
+  } else if (beta === 0.75) {
     for (let i = start; i < end; i++) {
       const root = Math.sqrt(d[i]!);
       factor[i] = 1 / (root * Math.sqrt(root));

@@ -31,7 +31,7 @@ export function checkShape(op: string, shape: unknown): readonly number[] {
 export function allocate(dtype: DType, size: number): TypedArray {
   const pooled = takePooled(dtype, size);
   if (pooled !== null) return pooled;
-  return size >= UNINITIALIZED_ZEROED_MIN ? uninitialized(dtype, size).fill(0) : zeroed(dtype, size);
+  return size >= UNINITIALIZED_ZEROED_MIN && NodeBuffer?.allocUnsafeSlow !== undefined ? uninitialized(dtype, size).fill(0) : zeroed(dtype, size);
 }
 
 /**

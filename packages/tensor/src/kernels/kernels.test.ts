@@ -699,6 +699,37 @@ describe('kernel table: conv2d on the indirect path', () => {
   });
 });
 
+describe('kernel table: conv2d backward where the input has rows the window never reached', () => {
+  // convTranspose2d's forward is conv2dBackward's dx with the mirrored geometry; with stride 1 and an
+  // outputPadding under the dilation, its output (this dx) has rows and columns past the last window. The
+  // convolution of dy padded by d (k - 1) - p covers only outH + d (k - 1) - 2p rows, so these cases must stay
+  // on the col2im path (a planted geometry check that admits them reads past the padded dy and fails here).
+  it('stride 1, extra rows and columns: js within the summation bound, both with and without dW', () => {
+    const generator = new Generator(53);
+    const abs = (values: Float32Array) => values.map(Math.abs);
+    for (const [extraH, extraW, dilation, pad] of [[1, 1, 2, 0], [1, 0, 2, 4], [0, 1, 3, 1], [1, 1, 2, 2]] as const) {
+      const window = { kernelH: 3, kernelW: 3, strideH: 1, strideW: 1, padH: pad, padW: pad, dilationH: dilation, dilationW: dilation };
+      const [batch, inChannels, outChannels, outH, outW] = [2, 16, 16, 16, 16];
+      const height = outH + dilation * 2 - 2 * pad + extraH;
+      const width = outW + dilation * 2 - 2 * pad + extraW;
+      const geometry = { batch, inChannels, height, width, outChannels, groups: 1, window, outH, outW };
+      const weight = data(generator, outChannels * inChannels * 9, 'normal');
+      const gy = data(generator, batch * outChannels * outH * outW, 'normal');
+      const x = data(generator, batch * inChannels * height * width, 'normal');
+      const label = `conv ${JSON.stringify(geometry)}`;
+      const dx = (table: KernelTable, gys: Float32Array, ws: Float32Array, withWeight: boolean) => {
+        const gradX = new Float32Array(x.length).fill(Number.NaN);
+        table.conv2dBackward({ ...geometry, gradOutput: gys, x: withWeight ? x : null, weight: ws, gradX, gradWeight: withWeight ? new Float32Array(weight.length) : null });
+        return gradX;
+      };
+      const bound = Float64Array.from(dx(js, abs(gy), abs(weight), false), (v) => 2 * (outChannels * 9 + 11) * 2 ** -24 * v);
+      for (const withWeight of [false, true]) {
+        expectGemmAgreement(`${label} gradX${withWeight ? ' with dW' : ''}`, dx(js, gy, weight, withWeight), dx(wasm, gy, weight, withWeight), bound);
+      }
+    }
+  });
+});
+
 describe('kernel table: activations', () => {
   const forward: Record<ActivationOp, (v: number) => number> = {
     relu: (v) => (v < 0 ? 0 : v), // PyTorch's clamp_min(x, 0): NaN and -0 pass through

@@ -1,4 +1,4 @@
-import type { TypedArray } from '../../dtype';
+import { uninitializedArrays, type TypedArray } from '../../dtype';
 import { finishBatchStatistics } from '../js/norm';
 import { keptStrides } from '../js/reduce';
 import { ERF_TABLE } from '../js/math';
@@ -179,6 +179,9 @@ class Arena {
       this.refreshViews();
     }
     this.top = end;
+    // Under NORMKIT_POISON_UNINITIALIZED, reserved module memory starts as NaN too (every byte 0xff), so a
+    // kernel that reads scratch or an output region it never wrote shows it in some test.
+    if (uninitializedArrays.poison) this.bytes.fill(0xff, offset, end);
     return offset;
   }
 
@@ -1047,7 +1050,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     // per block of input channels.
     const transposedPadH = w.dilationH * (w.kernelH - 1) - w.padH;
     const transposedPadW = w.dilationW * (w.kernelW - 1) - w.padW;
+    // The convolution of dy padded by d (k - 1) - p on both sides is exactly the input's size only when the input
+    // has no rows or columns the window never reached: convTranspose2d's forward (this kernel, mirrored) with
+    // outputPadding has such extra rows, which stay on the col2im path (they would read past the padded dy).
     const gradXByConvolution = gradX !== null && !depthwise && !pointwise && w.strideH === 1 && transposedPadH >= 0 && transposedPadW >= 0 &&
+      outH + w.dilationH * (w.kernelH - 1) - 2 * w.padH === height && outW + w.dilationW * (w.kernelW - 1) - 2 * w.padW === width &&
       indirectFits(w.strideW, width);
     const pgx = gradX ? (gradXByConvolution ? arena.reserve(gradX.length * 4) : arena.float32Fill(gradX.length, 0)) : 0;
     const pgw = gradWeight ? arena.float32Fill(weight.length, 0) : 0;
