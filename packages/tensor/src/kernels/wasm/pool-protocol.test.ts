@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, PROGRAM, runClaims, WORKER_TASKS } from './pool-protocol';
+import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, PROGRAM, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
 
 // The claim loop on one thread, with a recording kernel in place of the module's: which tasks a
 // thread runs, with which arguments, and when it must run none. The pool's real threads are tested
@@ -30,6 +30,7 @@ function publish(taskCount: number, { generation = 1, active = 2 } = {}) {
   }
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   Atomics.store(control, PROGRAM, PROGRAM_OFFSET);
+  Atomics.store(control, TASKS, taskCount);
   Atomics.store(control, ACTIVE, active);
   Atomics.store(control, CLAIM, (generation & 0xffff) << 16);
   Atomics.store(control, GEN, generation);
@@ -79,6 +80,20 @@ describe('runClaims', () => {
     Atomics.store(closed.control, CLAIM, (9 << 16) | 0xffff);
     runClaims(closed.control, closed.memory, recorder(1, calls), 1);
     expect(calls.length).toBe(2);
+  });
+
+  it('a closed job whose memory the caller already reused gives nothing (its program\'s count may be any bytes, NaN included)', () => {
+    // The caller closed the job and wrote the next kernel's data over the program (here NaN bytes, as
+    // NORMKIT_POISON_UNINITIALIZED leaves reserved memory) before a worker leaving the job read the claim word again.
+    const { memory, control } = publish(3, { generation: 5 });
+    Atomics.store(control, CLAIM, (5 << 16) | 0xffff);
+    new Uint8Array(memory.buffer, PROGRAM_OFFSET, 8 * 64).fill(0xff);
+    const calls: Call[] = [];
+    const before = Atomics.load(control, CLAIM);
+    runClaims(control, memory, recorder(1, calls), 1);
+    expect(calls, 'no call of a reused program').toEqual([]);
+    expect(Atomics.load(control, CLAIM), 'the closed claim word is left alone').toBe(before);
+    expect(Atomics.load(control, DONE)).toBe(0);
   });
 
   it('a task that throws sets ERROR and still counts as done, so the caller never waits for it', () => {

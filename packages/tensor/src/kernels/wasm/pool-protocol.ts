@@ -36,7 +36,12 @@ export const READY = 5;
 export const PROGRAM = 6;
 /** Tasks run by pool workers (not the caller) since the pool started: for tests and diagnostics. */
 export const WORKER_TASKS = 7;
-export const CONTROL_SLOTS = 8;
+/**
+ * The open job's task count. Claims compare with this, never with the program's own count: once a job is
+ * done the caller reuses its memory, and a thread still leaving the claim loop must not read it.
+ */
+export const TASKS = 8;
+export const CONTROL_SLOTS = 9;
 /** At most this many tasks per job (the claim word keeps the index in 16 bits). */
 export const MAX_TASKS = 0xfffe;
 
@@ -45,9 +50,9 @@ type KernelFunction = (...args: number[]) => void;
 /**
  * Claims and runs tasks of the current job until none are left, if `thread` takes part in it.
  *
- * Everything a claim relies on is read after the job's generation, in this order: GEN, then ACTIVE
- * and PROGRAM, then CLAIM (the caller writes them in the reverse order, PROGRAM and ACTIVE before
- * CLAIM before GEN, all sequentially consistent). A claim only succeeds while the job read from GEN
+ * Everything a claim relies on is read after the job's generation, in this order: GEN, then ACTIVE,
+ * PROGRAM and TASKS, then CLAIM (the caller writes them in the reverse order, PROGRAM, TASKS and ACTIVE
+ * before CLAIM before GEN, all sequentially consistent). A claim only succeeds while the job read from GEN
  * is still open, and the caller writes the next job's ACTIVE and PROGRAM only after closing it, so a
  * thread that claims a task saw that job's ACTIVE and PROGRAM, never an earlier or a later job's.
  * (Reading ACTIVE before GEN, as the worker loop once did, let a worker decide to take part from a
@@ -55,6 +60,10 @@ type KernelFunction = (...args: number[]) => void;
  * for thread 2: its im2col and GEMM panels overwrote the job's program, which failed or hung.)
  * A thread late for an earlier job stops at its first claim, because the claim word carries the
  * generation (low 16 bits) it belongs to and GEN must still hold the whole generation it read.
+ * The task count comes from TASKS, not from the program: a thread that finished the last task of a job
+ * may look at the claim word once more after the caller has closed the job (index 0xffff, never below a
+ * count) and reused the job's memory for the next kernel's data, where the program's count used to be
+ * (a NaN there let that thread claim the closed word's "task" 0xffff and run garbage calls).
  */
 export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kernels: readonly KernelFunction[], thread: number): void {
   const fullGeneration = Atomics.load(control, GEN);
@@ -62,11 +71,12 @@ export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kerne
   const generation = fullGeneration & 0xffff;
   const program = new Float64Array(memory.buffer);
   const base = Atomics.load(control, PROGRAM) / 8;
+  const taskCount = Atomics.load(control, TASKS);
   for (;;) {
     const word = Atomics.load(control, CLAIM);
     if (word >>> 16 !== generation || Atomics.load(control, GEN) !== fullGeneration) return;
     const index = word & 0xffff;
-    if (index >= program[base + 2]!) return;
+    if (index >= taskCount) return;
     if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
     try {
       runTask(program, base, index, kernels, thread);

@@ -1,4 +1,4 @@
-import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, MAX_TASKS, POOL_KERNELS, PROGRAM, READY, runClaims, WORKER_TASKS } from './pool-protocol';
+import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, MAX_TASKS, POOL_KERNELS, PROGRAM, READY, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
 import { poolWorkerSource } from './worker-source';
 
 /** Whether kernels can run on more than one thread here, and if not, why. */
@@ -127,6 +127,7 @@ export class ThreadPool {
     this.generation = (this.generation + 1) | 0;
     const generation = this.generation & 0xffff;
     Atomics.store(control, PROGRAM, programOffset);
+    Atomics.store(control, TASKS, taskCount);
     Atomics.store(control, DONE, 0);
     Atomics.store(control, ERROR, 0);
     Atomics.store(control, ACTIVE, threads);
