@@ -66,6 +66,8 @@ async function main() {
   const presets = option('presets', DEFAULT_PRESETS.join(',')).split(',');
   const rounds = Number(option('rounds', '2'));
   const threads = option('threads', '-');
+  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds: expected a whole number of rounds >= 1, got ${option('rounds')}`);
+  if (threads !== '-' && !(Number.isInteger(Number(threads)) && Number(threads) >= 1)) throw new Error(`--threads: expected a thread count >= 1, got ${threads}`);
   const roots = [repository, ...(against === undefined ? [] : [resolve(against)])];
   for (const root of roots) {
     if (!existsSync(join(root, 'packages/experiments/dist/index.js'))) throw new Error(`${root} is not built: run npx turbo run build there`);

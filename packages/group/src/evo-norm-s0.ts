@@ -1,5 +1,5 @@
 import {
-  Module, OptionError, Parameter, ShapeError, allocate, checkModuleDType, checkTensor, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
+  Module, OptionError, Parameter, ShapeError, allocate, checkModuleDType, isGradEnabled, checkTensor, checkNumberOption, computeStatistics, customOp, dtypeOptionSpec, formatShape,
   ones, resolveOptions, zeros,
   type DType, type Normalizer, type NormalizerContext, type OptionsSchema, type Tensor, type TypedArray,
 } from '@normkit/tensor';
@@ -119,8 +119,10 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
   const [w, b, vs] = [weight.data, bias.data, v.data];
   const out = allocate(x.dtype, x.size);
   // sigmoid(v x) per element, in float64, kept for the backward's two passes (an exp costs more than
-  // reading 8 bytes back): the same bits as computing it again there.
-  const gates = allocate('float64', x.size) as Float64Array;
+  // reading 8 bytes back): the same bits as computing it again there. Only when a backward can follow
+  // (8 bytes per element held until then); without one, nothing is kept.
+  const recorded = isGradEnabled() && [x, weight, bias, v].some((t) => t.requiresGrad);
+  const gates = recorded ? (allocate('float64', x.size) as Float64Array) : null;
   const channelsPerGroup = channels / groups;
   for (let n = 0; n < batch; n++) {
     for (let c = 0; c < channels; c++) {
@@ -129,7 +131,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
       const [slope, scale, shift] = [vs[c]!, r * w[c]!, b[c]!];
       for (let i = base; i < base + spatial; i++) {
         const s = sigmoid(slope * xs[i]!);
-        gates[i] = s;
+        if (gates !== null) gates[i] = s;
         out[i] = xs[i]! * s * scale + shift;
       }
     }
@@ -155,7 +157,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         const scale = w[c]! * r;
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
-          const s = gates[i]!;
+          const s = gates![i]!;
           const g = gy[i]!;
           const z = xi * s;
           rs += g * z;
@@ -180,7 +182,7 @@ export function evoNormS0(x: Tensor, options: { weight: Tensor; bias: Tensor; v:
         const [slope, scale] = [vs[c]!, w[c]! * r];
         for (let i = base; i < base + spatial; i++) {
           const xi = xs[i]!;
-          const s = gates[i]!;
+          const s = gates![i]!;
           gx[i] = gy[i]! * scale * (s + slope * xi * s * (1 - s)) - varianceTerm * (xi - m);
         }
       }

@@ -1,6 +1,6 @@
 import { expectClose, expectGradcheck } from '@normkit/testkit';
 import {
-  ContextError, DTypeError, Generator, OptionError, ShapeError, ValueError, add, div, gradcheck, graphOps, maximum, mul, randn, reshape, sigmoid, sqrt, sum,
+  ContextError, DTypeError, Generator, OptionError, ShapeError, ValueError, add, div, gradcheck, graphOps, maximum, mul, noGrad, randn, reshape, sigmoid, sqrt, sum,
   tensor, variance, type Tensor,
 } from '@normkit/tensor';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,20 @@ describe('EvoNormS0', () => {
       expectClose(norm.bias.grad!, f.gradBias, 1e-10, 1e-9);
       expectClose(norm.v.grad!, f.gradV, 1e-10, 1e-9);
     }
+  });
+
+  it('gives the same output with and without gradients recorded, and a backward after a recorded forward (the kept gates)', () => {
+    const generator = new Generator(61);
+    const x = randn([2, 8, 3, 3], { generator, requiresGrad: true });
+    const evo = new EvoNormS0({ numFeatures: 8, groups: 4 });
+    for (const p of [evo.weight, evo.bias, evo.v]) p.data.set(randn([8], { generator }).data);
+    const recorded = evo.forward(x);
+    const unrecorded = noGrad(() => evo.forward(x));
+    expect(graphOps(unrecorded)).toEqual([]);
+    expect([...unrecorded.data]).toEqual([...recorded.data]);
+    sum(mul(recorded, recorded)).backward();
+    expect(x.grad!.data.every(Number.isFinite)).toBe(true);
+    expect(evo.v.grad!.data.every(Number.isFinite)).toBe(true);
   });
 
   it("has timm's defaults and names (groups 32, eps 1e-5; weight, bias, v) and is batch-independent", () => {
