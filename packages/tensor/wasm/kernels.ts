@@ -1946,7 +1946,6 @@ const INV_SQRT_2PI: f64 = 0.3989422804014327;
 const LN2_HIGH: f64 = 6.93147180369123816490e-1; // ln 2 to 32 bits: k * LN2_HIGH is exact for |k| < 2^20
 const LN2_LOW: f64 = 1.90821492927058770002e-10; // ln 2 - LN2_HIGH
 
-/** e^x per lane: 0 below -708 (the float32 results it feeds are 0 there too), Infinity above 709.78, NaN for NaN. */
 /**
  * exp's constants in a static data segment, read with one load each: V8 builds a v128 constant from
  * immediates with several instructions at every use inside a loop, which made them about a sixth of
@@ -1963,6 +1962,7 @@ const EXP_CONSTANTS = memory.data<f64>([
   return v128.load64_splat(EXP_CONSTANTS + (<usize>index << 3));
 }
 
+/** e^x per lane: 0 below -708 (the float32 results it feeds are 0 there too), Infinity above 709.78, NaN for NaN. */
 function expLanes(x: v128): v128 {
   // pmin / pmax (one instruction each) keep x when x is NaN: x is their first operand.
   const clamped = f64x2.pmax(f64x2.pmin(x, expConstant(0)), expConstant(1));

@@ -391,11 +391,11 @@ function indirectFits(strideW: number, gridW: number): boolean {
 }
 
 /**
- * The weight of the convolution that gives dx from dy at stride 1: [inChannels, outChannels / groups, kH, kW],
- * each group's [outChannels/g, inChannels/g] block transposed and every window flipped in both directions.
+ * Writes into `flipped` the weight of the convolution that gives dx from dy at stride 1: [inChannels,
+ * outChannels / groups, kH, kW], each group's [outChannels/g, inChannels/g] block transposed and every window
+ * flipped in both directions.
  */
-function flippedTransposedWeight(weight: TypedArray, groups: number, groupOutChannels: number, groupInChannels: number, taps: number): Float32Array {
-  const flipped = new Float32Array(weight.length);
+function flipTransposedWeight(weight: TypedArray, flipped: Float32Array, groups: number, groupOutChannels: number, groupInChannels: number, taps: number): void {
   for (let g = 0; g < groups; g++) {
     for (let co = 0; co < groupOutChannels; co++) {
       for (let ci = 0; ci < groupInChannels; ci++) {
@@ -405,7 +405,6 @@ function flippedTransposedWeight(weight: TypedArray, groups: number, groupOutCha
       }
     }
   }
-  return flipped;
 }
 
 /** Each tap's (channel, row, column of the window) byte offset into `channels` padded planes of paddedH x paddedW, in unfold order. */
@@ -1045,14 +1044,13 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pw = arena.float32In(weight);
     const pointwise = isPointwise(w);
     // For stride 1, dx is the convolution of dy, padded by d (k - 1) - p, with the weight flipped and
-    // transposed (its output is exactly the input's size): the forward's indirect loop, one task per
-    // sample, writing dx in full, instead of W^T dy unfolded and folded back (col2im) into a zeroed dx
-    // per block of input channels.
+    // transposed: the forward's indirect loop, one task per sample, writing dx in full, instead of W^T dy
+    // unfolded and folded back (col2im) into a zeroed dx per block of input channels. Its output is exactly
+    // the input's size only when the input has no rows or columns the window never reached: convTranspose2d's
+    // forward (this kernel, mirrored) with outputPadding has such rows, which stay on the col2im path (they
+    // would read past the padded dy).
     const transposedPadH = w.dilationH * (w.kernelH - 1) - w.padH;
     const transposedPadW = w.dilationW * (w.kernelW - 1) - w.padW;
-    // The convolution of dy padded by d (k - 1) - p on both sides is exactly the input's size only when the input
-    // has no rows or columns the window never reached: convTranspose2d's forward (this kernel, mirrored) with
-    // outputPadding has such extra rows, which stay on the col2im path (they would read past the padded dy).
     const gradXByConvolution = gradX !== null && !depthwise && !pointwise && w.strideH === 1 && transposedPadH >= 0 && transposedPadW >= 0 &&
       outH + w.dilationH * (w.kernelH - 1) - 2 * w.padH === height && outW + w.dilationW * (w.kernelW - 1) - 2 * w.padW === width &&
       indirectFits(w.strideW, width);
@@ -1076,7 +1074,9 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     if (gradXByConvolution) {
       const paddedH = outH + 2 * transposedPadH;
       const paddedW = outW + 2 * transposedPadW;
-      const pflipped = arena.float32In(flippedTransposedWeight(weight, groups, groupOutChannels, groupInChannels, taps));
+      // Written straight into the module: no JavaScript array and no second copy.
+      const pflipped = arena.reserve(weight.length * 4);
+      flipTransposedWeight(weight, arena.float32View(pflipped, weight.length), groups, groupOutChannels, groupInChannels, taps);
       const plan = indirectPlan(pflipped, groups, groupInChannels, groupOutChannels, w, paddedH, paddedW);
       convolutionPaths.calls.gradX++;
       transposed = { plan, paddedH, paddedW, imageBytes: align((outChannels * paddedH * paddedW + INDIRECT_SLACK_FLOATS) * 4) };
