@@ -7,7 +7,7 @@ import { getBackend, kernelsOf, setBackend } from './backend';
 import { getNumThreads, setNumThreads, threadSupport } from './threads';
 import { requestedThreads } from './thread-state';
 import type { KernelTable } from './types';
-import { leaveTasksToWorkers, parallelThresholds, unsharedWasmKernels, wasmHasThreadPool, wasmThreadPoolStatistics } from './wasm/backend';
+import { leaveTasksToWorkers, parallelThresholds, threadedStream, unsharedWasmKernels, wasmHasThreadPool, wasmThreadPoolStatistics } from './wasm/backend';
 
 // The wasm backend's thread pool: every threaded kernel gives the same bits at 1, 2 and 3 threads
 // (fixed partitions, each output element summed in one fixed order), agrees with the js reference,
@@ -35,7 +35,10 @@ function sameBitsAtEveryThreadCount(
   label: string, compute: (table: KernelTable) => Record<string, Float32Array | Float64Array | null>, { hasWork = true } = {},
 ) {
   const saved = { ...parallelThresholds };
+  const savedChunk = threadedStream.chunkFloats;
   Object.assign(parallelThresholds, Object.fromEntries(Object.keys(parallelThresholds).map((key) => [key, 0])));
+  // Small chunks, so every threaded stream runs a pipeline of many (two buffer sets in turn).
+  threadedStream.chunkFloats = 6000;
   const passes = [
     { threads: 1, workersOnly: false },
     { threads: 2, workersOnly: false },
@@ -56,6 +59,7 @@ function sameBitsAtEveryThreadCount(
   } finally {
     leaveTasksToWorkers(false);
     Object.assign(parallelThresholds, saved);
+    threadedStream.chunkFloats = savedChunk;
   }
   for (const [key, reference] of Object.entries(outputs[0]!)) {
     if (reference === null) continue;
@@ -238,7 +242,7 @@ describe('thread pool', () => {
       table.rowwiseBackward(b);
       return { out: f.out, gradX: b.gradX, gradWeight: b.gradWeight, gradBias: b.gradBias };
     });
-    // More than one chunk of the threaded stream (256K floats per chunk), chunks and tasks ending mid-block.
+    // Many chunks of the threaded stream, chunks and tasks ending mid-block.
     const bigRows = 1001;
     const bx = data(generator, bigRows * inner);
     const bgy = data(generator, bx.length);
@@ -270,7 +274,7 @@ describe('thread pool', () => {
       table.slotwiseForward(f);
       return { out: f.out, mean: f.mean, variance: f.variance };
     });
-    // Many samples (streamed in several chunks on one thread, and in two chunks of the threaded stream),
+    // Many samples (streamed in several chunks on one thread and in the threaded stream),
     // with and without the TLU threshold.
     const manySlots = 20 * 4 * outer * groups;
     const mgy = data(generator, sx.length);
@@ -496,6 +500,27 @@ describe('thread pool', () => {
     const [forwardJobs, backwardJobs] = rowwise(1 << 12);
     expect(forwardJobs, 'row-wise forward at 2^20 elements').toBeGreaterThan(0);
     expect(backwardJobs, 'row-wise backward at 2^20 elements').toBeGreaterThan(0);
+    // Slot-wise (GroupNorm, InstanceNorm, FRN): from 2^20 elements too.
+    const slotwise = (samples: number) => {
+      const [groups, inner] = [32, 1024];
+      const slots = samples * groups;
+      const x = data(generator, slots * inner);
+      const f = {
+        x, out: new Float32Array(x.length), weight: null, bias: null, threshold: null, slots, groups, inner, block: inner, center: true, eps: 1e-5,
+        mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
+      };
+      const forwardJobs = jobsOf(() => wasm.slotwiseForward(f));
+      const backwardJobs = jobsOf(() => wasm.slotwiseBackward({
+        gradOutput: x, x, weight: null, bias: null, threshold: null, slots, groups, inner, block: inner, center: true, mean: f.mean, rstd: f.rstd,
+        gradX: new Float32Array(x.length), gradWeight: null, gradBias: null, gradThreshold: null, dxhatXhat: new Float64Array(slots),
+      }));
+      return [forwardJobs, backwardJobs];
+    };
+    expect(parallelThresholds.slotwiseElements).toBe(1 << 20);
+    expect(slotwise(31), 'slot-wise at 31/32 of 2^20 elements: no job').toEqual([0, 0]);
+    const [slotForwardJobs, slotBackwardJobs] = slotwise(32);
+    expect(slotForwardJobs, 'slot-wise forward at 2^20 elements').toBeGreaterThan(0);
+    expect(slotBackwardJobs, 'slot-wise backward at 2^20 elements').toBeGreaterThan(0);
     // Convolution: on the pool from 2^24 multiply-adds (batch x outChannels x patch x plane), like the GEMM.
     const conv = (batch: number) => {
       const [inChannels, outChannels, size] = [16, 32, 16];
@@ -519,13 +544,9 @@ describe('thread pool', () => {
     expect(activationJobs((1 << 15) - 1, 'gelu'), 'GELU just below 2^15 elements: no job').toBe(0);
     expect(activationJobs(1 << 15, 'gelu'), 'GELU forward and backward at 2^15 elements').toBeGreaterThanOrEqual(2);
     expect(activationJobs(1 << 20, 'relu'), 'ReLU on 2^20 elements').toBe(0);
-    // Slot-wise (GroupNorm) and batch-wise (BatchNorm) stay on one thread at any size (no gain measured).
+    // Batch-wise (BatchNorm) stays on one thread at any size (no gain measured).
     const [slots, inner] = [64, 1 << 15];
     const x = data(generator, slots * inner);
-    expect(jobsOf(() => wasm.slotwiseForward({
-      x, out: new Float32Array(x.length), weight: null, bias: null, threshold: null, slots, groups: 1, inner, block: inner, center: true, eps: 1e-5,
-      mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
-    })), 'slot-wise on 2^21 elements').toBe(0);
     expect(jobsOf(() => wasm.batchForward({
       x, out: new Float32Array(x.length), weight: null, bias: null, outer: slots, groups: 1, inner, chunk: slots, slots: 1, center: true, eps: 1e-5, fixed: null, allReduce: null,
     })), 'batch-wise on 2^21 elements').toBe(0);

@@ -94,22 +94,19 @@ const GEMM_BATCH_ENTRY_MIN_WORK = 512;
 /** A batched product's operands go into the module this many bytes at a time (the arena never shrinks). */
 const GEMM_BATCH_GROUP_BYTES = 16 * 1024 * 1024;
 /**
- * From which size a kernel splits over threads (measured on 2 cores: see the tensor README): multiply-adds
- * for a GEMM or a convolution, elements for the normalization loops; the row-wise backward never (its
- * split reads the data twice and measured slower). Mutable for the thread tests only,
- * which set them to 0 to run every partition on small, awkward sizes; not exported from the package.
- */
-/**
  * Work below which a kernel stays on the calling thread, measured on the 2-core machine of the tensor README:
- * a GEMM or convolution from 2^24 multiply-adds, the row-wise normalization from 2^20 elements (1.05-1.10x on 2
- * threads). The slot-wise, batch-wise and slot-mix normalization loops measured 0.75-1.01x on 2 threads (the
- * calling thread's chunk copies and the pool's wake-ups eat the second core's share of these memory-bound
- * loops), so they stay on one thread; their threaded paths are kept and tested bitwise for larger machines.
+ * a GEMM or convolution from 2^24 multiply-adds; the row-wise and slot-wise normalization from 2^20 elements
+ * (their threaded stream overlaps the calling thread's copies with the workers' kernels: 1.2-1.4x on 2
+ * threads at [8, 512, 768] and [32, 64, 32, 32], 2026-12-07). The batch-wise and slot-mix loops, which are not
+ * streamed (whole operands copied in by the calling thread, then the pool), measured 0.75-1.01x on 2 threads,
+ * so they stay on one thread; their threaded paths are kept and tested bitwise for larger machines.
  * tanh, sigmoid, SiLU and GELU (compute-bound: exp and erf) from 2^15 elements (1.2-1.3x there, 1.4-1.7x from 2^17).
+ * Mutable for the thread tests only, which set them to 0 to run every partition on small, awkward sizes;
+ * not exported from the package.
  */
 export const parallelThresholds = {
   gemmWork: 1 << 24, rowwiseElements: 1 << 20, rowwiseBackwardElements: 1 << 20,
-  slotwiseElements: Infinity, batchElements: Infinity, slotMixElements: Infinity,
+  slotwiseElements: 1 << 20, batchElements: Infinity, slotMixElements: Infinity,
   activationElements: 1 << 15,
 };
 /**
@@ -129,8 +126,14 @@ const TASKS_PER_THREAD = 4;
 const ELEMENTWISE_MIN_ELEMENTS = 4096;
 /** Floats per buffer when a one-thread kernel streams chunks of its operands through the module (64 KiB: two or three buffers stay in a core's L2). */
 const STREAM_FLOATS = 16 * 1024;
-/** Chunk size of the threaded stream: each chunk is one job on the pool, so bigger chunks amortise the wake-ups. */
-const THREADED_STREAM_FLOATS = 256 * 1024;
+/**
+ * Floats per buffer of the threaded stream's chunks. Each chunk is one job on the pool, and a worker that
+ * finished one sleeps until the next: on this 2-core VM a wake-up costs tens of microseconds, so chunks of
+ * 64K and 128K floats measured 0.80-1.08x on 2 threads, 512K floats 1.23-1.44x and 2M floats 1.00-1.18x
+ * (fewer chunks leave more of the copies outside the pipeline). Mutable for the thread tests only, which
+ * make chunks small so that every pipeline runs many; not exported from the package.
+ */
+export const threadedStream = { chunkFloats: 512 * 1024 };
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -265,6 +268,12 @@ class Arena {
    * of `pool` (see pool-protocol.ts for the layout).
    */
   runJob(pool: ThreadPool, job: Job, threads: number, scratchBytes: number): void {
+    this.startJob(pool, job, threads, scratchBytes);
+    pool.finish();
+  }
+
+  /** `runJob` without waiting: the job runs on the pool's workers until the caller's `pool.finish()`. */
+  startJob(pool: ThreadPool, job: Job, threads: number, scratchBytes: number): void {
     const stride = align(scratchBytes);
     const scratchBase = stride > 0 ? this.reserve(stride * threads) : 0;
     const tasks = job.tasks;
@@ -281,7 +290,7 @@ class Arena {
       program.set(tasks[i]!, at);
       at += tasks[i]!.length;
     }
-    pool.run(offset, tasks.length, threads);
+    pool.start(offset, tasks.length, threads);
   }
 
   private refreshViews(): void {
@@ -472,6 +481,38 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     });
   }
 
+  /** Units per chunk of a stream: whole multiples of `align` (except the last chunk), at least one multiple. */
+  function unitsPerChunk(units: number, operands: ReadonlyArray<{ unitLength: number }>, chunkFloats: number, align: number): number {
+    let widest = 1;
+    for (const operand of operands) widest = Math.max(widest, operand.unitLength);
+    return Math.min(units, align * Math.max(1, Math.floor(chunkFloats / widest / align)));
+  }
+
+  /**
+   * One set of a stream's buffers for `perChunk` units: a buffer per input, and per output a buffer of
+   * its own or input `inPlaceOf`'s; `copyIn` / `copyOut` move the chunk that starts at unit `u0`.
+   */
+  function streamBuffers(perChunk: number, units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[]) {
+    const inputBuffers = inputs.map((operand) => arena.reserve(perChunk * operand.unitLength * 4));
+    const outputBuffers = outputs.map((operand) =>
+      operand.inPlaceOf === undefined ? arena.reserve(perChunk * operand.unitLength * 4) : inputBuffers[operand.inPlaceOf]!);
+    const end = (u0: number) => Math.min(units, u0 + perChunk);
+    return {
+      inputBuffers,
+      outputBuffers,
+      copyIn(u0: number): void {
+        inputs.forEach((operand, i) => arena.write(inputBuffers[i]!, operand.data.subarray(u0 * operand.unitLength, end(u0) * operand.unitLength)));
+      },
+      copyOut(u0: number): void {
+        outputs.forEach((operand, i) => {
+          if (operand.data !== null) {
+            operand.data.set(arena.viewLike(operand.data, outputBuffers[i]!, (end(u0) - u0) * operand.unitLength), u0 * operand.unitLength);
+          }
+        });
+      },
+    };
+  }
+
   /**
    * The one-thread path of a kernel whose units (rows, samples, planes) are independent: instead of
    * copying every operand in whole and every result out whole, chunks of whole units stream through
@@ -484,46 +525,63 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   function stream(
     units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[],
     call: (u0: number, u1: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
-    chunkFloats = STREAM_FLOATS, align = 1,
   ): void {
-    let widest = 1;
-    for (const operand of [...inputs, ...outputs]) widest = Math.max(widest, operand.unitLength);
-    // Whole multiples of `align` units per chunk (except the last), at least one multiple.
-    const perChunk = Math.min(units, align * Math.max(1, Math.floor(chunkFloats / widest / align)));
-    const inputBuffers = inputs.map((operand) => arena.reserve(perChunk * operand.unitLength * 4));
-    const outputBuffers = outputs.map((operand) =>
-      operand.inPlaceOf === undefined ? arena.reserve(perChunk * operand.unitLength * 4) : inputBuffers[operand.inPlaceOf]!);
+    const perChunk = unitsPerChunk(units, [...inputs, ...outputs], STREAM_FLOATS, 1);
+    const buffers = streamBuffers(perChunk, units, inputs, outputs);
     // Kernels may read a vector past their last element: keep a few bytes after the buffers in memory.
     arena.reserve(64);
     for (let u0 = 0; u0 < units; u0 += perChunk) {
-      const u1 = Math.min(units, u0 + perChunk);
-      inputs.forEach((operand, i) => arena.write(inputBuffers[i]!, operand.data.subarray(u0 * operand.unitLength, u1 * operand.unitLength)));
-      call(u0, u1, inputBuffers, outputBuffers);
-      outputs.forEach((operand, i) => {
-        if (operand.data !== null) {
-          operand.data.set(arena.viewLike(operand.data, outputBuffers[i]!, (u1 - u0) * operand.unitLength), u0 * operand.unitLength);
-        }
-      });
+      buffers.copyIn(u0);
+      call(u0, Math.min(units, u0 + perChunk), buffers.inputBuffers, buffers.outputBuffers);
+      buffers.copyOut(u0);
     }
   }
 
   /**
-   * `stream` on `threads` threads: on one thread exactly `stream`; on more, bigger chunks (copied in
-   * and out by this thread, as on one), each chunk one job on the pool, split into tasks at multiples
-   * of `align` units. `emit` writes one task's calls for units [u0, u1) of the chunk starting at unit
-   * `c0` (its buffers hold units from c0 on). The kernels never see whole operands copied into the
-   * module: the memory traffic stays that of one streamed pass, whatever the thread count.
+   * `stream` on `threads` threads: on one thread exactly `stream`; on more, a pipeline. Bigger chunks
+   * (1 MiB per buffer) alternate between two sets of buffers; each chunk is one job on the pool, split
+   * into tasks at multiples of `align` units, and while the workers run chunk k the calling thread
+   * copies chunk k - 1 out and chunk k + 1 in, then claims whatever tasks of chunk k are left. So the
+   * copies, which only the calling thread can make (the operands are its own arrays), overlap the
+   * kernels instead of adding to them. `emit` writes one task's calls for units [u0, u1) of the chunk
+   * starting at unit `c0` (its buffers hold units from c0 on). The tasks and their calls do not depend
+   * on the thread count beyond the partition, so the bits are those of one thread.
    */
   function streamOnThreads(
     threads: number, units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[], align: number,
     emit: (calls: Calls, u0: number, u1: number, c0: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
   ): void {
-    stream(units, inputs, outputs, (c0, c1, inputBuffers, outputBuffers) => run(threads, 0, (calls) => {
-      for (const [start, end] of pieces(c1 - c0, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, align)) {
+    const tasks = (calls: Calls, c0: number, c1: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => {
+      for (const [start, end] of pieces(c1 - c0, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, threads <= 1 ? 1 : align)) {
         calls.task();
         emit(calls, c0 + start, c0 + end, c0, inputBuffers, outputBuffers);
       }
-    }), threads <= 1 ? STREAM_FLOATS : THREADED_STREAM_FLOATS, threads <= 1 ? 1 : align);
+    };
+    if (threads <= 1) {
+      stream(units, inputs, outputs, (c0, c1, inputBuffers, outputBuffers) => run(1, 0, (calls) => tasks(calls, c0, c1, inputBuffers, outputBuffers)));
+      return;
+    }
+    const perChunk = unitsPerChunk(units, [...inputs, ...outputs], threadedStream.chunkFloats, align);
+    const sets = [streamBuffers(perChunk, units, inputs, outputs), streamBuffers(perChunk, units, inputs, outputs)] as const;
+    arena.reserve(64);
+    sets[0].copyIn(0);
+    for (let chunk = 0, c0 = 0; c0 < units; chunk++, c0 += perChunk) {
+      const c1 = Math.min(units, c0 + perChunk);
+      const current = sets[chunk & 1]!;
+      const other = sets[(chunk + 1) & 1]!;
+      const job = new Job();
+      tasks(job, c0, c1, current.inputBuffers, current.outputBuffers);
+      arena.startJob(pool!, job, threads, 0);
+      try {
+        // The other set holds chunk - 1 (its results) and then chunk + 1 (its operands).
+        if (chunk > 0) other.copyOut(c0 - perChunk);
+        if (c1 < units) other.copyIn(c1);
+      } finally {
+        pool!.finish();
+      }
+    }
+    const last = Math.floor((units - 1) / perChunk);
+    if (units > 0) sets[last & 1]!.copyOut(last * perChunk);
   }
 
   function rowwiseForward(args: RowwiseForwardArgs): void {

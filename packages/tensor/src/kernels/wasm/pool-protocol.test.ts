@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, PROGRAM, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
+import { ThreadPool } from './pool';
+import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, POOL_KERNELS, PROGRAM, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
 
 // The claim loop on one thread, with a recording kernel in place of the module's: which tasks a
 // thread runs, with which arguments, and when it must run none. The pool's real threads are tested
@@ -103,5 +104,47 @@ describe('runClaims', () => {
     }], 1);
     expect(Atomics.load(control, ERROR)).toBe(1);
     expect(Atomics.load(control, DONE)).toBe(2);
+  });
+});
+
+describe('ThreadPool.start / finish (the threaded stream\'s pipeline)', () => {
+  /** A pool whose workers never start (spawn does nothing), so the caller runs every task, with kernel 0 recording. */
+  function callerOnlyPool(calls: number[], fail = false) {
+    const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+    const exports = Object.fromEntries(POOL_KERNELS.map((name) => [name, (task: number) => {
+      if (fail) throw new Error('trap');
+      calls.push(task);
+    }]));
+    const pool = new ThreadPool({} as WebAssembly.Module, memory, exports, () => undefined);
+    const program = new Float64Array(memory.buffer, PROGRAM_OFFSET);
+    const tasks = 3;
+    program.set([SCRATCH_BASE, SCRATCH_STRIDE, tasks]);
+    for (let i = 0; i < tasks; i++) {
+      program[3 + i] = 3 + tasks + i * 5;
+      program.set([1, 0, 1, 0, i], 3 + tasks + i * 5);
+    }
+    return { pool, tasks };
+  }
+
+  it('start publishes a job and returns before it runs; finish runs what no worker took and closes it', () => {
+    const calls: number[] = [];
+    const { pool, tasks } = callerOnlyPool(calls);
+    pool.start(PROGRAM_OFFSET, tasks, 2);
+    expect(calls, 'nothing has run on the calling thread yet').toEqual([]);
+    expect(() => pool.start(PROGRAM_OFFSET, tasks, 2), 'a second job while one is open').toThrow(/another is still open/);
+    pool.finish();
+    expect(calls).toEqual([0, 1, 2]);
+    expect(() => pool.finish(), 'finish without an open job').toThrow(/without an open job/);
+    pool.run(PROGRAM_OFFSET, tasks, 2);
+    expect(calls, 'the pool takes the next job after finish').toEqual([0, 1, 2, 0, 1, 2]);
+  });
+
+  it('a failed task fails finish, and the pool still runs the next job', () => {
+    const calls: number[] = [];
+    const failing = callerOnlyPool(calls, true);
+    failing.pool.start(PROGRAM_OFFSET, failing.tasks, 2);
+    expect(() => failing.pool.finish()).toThrow(/a kernel task failed/);
+    expect(() => failing.pool.start(PROGRAM_OFFSET, failing.tasks, 2), 'no job is left open').not.toThrow();
+    expect(() => failing.pool.finish()).toThrow(/a kernel task failed/);
   });
 });

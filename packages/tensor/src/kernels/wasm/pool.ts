@@ -91,6 +91,8 @@ export class ThreadPool {
   private readonly kernels: KernelFunction[];
   private workers = 0;
   private generation = 0;
+  /** Whether a job was started and not finished yet. */
+  private open = false;
   /**
    * Whether the calling thread claims tasks too (always, but in tests: with false it leaves every task
    * of a job to the workers and only waits, so a test can show that the workers' results are the caller's).
@@ -118,6 +120,17 @@ export class ThreadPool {
    * to `threads` threads (the caller included). Throws if a task failed.
    */
   run(programOffset: number, taskCount: number, threads: number): void {
+    this.start(programOffset, taskCount, threads);
+    this.finish();
+  }
+
+  /**
+   * Publishes a job and returns at once: the workers start on it while the caller does other work that
+   * touches none of the job's memory (a streamed kernel copies the next chunk in meanwhile). `finish`
+   * completes it; until then no other job can start.
+   */
+  start(programOffset: number, taskCount: number, threads: number): void {
+    if (this.open) throw new Error('normkit thread pool: a job was started while another is still open');
     if (taskCount > MAX_TASKS) throw new RangeError(`normkit thread pool: ${taskCount} tasks in one job, over ${MAX_TASKS}`);
     while (this.workers < threads - 1) {
       this.workers++;
@@ -125,15 +138,26 @@ export class ThreadPool {
     }
     const control = this.control;
     this.generation = (this.generation + 1) | 0;
-    const generation = this.generation & 0xffff;
     Atomics.store(control, PROGRAM, programOffset);
     Atomics.store(control, TASKS, taskCount);
     Atomics.store(control, DONE, 0);
     Atomics.store(control, ERROR, 0);
     Atomics.store(control, ACTIVE, threads);
-    Atomics.store(control, CLAIM, generation << 16);
+    Atomics.store(control, CLAIM, (this.generation & 0xffff) << 16);
     Atomics.store(control, GEN, this.generation);
     Atomics.notify(control, GEN);
+    this.open = true;
+  }
+
+  /**
+   * Completes the open job: the caller claims the tasks no worker has taken yet (all of them where no
+   * worker is ready), waits for the rest, and closes the job. Throws if a task failed.
+   */
+  finish(): void {
+    if (!this.open) throw new Error('normkit thread pool: finish() without an open job');
+    this.open = false;
+    const control = this.control;
+    const taskCount = Atomics.load(control, TASKS);
     if (this.callerRunsTasks) runClaims(control, this.memory, this.kernels, 0);
     for (;;) {
       const done = Atomics.load(control, DONE);
@@ -142,7 +166,7 @@ export class ThreadPool {
     }
     // Closed before the caller touches memory again: a worker late for this job finds the claim word
     // exhausted, so it can never read the next job's operands as this job's program.
-    Atomics.store(control, CLAIM, (generation << 16) | 0xffff);
+    Atomics.store(control, CLAIM, ((this.generation & 0xffff) << 16) | 0xffff);
     if (Atomics.load(control, ERROR) !== 0) throw new Error('normkit thread pool: a kernel task failed in a worker thread');
   }
 }
