@@ -10,7 +10,7 @@ import type {
 import { requestedThreads } from '../thread-state';
 import { kernelModuleBase64, sharedKernelModuleBase64 } from './module-bytes';
 import { poolSpawner, ThreadPool } from './pool';
-import { POOL_KERNELS, type PoolKernel } from './pool-protocol';
+import { MAX_TASKS, POOL_KERNELS, type PoolKernel } from './pool-protocol';
 
 /** The exports of wasm/kernels.ts (offsets are byte offsets into the module's memory). */
 interface KernelExports {
@@ -127,13 +127,20 @@ const ELEMENTWISE_MIN_ELEMENTS = 4096;
 /** Floats per buffer when a one-thread kernel streams chunks of its operands through the module (64 KiB: two or three buffers stay in a core's L2). */
 const STREAM_FLOATS = 16 * 1024;
 /**
- * Floats per buffer of the threaded stream's chunks. Each chunk is one job on the pool, and a worker that
- * finished one sleeps until the next: on this 2-core VM a wake-up costs tens of microseconds, so chunks of
- * 64K and 128K floats measured 0.80-1.08x on 2 threads, 512K floats 1.23-1.44x and 2M floats 1.00-1.18x
- * (fewer chunks leave more of the copies outside the pipeline). Mutable for the thread tests only, which
- * make chunks small so that every pipeline runs many; not exported from the package.
+ * Floats per buffer of the threaded stream's chunks. Smaller chunks fill and drain the pipeline faster, but
+ * a worker then reads operands the calling thread has just written into its own core's cache, which ran the
+ * kernels up to 2.5x slower: measured on 2 threads (kernels alone, [32, 64, 32, 32] slot-wise and [4096, 768]
+ * row-wise, 2026-12-07), chunks of 64K floats gave 0.9-1.4x, 256K 1.1-1.7x, 512K 1.2-1.7x. Mutable for the
+ * thread tests only, which make chunks small so that every pipeline runs many; not exported from the package.
  */
 export const threadedStream = { chunkFloats: 512 * 1024 };
+/** At most this many chunks of a threaded stream per pool job (the job's program holds all their tasks). */
+const PIPELINE_CHUNKS = 64;
+/**
+ * Buffer sets of the threaded stream, so chunks released to the workers ahead of the calling thread's copies
+ * out: with 2, a worker finishing chunk k usually finds k + 1 released. 3 sets measured no faster (2026-12-07).
+ */
+const PIPELINE_SETS = 2;
 /** wasm32 addresses 4 GiB at most; one kernel call's operands must fit. */
 const MAX_BYTES = 4 * 1024 * 1024 * 1024 - PAGE;
 
@@ -272,8 +279,11 @@ class Arena {
     pool.finish();
   }
 
-  /** `runJob` without waiting: the job runs on the pool's workers until the caller's `pool.finish()`. */
-  startJob(pool: ThreadPool, job: Job, threads: number, scratchBytes: number): void {
+  /**
+   * `runJob` without waiting: the job's first `released` tasks (all by default) run on the pool's workers
+   * until the caller's `pool.finish()`.
+   */
+  startJob(pool: ThreadPool, job: Job, threads: number, scratchBytes: number, released = job.tasks.length): void {
     const stride = align(scratchBytes);
     const scratchBase = stride > 0 ? this.reserve(stride * threads) : 0;
     const tasks = job.tasks;
@@ -290,7 +300,7 @@ class Arena {
       program.set(tasks[i]!, at);
       at += tasks[i]!.length;
     }
-    pool.start(offset, tasks.length, threads);
+    pool.start(offset, tasks.length, threads, released);
   }
 
   private refreshViews(): void {
@@ -352,7 +362,8 @@ function strides(transposed: boolean, rows: number, cols: number): { row: number
 
 /** Where a kernel sends its module calls: straight to the module, or into a thread-pool job. */
 interface Calls {
-  task(): void;
+  /** Starts a task; on the pool, `counter` (a byte offset of an int32 in the module's memory) counts it once done. */
+  task(counter?: number): void;
   call(kernel: PoolKernel, args: ReadonlyArray<number | Scratch>): void;
 }
 
@@ -368,8 +379,9 @@ function scratch(offset: number): Scratch {
 class Job {
   readonly tasks: number[][] = [];
 
-  task(): this {
-    this.tasks.push([0]);
+  /** Starts a task; `counter` (a byte offset into the module's memory, 0 for none) is incremented when it is done. */
+  task(counter = 0): this {
+    this.tasks.push([counter, 0]);
     return this;
   }
 
@@ -382,7 +394,7 @@ class Job {
       return arg.scratch;
     });
     task.push(POOL_KERNELS.indexOf(kernel), values.length, mask, ...values);
-    task[0]!++;
+    task[1]!++;
     return this;
   }
 }
@@ -538,22 +550,23 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   /**
-   * `stream` on `threads` threads: on one thread exactly `stream`; on more, a pipeline. Bigger chunks
-   * (1 MiB per buffer) alternate between two sets of buffers; each chunk is one job on the pool, split
-   * into tasks at multiples of `align` units, and while the workers run chunk k the calling thread
-   * copies chunk k - 1 out and chunk k + 1 in, then claims whatever tasks of chunk k are left. So the
-   * copies, which only the calling thread can make (the operands are its own arrays), overlap the
-   * kernels instead of adding to them. `emit` writes one task's calls for units [u0, u1) of the chunk
-   * starting at unit `c0` (its buffers hold units from c0 on). The tasks and their calls do not depend
-   * on the thread count beyond the partition, so the bits are those of one thread.
+   * `stream` on `threads` threads: on one thread exactly `stream`; on more, a pipeline. Chunks alternate
+   * between two sets of buffers, and one job on the pool holds the tasks of many chunks (each chunk split
+   * into tasks at multiples of `align` units), released chunk by chunk: while the workers run chunk k, the
+   * calling thread copies chunk k - 1's results out and chunk k + 1's operands in, releases chunk k + 1's
+   * tasks, and claims whatever tasks of chunk k are left. So the copies, which only the calling thread can
+   * make (the operands are its own arrays), overlap the kernels instead of adding to them, and a worker
+   * that keeps up never sleeps between chunks. `emit` writes one task's calls for units [u0, u1) of the
+   * chunk starting at unit `c0` (its buffers hold units from c0 on). The tasks and their calls do not
+   * depend on the thread count beyond the partition, so the bits are those of one thread.
    */
   function streamOnThreads(
     threads: number, units: number, inputs: readonly StreamOperand[], outputs: readonly StreamOutput[], align: number,
     emit: (calls: Calls, u0: number, u1: number, c0: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => void,
   ): void {
-    const tasks = (calls: Calls, c0: number, c1: number, inputBuffers: readonly number[], outputBuffers: readonly number[]) => {
+    const tasks = (calls: Calls, c0: number, c1: number, inputBuffers: readonly number[], outputBuffers: readonly number[], counter = 0) => {
       for (const [start, end] of pieces(c1 - c0, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, threads <= 1 ? 1 : align)) {
-        calls.task();
+        calls.task(counter);
         emit(calls, c0 + start, c0 + end, c0, inputBuffers, outputBuffers);
       }
     };
@@ -562,26 +575,50 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       return;
     }
     const perChunk = unitsPerChunk(units, [...inputs, ...outputs], threadedStream.chunkFloats, align);
-    const sets = [streamBuffers(perChunk, units, inputs, outputs), streamBuffers(perChunk, units, inputs, outputs)] as const;
+    const sets = Array.from({ length: PIPELINE_SETS }, () => streamBuffers(perChunk, units, inputs, outputs));
     arena.reserve(64);
-    sets[0].copyIn(0);
-    for (let chunk = 0, c0 = 0; c0 < units; chunk++, c0 += perChunk) {
-      const c1 = Math.min(units, c0 + perChunk);
-      const current = sets[chunk & 1]!;
-      const other = sets[(chunk + 1) & 1]!;
+    const setOf = (chunk: number) => sets[chunk % sets.length]!;
+    const chunkCount = Math.ceil(units / perChunk);
+    // Chunks per job: the claim word counts at most MAX_TASKS tasks, and a job's program stays small.
+    const chunksPerJob = Math.max(1, Math.min(PIPELINE_CHUNKS, Math.floor(MAX_TASKS / (threads * TASKS_PER_THREAD))));
+    for (let first = 0; first < chunkCount; first += chunksPerJob) {
+      const last = Math.min(chunkCount, first + chunksPerJob);
+      const counters = arena.reserve((last - first) * 4);
+      arena.int32View(counters, last - first).fill(0);
       const job = new Job();
-      tasks(job, c0, c1, current.inputBuffers, current.outputBuffers);
-      arena.startJob(pool!, job, threads, 0);
+      /** Per chunk of this job: its tasks end before this index, and there are this many. */
+      const ends: number[] = [];
+      const counts: number[] = [];
+      for (let chunk = first; chunk < last; chunk++) {
+        const before = job.tasks.length;
+        const c0 = chunk * perChunk;
+        tasks(job, c0, Math.min(units, c0 + perChunk), setOf(chunk).inputBuffers, setOf(chunk).outputBuffers, counters + (chunk - first) * 4);
+        ends.push(job.tasks.length);
+        counts.push(job.tasks.length - before);
+      }
+      // Chunks [first, next) are copied in and their tasks released; the sets hold at most PIPELINE_SETS of them.
+      let next = first;
+      setOf(next).copyIn(next * perChunk);
+      arena.startJob(pool!, job, threads, 0, ends[next++ - first]);
       try {
-        // The other set holds chunk - 1 (its results) and then chunk + 1 (its operands).
-        if (chunk > 0) other.copyOut(c0 - perChunk);
-        if (c1 < units) other.copyIn(c1);
+        for (; next < last && next - first < sets.length; next++) {
+          setOf(next).copyIn(next * perChunk);
+          pool!.release(ends[next - first]!);
+        }
+        for (let done = first; done < last; done++) {
+          pool!.awaitCounter(counters + (done - first) * 4, counts[done - first]!, ends[done - first]!);
+          setOf(done).copyOut(done * perChunk);
+          // Chunk `done`'s set is free: the next chunk goes into it.
+          if (next < last) {
+            setOf(next).copyIn(next * perChunk);
+            pool!.release(ends[next - first]!);
+            next++;
+          }
+        }
       } finally {
         pool!.finish();
       }
     }
-    const last = Math.floor((units - 1) / perChunk);
-    if (units > 0) sets[last & 1]!.copyOut(last * perChunk);
   }
 
   function rowwiseForward(args: RowwiseForwardArgs): void {

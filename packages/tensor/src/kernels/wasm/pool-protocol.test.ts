@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ThreadPool } from './pool';
-import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, POOL_KERNELS, PROGRAM, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
+import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, POOL_KERNELS, PROGRAM, PROGRESS, RELEASED, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
 
 // The claim loop on one thread, with a recording kernel in place of the module's: which tasks a
 // thread runs, with which arguments, and when it must run none. The pool's real threads are tested
@@ -15,8 +15,11 @@ interface Call {
   args: number[];
 }
 
-/** A job of `taskCount` tasks, task i one call of kernel 0 with (i, a scratch offset), published as generation `generation` for `active` threads. */
-function publish(taskCount: number, { generation = 1, active = 2 } = {}) {
+/**
+ * A job of `taskCount` tasks, task i one call of kernel 0 with (i, a scratch offset), published as generation
+ * `generation` for `active` threads, its first `released` tasks claimable.
+ */
+function publish(taskCount: number, { generation = 1, active = 2, released = taskCount } = {}) {
   const memory = new WebAssembly.Memory({ initial: 1 });
   const program = new Float64Array(memory.buffer, PROGRAM_OFFSET);
   program[0] = SCRATCH_BASE;
@@ -25,14 +28,15 @@ function publish(taskCount: number, { generation = 1, active = 2 } = {}) {
   let at = 3 + taskCount;
   for (let i = 0; i < taskCount; i++) {
     program[3 + i] = at;
-    // One call: kernel 0, two arguments, the second (mask bit 1) an offset into the thread's scratch.
-    program.set([1, 0, 2, 0b10, i, 16], at);
-    at += 6;
+    // No counter; one call: kernel 0, two arguments, the second (mask bit 1) an offset into the thread's scratch.
+    program.set([0, 1, 0, 2, 0b10, i, 16], at);
+    at += 7;
   }
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4));
   Atomics.store(control, PROGRAM, PROGRAM_OFFSET);
   Atomics.store(control, TASKS, taskCount);
   Atomics.store(control, ACTIVE, active);
+  Atomics.store(control, RELEASED, released);
   Atomics.store(control, CLAIM, (generation & 0xffff) << 16);
   Atomics.store(control, GEN, generation);
   return { memory, control };
@@ -97,6 +101,42 @@ describe('runClaims', () => {
     expect(Atomics.load(control, DONE)).toBe(0);
   });
 
+  it('claims only released tasks: the caller (with a bound) stops at the release, a worker waits for the next one', () => {
+    const { memory, control } = publish(5, { released: 2 });
+    const calls: Call[] = [];
+    runClaims(control, memory, recorder(0, calls), 0, 5);
+    expect(calls.map((call) => call.args[0]), 'the caller takes the released tasks and returns').toEqual([0, 1]);
+    runClaims(control, memory, recorder(0, calls), 0, 1);
+    expect(calls.length, 'nothing below a bound already reached').toBe(2);
+    // A worker at an unreleased task sleeps on PROGRESS; here a task releases the rest as it runs, as the
+    // caller would, so the worker finds them released (the sleep itself is what threads.test.ts exercises).
+    Atomics.store(control, RELEASED, 3);
+    runClaims(control, memory, recorder(1, calls, (task) => {
+      if (task === 2) {
+        Atomics.store(control, RELEASED, 5);
+        Atomics.add(control, PROGRESS, 1);
+      }
+    }), 1);
+    expect(calls.map((call) => call.args[0])).toEqual([0, 1, 2, 3, 4]);
+    expect(Atomics.load(control, DONE)).toBe(5);
+  });
+
+  it('a task with a counter adds 1 to it once done, also when it fails', () => {
+    const { memory, control } = publish(3);
+    const program = new Float64Array(memory.buffer, PROGRAM_OFFSET);
+    const counter = 8192;
+    for (let i = 0; i < 3; i++) program[program[3 + i]!] = counter;
+    const words = new Int32Array(memory.buffer);
+    const seen: number[] = [];
+    runClaims(control, memory, [(task: number) => {
+      seen.push(Atomics.load(words, counter / 4));
+      if (task === 1) throw new Error('trap');
+    }], 1);
+    expect(seen, 'each task counted after it ran, not before').toEqual([0, 1, 2]);
+    expect(Atomics.load(words, counter / 4)).toBe(3);
+    expect(Atomics.load(control, ERROR)).toBe(1);
+  });
+
   it('a task that throws sets ERROR and still counts as done, so the caller never waits for it', () => {
     const { memory, control } = publish(2);
     runClaims(control, memory, [() => {
@@ -120,8 +160,8 @@ describe('ThreadPool.start / finish (the threaded stream\'s pipeline)', () => {
     const tasks = 3;
     program.set([SCRATCH_BASE, SCRATCH_STRIDE, tasks]);
     for (let i = 0; i < tasks; i++) {
-      program[3 + i] = 3 + tasks + i * 5;
-      program.set([1, 0, 1, 0, i], 3 + tasks + i * 5);
+      program[3 + i] = 3 + tasks + i * 6;
+      program.set([0, 1, 0, 1, 0, i], 3 + tasks + i * 6);
     }
     return { pool, tasks };
   }

@@ -9,10 +9,17 @@
  * depend on which thread ran which task, nor on how many threads there are.
  *
  * Program layout (float64 slots at `control[PROGRAM] / 8`): [scratchBase, scratchStride, taskCount,
- * taskStart_0 .. taskStart_{n-1}, tasks...]; a task is [callCount, (kernel, argc, scratchMask,
+ * taskStart_0 .. taskStart_{n-1}, tasks...]; a task is [counter, callCount, (kernel, argc, scratchMask,
  * args...) x callCount]. Bit i of scratchMask marks argument i as an offset into the running thread's
  * scratch region (scratchBase + thread * scratchStride), which is how each thread gets its own
- * im2col buffer and packed GEMM panels.
+ * im2col buffer and packed GEMM panels. `counter`, when not 0, is the byte offset of an int32 in the
+ * shared memory that the thread adds 1 to (and notifies) once the task is done: a pipelined job counts
+ * each chunk's tasks there, so the caller knows when a chunk is finished while later chunks still run.
+ *
+ * A job may release its tasks in stages (RELEASED): the caller publishes it with the first chunk's
+ * tasks claimable, copies the next chunk's operands in while the workers run, then releases its tasks.
+ * A worker that reaches an unreleased task sleeps on PROGRESS, which the caller bumps at every release
+ * and every new job, so it never misses one (no ABA: the word only grows).
  */
 
 /** The module exports a task may call, by index. */
@@ -41,14 +48,21 @@ export const WORKER_TASKS = 7;
  * done the caller reuses its memory, and a thread still leaving the claim loop must not read it.
  */
 export const TASKS = 8;
-export const CONTROL_SLOTS = 9;
+/** Tasks of the open job that may be claimed now (index < RELEASED): a pipelined job releases them chunk by chunk. */
+export const RELEASED = 9;
+/** Bumped (and notified) at every release and every new job: what a worker waiting for a release sleeps on. */
+export const PROGRESS = 10;
+export const CONTROL_SLOTS = 11;
 /** At most this many tasks per job (the claim word keeps the index in 16 bits). */
 export const MAX_TASKS = 0xfffe;
 
 type KernelFunction = (...args: number[]) => void;
 
 /**
- * Claims and runs tasks of the current job until none are left, if `thread` takes part in it.
+ * Claims and runs tasks of the current job until none are left, if `thread` takes part in it. A worker
+ * (`until` undefined) that reaches a task not released yet sleeps until the caller releases more; the
+ * caller passes `until` and claims only released tasks below it, returning instead of sleeping (it is the
+ * one that releases).
  *
  * Everything a claim relies on is read after the job's generation, in this order: GEN, then ACTIVE,
  * PROGRAM and TASKS, then CLAIM (the caller writes them in the reverse order, PROGRAM, TASKS and ACTIVE
@@ -64,24 +78,39 @@ type KernelFunction = (...args: number[]) => void;
  * may look at the claim word once more after the caller has closed the job (index 0xffff, never below a
  * count) and reused the job's memory for the next kernel's data, where the program's count used to be
  * (a NaN there let that thread claim the closed word's "task" 0xffff and run garbage calls).
+ * A task's counter is read from the program before the task is counted done, while the job is still open.
  */
-export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kernels: readonly KernelFunction[], thread: number): void {
+export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kernels: readonly KernelFunction[], thread: number, until?: number): void {
   const fullGeneration = Atomics.load(control, GEN);
   if (thread >= Atomics.load(control, ACTIVE)) return;
   const generation = fullGeneration & 0xffff;
   const program = new Float64Array(memory.buffer);
+  const words = new Int32Array(program.buffer);
   const base = Atomics.load(control, PROGRAM) / 8;
-  const taskCount = Atomics.load(control, TASKS);
+  const taskCount = Math.min(Atomics.load(control, TASKS), until ?? Infinity);
   for (;;) {
+    const progress = Atomics.load(control, PROGRESS);
     const word = Atomics.load(control, CLAIM);
     if (word >>> 16 !== generation || Atomics.load(control, GEN) !== fullGeneration) return;
     const index = word & 0xffff;
     if (index >= taskCount) return;
+    if (index >= Atomics.load(control, RELEASED)) {
+      if (until !== undefined) return;
+      // Woken by the next release, or by the next job (which this loop then leaves at its generation check).
+      Atomics.wait(control, PROGRESS, progress);
+      continue;
+    }
     if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue;
+    const at = base + program[base + 3 + index]!;
+    const counter = program[at]!;
     try {
-      runTask(program, base, index, kernels, thread);
+      runTask(program, base, at, kernels, thread);
     } catch {
       Atomics.store(control, ERROR, 1);
+    }
+    if (counter !== 0) {
+      Atomics.add(words, counter / 4, 1);
+      Atomics.notify(words, counter / 4);
     }
     if (thread !== 0) Atomics.add(control, WORKER_TASKS, 1);
     Atomics.add(control, DONE, 1);
@@ -89,9 +118,10 @@ export function runClaims(control: Int32Array, memory: WebAssembly.Memory, kerne
   }
 }
 
-function runTask(program: Float64Array, base: number, index: number, kernels: readonly KernelFunction[], thread: number): void {
+/** Runs the task at float64 slot `at` of the program at slot `base` (its counter is the caller's business). */
+function runTask(program: Float64Array, base: number, at: number, kernels: readonly KernelFunction[], thread: number): void {
   const scratch = program[base]! + thread * program[base + 1]!;
-  let at = base + program[base + 3 + index]!;
+  at++;
   const calls = program[at++]!;
   for (let call = 0; call < calls; call++) {
     const kernel = kernels[program[at++]!]!;

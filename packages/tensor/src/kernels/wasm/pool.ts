@@ -1,4 +1,4 @@
-import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, MAX_TASKS, POOL_KERNELS, PROGRAM, READY, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
+import { ACTIVE, CLAIM, CONTROL_SLOTS, DONE, ERROR, GEN, MAX_TASKS, POOL_KERNELS, PROGRAM, PROGRESS, READY, RELEASED, runClaims, TASKS, WORKER_TASKS } from './pool-protocol';
 import { poolWorkerSource } from './worker-source';
 
 /** Whether kernels can run on more than one thread here, and if not, why. */
@@ -125,11 +125,12 @@ export class ThreadPool {
   }
 
   /**
-   * Publishes a job and returns at once: the workers start on it while the caller does other work that
-   * touches none of the job's memory (a streamed kernel copies the next chunk in meanwhile). `finish`
-   * completes it; until then no other job can start.
+   * Publishes a job and returns at once: the workers start on its first `released` tasks (all by
+   * default) while the caller does other work that touches none of their memory (a streamed kernel
+   * copies the next chunk in meanwhile, then `release`s its tasks). `finish` completes the job; until
+   * then no other job can start.
    */
-  start(programOffset: number, taskCount: number, threads: number): void {
+  start(programOffset: number, taskCount: number, threads: number, released = taskCount): void {
     if (this.open) throw new Error('normkit thread pool: a job was started while another is still open');
     if (taskCount > MAX_TASKS) throw new RangeError(`normkit thread pool: ${taskCount} tasks in one job, over ${MAX_TASKS}`);
     while (this.workers < threads - 1) {
@@ -143,10 +144,37 @@ export class ThreadPool {
     Atomics.store(control, DONE, 0);
     Atomics.store(control, ERROR, 0);
     Atomics.store(control, ACTIVE, threads);
+    Atomics.store(control, RELEASED, Math.min(released, taskCount));
     Atomics.store(control, CLAIM, (this.generation & 0xffff) << 16);
     Atomics.store(control, GEN, this.generation);
     Atomics.notify(control, GEN);
+    // A worker still asleep waiting for a release of an earlier job wakes and leaves it.
+    Atomics.add(control, PROGRESS, 1);
+    Atomics.notify(control, PROGRESS);
     this.open = true;
+  }
+
+  /** Lets threads claim the open job's tasks below `count` (a later chunk of a pipeline, its operands now in place). */
+  release(count: number): void {
+    const control = this.control;
+    Atomics.store(control, RELEASED, Math.min(count, Atomics.load(control, TASKS)));
+    Atomics.add(control, PROGRESS, 1);
+    Atomics.notify(control, PROGRESS);
+  }
+
+  /**
+   * Waits until the int32 at byte `counterOffset` of the shared memory reaches `target` (the tasks of a
+   * pipeline's chunk, each counted there when done), first claiming on this thread whatever released
+   * tasks below `until` no worker has taken.
+   */
+  awaitCounter(counterOffset: number, target: number, until: number): void {
+    if (this.callerRunsTasks) runClaims(this.control, this.memory, this.kernels, 0, until);
+    const words = new Int32Array(this.memory.buffer);
+    for (;;) {
+      const value = Atomics.load(words, counterOffset / 4);
+      if (value >= target) return;
+      Atomics.wait(words, counterOffset / 4, value);
+    }
   }
 
   /**
@@ -158,6 +186,7 @@ export class ThreadPool {
     this.open = false;
     const control = this.control;
     const taskCount = Atomics.load(control, TASKS);
+    if (Atomics.load(control, RELEASED) < taskCount) this.release(taskCount);
     if (this.callerRunsTasks) runClaims(control, this.memory, this.kernels, 0);
     for (;;) {
       const done = Atomics.load(control, DONE);
