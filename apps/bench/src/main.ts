@@ -1,5 +1,5 @@
 // normkit bench: times every case in normkit and in each comparator within one run, then prints
-// normkit's median and its ratio to each comparator. Usage: npm run bench [-- --only <substring>]
+// normkit's median and its ratio to each comparator. Usage: npm run bench [-- --only <substring>[,<substring>...]]
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -12,8 +12,9 @@ import {
 import { scopedFactory, tfjsInfo, useTfjsBackend, type TfjsBackend } from './tfjs';
 import { probeTorch, pythonExecutable, runTorch, type TorchRequest } from './torch';
 
-const usage = `usage: npm run bench [-- --only <substring>]
-  --only <substring>  run only the cases whose "family/name" contains <substring> (case-insensitive)`;
+const usage = `usage: npm run bench [-- --only <substring>[,<substring>...]]
+  --only <substrings>  run only the cases whose "family/name" contains one of the comma-separated
+                       substrings (case-insensitive), in the order of the full run`;
 
 function parseArguments(argv: readonly string[]): { only: string | null } {
   let only: string | null = null;
@@ -43,7 +44,8 @@ interface SelectedCase {
 function selectCases(only: string | null): SelectedCase[] {
   const selected: SelectedCase[] = [];
   for (const [family, list] of Object.entries(families)) {
-    const matches = (benchCase: BenchCase) => only === null || `${family}/${benchCase.name}`.toLowerCase().includes(only.toLowerCase());
+    const wanted = only === null ? null : only.split(',').map((part) => part.trim().toLowerCase()).filter((part) => part !== '');
+    const matches = (benchCase: BenchCase) => wanted === null || wanted.some((part) => `${family}/${benchCase.name}`.toLowerCase().includes(part));
     // A selected case's baseline is selected too, so its overhead ratio can be reported.
     const baselines = new Set(list.filter(matches).map((benchCase) => benchCase.baseline).filter((name) => name !== undefined));
     for (const benchCase of list) {
