@@ -38,7 +38,7 @@ function sameBitsAtEveryThreadCount(
   const savedChunk = threadedStream.chunkFloats;
   Object.assign(parallelThresholds, Object.fromEntries(Object.keys(parallelThresholds).map((key) => [key, 0])));
   // Small chunks, so every threaded stream runs a pipeline of many (two buffer sets in turn).
-  threadedStream.chunkFloats = 6000;
+  threadedStream.chunkFloats = 256;
   const passes = [
     { threads: 1, workersOnly: false },
     { threads: 2, workersOnly: false },
@@ -322,11 +322,11 @@ describe('thread pool', () => {
       const maybe = <T>(value: () => T): T | null => (generator.nextUint32() % 3 === 0 ? null : value());
       for (let trial = 0; trial < 40; trial++) {
         // Batch-wise: ghost chunks, fixed statistics, no centring, an all-reduce hook.
-        const outer = pick([0, 1, 2, 3, 5, 7]);
+        const outer = pick([0, 1, 2, 3, 5, 7, 61]);
         // groups 5 and 8 with inner 1: the column loops (two groups per f64x2) against the per-run loops the threaded path keeps.
         const groups = pick([1, 2, 3, 5, 8]);
         const inner = pick([1, 1, 3, 4, 9, 17, 33]);
-        const chunk = Math.max(1, pick([outer, 1, 2, 3]));
+        const chunk = Math.max(1, pick([outer, 1, 2, 3, 13]));
         const slots = Math.ceil(outer / chunk) * groups || groups;
         const center = generator.nextUint32() % 2 === 0;
         const x = data(generator, outer * groups * inner);

@@ -342,6 +342,21 @@ function isPointwise(w: Conv2dForwardArgs['window']): boolean {
   return w.kernelH === 1 && w.kernelW === 1 && w.strideH === 1 && w.strideW === 1 && w.padH === 0 && w.padW === 0;
 }
 
+/**
+ * Samples [o0, o1) of the batch layout cut where a statistics chunk (a ghost batch of `chunk` samples)
+ * begins, so that each piece's samples share one row of `groups` slots: `emit(a, b, slotByteOffset)` with
+ * that row's byte offset into per-slot float64 arrays. A kernel called on [a, b) with `chunk` = b - a then
+ * finds every sample's slots at the offset, wherever the piece starts.
+ */
+function overStatisticsChunks(o0: number, o1: number, chunk: number, groups: number, emit: (a: number, b: number, slotByteOffset: number) => void): void {
+  for (let a = o0; a < o1;) {
+    const row = Math.floor(a / chunk);
+    const b = Math.min(o1, (row + 1) * chunk);
+    emit(a, b, row * groups * 8);
+    a = b;
+  }
+}
+
 /** `count` split into at most `parts` contiguous ranges, every boundary a multiple of `multiple`. */
 function pieces(count: number, parts: number, multiple: number): Array<readonly [number, number]> {
   const units = Math.ceil(count / multiple);
@@ -768,9 +783,98 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     arena.float64Out(pdx, dxhatXhat);
   }
 
+  /**
+   * The batch layout's statistics, from per-(sample, group) terms the kernels wrote at `terms`: added into
+   * `target` in sample order, as the one-call loop adds them ([counts..., sums...] when `count`, else sums).
+   */
+  function addBatchTerms(terms: number, target: number, args: { outer: number; groups: number; inner: number; chunk: number; slots: number }, count: boolean): void {
+    const { outer, groups, inner, chunk, slots } = args;
+    const values = arena.float64View(terms, outer * groups);
+    const sums = arena.float64View(target, count ? 2 * slots : slots).fill(0);
+    const offset = count ? slots : 0;
+    for (let o = 0; o < outer; o++) {
+      const slotBase = Math.floor(o / chunk) * groups;
+      for (let g = 0; g < groups; g++) {
+        if (count) sums[slotBase + g]! += inner;
+        sums[offset + slotBase + g]! += values[o * groups + g]!;
+      }
+    }
+  }
+
+  /**
+   * The batch layout's statistics (counts and sums, then squared deviations), or the fixed ones, finished as
+   * the js kernel finishes them. `termsPass` runs one pass of `batchSums` / `batchSquares` and leaves the
+   * per-slot result at `target`; the all-reduce hook (SyncBatchNorm) sees each pass's sums.
+   */
+  function batchStatistics(
+    args: BatchForwardArgs,
+    termsPass: (kernel: 'batchSums' | 'batchSquares', leading: (slotByteOffset: number) => number[], target: number, count: boolean) => void,
+  ) {
+    const { slots, center, fixed, allReduce } = args;
+    if (fixed) return { count: new Float64Array(slots), mean: fixed.mean, variance: fixed.variance };
+    const psums = arena.reserve(2 * slots * 8);
+    termsPass('batchSums', () => [+center], psums, true);
+    const sums = new Float64Array(2 * slots);
+    arena.float64Out(psums, sums);
+    allReduce?.(sums);
+    const mean = new Float64Array(slots);
+    let squares: Float64Array | null = null;
+    if (center) {
+      for (let s = 0; s < slots; s++) mean[s] = sums[s]! > 0 ? sums[slots + s]! / sums[s]! : 0;
+      const pmeanIn = arena.float64In(mean);
+      const psquares = arena.reserve(slots * 8);
+      termsPass('batchSquares', (slotByteOffset) => [pmeanIn + slotByteOffset], psquares, false);
+      squares = new Float64Array(slots);
+      arena.float64Out(psquares, squares);
+      allReduce?.(squares);
+    }
+    return finishBatchStatistics(sums, squares, mean, slots);
+  }
+
   function batchForward(args: BatchForwardArgs): BatchForwardResult {
-    const { x, out, weight, bias, outer, groups, inner, chunk, slots, center, eps, fixed, allReduce } = args;
+    const { x, weight, bias } = args;
     if (!isFloat32(x, weight, bias)) return jsKernels.batchForward(args);
+    return args.inner > 1 ? batchForwardStreamed(args) : batchForwardColumns(args);
+  }
+
+  /**
+   * BatchNorm over planes (inner > 1: BatchNorm2d, 3d, GhostBatchNorm): each pass (sums, squared deviations,
+   * affine) streams whole samples through the module, on threads as a pipeline, with the terms written per
+   * (sample, group) and added in sample order (the one-call loop's additions: same bits at any thread count).
+   * Reading x once per pass from the caller's array moves less memory than copying it in whole and then
+   * passing over a module copy that no cache holds.
+   */
+  function batchForwardStreamed(args: BatchForwardArgs): BatchForwardResult {
+    const { x, out, weight, bias, outer, groups, inner, chunk, eps } = args;
+    arena.reset();
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
+    const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
+    const threads = threadsFor(x.length, parallelThresholds.batchElements);
+    const sample = groups * inner;
+    const terms = arena.reserve(outer * groups * 8);
+    const statistics = batchStatistics(args, (kernel, leading, target, count) => {
+      streamOnThreads(threads, outer, [{ data: x, unitLength: sample }], [], 1, (calls, o0, o1, c0, [buffer]) => {
+        overStatisticsChunks(o0, o1, chunk, groups, (a, b, slotByteOffset) => calls.call(kernel, [buffer! + (a - c0) * sample * 4, b - a, groups, inner, b - a,
+          args.slots, ...leading(slotByteOffset), 0, terms + a * groups * 8]));
+      });
+      addBatchTerms(terms, target, args, count);
+    });
+    const rstd = new Float64Array(args.slots);
+    for (let s = 0; s < args.slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
+    const pmean = arena.float64In(statistics.mean);
+    const prstd = arena.float64In(rstd);
+    streamOnThreads(threads, outer, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [buffer]) => {
+      overStatisticsChunks(o0, o1, chunk, groups, (a, b, slotByteOffset) => {
+        const at = buffer! + (a - c0) * sample * 4;
+        calls.call('batchForward', [at, at, pw, pb, b - a, groups, inner, b - a, pmean + slotByteOffset, prstd + slotByteOffset]);
+      });
+    });
+    return { statistics, rstd };
+  }
+
+  /** BatchNorm over [N, C] features (inner 1): x copied in whole, the loops along each row of channels. */
+  function batchForwardColumns(args: BatchForwardArgs): BatchForwardResult {
+    const { x, out, weight, bias, outer, groups, inner, chunk, slots, eps } = args;
     arena.reset();
     const px = arena.float32In(x);
     const pout = arena.reserve(x.length * 4);
@@ -778,52 +882,21 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
     const threads = threadsFor(x.length, parallelThresholds.batchElements);
     const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
-    const partials = threads <= 1 ? 0 : arena.reserve(outer * groups * 8);
+    const terms = threads <= 1 ? 0 : arena.reserve(outer * groups * 8);
     /** One pass of a batch-wise statistic: the loop itself on one thread, else per-run terms by tasks then added in order of `o`. */
-    const sumOverOuter = (kernel: 'batchSums' | 'batchSquares', leading: number[], target: number, trailing: (o0: number) => number[], addCount: boolean) => {
+    const statistics = batchStatistics(args, (kernel, leading, target, count) => {
       if (threads <= 1) {
-        callable[kernel](px, outer, groups, inner, chunk, slots, ...leading, target, 0);
+        callable[kernel](px, outer, groups, inner, chunk, slots, ...leading(0), target, 0);
         return;
       }
       run(threads, 0, (calls) => {
         for (const [o0, o1] of outerPieces) {
           calls.task();
-          calls.call(kernel, [px + o0 * groups * inner * 4, o1 - o0, groups, inner, chunk, slots, ...trailing(o0), target, partials + o0 * groups * 8]);
+          calls.call(kernel, [px + o0 * groups * inner * 4, o1 - o0, groups, inner, chunk, slots, ...leading((o0 / chunk) * groups * 8), target, terms + o0 * groups * 8]);
         }
       });
-      const terms = arena.float64View(partials, outer * groups);
-      const sums = arena.float64View(target, addCount ? 2 * slots : slots).fill(0);
-      const offset = addCount ? slots : 0;
-      for (let o = 0; o < outer; o++) {
-        const slotBase = Math.floor(o / chunk) * groups;
-        for (let g = 0; g < groups; g++) {
-          if (addCount) sums[slotBase + g]! += inner;
-          sums[offset + slotBase + g]! += terms[o * groups + g]!;
-        }
-      }
-    };
-    let statistics;
-    if (fixed) {
-      statistics = { count: new Float64Array(slots), mean: fixed.mean, variance: fixed.variance };
-    } else {
-      const psums = arena.reserve(2 * slots * 8);
-      sumOverOuter('batchSums', [+center], psums, () => [+center], true);
-      const sums = new Float64Array(2 * slots);
-      arena.float64Out(psums, sums);
-      allReduce?.(sums);
-      const mean = new Float64Array(slots);
-      let squares: Float64Array | null = null;
-      if (center) {
-        for (let s = 0; s < slots; s++) mean[s] = sums[s]! > 0 ? sums[slots + s]! / sums[s]! : 0;
-        const pmeanIn = arena.float64In(mean);
-        const psquares = arena.reserve(slots * 8);
-        sumOverOuter('batchSquares', [pmeanIn], psquares, (o0) => [pmeanIn + (o0 / chunk) * groups * 8], false);
-        squares = new Float64Array(slots);
-        arena.float64Out(psquares, squares);
-        allReduce?.(squares);
-      }
-      statistics = finishBatchStatistics(sums, squares, mean, slots);
-    }
+      addBatchTerms(terms, target, args, count);
+    });
     const rstd = new Float64Array(slots);
     for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
     const pmean = arena.float64In(statistics.mean);
@@ -841,9 +914,84 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
   }
 
   function batchBackward(args: BatchBackwardArgs): void {
-    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias, allReduce } =
-      args;
+    const { gradOutput, x, weight, gradX } = args;
     if (!isFloat32(gradOutput, x, weight, gradX)) return jsKernels.batchBackward(args);
+    return args.inner > 1 ? batchBackwardStreamed(args) : batchBackwardColumns(args);
+  }
+
+  /**
+   * dw, db and the per-slot reductions from the per-(sample, group) terms [dw, db, reduction, reduction of
+   * xhat] at `terms`, added in sample order as the one-call loop adds them; then the all-reduce hook.
+   */
+  function addBatchBackwardTerms(terms: number, pgw: number, pgb: number, pred: number, args: BatchBackwardArgs): void {
+    const { outer, groups, chunk, slots } = args;
+    const values = arena.float64View(terms, outer * groups * 4);
+    const gradW = pgw === 0 ? null : arena.float64View(pgw, groups).fill(0);
+    const gradB = pgb === 0 ? null : arena.float64View(pgb, groups).fill(0);
+    const reductions = arena.float64View(pred, 2 * slots).fill(0);
+    for (let o = 0; o < outer; o++) {
+      const slotBase = Math.floor(o / chunk) * groups;
+      for (let g = 0; g < groups; g++) {
+        const t = (o * groups + g) * 4;
+        if (gradW) gradW[g]! += values[t]!;
+        if (gradB) gradB[g]! += values[t + 1]!;
+        reductions[slotBase + g]! += values[t + 2]!;
+        reductions[slots + slotBase + g]! += values[t + 3]!;
+      }
+    }
+  }
+
+  /** Adds dw and db into the caller's arrays, and runs the all-reduce hook on the reductions (written back where the input pass reads them). */
+  function finishBatchReductions(pgw: number, pgb: number, pred: number, args: BatchBackwardArgs): void {
+    const { slots, fixed, allReduce, gradWeight, gradBias } = args;
+    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
+    if (gradBias) addFloat64Out(arena, pgb, gradBias);
+    if (!fixed && allReduce) {
+      const reductions = new Float64Array(2 * slots);
+      arena.float64Out(pred, reductions);
+      allReduce(reductions);
+      arena.float64Write(pred, reductions);
+    }
+  }
+
+  /** The backward of `batchForwardStreamed`: a pass for the reductions, a pass for dx (written over dy's buffer), both streamed. */
+  function batchBackwardStreamed(args: BatchBackwardArgs): void {
+    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias } = args;
+    arena.reset();
+    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
+    const pcount = arena.float64In(count);
+    const pmean = arena.float64In(mean);
+    const prstd = arena.float64In(rstd);
+    const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
+    const pgb = gradBias ? arena.reserve(groups * 8) : 0;
+    const pred = arena.reserve(2 * slots * 8);
+    const threads = threadsFor(x.length, parallelThresholds.batchElements);
+    const sample = groups * inner;
+    const terms = arena.reserve(outer * groups * 4 * 8);
+    const streamed = [{ data: gradOutput, unitLength: sample }, { data: x, unitLength: sample }];
+    streamOnThreads(threads, outer, streamed, [], 1, (calls, o0, o1, c0, [gy, xs]) => {
+      overStatisticsChunks(o0, o1, chunk, groups, (a, b, slotByteOffset) => {
+        const at = (a - c0) * sample * 4;
+        calls.call('batchBackwardReductions', [gy! + at, xs! + at, pw, b - a, groups, inner, b - a, slots, pmean + slotByteOffset, prstd + slotByteOffset,
+          0, 0, 0, terms + a * groups * 32]);
+      });
+    });
+    addBatchBackwardTerms(terms, pgw, pgb, pred, args);
+    finishBatchReductions(pgw, pgb, pred, args);
+    if (!gradX) return;
+    streamOnThreads(threads, outer, streamed, [{ data: gradX, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [gy, xs]) => {
+      overStatisticsChunks(o0, o1, chunk, groups, (a, b, slotByteOffset) => {
+        const at = (a - c0) * sample * 4;
+        // `slots` stays the whole count: the second half of the reductions sits `slots` after the first.
+        calls.call('batchBackwardInput', [gy! + at, xs! + at, gy! + at, pw, b - a, groups, inner, b - a, slots, +center, +fixed,
+          pcount + slotByteOffset, pmean + slotByteOffset, prstd + slotByteOffset, pred + slotByteOffset]);
+      });
+    });
+  }
+
+  /** The backward of `batchForwardColumns`: operands copied in whole, the loops along each row of channels. */
+  function batchBackwardColumns(args: BatchBackwardArgs): void {
+    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias } = args;
     arena.reset();
     const pgy = arena.float32In(gradOutput);
     const px = arena.float32In(x);
@@ -859,40 +1007,18 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     if (threads <= 1) {
       exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred, 0);
     } else {
-      const partials = arena.reserve(outer * groups * 4 * 8);
+      const terms = arena.reserve(outer * groups * 4 * 8);
       run(threads, 0, (calls) => {
         for (const [o0, o1] of outerPieces) {
           const slotOffset = (o0 / chunk) * groups * 8;
           calls.task();
           calls.call('batchBackwardReductions', [pgy + o0 * groups * inner * 4, px + o0 * groups * inner * 4, pw, o1 - o0, groups, inner, chunk, slots,
-            pmean + slotOffset, prstd + slotOffset, 0, 0, 0, partials + o0 * groups * 32]);
+            pmean + slotOffset, prstd + slotOffset, 0, 0, 0, terms + o0 * groups * 32]);
         }
       });
-      // Added in order of `o`, as the single-thread loop accumulates them.
-      const terms = arena.float64View(partials, outer * groups * 4);
-      const gradW = pgw === 0 ? null : arena.float64View(pgw, groups).fill(0);
-      const gradB = pgb === 0 ? null : arena.float64View(pgb, groups).fill(0);
-      const reductions = arena.float64View(pred, 2 * slots).fill(0);
-      for (let o = 0; o < outer; o++) {
-        const slotBase = Math.floor(o / chunk) * groups;
-        for (let g = 0; g < groups; g++) {
-          const t = (o * groups + g) * 4;
-          if (gradW) gradW[g]! += terms[t]!;
-          if (gradB) gradB[g]! += terms[t + 1]!;
-          reductions[slotBase + g]! += terms[t + 2]!;
-          reductions[slots + slotBase + g]! += terms[t + 3]!;
-        }
-      }
+      addBatchBackwardTerms(terms, pgw, pgb, pred, args);
     }
-    if (gradWeight) addFloat64Out(arena, pgw, gradWeight);
-    if (gradBias) addFloat64Out(arena, pgb, gradBias);
-    if (!fixed && allReduce) {
-      const reductions = new Float64Array(2 * slots);
-      arena.float64Out(pred, reductions);
-      allReduce(reductions);
-      // Written back where the input pass reads it (the arena has not been reset since).
-      arena.float64Write(pred, reductions);
-    }
+    finishBatchReductions(pgw, pgb, pred, args);
     if (!gradX) return;
     const pgx = arena.reserve(x.length * 4);
     run(threads, 0, (calls) => {
