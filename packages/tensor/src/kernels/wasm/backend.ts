@@ -97,9 +97,10 @@ const GEMM_BATCH_GROUP_BYTES = 16 * 1024 * 1024;
  * Work below which a kernel stays on the calling thread, measured on the 2-core machine of the tensor README:
  * a GEMM or convolution from 2^24 multiply-adds; the row-wise and slot-wise normalization from 2^20 elements
  * (their threaded stream overlaps the calling thread's copies with the workers' kernels: 1.2-1.4x on 2
- * threads at [8, 512, 768] and [32, 64, 32, 32], 2026-12-07). The batch-wise and slot-mix loops, which are not
- * streamed (whole operands copied in by the calling thread, then the pool), measured 0.75-1.01x on 2 threads,
- * so they stay on one thread; their threaded paths are kept and tested bitwise for larger machines.
+ * threads at [8, 512, 768] and [32, 64, 32, 32], 2026-12-07). The batch-wise loops (streamed over planes too, but
+ * three or two light passes, each bound by the calling thread's copies: 0.85-1.07x on 2 threads) and the slot-mix
+ * loops (whole operands copied in, then the pool: 0.75-1.01x) stay on one thread; their threaded paths are kept
+ * and tested bitwise for larger machines.
  * tanh, sigmoid, SiLU and GELU (compute-bound: exp and erf) from 2^15 elements (1.2-1.3x there, 1.4-1.7x from 2^17).
  * Mutable for the thread tests only, which set them to 0 to run every partition on small, awkward sizes;
  * not exported from the package.
