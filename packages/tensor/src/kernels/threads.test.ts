@@ -105,8 +105,10 @@ describe('thread pool', () => {
 
   it('gemm: same bits at 1, 2 and 3 threads in all four transpose cases, and the js result within the summation bound', () => {
     const generator = new Generator(5);
-    const [m, k, n] = [131, 97, 263];
-    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    // C split by columns (A the smaller operand) and by rows (B the smaller), each with the split operand
+    // streamed in block by block (untransposed A, transposed B) or copied whole.
+    for (const [m, k, n, transA, transB] of [[131, 97, 263], [263, 97, 131]].flatMap(([m, k, n]) =>
+      ([[false, false], [true, false], [false, true], [true, true]] as const).map(([transA, transB]) => [m!, k!, n!, transA, transB] as const))) {
       const a = data(generator, m * k);
       const b = data(generator, k * n);
       const c0 = data(generator, m * n);
@@ -115,7 +117,7 @@ describe('thread pool', () => {
         table.gemm({ a: left, aOffset: 0, transA, b: right, bOffset: 0, transB, c, cOffset: 0, m, k, n });
         return c;
       };
-      const label = `gemm transA ${transA} transB ${transB}`;
+      const label = `gemm ${m}x${k}x${n} transA ${transA} transB ${transB}`;
       const { c } = sameBitsAtEveryThreadCount(label, (table) => ({ c: run(table, a, b, c0) }));
       // Overwriting C: the same bits at every thread count, and those of accumulating into +0.
       const overwritten = sameBitsAtEveryThreadCount(`${label} overwrite`, (table) => {
@@ -127,6 +129,32 @@ describe('thread pool', () => {
       expect((overwritten.c as Float32Array).every((v, i) => Object.is(v, intoZero[i])), `${label}: overwrite against accumulating into +0`).toBe(true);
       const abs = (v: Float32Array) => v.map(Math.abs);
       expectWithinSummationBound(label, run(js, a, b, c0), c as Float32Array, run(js, abs(a), abs(b), abs(c0)), k);
+    }
+  });
+
+  it('gemm with operand offsets and a bias (Linear\'s forward): same bits at 1, 2 and 3 threads, row and column splits', () => {
+    const generator = new Generator(23);
+    for (const [m, k, n] of [[37, 61, 203], [203, 61, 37]] as const) {
+      const [aOffset, bOffset, cOffset] = [5, 11, 3];
+      const a = data(generator, aOffset + m * k + 7);
+      const b = data(generator, bOffset + k * n + 2);
+      const bias = data(generator, n);
+      const c = data(generator, cOffset + m * n + 4);
+      const { out } = sameBitsAtEveryThreadCount(`gemm ${m}x${k}x${n} bias, offsets`, (table) => {
+        const result = c.slice();
+        table.gemm({ a, aOffset, transA: false, b, bOffset, transB: true, c: result, cOffset, m, k, n, overwrite: true, bias });
+        return { out: result };
+      });
+      const result = out as Float32Array;
+      expect(Array.from(result.subarray(0, cOffset)), 'nothing written before cOffset').toEqual(Array.from(c.subarray(0, cOffset)));
+      expect(Array.from(result.subarray(cOffset + m * n)), 'nothing written after C').toEqual(Array.from(c.subarray(cOffset + m * n)));
+      const onJs = (left: Float32Array, right: Float32Array, shift: Float32Array) => {
+        const into = new Float32Array(c.length);
+        js.gemm({ a: left, aOffset, transA: false, b: right, bOffset, transB: true, c: into, cOffset, m, k, n, overwrite: true, bias: shift });
+        return into.subarray(cOffset, cOffset + m * n);
+      };
+      const abs = (v: Float32Array) => v.map(Math.abs);
+      expectWithinSummationBound(`gemm ${m}x${k}x${n} bias`, onJs(a, b, bias), result.subarray(cOffset, cOffset + m * n), onJs(abs(a), abs(b), abs(bias)), k + 1);
     }
   });
 
