@@ -293,6 +293,74 @@ describe('kernel table: wasm against js', () => {
     }
   });
 
+  it('the forward affine in float32 lanes: within 8 float32 roundings of |xhat * w| + |b| of float64 arithmetic, on offsets up to 1e6; float64 where an intermediate could overflow', () => {
+    // Row-wise (LayerNorm) and slot-wise (GroupNorm, one parameter per block) forwards run
+    // ((x - mHigh) - mLow) * r * w + b in f32x4 lanes where every intermediate stays a normal float32.
+    const generator = new Generator(31);
+    const bound = (xhat: number, w: number, b: number, m: number, r: number) => 8 * 2 ** -24 * (Math.abs(xhat * w) + Math.abs(b)) + 2 ** -46 * Math.abs(m * r * w);
+    let differFromFloat64 = 0;
+    for (const offset of [0, 3, -250, 1e4, -3e5, 1e6]) {
+      for (const spread of [1, 0.1]) {
+        const [rows, inner] = [5, 203];
+        const x = data(generator, rows * inner, 'normal').map((z) => offset + spread * z);
+        const weight = data(generator, inner, 'normal').map((z) => 2 * z);
+        const bias = data(generator, inner, 'normal');
+        const args = {
+          x, out: new Float32Array(x.length), weight, bias, rows, inner, center: true, eps: 1e-5, mask: null,
+          count: new Float64Array(rows), mean: new Float64Array(rows), variance: new Float64Array(rows), rstd: new Float64Array(rows),
+        };
+        wasm.rowwiseForward(args);
+        for (let row = 0; row < rows; row++) {
+          const [m, r] = [args.mean[row]!, args.rstd[row]!];
+          for (let j = 0; j < inner; j++) {
+            const xhat = (x[row * inner + j]! - m) * r;
+            const exact = xhat * weight[j]! + bias[j]!;
+            const got = args.out[row * inner + j]!;
+            if (got !== Math.fround(exact)) differFromFloat64++;
+            const limit = bound(xhat, weight[j]!, bias[j]!, m, r);
+            if (!(Math.abs(got - exact) <= limit)) expect.fail(`row-wise offset ${offset} [${row}, ${j}]: ${got} against ${exact}, beyond ${limit}`);
+          }
+        }
+        // GroupNorm over [2, 6, 7, 9] in 3 groups: slots of 2 channels x 63 values, one weight per channel.
+        const [samples, channels, groups, plane] = [2, 6, 3, 63];
+        const gx = data(generator, samples * channels * plane, 'normal').map((z) => offset + spread * z);
+        const gw = data(generator, channels, 'normal');
+        const gb = data(generator, channels, 'normal');
+        const slots = samples * groups;
+        const slotInner = (channels / groups) * plane;
+        const g = {
+          x: gx, out: new Float32Array(gx.length), weight: gw, bias: gb, threshold: null, slots, groups, inner: slotInner, block: plane, center: true,
+          eps: 1e-5, mean: new Float64Array(slots), variance: new Float64Array(slots), rstd: new Float64Array(slots),
+        };
+        wasm.slotwiseForward(g);
+        for (let i = 0; i < gx.length; i++) {
+          const slot = Math.floor(i / slotInner);
+          const channel = Math.floor(i / plane) % channels;
+          const [m, r] = [g.mean[slot]!, g.rstd[slot]!];
+          const xhat = (gx[i]! - m) * r;
+          const exact = xhat * gw[channel]! + gb[channel]!;
+          if (g.out[i] !== Math.fround(exact)) differFromFloat64++;
+          const limit = bound(xhat, gw[channel]!, gb[channel]!, m, r);
+          if (!(Math.abs(g.out[i]! - exact) <= limit)) expect.fail(`slot-wise offset ${offset} [${i}]: ${g.out[i]} against ${exact}, beyond ${limit}`);
+        }
+      }
+    }
+    expect(differFromFloat64, 'the float32 lanes ran (some results differ from float64 arithmetic rounded once)').toBeGreaterThan(100);
+    // Values whose deviations could overflow a float32 take the float64 loop: the js kernel's results.
+    // mean about -1.33e38, so 3e38 - mean overflows a float32 (the float64 arithmetic gives about 2.2).
+    const x = Float32Array.from([3e38, -3e38, -3e38, -3e38, -2e38, 5]);
+    const weight = Float32Array.from([1e-2, 2e-2, 1, 0.5, 3, 1]);
+    const [ref, got] = both(
+      () => ({
+        x, out: new Float32Array(6), weight, bias: null, rows: 1, inner: 6, center: true, eps: 1e-5, mask: null,
+        count: new Float64Array(1), mean: new Float64Array(1), variance: new Float64Array(1), rstd: new Float64Array(1),
+      }),
+      (table, a) => table.rowwiseForward(a),
+    );
+    compareAll('rowwiseForward near float32 overflow', ref, got);
+    expect(Array.from(got.out).every(Number.isFinite), 'finite, as in float64').toBe(true);
+  });
+
   it('float64 data goes to the js loops and gives identical results', () => {
     const x = Float64Array.from({ length: 3 * 37 }, (_, i) => Math.sin(i) * 1e3);
     const run = (table: KernelTable) => {
