@@ -1,26 +1,35 @@
 // normkit bench: times every case in normkit and in each comparator within one run, then prints
-// normkit's median and its ratio to each comparator. Usage: npm run bench [-- --only <substring>[,<substring>...]]
+// normkit's median and its ratio to each comparator. normkit is timed in a child process that loads only normkit
+// (normkit-timer.ts), tfjs in this one, PyTorch in a Python process.
+// Usage: npm run bench [-- --only <substring>[,<substring>...]] [--in-process]
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { getBackend, getNumThreads, setBackend, setNumThreads, threadSupport } from '@normkit/tensor';
-import * as families from './cases/index';
+import { getBackend, setNumThreads, threadSupport } from '@normkit/tensor';
 import {
-  comparatorNames, copyFloor, defaultTiming, floorInstances, formatTiming, measureFloor, measureOutcome, overheadTable, resultsTable, threadScalingTable, writeResults,
-  type BenchCase, type CaseResult, type ComparatorName, type Outcome, type TimingOptions,
+  comparatorNames, defaultTiming, formatTiming, measureOutcome, overheadTable, resultsTable, threadScalingTable, writeResults,
+  type CaseResult, type ComparatorName, type Outcome,
 } from './harness';
+import { measureNormkitSide, type NormkitSide } from './normkit-side';
+import { selectCases, type SelectedCase } from './select';
 import { scopedFactory, tfjsInfo, useTfjsBackend, type TfjsBackend } from './tfjs';
 import { probeTorch, pythonExecutable, runTorch, type TorchRequest } from './torch';
 
-const usage = `usage: npm run bench [-- --only <substring>[,<substring>...]]
+const usage = `usage: npm run bench [-- --only <substring>[,<substring>...]] [--in-process]
   --only <substrings>  run only the cases whose "family/name" contains one of the comma-separated
-                       substrings (case-insensitive), in the order of the full run`;
+                       substrings (case-insensitive), in the order of the full run
+  --in-process         time normkit in this process, beside tfjs, instead of in a child process that
+                       loads only normkit (V8 then collects garbage differently: see the README)`;
 
-function parseArguments(argv: readonly string[]): { only: string | null } {
+function parseArguments(argv: readonly string[]): { only: string | null; inProcess: boolean } {
   let only: string | null = null;
+  let inProcess = false;
   for (let i = 0; i < argv.length; i++) {
     const argument = argv[i]!;
-    if (argument === '--only' && argv[i + 1] !== undefined) {
+    if (argument === '--in-process') {
+      inProcess = true;
+    } else if (argument === '--only' && argv[i + 1] !== undefined) {
       only = argv[++i]!;
     } else if (argument.startsWith('--only=')) {
       only = argument.slice('--only='.length);
@@ -32,28 +41,7 @@ function parseArguments(argv: readonly string[]): { only: string | null } {
       process.exit(2);
     }
   }
-  return { only };
-}
-
-interface SelectedCase {
-  family: string;
-  benchCase: BenchCase;
-  timing: TimingOptions;
-}
-
-function selectCases(only: string | null): SelectedCase[] {
-  const selected: SelectedCase[] = [];
-  for (const [family, list] of Object.entries(families)) {
-    const wanted = only === null ? null : only.split(',').map((part) => part.trim().toLowerCase()).filter((part) => part !== '');
-    const matches = (benchCase: BenchCase) => wanted === null || wanted.some((part) => `${family}/${benchCase.name}`.toLowerCase().includes(part));
-    // A selected case's baseline is selected too, so its overhead ratio can be reported.
-    const baselines = new Set(list.filter(matches).map((benchCase) => benchCase.baseline).filter((name) => name !== undefined));
-    for (const benchCase of list) {
-      if (!matches(benchCase) && !baselines.has(benchCase.name)) continue;
-      selected.push({ family, benchCase, timing: { ...defaultTiming, ...benchCase.timing } });
-    }
-  }
-  return selected;
+  return { only, inProcess };
 }
 
 /** Where the normkit under test was loaded from, so a stale or source build shows up in the results. */
@@ -110,8 +98,22 @@ async function timeTorch(
   }
 }
 
+/**
+ * Runs normkit-timer.js (the floors and every normkit timing of the selected cases) in a child process that
+ * loads only normkit, its progress shown as it goes; returns its outcomes by "family/name".
+ */
+function timeNormkitInChild(only: string | null, threadCounts: readonly number[], cases: number): Record<string, NormkitSide> {
+  console.log(`normkit: ${cases} case(s) in a child process that loads only normkit (--in-process times them here instead)`);
+  const timer = fileURLToPath(new URL('./normkit-timer.js', import.meta.url));
+  const child = spawnSync(process.execPath, [timer, '--only', only ?? '', '--threads', threadCounts.join(',')], {
+    stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
+  });
+  if (child.status !== 0) throw new Error(`the normkit timer failed (exit ${child.status ?? child.signal})`);
+  return JSON.parse(child.stdout) as Record<string, NormkitSide>;
+}
+
 async function main(): Promise<void> {
-  const { only } = parseArguments(process.argv.slice(2));
+  const { only, inProcess } = parseArguments(process.argv.slice(2));
   const selected = selectCases(only);
   if (selected.length === 0) {
     console.error(`no case matches '${only}'`);
@@ -137,34 +139,16 @@ async function main(): Promise<void> {
     }
   }
 
+  const sides = inProcess ? null : timeNormkitInChild(only, threadCounts, selected.length);
   const results: CaseResult[] = [];
   const skipped = (reason: string): Outcome => ({ status: 'skipped', reason });
-  for (const [index, { family, benchCase, timing }] of selected.entries()) {
-    console.log(`[${index + 1}/${selected.length}] ${family}/${benchCase.name} (${benchCase.elements.toLocaleString('en-US')} elements)`);
-    // The floors run right before normkit, each the fastest of a few instances with their own freshly
-    // compiled loop, so they see the machine as normkit does. 'floor' allocates its output per run like a normkit op (the table's
-    // column); 'floor-pre' reuses one output (a pure memory pass, results file only); 'floor-copy' is an
-    // allocating copy, new Float32Array(n).set(x) (results file only).
-    const comparators = {} as Record<ComparatorName, Outcome>;
-    const floorPreallocated = await timed('floor-pre', () => measureFloor(benchCase.elements, 'preallocated', timing));
-    comparators.floor = await timed('floor', () => measureFloor(benchCase.elements, 'fresh', timing));
-    const floorCopy = await timed('floor-copy', () => measureOutcome(() => copyFloor(benchCase.elements), { ...timing, targetMs: timing.targetMs / floorInstances }));
-    // Each backend builds the case afresh (setup runs on the backend being timed).
-    setBackend('js');
-    const normkitJs = await timed('normkit js', () => measureOutcome(benchCase.normkit, timing));
-    setBackend('wasm');
-    const normkitOutcome = await timed('normkit', () => measureOutcome(benchCase.normkit, timing));
-    let threads: Record<number, Outcome> | undefined;
-    if (benchCase.threadScaling) {
-      threads = { 1: normkitOutcome };
-      for (const count of threadCounts.filter((n) => n > 1)) {
-        setNumThreads(count);
-        threads[count] = getNumThreads() === count
-          ? await timed(`${count} threads`, () => measureOutcome(benchCase.normkit, timing))
-          : { status: 'skipped', reason: `getNumThreads() is ${getNumThreads()}` };
-      }
-      setNumThreads(1);
-    }
+  for (const [index, selectedCase] of selected.entries()) {
+    const { family, benchCase, timing } = selectedCase;
+    const key = `${family}/${benchCase.name}`;
+    console.log(`[${index + 1}/${selected.length}] ${key} (${benchCase.elements.toLocaleString('en-US')} elements)`);
+    const side = sides === null ? measureNormkitSide(selectedCase, threadCounts, (text) => process.stdout.write(text)) : sides[key];
+    if (side === undefined) throw new Error(`the normkit timer returned no result for ${key}`);
+    const comparators = { floor: side.floor } as Record<ComparatorName, Outcome>;
     for (const backend of ['cpu', 'wasm'] as const) {
       const factory = benchCase.tfjs;
       const unavailable = backends[backend];
@@ -182,9 +166,10 @@ async function main(): Promise<void> {
     }
     comparators.torch = skipped('not run yet');
     results.push({
-      family, name: benchCase.name, elements: benchCase.elements, normkit: normkitOutcome, normkitJs, comparators, floorPreallocated, floorCopy,
+      family, name: benchCase.name, elements: benchCase.elements, normkit: side.normkit, normkitJs: side.normkitJs, comparators,
+      floorPreallocated: side.floorPreallocated, floorCopy: side.floorCopy,
       ...(benchCase.baseline === undefined ? {} : { baseline: benchCase.baseline }),
-      ...(threads === undefined ? {} : { threads }),
+      ...(side.threads === undefined ? {} : { threads: side.threads }),
     });
   }
 
@@ -212,7 +197,7 @@ async function main(): Promise<void> {
     },
     timing: defaultTiming,
     comparators: comparatorNames,
-    normkit: { ...normkit, backends: ['wasm', 'js'] },
+    normkit: { ...normkit, backends: ['wasm', 'js'], timedIn: inProcess ? 'the bench process, beside tfjs' : 'a child process that loads only normkit' },
     tfjs: { ...(await tfjsInfo()), unavailable: backends },
     torch: torch.info,
     results,
