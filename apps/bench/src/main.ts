@@ -109,7 +109,11 @@ function timeNormkitInChild(only: string | null, threadCounts: readonly number[]
     stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', maxBuffer: 64 * 1024 * 1024,
   });
   if (child.status !== 0) throw new Error(`the normkit timer failed (exit ${child.status ?? child.signal})`);
-  return JSON.parse(child.stdout) as Record<string, NormkitSide>;
+  // The outcomes are the last line; anything a case printed comes before it.
+  const lines = child.stdout.trimEnd().split('\n');
+  const outcomes = lines.pop() ?? '';
+  if (lines.length > 0) console.log(lines.join('\n'));
+  return JSON.parse(outcomes) as Record<string, NormkitSide>;
 }
 
 async function main(): Promise<void> {

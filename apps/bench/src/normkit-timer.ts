@@ -3,7 +3,7 @@
 // mark-compact on about every step of normkit's loops, which allocate fresh outputs of megabytes, and timed
 // normkit's normalizers 10-20% slower on one thread and up to 45% slower on two than a process of their own
 // does (see the bench README). Progress goes to stderr as the bench prints it; the outcomes go to stdout as
-// one JSON line keyed by "family/name".
+// one JSON line keyed by "family/name", the last line (the parent passes on anything a case prints before it).
 //
 //   node dist/normkit-timer.js [--only <substrings>] [--threads 1,2]
 import { measureNormkitSide, type NormkitSide } from './normkit-side';

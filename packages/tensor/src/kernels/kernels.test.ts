@@ -298,7 +298,7 @@ describe('kernel table: wasm against js', () => {
     // ((x - mHigh) - mLow) * r * w + b in f32x4 lanes where every intermediate stays a normal float32.
     const generator = new Generator(31);
     const bound = (xhat: number, w: number, b: number, m: number, r: number) => 8 * 2 ** -24 * (Math.abs(xhat * w) + Math.abs(b)) + 2 ** -46 * Math.abs(m * r * w);
-    let differFromFloat64 = 0;
+    const differFromFloat64 = { rowwise: 0, slotwise: 0 };
     for (const offset of [0, 3, -250, 1e4, -3e5, 1e6]) {
       for (const spread of [1, 0.1]) {
         const [rows, inner] = [5, 203];
@@ -316,7 +316,7 @@ describe('kernel table: wasm against js', () => {
             const xhat = (x[row * inner + j]! - m) * r;
             const exact = xhat * weight[j]! + bias[j]!;
             const got = args.out[row * inner + j]!;
-            if (got !== Math.fround(exact)) differFromFloat64++;
+            if (got !== Math.fround(exact)) differFromFloat64.rowwise++;
             const limit = bound(xhat, weight[j]!, bias[j]!, m, r);
             if (!(Math.abs(got - exact) <= limit)) expect.fail(`row-wise offset ${offset} [${row}, ${j}]: ${got} against ${exact}, beyond ${limit}`);
           }
@@ -339,26 +339,45 @@ describe('kernel table: wasm against js', () => {
           const [m, r] = [g.mean[slot]!, g.rstd[slot]!];
           const xhat = (gx[i]! - m) * r;
           const exact = xhat * gw[channel]! + gb[channel]!;
-          if (g.out[i] !== Math.fround(exact)) differFromFloat64++;
+          if (g.out[i] !== Math.fround(exact)) differFromFloat64.slotwise++;
           const limit = bound(xhat, gw[channel]!, gb[channel]!, m, r);
           if (!(Math.abs(g.out[i]! - exact) <= limit)) expect.fail(`slot-wise offset ${offset} [${i}]: ${g.out[i]} against ${exact}, beyond ${limit}`);
         }
       }
     }
-    expect(differFromFloat64, 'the float32 lanes ran (some results differ from float64 arithmetic rounded once)').toBeGreaterThan(100);
-    // Values whose deviations could overflow a float32 take the float64 loop: the js kernel's results.
-    // mean about -1.33e38, so 3e38 - mean overflows a float32 (the float64 arithmetic gives about 2.2).
-    const x = Float32Array.from([3e38, -3e38, -3e38, -3e38, -2e38, 5]);
-    const weight = Float32Array.from([1e-2, 2e-2, 1, 0.5, 3, 1]);
-    const [ref, got] = both(
+    // Both float32 paths ran: some results differ from the float64 arithmetic rounded once.
+    expect(differFromFloat64.rowwise, 'row-wise float32 lanes').toBeGreaterThan(100);
+    expect(differFromFloat64.slotwise, 'slot-wise float32 lanes').toBeGreaterThan(100);
+    // Where a float32 intermediate would overflow, or a parameter is NaN, the float64 loop runs: the js results.
+    const rowwise = (x: Float32Array, weight: Float32Array, bias: Float32Array, eps: number) => both(
       () => ({
-        x, out: new Float32Array(6), weight, bias: null, rows: 1, inner: 6, center: true, eps: 1e-5, mask: null,
+        x, out: new Float32Array(x.length), weight, bias, rows: 1, inner: x.length, center: true, eps, mask: null,
         count: new Float64Array(1), mean: new Float64Array(1), variance: new Float64Array(1), rstd: new Float64Array(1),
       }),
       (table, a) => table.rowwiseForward(a),
     );
-    compareAll('rowwiseForward near float32 overflow', ref, got);
-    expect(Array.from(got.out).every(Number.isFinite), 'finite, as in float64').toBe(true);
+    const slotwise = (x: Float32Array, weight: Float32Array, bias: Float32Array, eps: number) => both(
+      () => ({
+        x, out: new Float32Array(x.length), weight, bias, threshold: null, slots: 1, groups: 1, inner: x.length, block: x.length / weight.length,
+        center: true, eps, mean: new Float64Array(1), variance: new Float64Array(1), rstd: new Float64Array(1),
+      }),
+      (table, a) => table.slotwiseForward(a),
+    );
+    const ones = (n: number) => new Float32Array(n).fill(1);
+    const cases: Array<[string, [{ out: Float32Array }, { out: Float32Array }]]> = [
+      // Deviations near float32 overflow (mean about -1.33e38, rstd about 4e-39): 3e38 - mean is no float32.
+      ['deviations near float32 overflow', rowwise(Float32Array.from([3e38, -3e38, -3e38, -3e38, -2e38, 5]), Float32Array.from([1e-2, 2e-2, 1, 0.5, 3, 1]), new Float32Array(6), 1e-5)],
+      // A constant row with eps 1e-80: rstd 1e40 is no float32 (0 * Inf would be NaN where float64 gives the bias).
+      ['rstd beyond float32', rowwise(new Float32Array(8).fill(2.5), ones(8), Float32Array.from([1, 2, 3, 4, 5, 6, 7, -8]), 1e-80)],
+      // xhat * 3e38 overflows a float32, and the bias of -3e38 brings the float64 sum back into range.
+      ['weight near float32 overflow', rowwise(Float32Array.from([0, 1, 2, 3, 4, 5, 6, 7]), new Float32Array(8).fill(3e38), new Float32Array(8).fill(-3e38), 1e-5)],
+      // Slot-wise, one weight per block of 4: r * w = 1e39 is no float32, (x - m) * r * w = +-1e29 is.
+      ['slot-wise rstd times weight', slotwise(Float32Array.from([0, 2e-10, 0, 2e-10, 0, 2e-10, 0, 2e-10]), Float32Array.from([1e29, 1e29]), new Float32Array(2), 1e-30)],
+      // Infinite and NaN weights: float64 gives x * Inf + (b - m * Inf), NaN where float32 lanes would give +-Inf.
+      ['infinite and NaN weights', slotwise(Float32Array.from([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]), Float32Array.from([Infinity, NaN, 1]), new Float32Array(3), 1e-5)],
+    ];
+    for (const [label, [ref, got]] of cases) compareAll(`rowwise/slotwise forward, ${label}`, ref, got);
+    expect(Array.from(cases[0]![1][1].out).every(Number.isFinite), 'finite, as in float64').toBe(true);
   });
 
   it('float64 data goes to the js loops and gives identical results', () => {

@@ -590,6 +590,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       stream(units, inputs, outputs, (c0, c1, inputBuffers, outputBuffers) => run(1, 0, (calls) => tasks(calls, c0, c1, inputBuffers, outputBuffers)));
       return;
     }
+    if (units === 0) return;
     const perChunk = unitsPerChunk(units, [...inputs, ...outputs], threadedStream.chunkFloats, align);
     const sets = Array.from({ length: PIPELINE_SETS }, () => streamBuffers(perChunk, units, inputs, outputs));
     arena.reserve(64);
@@ -614,27 +615,41 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       }
       // Chunks [first, next) are copied in and their tasks released; the sets hold at most PIPELINE_SETS of them.
       let next = first;
+      const admit = () => {
+        setOf(next).copyIn(next * perChunk);
+        pool!.release(ends[next - first]!);
+        next++;
+      };
       setOf(next).copyIn(next * perChunk);
       arena.startJob(pool!, job, threads, 0, ends[next++ - first]);
-      try {
-        for (; next < last && next - first < sets.length; next++) {
-          setOf(next).copyIn(next * perChunk);
-          pool!.release(ends[next - first]!);
-        }
+      runThenFinish(() => {
+        while (next < last && next - first < sets.length) admit();
         for (let done = first; done < last; done++) {
           pool!.awaitCounter(counters + (done - first) * 4, counts[done - first]!, ends[done - first]!);
           setOf(done).copyOut(done * perChunk);
           // Chunk `done`'s set is free: the next chunk goes into it.
-          if (next < last) {
-            setOf(next).copyIn(next * perChunk);
-            pool!.release(ends[next - first]!);
-            next++;
-          }
+          if (next < last) admit();
         }
-      } finally {
-        pool!.finish();
-      }
+      });
     }
+  }
+
+  /**
+   * Runs `body` while a started pool job is open, then finishes the job; an error of `body` is the one thrown
+   * (the job is still finished first, so the pool is free again), else a failed task's.
+   */
+  function runThenFinish(body: () => void): void {
+    try {
+      body();
+    } catch (error) {
+      try {
+        pool!.finish();
+      } catch {
+        // The body's error says more than the pool's.
+      }
+      throw error;
+    }
+    pool!.finish();
   }
 
   function rowwiseForward(args: RowwiseForwardArgs): void {
@@ -804,10 +819,21 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
 
   /**
    * The batch layout's statistics (counts and sums, then squared deviations), or the fixed ones, finished as
-   * the js kernel finishes them. `termsPass` runs one pass of `batchSums` / `batchSquares` and leaves the
+   * the js kernel finishes them, and rstd. `termsPass` runs one pass of `batchSums` / `batchSquares` and leaves the
    * per-slot result at `target`; the all-reduce hook (SyncBatchNorm) sees each pass's sums.
    */
   function batchStatistics(
+    args: BatchForwardArgs,
+    termsPass: (kernel: 'batchSums' | 'batchSquares', leading: (slotByteOffset: number) => number[], target: number, count: boolean) => void,
+  ): BatchForwardResult {
+    const statistics = batchMoments(args, termsPass);
+    const rstd = new Float64Array(args.slots);
+    for (let s = 0; s < args.slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + args.eps);
+    return { statistics, rstd };
+  }
+
+  /** `batchStatistics` before rstd: counts, means and variances per slot. */
+  function batchMoments(
     args: BatchForwardArgs,
     termsPass: (kernel: 'batchSums' | 'batchSquares', leading: (slotByteOffset: number) => number[], target: number, count: boolean) => void,
   ) {
@@ -846,22 +872,20 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
    * passing over a module copy that no cache holds.
    */
   function batchForwardStreamed(args: BatchForwardArgs): BatchForwardResult {
-    const { x, out, weight, bias, outer, groups, inner, chunk, eps } = args;
+    const { x, out, weight, bias, outer, groups, inner, chunk } = args;
     arena.reset();
     const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
     const pb = bias ? arena.float32In(bias) : arena.float32Fill(groups, 0);
     const threads = threadsFor(x.length, parallelThresholds.batchElements);
     const sample = groups * inner;
     const terms = arena.reserve(outer * groups * 8);
-    const statistics = batchStatistics(args, (kernel, leading, target, count) => {
+    const { statistics, rstd } = batchStatistics(args, (kernel, leading, target, count) => {
       streamOnThreads(threads, outer, [{ data: x, unitLength: sample }], [], 1, (calls, o0, o1, c0, [buffer]) => {
         overStatisticsChunks(o0, o1, chunk, groups, (a, b, slotByteOffset) => calls.call(kernel, [buffer! + (a - c0) * sample * 4, b - a, groups, inner, b - a,
           args.slots, ...leading(slotByteOffset), 0, terms + a * groups * 8]));
       });
       addBatchTerms(terms, target, args, count);
     });
-    const rstd = new Float64Array(args.slots);
-    for (let s = 0; s < args.slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
     const pmean = arena.float64In(statistics.mean);
     const prstd = arena.float64In(rstd);
     streamOnThreads(threads, outer, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [buffer]) => {
@@ -875,7 +899,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
 
   /** BatchNorm over [N, C] features (inner 1): x copied in whole, the loops along each row of channels. */
   function batchForwardColumns(args: BatchForwardArgs): BatchForwardResult {
-    const { x, out, weight, bias, outer, groups, inner, chunk, slots, eps } = args;
+    const { x, out, weight, bias, outer, groups, inner, chunk, slots } = args;
     arena.reset();
     const px = arena.float32In(x);
     const pout = arena.reserve(x.length * 4);
@@ -885,7 +909,7 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
     const terms = threads <= 1 ? 0 : arena.reserve(outer * groups * 8);
     /** One pass of a batch-wise statistic: the loop itself on one thread, else per-run terms by tasks then added in order of `o`. */
-    const statistics = batchStatistics(args, (kernel, leading, target, count) => {
+    const { statistics, rstd } = batchStatistics(args, (kernel, leading, target, count) => {
       if (threads <= 1) {
         callable[kernel](px, outer, groups, inner, chunk, slots, ...leading(0), target, 0);
         return;
@@ -898,8 +922,6 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
       });
       addBatchTerms(terms, target, args, count);
     });
-    const rstd = new Float64Array(slots);
-    for (let s = 0; s < slots; s++) rstd[s] = 1 / Math.sqrt(statistics.variance[s]! + eps);
     const pmean = arena.float64In(statistics.mean);
     const prstd = arena.float64In(rstd);
     run(threads, 0, (calls) => {
@@ -955,18 +977,26 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     }
   }
 
+  /** What both batch backwards place in the module first: weight, statistics, gradient accumulators, and the thread count. */
+  function batchBackwardOperands(args: BatchBackwardArgs) {
+    const { x, weight, groups, slots, count, mean, rstd, gradWeight, gradBias } = args;
+    return {
+      pw: weight ? arena.float32In(weight) : arena.float32Fill(groups, 1),
+      pcount: arena.float64In(count),
+      pmean: arena.float64In(mean),
+      prstd: arena.float64In(rstd),
+      pgw: gradWeight ? arena.reserve(groups * 8) : 0,
+      pgb: gradBias ? arena.reserve(groups * 8) : 0,
+      pred: arena.reserve(2 * slots * 8),
+      threads: threadsFor(x.length, parallelThresholds.batchElements),
+    };
+  }
+
   /** The backward of `batchForwardStreamed`: a pass for the reductions, a pass for dx (written over dy's buffer), both streamed. */
   function batchBackwardStreamed(args: BatchBackwardArgs): void {
-    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias } = args;
+    const { gradOutput, x, outer, groups, inner, chunk, slots, center, fixed, gradX } = args;
     arena.reset();
-    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
-    const pcount = arena.float64In(count);
-    const pmean = arena.float64In(mean);
-    const prstd = arena.float64In(rstd);
-    const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
-    const pgb = gradBias ? arena.reserve(groups * 8) : 0;
-    const pred = arena.reserve(2 * slots * 8);
-    const threads = threadsFor(x.length, parallelThresholds.batchElements);
+    const { pw, pcount, pmean, prstd, pgw, pgb, pred, threads } = batchBackwardOperands(args);
     const sample = groups * inner;
     const terms = arena.reserve(outer * groups * 4 * 8);
     const streamed = [{ data: gradOutput, unitLength: sample }, { data: x, unitLength: sample }];
@@ -992,18 +1022,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
 
   /** The backward of `batchForwardColumns`: operands copied in whole, the loops along each row of channels. */
   function batchBackwardColumns(args: BatchBackwardArgs): void {
-    const { gradOutput, x, weight, outer, groups, inner, chunk, slots, center, fixed, count, mean, rstd, gradX, gradWeight, gradBias } = args;
+    const { gradOutput, x, outer, groups, inner, chunk, slots, center, fixed, gradX } = args;
     arena.reset();
     const pgy = arena.float32In(gradOutput);
     const px = arena.float32In(x);
-    const pw = weight ? arena.float32In(weight) : arena.float32Fill(groups, 1);
-    const pcount = arena.float64In(count);
-    const pmean = arena.float64In(mean);
-    const prstd = arena.float64In(rstd);
-    const pgw = gradWeight ? arena.reserve(groups * 8) : 0;
-    const pgb = gradBias ? arena.reserve(groups * 8) : 0;
-    const pred = arena.reserve(2 * slots * 8);
-    const threads = threadsFor(x.length, parallelThresholds.batchElements);
+    const { pw, pcount, pmean, prstd, pgw, pgb, pred, threads } = batchBackwardOperands(args);
     const outerPieces = pieces(outer, threads <= 1 ? 1 : threads * TASKS_PER_THREAD, chunk);
     if (threads <= 1) {
       exports.batchBackwardReductions(pgy, px, pw, outer, groups, inner, chunk, slots, pmean, prstd, pgw, pgb, pred, 0);

@@ -101,7 +101,7 @@ describe('runClaims', () => {
     expect(Atomics.load(control, DONE)).toBe(0);
   });
 
-  it('claims only released tasks: the caller (with a bound) stops at the release, a worker waits for the next one', () => {
+  it('claims only released tasks: the caller (with a bound) stops at the release, a worker goes on with tasks released while it runs', () => {
     const { memory, control } = publish(5, { released: 2 });
     const calls: Call[] = [];
     runClaims(control, memory, recorder(0, calls), 0, 5);
@@ -155,7 +155,7 @@ describe('ThreadPool.start / finish (the threaded stream\'s pipeline)', () => {
       if (fail) throw new Error('trap');
       calls.push(task);
     }]));
-    const pool = new ThreadPool({} as WebAssembly.Module, memory, exports, () => undefined);
+    const pool = new ThreadPool({}, memory, exports, () => undefined);
     const program = new Float64Array(memory.buffer, PROGRAM_OFFSET);
     const tasks = 3;
     program.set([SCRATCH_BASE, SCRATCH_STRIDE, tasks]);

@@ -149,17 +149,30 @@ export class ThreadPool {
     Atomics.store(control, GEN, this.generation);
     Atomics.notify(control, GEN);
     // A worker still asleep waiting for a release of an earlier job wakes and leaves it.
-    Atomics.add(control, PROGRESS, 1);
-    Atomics.notify(control, PROGRESS);
+    this.bumpProgress();
     this.open = true;
+  }
+
+  /** Wakes every worker waiting for a release (PROGRESS only grows, so none can miss it). */
+  private bumpProgress(): void {
+    Atomics.add(this.control, PROGRESS, 1);
+    Atomics.notify(this.control, PROGRESS);
+  }
+
+  /** Blocks until the int32 `words[index]` reaches `target`. */
+  private static waitUntil(words: Int32Array, index: number, target: number): void {
+    for (;;) {
+      const value = Atomics.load(words, index);
+      if (value >= target) return;
+      Atomics.wait(words, index, value);
+    }
   }
 
   /** Lets threads claim the open job's tasks below `count` (a later chunk of a pipeline, its operands now in place). */
   release(count: number): void {
     const control = this.control;
     Atomics.store(control, RELEASED, Math.min(count, Atomics.load(control, TASKS)));
-    Atomics.add(control, PROGRESS, 1);
-    Atomics.notify(control, PROGRESS);
+    this.bumpProgress();
   }
 
   /**
@@ -169,12 +182,7 @@ export class ThreadPool {
    */
   awaitCounter(counterOffset: number, target: number, until: number): void {
     if (this.callerRunsTasks) runClaims(this.control, this.memory, this.kernels, 0, until);
-    const words = new Int32Array(this.memory.buffer);
-    for (;;) {
-      const value = Atomics.load(words, counterOffset / 4);
-      if (value >= target) return;
-      Atomics.wait(words, counterOffset / 4, value);
-    }
+    ThreadPool.waitUntil(new Int32Array(this.memory.buffer), counterOffset / 4, target);
   }
 
   /**
@@ -188,11 +196,7 @@ export class ThreadPool {
     const taskCount = Atomics.load(control, TASKS);
     if (Atomics.load(control, RELEASED) < taskCount) this.release(taskCount);
     if (this.callerRunsTasks) runClaims(control, this.memory, this.kernels, 0);
-    for (;;) {
-      const done = Atomics.load(control, DONE);
-      if (done >= taskCount) break;
-      Atomics.wait(control, DONE, done);
-    }
+    ThreadPool.waitUntil(control, DONE, taskCount);
     // Closed before the caller touches memory again: a worker late for this job finds the claim word
     // exhausted, so it can never read the next job's operands as this job's program.
     Atomics.store(control, CLAIM, ((this.generation & 0xffff) << 16) | 0xffff);
