@@ -195,7 +195,11 @@ describe('RunSession views', () => {
   it('sends the decision boundary and the histograms when built, after steps, and keeps them within the time share while playing', async () => {
     const fake = fakeHost();
     const session = new RunSession(fake.host, { sliceMs: 5, viewIntervalMs: 0 });
-    await session.handle({ type: 'configure', config: config({ steps: 400, evalEvery: 50 }), play: false });
+    // Far more steps than 40 slices of 5 ms can run, so the run is still playing when the checks below run:
+    // the final view of a run that ended is always sent, outside the time share. With 400 steps the run
+    // finished within the slices on a fast enough machine (5 of 5 local runs on 2026-12-07, with the kernels of
+    // that morning and of the day before), and that forced final view failed the rule's check.
+    await session.handle({ type: 'configure', config: config({ steps: 1_000_000, evalEvery: 50 }), play: false });
     const views = (): Array<Extract<FromWorker, { type: 'views' }>> => fake.posted.filter((m): m is Extract<FromWorker, { type: 'views' }> => m.type === 'views');
     expect(views()).toHaveLength(1);
     expect(views()[0]!.boundary).toMatchObject({ step: 0, resolution: 64, numClasses: 2 });
