@@ -230,25 +230,14 @@ function gradXBlock(dy: usize, x: usize, gradX: usize, start: i32, end: i32, a: 
 // ---------------------------------------------------------------------------------------------
 // Row-wise layout (LayerNorm, RMSNorm): statistics per row, per-element affine, whole rows masked.
 
-/** max |p[0..n)|, or NaN as soon as one value is NaN. */
-function maxAbs(p: usize, n: i32): f64 {
-  let m: f64 = 0;
-  for (let j = 0; j < n; j++) {
-    const a = Math.abs(read(p, j));
-    if (a != a) return a;
-    if (a > m) m = a;
-  }
-  return m;
-}
-
 /**
  * Whether a row's or slot's affine may run in float32 lanes as ((x - mHigh) - mLow) * r * w + b, with nothing
  * overflowing where the float64 loop would not. Every deviation is at most sqrt(inner * variance), so
  * (x - m) * r <= sqrt(inner) whatever the data (r <= 1 / sqrt(variance)). r > 1e-30 keeps r a normal float32
  * and bounds the spread (variance < 1e60), so x - mHigh cannot overflow (a row of 3e38 and -3e38 values has r
  * about 4e-39); r < 1e30 keeps r finite (a constant row with eps near 0 has r huge, and 0 * Inf would be NaN
- * where float64 gives b); (max|w| + max|b|) * sqrt(inner) < 1e30 bounds the products and the sum (`weightBound`
- * is NaN, so the guard false, when a weight or bias is NaN). Each of the float32 path's roundings then costs at
+ * where float64 gives b); (max|w| + max|b|) * sqrt(inner) < 1e30 bounds the products and the sum (`weightBound`,
+ * computed once per op by the caller; an infinite parameter fails it, a NaN one gives NaN on either path). Each of the float32 path's roundings then costs at
  * most half an ulp of a value no larger than |xhat * w| + |b|. Elsewhere the float64 loop runs.
  */
 @inline function affineInFloat32(m: f64, r: f64, inner: i32, weightBound: f64): bool {
@@ -291,9 +280,8 @@ function centredAffineFloat32(x: usize, out: usize, start: i32, end: i32, m: f64
 
 export function rowwiseForward(
   x: usize, out: usize, w: usize, b: usize, rows: i32, inner: i32, center: i32, eps: f64, mask: usize,
-  count: usize, mean: usize, variance: usize, rstd: usize,
+  count: usize, mean: usize, variance: usize, rstd: usize, weightBound: f64,
 ): void {
-  const weightBound = maxAbs(w, inner) + maxAbs(b, inner);
   for (let row = 0; row < rows; row++) {
     const base = row * inner;
     const end = base + inner;
@@ -503,11 +491,9 @@ function elementGradX(gy: usize, x: usize, gradX: usize, w: usize, base: i32, in
 
 export function slotwiseForward(
   x: usize, out: usize, w: usize, b: usize, th: usize, slots: i32, groups: i32, inner: i32, block: i32, center: i32, eps: f64,
-  mean: usize, variance: usize, rstd: usize,
+  mean: usize, variance: usize, rstd: usize, weightBound: f64,
 ): void {
   const blocks = inner / block;
-  const params = groups * blocks;
-  const weightBound = maxAbs(w, params) + maxAbs(b, params);
   for (let s = 0; s < slots; s++) {
     const base = s * inner;
     const end = base + inner;

@@ -33,11 +33,11 @@ interface KernelExports {
   resizeBackward(gradOutput: number, gradX: number, planes: number, inH: number, inW: number, outH: number, outW: number, rowIndex0: number,
     rowIndex1: number, rowLambda: number, colIndex0: number, colIndex1: number, colLambda: number, bilinear: number): void;
   rowwiseForward(x: number, out: number, w: number, b: number, rows: number, inner: number, center: number, eps: number, mask: number,
-    count: number, mean: number, variance: number, rstd: number): void;
+    count: number, mean: number, variance: number, rstd: number, weightBound: number): void;
   rowwiseBackward(gy: number, x: number, w: number, rows: number, inner: number, center: number, mask: number, mean: number, rstd: number,
     gradX: number, gradW: number, gradB: number): void;
   slotwiseForward(x: number, out: number, w: number, b: number, th: number, slots: number, groups: number, inner: number, block: number,
-    center: number, eps: number, mean: number, variance: number, rstd: number): void;
+    center: number, eps: number, mean: number, variance: number, rstd: number, weightBound: number): void;
   slotwiseBackward(gy: number, x: number, w: number, b: number, th: number, slots: number, groups: number, inner: number, block: number,
     center: number, mean: number, rstd: number, gradX: number, wantGradX: number, gradW: number, gradB: number, gradTh: number,
     dxhatXhat: number, partials: number): void;
@@ -458,6 +458,23 @@ function align(offset: number): number {
   return (offset + 15) & ~15;
 }
 
+/**
+ * max|weight| + max|bias| (1 and 0 where absent; NaN values are skipped: a NaN parameter gives NaN on either
+ * path): the bound the forward kernels' float32 affine guard needs, taken once per op rather than in every
+ * streamed chunk's call.
+ */
+function parameterBound(weight: TypedArray | null, bias: TypedArray | null): number {
+  return largestMagnitude(weight, 1) + largestMagnitude(bias, 0);
+}
+
+/** max |values[i]| over the values that are not NaN, or `absent` for no array. */
+function largestMagnitude(values: TypedArray | null, absent: number): number {
+  if (values === null) return absent;
+  let largest = 0;
+  for (let i = 0; i < values.length; i++) largest = Math.max(largest, Math.abs(values[i]!) || 0);
+  return largest;
+}
+
 function isFloat32(...arrays: Array<TypedArray | null>): boolean {
   for (const a of arrays) if (a !== null && !(a instanceof Float32Array)) return false;
   return true;
@@ -664,10 +681,11 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(rows * 8);
     const prstd = arena.reserve(rows * 8);
     const threads = threadsFor(x.length, parallelThresholds.rowwiseElements);
+    const bound = parameterBound(weight, bias);
     streamOnThreads(threads, rows, [{ data: x, unitLength: inner }], [{ data: out, unitLength: inner, inPlaceOf: 0 }], 1, (calls, r0, r1, c0, [buffer]) => {
       const at = buffer! + (r0 - c0) * inner * 4;
       calls.call('rowwiseForward', [at, at, pw, pb, r1 - r0, inner, +center, eps, pmask ? pmask + r0 : 0,
-        pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8]);
+        pcount + r0 * 8, pmean + r0 * 8, pvar + r0 * 8, prstd + r0 * 8, bound]);
     });
     arena.float64Out(pcount, count);
     arena.float64Out(pmean, mean);
@@ -735,12 +753,14 @@ export function createWasmKernels(exports: KernelExports, memory: WebAssembly.Me
     const pvar = arena.reserve(slots * 8);
     const prstd = arena.reserve(slots * 8);
     // Whole samples per task or chunk, so each call's first slot is group 0.
+    const bound = parameterBound(weight, bias);
     const threads = threadsFor(x.length, parallelThresholds.slotwiseElements);
     const sample = groups * inner;
     streamOnThreads(threads, slots / groups, [{ data: x, unitLength: sample }], [{ data: out, unitLength: sample, inPlaceOf: 0 }], 1, (calls, o0, o1, c0, [buffer]) => {
       const s0 = o0 * groups;
       const at = buffer! + (o0 - c0) * sample * 4;
-      calls.call('slotwiseForward', [at, at, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps, pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8]);
+      calls.call('slotwiseForward', [at, at, pw, pb, pth, (o1 - o0) * groups, groups, inner, block, +center, eps, pmean + s0 * 8, pvar + s0 * 8, prstd + s0 * 8,
+        bound]);
     });
     arena.float64Out(pmean, mean);
     arena.float64Out(pvar, variance);
